@@ -1,0 +1,191 @@
+// clowdr-bench: the benchmarks of `make bench`, and the writer processes that the event log's tests drive.
+//
+//   clowdr-bench eventlog [--events N] [--batch B] [--dir DIR]
+//       Appends N sample events in batches, replays them, and measures a bare prepared-statement insert of the
+//       same rows into a plain table in the same run (the SQLite limit on this machine). Prints rates and ratios.
+//   clowdr-bench append-worker --log PATH --stream K --events N --batch B
+//       Appends N events (a realistic mix for tasks "wK-tJ") in batches of B and prints "ACK <id> ..." with the
+//       ids of each batch once it is committed. Used by the concurrency and kill -9 tests.
+import EventLog
+import Foundation
+import JSON
+import SQLite
+
+func argument(_ name: String, default value: String) -> String {
+    let args = CommandLine.arguments
+    if let i = args.firstIndex(of: name), i + 1 < args.count { return args[i + 1] }
+    return value
+}
+
+/// Writes straight to fd 1, unbuffered, so a line printed is a line the reader sees even if we are killed next.
+func emit(_ line: String) {
+    var bytes = Array((line + "\n").utf8)
+    var off = 0
+    while off < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { write(1, $0.baseAddress! + off, $0.count - off) }
+        if n <= 0 { break }
+        off += n
+    }
+    bytes.removeAll()
+}
+
+/// Resident memory of this process now and at its peak, bytes.
+func memory() -> (rss: Int64, hwm: Int64) {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return (0, 0) }
+    func field(_ name: String) -> Int64 {
+        for line in status.split(separator: "\n") where line.hasPrefix(name) {
+            return (Int64(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+        }
+        return 0
+    }
+    return (field("VmRSS:"), field("VmHWM:"))
+}
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// The events worker K appends: per task, planned, submitted, started, 7 samples, exited (11 events).
+func workerEvents(stream: UInt16, count: Int, factory: EventFactory) -> [Event] {
+    var out: [Event] = []
+    out.reserveCapacity(count)
+    var t = 0
+    while out.count < count {
+        let task = "w\(stream)-t\(t)"
+        out.append(factory.make(task: task, .taskPlanned(TaskPlanned(invocation: ["n": .number(.init(t))], commandLine: "work \(t)"))))
+        out.append(factory.make(task: task, attempt: 1, .taskSubmitted(TaskSubmitted(backend: "local", nativeID: "\(t)"))))
+        out.append(factory.make(task: task, attempt: 1, .taskStarted(TaskStarted(host: "vm", pid: Int32(1000 + t)))))
+        for k in 0..<7 {
+            out.append(
+                factory.make(
+                    task: task, attempt: 1,
+                    .sample(
+                        Sample(
+                            cpuUser: Double(k) * 0.1, cpuSystem: 0.01, rss: Int64(1_000_000 * (k + 1)), vms: 9_000_000, readBytes: 0, writeBytes: 0,
+                            processes: 1, threads: 1))))
+        }
+        out.append(factory.make(task: task, attempt: 1, .taskExited(TaskExited(exitCode: t % 5 == 0 ? 1 : 0, wallTime: 0.7, peakRSS: 7_000_000))))
+        t += 1
+    }
+    return Array(out.prefix(count))
+}
+
+func appendWorker() throws {
+    let path = argument("--log", default: "clowdr.db")
+    let stream = UInt16(argument("--stream", default: "1"))!
+    let count = Int(argument("--events", default: "10000"))!
+    let batch = Int(argument("--batch", default: "100"))!
+    let log = try EventLog(path: path, mode: .create)
+    let events = workerEvents(stream: stream, count: count, factory: EventFactory())
+    var i = 0
+    while i < events.count {
+        let slice = Array(events[i..<min(i + batch, events.count)])
+        try log.append(slice)
+        emit("ACK " + slice.map(\.id.text).joined(separator: " "))
+        i += batch
+    }
+    emit("DONE")
+}
+
+func eventlogBenchmark() throws {
+    let n = Int(argument("--events", default: "1000000"))!
+    let batch = Int(argument("--batch", default: "10000"))!
+    let dir = argument("--dir", default: NSTemporaryDirectory() + "clowdr-bench-\(getpid())")
+    try? FileManager.default.removeItem(atPath: dir)
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+
+    // 1,000,000 samples from 64 tasks running at once, as a busy controller would record them.
+    let factory = EventFactory()
+    let running = 64
+    print("eventlog benchmark: \(n) sample events, batches of \(batch), SQLite \(Connection.libraryVersion), synchronous=FULL, WAL")
+    var events: [Event] = []
+    events.reserveCapacity(n)
+    for j in 0..<n {
+        let k = j / running
+        events.append(
+            factory.make(
+                task: "t\(j % running)", attempt: 1,
+                .sample(
+                    Sample(
+                        cpuUser: Double(k) * 0.25, cpuSystem: Double(k) * 0.01, rss: Int64(100_000_000 + (j % 977) * 4096), vms: 400_000_000,
+                        readBytes: Int64(k) * 8192, writeBytes: Int64(k) * 4096, processes: 3, threads: 7))))
+    }
+    let raws = try events.map { try $0.raw() }
+
+    // The limit: the same rows, pre-encoded, through one prepared INSERT into a plain table, same pragmas.
+    // A second reference: the same loop into a table whose id column is UNIQUE, as the events table's must be.
+    func bareInsert(_ name: String, idColumn: String) throws -> Double {
+        let plain = try Connection(path: dir + "/\(name).db")
+        _ = try plain.scalar("PRAGMA journal_mode=WAL")
+        try plain.execute("PRAGMA synchronous=FULL")
+        try plain.execute(
+            "CREATE TABLE plain (seq INTEGER PRIMARY KEY, id \(idColumn), time INTEGER, task TEXT, attempt INTEGER, type TEXT, version INTEGER, payload TEXT)"
+        )
+        let insert = try plain.prepare("INSERT INTO plain (id, time, task, attempt, type, version, payload) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        return try seconds {
+            var i = 0
+            while i < raws.count {
+                try plain.transaction {
+                    for r in raws[i..<min(i + batch, raws.count)] {
+                        try insert.bind(.text(r.id), at: 1)
+                        try insert.bind(.integer(r.time.microseconds), at: 2)
+                        try insert.bind(.text(r.task), at: 3)
+                        try insert.bind(.integer(r.attempt), at: 4)
+                        try insert.bind(.text(r.type), at: 5)
+                        try insert.bind(.integer(Int64(r.version)), at: 6)
+                        try insert.bind(.text(r.payload), at: 7)
+                        try insert.step()
+                        insert.reset()
+                    }
+                }
+                i += batch
+            }
+        }
+    }
+    let bare = try bareInsert("plain", idColumn: "TEXT")
+    let bareUnique = try bareInsert("unique", idColumn: "TEXT NOT NULL UNIQUE")
+
+    // clowdr: typed events through EventLog.append (payload encoding, insert, projections, durable commit).
+    let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
+    var rssAt: [(Int, Int64)] = []
+    let appendTime = try seconds {
+        var i = 0
+        while i < events.count {
+            try log.append(Array(events[i..<min(i + batch, events.count)]))
+            i += batch
+            if i % (n / 10) == 0 { rssAt.append((i, memory().rss)) }
+        }
+    }
+    var state = ExperimentState()
+    let replayTime = try seconds { state = try log.replay() }
+    precondition(state.eventCount == Int64(n), "replay saw \(state.eventCount) events")
+
+    let bareRate = Double(n) / bare
+    let appendRate = Double(n) / appendTime
+    let replayRate = Double(n) / replayTime
+    func f(_ x: Double) -> String { String(format: "%.0f", x) }
+    print("  bare prepared INSERT (the limit): \(f(bareRate)) rows/s  (\(String(format: "%.2f", bare)) s)")
+    print(
+        "  bare INSERT, id UNIQUE (reference): \(f(Double(n) / bareUnique)) rows/s  (\(String(format: "%.2f", bareUnique)) s)  = \(String(format: "%.2f", bare / bareUnique)) of the limit: the cost of the unique id index alone"
+    )
+    print(
+        "  EventLog.append:                  \(f(appendRate)) events/s  (\(String(format: "%.2f", appendTime)) s)  ratio to limit \(String(format: "%.2f", appendRate / bareRate))  [goal >= 0.80]; to the UNIQUE reference \(String(format: "%.2f", bareUnique / appendTime))"
+    )
+    print("  replay:                           \(f(replayRate)) events/s  (\(String(format: "%.2f", replayTime)) s)  [goal >= 1,000,000]")
+    let mb = rssAt.map { "\($0.0 / 1000)k:\($0.1 >> 20)MB" }.joined(separator: " ")
+    print("  writer RSS while appending (events appended:RSS): \(mb)")
+    if let first = rssAt.first, let last = rssAt.last {
+        print("  writer memory growth from 10% to 100%: \((last.1 - first.1) >> 20) MB (the 1M pre-built events are held by the benchmark itself)")
+    }
+}
+
+switch CommandLine.arguments.dropFirst().first {
+case "append-worker": try appendWorker()
+case "eventlog": try eventlogBenchmark()
+default:
+    print("usage: clowdr-bench eventlog [--events N] [--batch B] | append-worker --log PATH --stream K --events N --batch B")
+    exit(2)
+}

@@ -1,0 +1,51 @@
+# clowdr: `make demo` and `make test` do all the set-up they need on a fresh machine.
+#
+#   make demo    install what is missing, build, write an example experiment log, check it, print where it is
+#   make test    install what is missing, build, lint, run the whole test suite
+#   make bench   release build and the benchmarks (figures printed beside the peer or limit of the same run)
+#   make lint    swift format lint --strict
+
+SWIFT      ?= swift
+BUILD_DIR  ?= .build
+CLOWDR      = $(BUILD_DIR)/debug/clowdr
+DEMO_DIR   ?= out/demo
+
+.PHONY: all deps build test lint format schema demo bench clean
+
+all: build
+
+# System packages, installed only when missing. Debian's names; apt-get update runs only if something is missing.
+APT_PACKAGES = libsqlite3-dev sqlite3 python3 python3-pip
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install -q 'jsonschema>=4.18'
+
+build: deps
+	$(SWIFT) build --build-tests
+
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests Benchmarks Package.swift
+
+format:
+	$(SWIFT) format format --in-place --recursive Sources Tests Benchmarks Package.swift
+
+# Regenerates the embedded copy of schema/sql/*.sql (a test fails when it is stale).
+schema:
+	scripts/embed-schema.sh
+
+test: build lint
+	$(SWIFT) test --skip-build
+
+demo: build
+	@scripts/demo.sh $(CLOWDR) $(DEMO_DIR)
+
+bench: deps
+	$(SWIFT) build -c release --product clowdr-bench
+	$(BUILD_DIR)/release/clowdr-bench eventlog
+
+clean:
+	rm -rf $(BUILD_DIR) out

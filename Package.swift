@@ -1,0 +1,66 @@
+// swift-tools-version: 6.1
+// clowdr: run a command-line pipeline over many subjects, keep a complete record of every execution.
+import PackageDescription
+
+/// Every target is built in Swift 6 mode with the same strictness.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "clowdr",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "clowdr", targets: ["clowdr"]),
+        .library(name: "EventLog", targets: ["EventLog"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // The system's libsqlite3, seen from Swift.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // A thin, typed wrapper over the SQLite C API: connections, statements, errors.
+        .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strict),
+        // JSON values that keep number literals as written, a strict parser with limits, a compact writer.
+        .target(name: "JSON", swiftSettings: strict),
+        // The append-only, per-experiment event log: events, storage, replay, projections, ingest, fsck.
+        .target(
+            name: "EventLog",
+            dependencies: ["SQLite", "JSON", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        // Planning and executing tasks, monitoring their process trees.
+        .target(name: "Runner", dependencies: ["EventLog"], swiftSettings: strict),
+        // Where attempts run: the local machine, Slurm, AWS Batch.
+        .target(name: "Backends", dependencies: ["Runner", "EventLog"], swiftSettings: strict),
+        // Questions asked of an experiment's log.
+        .target(name: "Query", dependencies: ["EventLog", "SQLite"], swiftSettings: strict),
+        // JSON, W3C PROV, HTML report and archive exports.
+        .target(name: "Export", dependencies: ["EventLog", "Query", "JSON"], swiftSettings: strict),
+        // The command-line tool: parse arguments, call the libraries, format output.
+        .executableTarget(
+            name: "clowdr",
+            dependencies: [
+                "EventLog", "Runner", "Backends", "Query", "Export",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // `make bench` and the helper processes that the tests drive (concurrent writers, killed writers).
+        .executableTarget(
+            name: "clowdr-bench",
+            dependencies: ["EventLog", "SQLite", "JSON"],
+            path: "Benchmarks/clowdr-bench",
+            swiftSettings: strict),
+        // Helpers shared by the tests: temporary folders, built binaries, child processes.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
+        .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "EventLogTests", dependencies: ["EventLog", "SQLite", "JSON", "TestSupport"], swiftSettings: strict),
+        // End-to-end tests of the built `clowdr` binary: output and exit codes.
+        .testTarget(name: "clowdrTests", dependencies: ["EventLog", "SQLite", "JSON", "TestSupport"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,48 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Writes events to a segment file: newline-delimited JSON, one event per line, appended and fsync'ed.
+///
+/// This is how a worker on another machine (a Slurm node, an AWS Batch container) records its attempts without
+/// touching the experiment's SQLite file; the controller ingests segments idempotently (`EventLog.ingest`).
+/// Each batch goes out in one `write` and is fsync'ed before `append` returns, so a crash can tear at most the
+/// last line, which ingest recognises and skips.
+public final class SegmentWriter: EventSink, @unchecked Sendable {
+    public let path: String
+    private let fd: Int32
+    private let lock = Lock()
+
+    /// Opens (creating or appending to) the segment at `path`.
+    public init(path: String) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw EventLogError.io(path: path, reason: "cannot open the segment for writing: \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { close(fd) }
+
+    public func append(_ events: [Event]) throws {
+        var text = ""
+        for e in events {
+            text += try e.raw().ndjsonLine
+            text += "\n"
+        }
+        try lock.withLock {
+            var bytes = Array(text.utf8)
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw EventLogError.io(path: path, reason: "write failed: \(String(cString: strerror(errno)))")
+                }
+                offset += n
+            }
+            bytes.removeAll()
+            guard fsync(fd) == 0 else { throw EventLogError.io(path: path, reason: "fsync failed: \(String(cString: strerror(errno)))") }
+        }
+    }
+}

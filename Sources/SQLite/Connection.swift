@@ -1,0 +1,133 @@
+internal import CSQLite
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// One connection to an SQLite database file.
+///
+/// A connection is not thread-safe: whoever owns it serialises its use (the event log keeps it behind a mutex).
+/// Statements prepared from it must not outlive it.
+public final class Connection {
+    /// How a file is opened.
+    public enum Mode: Sendable {
+        /// Read and write; create the file if it does not exist.
+        case create
+        /// Read and write an existing file.
+        case readWrite
+        /// Read only: never takes a write lock, never creates the file.
+        case readOnly
+    }
+
+    let handle: OpaquePointer
+    /// The file this connection opened (`:memory:` for an in-memory database).
+    public let path: String
+
+    /// Opens (or creates) the database at `path`.
+    public init(path: String, mode: Mode = .create) throws(SQLiteError) {
+        var db: OpaquePointer?
+        var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        switch mode {
+        case .create: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+        case .readWrite: flags |= SQLITE_OPEN_READWRITE
+        case .readOnly: flags |= SQLITE_OPEN_READONLY
+        }
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
+            if let db { sqlite3_close_v2(db) }
+            throw SQLiteError(extendedCode: rc, message: message, context: "open \(path)")
+        }
+        self.handle = db
+        self.path = path
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    func error(_ rc: Int32, context: String) -> SQLiteError {
+        SQLiteError(extendedCode: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)), context: context)
+    }
+
+    /// Runs one or more SQL statements that return no rows of interest.
+    public func execute(_ sql: String) throws(SQLiteError) {
+        var errmsg: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &errmsg)
+        if rc != SQLITE_OK {
+            let message = errmsg.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
+            sqlite3_free(errmsg)
+            throw SQLiteError(extendedCode: sqlite3_extended_errcode(handle), message: message, context: sql)
+        }
+    }
+
+    /// Prepares a statement for repeated use.
+    public func prepare(_ sql: String) throws(SQLiteError) -> Statement {
+        try Statement(connection: self, sql: sql)
+    }
+
+    /// Runs a query and returns every row (for small results: schema checks, pragmas, tests).
+    public func rows(_ sql: String, _ values: [SQLiteValue] = []) throws(SQLiteError) -> [[SQLiteValue]] {
+        let stmt = try prepare(sql)
+        try stmt.bind(values)
+        var out: [[SQLiteValue]] = []
+        while try stmt.step() { out.append(stmt.row()) }
+        return out
+    }
+
+    /// The first column of the first row, or nil when there is no row.
+    public func scalar(_ sql: String, _ values: [SQLiteValue] = []) throws(SQLiteError) -> SQLiteValue? {
+        let stmt = try prepare(sql)
+        try stmt.bind(values)
+        return try stmt.step() ? stmt.value(0) : nil
+    }
+
+    /// Sets how long a statement waits for another connection's lock before giving up with `SQLITE_BUSY`.
+    public func setBusyTimeout(milliseconds: Int32) {
+        sqlite3_busy_timeout(handle, milliseconds)
+    }
+
+    /// Rows changed by the last INSERT, UPDATE or DELETE.
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// The rowid of the last row inserted on this connection.
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// True while a transaction is open.
+    public var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    /// Runs `body` in a transaction, committing when it returns and rolling back when it throws.
+    ///
+    /// `immediate` takes the write lock at the start (`BEGIN IMMEDIATE`), so a writer never fails half-way with a
+    /// lock upgrade conflict; with several writers it waits up to the busy timeout, then `SQLITE_BUSY`.
+    public func transaction<R>(immediate: Bool = true, _ body: () throws -> R) throws -> R {
+        try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            if inTransaction { try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// Copies this whole database into a new file at `path`, consistently, even while others write to it
+    /// (SQLite's online backup API).
+    public func backup(to path: String) throws(SQLiteError) {
+        let dest = try Connection(path: path, mode: .create)
+        guard let backup = sqlite3_backup_init(dest.handle, "main", handle, "main") else {
+            throw dest.error(sqlite3_errcode(dest.handle), context: "backup to \(path)")
+        }
+        var rc: Int32
+        repeat {
+            rc = sqlite3_backup_step(backup, -1)
+            if rc == SQLITE_BUSY || rc == SQLITE_LOCKED { sqlite3_sleep(10) }
+        } while rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED
+        sqlite3_backup_finish(backup)
+        guard rc == SQLITE_DONE else { throw dest.error(rc, context: "backup to \(path)") }
+    }
+
+    /// The version of the SQLite library in use, e.g. "3.40.1".
+    public static var libraryVersion: String { String(cString: sqlite3_libversion()) }
+}

@@ -1,0 +1,47 @@
+import ArgumentParser
+import EventLog
+import Foundation
+import Logging
+
+/// `clowdr ingest EXPERIMENT SEGMENT...`: adds remote workers' event segments to a log, idempotently.
+struct Ingest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add event segments (NDJSON written by remote workers) to an experiment's log.",
+        discussion: """
+            Each segment goes in one transaction. Events already in the log (same id) are skipped, so ingesting a
+            segment twice changes nothing. A torn last line left by a crashed writer is skipped with a warning.
+            """)
+
+    @Argument(help: "The experiment folder (PROVDIR/<experiment-id>) or its clowdr.db file.")
+    var experiment: String
+
+    @Argument(help: "Segment files: one JSON event per line.")
+    var segments: [String]
+
+    @Flag(help: "Create the log if it does not exist (EXPERIMENT is then a folder, created if needed).")
+    var create = false
+
+    func validate() throws {
+        if segments.isEmpty { throw ValidationError("give at least one segment file to ingest") }
+        for s in segments where !FileManager.default.fileExists(atPath: s) {
+            throw ValidationError("segment file '\(s)' does not exist")
+        }
+    }
+
+    func run() throws {
+        var path = experiment
+        if create, !path.hasSuffix(".db") {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            path = (path as NSString).appendingPathComponent(EventLog.fileName)
+        }
+        let log = try EventLog(path: path, mode: create ? .create : .readWrite)
+        let logger = Logger(label: "clowdr.ingest")
+        for segment in segments {
+            let report = try log.ingest(segmentAt: segment)
+            if let torn = report.tornLine {
+                logger.warning("\(segment):\(torn): torn last line (a writer crashed mid-write) skipped")
+            }
+            print("\(segment): \(report.inserted) events added, \(report.duplicates) already present")
+        }
+    }
+}

@@ -1,0 +1,199 @@
+import EventLog
+import Foundation
+import JSON
+import SQLite
+import TestSupport
+import Testing
+
+@Suite("EventLog: storage, append-only, projections")
+struct EventLogStoreTests {
+    func newLog(_ name: String = "log") throws -> EventLog {
+        try EventLog(path: try TestSupport.temporaryDirectory(name) + "/clowdr.db", mode: .create)
+    }
+
+    @Test("the pragmas are set and read back")
+    func pragmas() throws {
+        let p = try newLog().pragmas()
+        #expect(p["journal_mode"] == "wal")
+        #expect(p["synchronous"] == "2")
+        #expect(p["foreign_keys"] == "1")
+        #expect(p["busy_timeout"] == "10000")
+        #expect(p["user_version"] == "2")
+    }
+
+    @Test("UPDATE and DELETE on events fail at the SQL level, whoever tries")
+    func appendOnly() throws {
+        let log = try newLog()
+        var s = Script()
+        s.plan("1")
+        s.plan("2")
+        try log.append(s.events)
+        let db = try Connection(path: log.path)
+        for sql in [
+            "UPDATE events SET type = 'x' WHERE seq = 1", "DELETE FROM events WHERE seq = 1", "DELETE FROM events",
+            "UPDATE events SET payload = '{}'",
+        ] {
+            #expect {
+                try db.execute(sql)
+            } throws: { e in
+                let e = e as! SQLiteError
+                return e.isConstraint && e.message.contains("append-only")
+            }
+        }
+        #expect(try db.scalar("SELECT count(*) FROM events") == .integer(2))
+        #expect(try log.fsck().ok)
+    }
+
+    @Test("appends get gapless seqs and replay sees exactly what was appended")
+    func appendAndRead() throws {
+        let log = try newLog()
+        var s = Script()
+        s.plan("a")
+        s.submit("a", 1)
+        s.start("a", 1)
+        s.sample("a", 1, rss: 10)
+        s.exit("a", 1, code: 0)
+        let seqs = try log.appendReturningSeqs(Array(s.events.prefix(2)))
+        let more = try log.appendReturningSeqs(Array(s.events.dropFirst(2)))
+        #expect(seqs + more == [1, 2, 3, 4, 5])
+        let stored = try log.events()
+        #expect(try stored.map { try $0.decoded() } == s.events)
+        #expect(try log.replay() == Replay.run(stored))
+        #expect(try log.count() == 5)
+    }
+
+    @Test("the projection tables equal a rebuild from the events after every kind of transition")
+    func projectionsMatchReplay() throws {
+        let log = try newLog()
+        var s = Script()
+        for t in ["ok", "fail", "lost", "cancel", "rerun", "never"] { s.plan(t) }
+        try log.append(s.events)
+        var r = Script()
+        r.submit("ok", 1)
+        r.start("ok", 1)
+        r.sample("ok", 1, rss: 100)
+        r.exit("ok", 1, code: 0, peak: 50)
+        r.start("fail", 1)
+        r.exit("fail", 1, code: 1)
+        r.start("lost", 1)
+        r.lost("lost", 1)
+        r.start("cancel", 1)
+        r.cancel("cancel", 1)
+        r.exit("cancel", 1, code: nil, signal: 15)
+        r.start("rerun", 1)
+        r.exit("rerun", 1, code: 1)
+        for e in r.events { try log.append([e]) }  // one by one
+        var q = Script()
+        q.add(nil, nil, .rerunRequested(RerunRequested(mode: .failed, tasks: ["rerun"])))
+        q.submit("rerun", 2)
+        q.start("rerun", 2)
+        q.sample("rerun", 2, rss: 7)
+        q.exit("rerun", 2, code: 0)
+        try log.append(q.events)  // all at once
+        let report = try log.fsck()
+        #expect(report.ok, "\(report.problems)")
+        #expect(try log.projectedTasks() == log.replay().tasks)
+        #expect(try log.projectedTasks()["ok"]?.latest?.peakRSS == 100)
+    }
+
+    @Test("fsck reports a projection that disagrees with the events")
+    func fsckFindsDifferences() throws {
+        let log = try newLog()
+        var s = Script()
+        s.plan("t")
+        s.start("t", 1)
+        s.exit("t", 1, code: 3)
+        try log.append(s.events)
+        let db = try Connection(path: log.path)
+        try db.execute("UPDATE attempts SET state = 'succeeded', exit_code = 0 WHERE task = 't'")
+        let report = try log.fsck()
+        #expect(!report.ok)
+        #expect(report.differences.contains { $0.contains("state is succeeded in the projection, failed from the events") })
+        #expect(report.differences.contains { $0.contains("exit_code is 0 in the projection, 3 from the events") })
+    }
+
+    @Test("the log reopens with its data, read-only readers see it, and a newer schema is refused")
+    func reopen() throws {
+        let dir = try TestSupport.temporaryDirectory("reopen")
+        do {
+            let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
+            var s = Script()
+            s.plan("x")
+            try log.append(s.events)
+        }
+        let reader = try EventLog(path: dir, mode: .readOnly)  // a folder works too
+        #expect(try reader.count() == 1)
+        #expect(throws: EventLogError.self) {
+            try reader.append([EventFactory().make(task: "y", .taskPlanned(TaskPlanned(invocation: [:], commandLine: "")))])
+        }
+        try Connection(path: dir + "/clowdr.db").execute("PRAGMA user_version = 99")
+        #expect {
+            try EventLog(path: dir + "/clowdr.db", mode: .readWrite)
+        } throws: { "\($0)".contains("use a newer clowdr") }
+        #expect {
+            try EventLog(path: dir + "/missing", mode: .readOnly)
+        } throws: { ($0 as? EventLogError)?.code == "eventlog.not_found" }
+    }
+
+    @Test("a failed batch writes nothing")
+    func atomicBatch() throws {
+        let log = try newLog()
+        var s = Script()
+        s.plan("a")
+        try log.append(s.events)
+        var t = Script()
+        t.plan("b")
+        // The second event reuses an id already in the log: the whole batch must roll back.
+        let batch = [t.events[0], s.events[0]]
+        #expect(throws: EventLogError.self) { try log.append(batch) }
+        #expect(try log.count() == 1)
+        #expect(try log.projectedTasks().keys.sorted() == ["a"])
+    }
+
+    @Test("a buffered sink holds samples up to its bound and flushes them before any lifecycle event")
+    func bufferedSink() throws {
+        let log = try newLog()
+        let clock = SteppingClock(stepMicroseconds: 1)
+        let sink = BufferedSink(log, maxBuffered: 5, maxDelay: 3600, clock: clock)
+        var s = Script()
+        s.plan("t")
+        s.start("t", 1)
+        try sink.append(Array(s.events))
+        #expect(try log.count() == 2)
+        var samples = Script()
+        for k in 0..<4 { samples.sample("t", 1, rss: Int64(k)) }
+        try sink.append(samples.events)
+        #expect(try log.count() == 2, "4 samples wait in memory")
+        var one = Script()
+        one.sample("t", 1, rss: 9)
+        try sink.append(one.events)
+        #expect(try log.count() == 7, "the 5th sample reaches the bound")
+        var more = Script()
+        more.sample("t", 1, rss: 1)
+        more.exit("t", 1, code: 0)
+        try sink.append([more.events[0]])
+        #expect(try log.count() == 7)
+        try sink.append([more.events[1]])
+        #expect(try log.count() == 9, "a lifecycle event goes through with the samples before it")
+        #expect(try log.fsck().ok)
+    }
+
+    @Test("the embedded migrations are exactly schema/sql/*.sql (run scripts/embed-schema.sh after editing them)")
+    func migrationsEmbedded() throws {
+        let dir = TestSupport.repositoryRoot + "/schema/sql"
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".sql") }.sorted()
+        #expect(files.count == 2)
+        let log = try newLog()
+        let master = try log.withConnection { db in
+            try db.rows("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger') ORDER BY name").compactMap { $0[0].string }
+        }
+        #expect(master == ["attempts", "events", "events_no_delete", "events_no_update", "tasks"])
+        let generated = try String(contentsOfFile: TestSupport.repositoryRoot + "/Sources/EventLog/Migrations+Generated.swift", encoding: .utf8)
+        for f in files {
+            let sql = try String(contentsOfFile: dir + "/" + f, encoding: .utf8)
+            let indented = sql.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "            " + $0 }.joined(
+                separator: "\n")
+            #expect(generated.contains(indented), "\(f) changed: run scripts/embed-schema.sh")
+        }
+    }
+}

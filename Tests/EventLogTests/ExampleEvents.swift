@@ -1,0 +1,33 @@
+import EventLog
+import JSON
+
+/// One payload of every event type, with every optional field filled, for round-trip and schema tests.
+enum ExampleEvents {
+    static let controller = ControllerInfo(host: "vm", pid: 42, bootID: "b00t", startTicks: 99)
+
+    static let bodies: [EventBody] = [
+        .experimentCreated(
+            ExperimentCreated(
+                experiment: "2026-11-22_18-27-19-ABCDEFGH", name: "demo", descriptorSHA256: String(repeating: "a", count: 64), toolName: "bet",
+                toolVersion: "1.0", invocations: ["inv/a.json"], options: ["jobs": "2"], backend: "local", user: "root", host: "vm",
+                clowdrVersion: "0.1.0", os: "Linux", controller: controller)),
+        .taskPlanned(
+            TaskPlanned(
+                invocation: ["x": 1, "y": "z;$(touch PWNED)", "l": [1.5, true, nil]], commandLine: "tool 1", labels: ["participant": "01"],
+                source: "inv/a.json")),
+        .taskSubmitted(TaskSubmitted(backend: "slurm", nativeID: "12_3")),
+        .taskStarted(TaskStarted(host: "vm", pid: 1234, bootID: "b00t")),
+        .sample(Sample(cpuUser: 1, cpuSystem: 2, rss: 3, vms: 4, readBytes: 5, writeBytes: 6, processes: 7, threads: 8)),
+        .taskExited(
+            TaskExited(
+                exitCode: 0, signal: nil, wallTime: 1.5, cpuUser: 1.25, cpuSystem: 0.25, peakRSS: 1 << 30, readBytes: 10, writeBytes: 20,
+                outputs: [OutputFile(id: "out", path: "/data/o.nii.gz", size: 100, sha256: String(repeating: "b", count: 64))],
+                failureReason: nil)),
+        .taskExited(
+            TaskExited(exitCode: nil, signal: 9, wallTime: 2, outputs: [OutputFile(id: "out", path: "o")], failureReason: "missing output out")),
+        .taskLaunchFailed(TaskLaunchFailed(reason: "sh: not found", backend: "local")),
+        .taskLost(TaskLost(reason: "controller died")),
+        .taskCancelled(TaskCancelled(reason: "SIGINT", signal: 15)),
+        .rerunRequested(RerunRequested(mode: .failed, tasks: ["1", "7"], overrides: ["jobs": "4"], controller: controller)),
+    ]
+}

@@ -1,0 +1,110 @@
+import EventLog
+import Foundation
+import TestSupport
+import Testing
+
+@Suite("Ingesting segments from remote workers")
+struct IngestTests {
+    func segment(_ events: [Event], in dir: String, name: String = "seg.ndjson") throws -> String {
+        let path = dir + "/" + name
+        let writer = try SegmentWriter(path: path)
+        try writer.append(events)
+        return path
+    }
+
+    @Test("ingesting a segment twice changes nothing the second time")
+    func idempotent() throws {
+        let dir = try TestSupport.temporaryDirectory("ingest")
+        let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
+        var s = Script()
+        s.plan("1")
+        s.submit("1", 1)
+        s.start("1", 1)
+        s.sample("1", 1, rss: 5)
+        s.exit("1", 1, code: 0)
+        let path = try segment(s.events, in: dir)
+        let first = try log.ingest(segmentAt: path)
+        #expect(first == EventLog.IngestReport(inserted: 5, duplicates: 0, tornLine: nil))
+        let before = try log.events()
+        let second = try log.ingest(segmentAt: path)
+        #expect(second == EventLog.IngestReport(inserted: 0, duplicates: 5, tornLine: nil))
+        #expect(try log.events() == before)
+        #expect(try log.fsck().ok)
+        #expect(try log.replay().tasks["1"]?.state == .succeeded)
+        // Events appended directly and then seen again in a segment are duplicates too.
+        var t = Script()
+        t.plan("2")
+        try log.append(t.events)
+        let overlap = try segment(t.events + s.events, in: dir, name: "overlap.ndjson")
+        #expect(try log.ingest(segmentAt: overlap).inserted == 0)
+    }
+
+    @Test("a torn last line is skipped with a report; everything before it is ingested")
+    func tornLine() throws {
+        let dir = try TestSupport.temporaryDirectory("torn")
+        let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
+        var s = Script()
+        s.plan("1")
+        s.start("1", 1)
+        s.exit("1", 1, code: 0)
+        let path = try segment(Array(s.events.prefix(2)), in: dir)
+        let full = try s.events[2].raw().ndjsonLine
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data(full.prefix(full.count / 2).utf8))  // the writer died mid-line
+        try handle.close()
+        let report = try log.ingest(segmentAt: path)
+        #expect(report.inserted == 2)
+        #expect(report.tornLine == 3)
+        #expect(try log.replay().tasks["1"]?.state == .running)
+    }
+
+    @Test("a bad line in the middle rejects the whole segment and writes nothing")
+    func badMiddleLine() throws {
+        let dir = try TestSupport.temporaryDirectory("bad")
+        let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
+        var s = Script()
+        s.plan("1")
+        s.plan("2")
+        let lines = try s.events.map { try $0.raw().ndjsonLine }
+        let path = dir + "/seg.ndjson"
+        try (lines[0] + "\n{\"id\": 1}\n" + lines[1] + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect {
+            try log.ingest(segmentAt: path)
+        } throws: { e in
+            "\(e)".contains("seg.ndjson:2") && (e as? EventLogError)?.code == "eventlog.bad_segment"
+        }
+        #expect(try log.count() == 0)
+    }
+
+    @Test("the same id with different content is refused: one of the writers is broken")
+    func conflictingDuplicate() throws {
+        let dir = try TestSupport.temporaryDirectory("conflict")
+        let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
+        var s = Script()
+        s.plan("1")
+        try log.append(s.events)
+        var changed = try s.events[0].raw()
+        changed.payload = #"{"command_line":"other","invocation":{},"labels":{}}"#
+        let path = dir + "/seg.ndjson"
+        try (changed.ndjsonLine + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect {
+            try log.ingest(segmentAt: path)
+        } throws: { ($0 as? EventLogError)?.code == "eventlog.conflicting_duplicate" }
+    }
+
+    @Test("unknown event types in a segment are ingested and kept")
+    func unknownInSegment() throws {
+        let dir = try TestSupport.temporaryDirectory("unknown")
+        let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
+        var s = Script()
+        s.plan("1")
+        s.add("1", 1, .unknown(type: "gpu_sample", version: 3, payload: #"{"util":0.5}"#))
+        let path = try segment(s.events, in: dir)
+        #expect(try log.ingest(segmentAt: path).inserted == 2)
+        let stored = try log.events()
+        #expect(stored[1].type == "gpu_sample" && stored[1].version == 3 && stored[1].payload == #"{"util":0.5}"#)
+        let report = try log.fsck()
+        #expect(report.ok && report.unknownEvents == 1)
+    }
+}
