@@ -27,13 +27,15 @@ let package = Package(
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strict),
         // JSON values that keep number literals as written, a strict parser with limits, a compact writer.
         .target(name: "JSON", swiftSettings: strict),
+        // Boutiques, natively: descriptors and invocations validated, command lines and output paths as bosh makes them.
+        .target(name: "Boutiques", dependencies: ["JSON"], swiftSettings: strict),
         // The append-only, per-experiment event log: events, storage, replay, projections, ingest, fsck.
         .target(
             name: "EventLog",
             dependencies: ["SQLite", "JSON", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         // Planning and executing tasks, monitoring their process trees.
-        .target(name: "Runner", dependencies: ["EventLog"], swiftSettings: strict),
+        .target(name: "Runner", dependencies: ["EventLog", "Boutiques"], swiftSettings: strict),
         // Where attempts run: the local machine, Slurm, AWS Batch.
         .target(name: "Backends", dependencies: ["Runner", "EventLog"], swiftSettings: strict),
         // Questions asked of an experiment's log.
@@ -44,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "clowdr",
             dependencies: [
-                "EventLog", "Runner", "Backends", "Query", "Export",
+                "EventLog", "Boutiques", "Runner", "Backends", "Query", "Export", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -52,12 +54,13 @@ let package = Package(
         // `make bench` and the helper processes that the tests drive (concurrent writers, killed writers).
         .executableTarget(
             name: "clowdr-bench",
-            dependencies: ["EventLog", "SQLite", "JSON"],
+            dependencies: ["EventLog", "SQLite", "JSON", "Boutiques"],
             path: "Benchmarks/clowdr-bench",
             swiftSettings: strict),
         // Helpers shared by the tests: temporary folders, built binaries, child processes.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
+        .testTarget(name: "BoutiquesTests", dependencies: ["Boutiques", "JSON", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "SQLite", "JSON", "TestSupport"], swiftSettings: strict),
         // End-to-end tests of the built `clowdr` binary: output and exit codes.

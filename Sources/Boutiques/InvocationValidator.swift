@@ -1,0 +1,157 @@
+public import JSON
+
+/// Validates invocations against a descriptor, as bosh does: defaults are added first (for every input with a
+/// non-null `default-value` whose key is absent or null), then the values are checked against the invocation
+/// schema (the descriptor's own `invocation-schema` when it has one, else one generated from the inputs: types,
+/// integer, value choices, bounds, list lengths, required inputs, no unknown keys), then the group rules and
+/// requires/disables. Beyond bosh, String and File values must be strings (bosh crashes on them later).
+public struct InvocationValidator: Sendable {
+    public let descriptor: Descriptor
+    private let schema: JSONSchemaValidator
+    private let usesOwnSchema: Bool
+
+    public init(_ descriptor: Descriptor) {
+        self.descriptor = descriptor
+        if let own = descriptor.invocationSchema {
+            schema = JSONSchemaValidator(schema: own)
+            usesOwnSchema = true
+        } else {
+            schema = JSONSchemaValidator(schema: InvocationValidator.generatedSchema(descriptor))
+            usesOwnSchema = false
+        }
+    }
+
+    /// The invocation with defaults added, in bosh's order (given keys first, then defaults in descriptor order).
+    public func withDefaults(_ invocation: JSONObject) -> JSONObject {
+        var out = invocation
+        for i in descriptor.inputs {
+            guard let dv = i.defaultValue, dv != .null else { continue }
+            if out[i.id] == nil || out[i.id] == .null { out[i.id] = dv }
+        }
+        return out
+    }
+
+    /// Adds defaults and validates; returns the complete invocation or every problem found.
+    public func validate(_ json: JSONValue, file: String? = nil) throws(BoutiquesError) -> JSONObject {
+        guard case .object(let given) = json else {
+            throw BoutiquesError(
+                .invalidInvocation,
+                [
+                    BoutiquesIssue(
+                        file: file, pointer: "", rule: "invocation.type", message: "an invocation must be a JSON object, found \(json.typeName)")
+                ])
+        }
+        let inv = withDefaults(given)
+        var issues = schema.validate(.object(inv)).map {
+            BoutiquesIssue(file: file, pointer: $0.pointer, rule: "invocation.\($0.keyword)", message: $0.message)
+        }
+        if !usesOwnSchema { issues += groupIssues(inv, file: file) }
+        if issues.isEmpty { issues += stringIssues(inv, file: file) }
+        if !issues.isEmpty { throw BoutiquesError(.invalidInvocation, issues) }
+        return inv
+    }
+
+    /// The schema bosh generates for a descriptor's invocations (draft-04).
+    public static func generatedSchema(_ d: Descriptor) -> JSONValue {
+        var props = JSONObject()
+        for i in d.inputs {
+            var item = JSONObject()
+            if i.integer {
+                item["type"] = "integer"
+            } else if let choices = i.valueChoices {
+                item["enum"] = .array(choices)
+            } else {
+                switch i.type {
+                case .string, .file: item["type"] = "string"
+                case .flag: item["type"] = "boolean"
+                case .number: item["type"] = "number"
+                }
+            }
+            if let m = i.minimum { item["minimum"] = .number(m) }
+            if let m = i.maximum { item["maximum"] = .number(m) }
+            if i.exclusiveMinimum { item["exclusiveMinimum"] = true }
+            if i.exclusiveMaximum { item["exclusiveMaximum"] = true }
+            if i.list {
+                var list: JSONObject = ["type": "array", "items": .object(item)]
+                if let m = i.minListEntries { list["minItems"] = .number(JSONNumber(m)) }
+                if let m = i.maxListEntries, m > 0 { list["maxItems"] = .number(JSONNumber(m)) }
+                props[i.id] = .object(list)
+            } else {
+                props[i.id] = .object(item)
+            }
+        }
+        return .object([
+            "type": "object", "additionalProperties": false, "properties": .object(props),
+            "required": .array(d.inputs.filter { !$0.optional }.map { .string($0.id) }),
+        ])
+    }
+
+    /// One-is-required groups, requires-inputs and disables-inputs (with mutually-exclusive groups), as bosh's
+    /// generated schema enforces them. All-or-none groups and value-requires/value-disables are not enforced,
+    /// as in bosh.
+    func groupIssues(_ inv: JSONObject, file: String?) -> [BoutiquesIssue] {
+        var issues: [BoutiquesIssue] = []
+        let byID = Dictionary(descriptor.inputs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        func present(_ id: String) -> Bool { inv[id] != nil }
+        func active(_ id: String) -> Bool {
+            guard let v = inv[id] else { return false }
+            return byID[id]?.type == .flag ? v == .bool(true) : true
+        }
+        for g in descriptor.groups where g.oneIsRequired {
+            if !g.members.contains(where: active) {
+                issues.append(
+                    BoutiquesIssue(
+                        file: file, pointer: "", rule: "invocation.one-is-required",
+                        message:
+                            "group \"\(g.id)\" needs one of \(g.members.map { "\"\($0)\"" }.joined(separator: ", ")) (a Flag member must be true)"))
+            }
+        }
+        for i in descriptor.inputs where present(i.id) {
+            if i.type == .flag && inv[i.id] != .bool(true) { continue }
+            for r in i.requiresInputs {
+                if let g = descriptor.groups.first(where: { $0.id == r }) {
+                    if !g.members.contains(where: { byID[$0]?.type != .flag && present($0) }) {
+                        issues.append(
+                            BoutiquesIssue(
+                                file: file, pointer: "/" + JSONSchemaValidator.escape(i.id), rule: "invocation.requires-inputs",
+                                message: "\"\(i.id)\" requires a member of group \"\(r)\", none is given"))
+                    }
+                } else if !active(r) {
+                    let what = byID[r]?.type == .flag ? "to be true" : "to be given"
+                    issues.append(
+                        BoutiquesIssue(
+                            file: file, pointer: "/" + JSONSchemaValidator.escape(i.id), rule: "invocation.requires-inputs",
+                            message: "\"\(i.id)\" requires \"\(r)\" \(what)"))
+                }
+            }
+            var disabled = i.disablesInputs
+            for g in descriptor.groups where g.mutuallyExclusive != nil && g.members.contains(i.id) {
+                disabled += g.members.filter { $0 != i.id && !disabled.contains($0) }
+            }
+            for x in disabled where active(x) || (present(x) && byID[x]?.type != .flag) {
+                issues.append(
+                    BoutiquesIssue(
+                        file: file, pointer: "/" + JSONSchemaValidator.escape(x), rule: "invocation.disables-inputs",
+                        message: "\"\(x)\" cannot be given together with \"\(i.id)\""))
+            }
+        }
+        return issues
+    }
+
+    /// String and File values must be strings, or the command line cannot quote them (bosh crashes there).
+    func stringIssues(_ inv: JSONObject, file: String?) -> [BoutiquesIssue] {
+        var issues: [BoutiquesIssue] = []
+        for i in descriptor.inputs where i.type == .string || i.type == .file {
+            guard let v = inv[i.id] else { continue }
+            let items = i.list ? (v.arrayValue ?? []) : [v]
+            for (k, item) in items.enumerated() where item.stringValue == nil {
+                let pointer = "/" + JSONSchemaValidator.escape(i.id) + (i.list ? "/\(k)" : "")
+                issues.append(
+                    BoutiquesIssue(
+                        file: file, pointer: pointer, rule: "invocation.type",
+                        message: "\(item.shortText) is not a string; a \(i.type.rawValue) input takes strings"))
+            }
+        }
+        return issues
+    }
+}

@@ -1,0 +1,314 @@
+public import JSON
+
+/// What a task will run: the complete invocation, the command line, the output files and the config files.
+public struct RenderedInvocation: Sendable, Equatable {
+    /// The invocation with defaults added.
+    public var invocation: JSONObject
+    /// The command line, for `/bin/sh -c`.
+    public var commandLine: String
+    /// Output id to path (as bosh's `evaluate output-files/` gives them), in descriptor order. An optional
+    /// conditional output none of whose conditions holds is absent.
+    public var outputs: [(id: String, path: String)]
+    /// Config files to write before running (from `file-template`): path and content (no trailing newline).
+    public var configFiles: [(path: String, content: String)]
+
+    public static func == (a: RenderedInvocation, b: RenderedInvocation) -> Bool {
+        a.invocation == b.invocation && a.commandLine == b.commandLine && a.outputs.map(\.id) == b.outputs.map(\.id)
+            && a.outputs.map(\.path) == b.outputs.map(\.path) && a.configFiles.map(\.path) == b.configFiles.map(\.path)
+            && a.configFiles.map(\.content) == b.configFiles.map(\.content)
+    }
+
+    /// The path of an output.
+    public func output(_ id: String) -> String? { outputs.first { $0.id == id }?.path }
+}
+
+/// Renders invocations into command lines exactly as bosh 0.5.33 does, with one deliberate difference: values
+/// are substituted in a single pass over the template, so text inside one value is never taken for another
+/// input's value-key (bosh's sequential substitution can put a value unquoted on the command line that way).
+/// Output names keep bosh's own two-pass, sequential resolution: forward references between outputs need it,
+/// and the names are quoted when they reach the command line.
+public struct Renderer: Sendable {
+    public let descriptor: Descriptor
+    public let validator: InvocationValidator
+    /// Relative output paths with `uses-absolute-path` are made absolute against this folder.
+    public var workingDirectory: String
+
+    private let params: [Param]
+
+    public init(_ descriptor: Descriptor, workingDirectory: String) {
+        self.descriptor = descriptor
+        self.validator = InvocationValidator(descriptor)
+        self.workingDirectory = workingDirectory
+        params =
+            descriptor.inputs.map {
+                Param(
+                    id: $0.id, type: $0.type, valueKey: $0.valueKey, flag: $0.commandLineFlag, flagSeparator: $0.flagSeparator,
+                    listSeparator: $0.listSeparator)
+            }
+            + descriptor.outputs.map {
+                Param(id: $0.id, type: nil, valueKey: $0.valueKey, flag: $0.commandLineFlag, flagSeparator: $0.flagSeparator, listSeparator: nil)
+            }
+    }
+
+    /// An input or an output, as substitution sees it (outputs have no type).
+    struct Param: Sendable {
+        var id: String
+        var type: Descriptor.InputType?
+        var valueKey: String?
+        var flag: String?
+        var flagSeparator: String?
+        var listSeparator: String?
+    }
+
+    /// Validates the invocation (adding defaults) and renders it.
+    public func render(_ json: JSONValue, file: String? = nil) throws(BoutiquesError) -> RenderedInvocation {
+        let inv = try validator.validate(json, file: file)
+        return try render(validated: inv, file: file)
+    }
+
+    /// Renders an invocation that already has its defaults and passed validation.
+    public func render(validated inv: JSONObject, file: String? = nil) throws(BoutiquesError) -> RenderedInvocation {
+        let out = try outputNames(inv, file: file)
+        let outIDs = Set(out.map(\.id))
+        var outValues: [String: String] = [:]
+        for o in out { outValues[o.id] = o.path }
+        var configs: [(String, String)] = []
+        for o in descriptor.outputs {
+            guard let lines = o.fileTemplate, let path = outValues[o.id] else { continue }
+            let rendered = try lines.map { (line) throws(BoutiquesError) -> String in
+                try substitute(
+                    line, inv: inv, out: outValues, outIDs: outIDs, useFlags: false, unfound: .clear, stripped: o.strippedExtensions, isOutput: false,
+                    escape: true, singlePass: true, file: file)
+            }
+            configs.append((path, rendered.joined(separator: "\n")))
+        }
+        let cmd = try substitute(
+            descriptor.commandLine, inv: inv, out: outValues, outIDs: outIDs, useFlags: true, unfound: .remove, stripped: [], isOutput: false,
+            escape: true,
+            singlePass: true, file: file)
+        return RenderedInvocation(invocation: inv, commandLine: cmd, outputs: out, configFiles: configs)
+    }
+
+    /// Output names: two passes over the outputs in descriptor order (so an output may name a later one).
+    func outputNames(_ inv: JSONObject, file: String?) throws(BoutiquesError) -> [(id: String, path: String)] {
+        var out: [String: String] = [:]
+        let inputIDs = Set(descriptor.inputs.map(\.id))
+        for _ in 0..<2 {
+            for o in descriptor.outputs {
+                var name: String
+                if let conds = o.conditionalPathTemplate {
+                    var chosen: String?
+                    for c in conds {
+                        if c.condition == "default" {
+                            chosen = c.path
+                            break
+                        }
+                        do {
+                            if try ConditionExpression.evaluate(c.condition, invocation: inv, inputIDs: inputIDs) {
+                                chosen = c.path
+                                break
+                            }
+                        } catch {
+                            throw BoutiquesError(
+                                .evaluation,
+                                [
+                                    BoutiquesIssue(
+                                        file: file, pointer: o.pointer + "/conditional-path-template", rule: "condition", message: "\(error)")
+                                ])
+                        }
+                    }
+                    guard let chosen else {
+                        // bosh reuses the previous output's name here (or crashes); an optional output is absent instead.
+                        if !o.optional {
+                            throw BoutiquesError(
+                                .evaluation,
+                                [
+                                    BoutiquesIssue(
+                                        file: file, pointer: o.pointer + "/conditional-path-template", rule: "condition",
+                                        message: "no condition holds and there is no \"default\" for the required output \"\(o.id)\"")
+                                ])
+                        }
+                        out[o.id] = nil
+                        continue
+                    }
+                    name = chosen
+                } else {
+                    name = out[o.id] ?? o.pathTemplate ?? ""
+                }
+                name = try substitute(
+                    name, inv: inv, out: out, outIDs: Set(out.keys), useFlags: false, unfound: .keep, stripped: o.strippedExtensions, isOutput: true,
+                    escape: false,
+                    singlePass: false, file: file)
+                if o.usesAbsolutePath { name = PythonFormat.abspath(name, cwd: workingDirectory) }
+                out[o.id] = name
+            }
+        }
+        return descriptor.outputs.compactMap { o in out[o.id].map { (o.id, $0) } }
+    }
+
+    enum Unfound {
+        /// Remove the key (with the space before it, when some occurrence has one).
+        case remove
+        /// The whole line becomes empty (config files).
+        case clear
+        /// Leave the key as it is (output names).
+        case keep
+    }
+
+    /// What happens to a value-key: replaced by text, removed where a space precedes it, removed everywhere, left.
+    enum Action {
+        case replace(String)
+        case removeSpaced
+        case removeAll
+        case keep
+    }
+
+    /// bosh's substitution routine (`replaceKeysInTemplate`), parameter by parameter in descriptor order.
+    func substitute(
+        _ template: String, inv: JSONObject, out: [String: String], outIDs: Set<String>, useFlags: Bool, unfound: Unfound, stripped: [String],
+        isOutput: Bool, escape: Bool, singlePass: Bool, file: String?
+    ) throws(BoutiquesError) -> String {
+        var actions: [(key: String, action: Action)] = []
+        var text = template
+        for p in params {
+            guard let key = p.valueKey, !key.isEmpty else { continue }
+            let value: JSONValue? = out[p.id].map { .string($0) } ?? (p.type == nil ? nil : inv[p.id])
+            let action: Action
+            if let value {
+                let esc = (escape && (p.type == .string || p.type == .file)) || outIDs.contains(p.id)
+                var v: String
+                var isFalse = false
+                switch value {
+                case .array(let items):
+                    v = items.map { esc ? PythonFormat.shellQuote(PythonFormat.str($0)) : PythonFormat.str($0) }.joined(
+                        separator: p.listSeparator ?? " ")
+                default:
+                    if esc {
+                        guard case .string(let s) = value else {
+                            throw BoutiquesError(
+                                .evaluation,
+                                [
+                                    BoutiquesIssue(
+                                        file: file, pointer: "/" + JSONSchemaValidator.escape(p.id), rule: "invocation.type",
+                                        message: "\(value.shortText) is not a string and cannot be quoted for the shell")
+                                ])
+                        }
+                        v = PythonFormat.shellQuote(s)
+                    } else {
+                        v = PythonFormat.str(value)
+                        isFalse = value == .bool(false)
+                    }
+                }
+                if useFlags, let flag = p.flag {
+                    if p.type == .flag {
+                        v = isFalse ? "" : flag
+                    } else {
+                        v = flag + (p.flagSeparator ?? " ") + v
+                    }
+                }
+                if p.type == .string || p.type == .file {
+                    for e in stripped where !e.isEmpty { v = v.replacingAll(e, with: "") }
+                    if p.type == .file && isOutput, let at = text.firstOffset(of: key), at > 0 { v = PythonFormat.basename(v) }
+                }
+                action = v.isEmpty ? .removeSpaced : .replace(v)
+            } else {
+                switch unfound {
+                case .remove: action = (singlePass ? template : text).contains(" " + key) ? .removeSpaced : .removeAll
+                case .clear:
+                    if (singlePass ? template : text).contains(key) { return "" }
+                    continue
+                case .keep: action = .keep
+                }
+            }
+            if singlePass {
+                actions.append((key, action))
+            } else {
+                switch action {
+                case .replace(let v): text = text.replacingAll(key, with: v)
+                case .removeSpaced: text = text.replacingAll(" " + key, with: "")
+                case .removeAll: text = text.replacingAll(key, with: "")
+                case .keep: break
+                }
+            }
+        }
+        return singlePass ? Renderer.singlePass(template, actions) : text
+    }
+
+    /// Applies every key's action in one scan of the template: what a value brings in is never scanned again.
+    static func singlePass(_ template: String, _ actions: [(key: String, action: Action)]) -> String {
+        let t = Array(template.utf8)
+        let keys = actions.map { Array($0.key.utf8) }
+        var first = [Bool](repeating: false, count: 256)
+        for k in keys where !k.isEmpty { first[Int(k[0])] = true }
+        var out: [UInt8] = []
+        out.reserveCapacity(t.count + 64)
+        var lastIsTemplateSpace = false
+        var i = 0
+        scan: while i < t.count {
+            if first[Int(t[i])] {
+                for (n, k) in keys.enumerated() where !k.isEmpty && i + k.count <= t.count && t[i] == k[0] {
+                    var match = true
+                    for j in 1..<k.count where t[i + j] != k[j] {
+                        match = false
+                        break
+                    }
+                    guard match else { continue }
+                    switch actions[n].action {
+                    case .replace(let v):
+                        out.append(contentsOf: v.utf8)
+                        lastIsTemplateSpace = false
+                    case .removeSpaced:
+                        if lastIsTemplateSpace {
+                            out.removeLast()
+                        } else {
+                            out.append(contentsOf: k)
+                        }
+                        lastIsTemplateSpace = false
+                    case .removeAll:
+                        break
+                    case .keep:
+                        out.append(contentsOf: k)
+                        lastIsTemplateSpace = false
+                    }
+                    i += k.count
+                    continue scan
+                }
+            }
+            out.append(t[i])
+            lastIsTemplateSpace = t[i] == 0x20
+            i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension String {
+    /// Every occurrence of `target` replaced by `replacement` (Python's `str.replace`).
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty, contains(target) else { return self }
+        let t = Array(utf8)
+        let k = Array(target.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(t.count)
+        var i = 0
+        while i < t.count {
+            if i + k.count <= t.count, t[i] == k[0], Array(t[i..<(i + k.count)]) == k {
+                out.append(contentsOf: replacement.utf8)
+                i += k.count
+            } else {
+                out.append(t[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The UTF-8 offset of the first occurrence of `target` (Python's `str.find`, counted in bytes).
+    func firstOffset(of target: String) -> Int? {
+        let t = Array(utf8)
+        let k = Array(target.utf8)
+        guard !k.isEmpty, k.count <= t.count else { return nil }
+        for i in 0...(t.count - k.count) where t[i] == k[0] && Array(t[i..<(i + k.count)]) == k { return i }
+        return nil
+    }
+}
