@@ -215,13 +215,15 @@ public enum DescriptorValidator {
                             "\"\(g.id)\" is mutually-exclusive and cannot have members require one another, such as \"\(a.id)\" and \"\(b)\"")
                     }
                 }
-                for g2 in d.groups where g2.allOrNone {
+                for g2 in d.groups where g2.allOrNone && g2.id != g.id {
                     let shared = g.members.filter(g2.members.contains)
-                    if shared.count >= 2 {
-                        add(
-                            p, "GroupError",
-                            "mutually-exclusive group \"\(g.id)\" and all-or-none group \"\(g2.id)\" cannot both contain input pairs \"\(shared[0])\" and \"\(shared[1])\""
-                        )
+                    for a in shared {
+                        for b in shared where a != b {
+                            add(
+                                p, "GroupError",
+                                "mutually-exclusive group \"\(g.id)\" and all-or-none group \"\(g2.id)\" cannot both contain input pairs \"\(a)\" and \"\(b)\""
+                            )
+                        }
                     }
                 }
             }

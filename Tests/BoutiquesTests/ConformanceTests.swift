@@ -37,12 +37,16 @@ struct ConformanceTests {
         var stdout: String
         var files: [String: String] = [:]
         var evaluate: String?
+        /// The Boutiques-rule messages, as bosh words them (`IdError: "a" is non-unique`).
+        var messages: Set<String> = []
     }
 
     static func run(descriptor: JSONValue, invocation: String?, file: String?, evaluate: Bool) -> Outcome {
         let d: Descriptor
         do { d = try DescriptorValidator.validate(descriptor, file: file) } catch {
-            return Outcome(exitCode: 99, stdout: "\(error)")
+            return Outcome(
+                exitCode: 99, stdout: "\(error)",
+                messages: Set(error.issues.filter { !$0.rule.hasPrefix("schema.") }.map { "\($0.rule): \($0.message)" }))
         }
         guard let invocation else { return Outcome(exitCode: 0, stdout: "OK\n") }
         do {

@@ -113,3 +113,56 @@ struct CLITests {
         #expect(out.stderr.contains("torn.ndjson:9: torn last line"))
     }
 }
+
+/// `clowdr validate` and `clowdr simulate` on the shared Boutiques fixtures.
+@Suite(
+    "clowdr validate and simulate",
+    .enabled(if: TestSupport.binary("clowdr") != nil && TestSupport.sharedFixtures != nil, "needs the built clowdr and ../shared/fixtures"))
+struct BoutiquesCLITests {
+    let clowdr = TestSupport.binary("clowdr") ?? "clowdr"
+    let f = (TestSupport.sharedFixtures ?? "") + "/boutiques"
+
+    @Test("simulate prints bosh's command line for fsl_bet")
+    func simulate() throws {
+        let out = try TestSupport.run(
+            clowdr, ["simulate", f + "/examples/fsl_bet/fsl_bet.json", "-i", f + "/examples/fsl_bet/example_complete_invocation.json"])
+        #expect(out.status == 0)
+        #expect(
+            out.stdout
+                == "Generated Command:\nbet f_infile_98.csv str_maskfile_rH -f 0.991 -g -0.195 -c -6.146 -46.492 -10.684 -m -s -e -r -2.001 -t -v\n")
+        let json = try TestSupport.run(
+            clowdr, ["simulate", "--json", f + "/examples/fsl_bet/fsl_bet.json", "-i", f + "/examples/fsl_bet/example_invocation.json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect((object?["command_line"] as? String)?.hasPrefix("bet ") == true)
+        #expect(object?["outputs"] is [String: Any])
+    }
+
+    @Test("validate: OK and 0, or every problem and 2; --json for machines")
+    func validate() throws {
+        let ok = try TestSupport.run(
+            clowdr, ["validate", f + "/examples/example1/example1_docker.json", "-i", f + "/examples/example1/invocation.json"])
+        #expect(ok.status == 0 && ok.stdout == "OK\n")
+        let bad = try TestSupport.run(clowdr, ["validate", f + "/tests/validator/bad.json"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("bad.json: /inputs/5/id: [IdError] \"key2\" is non-unique"))
+        #expect(bad.stderr.contains("(29 problems)"))
+        let json = try TestSupport.run(clowdr, ["validate", "--json", f + "/tests/validator/invalid.json"])
+        #expect(json.status == 2)
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(object?["ok"] as? Bool == false)
+        #expect((object?["errors"] as? [[String: Any]])?.first?["pointer"] as? String == "/inputs/0")
+    }
+
+    @Test("a non-JSON invocation, a missing file, an invalid invocation: exit 2 with the place named")
+    func badInput() throws {
+        let notJSON = try TestSupport.run(
+            clowdr, ["simulate", f + "/examples/example1/example1_docker.json", "-i", f + "/tests/example1/invocation_invalid.json"])
+        #expect(notJSON.status == 2)
+        #expect(notJSON.stderr.contains("invocation_invalid.json: /: [json.syntax] not valid JSON: line 1, column 1"))
+        let missing = try TestSupport.run(clowdr, ["validate", "/no/such/descriptor.json"])
+        #expect(missing.status == 2 && missing.stderr.contains("/no/such/descriptor.json"))
+        let invalid = try TestSupport.run(
+            clowdr, ["simulate", f + "/tests/import/docopt/naval_fate.json", "-i", f + "/tests/import/docopt/nf_invoc_missing_all.json"])
+        #expect(invalid.status == 2 && invalid.stderr.contains("invalid invocation"))
+    }
+}

@@ -1,0 +1,167 @@
+import Boutiques
+import Foundation
+import JSON
+import TestSupport
+import Testing
+
+@Suite("Python formatting as bosh uses it")
+struct PythonFormatTests {
+    @Test(
+        "repr of JSON numbers",
+        arguments: [
+            ("1", "1"), ("-0", "0"), ("007", "7"), ("123456789012345678901234567890", "123456789012345678901234567890"), ("1.0", "1.0"),
+            ("1e20", "1e+20"), ("1e-7", "1e-07"), ("1E3", "1000.0"), ("100.50", "100.5"), ("-0.0", "-0.0"), ("1e16", "1e+16"),
+            ("1e15", "1000000000000000.0"), ("0.0001", "0.0001"), ("0.00001", "1e-05"), ("1.5e300", "1.5e+300"),
+            ("12345678901234567.0", "1.2345678901234568e+16"), ("0.1", "0.1"), ("2e0", "2.0"), ("3.141592653589793238", "3.141592653589793"),
+            ("-2.5e-10", "-2.5e-10"), ("123.456", "123.456"), ("9999999999999998.0", "9999999999999998.0"),
+        ])
+    func repr(literal: String, expected: String) {
+        #expect(PythonFormat.repr(JSONNumber(literal: literal)) == expected)
+    }
+
+    @Test("shlex.quote")
+    func quote() {
+        #expect(PythonFormat.shellQuote("") == "''")
+        #expect(PythonFormat.shellQuote("safe@%+=:,./-_AZaz09") == "safe@%+=:,./-_AZaz09")
+        #expect(PythonFormat.shellQuote("café") == "'café'")
+        #expect(PythonFormat.shellQuote("it's") == #"'it'"'"'s'"#)
+        #expect(PythonFormat.shellQuote("$(x)") == "'$(x)'")
+    }
+
+    @Test("os.path.abspath and basename")
+    func paths() {
+        #expect(PythonFormat.abspath("../x/./y/n*.txt", cwd: "/tmp/oracle_run") == "/tmp/x/y/n*.txt")
+        #expect(PythonFormat.abspath("/a//b/../c/", cwd: "/z") == "/a/c")
+        #expect(PythonFormat.basename("/data/sub 01/T1.nii.gz") == "T1.nii.gz")
+        #expect(PythonFormat.basename("noslash") == "noslash")
+    }
+}
+
+@Suite("Deliberate deviations from bosh, each pinned")
+struct DeviationTests {
+    static let stringsDescriptor = #"""
+        {"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"str [A] [B] [H]",
+         "inputs":[{"id":"a","name":"a","type":"String","value-key":"[A]","optional":true},
+                   {"id":"b","name":"b","type":"String","value-key":"[B]","optional":true},
+                   {"id":"h","name":"h","type":"String","value-key":"[H]","optional":true}]}
+        """#
+
+    func render(_ descriptor: String, _ invocation: JSONValue) throws -> RenderedInvocation {
+        try Renderer(try DescriptorValidator.validate(try JSONParser.parse(descriptor)), workingDirectory: "/tmp").render(invocation)
+    }
+
+    @Test("single pass: a value holding another input's value-key is never substituted again")
+    func singlePass() throws {
+        // bosh: str 'xzzy' zz (c3b), and str ''$HOME'' '$HOME' (c3c), an unquoted expansion.
+        #expect(try render(Self.stringsDescriptor, ["a": "x[H]y", "h": "zz"]).commandLine == "str 'x[H]y' zz")
+        #expect(try render(Self.stringsDescriptor, ["a": "[B]", "b": "$HOME"]).commandLine == "str '[B]' '$HOME'")
+    }
+
+    @Test("where bosh crashes, a clean error that names the input")
+    func crashesBecomeErrors() throws {
+        let choices =
+            #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"t [A]","inputs":[{"id":"a","name":"a","type":"String","value-key":"[A]","value-choices":["x y", 1]}]}"#
+        #expect {
+            try render(choices, ["a": 1])
+        } throws: { e in
+            let e = e as! BoutiquesError
+            return e.code == .invalidInvocation && e.issues.first?.pointer == "/a"
+        }
+        let sharedKey =
+            #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"t [A]","inputs":[{"id":"a","name":"a","type":"String","value-key":"[A]","optional":true},{"id":"b","name":"b","type":"String","value-key":"[A]","optional":true}]}"#
+        #expect {
+            try DescriptorValidator.validate(try JSONParser.parse(sharedKey))
+        } throws: { ($0 as! BoutiquesError).issues.contains { $0.rule == "MutExError" && $0.pointer == "/inputs/1/value-key" } }
+        let lowerTrue =
+            #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"t [F] [O]","inputs":[{"id":"f","name":"f","type":"Flag","command-line-flag":"-f","optional":true,"value-key":"[F]"}],"output-files":[{"id":"o","name":"o","value-key":"[O]","optional":false,"conditional-path-template":[{"f == true":"t.txt"},{"default":"d.txt"}]}]}"#
+        #expect {
+            try render(lowerTrue, ["f": true])
+        } throws: { e in "\(e)".contains("True and False") }
+    }
+
+    @Test("an optional conditional output with no true condition is absent (bosh reuses the previous name)")
+    func noNameLeak() throws {
+        let d =
+            #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"t [N] [O1] [O2]","inputs":[{"id":"n","name":"n","type":"Number","value-key":"[N]"}],"output-files":[{"id":"o1","name":"o1","value-key":"[O1]","optional":true,"conditional-path-template":[{"n > 5":"big_[N].txt"}]},{"id":"o2","name":"o2","value-key":"[O2]","optional":true,"conditional-path-template":[{"n < 0":"neg.txt"}]}]}"#
+        let r = try render(d, ["n": 7])
+        #expect(r.commandLine == "t 7 big_7.txt")
+        #expect(r.outputs.map(\.id) == ["o1"])
+    }
+}
+
+@Suite("Values never reach the shell unquoted")
+struct InjectionTests {
+    static let descriptor = #"""
+        {"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"echo [S] [F] [L] > [OUT]",
+         "inputs":[{"id":"s","name":"s","type":"String","value-key":"[S]"},
+                   {"id":"f","name":"f","type":"File","value-key":"[F]","optional":true},
+                   {"id":"l","name":"l","type":"String","list":true,"value-key":"[L]","optional":true}],
+         "output-files":[{"id":"out","name":"out","value-key":"[OUT]","path-template":"out_[S].txt"}]}
+        """#
+
+    @Test(
+        "hostile values are echoed, not executed",
+        arguments: ["; touch PWNED", "$(touch PWNED)", "`touch PWNED`", "' ; touch PWNED ; '", "\"; touch PWNED\"", "a\ntouch PWNED", "[F]", "$HOME"])
+    func hostile(value: String) throws {
+        let dir = try TestSupport.temporaryDirectory("inject")
+        let d = try DescriptorValidator.validate(try JSONParser.parse(Self.descriptor))
+        let r = try Renderer(d, workingDirectory: dir).render(["s": .string(value), "f": .string(value), "l": [.string(value), "x"]])
+        let run = try TestSupport.run("/bin/sh", ["-c", "cd '\(dir)' && " + r.commandLine])
+        #expect(run.status == 0, "\(r.commandLine): \(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/PWNED"), "\(r.commandLine) executed a value")
+        let written = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("out_") }
+        #expect(written.count == 1, "the output file name is one quoted word: \(r.commandLine)")
+    }
+}
+
+@Suite("Bad input: clear errors, never a crash")
+struct BadInputTests {
+    @Test("malformed JSON names the file, line and column")
+    func malformed() throws {
+        let dir = try TestSupport.temporaryDirectory("bad")
+        try "{\n  \"name\": \"x\",\n  \"inputs\": [1,]\n}".write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+        #expect {
+            try DescriptorValidator.load(dir + "/d.json")
+        } throws: { e in
+            let e = e as! BoutiquesError
+            return e.code == .unreadable && "\(e)".contains("d.json") && "\(e)".contains("line 3, column 16")
+        }
+        #expect(throws: BoutiquesError.self) { try DescriptorValidator.load(dir + "/missing.json") }
+    }
+
+    @Test("every problem of a descriptor is reported at once, each with its JSON pointer")
+    func allProblems() throws {
+        let doc = try JSONParser.parse(
+            #"{"name":"","tool-version":"1","description":"d","schema-version":"0.4","command-line":"t","inputs":[{"id":"a-b","name":"a","type":"Integer"}],"extra":1}"#
+        )
+        #expect {
+            try DescriptorValidator.validate(doc, file: "d.json")
+        } throws: { e in
+            let pointers = Set((e as! BoutiquesError).issues.map(\.pointer))
+            return pointers.isSuperset(of: ["/name", "/schema-version", "/inputs/0/id", "/inputs/0/type", ""])
+                && "\(e)".contains("d.json: /inputs/0/id")
+        }
+    }
+
+    @Test("very deep and very large documents are refused by the limits")
+    func limits() {
+        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        #expect { try BoutiquesDocument.parse(deep, file: "x") } throws: { "\($0)".contains("json.too_deep") }
+        let large = "[" + String(repeating: "1,", count: 9 << 20) + "1]"
+        #expect { try BoutiquesDocument.parse(large, file: "x") } throws: { "\($0)".contains("json.too_large") }
+    }
+
+    @Test("wrong types in an invocation: every one reported with its pointer")
+    func invocationTypes() throws {
+        let d = try DescriptorValidator.validate(
+            try JSONParser.parse(
+                #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"t [N] [L]","inputs":[{"id":"n","name":"n","type":"Number","integer":true,"value-key":"[N]"},{"id":"l","name":"l","type":"Number","list":true,"max-list-entries":2,"value-key":"[L]"}]}"#
+            ))
+        #expect {
+            try InvocationValidator(d).validate(["n": 1.5, "l": [1, 2, 3], "zzz": 1])
+        } throws: { e in
+            let issues = (e as! BoutiquesError).issues
+            return Set(issues.map(\.pointer)) == ["/n", "/l", ""] && issues.count == 3
+        }
+    }
+}
