@@ -50,14 +50,34 @@ public struct Renderer: Sendable {
             }
     }
 
-    /// An input or an output, as substitution sees it (outputs have no type).
-    struct Param: Sendable {
-        var id: String
-        var type: Descriptor.InputType?
-        var valueKey: String?
-        var flag: String?
-        var flagSeparator: String?
-        var listSeparator: String?
+    /// An input or an output, as substitution sees it (outputs have no type). A class: the renderer's inner loop
+    /// passes it around without copying its strings.
+    final class Param: Sendable {
+        let id: String
+        let type: Descriptor.InputType?
+        let valueKey: String?
+        let flag: String?
+        let flagSeparator: String?
+        let listSeparator: String?
+        /// The value-key's bytes, and with a space before it (nil when the parameter has no value-key).
+        let keyBytes: [UInt8]?
+        let spacedKeyBytes: [UInt8]?
+
+        init(id: String, type: Descriptor.InputType?, valueKey: String?, flag: String?, flagSeparator: String?, listSeparator: String?) {
+            self.id = id
+            self.type = type
+            self.valueKey = valueKey
+            self.flag = flag
+            self.flagSeparator = flagSeparator
+            self.listSeparator = listSeparator
+            if let k = valueKey, !k.isEmpty {
+                keyBytes = Array(k.utf8)
+                spacedKeyBytes = Array((" " + k).utf8)
+            } else {
+                keyBytes = nil
+                spacedKeyBytes = nil
+            }
+        }
     }
 
     /// Validates the invocation (adding defaults) and renders it.
@@ -92,6 +112,7 @@ public struct Renderer: Sendable {
     /// Output names: two passes over the outputs in descriptor order (so an output may name a later one).
     func outputNames(_ inv: JSONObject, file: String?) throws(BoutiquesError) -> [(id: String, path: String)] {
         var out: [String: String] = [:]
+        var outIDs = Set<String>()
         let inputIDs = Set(descriptor.inputs.map(\.id))
         for _ in 0..<2 {
             for o in descriptor.outputs {
@@ -136,11 +157,12 @@ public struct Renderer: Sendable {
                     name = out[o.id] ?? o.pathTemplate ?? ""
                 }
                 name = try substitute(
-                    name, inv: inv, out: out, outIDs: Set(out.keys), useFlags: false, unfound: .keep, stripped: o.strippedExtensions, isOutput: true,
+                    name, inv: inv, out: out, outIDs: outIDs, useFlags: false, unfound: .keep, stripped: o.strippedExtensions, isOutput: true,
                     escape: false,
                     singlePass: false, file: file)
                 if o.usesAbsolutePath { name = PythonFormat.abspath(name, cwd: workingDirectory) }
                 out[o.id] = name
+                outIDs.insert(o.id)
             }
         }
         return descriptor.outputs.compactMap { o in out[o.id].map { (o.id, $0) } }
@@ -157,7 +179,7 @@ public struct Renderer: Sendable {
 
     /// What happens to a value-key: replaced by text, removed where a space precedes it, removed everywhere, left.
     enum Action {
-        case replace(String)
+        case replace([UInt8])
         case removeSpaced
         case removeAll
         case keep
@@ -168,10 +190,12 @@ public struct Renderer: Sendable {
         _ template: String, inv: JSONObject, out: [String: String], outIDs: Set<String>, useFlags: Bool, unfound: Unfound, stripped: [String],
         isOutput: Bool, escape: Bool, singlePass: Bool, file: String?
     ) throws(BoutiquesError) -> String {
-        var actions: [(key: String, action: Action)] = []
-        var text = template
+        let original = Array(template.utf8)
+        var actions: [(key: [UInt8], action: Action)] = []
+        var text = original
         for p in params {
-            guard let key = p.valueKey, !key.isEmpty else { continue }
+            // A key that is not in the text changes nothing, whatever its value: skip the formatting.
+            guard let key = p.keyBytes, Bytes.find(key, in: singlePass ? original : text) != nil else { continue }
             let value: JSONValue? = out[p.id].map { .string($0) } ?? (p.type == nil ? nil : inv[p.id])
             let action: Action
             if let value {
@@ -180,18 +204,13 @@ public struct Renderer: Sendable {
                 var isFalse = false
                 switch value {
                 case .array(let items):
-                    v = items.map { esc ? PythonFormat.shellQuote(PythonFormat.str($0)) : PythonFormat.str($0) }.joined(
-                        separator: p.listSeparator ?? " ")
+                    v = items.map { esc ? PythonFormat.shellQuote(PythonFormat.str($0)) : PythonFormat.str($0) }.joined(separator: p.listSeparator ?? " ")
                 default:
                     if esc {
                         guard case .string(let s) = value else {
                             throw BoutiquesError(
                                 .evaluation,
-                                [
-                                    BoutiquesIssue(
-                                        file: file, pointer: "/" + JSONSchemaValidator.escape(p.id), rule: "invocation.type",
-                                        message: "\(value.shortText) is not a string and cannot be quoted for the shell")
-                                ])
+                                [BoutiquesIssue(file: file, pointer: "/" + JSONSchemaValidator.escape(p.id), rule: "invocation.type", message: "\(value.shortText) is not a string and cannot be quoted for the shell")])
                         }
                         v = PythonFormat.shellQuote(s)
                     } else {
@@ -208,15 +227,13 @@ public struct Renderer: Sendable {
                 }
                 if p.type == .string || p.type == .file {
                     for e in stripped where !e.isEmpty { v = v.replacingAll(e, with: "") }
-                    if p.type == .file && isOutput, let at = text.firstOffset(of: key), at > 0 { v = PythonFormat.basename(v) }
+                    if p.type == .file && isOutput, let at = Bytes.find(key, in: text), at > 0 { v = PythonFormat.basename(v) }
                 }
-                action = v.isEmpty ? .removeSpaced : .replace(v)
+                action = v.isEmpty ? .removeSpaced : .replace(Array(v.utf8))
             } else {
                 switch unfound {
-                case .remove: action = (singlePass ? template : text).contains(" " + key) ? .removeSpaced : .removeAll
-                case .clear:
-                    if (singlePass ? template : text).contains(key) { return "" }
-                    continue
+                case .remove: action = Bytes.find(p.spacedKeyBytes!, in: singlePass ? original : text) != nil ? .removeSpaced : .removeAll
+                case .clear: return ""
                 case .keep: action = .keep
                 }
             }
@@ -224,20 +241,19 @@ public struct Renderer: Sendable {
                 actions.append((key, action))
             } else {
                 switch action {
-                case .replace(let v): text = text.replacingAll(key, with: v)
-                case .removeSpaced: text = text.replacingAll(" " + key, with: "")
-                case .removeAll: text = text.replacingAll(key, with: "")
+                case .replace(let v): text = Bytes.replaceAll(key, with: v, in: text)
+                case .removeSpaced: text = Bytes.replaceAll(p.spacedKeyBytes!, with: [], in: text)
+                case .removeAll: text = Bytes.replaceAll(key, with: [], in: text)
                 case .keep: break
                 }
             }
         }
-        return singlePass ? Renderer.singlePass(template, actions) : text
+        return String(decoding: singlePass ? Renderer.singlePass(original, actions) : text, as: UTF8.self)
     }
 
     /// Applies every key's action in one scan of the template: what a value brings in is never scanned again.
-    static func singlePass(_ template: String, _ actions: [(key: String, action: Action)]) -> String {
-        let t = Array(template.utf8)
-        let keys = actions.map { Array($0.key.utf8) }
+    static func singlePass(_ t: [UInt8], _ actions: [(key: [UInt8], action: Action)]) -> [UInt8] {
+        let keys = actions.map(\.key)
         var first = [Bool](repeating: false, count: 256)
         for k in keys where !k.isEmpty { first[Int(k[0])] = true }
         var out: [UInt8] = []
@@ -255,7 +271,7 @@ public struct Renderer: Sendable {
                     guard match else { continue }
                     switch actions[n].action {
                     case .replace(let v):
-                        out.append(contentsOf: v.utf8)
+                        out.append(contentsOf: v)
                         lastIsTemplateSpace = false
                     case .removeSpaced:
                         if lastIsTemplateSpace {
@@ -278,37 +294,54 @@ public struct Renderer: Sendable {
             lastIsTemplateSpace = t[i] == 0x20
             i += 1
         }
-        return String(decoding: out, as: UTF8.self)
+        return out
+    }
+}
+
+/// Byte-level search and replace (the standard library's `String.contains(String)` builds a searcher per call,
+/// far too slow for the renderer's inner loop).
+enum Bytes {
+    /// The offset of the first occurrence of `needle` (Python's `str.find`, in bytes).
+    static func find(_ needle: [UInt8], in hay: [UInt8], from start: Int = 0) -> Int? {
+        let n = needle.count
+        guard n > 0, hay.count >= n else { return nil }
+        let first = needle[0]
+        var i = start
+        while i <= hay.count - n {
+            if hay[i] == first {
+                var j = 1
+                while j < n && hay[i + j] == needle[j] { j += 1 }
+                if j == n { return i }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Every occurrence of `needle` replaced (Python's `str.replace`).
+    static func replaceAll(_ needle: [UInt8], with replacement: [UInt8], in hay: [UInt8]) -> [UInt8] {
+        guard var at = find(needle, in: hay) else { return hay }
+        var out: [UInt8] = []
+        out.reserveCapacity(hay.count + replacement.count)
+        var from = 0
+        while true {
+            out.append(contentsOf: hay[from..<at])
+            out.append(contentsOf: replacement)
+            from = at + needle.count
+            guard let next = find(needle, in: hay, from: from) else { break }
+            at = next
+        }
+        out.append(contentsOf: hay[from...])
+        return out
     }
 }
 
 extension String {
     /// Every occurrence of `target` replaced by `replacement` (Python's `str.replace`).
     func replacingAll(_ target: String, with replacement: String) -> String {
-        guard !target.isEmpty, contains(target) else { return self }
-        let t = Array(utf8)
-        let k = Array(target.utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(t.count)
-        var i = 0
-        while i < t.count {
-            if i + k.count <= t.count, t[i] == k[0], Array(t[i..<(i + k.count)]) == k {
-                out.append(contentsOf: replacement.utf8)
-                i += k.count
-            } else {
-                out.append(t[i])
-                i += 1
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// The UTF-8 offset of the first occurrence of `target` (Python's `str.find`, counted in bytes).
-    func firstOffset(of target: String) -> Int? {
-        let t = Array(utf8)
-        let k = Array(target.utf8)
-        guard !k.isEmpty, k.count <= t.count else { return nil }
-        for i in 0...(t.count - k.count) where t[i] == k[0] && Array(t[i..<(i + k.count)]) == k { return i }
-        return nil
+        let hay = Array(utf8)
+        let needle = Array(target.utf8)
+        guard Bytes.find(needle, in: hay) != nil else { return self }
+        return String(decoding: Bytes.replaceAll(needle, with: Array(replacement.utf8), in: hay), as: UTF8.self)
     }
 }
