@@ -3,6 +3,7 @@
 #   make demo    install what is missing, build, write an example experiment log, check it, print where it is
 #   make test    install what is missing, build, lint, run the whole test suite
 #   make bench   release build and the benchmarks (figures printed beside the peer or limit of the same run)
+#   make fuzz    libFuzzer over the Boutiques parsers (FUZZ_SECONDS, default 600)
 #   make lint    swift format lint --strict
 
 SWIFT      ?= swift
@@ -10,7 +11,10 @@ BUILD_DIR  ?= .build
 CLOWDR      = $(BUILD_DIR)/debug/clowdr
 DEMO_DIR   ?= out/demo
 
-.PHONY: all deps build test lint format schema demo bench clean
+BOSH_VENV  ?= .build-bosh
+FUZZ_SECONDS ?= 600
+
+.PHONY: all deps build test lint format schema demo bench fuzz clean
 
 all: build
 
@@ -46,6 +50,12 @@ demo: build
 bench: deps
 	$(SWIFT) build -c release --product clowdr-bench
 	$(BUILD_DIR)/release/clowdr-bench eventlog
+	@[ -x $(BOSH_VENV)/bin/bosh ] || { python3 -m venv $(BOSH_VENV) && $(BOSH_VENV)/bin/pip install -q boutiques==0.5.33; } \
+	  || echo "bosh could not be installed: the Boutiques benchmark runs without its peer figure"
+	$(BUILD_DIR)/release/clowdr-bench boutiques --bosh $(BOSH_VENV)/bin/bosh
+
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD_DIR) out

@@ -9,9 +9,15 @@ public struct InvocationValidator: Sendable {
     public let descriptor: Descriptor
     private let schema: JSONSchemaValidator
     private let usesOwnSchema: Bool
+    /// Input types by id, and the inputs that take part in group or requires/disables rules.
+    private let types: [String: Descriptor.InputType]
+    private let constrained: [Descriptor.Input]
 
     public init(_ descriptor: Descriptor) {
         self.descriptor = descriptor
+        types = Dictionary(descriptor.inputs.map { ($0.id, $0.type) }, uniquingKeysWith: { a, _ in a })
+        let grouped = Set(descriptor.groups.filter { $0.mutuallyExclusive != nil }.flatMap(\.members))
+        constrained = descriptor.inputs.filter { !$0.requiresInputs.isEmpty || !$0.disablesInputs.isEmpty || grouped.contains($0.id) }
         if let own = descriptor.invocationSchema {
             schema = JSONSchemaValidator(schema: own)
             usesOwnSchema = true
@@ -91,11 +97,10 @@ public struct InvocationValidator: Sendable {
     /// as in bosh.
     func groupIssues(_ inv: JSONObject, file: String?) -> [BoutiquesIssue] {
         var issues: [BoutiquesIssue] = []
-        let byID = Dictionary(descriptor.inputs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         func present(_ id: String) -> Bool { inv[id] != nil }
         func active(_ id: String) -> Bool {
             guard let v = inv[id] else { return false }
-            return byID[id]?.type == .flag ? v == .bool(true) : true
+            return types[id] == .flag ? v == .bool(true) : true
         }
         for g in descriptor.groups where g.oneIsRequired {
             if !g.members.contains(where: active) {
@@ -106,18 +111,18 @@ public struct InvocationValidator: Sendable {
                             "group \"\(g.id)\" needs one of \(g.members.map { "\"\($0)\"" }.joined(separator: ", ")) (a Flag member must be true)"))
             }
         }
-        for i in descriptor.inputs where present(i.id) {
+        for i in constrained where present(i.id) {
             if i.type == .flag && inv[i.id] != .bool(true) { continue }
             for r in i.requiresInputs {
                 if let g = descriptor.groups.first(where: { $0.id == r }) {
-                    if !g.members.contains(where: { byID[$0]?.type != .flag && present($0) }) {
+                    if !g.members.contains(where: { types[$0] != .flag && present($0) }) {
                         issues.append(
                             BoutiquesIssue(
                                 file: file, pointer: "/" + JSONSchemaValidator.escape(i.id), rule: "invocation.requires-inputs",
                                 message: "\"\(i.id)\" requires a member of group \"\(r)\", none is given"))
                     }
                 } else if !active(r) {
-                    let what = byID[r]?.type == .flag ? "to be true" : "to be given"
+                    let what = types[r] == .flag ? "to be true" : "to be given"
                     issues.append(
                         BoutiquesIssue(
                             file: file, pointer: "/" + JSONSchemaValidator.escape(i.id), rule: "invocation.requires-inputs",
@@ -128,7 +133,7 @@ public struct InvocationValidator: Sendable {
             for g in descriptor.groups where g.mutuallyExclusive != nil && g.members.contains(i.id) {
                 disabled += g.members.filter { $0 != i.id && !disabled.contains($0) }
             }
-            for x in disabled where active(x) || (present(x) && byID[x]?.type != .flag) {
+            for x in disabled where active(x) || (present(x) && types[x] != .flag) {
                 issues.append(
                     BoutiquesIssue(
                         file: file, pointer: "/" + JSONSchemaValidator.escape(x), rule: "invocation.disables-inputs",

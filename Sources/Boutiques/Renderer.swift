@@ -1,3 +1,4 @@
+import Foundation
 public import JSON
 
 /// What a task will run: the complete invocation, the command line, the output files and the config files.
@@ -34,11 +35,17 @@ public struct Renderer: Sendable {
     public var workingDirectory: String
 
     private let params: [Param]
+    private let inputIDs: Set<String>
+    /// Bytes that begin some value-key: a text without any of them cannot hold a key.
+    private let keyStarts: [Bool]
+    /// For each template of the descriptor, the parameters whose keys occur in it.
+    private let candidates: [String: [Int]]
 
     public init(_ descriptor: Descriptor, workingDirectory: String) {
         self.descriptor = descriptor
         self.validator = InvocationValidator(descriptor)
         self.workingDirectory = workingDirectory
+        inputIDs = Set(descriptor.inputs.map(\.id))
         params =
             descriptor.inputs.map {
                 Param(
@@ -48,6 +55,20 @@ public struct Renderer: Sendable {
             + descriptor.outputs.map {
                 Param(id: $0.id, type: nil, valueKey: $0.valueKey, flag: $0.commandLineFlag, flagSeparator: $0.flagSeparator, listSeparator: nil)
             }
+        var starts = [Bool](repeating: false, count: 256)
+        for p in params { if let k = p.keyBytes { starts[Int(k[0])] = true } }
+        keyStarts = starts
+        var templates = [descriptor.commandLine]
+        for o in descriptor.outputs {
+            templates += [o.pathTemplate].compactMap { $0 } + (o.conditionalPathTemplate ?? []).map(\.path) + (o.fileTemplate ?? [])
+        }
+        var cands: [String: [Int]] = [:]
+        let all = params
+        for t in templates {
+            let bytes = Array(t.utf8)
+            cands[t] = all.indices.filter { all[$0].keyBytes.map { Bytes.find($0, in: bytes) != nil } ?? false }
+        }
+        candidates = cands
     }
 
     /// An input or an output, as substitution sees it (outputs have no type). A class: the renderer's inner loop
@@ -88,34 +109,40 @@ public struct Renderer: Sendable {
 
     /// Renders an invocation that already has its defaults and passed validation.
     public func render(validated inv: JSONObject, file: String? = nil) throws(BoutiquesError) -> RenderedInvocation {
-        let out = try outputNames(inv, file: file)
-        let outIDs = Set(out.map(\.id))
-        var outValues: [String: String] = [:]
-        for o in out { outValues[o.id] = o.path }
+        // Each parameter's value by its index (inputs, then outputs): no lookup by name in the inner loop.
+        var values = Values(params.map { p in p.type == nil ? nil : inv[p.id] })
+        let out = try outputNames(&values, inv: inv, file: file)
         var configs: [(String, String)] = []
-        for o in descriptor.outputs {
-            guard let lines = o.fileTemplate, let path = outValues[o.id] else { continue }
+        for (k, o) in descriptor.outputs.enumerated() {
+            guard let lines = o.fileTemplate, case .string(let path)? = values.vals[descriptor.inputs.count + k] else { continue }
             let rendered = try lines.map { (line) throws(BoutiquesError) -> String in
                 try substitute(
-                    line, inv: inv, out: outValues, outIDs: outIDs, useFlags: false, unfound: .clear, stripped: o.strippedExtensions, isOutput: false,
-                    escape: true, singlePass: true, file: file)
+                    line, values, useFlags: false, unfound: .clear, stripped: o.strippedExtensions, isOutput: false, escape: true, singlePass: true,
+                    file: file)
             }
             configs.append((path, rendered.joined(separator: "\n")))
         }
         let cmd = try substitute(
-            descriptor.commandLine, inv: inv, out: outValues, outIDs: outIDs, useFlags: true, unfound: .remove, stripped: [], isOutput: false,
-            escape: true,
-            singlePass: true, file: file)
+            descriptor.commandLine, values, useFlags: true, unfound: .remove, stripped: [], isOutput: false, escape: true, singlePass: true,
+            file: file)
         return RenderedInvocation(invocation: inv, commandLine: cmd, outputs: out, configFiles: configs)
     }
 
+    /// The value of every parameter by index, and which are outputs already named (bosh's `inv ∪ out`).
+    struct Values {
+        var vals: [JSONValue?]
+        var named: [Bool]
+        init(_ vals: [JSONValue?]) {
+            self.vals = vals
+            named = Array(repeating: false, count: vals.count)
+        }
+    }
+
     /// Output names: two passes over the outputs in descriptor order (so an output may name a later one).
-    func outputNames(_ inv: JSONObject, file: String?) throws(BoutiquesError) -> [(id: String, path: String)] {
-        var out: [String: String] = [:]
-        var outIDs = Set<String>()
-        let inputIDs = Set(descriptor.inputs.map(\.id))
+    func outputNames(_ values: inout Values, inv: JSONObject, file: String?) throws(BoutiquesError) -> [(id: String, path: String)] {
+        let first = descriptor.inputs.count
         for _ in 0..<2 {
-            for o in descriptor.outputs {
+            for (k, o) in descriptor.outputs.enumerated() {
                 var name: String
                 if let conds = o.conditionalPathTemplate {
                     var chosen: String?
@@ -149,23 +176,23 @@ public struct Renderer: Sendable {
                                         message: "no condition holds and there is no \"default\" for the required output \"\(o.id)\"")
                                 ])
                         }
-                        out[o.id] = nil
+                        values.vals[first + k] = nil
+                        values.named[first + k] = false
                         continue
                     }
                     name = chosen
                 } else {
-                    name = out[o.id] ?? o.pathTemplate ?? ""
+                    name = values.vals[first + k]?.stringValue ?? o.pathTemplate ?? ""
                 }
                 name = try substitute(
-                    name, inv: inv, out: out, outIDs: outIDs, useFlags: false, unfound: .keep, stripped: o.strippedExtensions, isOutput: true,
-                    escape: false,
-                    singlePass: false, file: file)
+                    name, values, useFlags: false, unfound: .keep, stripped: o.strippedExtensions, isOutput: true, escape: false, singlePass: false,
+                    file: file)
                 if o.usesAbsolutePath { name = PythonFormat.abspath(name, cwd: workingDirectory) }
-                out[o.id] = name
-                outIDs.insert(o.id)
+                values.vals[first + k] = .string(name)
+                values.named[first + k] = true
             }
         }
-        return descriptor.outputs.compactMap { o in out[o.id].map { (o.id, $0) } }
+        return descriptor.outputs.enumerated().compactMap { k, o in values.vals[first + k]?.stringValue.map { (o.id, $0) } }
     }
 
     enum Unfound {
@@ -187,30 +214,44 @@ public struct Renderer: Sendable {
 
     /// bosh's substitution routine (`replaceKeysInTemplate`), parameter by parameter in descriptor order.
     func substitute(
-        _ template: String, inv: JSONObject, out: [String: String], outIDs: Set<String>, useFlags: Bool, unfound: Unfound, stripped: [String],
-        isOutput: Bool, escape: Bool, singlePass: Bool, file: String?
+        _ template: String, _ values: Values, useFlags: Bool, unfound: Unfound, stripped: [String], isOutput: Bool, escape: Bool, singlePass: Bool,
+        file: String?
     ) throws(BoutiquesError) -> String {
         let original = Array(template.utf8)
+        // No byte that could begin a key: nothing to substitute.
+        guard original.contains(where: { keyStarts[Int($0)] }) else { return template }
         var actions: [(key: [UInt8], action: Action)] = []
         var text = original
-        for p in params {
+        // Only the parameters whose keys occur in the template, unless a value brings in a possible key start
+        // (then, as bosh does, every later key is looked for in the new text).
+        let listed = candidates[template]
+        var order = listed ?? Array(params.indices)
+        var position = 0
+        while position < order.count {
+            let n = order[position]
+            position += 1
+            let p = params[n]
             // A key that is not in the text changes nothing, whatever its value: skip the formatting.
             guard let key = p.keyBytes, Bytes.find(key, in: singlePass ? original : text) != nil else { continue }
-            let value: JSONValue? = out[p.id].map { .string($0) } ?? (p.type == nil ? nil : inv[p.id])
             let action: Action
-            if let value {
-                let esc = (escape && (p.type == .string || p.type == .file)) || outIDs.contains(p.id)
+            if let value = values.vals[n] {
+                let esc = (escape && (p.type == .string || p.type == .file)) || values.named[n]
                 var v: String
                 var isFalse = false
                 switch value {
                 case .array(let items):
-                    v = items.map { esc ? PythonFormat.shellQuote(PythonFormat.str($0)) : PythonFormat.str($0) }.joined(separator: p.listSeparator ?? " ")
+                    v = items.map { esc ? PythonFormat.shellQuote(PythonFormat.str($0)) : PythonFormat.str($0) }.joined(
+                        separator: p.listSeparator ?? " ")
                 default:
                     if esc {
                         guard case .string(let s) = value else {
                             throw BoutiquesError(
                                 .evaluation,
-                                [BoutiquesIssue(file: file, pointer: "/" + JSONSchemaValidator.escape(p.id), rule: "invocation.type", message: "\(value.shortText) is not a string and cannot be quoted for the shell")])
+                                [
+                                    BoutiquesIssue(
+                                        file: file, pointer: "/" + JSONSchemaValidator.escape(p.id), rule: "invocation.type",
+                                        message: "\(value.shortText) is not a string and cannot be quoted for the shell")
+                                ])
                         }
                         v = PythonFormat.shellQuote(s)
                     } else {
@@ -241,7 +282,11 @@ public struct Renderer: Sendable {
                 actions.append((key, action))
             } else {
                 switch action {
-                case .replace(let v): text = Bytes.replaceAll(key, with: v, in: text)
+                case .replace(let v):
+                    text = Bytes.replaceAll(key, with: v, in: text)
+                    if listed != nil, order.count < params.count, v.contains(where: { keyStarts[Int($0)] }) {
+                        order = Array(order[..<position]) + Array((n + 1)..<params.count)
+                    }
                 case .removeSpaced: text = Bytes.replaceAll(p.spacedKeyBytes!, with: [], in: text)
                 case .removeAll: text = Bytes.replaceAll(key, with: [], in: text)
                 case .keep: break
@@ -303,19 +348,22 @@ public struct Renderer: Sendable {
 enum Bytes {
     /// The offset of the first occurrence of `needle` (Python's `str.find`, in bytes).
     static func find(_ needle: [UInt8], in hay: [UInt8], from start: Int = 0) -> Int? {
-        let n = needle.count
-        guard n > 0, hay.count >= n else { return nil }
-        let first = needle[0]
-        var i = start
-        while i <= hay.count - n {
-            if hay[i] == first {
-                var j = 1
-                while j < n && hay[i + j] == needle[j] { j += 1 }
-                if j == n { return i }
+        guard !needle.isEmpty, hay.count - start >= needle.count else { return nil }
+        return hay.withUnsafeBytes { h in
+            needle.withUnsafeBytes { k in
+                let base = h.baseAddress!
+                let first = Int32(k[0])
+                var i = start
+                let last = h.count - k.count
+                while i <= last {
+                    guard let p = memchr(base + i, first, last - i + 1) else { return nil }
+                    let at = base.distance(to: UnsafeRawPointer(p))
+                    if memcmp(base + at, k.baseAddress!, k.count) == 0 { return at }
+                    i = at + 1
+                }
+                return nil
             }
-            i += 1
         }
-        return nil
     }
 
     /// Every occurrence of `needle` replaced (Python's `str.replace`).

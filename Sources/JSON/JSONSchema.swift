@@ -4,7 +4,9 @@
 /// booleans), `allOf`, `anyOf`, `oneOf`, `not`, `minProperties`. Other keywords (`title`, `description`, `id`,
 /// and later drafts' `propertyNames`) are ignored, as a draft-04 validator does.
 ///
-/// Unlike a first-error validator it reports every violation, each with the JSON pointer of the offending value.
+/// The schema is compiled once into typed nodes (patterns too), so validating many documents against one schema
+/// costs only the checks. Unlike a first-error validator it reports every violation, each with the JSON pointer
+/// of the offending value.
 public struct JSONSchemaValidator: Sendable {
     /// One violation: where it is (a JSON pointer into the instance) and what is wrong.
     public struct Violation: Sendable, Equatable, CustomStringConvertible {
@@ -18,13 +20,17 @@ public struct JSONSchemaValidator: Sendable {
     }
 
     public let schema: JSONValue
+    private let root: Node
 
-    public init(schema: JSONValue) { self.schema = schema }
+    public init(schema: JSONValue) {
+        self.schema = schema
+        root = Node(schema)
+    }
 
     /// Every violation of the schema by `instance`; empty when it is valid.
     public func validate(_ instance: JSONValue) -> [Violation] {
         var out: [Violation] = []
-        check(instance, against: schema, at: "", into: &out)
+        root.check(instance, at: "", into: &out)
         return out
     }
 
@@ -33,6 +39,7 @@ public struct JSONSchemaValidator: Sendable {
 
     /// Escapes one reference token of a JSON pointer (RFC 6901).
     public static func escape(_ token: String) -> String {
+        guard token.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return token }
         var out = ""
         for c in token {
             switch c {
@@ -42,145 +49,6 @@ public struct JSONSchemaValidator: Sendable {
             }
         }
         return out
-    }
-
-    private func check(_ v: JSONValue, against s: JSONValue, at path: String, into out: inout [Violation]) {
-        guard case .object(let schema) = s else { return }
-        func fail(_ keyword: String, _ message: String, at p: String? = nil) {
-            out.append(Violation(pointer: p ?? path, keyword: keyword, message: message))
-        }
-
-        if let t = schema["type"] {
-            let allowed = t.arrayValue?.compactMap(\.stringValue) ?? [t.stringValue].compactMap { $0 }
-            if !allowed.contains(where: { JSONSchemaValidator.matches(v, type: $0) }) {
-                let expected =
-                    allowed.count == 1 ? "of type '\(allowed[0])'" : "of one of the types \(allowed.map { "'\($0)'" }.joined(separator: ", "))"
-                fail("type", "\(v.shortText) is not \(expected)")
-                return  // the other keywords would only repeat the same problem
-            }
-        }
-        if let e = schema["enum"]?.arrayValue, !e.contains(where: { JSONSchemaValidator.equal($0, v) }) {
-            fail("enum", "\(v.shortText) is not one of \(JSONValue.array(e).shortText)")
-        }
-        for key in ["allOf", "anyOf", "oneOf"] {
-            guard let subs = schema[key]?.arrayValue else { continue }
-            let results = subs.map { sub -> [Violation] in
-                var o: [Violation] = []
-                check(v, against: sub, at: path, into: &o)
-                return o
-            }
-            switch key {
-            case "allOf": out += results.flatMap { $0 }
-            case "anyOf":
-                if !results.contains(where: \.isEmpty) {
-                    let best = results.min { $0.count < $1.count } ?? []
-                    fail(
-                        "anyOf",
-                        "\(v.shortText) is not valid under any of the given schemas"
-                            + (best.isEmpty ? "" : " (closest: \(best.map(\.description).joined(separator: "; ")))"))
-                }
-            default:
-                let passing = results.filter(\.isEmpty).count
-                if passing == 0 {
-                    let best = results.min { $0.count < $1.count } ?? []
-                    fail(
-                        "oneOf",
-                        "\(v.shortText) is not valid under any of the given schemas"
-                            + (best.isEmpty ? "" : " (closest: \(best.map(\.description).joined(separator: "; ")))"))
-                } else if passing > 1 {
-                    fail("oneOf", "\(v.shortText) is valid under \(passing) of the given schemas, exactly one is allowed")
-                }
-            }
-        }
-        if let not = schema["not"] {
-            var o: [Violation] = []
-            check(v, against: not, at: path, into: &o)
-            if o.isEmpty { fail("not", "\(v.shortText) should not be valid under \(not.shortText)") }
-        }
-
-        switch v {
-        case .string(let str):
-            let n = str.unicodeScalars.count
-            if let m = schema["minLength"]?.int64Value, n < m { fail("minLength", "\(v.shortText) is shorter than \(m) characters") }
-            if let m = schema["maxLength"]?.int64Value, n > m { fail("maxLength", "\(v.shortText) is longer than \(m) characters") }
-            if let p = schema["pattern"]?.stringValue, !JSONSchemaValidator.search(p, in: str) {
-                fail("pattern", "\(v.shortText) does not match '\(p)'")
-            }
-        case .number(let num):
-            let x = num.double
-            if let m = schema["minimum"]?.doubleValue {
-                let exclusive = schema["exclusiveMinimum"]?.boolValue == true
-                if exclusive ? !(x > m) : !(x >= m) {
-                    fail("minimum", "\(num.literal) is less than \(exclusive ? "or equal to " : "")the minimum of \(schema["minimum"]!.shortText)")
-                }
-            }
-            if let m = schema["maximum"]?.doubleValue {
-                let exclusive = schema["exclusiveMaximum"]?.boolValue == true
-                if exclusive ? !(x < m) : !(x <= m) {
-                    fail("maximum", "\(num.literal) is greater than \(exclusive ? "or equal to " : "")the maximum of \(schema["maximum"]!.shortText)")
-                }
-            }
-        case .array(let items):
-            if let m = schema["minItems"]?.int64Value, items.count < m {
-                fail("minItems", "\(v.shortText) is too short: at least \(m) items expected, found \(items.count)")
-            }
-            if let m = schema["maxItems"]?.int64Value, items.count > m {
-                fail("maxItems", "\(v.shortText) is too long: at most \(m) items expected, found \(items.count)")
-            }
-            if schema["uniqueItems"]?.boolValue == true {
-                for i in items.indices {
-                    if let j = items[..<i].firstIndex(where: { JSONSchemaValidator.equal($0, items[i]) }) {
-                        fail("uniqueItems", "items \(j) and \(i) are equal; the items must be unique", at: path + "/\(i)")
-                        break
-                    }
-                }
-            }
-            if let itemSchema = schema["items"] {
-                if case .array(let tuple) = itemSchema {
-                    for (i, item) in items.enumerated() where i < tuple.count { check(item, against: tuple[i], at: path + "/\(i)", into: &out) }
-                } else {
-                    for (i, item) in items.enumerated() { check(item, against: itemSchema, at: path + "/\(i)", into: &out) }
-                }
-            }
-        case .object(let obj):
-            if let m = schema["minProperties"]?.int64Value, obj.count < m {
-                fail("minProperties", "at least \(m) members expected, found \(obj.count)")
-            }
-            for r in schema["required"]?.arrayValue?.compactMap(\.stringValue) ?? [] where obj[r] == nil {
-                fail("required", "'\(r)' is a required property")
-            }
-            let props = schema["properties"]?.objectValue ?? JSONObject()
-            for (k, value) in obj {
-                if let ps = props[k] { check(value, against: ps, at: path + "/" + JSONSchemaValidator.escape(k), into: &out) }
-            }
-            switch schema["additionalProperties"] {
-            case .bool(false)?:
-                let extra = obj.keys.filter { props[$0] == nil }
-                if !extra.isEmpty {
-                    fail(
-                        "additionalProperties",
-                        "additional properties are not allowed (\(extra.map { "'\($0)'" }.joined(separator: ", ")) \(extra.count == 1 ? "was" : "were") unexpected)"
-                    )
-                }
-            case .object?:
-                for (k, value) in obj where props[k] == nil {
-                    check(value, against: schema["additionalProperties"]!, at: path + "/" + JSONSchemaValidator.escape(k), into: &out)
-                }
-            default: break
-            }
-            if let deps = schema["dependencies"]?.objectValue {
-                for (k, dep) in deps where obj[k] != nil {
-                    if case .array(let names) = dep {
-                        for n in names.compactMap(\.stringValue) where obj[n] == nil {
-                            fail("dependencies", "'\(n)' is a dependency of '\(k)'")
-                        }
-                    } else {
-                        check(v, against: dep, at: path, into: &out)
-                    }
-                }
-            }
-        default: break
-        }
     }
 
     /// Draft-04 types: an integer is a number literal without fraction or exponent; booleans are never numbers.
@@ -201,11 +69,186 @@ public struct JSONSchemaValidator: Sendable {
         default: a == b
         }
     }
+}
 
-    /// Regular-expression search (anywhere in the string, as JSON Schema's `pattern` means).
-    static func search(_ pattern: String, in string: String) -> Bool {
-        guard let regex = try? Regex(pattern) else { return true }
-        return (try? regex.firstMatch(in: string)) != nil
+/// One compiled schema object.
+/// Immutable after `init`; `Regex` is not declared Sendable, but matching only reads it.
+private final class Node: @unchecked Sendable {
+    enum Additional {
+        case allowed
+        case forbidden
+        case schema(Node)
+    }
+    enum Dependency {
+        case names([String])
+        case schema(Node)
+    }
+
+    let types: [String]?
+    let enumValues: [JSONValue]?
+    let allOf: [Node]
+    let anyOf: [Node]
+    let oneOf: [Node]
+    let not: (node: Node, text: String)?
+    let minLength: Int64?
+    let maxLength: Int64?
+    let pattern: (text: String, regex: Regex<AnyRegexOutput>?)?
+    let minimum: (value: Double, text: String, exclusive: Bool)?
+    let maximum: (value: Double, text: String, exclusive: Bool)?
+    let minItems: Int64?
+    let maxItems: Int64?
+    let uniqueItems: Bool
+    let items: Node?
+    let tupleItems: [Node]?
+    let minProperties: Int64?
+    let required: [String]
+    let properties: [String: Node]
+    let additional: Additional
+    let dependencies: [(key: String, dependency: Dependency)]
+
+    init(_ s: JSONValue) {
+        let o = s.objectValue ?? JSONObject()
+        if let t = o["type"] { types = t.arrayValue?.compactMap(\.stringValue) ?? [t.stringValue].compactMap { $0 } } else { types = nil }
+        enumValues = o["enum"]?.arrayValue
+        allOf = o["allOf"]?.arrayValue?.map(Node.init) ?? []
+        anyOf = o["anyOf"]?.arrayValue?.map(Node.init) ?? []
+        oneOf = o["oneOf"]?.arrayValue?.map(Node.init) ?? []
+        not = o["not"].map { (Node($0), $0.shortText) }
+        minLength = o["minLength"]?.int64Value
+        maxLength = o["maxLength"]?.int64Value
+        pattern = o["pattern"]?.stringValue.map { ($0, try? Regex($0)) }
+        minimum = o["minimum"].flatMap { v in v.doubleValue.map { ($0, v.shortText, o["exclusiveMinimum"]?.boolValue == true) } }
+        maximum = o["maximum"].flatMap { v in v.doubleValue.map { ($0, v.shortText, o["exclusiveMaximum"]?.boolValue == true) } }
+        minItems = o["minItems"]?.int64Value
+        maxItems = o["maxItems"]?.int64Value
+        uniqueItems = o["uniqueItems"]?.boolValue == true
+        if case .array(let tuple)? = o["items"] {
+            tupleItems = tuple.map(Node.init)
+            items = nil
+        } else {
+            tupleItems = nil
+            items = o["items"].map(Node.init)
+        }
+        minProperties = o["minProperties"]?.int64Value
+        required = o["required"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        var props: [String: Node] = [:]
+        for (k, v) in o["properties"]?.objectValue ?? JSONObject() { props[k] = Node(v) }
+        properties = props
+        switch o["additionalProperties"] {
+        case .bool(false)?: additional = .forbidden
+        case .object?: additional = .schema(Node(o["additionalProperties"]!))
+        default: additional = .allowed
+        }
+        dependencies = (o["dependencies"]?.objectValue ?? JSONObject()).map { e in
+            if case .array(let names) = e.value { return (e.key, .names(names.compactMap(\.stringValue))) }
+            return (e.key, .schema(Node(e.value)))
+        }
+    }
+
+    func check(_ v: JSONValue, at path: String, into out: inout [JSONSchemaValidator.Violation]) {
+        func fail(_ keyword: String, _ message: String, at p: String? = nil) {
+            out.append(JSONSchemaValidator.Violation(pointer: p ?? path, keyword: keyword, message: message))
+        }
+        if let types, !types.contains(where: { JSONSchemaValidator.matches(v, type: $0) }) {
+            let expected = types.count == 1 ? "of type '\(types[0])'" : "of one of the types \(types.map { "'\($0)'" }.joined(separator: ", "))"
+            fail("type", "\(v.shortText) is not \(expected)")
+            return  // the other keywords would only repeat the same problem
+        }
+        if let e = enumValues, !e.contains(where: { JSONSchemaValidator.equal($0, v) }) {
+            fail("enum", "\(v.shortText) is not one of \(JSONValue.array(e).shortText)")
+        }
+        for sub in allOf { sub.check(v, at: path, into: &out) }
+        if !anyOf.isEmpty || !oneOf.isEmpty {
+            for (keyword, subs) in [("anyOf", anyOf), ("oneOf", oneOf)] where !subs.isEmpty {
+                let results = subs.map { sub -> [JSONSchemaValidator.Violation] in
+                    var o: [JSONSchemaValidator.Violation] = []
+                    sub.check(v, at: path, into: &o)
+                    return o
+                }
+                let passing = results.filter(\.isEmpty).count
+                if passing == 0 {
+                    let best = results.min { $0.count < $1.count } ?? []
+                    fail(
+                        keyword,
+                        "\(v.shortText) is not valid under any of the given schemas"
+                            + (best.isEmpty ? "" : " (closest: \(best.map(\.description).joined(separator: "; ")))"))
+                } else if keyword == "oneOf" && passing > 1 {
+                    fail("oneOf", "\(v.shortText) is valid under \(passing) of the given schemas, exactly one is allowed")
+                }
+            }
+        }
+        if let not {
+            var o: [JSONSchemaValidator.Violation] = []
+            not.node.check(v, at: path, into: &o)
+            if o.isEmpty { fail("not", "\(v.shortText) should not be valid under \(not.text)") }
+        }
+
+        switch v {
+        case .string(let str):
+            if minLength != nil || maxLength != nil {
+                let n = str.unicodeScalars.count
+                if let m = minLength, n < m { fail("minLength", "\(v.shortText) is shorter than \(m) characters") }
+                if let m = maxLength, n > m { fail("maxLength", "\(v.shortText) is longer than \(m) characters") }
+            }
+            if let pattern, let regex = pattern.regex, (try? regex.firstMatch(in: str)) == nil {
+                fail("pattern", "\(v.shortText) does not match '\(pattern.text)'")
+            }
+        case .number(let num):
+            let x = num.double
+            if let m = minimum, m.exclusive ? !(x > m.value) : !(x >= m.value) {
+                fail("minimum", "\(num.literal) is less than \(m.exclusive ? "or equal to " : "")the minimum of \(m.text)")
+            }
+            if let m = maximum, m.exclusive ? !(x < m.value) : !(x <= m.value) {
+                fail("maximum", "\(num.literal) is greater than \(m.exclusive ? "or equal to " : "")the maximum of \(m.text)")
+            }
+        case .array(let items):
+            if let m = minItems, items.count < m {
+                fail("minItems", "\(v.shortText) is too short: at least \(m) items expected, found \(items.count)")
+            }
+            if let m = maxItems, items.count > m { fail("maxItems", "\(v.shortText) is too long: at most \(m) items expected, found \(items.count)") }
+            if uniqueItems {
+                for i in items.indices {
+                    if let j = items[..<i].firstIndex(where: { JSONSchemaValidator.equal($0, items[i]) }) {
+                        fail("uniqueItems", "items \(j) and \(i) are equal; the items must be unique", at: path + "/\(i)")
+                        break
+                    }
+                }
+            }
+            if let tupleItems {
+                for (i, item) in items.enumerated() where i < tupleItems.count { tupleItems[i].check(item, at: path + "/\(i)", into: &out) }
+            } else if let node = self.items {
+                for (i, item) in items.enumerated() { node.check(item, at: path + "/\(i)", into: &out) }
+            }
+        case .object(let obj):
+            if let m = minProperties, obj.count < m { fail("minProperties", "at least \(m) members expected, found \(obj.count)") }
+            for r in required where obj[r] == nil { fail("required", "'\(r)' is a required property") }
+            var extra: [String] = []
+            for (k, value) in obj {
+                if let node = properties[k] {
+                    node.check(value, at: path + "/" + JSONSchemaValidator.escape(k), into: &out)
+                } else {
+                    switch additional {
+                    case .allowed: break
+                    case .forbidden: extra.append(k)
+                    case .schema(let node): node.check(value, at: path + "/" + JSONSchemaValidator.escape(k), into: &out)
+                    }
+                }
+            }
+            if !extra.isEmpty {
+                fail(
+                    "additionalProperties",
+                    "additional properties are not allowed (\(extra.map { "'\($0)'" }.joined(separator: ", ")) \(extra.count == 1 ? "was" : "were") unexpected)"
+                )
+            }
+            for (k, dep) in dependencies where obj[k] != nil {
+                switch dep {
+                case .names(let names):
+                    for n in names where obj[n] == nil { fail("dependencies", "'\(n)' is a dependency of '\(k)'") }
+                case .schema(let node): node.check(v, at: path, into: &out)
+                }
+            }
+        default: break
+        }
     }
 }
 
