@@ -61,7 +61,7 @@ func boutiquesBenchmark() throws {
     let d = try DescriptorValidator.load(descriptorPath)
     let renderer = Renderer(d, workingDirectory: FileManager.default.currentDirectoryPath)
     // N distinct invocations: every optional input of fsl_bet varied, as a sweep over subjects would.
-    var rng = SplitMix(seed: 42)
+    var rng = SplitMix64(seed: 42)
     var texts: [String] = []
     texts.reserveCapacity(n)
     for k in 0..<n {
@@ -125,19 +125,6 @@ func boutiquesBenchmark() throws {
         )
     } else {
         print("  bosh not given (--bosh PATH): no peer figure")
-    }
-}
-
-/// A deterministic generator for the benchmark's inputs.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -226,28 +226,24 @@ public enum ConditionExpression {
         }
 
         static func compare(_ a: Value, _ op: String, _ b: Value) throws(EvaluationError) -> Bool {
-            if case .string(let x) = a, case .string(let y) = b {
-                switch op {
-                case "==": return x == y
-                case "!=": return x != y
-                case "<": return x < y
-                case "<=": return x <= y
-                case ">": return x > y
-                default: return x >= y
-                }
-            }
+            if case .string(let x) = a, case .string(let y) = b { return order(x, op, y) }
             guard let x = number(a), let y = number(b) else {
                 if op == "==" { return false }
                 if op == "!=" { return true }
                 throw EvaluationError(description: "'\(op)' cannot order a string and a number")
             }
+            return order(x, op, y)
+        }
+
+        /// `x op y` for one of the six comparison operators.
+        static func order<T: Comparable>(_ x: T, _ op: String, _ y: T) -> Bool {
             switch op {
-            case "==": return x == y
-            case "!=": return x != y
-            case "<": return x < y
-            case "<=": return x <= y
-            case ">": return x > y
-            default: return x >= y
+            case "==": x == y
+            case "!=": x != y
+            case "<": x < y
+            case "<=": x <= y
+            case ">": x > y
+            default: x >= y
             }
         }
     }

@@ -118,11 +118,12 @@ public final class SequentialIDSource: IDSource, @unchecked Sendable {
     }
 }
 
-/// A small, fast pseudo-random generator (SplitMix64), seeded once from the system.
-struct SplitMix64 {
+/// A small, fast, seeded pseudo-random generator (SplitMix64): the random part of event ids, and deterministic
+/// data for tests and benchmarks. Not for secrets.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
