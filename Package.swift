@@ -34,8 +34,10 @@ let package = Package(
             name: "EventLog",
             dependencies: ["SQLite", "JSON", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
+        // Process spawning, pidfds and SHA-256 (system libcrypto): the few calls Swift cannot make directly.
+        .target(name: "CSystem", linkerSettings: [.linkedLibrary("crypto")]),
         // Planning and executing tasks, monitoring their process trees.
-        .target(name: "Runner", dependencies: ["EventLog", "Boutiques"], swiftSettings: strict),
+        .target(name: "Runner", dependencies: ["EventLog", "Boutiques", "JSON", "CSystem"], swiftSettings: strict),
         // Where attempts run: the local machine, Slurm, AWS Batch.
         .target(name: "Backends", dependencies: ["Runner", "EventLog"], swiftSettings: strict),
         // Questions asked of an experiment's log.
@@ -61,6 +63,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
         .testTarget(name: "BoutiquesTests", dependencies: ["Boutiques", "JSON", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "RunnerTests", dependencies: ["Runner", "EventLog", "Boutiques", "JSON", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "SQLite", "JSON", "TestSupport"], swiftSettings: strict),
         // End-to-end tests of the built `clowdr` binary: output and exit codes.

@@ -1,0 +1,26 @@
+#ifndef CLOWDR_CSYSTEM_H
+#define CLOWDR_CSYSTEM_H
+// System calls the runner needs that Swift cannot make directly or safely: spawning into a new process group
+// with redirected output, pidfds, and SHA-256 from the system's libcrypto.
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/// Starts `argv[0]` (a full path) with `envp`, in `cwd` (NULL: unchanged), stdin from /dev/null, stdout and stderr
+/// to the given descriptors, as the leader of a new process group. Returns the pid, or -errno.
+pid_t clowdr_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int stdout_fd, int stderr_fd);
+
+/// A pidfd for `pid` (readable when the process exits), or -errno.
+int clowdr_pidfd_open(pid_t pid);
+
+/// Waits up to `timeout_ms` for `fd` to become readable: 1 readable, 0 timeout, -errno on error.
+int clowdr_wait_readable(int fd, int timeout_ms);
+
+/// Streams a file through SHA-256; writes 32 bytes to `out`. Returns 0, or -errno.
+int clowdr_sha256_file(const char *path, uint8_t out[32]);
+
+/// This process's clock ticks per second (sysconf(_SC_CLK_TCK)) and page size.
+long clowdr_clock_ticks(void);
+long clowdr_page_size(void);
+
+#endif

@@ -1,0 +1,81 @@
+import Foundation
+
+/// Group commit: callers post events without waiting; one writer thread commits everything queued so far in a
+/// single transaction, then the next batch. Many concurrent tasks share each fsync, so throughput does not depend
+/// on the disk's sync latency. `flush()` waits until everything posted is durable.
+///
+/// A crash loses only events not yet committed; for tasks they mean "incomplete", which a rerun picks up.
+public final class GroupCommitSink: @unchecked Sendable {
+    private let log: EventLog
+    private let condition = NSCondition()
+    private var queue: [Event] = []
+    private var posted = 0
+    private var committed = 0
+    private var stopping = false
+    private var failure: (any Error)?
+    private var thread: Thread?
+
+    public init(_ log: EventLog) {
+        self.log = log
+        let t = Thread { [unowned self] in self.loop() }
+        t.name = "clowdr.eventlog.writer"
+        thread = t
+        t.start()
+    }
+
+    /// Queues events; returns at once.
+    public func post(_ events: [Event]) {
+        condition.lock()
+        queue += events
+        posted += events.count
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Waits until every event posted so far is committed; rethrows a write failure.
+    public func flush() throws {
+        condition.lock()
+        defer { condition.unlock() }
+        let target = posted
+        while committed < target && failure == nil { condition.wait() }
+        if let failure { throw failure }
+    }
+
+    /// Flushes and stops the writer thread.
+    public func close() throws {
+        try flush()
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !stopping { condition.wait() }
+            if queue.isEmpty && stopping {
+                condition.unlock()
+                return
+            }
+            let batch = queue
+            queue.removeAll(keepingCapacity: true)
+            condition.unlock()
+            var error: (any Error)?
+            do { try log.append(batch) } catch let e { error = e }
+            condition.lock()
+            if let error { failure = error }
+            committed += batch.count
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+}
+
+extension GroupCommitSink: EventSink {
+    /// Posts and waits until durable.
+    public func append(_ events: [Event]) throws {
+        post(events)
+        try flush()
+    }
+}

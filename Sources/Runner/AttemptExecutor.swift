@@ -1,0 +1,212 @@
+public import Boutiques
+import CSystem
+public import EventLog
+import Foundation
+
+/// A flag that asks running work to stop (set from a signal handler or a test); thread-safe.
+public final class CancellationFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var reason: String?
+    public init() {}
+    /// Asks everything to stop, for `reason` (e.g. "SIGINT").
+    public func cancel(_ reason: String) { lock.withLock { if self.reason == nil { self.reason = reason } } }
+    /// Why, once cancelled.
+    public var cancelledBecause: String? { lock.withLock { reason } }
+}
+
+/// How attempts run on this machine.
+public struct RunOptions: Sendable {
+    /// Attempts at once.
+    public var jobs: Int
+    /// Seconds between samples after the first `denseWindow` seconds (which are sampled every `denseInterval`).
+    public var sampleInterval: Double = 1
+    public var denseInterval: Double = 0.1
+    public var denseWindow: Double = 2
+    /// Folder tasks run in: relative paths in invocations and outputs resolve against it.
+    public var workingDirectory: String
+    /// Run the descriptor's container with this engine and these options (nil: bare metal).
+    public var container: ContainerOptions?
+    /// Seconds between SIGTERM and SIGKILL when attempts are stopped.
+    public var graceSeconds: Double = 5
+
+    public init(jobs: Int, workingDirectory: String) {
+        self.jobs = max(1, jobs)
+        self.workingDirectory = workingDirectory
+    }
+}
+
+/// Runs one attempt of one task: spawns its command line in its own process group (through `/bin/sh -c`, as bosh
+/// does, or in a container), streams stdout and stderr to files, samples the whole process tree, and records
+/// everything as events: submitted, started, samples, then exited (or launch failed, or cancelled).
+public struct AttemptExecutor: Sendable {
+    public let layout: ExperimentLayout
+    public let descriptor: Descriptor
+    public let options: RunOptions
+    public let sink: GroupCommitSink
+    public let factory: EventFactory
+    let reader = ProcessTreeReader()
+
+    public init(layout: ExperimentLayout, descriptor: Descriptor, options: RunOptions, sink: GroupCommitSink, factory: EventFactory) {
+        self.layout = layout
+        self.descriptor = descriptor
+        self.options = options
+        self.sink = sink
+        self.factory = factory
+    }
+
+    /// Runs the attempt to its end and returns the state it ended in.
+    public func run(task: String, attempt: Int, rendered: RenderedInvocation, cancel: CancellationFlag) -> TaskStatus {
+        func post(_ body: EventBody, at time: Timestamp? = nil) {
+            sink.post([time.map { factory.make(at: $0, task: task, attempt: attempt, body) } ?? factory.make(task: task, attempt: attempt, body)])
+        }
+        func launchFailed(_ reason: String) -> TaskStatus {
+            post(.taskLaunchFailed(TaskLaunchFailed(reason: reason, backend: "local")))
+            return .failed
+        }
+        let dir = layout.attemptDirectory(task, attempt)
+        let fm = FileManager.default
+        do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch { return launchFailed("cannot create \(dir): \(error)") }
+        let out = open(layout.stdout(task, attempt), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let err = open(layout.stderr(task, attempt), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        defer {
+            if out >= 0 { close(out) }
+            if err >= 0 { close(err) }
+        }
+        guard out >= 0, err >= 0 else { return launchFailed("cannot open the output files in \(dir): \(String(cString: strerror(errno)))") }
+
+        // Config files (file-template) first, relative to the working directory.
+        for c in rendered.configFiles {
+            let path = PythonFormat.abspath(c.path, cwd: options.workingDirectory)
+            do {
+                try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try Data(c.content.utf8).write(to: URL(fileURLWithPath: path))
+            } catch { return launchFailed("cannot write the config file \(path): \(error)") }
+        }
+
+        // The command: bare metal through /bin/sh -c, or the container engine's command.
+        var command = rendered.commandLine
+        var environment = ProcessInfo.processInfo.environment
+        let renderer = Renderer(descriptor, workingDirectory: options.workingDirectory)
+        if let container = options.container, descriptor.container?.image != nil {
+            do {
+                let launch = try renderer.containerLaunch(
+                    rendered, options: container, cwd: options.workingDirectory, scriptName: ".clowdr-\(layout.id)-\(task)-\(attempt).sh")
+                try Data(launch.scriptContent.utf8).write(to: URL(fileURLWithPath: launch.scriptPath))
+                chmod(launch.scriptPath, 0o755)
+                command = launch.command
+            } catch { return launchFailed("\(error)") }
+        } else {
+            for e in renderer.environment(rendered) { environment[e.name] = e.value }
+        }
+
+        post(.taskSubmitted(TaskSubmitted(backend: "local")))
+        let argv = ["/bin/sh", "-c", command]
+        let envp = environment.map { "\($0.key)=\($0.value)" }
+        let startClock = DispatchTime.now().uptimeNanoseconds
+        let pid = Self.spawn(argv, envp, cwd: options.workingDirectory, stdout: out, stderr: err)
+        guard pid > 0 else { return launchFailed("cannot start /bin/sh: \(String(cString: strerror(-pid)))") }
+        post(.taskStarted(TaskStarted(host: HostInfo.hostname, pid: pid, bootID: HostInfo.bootID)))
+
+        // Wait for the exit, sampling the tree: densely at first, then every sample interval.
+        let pidfd = clowdr_pidfd_open(pid)
+        var peakRSS: Int64 = 0
+        var last: Sample?
+        var termSentAt: UInt64?
+        var killed = false
+        var cancelledFor: String?
+        func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - startClock) / 1e9 }
+        var nextSample = options.denseInterval
+        while true {
+            let wait = max(0, min(nextSample - elapsed(), 0.05))
+            let ready = pidfd >= 0 ? clowdr_wait_readable(pidfd, Int32(wait * 1000)) : (usleep(UInt32(wait * 1e6)) == 0 ? 0 : 0)
+            if ready == 1 { break }
+            if pidfd < 0 {
+                // No pidfd (old kernel): poll with waitid(WNOWAIT) so the process stays to be reaped below.
+                var info = siginfo_t()
+                if waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info._sifields._sigchld.si_pid == pid { break }
+            }
+            if let reason = cancel.cancelledBecause {
+                if termSentAt == nil {
+                    cancelledFor = reason
+                    kill(-pid, SIGTERM)
+                    termSentAt = DispatchTime.now().uptimeNanoseconds
+                } else if !killed, Double(DispatchTime.now().uptimeNanoseconds - termSentAt!) / 1e9 >= options.graceSeconds {
+                    kill(-pid, SIGKILL)
+                    killed = true
+                }
+            }
+            let t = elapsed()
+            if t >= nextSample {
+                if let (sample, hwm) = reader.sample(roots: [pid])[pid] {
+                    peakRSS = max(peakRSS, sample.rss, hwm)
+                    last = sample
+                    post(.sample(sample))
+                }
+                nextSample = t < options.denseWindow ? t + options.denseInterval : t + options.sampleInterval
+            }
+        }
+        if pidfd >= 0 { close(pidfd) }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        let wall = elapsed()
+        let exitCode: Int32? = (status & 0x7f) == 0 ? (status >> 8) & 0xff : nil
+        let signal: Int32? = (status & 0x7f) == 0 ? nil : status & 0x7f
+        // The kernel's totals for the top process and everything it reaped: exact even for a task shorter than
+        // one sample.
+        let cpuUser = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        let cpuSystem = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        peakRSS = max(peakRSS, Int64(usage.ru_maxrss) * 1024)
+        let readBytes = max(last?.readBytes ?? 0, Int64(usage.ru_inblock) * 512)
+        let writeBytes = max(last?.writeBytes ?? 0, Int64(usage.ru_oublock) * 512)
+
+        // Outputs: each resolved path (a glob, as bosh does) with its size and sha256.
+        var outputs: [OutputFile] = []
+        var failure: String?
+        for (id, path) in rendered.outputs {
+            let absolute = PythonFormat.abspath(path, cwd: options.workingDirectory)
+            let matches = Self.glob(absolute)
+            let output = descriptor.outputs.first { $0.id == id }
+            guard let found = matches.first else {
+                outputs.append(OutputFile(id: id, path: absolute))
+                if output?.optional == false && failure == nil { failure = "missing output \(id)" }
+                continue
+            }
+            for m in (output?.list == true ? matches : [found]) {
+                let attributes = try? FileManager.default.attributesOfItem(atPath: m)
+                let isFile = (attributes?[.type] as? FileAttributeType) == .typeRegular
+                let size = (attributes?[.size] as? NSNumber)?.int64Value
+                outputs.append(OutputFile(id: id, path: m, size: size, sha256: isFile ? try? HostInfo.sha256(ofFile: m) : nil))
+            }
+        }
+        if let cancelledFor { post(.taskCancelled(TaskCancelled(reason: cancelledFor, signal: killed ? SIGKILL : SIGTERM))) }
+        let exited = TaskExited(
+            exitCode: exitCode, signal: signal, wallTime: wall, cpuUser: cpuUser, cpuSystem: cpuSystem, peakRSS: peakRSS, readBytes: readBytes,
+            writeBytes: writeBytes, outputs: outputs, failureReason: exitCode == 0 && signal == nil ? failure : nil)
+        post(.taskExited(exited))
+        if cancelledFor != nil { return .cancelled }
+        return exited.succeeded ? .succeeded : .failed
+    }
+
+    static func spawn(_ argv: [String], _ envp: [String], cwd: String, stdout: Int32, stderr: Int32) -> Int32 {
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = envp.map { strdup($0) } + [nil]
+        defer {
+            for p in cArgs { free(p) }
+            for p in cEnv { free(p) }
+        }
+        return cArgs.withUnsafeBufferPointer { a in
+            cEnv.withUnsafeBufferPointer { e in
+                clowdr_spawn(argv[0], UnsafePointer(a.baseAddress!), UnsafePointer(e.baseAddress!), cwd, stdout, stderr)
+            }
+        }
+    }
+
+    /// Paths matching a glob pattern, sorted (the path itself when it has no wildcard and exists).
+    static func glob(_ pattern: String) -> [String] {
+        var g = glob_t()
+        defer { globfree(&g) }
+        guard Foundation.glob(pattern, 0, nil, &g) == 0 else { return [] }
+        return (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }.sorted()
+    }
+}

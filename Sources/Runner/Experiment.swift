@@ -1,0 +1,107 @@
+public import Boutiques
+public import EventLog
+import Foundation
+public import JSON
+
+/// Where an experiment's files are:
+///
+///     PROVDIR/<experiment-id>/
+///       clowdr.db                          the event log
+///       descriptor.json                    exact copy of the descriptor
+///       tasks/<task>/invocation.json       the task's concrete invocation (defaults added)
+///       tasks/<task>/<attempt>/stdout      each attempt's output streams
+///       tasks/<task>/<attempt>/stderr
+public struct ExperimentLayout: Sendable {
+    public var directory: String
+
+    public init(directory: String) { self.directory = directory }
+
+    public var id: String { (directory as NSString).lastPathComponent }
+    public var log: String { directory + "/" + EventLog.fileName }
+    public var descriptor: String { directory + "/descriptor.json" }
+    public func invocation(_ task: String) -> String { directory + "/tasks/\(task)/invocation.json" }
+    public func attemptDirectory(_ task: String, _ attempt: Int) -> String { directory + "/tasks/\(task)/\(attempt)" }
+    public func stdout(_ task: String, _ attempt: Int) -> String { attemptDirectory(task, attempt) + "/stdout" }
+    public func stderr(_ task: String, _ attempt: Int) -> String { attemptDirectory(task, attempt) + "/stderr" }
+
+    /// A new experiment id: UTC time and 8 random characters, `2026-11-22_18-27-19-K3F9Q2ZA`, so ids sort by time.
+    public static func newID(at time: Timestamp) -> String {
+        let iso = time.iso8601  // 2026-11-22T18:27:19.123456Z
+        let stamp = iso.prefix(19).replacingOccurrences(of: "T", with: "_").replacingOccurrences(of: ":", with: "-")
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        return stamp + "-" + String((0..<8).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] })
+    }
+
+    /// Finds the experiment a user named: an experiment folder, its clowdr.db, or a PROVDIR (its newest
+    /// experiment).
+    public static func locate(_ path: String) throws -> ExperimentLayout {
+        let fm = FileManager.default
+        if path.hasSuffix(".db"), fm.fileExists(atPath: path) { return ExperimentLayout(directory: (path as NSString).deletingLastPathComponent) }
+        if fm.fileExists(atPath: path + "/" + EventLog.fileName) { return ExperimentLayout(directory: path) }
+        let children = ((try? fm.contentsOfDirectory(atPath: path)) ?? []).filter { fm.fileExists(atPath: path + "/" + $0 + "/" + EventLog.fileName) }
+            .sorted()
+        guard let newest = children.last else {
+            throw EventLogError.notFound(path: path)
+        }
+        return ExperimentLayout(directory: path + "/" + newest)
+    }
+}
+
+/// Creating an experiment: the folder, the descriptor copy, each task's invocation, and the first events
+/// (`experiment_created`, then `task_planned` for every task) in one transaction, before anything runs.
+public enum ExperimentSetup {
+    /// Creates the experiment under `provdir`. Nothing is left behind when it fails.
+    public static func create(
+        provdir: String, descriptorPath: String, descriptor: Descriptor, tasks: [PlannedTask], invocationSources: [String], name: String?,
+        options: [String: String], factory: EventFactory
+    ) throws -> (ExperimentLayout, EventLog) {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: provdir, withIntermediateDirectories: true)
+        let created = factory.clock.now()
+        let layout = ExperimentLayout(directory: (provdir as NSString).appendingPathComponent(ExperimentLayout.newID(at: created)))
+        let staging = layout.directory + ".creating"
+        do {
+            try fm.createDirectory(atPath: staging + "/tasks", withIntermediateDirectories: true)
+            let descriptorData = try Data(contentsOf: URL(fileURLWithPath: descriptorPath))
+            try descriptorData.write(to: URL(fileURLWithPath: staging + "/descriptor.json"))
+            for t in tasks {
+                try fm.createDirectory(atPath: staging + "/tasks/\(t.id)", withIntermediateDirectories: true)
+                try Data((JSONWriter(indent: 4).string(.object(t.rendered.invocation)) + "\n").utf8).write(
+                    to: URL(fileURLWithPath: staging + "/tasks/\(t.id)/invocation.json"))
+            }
+            var events = [
+                factory.make(
+                    at: created,
+                    .experimentCreated(
+                        ExperimentCreated(
+                            experiment: layout.id, name: name, descriptorSHA256: try HostInfo.sha256(ofFile: descriptorPath),
+                            toolName: descriptor.name,
+                            toolVersion: descriptor.toolVersion, invocations: invocationSources, options: options, backend: "local",
+                            user: HostInfo.user,
+                            host: HostInfo.hostname, clowdrVersion: ClowdrVersion.current, os: HostInfo.os, controller: HostInfo.controller())))
+            ]
+            for t in tasks {
+                events.append(
+                    factory.make(
+                        task: t.id,
+                        .taskPlanned(
+                            TaskPlanned(
+                                invocation: .object(t.rendered.invocation), commandLine: t.rendered.commandLine, labels: t.labels, source: t.source)))
+                )
+            }
+            // Written and closed before the folder takes its name, so no half-made experiment is ever visible.
+            try { try EventLog(path: staging + "/" + EventLog.fileName, mode: .create).append(events) }()
+            try fm.moveItem(atPath: staging, toPath: layout.directory)
+            return (layout, try EventLog(path: layout.log, mode: .readWrite))
+        } catch {
+            try? fm.removeItem(atPath: staging)
+            throw error
+        }
+    }
+}
+
+/// The version of clowdr recorded in every experiment.
+public enum ClowdrVersion {
+    public static let current = "0.1.0-dev"
+}

@@ -1,0 +1,71 @@
+import CSystem
+public import EventLog
+import Foundation
+
+/// Facts about this machine and process, recorded in events.
+public enum HostInfo {
+    /// The host name.
+    public static var hostname: String {
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, buf.count)
+        return String(cString: buf)
+    }
+
+    /// The Linux boot id ("" when unknown): a pid means something only within one boot.
+    public static var bootID: String {
+        ((try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The user running clowdr.
+    public static var user: String {
+        if let pw = getpwuid(getuid()) { return String(cString: pw.pointee.pw_name) }
+        return ProcessInfo.processInfo.environment["USER"] ?? String(getuid())
+    }
+
+    /// "Linux 6.18.0 x86_64".
+    public static var os: String {
+        var u = utsname()
+        uname(&u)
+        func s<T>(_ t: T) -> String { withUnsafeBytes(of: t) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } }
+        return "\(s(u.sysname)) \(s(u.release)) \(s(u.machine))"
+    }
+
+    /// Start time of a process in clock ticks since boot (`/proc/PID/stat` field 22), nil when it is gone.
+    public static func startTicks(of pid: Int32) -> UInt64? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // fields[0] is the state (field 3), so field 22 is fields[19].
+        return fields.count > 19 ? UInt64(fields[19]) : nil
+    }
+
+    /// This process, as the controller of an experiment.
+    public static func controller() -> ControllerInfo {
+        let pid = getpid()
+        return ControllerInfo(host: hostname, pid: pid, bootID: bootID, startTicks: startTicks(of: pid))
+    }
+
+    /// Whether the process a `ControllerInfo` names is still alive: same host and boot, the pid exists, and it
+    /// started at the recorded time (so a reused pid is not taken for it). On another host we cannot tell: alive.
+    public static func isAlive(_ c: ControllerInfo) -> Bool {
+        guard c.host == hostname else { return true }
+        guard c.bootID == bootID else { return false }
+        guard kill(c.pid, 0) == 0 || errno == EPERM else { return false }
+        if let recorded = c.startTicks, let now = startTicks(of: c.pid) { return recorded == now }
+        return true
+    }
+
+    /// sha256 (hex) of a file's bytes.
+    public static func sha256(ofFile path: String) throws -> String {
+        var digest = [UInt8](repeating: 0, count: 32)
+        let rc = clowdr_sha256_file(path, &digest)
+        guard rc == 0 else { throw RunError("cannot read \(path) to hash it: \(String(cString: strerror(-rc)))") }
+        return digest.map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// A failure while running: what went wrong and where.
+public struct RunError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

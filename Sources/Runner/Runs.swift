@@ -1,0 +1,161 @@
+public import Boutiques
+public import EventLog
+import Foundation
+public import JSON
+
+/// What `clowdr run` was asked to do.
+public struct RunRequest: Sendable {
+    public var descriptorPath: String
+    public var invocationPath: String
+    public var provdir: String
+    public var sweeps: [String] = []
+    public var bids = false
+    /// Run the first task only.
+    public var dev = false
+    /// Plan and record, launch nothing.
+    public var setupOnly = false
+    public var name: String?
+    public var options: RunOptions
+    /// The options as given, recorded in `experiment_created`.
+    public var recordedOptions: [String: String] = [:]
+
+    public init(descriptorPath: String, invocationPath: String, provdir: String, options: RunOptions) {
+        self.descriptorPath = descriptorPath
+        self.invocationPath = invocationPath
+        self.provdir = provdir
+        self.options = options
+    }
+}
+
+/// The outcome of a run or a rerun.
+public struct RunSummary: Sendable {
+    public var layout: ExperimentLayout
+    /// How each attempt that ran ended, by task.
+    public var results: [String: TaskStatus]
+    /// Tasks planned (run) and attempts launched (run and rerun).
+    public var planned: Int
+    public var launched: Int
+    /// True when every launched attempt succeeded.
+    public var allSucceeded: Bool { results.values.allSatisfy { $0 == .succeeded } }
+}
+
+/// Running experiments: plan and create, then run; or rerun a selection replayed from the log.
+public enum Runs {
+    /// Validates the descriptor and plans every task; nothing is written. Throws `BoutiquesError` or `PlanError`.
+    public static func plan(_ r: RunRequest) throws -> (Descriptor, [PlannedTask]) {
+        let d = try DescriptorValidator.load(r.descriptorPath)
+        var planner = Planner(descriptor: d, workingDirectory: r.options.workingDirectory)
+        planner.sweeps = r.sweeps
+        planner.bids = r.bids
+        var tasks = try planner.plan(r.invocationPath)
+        if tasks.isEmpty { throw PlanError("nothing to run: the invocations gave no task") }
+        if r.dev { tasks = Array(tasks.prefix(1)) }
+        return (d, tasks)
+    }
+
+    /// Creates the experiment and runs its tasks. `onCreated` is called once the experiment exists.
+    public static func start(
+        _ r: RunRequest, cancel: CancellationFlag, factory: EventFactory = EventFactory(),
+        onCreated: (ExperimentLayout, LocalRunner?) -> Void = { _, _ in }
+    ) throws -> RunSummary {
+        let (d, tasks) = try plan(r)
+        let (layout, log) = try ExperimentSetup.create(
+            provdir: r.provdir, descriptorPath: r.descriptorPath, descriptor: d, tasks: tasks,
+            invocationSources: try Planner.invocationFiles(r.invocationPath), name: r.name, options: r.recordedOptions, factory: factory)
+        if r.setupOnly {
+            onCreated(layout, nil)
+            return RunSummary(layout: layout, results: [:], planned: tasks.count, launched: 0)
+        }
+        let attempts = tasks.map { AttemptPlan(task: $0.id, attempt: 1, rendered: $0.rendered) }
+        let results = try execute(
+            attempts, layout: layout, descriptor: d, log: log, options: r.options, cancel: cancel, factory: factory,
+            onStart: { onCreated(layout, $0) })
+        return RunSummary(layout: layout, results: results, planned: tasks.count, launched: attempts.count)
+    }
+
+    /// Reruns the tasks a mode selects, replayed from the log: appends `rerun_requested`, then new attempts.
+    public static func rerun(
+        _ layout: ExperimentLayout, mode: RerunMode, dev: Bool, options: RunOptions, overrides: [String: String], cancel: CancellationFlag,
+        factory: EventFactory = EventFactory(), onStart: (LocalRunner) -> Void = { _ in }
+    ) throws -> RunSummary {
+        let log = try EventLog(path: layout.log, mode: .readWrite)
+        let state = try log.replay()
+        // Only one controller drives an experiment at a time.
+        if let c = latestController(state), c.pid != getpid() || c.host != HostInfo.hostname, HostInfo.isAlive(c),
+            state.tasks.values.contains(where: { !$0.state.isTerminal && $0.state != .planned })
+        {
+            throw PlanError("experiment \(layout.id) is being run by pid \(c.pid) on \(c.host); wait for it to end, or stop it, before a rerun")
+        }
+        var selected = state.select(mode)
+        if dev { selected = Array(selected.prefix(1)) }
+        let d = try DescriptorValidator.load(layout.descriptor)
+        let renderer = Renderer(d, workingDirectory: options.workingDirectory)
+        var attempts: [AttemptPlan] = []
+        for task in selected {
+            let inv = try BoutiquesDocument.load(layout.invocation(task))
+            attempts.append(
+                AttemptPlan(
+                    task: task, attempt: state.tasks[task]?.nextAttempt ?? 1, rendered: try renderer.render(inv, file: layout.invocation(task))))
+        }
+        try log.append([
+            factory.make(.rerunRequested(RerunRequested(mode: mode, tasks: selected, overrides: overrides, controller: HostInfo.controller())))
+        ])
+        let results = try execute(
+            attempts, layout: layout, descriptor: d, log: log, options: options, cancel: cancel, factory: factory, onStart: onStart)
+        return RunSummary(layout: layout, results: results, planned: state.tasks.count, launched: attempts.count)
+    }
+
+    /// The controller of the latest run or rerun.
+    public static func latestController(_ state: ExperimentState) -> ControllerInfo? {
+        state.reruns.last?.request.controller ?? state.experiment?.controller
+    }
+
+    /// Whether a task that has no final word is still being worked on (its controller is alive).
+    public static func isAlive(_ state: ExperimentState) -> (TaskState) -> Bool {
+        let alive = latestController(state).map(HostInfo.isAlive) ?? false
+        return { _ in alive }
+    }
+
+    static func execute(
+        _ attempts: [AttemptPlan], layout: ExperimentLayout, descriptor: Descriptor, log: EventLog, options: RunOptions, cancel: CancellationFlag,
+        factory: EventFactory, onStart: (LocalRunner) -> Void
+    ) throws -> [String: TaskStatus] {
+        let sink = GroupCommitSink(log)
+        defer { try? sink.close() }
+        let executor = AttemptExecutor(layout: layout, descriptor: descriptor, options: options, sink: sink, factory: factory)
+        let runner = LocalRunner(executor: executor, cancel: cancel, total: attempts.count)
+        onStart(runner)
+        let results = try runner.run(attempts)
+        try sink.close()
+        return results
+    }
+}
+
+/// Choosing the container engine for a descriptor's image.
+public enum ContainerChoice {
+    /// The engine to use: the one asked for, else the first of docker, podman (docker images) or singularity,
+    /// apptainer (singularity images) found on the PATH. nil for a descriptor without an image.
+    public static func options(for d: Descriptor, runtime: ContainerEngine?, volumes: [String], mapUser: Bool, imagePath: String?) throws
+        -> ContainerOptions?
+    {
+        guard let c = d.container, c.image != nil else { return nil }
+        let candidates: [ContainerEngine] = c.type == "singularity" ? [.singularity, .apptainer] : [.docker, .podman]
+        guard let engine = runtime ?? candidates.first(where: { onPath($0.rawValue) }) else {
+            throw PlanError(
+                "the descriptor runs in a \(c.type) image, but none of \(candidates.map(\.rawValue).joined(separator: ", ")) is on the PATH; install one or give --container-runtime"
+            )
+        }
+        var o = ContainerOptions(engine: engine)
+        o.volumes = volumes
+        o.mapUser = mapUser
+        o.imagePath = imagePath
+        o.forced = runtime != nil
+        return o
+    }
+
+    static func onPath(_ name: String) -> Bool {
+        (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").contains {
+            FileManager.default.isExecutableFile(atPath: "\($0)/\(name)")
+        }
+    }
+}

@@ -1,0 +1,44 @@
+public import ArgumentParser
+import Boutiques
+public import EventLog
+import Foundation
+import Runner
+
+extension RerunMode: ExpressibleByArgument {}
+
+/// `clowdr rerun all|failed|incomplete [EXPERIMENT|PROVDIR]`.
+struct Rerun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run again the tasks of an experiment that failed, never finished, or all of them.",
+        discussion: """
+            The selection comes from replaying the experiment's log: failed (the latest attempt failed), incomplete \
+            (planned, submitted, lost, cancelled, or running under a controller that is gone), or all. Each selected \
+            task gets a new attempt; earlier attempts stay in the log.
+            """)
+
+    @Argument(help: "Which tasks: all, failed or incomplete.")
+    var mode: RerunMode
+
+    @Argument(help: "The experiment folder, its clowdr.db, or a PROVDIR (its newest experiment).")
+    var experiment = "provdir"
+
+    @Flag(help: "Rerun the first selected task only.")
+    var dev = false
+
+    @OptionGroup var execution: ExecutionOptions
+
+    func run() throws {
+        let layout: ExperimentLayout
+        do { layout = try ExperimentLayout.locate(experiment) } catch {
+            throw ValidationError("\(error)")
+        }
+        try RunCommand.guarded(quiet: execution.quiet) { cancel, display in
+            let d = try DescriptorValidator.load(layout.descriptor)
+            return try Runs.rerun(
+                layout, mode: mode, dev: dev, options: try execution.runOptions(for: d), overrides: execution.recorded, cancel: cancel
+            ) {
+                display.started(layout, $0, verbose: execution.verbose)
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+public import ArgumentParser
+public import Boutiques
+import EventLog
+import Foundation
+import Runner
+
+/// Options shared by `run`, `rerun` and `local`: how attempts run on this machine.
+struct ExecutionOptions: ParsableArguments {
+    @Option(name: [.short, .long], help: "Attempts to run at once (default: the number of cores).")
+    var jobs: Int?
+
+    @Option(name: [.short, .customLong("workdir")], help: "Folder the tasks run in (default: the current folder).")
+    var workdir: String?
+
+    @Option(name: [.short, .customLong("volume")], help: "Mount HOST:CONTAINER[:MODE] into the container (repeatable).")
+    var volumes: [String] = []
+
+    @Option(help: "A local Singularity/Apptainer image file to run.")
+    var simg: String?
+
+    @Flag(name: [.short, .customLong("user")], help: "Run the container as the calling user.")
+    var user = false
+
+    @Option(help: "Container engine: docker, podman, singularity or apptainer (default: the first one found).")
+    var containerRuntime: ContainerEngine?
+
+    @Option(help: "Seconds between samples of a task's process tree after its first 2 s (sampled every 0.1 s).")
+    var sampleInterval: Double = 1
+
+    @Flag(name: .shortAndLong, help: "No progress line and no summary.")
+    var quiet = false
+
+    @Flag(name: [.customShort("V"), .long], help: "Print each attempt as it ends.")
+    var verbose = false
+
+    func validate() throws {
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1, got \(jobs)") }
+        if sampleInterval <= 0 { throw ValidationError("--sample-interval must be a positive number of seconds, got \(sampleInterval)") }
+        for v in volumes where v.split(separator: ":").count < 2 { throw ValidationError("--volume '\(v)' is not HOST:CONTAINER[:MODE]") }
+        if let workdir, !FileManager.default.fileExists(atPath: workdir) { throw ValidationError("--workdir '\(workdir)' does not exist") }
+    }
+
+    func runOptions(for d: Descriptor) throws -> RunOptions {
+        var o = RunOptions(
+            jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
+            workingDirectory: URL(fileURLWithPath: workdir ?? FileManager.default.currentDirectoryPath).standardizedFileURL.path)
+        o.sampleInterval = sampleInterval
+        o.container = try ContainerChoice.options(for: d, runtime: containerRuntime, volumes: volumes, mapUser: user, imagePath: simg)
+        return o
+    }
+
+    /// The options as given, for the record.
+    var recorded: [String: String] {
+        var r: [String: String] = ["sample_interval": String(sampleInterval)]
+        if let jobs { r["jobs"] = String(jobs) }
+        if let workdir { r["workdir"] = workdir }
+        if !volumes.isEmpty { r["volumes"] = volumes.joined(separator: ",") }
+        if let simg { r["simg"] = simg }
+        if user { r["user"] = "true" }
+        if let containerRuntime { r["container_runtime"] = containerRuntime.rawValue }
+        return r
+    }
+}
+
+extension ContainerEngine: ExpressibleByArgument {}
+
+/// `clowdr run DESCRIPTOR INVOCATION`: plans, records and runs an experiment on this machine.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a Boutiques tool over invocations on this machine, monitoring and recording every task.",
+        discussion: """
+            INVOCATION is a JSON file or a folder of them (sorted by name, so task ids are stable). Every task is \
+            validated and recorded before anything runs; nothing is created when a descriptor or invocation is \
+            invalid. Exits 0 when every task succeeded, 1 when some failed, 2 on a usage error.
+            """)
+
+    @Argument(help: "The Boutiques descriptor (JSON file).")
+    var descriptor: String
+
+    @Argument(help: "An invocation (JSON file), or a folder of them.")
+    var invocation: String
+
+    @Option(help: "Where experiments are kept: each in PROVDIR/<experiment-id>/.")
+    var provdir = "provdir"
+
+    @Flag(help: "Run the first task only.")
+    var dev = false
+
+    @Flag(help: "Plan and record the tasks, launch nothing.")
+    var setup = false
+
+    @Option(help: "A list-valued input to sweep: one task per value (repeatable: the cartesian product).")
+    var sweep: [String] = []
+
+    @Flag(help: "One task per BIDS participant x session.")
+    var bids = false
+
+    @Option(name: [.short, .long], help: "Group tasks N at a time into one job (cluster backends; no effect locally).")
+    var groupby: Int?
+
+    @Option(help: "A name for the experiment.")
+    var name: String?
+
+    @OptionGroup var execution: ExecutionOptions
+
+    func validate() throws {
+        if !FileManager.default.fileExists(atPath: descriptor) { throw ValidationError("descriptor '\(descriptor)' does not exist") }
+        if !FileManager.default.fileExists(atPath: invocation) {
+            throw ValidationError("invocation '\(invocation)' does not exist: give a JSON file or a folder of them")
+        }
+        if let groupby, groupby < 1 { throw ValidationError("--groupby must be at least 1, got \(groupby)") }
+    }
+
+    func run() throws {
+        try RunCommand.guarded(quiet: execution.quiet) { cancel, display in
+            let d = try DescriptorValidator.load(descriptor)
+            var request = RunRequest(
+                descriptorPath: descriptor, invocationPath: invocation, provdir: provdir, options: try execution.runOptions(for: d))
+            request.sweeps = sweep
+            request.bids = bids
+            request.dev = dev
+            request.setupOnly = setup
+            request.name = name
+            request.recordedOptions = execution.recorded.merging(
+                [
+                    "dev": String(dev), "setup": String(setup), "bids": String(bids), "sweep": sweep.joined(separator: ","),
+                    "groupby": groupby.map(String.init) ?? "",
+                ],
+                uniquingKeysWith: { a, _ in a })
+            let summary = try Runs.start(request, cancel: cancel) { layout, runner in
+                display.started(layout, runner, verbose: execution.verbose)
+            }
+            return summary
+        }
+    }
+}
+
+/// What `run`, `rerun` and `local` share: signals, progress, the summary and the exit code.
+enum RunCommand {
+    /// Runs `body` with Ctrl-C and SIGTERM turned into a cancellation, then prints the summary and exits with
+    /// 0 (all succeeded), 1 (some failed or were cancelled) or 2 (usage error: invalid input, nothing created).
+    static func guarded(quiet: Bool, _ body: (CancellationFlag, Display) throws -> RunSummary) throws {
+        let cancel = CancellationFlag()
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { cancel.cancel(sig == SIGINT ? "SIGINT" : "SIGTERM") }
+            s.resume()
+            sources.append(s)
+        }
+        defer { for s in sources { s.cancel() } }
+        let display = Display(quiet: quiet)
+        let summary: RunSummary
+        do { summary = try body(cancel, display) } catch let e as BoutiquesError {
+            display.stop()
+            FileHandle.standardError.write(Data("clowdr: \(e)\n".utf8))
+            throw ExitCode(2)
+        } catch let e as PlanError {
+            display.stop()
+            FileHandle.standardError.write(Data("clowdr: \(e)\n".utf8))
+            throw ExitCode(2)
+        }
+        display.stop()
+        let counts = summary.results.values.reduce(into: [TaskStatus: Int]()) { $0[$1, default: 0] += 1 }
+        print("experiment \(summary.layout.id)")
+        print("log \(summary.layout.log)")
+        if summary.launched == 0 {
+            print("\(summary.planned) tasks planned, none launched")
+        } else if !quiet {
+            let parts = TaskStatus.allCases.compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }
+            print("\(summary.launched) attempts: \(parts.joined(separator: ", "))")
+        }
+        if let reason = cancel.cancelledBecause { FileHandle.standardError.write(Data("clowdr: stopped by \(reason)\n".utf8)) }
+        if !summary.allSucceeded { throw ExitCode(1) }
+    }
+}
+
+/// The live progress line: on a terminal only, rewritten in place on stderr.
+final class Display: @unchecked Sendable {
+    private let enabled: Bool
+    private var timer: (any DispatchSourceTimer)?
+    private let lock = NSLock()
+
+    init(quiet: Bool) { enabled = !quiet && isatty(2) != 0 }
+
+    func started(_ layout: ExperimentLayout, _ runner: LocalRunner?, verbose: Bool) {
+        guard enabled, let runner else { return }
+        let t = DispatchSource.makeTimerSource(queue: .global())
+        t.schedule(deadline: .now(), repeating: 0.25)
+        t.setEventHandler { [weak self] in self?.draw(runner.snapshot.line) }
+        t.resume()
+        lock.withLock { timer = t }
+    }
+
+    private func draw(_ line: String) {
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+    }
+
+    func stop() {
+        lock.withLock {
+            timer?.cancel()
+            timer = nil
+        }
+        if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}
