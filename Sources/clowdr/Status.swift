@@ -1,6 +1,7 @@
 import ArgumentParser
 import EventLog
 import Foundation
+import Runner
 
 /// `clowdr status EXPERIMENT`: where every task stands, derived by replaying the log.
 struct Status: ParsableCommand {
@@ -15,8 +16,11 @@ struct Status: ParsableCommand {
     var json = false
 
     func run() throws {
-        let log = try EventLog(path: experiment, mode: .readOnly)
+        let layout: ExperimentLayout
+        do { layout = try ExperimentLayout.locate(experiment) } catch { throw ValidationError("\(error)") }
+        let log = try EventLog(path: layout.log, mode: .readOnly)
         let state = try log.replay()
+        let incomplete = state.select(.incomplete, isAlive: Runs.isAlive(state))
         let counts = state.counts
         let failed = state.orderedTasks.filter { $0.state == .failed }
         if json {
@@ -32,6 +36,7 @@ struct Status: ParsableCommand {
                     ]
                 },
                 "unknown_events": state.unknownEvents.count,
+                "incomplete": incomplete,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
             print(String(decoding: data, as: UTF8.self))
@@ -49,6 +54,7 @@ struct Status: ParsableCommand {
             let how = a?.exitCode.map { "exit \($0)" } ?? a?.signal.map { "signal \($0)" } ?? "no exit"
             print("  failed: task \(t.task) attempt \(a?.attempt ?? 0): \(how)\(a?.failureReason.map { " (\($0))" } ?? "")")
         }
+        if !incomplete.isEmpty { print("  incomplete (rerun incomplete would run them): \(incomplete.count) tasks") }
         if !state.unknownEvents.isEmpty { print("\(state.unknownEvents.count) events of types this clowdr does not know (kept)") }
     }
 }

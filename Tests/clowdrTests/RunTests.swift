@@ -1,0 +1,186 @@
+import EventLog
+import Foundation
+import SQLite
+import TestSupport
+import Testing
+
+/// `clowdr run`, `rerun` and `status` end to end: the built binary on real processes.
+@Suite("clowdr run and rerun on this machine", .serialized, .enabled(if: TestSupport.binary("clowdr") != nil, "build clowdr first (swift build)"))
+struct RunTests {
+    let clowdr = TestSupport.binary("clowdr") ?? "clowdr"
+
+    /// A folder with a descriptor whose command line is `template` and one invocation.
+    func project(_ template: String, inputs: String, invocation: String, outputs: String = "[]") throws -> String {
+        let dir = try TestSupport.temporaryDirectory("run")
+        let d =
+            #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"\#(template)","inputs":\#(inputs)\#(outputs == "[]" ? "" : #","output-files":"# + outputs)}"#
+        try d.write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+        try invocation.write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    func attempts(_ dir: String) throws -> [(task: Int, attempt: Int, state: String, exit: Int64?, peak: Int64?)] {
+        let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").filter { !$0.hasSuffix(".creating") }.sorted().last!
+        let db = try Connection(path: dir + "/prov/" + exp + "/clowdr.db", mode: .readOnly)
+        return try db.rows("SELECT task, attempt, state, exit_code, peak_rss FROM attempts ORDER BY CAST(task AS INTEGER), attempt").map {
+            (Int($0[0].string!)!, Int($0[1].int64!), $0[2].string!, $0[3].int64, $0[4].int64)
+        }
+    }
+
+    @Test("200 tasks with mixed exit codes; rerun failed and rerun incomplete select exactly the right tasks")
+    func mixedExitCodes() throws {
+        let codes = (0..<200).map { $0 % 7 == 3 ? 2 : 0 }
+        let dir = try project(
+            "exit [C]", inputs: #"[{"id":"c","name":"c","type":"Number","integer":true,"value-key":"[C]"}]"#, invocation: #"{"c":\#(codes)}"#)
+        let run = try TestSupport.run(
+            clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "c", "-j", "4", "-w", dir])
+        #expect(run.status == 1, "\(run.stderr)")
+        #expect(run.stdout.contains("200 attempts: 171 succeeded, 29 failed"))
+        let failed = Set(codes.enumerated().filter { $0.element != 0 }.map(\.offset))
+        #expect(Set(try attempts(dir).filter { $0.state == "failed" }.map(\.task)) == failed)
+        let again = try TestSupport.run(clowdr, ["rerun", "failed", dir + "/prov", "-j", "4"])
+        #expect(again.status == 1 && again.stdout.contains("29 attempts: 29 failed"))
+        let rows = try attempts(dir)
+        #expect(Set(rows.filter { $0.attempt == 2 }.map(\.task)) == failed, "only the failed tasks get a second attempt")
+        #expect(rows.filter { $0.attempt == 1 }.count == 200, "first attempts stay in the log")
+        let none = try TestSupport.run(clowdr, ["rerun", "incomplete", dir + "/prov"])
+        #expect(none.status == 0 && none.stdout.contains("none launched"))
+        let fsck = try TestSupport.run(
+            clowdr, ["fsck", dir + "/prov/" + (try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!)])
+        #expect(fsck.status == 0)
+    }
+
+    @Test("kill -9 of the controller mid-run leaves incomplete tasks; rerun incomplete runs exactly those")
+    func killController() throws {
+        let dir = try project(
+            "sleep [S]", inputs: #"[{"id":"s","name":"s","type":"Number","value-key":"[S]"}]"#,
+            invocation: #"{"s":\#(Array(repeating: 0.3, count: 12))}"#)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: clowdr)
+        p.arguments = ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "s", "-j", "2", "-w", dir, "-q"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        usleep(900_000)
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let before = try attempts(dir)
+        let done = Set(before.filter { $0.state == "succeeded" }.map(\.task))
+        #expect(!done.isEmpty && done.count < 12, "the kill landed mid-run: \(done.count) done")
+        let status = try TestSupport.run(clowdr, ["status", "--json", dir + "/prov"])
+        let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        #expect((object?["incomplete"] as? [String])?.count == 12 - done.count, "\(status.stdout)")
+        usleep(400_000)  // let orphaned attempts finish: they are still incomplete in the log
+        let rerun = try TestSupport.run(clowdr, ["rerun", "incomplete", dir + "/prov", "-j", "2"])
+        #expect(rerun.status == 0, "\(rerun.stdout) \(rerun.stderr)")
+        let after = try attempts(dir)
+        let old = Set(before.map { "\($0.task)/\($0.attempt)" })
+        let launched = Set(after.filter { !old.contains("\($0.task)/\($0.attempt)") }.map(\.task))
+        #expect(launched == Set(0..<12).subtracting(done), "exactly the tasks that had not succeeded")
+        var latest: [Int: String] = [:]
+        for row in after { latest[row.task] = row.state }  // rows are in attempt order
+        #expect(latest.count == 12 && latest.values.allSatisfy { $0 == "succeeded" })
+    }
+
+    @Test("SIGTERM stops launching, ends running process groups, records cancellations, and leaves a valid log")
+    func sigterm() throws {
+        let dir = try project(
+            "sleep 30 & sleep [S]", inputs: #"[{"id":"s","name":"s","type":"Number","value-key":"[S]"}]"#, invocation: #"{"s":[30,30,30,30]}"#)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: clowdr)
+        p.arguments = ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "s", "-j", "2", "-w", dir]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        let started = Date()
+        try p.run()
+        usleep(700_000)
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 1)
+        #expect(Date().timeIntervalSince(started) < 10, "the attempts were stopped, not waited for")
+        let rows = try attempts(dir)
+        #expect(rows.map(\.state).sorted() == ["cancelled", "cancelled"], "two were running, two never launched")
+        let leftovers = try TestSupport.run("/bin/sh", ["-c", "pgrep -f '^sleep 30' | wc -l"])
+        #expect(leftovers.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the whole process groups were ended")
+        let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
+        #expect(try TestSupport.run(clowdr, ["fsck", dir + "/prov/" + exp]).status == 0)
+        let status = try TestSupport.run(clowdr, ["status", "--json", dir + "/prov"])
+        #expect(status.stdout.contains("\"cancelled\" : 2") || status.stdout.contains("\"cancelled\": 2"), "\(status.stdout)")
+    }
+
+    @Test("a task that holds 200 MB for 0.3 s: peak within 5% of the kernel's ru_maxrss")
+    func peakAccuracy() throws {
+        let py = "import resource,time; b=b'x'*(200<<20); time.sleep(0.3); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        let dir = try project(
+            "python3 -c \\\"\(py)\\\" [N]", inputs: #"[{"id":"n","name":"n","type":"String","value-key":"[N]","optional":true}]"#, invocation: "{}")
+        let run = try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "-w", dir])
+        #expect(run.status == 0, "\(run.stderr)")
+        let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
+        let kernel =
+            Double(
+                try String(contentsOfFile: dir + "/prov/\(exp)/tasks/0/1/stdout", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
+            * 1024
+        let peak = Double(try attempts(dir)[0].peak!)
+        print(
+            "peak accuracy: clowdr \(Int(peak) >> 20) MiB, kernel ru_maxrss \(Int(kernel) >> 20) MiB, difference \(String(format: "%.2f", (peak - kernel) / kernel * 100))%"
+        )
+        #expect(abs(peak - kernel) / kernel < 0.05, "peak \(peak) vs ru_maxrss \(kernel)")
+    }
+
+    @Test("4 children each holding 50 MB: the tree's peak is at least 200 MB")
+    func treePeak() throws {
+        let py =
+            "import os,time\nfor i in range(4):\n    if os.fork()==0:\n        b=b'x'*(50<<20); time.sleep(1.5); os._exit(0)\nfor i in range(4): os.wait()"
+        let dir = try TestSupport.temporaryDirectory("tree")
+        try py.write(toFile: dir + "/tree.py", atomically: true, encoding: .utf8)
+        let d =
+            #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"python3 [F]","inputs":[{"id":"f","name":"f","type":"File","value-key":"[F]"}]}"#
+        try d.write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+        try #"{"f":"tree.py"}"#.write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
+        let run = try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "-w", dir])
+        #expect(run.status == 0, "\(run.stderr)")
+        let peak = try attempts(dir)[0].peak!
+        print("tree peak: \(peak >> 20) MiB for 4 children of 50 MiB")
+        #expect(peak >= 200 << 20, "tree peak \(peak >> 20) MB")
+    }
+
+    @Test("values with ; $( ) or backticks are never executed")
+    func injection() throws {
+        let values = ["; touch PWNED", "$(touch PWNED)", "`touch PWNED`", "'; touch PWNED; '"]
+        let json = "[" + values.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "]"
+        let dir = try project(
+            "echo [S] > out.txt", inputs: #"[{"id":"s","name":"s","type":"String","value-key":"[S]"}]"#, invocation: #"{"s":\#(json)}"#)
+        let run = try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "s", "-w", dir])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/PWNED"))
+    }
+
+    @Test("an invalid descriptor or invocation exits 2 with a clear message and creates no experiment")
+    func invalidInput() throws {
+        let dir = try project(
+            "exit [C]", inputs: #"[{"id":"c","name":"c","type":"Number","integer":true,"value-key":"[C]"}]"#, invocation: #"{"c": "zero"}"#)
+        let bad = try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("i.json: /c"))
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir + "/prov")) ?? []).isEmpty)
+        try #"{"name":"t"}"#.write(toFile: dir + "/bad.json", atomically: true, encoding: .utf8)
+        let badDescriptor = try TestSupport.run(clowdr, ["run", dir + "/bad.json", dir + "/i.json", "--provdir", dir + "/prov"])
+        #expect(badDescriptor.status == 2 && badDescriptor.stderr.contains("bad.json"))
+        let sweep = try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "nope"])
+        #expect(sweep.status == 2 && sweep.stderr.contains("no input 'nope'"))
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir + "/prov")) ?? []).isEmpty)
+    }
+
+    @Test("a missing required output fails the task with 'missing output <id>'; present outputs get size and sha256")
+    func outputs() throws {
+        let dir = try project(
+            "printf abc > [A]", inputs: #"[{"id":"n","name":"n","type":"String","value-key":"[N]"}]"#, invocation: #"{"n":"x"}"#,
+            outputs: #"[{"id":"a","name":"a","value-key":"[A]","path-template":"[N].txt"},{"id":"b","name":"b","path-template":"[N].missing"}]"#)
+        let run = try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "-w", dir])
+        #expect(run.status == 1)
+        let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
+        let events = try TestSupport.run(clowdr, ["events", "--no-samples", dir + "/prov/" + exp]).stdout
+        #expect(events.contains(#""failure_reason":"missing output b""#))
+        #expect(events.contains(#""sha256":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad","size":3"#))
+    }
+}
