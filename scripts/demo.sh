@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
-# The demo: an experiment's event log built from a recorded segment (4 participants, one failing), then checked.
-# Until `clowdr run` exists this shows the log itself: ingest (twice, to show it is idempotent), status, fsck.
-set -euo pipefail
+# The demo: a BIDS-app-like tool over a small synthetic BIDS dataset (8 participants x 2 sessions), one session
+# missing its recording. Run with --bids, look at the status, add the missing file, rerun what failed.
+set -uo pipefail
 clowdr=${1:-.build/debug/clowdr}
-dir=${2:-out/demo}
-exp="$dir/2026-11-22_18-27-19-DEMO0001"
-rm -rf "$exp"
-mkdir -p "$dir"
-echo "== ingest the recorded segment into a new experiment log"
-"$clowdr" ingest --create "$exp" examples/eventlog-demo/events.ndjson
-echo "== ingest it again: nothing changes"
-"$clowdr" ingest "$exp" examples/eventlog-demo/events.ndjson
-echo "== status (derived by replaying the events)"
-"$clowdr" status "$exp"
-echo "== fsck: integrity, gapless seqs, append-only triggers, projections rebuilt from the events"
-"$clowdr" fsck "$exp"
+out=${2:-out/demo}
+rm -rf "$out" && mkdir -p "$out"
+cp -r examples/bids-demo/dataset "$out/dataset"
+echo "== clowdr run (16 tasks: participants x sessions found in the dataset)"
+"$clowdr" run examples/bids-demo/descriptor.json examples/bids-demo/invocation.json --bids --provdir "$out/provdir" --name demo
+echo "(exit code $?: 1 means some task failed)"
 echo
-echo "The experiment log is $exp/clowdr.db"
-echo "Look inside: sqlite3 $exp/clowdr.db 'SELECT seq, type, task, attempt FROM events LIMIT 10'"
+echo "== clowdr status"
+"$clowdr" status "$out/provdir"
+echo
+echo "== the missing recording arrives: sub-05 session 2"
+cp "$out/dataset/sub-05/ses-1/beh/sub-05_ses-1_task-reaction_events.tsv" "$out/dataset/sub-05/ses-2/beh/sub-05_ses-2_task-reaction_events.tsv"
+echo "== clowdr rerun failed"
+"$clowdr" rerun failed "$out/provdir" || exit 1
+echo
+"$clowdr" status "$out/provdir"
+exp=$(ls -d "$out"/provdir/*/ | tail -1)
+"$clowdr" fsck "$exp" | tail -1
+echo
+echo "Experiment:   $exp"
+echo "Event log:    ${exp}clowdr.db   (sqlite3 ${exp}clowdr.db 'SELECT task, attempt, state, peak_rss, wall_time FROM attempts')"
+echo "Task outputs: ${exp}tasks/<task>/<attempt>/stdout and stderr"
+echo "Derivatives:  $out/derivatives"

@@ -15,7 +15,32 @@ struct Status: ParsableCommand {
     @Flag(help: "Print the status as JSON.")
     var json = false
 
+    @Flag(help: "Refresh every 2 seconds until no task is running.")
+    var watch = false
+
     func run() throws {
+        guard watch else { return try show() }
+        while true {
+            print("\u{1B}[H\u{1B}[2J", terminator: "")
+            try show()
+            let layout = try ExperimentLayout.locate(experiment)
+            let state = try EventLog(path: layout.log, mode: .readOnly).replay()
+            if !state.tasks.values.contains(where: { $0.state == .running || $0.state == .submitted }) { return }
+            sleep(2)
+        }
+    }
+
+    /// The last non-empty line of a file (read from its end, so a huge stderr costs nothing).
+    static func lastLine(of path: String) -> String {
+        guard let h = FileHandle(forReadingAtPath: path) else { return "" }
+        defer { try? h.close() }
+        let size = (try? h.seekToEnd()) ?? 0
+        try? h.seek(toOffset: size > 4096 ? size - 4096 : 0)
+        let text = String(decoding: h.readDataToEndOfFile(), as: UTF8.self)
+        return text.split(separator: "\n").last.map(String.init) ?? ""
+    }
+
+    func show() throws {
         let layout: ExperimentLayout
         do { layout = try ExperimentLayout.locate(experiment) } catch { throw ValidationError("\(error)") }
         let log = try EventLog(path: layout.log, mode: .readOnly)
@@ -29,10 +54,11 @@ struct Status: ParsableCommand {
                 "tasks": state.tasks.count,
                 "counts": Dictionary(uniqueKeysWithValues: TaskStatus.allCases.map { ($0.rawValue, counts[$0] ?? 0) }),
                 "failed": failed.map { t -> [String: Any] in
-                    [
+                    let stderr = t.latest.map { Status.lastLine(of: layout.stderr(t.task, $0.attempt)) } ?? ""
+                    return [
                         "task": t.task, "attempt": t.latest?.attempt ?? 0, "exit_code": t.latest?.exitCode ?? NSNull(),
                         "signal": t.latest?.signal ?? NSNull(),
-                        "reason": t.latest?.failureReason ?? NSNull(),
+                        "reason": t.latest?.failureReason ?? NSNull(), "stderr_last_line": stderr,
                     ]
                 },
                 "unknown_events": state.unknownEvents.count,
@@ -49,10 +75,19 @@ struct Status: ParsableCommand {
         }
         let parts = TaskStatus.allCases.compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }
         print("\(state.tasks.count) tasks: \(parts.joined(separator: ", "))")
+        let now = Date().timeIntervalSince1970
+        for t in state.orderedTasks where t.state == .running {
+            let a = t.latest
+            let elapsed = a?.startedAt.map { now - $0.seconds } ?? 0
+            print("  running: task \(t.task) attempt \(a?.attempt ?? 0): \(Int(elapsed)) s, peak RSS \((a?.peakRSS ?? 0) >> 20) MiB so far")
+        }
         for t in failed {
             let a = t.latest
             let how = a?.exitCode.map { "exit \($0)" } ?? a?.signal.map { "signal \($0)" } ?? "no exit"
-            print("  failed: task \(t.task) attempt \(a?.attempt ?? 0): \(how)\(a?.failureReason.map { " (\($0))" } ?? "")")
+            let stderr = a.map { Status.lastLine(of: layout.stderr(t.task, $0.attempt)) } ?? ""
+            print(
+                "  failed: task \(t.task) attempt \(a?.attempt ?? 0): \(how)\(a?.failureReason.map { " (\($0))" } ?? "")\(stderr.isEmpty ? "" : ": \(stderr)")"
+            )
         }
         if !incomplete.isEmpty { print("  incomplete (rerun incomplete would run them): \(incomplete.count) tasks") }
         if !state.unknownEvents.isEmpty { print("\(state.unknownEvents.count) events of types this clowdr does not know (kept)") }
