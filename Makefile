@@ -53,6 +53,7 @@ bench: deps
 	@[ -x $(BOSH_VENV)/bin/bosh ] || { python3 -m venv $(BOSH_VENV) && $(BOSH_VENV)/bin/pip install -q boutiques==0.5.33; } \
 	  || echo "bosh could not be installed: the Boutiques benchmark runs without its peer figure"
 	$(BUILD_DIR)/release/clowdr-bench boutiques --bosh $(BOSH_VENV)/bin/bosh
+	$(BUILD_DIR)/release/clowdr-bench run
 
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)

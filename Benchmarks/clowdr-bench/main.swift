@@ -10,6 +10,7 @@ import Boutiques
 import EventLog
 import Foundation
 import JSON
+import Runner
 import SQLite
 
 func argument(_ name: String, default value: String) -> String {
@@ -46,6 +47,92 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
     try body()
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// N trivial tasks (`true`) through clowdr (monitoring and logging on), through GNU parallel with --joblog, and a
+/// bare spawn loop (`xargs -P`), at the same -j; clowdr's own CPU per task; memory at a larger count; and a
+/// CPU-bound task with monitoring on and off.
+func runBenchmark() throws {
+    let n = Int(argument("--tasks", default: "2000"))!
+    let jobs = Int(argument("--jobs", default: "2"))!
+    let big = Int(argument("--memory-tasks", default: "20000"))!
+    let dir = NSTemporaryDirectory() + "clowdr-runbench-\(getpid())"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    // `true N`: a trivial task, one per swept value of N.
+    try
+        #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"true [N]","inputs":[{"id":"n","name":"n","type":"Number","integer":true,"value-key":"[N]"}]}"#
+        .write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+
+    func clowdr(_ count: Int, monitoring: Bool = true, command: String? = nil) throws -> (seconds: Double, cpu: Double, hwm: Int64) {
+        let inv = dir + "/inv-\(count).json"
+        try "{\"n\": [\((0..<count).map(String.init).joined(separator: ","))]}".write(toFile: inv, atomically: true, encoding: .utf8)
+        var options = RunOptions(jobs: jobs, workingDirectory: dir)
+        if !monitoring {
+            options.denseInterval = 1e9
+            options.sampleInterval = 1e9
+        }
+        var request = RunRequest(descriptorPath: command ?? dir + "/d.json", invocationPath: inv, provdir: dir + "/prov", options: options)
+        request.sweeps = ["n"]
+        var before = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &before)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let summary = try Runs.start(request, cancel: CancellationFlag())
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        var after = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &after)
+        precondition(summary.allSucceeded, "some benchmark task failed")
+        func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        let cpu = s(after.ru_utime) + s(after.ru_stime) - s(before.ru_utime) - s(before.ru_stime)
+        return (seconds, cpu, memory().hwm)
+    }
+    func shell(_ script: String) throws -> Double {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.standardOutput = FileHandle.nullDevice
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try p.run()
+        p.waitUntilExit()
+        return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+    }
+    func f(_ x: Double, _ d: Int = 2) -> String { String(format: "%.\(d)f", x) }
+
+    print("run benchmark: \(n) trivial tasks (true), -j \(jobs)")
+    let c = try clowdr(n)
+    let bare = try shell("seq \(n) | xargs -P \(jobs) -I{} sh -c true")
+    let hasParallel = (try? shell("command -v parallel >/dev/null")) != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/parallel")
+    let par = hasParallel ? try shell("seq \(n) | parallel -j \(jobs) --joblog \(dir)/joblog true") : nil
+    print(
+        "  bare spawn loop (xargs -P \(jobs) sh -c true): \(f(Double(n) / bare, 0)) tasks/s  (\(f(bare)) s, \(f(bare / Double(n) * 1000, 3)) ms per task)  [the limit]"
+    )
+    if let par {
+        print("  GNU parallel --joblog:                    \(f(Double(n) / par, 0)) tasks/s  (\(f(par)) s)")
+    } else {
+        print("  GNU parallel: not installed")
+    }
+    print(
+        "  clowdr run (monitoring and log on):       \(f(Double(n) / c.seconds, 0)) tasks/s  (\(f(c.seconds)) s)  time ratio to bare \(f(c.seconds / bare))  [goal <= 1.5]"
+            + (par.map { p in "; \(f(p / c.seconds))x parallel's throughput" } ?? ""))
+    print("  clowdr's own CPU: \(f(c.cpu / Double(n) * 1000, 3)) ms per task  [goal <= 1 ms]")
+
+    if big > 0 {
+        let m = try clowdr(big)
+        print("  memory: peak RSS of clowdr after \(big) tasks: \(m.hwm >> 20) MiB (after \(n): \(c.hwm >> 20) MiB)  [goal < 100 MiB]")
+    }
+
+    // A CPU-bound task, monitoring on and off (best of 3 each, alternating).
+    try
+        #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"i=[N]; while [ $i -lt 2500000 ]; do i=$((i+1)); done","inputs":[{"id":"n","name":"n","type":"Number","integer":true,"value-key":"[N]"}]}"#
+        .write(toFile: dir + "/cpu.json", atomically: true, encoding: .utf8)
+    var on = Double.infinity
+    var off = Double.infinity
+    for _ in 0..<3 {
+        on = min(on, try clowdr(1, monitoring: true, command: dir + "/cpu.json").seconds)
+        off = min(off, try clowdr(1, monitoring: false, command: dir + "/cpu.json").seconds)
+    }
+    print("  CPU-bound task: \(f(on, 3)) s monitored, \(f(off, 3)) s unmonitored: \(f((on / off - 1) * 100))% slower  [goal <= 1%]")
 }
 
 /// Validate and render N invocations of fsl_bet (parsed from text, as from files), and time one
@@ -267,6 +354,7 @@ switch CommandLine.arguments.dropFirst().first {
 case "append-worker": try appendWorker()
 case "eventlog": try eventlogBenchmark()
 case "boutiques": try boutiquesBenchmark()
+case "run": try runBenchmark()
 default:
     print(
         "usage: clowdr-bench eventlog [--events N] [--batch B] | boutiques [--invocations N] [--bosh PATH] | append-worker --log PATH --stream K --events N --batch B"

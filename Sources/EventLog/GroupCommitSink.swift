@@ -17,7 +17,8 @@ public final class GroupCommitSink: @unchecked Sendable {
 
     public init(_ log: EventLog) {
         self.log = log
-        let t = Thread { [unowned self] in self.loop() }
+        // The thread holds the sink until its loop ends (after `close`), so the sink can never be freed under it.
+        let t = Thread { [self] in self.loop() }
         t.name = "clowdr.eventlog.writer"
         thread = t
         t.start()

@@ -45,6 +45,9 @@ public struct AttemptExecutor: Sendable {
     public let sink: GroupCommitSink
     public let factory: EventFactory
     let reader = ProcessTreeReader()
+    let renderer: Renderer
+    /// clowdr's own environment, which every attempt inherits.
+    let baseEnvironment: [String: String]
 
     public init(layout: ExperimentLayout, descriptor: Descriptor, options: RunOptions, sink: GroupCommitSink, factory: EventFactory) {
         self.layout = layout
@@ -52,6 +55,8 @@ public struct AttemptExecutor: Sendable {
         self.options = options
         self.sink = sink
         self.factory = factory
+        renderer = Renderer(descriptor, workingDirectory: options.workingDirectory)
+        baseEnvironment = ProcessInfo.processInfo.environment
     }
 
     /// Runs the attempt to its end and returns the state it ended in.
@@ -85,8 +90,7 @@ public struct AttemptExecutor: Sendable {
 
         // The command: bare metal through /bin/sh -c, or the container engine's command.
         var command = rendered.commandLine
-        var environment = ProcessInfo.processInfo.environment
-        let renderer = Renderer(descriptor, workingDirectory: options.workingDirectory)
+        var environment = baseEnvironment
         if let container = options.container, descriptor.container?.image != nil {
             do {
                 let launch = try renderer.containerLaunch(

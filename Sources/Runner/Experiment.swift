@@ -1,7 +1,7 @@
 public import Boutiques
 public import EventLog
 import Foundation
-public import JSON
+import JSON
 
 /// Where an experiment's files are:
 ///
@@ -65,11 +65,17 @@ public enum ExperimentSetup {
             try fm.createDirectory(atPath: staging + "/tasks", withIntermediateDirectories: true)
             let descriptorData = try Data(contentsOf: URL(fileURLWithPath: descriptorPath))
             try descriptorData.write(to: URL(fileURLWithPath: staging + "/descriptor.json"))
-            for t in tasks {
-                try fm.createDirectory(atPath: staging + "/tasks/\(t.id)", withIntermediateDirectories: true)
-                try Data((JSONWriter(indent: 4).string(.object(t.rendered.invocation)) + "\n").utf8).write(
-                    to: URL(fileURLWithPath: staging + "/tasks/\(t.id)/invocation.json"))
+            // One folder and one invocation file per task: written in parallel (file creation waits on the disk).
+            let failures = FailureBox()
+            DispatchQueue.concurrentPerform(iterations: tasks.count) { k in
+                let t = tasks[k]
+                let folder = staging + "/tasks/\(t.id)"
+                let text = JSONWriter(indent: 4).string(.object(t.rendered.invocation)) + "\n"
+                guard mkdir(folder, 0o755) == 0 || errno == EEXIST,
+                    FileManager.default.createFile(atPath: folder + "/invocation.json", contents: Data(text.utf8))
+                else { return failures.record("cannot write \(folder)/invocation.json: \(String(cString: strerror(errno)))") }
             }
+            if let failure = failures.first { throw RunError(failure) }
             var events = [
                 factory.make(
                     at: created,
@@ -104,4 +110,12 @@ public enum ExperimentSetup {
 /// The version of clowdr recorded in every experiment.
 public enum ClowdrVersion {
     public static let current = "0.1.0-dev"
+}
+
+/// The first failure of a parallel loop.
+final class FailureBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var message: String?
+    func record(_ m: String) { lock.withLock { if message == nil { message = m } } }
+    var first: String? { lock.withLock { message } }
 }

@@ -4,17 +4,16 @@ import Foundation
 
 /// Facts about this machine and process, recorded in events.
 public enum HostInfo {
-    /// The host name.
-    public static var hostname: String {
-        var buf = [CChar](repeating: 0, count: 256)
+    /// The host name (read once).
+    public static let hostname: String = {
+        var buf = [UInt8](repeating: 0, count: 256)
         gethostname(&buf, buf.count)
-        return String(cString: buf)
-    }
+        return String(decoding: buf.prefix { $0 != 0 }, as: UTF8.self)
+    }()
 
-    /// The Linux boot id ("" when unknown): a pid means something only within one boot.
-    public static var bootID: String {
+    /// The Linux boot id ("" when unknown): a pid means something only within one boot. Read once.
+    public static let bootID: String =
         ((try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-    }
 
     /// The user running clowdr.
     public static var user: String {

@@ -1,7 +1,7 @@
 public import Boutiques
 public import EventLog
 public import Foundation
-public import JSON
+import JSON
 
 /// One attempt to run: which task, which attempt number, and what it runs.
 public struct AttemptPlan: Sendable {

@@ -1,7 +1,7 @@
 public import Boutiques
 public import EventLog
 import Foundation
-public import JSON
+import JSON
 
 /// What `clowdr run` was asked to do.
 public struct RunRequest: Sendable {

@@ -197,3 +197,28 @@ struct EventLogStoreTests {
         }
     }
 }
+
+@Suite("Group commit")
+struct GroupCommitTests {
+    @Test("a sink closed at once, before its writer ran, is safe; posted events from many threads all land in order per thread")
+    func groupCommit() throws {
+        let log = try EventLog(path: try TestSupport.temporaryDirectory("group") + "/clowdr.db", mode: .create)
+        for _ in 0..<200 { try GroupCommitSink(log).close() }
+        let sink = GroupCommitSink(log)
+        DispatchQueue.concurrentPerform(iterations: 8) { k in
+            for n in 0..<250 {
+                sink.post([
+                    Script.factory.make(
+                        task: "t\(k)", attempt: 1,
+                        .sample(
+                            Sample(cpuUser: Double(n), cpuSystem: 0, rss: Int64(n), vms: 0, readBytes: 0, writeBytes: 0, processes: 1, threads: 1)))
+                ])
+            }
+        }
+        try sink.close()
+        #expect(try log.count() == 2000)
+        let state = try log.replay()
+        #expect((0..<8).allSatisfy { state.tasks["t\($0)"]?.latest?.samples == 250 && state.tasks["t\($0)"]?.latest?.peakRSS == 249 })
+        #expect(try log.fsck().ok)
+    }
+}
