@@ -12,10 +12,10 @@ struct ExecutionOptions: ParsableArguments {
     @Option(name: [.short, .customLong("workdir")], help: "Folder the tasks run in (default: the current folder).")
     var workdir: String?
 
-    @Option(name: [.short, .customLong("volume")], help: "Mount HOST:CONTAINER[:MODE] into the container (repeatable).")
+    @Option(name: [.short, .customLong("volume"), .customLong("volumes")], help: "Mount HOST:CONTAINER[:MODE] into the container (repeatable).")
     var volumes: [String] = []
 
-    @Option(help: "A local Singularity/Apptainer image file to run.")
+    @Option(name: [.short, .long], help: "A local Singularity/Apptainer image file to run.")
     var simg: String?
 
     @Flag(name: [.short, .customLong("user")], help: "Run the container as the calling user.")

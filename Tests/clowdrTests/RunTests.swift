@@ -183,4 +183,18 @@ struct RunTests {
         #expect(events.contains(#""failure_reason":"missing output b""#))
         #expect(events.contains(#""sha256":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad","size":3"#))
     }
+
+    @Test("the original command line: clowdr local D I PROVDIR, then --rerun failed --run_id ID")
+    func seedForm() throws {
+        let dir = try project(
+            "exit [C]", inputs: #"[{"id":"c","name":"c","type":"Number","integer":true,"value-key":"[C]"}]"#, invocation: #"{"c":[0,4,0]}"#)
+        let run = try TestSupport.run(clowdr, ["local", dir + "/d.json", dir + "/i.json", dir + "/prov", "--sweep", "c", "-w", dir, "-V"])
+        #expect(run.status == 1 && run.stdout.contains("3 attempts: 2 succeeded, 1 failed"), "\(run.stdout) \(run.stderr)")
+        let id = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
+        let rerun = try TestSupport.run(clowdr, ["local", dir + "/d.json", dir + "/i.json", dir + "/prov", "-R", "failed", "--run_id", id])
+        #expect(rerun.status == 1 && rerun.stdout.contains("1 attempts: 1 failed"))
+        #expect(try attempts(dir).map { "\($0.task)/\($0.attempt)" } == ["0/1", "1/1", "1/2", "2/1"])
+        let usage = try TestSupport.run(clowdr, ["local", dir + "/d.json", dir + "/i.json", dir + "/prov", "-R", "failed"])
+        #expect(usage.status == 2 && usage.stderr.contains("--rerun needs --run_id"))
+    }
 }

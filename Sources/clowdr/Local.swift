@@ -1,0 +1,74 @@
+import ArgumentParser
+import Boutiques
+import EventLog
+import Foundation
+import Runner
+
+/// `clowdr local DESCRIPTOR INVOCATION PROVDIR`: the original Clowdr's command line, on the same code as
+/// `run` and `rerun`.
+struct Local: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The original Clowdr command line: run (or rerun, with -R and --run_id) on this machine.",
+        discussion: """
+            Same as `clowdr run DESCRIPTOR INVOCATION --provdir PROVDIR`, and with `--rerun MODE --run_id ID` the same \
+            as `clowdr rerun MODE PROVDIR/ID`. PROVDIR is created when it does not exist.
+            """)
+
+    @Argument(help: "The Boutiques descriptor (JSON file).")
+    var descriptor: String
+
+    @Argument(help: "An invocation (JSON file), or a folder of them.")
+    var invocation: String
+
+    @Argument(help: "Where experiments are kept.")
+    var provdir: String
+
+    @Flag(name: [.short, .long], help: "Run the first task only.")
+    var dev = false
+
+    @Option(name: [.short, .long], help: "Group tasks N at a time into one job (cluster backends; no effect locally).")
+    var groupby: Int?
+
+    @Option(help: "A list-valued input to sweep (repeatable).")
+    var sweep: [String] = []
+
+    @Flag(help: "Plan and record the tasks, launch nothing.")
+    var setup = false
+
+    @Option(name: [.customShort("R"), .long], help: "Rerun the tasks of --run_id: all, failed or incomplete.")
+    var rerun: RerunMode?
+
+    @Option(name: .customLong("run_id"), help: "The experiment to rerun (its folder name in PROVDIR).")
+    var runID: String?
+
+    @Flag(name: [.short, .long], help: "One task per BIDS participant x session.")
+    var bids = false
+
+    @OptionGroup var execution: ExecutionOptions
+
+    func validate() throws {
+        if rerun != nil && runID == nil { throw ValidationError("--rerun needs --run_id: the experiment (folder name in \(provdir)) to rerun") }
+        if rerun == nil && runID != nil { throw ValidationError("--run_id goes with --rerun all|failed|incomplete") }
+        if let runID, !FileManager.default.fileExists(atPath: provdir + "/" + runID + "/" + EventLog.fileName) {
+            throw ValidationError("--run_id \(runID): no experiment \(provdir)/\(runID)")
+        }
+    }
+
+    func run() throws {
+        if let rerun, let runID {
+            var command = try Rerun.parse([rerun.rawValue, provdir + "/" + runID])
+            command.dev = dev
+            command.execution = execution
+            return try command.run()
+        }
+        var command = try Run.parse([descriptor, invocation, "--provdir", provdir])
+        command.dev = dev
+        command.groupby = groupby
+        command.sweep = sweep
+        command.setup = setup
+        command.bids = bids
+        command.execution = execution
+        try command.validate()
+        try command.run()
+    }
+}
