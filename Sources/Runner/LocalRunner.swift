@@ -45,6 +45,8 @@ public struct Progress: Sendable {
 public final class LocalRunner: @unchecked Sendable {
     public let executor: AttemptExecutor
     public let cancel: CancellationFlag
+    /// Called as each attempt ends (from the worker that ran it).
+    public var onAttemptEnd: @Sendable (AttemptPlan, TaskStatus) -> Void = { _, _ in }
     private let lock = NSLock()
     private var progress: Progress
     // The queue of one run, guarded by `lock`.
@@ -81,6 +83,7 @@ public final class LocalRunner: @unchecked Sendable {
                     }
                     guard let item else { break }
                     let state = executor.run(task: item.task, attempt: item.attempt, rendered: item.rendered, cancel: cancel)
+                    onAttemptEnd(item, state)
                     lock.withLock {
                         results[item.task] = state
                         progress.running -= 1

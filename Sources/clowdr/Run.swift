@@ -185,6 +185,14 @@ final class Display: @unchecked Sendable {
     init(quiet: Bool) { enabled = !quiet && isatty(2) != 0 }
 
     func started(_ layout: ExperimentLayout, _ runner: LocalRunner?, verbose: Bool) {
+        if verbose, let runner {
+            runner.onAttemptEnd = { [self] plan, state in
+                lock.withLock {
+                    if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                    FileHandle.standardOutput.write(Data("task \(plan.task) attempt \(plan.attempt): \(state.rawValue)\n".utf8))
+                }
+            }
+        }
         guard enabled, let runner else { return }
         let t = DispatchSource.makeTimerSource(queue: .global())
         t.schedule(deadline: .now(), repeating: 0.25)
@@ -194,7 +202,7 @@ final class Display: @unchecked Sendable {
     }
 
     private func draw(_ line: String) {
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+        lock.withLock { FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8)) }
     }
 
     func stop() {
