@@ -14,6 +14,7 @@ public final class SegmentWriter: EventSink, @unchecked Sendable {
     public let path: String
     private let fd: Int32
     private let lock = Lock()
+    private var failure: (any Error)?
 
     /// Opens (creating or appending to) the segment at `path`.
     public init(path: String) throws {
@@ -44,5 +45,16 @@ public final class SegmentWriter: EventSink, @unchecked Sendable {
             bytes.removeAll()
             guard fsync(fd) == 0 else { throw EventLogError.io(path: path, reason: "fsync failed: \(String(cString: strerror(errno)))") }
         }
+    }
+}
+
+extension SegmentWriter: EventPoster {
+    /// Writes at once (durable when it returns); a failure is kept for `flush`.
+    public func post(_ events: [Event]) {
+        do { try append(events) } catch { lock.withLock { if failure == nil { failure = error } } }
+    }
+
+    public func flush() throws {
+        if let failure = lock.withLock({ failure }) { throw failure }
     }
 }

@@ -42,14 +42,16 @@ public struct AttemptExecutor: Sendable {
     public let layout: ExperimentLayout
     public let descriptor: Descriptor
     public let options: RunOptions
-    public let sink: GroupCommitSink
+    public let sink: any EventPoster
+    /// The backend recorded in `task_submitted`.
+    public var backend = "local"
     public let factory: EventFactory
     let reader = ProcessTreeReader()
     let renderer: Renderer
     /// clowdr's own environment, which every attempt inherits.
     let baseEnvironment: [String: String]
 
-    public init(layout: ExperimentLayout, descriptor: Descriptor, options: RunOptions, sink: GroupCommitSink, factory: EventFactory) {
+    public init(layout: ExperimentLayout, descriptor: Descriptor, options: RunOptions, sink: any EventPoster, factory: EventFactory) {
         self.layout = layout
         self.descriptor = descriptor
         self.options = options
@@ -65,7 +67,7 @@ public struct AttemptExecutor: Sendable {
             sink.post([time.map { factory.make(at: $0, task: task, attempt: attempt, body) } ?? factory.make(task: task, attempt: attempt, body)])
         }
         func launchFailed(_ reason: String) -> TaskStatus {
-            post(.taskLaunchFailed(TaskLaunchFailed(reason: reason, backend: "local")))
+            post(.taskLaunchFailed(TaskLaunchFailed(reason: reason, backend: backend)))
             return .failed
         }
         let dir = layout.attemptDirectory(task, attempt)
@@ -103,7 +105,7 @@ public struct AttemptExecutor: Sendable {
             for e in renderer.environment(rendered) { environment[e.name] = e.value }
         }
 
-        post(.taskSubmitted(TaskSubmitted(backend: "local")))
+        post(.taskSubmitted(TaskSubmitted(backend: backend)))
         let argv = ["/bin/sh", "-c", command]
         let envp = environment.map { "\($0.key)=\($0.value)" }
         let startClock = DispatchTime.now().uptimeNanoseconds

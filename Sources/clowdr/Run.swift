@@ -140,15 +140,7 @@ enum RunCommand {
     /// Runs `body` with Ctrl-C and SIGTERM turned into a cancellation, then prints the summary and exits with
     /// 0 (all succeeded), 1 (some failed or were cancelled) or 2 (usage error: invalid input, nothing created).
     static func guarded(quiet: Bool, _ body: (CancellationFlag, Display) throws -> RunSummary) throws {
-        let cancel = CancellationFlag()
-        var sources: [any DispatchSourceSignal] = []
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { cancel.cancel(sig == SIGINT ? "SIGINT" : "SIGTERM") }
-            s.resume()
-            sources.append(s)
-        }
+        let (cancel, sources) = cancellationOnSignals()
         defer { for s in sources { s.cancel() } }
         let display = Display(quiet: quiet)
         let summary: RunSummary
@@ -174,6 +166,21 @@ enum RunCommand {
         if let reason = cancel.cancelledBecause { FileHandle.standardError.write(Data("clowdr: stopped by \(reason)\n".utf8)) }
         if !summary.allSucceeded { throw ExitCode(1) }
     }
+}
+
+/// A cancellation flag that Ctrl-C (SIGINT) and SIGTERM set, instead of killing clowdr: running attempts are then
+/// stopped cleanly and recorded. Keep the returned sources alive while it matters.
+func cancellationOnSignals() -> (CancellationFlag, [any DispatchSourceSignal]) {
+    let cancel = CancellationFlag()
+    var sources: [any DispatchSourceSignal] = []
+    for sig in [SIGINT, SIGTERM] {
+        signal(sig, SIG_IGN)
+        let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        s.setEventHandler { cancel.cancel(sig == SIGINT ? "SIGINT" : "SIGTERM") }
+        s.resume()
+        sources.append(s)
+    }
+    return (cancel, sources)
 }
 
 /// The live progress line: on a terminal only, rewritten in place on stderr.

@@ -197,4 +197,30 @@ struct RunTests {
         let usage = try TestSupport.run(clowdr, ["local", dir + "/d.json", dir + "/i.json", dir + "/prov", "-R", "failed"])
         #expect(usage.status == 2 && usage.stderr.contains("--rerun needs --run_id"))
     }
+
+    @Test("clowdr task runs planned tasks as a worker, into a segment that ingest adds once")
+    func worker() throws {
+        let dir = try project(
+            "exit [C]", inputs: #"[{"id":"c","name":"c","type":"Number","integer":true,"value-key":"[C]"}]"#, invocation: #"{"c":[0,5]}"#)
+        let setup = try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "c", "--setup"])
+        #expect(setup.status == 0 && setup.stdout.contains("2 tasks planned, none launched"))
+        let exp = dir + "/prov/" + (try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!)
+        for t in ["0", "1"] {
+            try #"{"experiment": "\#(exp)", "task": "\#(t)", "attempt": 1, "backend": "slurm", "workdir": "\#(dir)"}"#.write(
+                toFile: dir + "/t\(t).json", atomically: true, encoding: .utf8)
+        }
+        let work = try TestSupport.run(clowdr, ["task", dir + "/t0.json", dir + "/t1.json", "--events", dir + "/seg.ndjson"])
+        #expect(work.status == 1, "one of the two tasks fails: \(work.stdout) \(work.stderr)")
+        #expect(work.stdout == "task 0 attempt 1: succeeded\ntask 1 attempt 1: failed\n")
+        #expect(!(try TestSupport.run(clowdr, ["events", exp]).stdout.contains("task_started")), "the worker never writes the log")
+        let first = try TestSupport.run(clowdr, ["ingest", exp, dir + "/seg.ndjson"])
+        #expect(first.status == 0 && first.stdout.contains("0 already present"))
+        #expect(try TestSupport.run(clowdr, ["ingest", exp, dir + "/seg.ndjson"]).stdout.contains("0 events added"))
+        #expect(try attempts(dir).map(\.state) == ["succeeded", "failed"])
+        #expect(try TestSupport.run(clowdr, ["events", "--no-samples", exp]).stdout.contains(#""backend":"slurm""#))
+        #expect(try TestSupport.run(clowdr, ["fsck", exp]).status == 0)
+        try #"{"experiment": "\#(exp)", "attempt": 1}"#.write(toFile: dir + "/bad.json", atomically: true, encoding: .utf8)
+        let bad = try TestSupport.run(clowdr, ["task", dir + "/bad.json"])
+        #expect(bad.status == 2 && bad.stderr.contains("bad.json: /task"))
+    }
 }
