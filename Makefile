@@ -14,7 +14,7 @@ DEMO_DIR   ?= out/demo
 BOSH_VENV  ?= .build-bosh
 FUZZ_SECONDS ?= 600
 
-.PHONY: all deps build test lint format schema demo bench fuzz clean
+.PHONY: all deps build test lint format schema demo bench fuzz containers clean
 
 all: build
 
@@ -41,7 +41,11 @@ format:
 schema:
 	scripts/embed-schema.sh
 
-test: build lint
+# podman and a 2 MB busybox image for the container tests (installed when missing; the tests say so if absent).
+containers:
+	@scripts/containers/make-test-image.sh >/dev/null || echo "podman is unavailable: the container tests will be skipped"
+
+test: build lint containers
 	$(SWIFT) test --skip-build
 
 demo: build

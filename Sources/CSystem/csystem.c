@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -11,27 +14,60 @@
 #include <openssl/evp.h>
 
 pid_t clowdr_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int stdout_fd, int stderr_fd) {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    pid_t pid;
-    int rc;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, stdout_fd, 1);
-    posix_spawn_file_actions_adddup2(&fa, stderr_fd, 2);
-    if (cwd) posix_spawn_file_actions_addchdir_np(&fa, cwd);
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t none, all;
-    sigemptyset(&none);
+    // vfork + exec, with only system calls between them (what posix_spawn does), plus one thing posix_spawn cannot
+    // do: make the child a subreaper, so processes that daemonise inside the task (podman's conmon, double-forked
+    // servers) are re-parented into the task's own tree instead of to init. The attribute survives execve.
+    int errpipe[2];
+    if (pipe2(errpipe, O_CLOEXEC) != 0) return -errno;
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0) {
+        int e = errno;
+        close(errpipe[0]);
+        close(errpipe[1]);
+        return -e;
+    }
+    sigset_t all, old;
     sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    rc = posix_spawn(&pid, path, &fa, &attr, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    return rc == 0 ? pid : -rc;
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = vfork();
+    if (pid == 0) {
+        int err = 0;
+        struct sigaction dfl = {.sa_handler = SIG_DFL};
+        for (int sig = 1; sig < 65; sig++) {
+            if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL);
+        }
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 ||
+            setpgid(0, 0) != 0 ||
+            (cwd && chdir(cwd) != 0) ||
+            dup2(devnull, 0) < 0 || dup2(stdout_fd, 1) < 0 || dup2(stderr_fd, 2) < 0) {
+            err = errno;
+        } else {
+            sigset_t none;
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, NULL);
+            execve(path, argv, envp);
+            err = errno;
+        }
+        (void)!write(errpipe[1], &err, sizeof err);
+        _exit(127);
+    }
+    int spawn_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(errpipe[1]);
+    close(devnull);
+    if (pid < 0) {
+        close(errpipe[0]);
+        return -spawn_errno;
+    }
+    int child_err = 0;
+    ssize_t n;
+    do { n = read(errpipe[0], &child_err, sizeof child_err); } while (n < 0 && errno == EINTR);
+    close(errpipe[0]);
+    if (n == sizeof child_err) {
+        waitpid(pid, NULL, 0);
+        return -child_err;
+    }
+    return pid;
 }
 
 int clowdr_pidfd_open(pid_t pid) {

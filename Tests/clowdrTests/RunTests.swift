@@ -224,3 +224,46 @@ struct RunTests {
         #expect(bad.status == 2 && bad.stderr.contains("bad.json: /task"))
     }
 }
+
+/// A containerised task run for real with podman (`scripts/containers/make-test-image.sh`, run by `make test`,
+/// installs podman and builds the busybox image).
+@Suite(
+    "clowdr run in a podman container",
+    .enabled(
+        if: TestSupport.binary("clowdr") != nil
+            && (try? TestSupport.run(
+                "/bin/sh",
+                [
+                    "-c",
+                    "CONTAINERS_CONF=\(TestSupport.repositoryRoot)/scripts/containers/containers.conf podman image exists localhost/clowdr-busybox:test",
+                ]))?.status == 0,
+        "needs podman and localhost/clowdr-busybox:test: run scripts/containers/make-test-image.sh (make test does)"))
+struct ContainerRunTests {
+    let clowdr = TestSupport.binary("clowdr") ?? "clowdr"
+
+    @Test("the container's processes are in the task's tree; its output comes back through the working-directory mount")
+    func podman() throws {
+        let dir = try TestSupport.temporaryDirectory("podman")
+        let d =
+            #"{"name":"ct","tool-version":"1","description":"d","schema-version":"0.5","command-line":"dd if=/dev/zero bs=[MB]M count=1 2>/dev/null | (sleep 2; wc -c > [OUT])","container-image":{"type":"docker","image":"localhost/clowdr-busybox:test"},"inputs":[{"id":"mb","name":"mb","type":"Number","integer":true,"value-key":"[MB]"}],"output-files":[{"id":"out","name":"out","value-key":"[OUT]","path-template":"count_[MB].txt"}]}"#
+        try d.write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+        try #"{"mb": 50}"#.write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
+        let env = ["CONTAINERS_CONF": TestSupport.repositoryRoot + "/scripts/containers/containers.conf"]
+        let run = try TestSupport.run(
+            clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "-w", dir, "--container-runtime", "podman"],
+            environment: env)
+        #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
+        #expect(try String(contentsOfFile: dir + "/count_50.txt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "52428800")
+        let exp = dir + "/prov/" + (try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!)
+        let samples = try TestSupport.run(clowdr, ["events", exp]).stdout.split(separator: "\n").filter { $0.contains(#""type":"sample""#) }
+        let processes = samples.compactMap { line -> Int? in
+            guard let r = line.range(of: #""processes":"#) else { return nil }
+            return Int(line[r.upperBound...].prefix { $0.isNumber })
+        }
+        #expect((processes.max() ?? 0) >= 5, "podman, conmon and the container's processes are sampled: \(processes)")
+        let db = try Connection(path: exp + "/clowdr.db", mode: .readOnly)
+        let peak = try db.scalar("SELECT peak_rss FROM attempts")?.int64 ?? 0
+        #expect(peak >= 50 << 20, "dd's 50 MiB buffer inside the container is in the peak: \(peak >> 20) MiB")
+        #expect(try TestSupport.run(clowdr, ["events", "--no-samples", exp]).stdout.contains(#""sha256":""#))
+    }
+}
