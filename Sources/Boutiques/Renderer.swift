@@ -217,9 +217,9 @@ public struct Renderer: Sendable {
         _ template: String, _ values: Values, useFlags: Bool, unfound: Unfound, stripped: [String], isOutput: Bool, escape: Bool, singlePass: Bool,
         file: String?
     ) throws(BoutiquesError) -> String {
+        // No byte that could begin a key: nothing to substitute (checked before copying the text).
+        guard template.utf8.contains(where: { keyStarts[Int($0)] }) else { return template }
         let original = Array(template.utf8)
-        // No byte that could begin a key: nothing to substitute.
-        guard original.contains(where: { keyStarts[Int($0)] }) else { return template }
         var actions: [(key: [UInt8], action: Action)] = []
         var text = original
         // Only the parameters whose keys occur in the template, unless a value brings in a possible key start
