@@ -14,7 +14,10 @@ struct Clowdr: ParsableCommand {
             (PROVDIR/<experiment-id>/clowdr.db). Status, reruns, queries and reports are derived from it.
             """,
         version: "0.1.0-dev",
-        subcommands: [Run.self, Rerun.self, Status.self, Local.self, Task.self, Validate.self, Simulate.self, Fsck.self, Ingest.self, Events.self]
+        subcommands: [
+            Run.self, Rerun.self, Status.self, QueryCommand.self, Local.self, Task.self, Validate.self, Simulate.self, Fsck.self, Ingest.self,
+            Events.self,
+        ]
     )
 
     /// Runs the command line; usage errors exit with 2, failures with 1, each with a message on stderr.

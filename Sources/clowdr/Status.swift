@@ -31,13 +31,16 @@ struct Status: ParsableCommand {
     }
 
     /// The last non-empty line of a file (read from its end, so a huge stderr costs nothing).
-    static func lastLine(of path: String) -> String {
-        guard let h = FileHandle(forReadingAtPath: path) else { return "" }
+    static func lastLine(of path: String) -> String { lastLines(of: path, count: 1).last ?? "" }
+
+    /// The last `count` non-empty lines of a file, read from its last 64 KiB.
+    static func lastLines(of path: String, count: Int) -> [String] {
+        guard let h = FileHandle(forReadingAtPath: path) else { return [] }
         defer { try? h.close() }
         let size = (try? h.seekToEnd()) ?? 0
-        try? h.seek(toOffset: size > 4096 ? size - 4096 : 0)
+        try? h.seek(toOffset: size > 65536 ? size - 65536 : 0)
         let text = String(decoding: h.readDataToEndOfFile(), as: UTF8.self)
-        return text.split(separator: "\n").last.map(String.init) ?? ""
+        return text.split(separator: "\n").suffix(count).map(String.init)
     }
 
     func show() throws {

@@ -1,0 +1,211 @@
+public import EventLog
+import Foundation
+import SQLite
+
+/// What `--top` ranks by.
+public enum TopMetric: String, Sendable, CaseIterable {
+    case ram, cpu, duration, cputime, read, write
+
+    /// The SQL expression over `attempts a`.
+    var expression: String {
+        switch self {
+        case .ram: "a.peak_rss"
+        case .cpu: "CASE WHEN a.wall_time > 0 THEN 100.0 * (a.cpu_user + a.cpu_system) / a.wall_time END"
+        case .duration: "a.wall_time"
+        case .cputime: "round(a.cpu_user + a.cpu_system, 6)"
+        case .read: "a.read_bytes"
+        case .write: "a.write_bytes"
+        }
+    }
+
+    /// Whether the base columns (duration, peak_ram, cpu) already show it.
+    var inBaseColumns: Bool { self == .ram || self == .cpu || self == .duration }
+    var unit: ResultTable.Unit {
+        switch self {
+        case .ram, .read, .write: .bytes
+        case .cpu: .percent
+        case .duration, .cputime: .seconds
+        }
+    }
+}
+
+/// Read-only questions asked of one experiment's log. Opens the log read-only: it never blocks a writer and
+/// works while the experiment runs, and on an unpacked archive.
+public final class ExperimentQuery {
+    public let log: EventLog
+
+    public init(path: String) throws {
+        log = try EventLog(path: path, mode: .readOnly)
+    }
+
+    /// Runs `body` on the read-only connection with the documented views installed.
+    func withViews<R>(_ body: (Connection) throws -> R) throws -> R {
+        try log.withConnection { db in
+            try QueryViews.install(on: db)
+            return try body(db)
+        }
+    }
+
+    /// Tasks whose invocation has each KEY=VALUE (values compared as text, as they print).
+    func whereClause(_ filters: [(String, String)]) -> (String, [SQLiteValue]) {
+        guard !filters.isEmpty else { return ("", []) }
+        var parts: [String] = []
+        var values: [SQLiteValue] = []
+        for (k, v) in filters {
+            // A scalar equal to VALUE, or a list holding it (json_each of a scalar is that scalar).
+            parts.append("EXISTS (SELECT 1 FROM json_each(p.invocation, ?) WHERE CAST(value AS TEXT) = ?)")
+            values += [.text("$.\"\(k.replacingOccurrences(of: "\"", with: ""))\""), .text(v)]
+        }
+        return (" AND " + parts.joined(separator: " AND "), values)
+    }
+
+    /// The base row set: one row per task (its latest attempt) or per attempt, with the parameters that tell tasks apart.
+    func attemptRows(
+        db: Connection, extraColumns: [String], order: String?, limit: Int?, allAttempts: Bool, state: String?, filters: [(String, String)]
+    ) throws -> [[SQLiteValue]] {
+        let (whereSQL, whereValues) = whereClause(filters)
+        let latest = allAttempts ? "" : " AND a.attempt = t.attempts"
+        let stateSQL = state.map { _ in " AND t.state = ?" } ?? ""
+        let sql = """
+            SELECT t.task, a.attempt, coalesce(a.state, t.state), a.exit_code, a.wall_time, a.peak_rss, \
+            CASE WHEN a.wall_time > 0 THEN 100.0 * (a.cpu_user + a.cpu_system) / a.wall_time END, p.labels\(extraColumns.map { ", " + $0 }.joined())
+            FROM main.tasks t LEFT JOIN main.attempts a ON a.task = t.task\(latest)
+            LEFT JOIN planned p ON p.task = t.task
+            WHERE 1\(stateSQL)\(whereSQL)
+            \(order.map { "ORDER BY \($0) DESC NULLS LAST, CAST(t.task AS INTEGER)" } ?? "ORDER BY CAST(t.task AS INTEGER), t.task, a.attempt")
+            \(limit.map { "LIMIT \($0)" } ?? "")
+            """
+        return try db.rows(sql, (state.map { [SQLiteValue.text($0)] } ?? []) + whereValues)
+    }
+
+    static let baseColumns = ["task", "attempt", "state", "exit", "duration", "peak_ram", "cpu", "params"]
+    static let baseUnits: [ResultTable.Unit] = [.none, .none, .none, .none, .seconds, .bytes, .percent, .none]
+
+    static func cell(_ v: SQLiteValue) -> ResultTable.Cell {
+        switch v {
+        case .null: .null
+        case .integer(let i): .int(i)
+        case .real(let d): .real(d)
+        case .text(let s): .text(s)
+        case .blob(let b): .text("<\(b.count) bytes>")
+        }
+    }
+
+    /// `labels` JSON `{"participant":"01"}` as `participant=01`.
+    static func params(_ v: SQLiteValue) -> ResultTable.Cell {
+        guard let s = v.string, let o = try? JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any], !o.isEmpty else { return .null }
+        return .text(o.keys.sorted().map { "\($0)=\(o[$0]!)" }.joined(separator: " "))
+    }
+
+    func table(_ rows: [[SQLiteValue]], extra: [String] = [], extraUnits: [ResultTable.Unit] = []) -> ResultTable {
+        ResultTable(
+            columns: Self.baseColumns + extra, units: Self.baseUnits + extraUnits,
+            rows: rows.map { r in r.enumerated().map { i, v in i == 7 ? Self.params(v) : Self.cell(v) } })
+    }
+
+    /// The N tasks (or attempts) highest in a metric.
+    public func top(_ metric: TopMetric, n: Int, allAttempts: Bool, filters: [(String, String)] = []) throws -> ResultTable {
+        try withViews { db in
+            let extra = metric.inBaseColumns ? [] : [metric.expression]
+            let rows = try attemptRows(
+                db: db, extraColumns: extra, order: metric.expression, limit: n, allAttempts: allAttempts, state: nil, filters: filters)
+            return table(rows, extra: extra.isEmpty ? [] : [metric.rawValue], extraUnits: extra.isEmpty ? [] : [metric.unit])
+        }
+    }
+
+    /// Tasks in a state (`incomplete` uses `incompleteTasks`), optionally filtered on parameters.
+    public func tasks(state: String?, incompleteTasks: [String]? = nil, filters: [(String, String)] = []) throws -> ResultTable {
+        try withViews { db in
+            var rows = try attemptRows(
+                db: db, extraColumns: [], order: nil, limit: nil, allAttempts: false, state: incompleteTasks == nil ? state : nil, filters: filters)
+            if let incompleteTasks {
+                let keep = Set(incompleteTasks)
+                rows = rows.filter { keep.contains($0[0].string ?? "") }
+            }
+            return table(rows)
+        }
+    }
+
+    /// Read-only SQL over the documented views.
+    public func sql(_ text: String) throws -> ResultTable {
+        try withViews { db in
+            let stmt = try db.prepare(text)
+            let columns = (0..<stmt.columnCount).map { stmt.columnName($0) }
+            var rows: [[ResultTable.Cell]] = []
+            while try stmt.step() { rows.append(stmt.row().map(Self.cell)) }
+            return ResultTable(columns: columns, rows: rows)
+        }
+    }
+
+    /// One task's time series.
+    public func samples(task: String, attempt: Int?) throws -> ResultTable {
+        try withViews { db in
+            let rows = try db.rows(
+                """
+                SELECT s.attempt, s.time, round((s.time - a.started_at) / 1e6, 3), s.rss, round(s.cpu_user + s.cpu_system, 6), s.read_bytes, s.write_bytes, s.processes, s.threads
+                FROM samples s LEFT JOIN main.attempts a ON a.task = s.task AND a.attempt = s.attempt
+                WHERE s.task = ? AND (? IS NULL OR s.attempt = ?) ORDER BY s.seq
+                """, [.text(task), .integer(attempt), .integer(attempt)])
+            return ResultTable(
+                columns: ["attempt", "time", "elapsed", "rss", "cputime", "read", "write", "processes", "threads"],
+                units: [.none, .time, .seconds, .bytes, .seconds, .bytes, .bytes, .none, .none], rows: rows.map { $0.map(Self.cell) })
+        }
+    }
+
+    /// Tasks whose metric is far from the others: robust z-score |x - median| / (1.4826 * MAD) above `threshold`.
+    public func outliers(_ metric: TopMetric, threshold: Double) throws -> ResultTable {
+        try withViews { db in
+            let rows = try attemptRows(db: db, extraColumns: [metric.expression], order: nil, limit: nil, allAttempts: false, state: nil, filters: [])
+            let values = rows.compactMap { $0.last?.double }
+            guard values.count >= 3 else { return table([], extra: ["z"], extraUnits: [.none]) }
+            let median = Stats.quantile(values, 0.5)
+            let mad = Stats.quantile(values.map { abs($0 - median) }, 0.5)
+            let scale = mad > 0 ? 1.4826 * mad : (Stats.mean(values.map { abs($0 - median) }) * 1.2533)
+            var out: [[SQLiteValue]] = []
+            for r in rows {
+                guard let x = r.last?.double, scale > 0 else { continue }
+                let z = (x - median) / scale
+                if abs(z) > threshold { out.append((metric.inBaseColumns ? Array(r.dropLast()) : r) + [.real((z * 100).rounded() / 100)]) }
+            }
+            out.sort { abs($0.last!.double!) > abs($1.last!.double!) }
+            return metric.inBaseColumns
+                ? table(out, extra: ["z"], extraUnits: [.none]) : table(out, extra: [metric.rawValue, "z"], extraUnits: [metric.unit, .none])
+        }
+    }
+
+    /// Counts per state, totals, and quantiles of duration, peak RAM and CPU (latest attempts).
+    public func summary(isAlive: (TaskState) -> Bool = { _ in false }) throws -> ResultTable {
+        let state = try log.replay()
+        var rows: [[ResultTable.Cell]] = []
+        for s in TaskStatus.allCases { rows.append([.text("tasks \(s.rawValue)"), .int(Int64(state.counts[s] ?? 0)), .null, .null, .null, .null]) }
+        rows.append([.text("tasks incomplete"), .int(Int64(state.select(.incomplete, isAlive: isAlive).count)), .null, .null, .null, .null])
+        let attempts = state.tasks.values.flatMap(\.attempts)
+        rows.append([.text("attempts"), .int(Int64(attempts.count)), .null, .null, .null, .null])
+        let latest = state.tasks.values.compactMap(\.latest)
+        func q(_ name: String, _ xs: [Double], _ unit: String) {
+            guard !xs.isEmpty else { return }
+            rows.append([
+                .text("\(name) (\(unit)): total, median, p90, max"), .null, .real(xs.reduce(0, +)), .real(Stats.quantile(xs, 0.5)),
+                .real(Stats.quantile(xs, 0.9)), .real(xs.max()!),
+            ])
+        }
+        q("duration", latest.compactMap(\.wallTime), "s")
+        q("peak RAM", latest.compactMap { $0.peakRSS.map(Double.init) }, "bytes")
+        q("CPU time", latest.compactMap { a in a.cpuUser.map { $0 + (a.cpuSystem ?? 0) } }, "s")
+        return ResultTable(columns: ["what", "count", "total", "median", "p90", "max"], rows: rows)
+    }
+}
+
+/// Small statistics.
+enum Stats {
+    /// Linear-interpolated quantile (as numpy's default).
+    static func quantile(_ xs: [Double], _ p: Double) -> Double {
+        let s = xs.sorted()
+        guard !s.isEmpty else { return .nan }
+        let h = Double(s.count - 1) * p
+        let lo = Int(h.rounded(.down))
+        let hi = min(lo + 1, s.count - 1)
+        return s[lo] + (h - Double(lo)) * (s[hi] - s[lo])
+    }
+    static func mean(_ xs: [Double]) -> Double { xs.isEmpty ? .nan : xs.reduce(0, +) / Double(xs.count) }
+}

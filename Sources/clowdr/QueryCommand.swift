@@ -1,0 +1,171 @@
+public import ArgumentParser
+import EventLog
+import Foundation
+import JSON
+public import Query
+import Runner
+
+extension TopMetric: ExpressibleByArgument {}
+extension OutputFormat: ExpressibleByArgument {}
+
+/// `clowdr query [EXPERIMENT|PROVDIR]`: questions asked of an experiment's log, read-only.
+struct QueryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query",
+        abstract: "Ask questions of an experiment: top tasks by RAM or CPU, failures, outliers, a task's detail, SQL.",
+        discussion: """
+            The log is opened read-only: queries work while an experiment runs, and on an unpacked archive. \
+            --sql runs a SELECT over the views tasks, attempts, samples, planned and events (schema documented in \
+            docs/query.md). Human units by default; --raw for bytes and seconds.
+            """)
+
+    @Argument(help: "The experiment folder, its clowdr.db, or a PROVDIR (its newest experiment, or all with --all).")
+    var experiment = "provdir"
+
+    @Option(help: "Rank tasks by ram, cpu, duration, cputime, read or write.")
+    var top: TopMetric?
+
+    @Option(name: .short, help: "How many rows --top shows.")
+    var n = 10
+
+    @Option(help: "latest (one row per task, its latest attempt) or all (every attempt).")
+    var attempts = "latest"
+
+    @Option(help: "Tasks in this state: succeeded, failed, running, incomplete, lost, cancelled, planned, submitted.")
+    var status: String?
+
+    @Option(name: .customLong("where"), help: "Only tasks whose invocation has KEY=VALUE (repeatable).")
+    var filters: [String] = []
+
+    @Option(help: "One task: every attempt, command line, exit, outputs with checksums, the end of stderr.")
+    var task: String?
+
+    @Flag(help: "With --task: the task's samples (its time series).")
+    var samples = false
+
+    @Option(help: "Tasks far from the others in ram, duration or cpu (robust z-score on median and MAD).")
+    var outliers: TopMetric?
+
+    @Option(help: "The |z| above which a task is an outlier.")
+    var threshold = 3.5
+
+    @Flag(help: "Counts per state, totals, and quantiles of duration, RAM and CPU.")
+    var summary = false
+
+    @Option(help: "A read-only SELECT over the documented views.")
+    var sql: String?
+
+    @Option(help: "table, json, ndjson, csv or tsv (default: table on a terminal, else tsv).")
+    var format: OutputFormat?
+
+    @Flag(help: "Bytes and seconds as plain numbers.")
+    var raw = false
+
+    @Flag(help: "Every experiment of the PROVDIR.")
+    var all = false
+
+    func validate() throws {
+        let modes = [top != nil, status != nil, task != nil, outliers != nil, summary, sql != nil].filter { $0 }.count
+        if modes > 1 { throw ValidationError("give one of --top, --status, --task, --outliers, --summary, --sql") }
+        if samples && task == nil { throw ValidationError("--samples goes with --task ID") }
+        if !["latest", "all"].contains(attempts) { throw ValidationError("--attempts is latest or all, got '\(attempts)'") }
+        if let status, TaskStatus(rawValue: status) == nil && status != "incomplete" {
+            throw ValidationError(
+                "--status '\(status)': expected one of \((TaskStatus.allCases.map(\.rawValue) + ["incomplete"]).joined(separator: ", "))")
+        }
+        for f in filters where !f.contains("=") { throw ValidationError("--where '\(f)' is not KEY=VALUE") }
+        if n < 1 { throw ValidationError("-n must be at least 1") }
+    }
+
+    func run() throws {
+        var layouts: [ExperimentLayout]
+        do {
+            if all {
+                let names = ((try? FileManager.default.contentsOfDirectory(atPath: experiment)) ?? []).sorted()
+                layouts = names.map { ExperimentLayout(directory: experiment + "/" + $0) }.filter { FileManager.default.fileExists(atPath: $0.log) }
+                if layouts.isEmpty { throw EventLogError.notFound(path: experiment) }
+            } else {
+                layouts = [try ExperimentLayout.locate(experiment)]
+            }
+        } catch { throw ValidationError("\(error)") }
+        let fmt = format ?? (isatty(1) != 0 ? .table : .tsv)
+        var combined: ResultTable?
+        for layout in layouts {
+            var t = try answer(layout)
+            if all {
+                t.columns.insert("experiment", at: 0)
+                t.units.insert(.none, at: 0)
+                t.rows = t.rows.map { [.text(layout.id)] + $0 }
+            }
+            if combined == nil { combined = t } else { combined!.rows += t.rows }
+        }
+        if let combined { print(combined.render(fmt, raw: raw), terminator: "") }
+    }
+
+    func answer(_ layout: ExperimentLayout) throws -> ResultTable {
+        let q = try ExperimentQuery(path: layout.log)
+        let where_ = filters.map { f -> (String, String) in
+            let i = f.firstIndex(of: "=")!
+            return (String(f[..<i]), String(f[f.index(after: i)...]))
+        }
+        if let top { return try q.top(top, n: n, allAttempts: attempts == "all", filters: where_) }
+        if let outliers { return try q.outliers(outliers, threshold: threshold) }
+        if summary { return try q.summary(isAlive: Runs.isAlive(try q.log.replay())) }
+        if let sql {
+            do { return try q.sql(sql) } catch {
+                throw CLIError.usage("--sql: \(error) (queries are read-only: SELECT over tasks, attempts, samples, planned, events)")
+            }
+        }
+        if let task {
+            if samples { return try q.samples(task: task, attempt: nil) }
+            return try detail(task, layout: layout, log: q.log)
+        }
+        if let status {
+            if status == "incomplete" {
+                let state = try q.log.replay()
+                return try q.tasks(state: nil, incompleteTasks: state.select(.incomplete, isAlive: Runs.isAlive(state)), filters: where_)
+            }
+            return try q.tasks(state: status, filters: where_)
+        }
+        return try q.tasks(state: nil, filters: where_)
+    }
+
+    /// Everything about one task, as rows of (attempt, field, value).
+    func detail(_ task: String, layout: ExperimentLayout, log: EventLog) throws -> ResultTable {
+        let state = try log.replay()
+        guard let t = state.tasks[task] else { throw ValidationError("no task '\(task)' in \(layout.id) (tasks 0 to \(state.tasks.count - 1))") }
+        var rows: [[ResultTable.Cell]] = []
+        func add(_ attempt: Int?, _ field: String, _ value: String?) {
+            rows.append([attempt.map { .int(Int64($0)) } ?? .null, .text(field), value.map { .text($0) } ?? .null])
+        }
+        var exits: [Int: TaskExited] = [:]
+        try log.forEachEvent(lifecycleOnly: true) { e in
+            guard e.task == task else { return }
+            if case .taskPlanned(let p)? = try? e.decoded().body {
+                add(nil, "command_line", p.commandLine)
+                add(nil, "invocation", p.invocation.description)
+                if !p.labels.isEmpty { add(nil, "labels", p.labels.keys.sorted().map { "\($0)=\(p.labels[$0]!)" }.joined(separator: " ")) }
+            }
+            if case .taskExited(let x)? = try? e.decoded().body, let a = e.attempt { exits[a] = x }
+        }
+        add(nil, "state", t.state.rawValue)
+        for a in t.attempts {
+            add(a.attempt, "state", a.state.rawValue)
+            add(a.attempt, "started", a.startedAt?.iso8601)
+            add(a.attempt, "ended", a.endedAt?.iso8601)
+            add(a.attempt, "host", a.host.map { "\($0) pid \(a.pid.map(String.init) ?? "?")" })
+            add(a.attempt, "exit", a.exitCode.map { "code \($0)" } ?? a.signal.map { "signal \($0)" })
+            if let r = a.failureReason { add(a.attempt, "reason", r) }
+            add(a.attempt, "wall_time_s", a.wallTime.map { String(format: "%.3f", $0) })
+            add(a.attempt, "cpu_s", a.cpuUser.map { String(format: "%.3f", $0 + (a.cpuSystem ?? 0)) })
+            add(a.attempt, "peak_rss_bytes", a.peakRSS.map(String.init))
+            add(a.attempt, "samples", String(a.samples))
+            for o in exits[a.attempt]?.outputs ?? [] {
+                add(a.attempt, "output \(o.id)", "\(o.path) \(o.size.map { "\($0) bytes" } ?? "missing")\(o.sha256.map { " sha256 \($0)" } ?? "")")
+            }
+            let lines = Status.lastLines(of: layout.stderr(task, a.attempt), count: 5)
+            for l in lines { add(a.attempt, "stderr", l) }
+        }
+        return ResultTable(columns: ["attempt", "field", "value"], rows: rows)
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `clowdr query` on an experiment made by `clowdr run`.
+@Suite("clowdr query", .serialized, .enabled(if: TestSupport.binary("clowdr") != nil, "build clowdr first (swift build)"))
+struct QueryTests {
+    let clowdr = TestSupport.binary("clowdr") ?? "clowdr"
+
+    /// Six tasks holding 10..60 MB (task 5 holds 300 MB), one failing.
+    func experiment() throws -> String {
+        let dir = try TestSupport.temporaryDirectory("query")
+        let d =
+            #"{"name":"q","tool-version":"1","description":"d","schema-version":"0.5","command-line":"python3 -c \"import sys,time; b=b'x'*([MB]<<20); time.sleep(0.3); sys.exit([MB]==30)\" [SUB]","inputs":[{"id":"mb","name":"mb","type":"Number","integer":true,"value-key":"[MB]"},{"id":"sub","name":"sub","type":"String","optional":true,"value-key":"[SUB]","command-line-flag":"--sub"}]}"#
+        try d.write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+        try #"{"mb":[10,20,30,40,50,300],"sub":"x"}"#.write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
+        let run = try TestSupport.run(
+            clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "mb", "-j", "2", "-w", dir])
+        #expect(run.status == 1, "\(run.stderr)")
+        return dir + "/prov"
+    }
+
+    func rows(_ tsv: String) -> [[String]] {
+        tsv.split(separator: "\n").dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+    }
+
+    @Test("--top ram orders tasks by peak RAM, with their parameters; --raw gives bytes")
+    func topRAM() throws {
+        let prov = try experiment()
+        let out = try TestSupport.run(clowdr, ["query", "--top", "ram", "-n", "3", "--format", "tsv", "--raw", prov])
+        #expect(out.status == 0, "\(out.stderr)")
+        let r = rows(out.stdout)
+        #expect(r.map { $0[0] } == ["5", "4", "3"])
+        #expect(Int64(r[0][5])! > 300 << 20 && Int64(r[1][5])! > Int64(r[2][5])!)
+        #expect(r[0][7] == "mb=300")
+        let human = try TestSupport.run(clowdr, ["query", "--top", "ram", "-n", "1", "--format", "table", prov])
+        #expect(human.stdout.contains("MiB"))
+    }
+
+    @Test("--status, --where, --summary, --task and --samples")
+    func filters() throws {
+        let prov = try experiment()
+        #expect(rows(try TestSupport.run(clowdr, ["query", "--status", "failed", prov]).stdout).map { $0[0] } == ["2"])
+        #expect(rows(try TestSupport.run(clowdr, ["query", "--where", "mb=40", prov]).stdout).map { $0[0] } == ["3"])
+        #expect(rows(try TestSupport.run(clowdr, ["query", "--status", "incomplete", prov]).stdout).isEmpty)
+        let summary = try TestSupport.run(clowdr, ["query", "--summary", "--format", "json", prov]).stdout
+        #expect(summary.contains(#""what":"tasks succeeded","count":5"#) && summary.contains(#""what":"tasks failed","count":1"#))
+        let detail = try TestSupport.run(clowdr, ["query", "--task", "2", "--format", "tsv", prov]).stdout
+        #expect(detail.contains("exit\tcode 1") && detail.contains("command_line\tpython3"))
+        let samples = rows(try TestSupport.run(clowdr, ["query", "--task", "5", "--samples", "--raw", prov]).stdout)
+        #expect(samples.count >= 2, "dense samples over 0.3 s")
+        #expect(samples.map { Int64($0[3])! }.max()! > 300 << 20)
+    }
+
+    @Test("--sql is read-only over the documented views; every format parses")
+    func sqlAndFormats() throws {
+        let prov = try experiment()
+        let sql = try TestSupport.run(
+            clowdr, ["query", "--sql", "SELECT task, max(rss) AS rss FROM samples GROUP BY task ORDER BY rss DESC LIMIT 1", "--format", "csv", prov])
+        #expect(sql.stdout.hasPrefix("task,rss\n5,"))
+        let write = try TestSupport.run(clowdr, ["query", "--sql", "DELETE FROM events", prov])
+        #expect(write.status == 2 && write.stderr.contains("read-only"))
+        let json = try TestSupport.run(clowdr, ["query", "--format", "json", prov]).stdout
+        #expect((try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])?.count == 6)
+        let nd = try TestSupport.run(clowdr, ["query", "--format", "ndjson", prov]).stdout
+        #expect(try nd.split(separator: "\n").allSatisfy { try JSONSerialization.jsonObject(with: Data($0.utf8)) is [String: Any] })
+        #expect(try TestSupport.run(clowdr, ["query", "--top", "ram", "--summary", prov]).status == 2)
+    }
+
+    @Test("--outliers finds the task far from the others (robust z-score)")
+    func outliers() throws {
+        let prov = try experiment()
+        let out = rows(try TestSupport.run(clowdr, ["query", "--outliers", "ram", prov]).stdout)
+        #expect(out.map { $0[0] } == ["5"])
+    }
+
+    @Test("queries work while an experiment runs, without blocking it")
+    func whileRunning() throws {
+        let dir = try TestSupport.temporaryDirectory("live")
+        try
+            #"{"name":"q","tool-version":"1","description":"d","schema-version":"0.5","command-line":"sleep [S]","inputs":[{"id":"s","name":"s","type":"Number","value-key":"[S]"}]}"#
+            .write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+        try #"{"s":[1.5,1.5,1.5]}"#.write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: clowdr)
+        p.arguments = ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "s", "-j", "2", "-w", dir, "-q"]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        usleep(700_000)
+        let live = try TestSupport.run(clowdr, ["query", "--status", "running", dir + "/prov"])
+        #expect(live.status == 0)
+        #expect(rows(live.stdout).count == 2, "\(live.stdout)")
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(rows(try TestSupport.run(clowdr, ["query", "--status", "succeeded", "--all", dir + "/prov"]).stdout).count == 3)
+    }
+}
