@@ -104,11 +104,11 @@ struct QueryCommand: ParsableCommand {
 
     func answer(_ layout: ExperimentLayout) throws -> ResultTable {
         let q = try ExperimentQuery(path: layout.log)
-        let where_ = filters.map { f -> (String, String) in
+        let parameterFilters = filters.map { f -> (String, String) in
             let i = f.firstIndex(of: "=")!
             return (String(f[..<i]), String(f[f.index(after: i)...]))
         }
-        if let top { return try q.top(top, n: n, allAttempts: attempts == "all", filters: where_) }
+        if let top { return try q.top(top, n: n, allAttempts: attempts == "all", filters: parameterFilters) }
         if let outliers { return try q.outliers(outliers, threshold: threshold) }
         if summary { return try q.summary(isAlive: Runs.isAlive(try q.log.replay())) }
         if let sql {
@@ -123,11 +123,11 @@ struct QueryCommand: ParsableCommand {
         if let status {
             if status == "incomplete" {
                 let state = try q.log.replay()
-                return try q.tasks(state: nil, incompleteTasks: state.select(.incomplete, isAlive: Runs.isAlive(state)), filters: where_)
+                return try q.tasks(state: nil, incompleteTasks: state.select(.incomplete, isAlive: Runs.isAlive(state)), filters: parameterFilters)
             }
-            return try q.tasks(state: status, filters: where_)
+            return try q.tasks(state: status, filters: parameterFilters)
         }
-        return try q.tasks(state: nil, filters: where_)
+        return try q.tasks(state: nil, filters: parameterFilters)
     }
 
     /// Everything about one task, as rows of (attempt, field, value).
