@@ -52,12 +52,13 @@ demo: build
 	@scripts/demo.sh $(CLOWDR) $(DEMO_DIR)
 
 bench: deps
-	$(SWIFT) build -c release --product clowdr-bench
+	$(SWIFT) build -c release
 	$(BUILD_DIR)/release/clowdr-bench eventlog
 	@[ -x $(BOSH_VENV)/bin/bosh ] || { python3 -m venv $(BOSH_VENV) && $(BOSH_VENV)/bin/pip install -q boutiques==0.5.33; } \
 	  || echo "bosh could not be installed: the Boutiques benchmark runs without its peer figure"
 	$(BUILD_DIR)/release/clowdr-bench boutiques --bosh $(BOSH_VENV)/bin/bosh
 	$(BUILD_DIR)/release/clowdr-bench run
+	$(BUILD_DIR)/release/clowdr-bench query
 
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)

@@ -43,6 +43,12 @@ public final class EventLog: EventSink, @unchecked Sendable {
             file = (path as NSString).appendingPathComponent(EventLog.fileName)
         }
         if mode != .create, !FileManager.default.fileExists(atPath: file) { throw EventLogError.notFound(path: path) }
+        // A reader of a log written by an older clowdr brings it up to date first, when it may write the file.
+        if mode == .readOnly, FileManager.default.isWritableFile(atPath: file),
+            let v = try? Connection(path: file, mode: .readOnly).scalar("PRAGMA user_version")?.int64, v > 0, v < Migrations.latest
+        {
+            _ = try EventLog(path: file, mode: .readWrite)
+        }
         self.path = file
         self.mode = mode
         do {
@@ -51,8 +57,12 @@ public final class EventLog: EventSink, @unchecked Sendable {
             try configure()
             if mode == .readOnly {
                 let version = Int(try db.scalar("PRAGMA user_version")?.int64 ?? 0)
-                guard version > 0, version <= Migrations.latest else {
-                    throw EventLogError.incompatible(path: file, reason: "schema version \(version), expected 1 to \(Migrations.latest)")
+                guard version == Migrations.latest else {
+                    throw EventLogError.incompatible(
+                        path: file,
+                        reason: "schema version \(version), this clowdr reads \(Migrations.latest)"
+                            + (version < Migrations.latest
+                                ? "; open it once with write access (e.g. clowdr ingest or rerun) to upgrade it" : "; use a newer clowdr"))
                 }
             } else {
                 try EventLog.retryingBusy { try Migrations.migrate(db) }

@@ -82,6 +82,9 @@ extension EventLog {
                 )
             }
             if r.lastSeq != s.lastSeq { out.append("task \(task): last_seq \(s.lastSeq) in the projection, \(r.lastSeq) from the events") }
+            if r.labels != s.labels {
+                out.append("task \(task): labels \(s.labels ?? "NULL") in the projection, \(r.labels ?? "NULL") from the events")
+            }
             let numbers = Set(r.attempts.map(\.attempt)).union(s.attempts.map(\.attempt)).sorted()
             for n in numbers {
                 let ra = r.attempts.first { $0.attempt == n }

@@ -2,24 +2,44 @@ import SQLite
 
 /// Applies the schema's numbered migrations (`schema/sql/NNN-*.sql`), tracked with `PRAGMA user_version`.
 enum Migrations {
+    /// Replaces the projection tables with a rebuild from the events alone (they are caches of the events).
+    static func rebuildProjections(_ db: Connection) throws {
+        var state = ExperimentState()
+        let stmt = try db.prepare("SELECT seq, id, time, task, attempt, type, version, payload FROM events ORDER BY seq")
+        while try stmt.step() {
+            Replay.apply(
+                RawEvent(
+                    seq: stmt.int64(0), id: stmt.string(1), time: Timestamp(microseconds: stmt.int64(2)), task: stmt.optionalString(3),
+                    attempt: stmt.optionalInt64(4).map { Int($0) }, type: stmt.string(5), version: Int(stmt.int64(6)), payload: stmt.string(7)),
+                to: &state)
+        }
+        try db.execute("DELETE FROM attempts; DELETE FROM tasks")
+        let tables = try ProjectionTables(db)
+        for task in state.orderedTasks { try tables.save(task, previous: nil) }
+    }
+
     /// The schema version this build writes.
     static var latest: Int { all.count }
 
-    /// Brings the database up to the latest version, each migration in its own transaction.
-    static func migrate(_ db: Connection) throws {
+    /// Brings the database up to the latest version in one transaction. Returns the version it had.
+    @discardableResult
+    static func migrate(_ db: Connection) throws -> Int {
         let current = Int(try db.scalar("PRAGMA user_version")?.int64 ?? 0)
         if current > latest {
             throw EventLogError.incompatible(
                 path: db.path, reason: "its schema version is \(current), this clowdr knows up to \(latest); use a newer clowdr")
         }
-        if current == latest { return }
-        try db.transaction {
+        if current == latest { return current }
+        return try db.transaction {
             // Re-read under the write lock: another process may have migrated meanwhile.
             let now = Int(try db.scalar("PRAGMA user_version")?.int64 ?? 0)
             for (index, migration) in all.enumerated() where index + 1 > now {
                 try db.execute(migration.sql)
                 try db.execute("PRAGMA user_version = \(index + 1)")
             }
+            // An older log's projections may lack what new columns hold: rebuild them from the events.
+            if now > 0 { try rebuildProjections(db) }
+            return now
         }
     }
 }

@@ -13,13 +13,13 @@ final class ProjectionTables {
     let upsertAttempt: Statement
 
     init(_ db: Connection) throws {
-        selectTask = try db.prepare("SELECT planned_seq, last_seq FROM tasks WHERE task = ?")
+        selectTask = try db.prepare("SELECT planned_seq, last_seq, labels FROM tasks WHERE task = ?")
         selectAttempts = try db.prepare("SELECT \(ProjectionTables.attemptColumns) FROM attempts WHERE task = ? ORDER BY attempt")
         upsertTask = try db.prepare(
             """
-            INSERT INTO tasks (task, planned_seq, state, attempts, last_seq) VALUES (?, ?, ?, ?, ?)
+            INSERT INTO tasks (task, planned_seq, state, attempts, last_seq, labels) VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT(task) DO UPDATE SET planned_seq = excluded.planned_seq, state = excluded.state,
-                attempts = excluded.attempts, last_seq = excluded.last_seq
+                attempts = excluded.attempts, last_seq = excluded.last_seq, labels = excluded.labels
             """)
         let names = ProjectionTables.attemptColumns.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         let updates = names.filter { $0 != "attempt" }.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
@@ -35,6 +35,7 @@ final class ProjectionTables {
         try selectTask.bind(.text(task), at: 1)
         guard try selectTask.step() else { return nil }
         var state = TaskState(task: task, plannedSeq: selectTask.optionalInt64(0), lastSeq: selectTask.int64(1))
+        state.labels = selectTask.optionalString(2)
         defer { selectAttempts.reset() }
         try selectAttempts.bind(.text(task), at: 1)
         while try selectAttempts.step() { state.attempts.append(ProjectionTables.attempt(from: selectAttempts, offset: 0)) }
@@ -44,11 +45,11 @@ final class ProjectionTables {
     /// Writes the task row and the attempts that changed since `previous`.
     func save(_ task: TaskState, previous: TaskState?) throws {
         if previous == nil || previous!.plannedSeq != task.plannedSeq || previous!.lastSeq != task.lastSeq
-            || previous!.state != task.state || previous!.attempts.last?.attempt != task.attempts.last?.attempt
+            || previous!.state != task.state || previous!.attempts.last?.attempt != task.attempts.last?.attempt || previous!.labels != task.labels
         {
             try upsertTask.run([
                 .text(task.task), .integer(task.plannedSeq), .text(task.state.rawValue), .integer(task.attempts.last?.attempt ?? 0),
-                .integer(task.lastSeq),
+                .integer(task.lastSeq), .text(task.labels),
             ])
         }
         for a in task.attempts where previous?.attempts.first(where: { $0.attempt == a.attempt }) != a {
@@ -90,10 +91,11 @@ final class ProjectionTables {
     /// against what the attempt rows imply (a mismatch is reported by fsck through `storedSummaries`).
     static func loadAll(_ db: Connection) throws -> [String: TaskState] {
         var tasks: [String: TaskState] = [:]
-        let t = try db.prepare("SELECT task, planned_seq, last_seq FROM tasks")
+        let t = try db.prepare("SELECT task, planned_seq, last_seq, labels FROM tasks")
         while try t.step() {
             let name = t.string(0)
             tasks[name] = TaskState(task: name, plannedSeq: t.optionalInt64(1), lastSeq: t.int64(2))
+            tasks[name]!.labels = t.optionalString(3)
         }
         let a = try db.prepare("SELECT task, \(attemptColumns) FROM attempts ORDER BY task, attempt")
         while try a.step() {

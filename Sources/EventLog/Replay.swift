@@ -1,3 +1,5 @@
+import Foundation
+
 /// The state of a task, or of one of its attempts.
 public enum TaskStatus: String, Sendable, Codable, CaseIterable, Comparable {
     /// Recorded, never launched.
@@ -70,12 +72,31 @@ public struct TaskState: Sendable, Equatable {
     public var attempts: [AttemptState]
     /// seq of the last lifecycle event about this task.
     public var lastSeq: Int64
+    /// The task's labels as compact JSON with sorted keys (from `task_planned`), e.g. `{"participant":"01"}`.
+    public var labels: String?
 
     public init(task: String, plannedSeq: Int64? = nil, attempts: [AttemptState] = [], lastSeq: Int64) {
         self.task = task
         self.plannedSeq = plannedSeq
         self.attempts = attempts
         self.lastSeq = lastSeq
+    }
+
+    /// Labels as compact JSON with sorted keys.
+    static func labelsJSON(_ labels: [String: String]) -> String {
+        "{" + labels.keys.sorted().map { "\(jsonString($0)):\(jsonString(labels[$0]!))" }.joined(separator: ",") + "}"
+    }
+
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            default: if u.value < 0x20 { out += "\\u" + String(format: "%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
     }
 
     /// The latest attempt's state, or `planned` when there is none.
@@ -241,8 +262,11 @@ public enum Replay {
     /// Applies a lifecycle event's payload to a task.
     public static func apply(_ body: EventBody, seq: Int64, time: Timestamp, attempt: Int?, to task: inout TaskState) {
         switch body {
-        case .taskPlanned:
-            if task.plannedSeq == nil { task.plannedSeq = seq }
+        case .taskPlanned(let p):
+            if task.plannedSeq == nil {
+                task.plannedSeq = seq
+                task.labels = TaskState.labelsJSON(p.labels)
+            }
             task.lastSeq = seq
         case .taskSubmitted(let p):
             withAttempt(attempt, of: &task, creating: .submitted, seq: seq) { a in

@@ -68,9 +68,8 @@ public final class ExperimentQuery {
         let stateSQL = state.map { _ in " AND t.state = ?" } ?? ""
         let sql = """
             SELECT t.task, a.attempt, coalesce(a.state, t.state), a.exit_code, a.wall_time, a.peak_rss, \
-            CASE WHEN a.wall_time > 0 THEN 100.0 * (a.cpu_user + a.cpu_system) / a.wall_time END, p.labels\(extraColumns.map { ", " + $0 }.joined())
-            FROM main.tasks t LEFT JOIN main.attempts a ON a.task = t.task\(latest)
-            LEFT JOIN planned p ON p.task = t.task
+            CASE WHEN a.wall_time > 0 THEN 100.0 * (a.cpu_user + a.cpu_system) / a.wall_time END, t.labels\(extraColumns.map { ", " + $0 }.joined())
+            FROM main.tasks t LEFT JOIN main.attempts a ON a.task = t.task\(latest)\(filters.isEmpty ? "" : " LEFT JOIN planned p ON p.task = t.task")
             WHERE 1\(stateSQL)\(whereSQL)
             \(order.map { "ORDER BY \($0) DESC NULLS LAST, CAST(t.task AS INTEGER)" } ?? "ORDER BY CAST(t.task AS INTEGER), t.task, a.attempt")
             \(limit.map { "LIMIT \($0)" } ?? "")

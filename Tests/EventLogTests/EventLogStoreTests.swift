@@ -18,7 +18,7 @@ struct EventLogStoreTests {
         #expect(p["synchronous"] == "2")
         #expect(p["foreign_keys"] == "1")
         #expect(p["busy_timeout"] == "10000")
-        #expect(p["user_version"] == "2")
+        #expect(p["user_version"] == "3")
     }
 
     @Test("UPDATE and DELETE on events fail at the SQL level, whoever tries")
@@ -182,7 +182,7 @@ struct EventLogStoreTests {
     func migrationsEmbedded() throws {
         let dir = TestSupport.repositoryRoot + "/schema/sql"
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".sql") }.sorted()
-        #expect(files.count == 2)
+        #expect(files.count == 3)
         let log = try newLog()
         let master = try log.withConnection { db in
             try db.rows("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger') ORDER BY name").compactMap { $0[0].string }
@@ -220,5 +220,26 @@ struct GroupCommitTests {
         let state = try log.replay()
         #expect((0..<8).allSatisfy { state.tasks["t\($0)"]?.latest?.samples == 250 && state.tasks["t\($0)"]?.latest?.peakRSS == 249 })
         #expect(try log.fsck().ok)
+    }
+}
+
+@Suite("Schema upgrades")
+struct UpgradeTests {
+    @Test("a log of schema 2 opened by a reader is upgraded, and its projections rebuilt from the events")
+    func upgradeFromTwo() throws {
+        let dir = try TestSupport.temporaryDirectory("upgrade")
+        do {
+            let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
+            try log.append([
+                Script.factory.make(task: "t", .taskPlanned(TaskPlanned(invocation: [:], commandLine: "x", labels: ["participant": "01"])))
+            ])
+        }
+        // Back to what schema 2 was: no labels column, no index, version 2.
+        try Connection(path: dir + "/clowdr.db").execute(
+            "DROP INDEX attempts_peak_rss; ALTER TABLE tasks DROP COLUMN labels; PRAGMA user_version = 2")
+        let reader = try EventLog(path: dir, mode: .readOnly)
+        #expect(try reader.pragmas()["user_version"] == "3")
+        #expect(try reader.projectedTasks()["t"]?.labels == #"{"participant":"01"}"#)
+        #expect(try reader.fsck().ok)
     }
 }
