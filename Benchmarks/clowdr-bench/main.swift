@@ -115,14 +115,17 @@ func queryBenchmark() throws {
     print("  query --top ram -n 10, in process (open + query): \(String(format: "%.1f", inProcess)) ms  [goal < 50 ms]")
     let clowdr = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path + "/clowdr"
     if FileManager.default.isExecutableFile(atPath: clowdr) {
-        let cli = try best(3) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: clowdr)
-            p.arguments = ["query", "--top", "ram", "-n", "10", "--raw", "--format", "tsv", dir]
-            p.standardOutput = FileHandle.nullDevice
-            try p.run()
-            p.waitUntilExit()
-        }
+        // Ten runs in one shell loop, so the launcher's own cost is not counted.
+        let cli =
+            try best(3) {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/bin/sh")
+                p.arguments = [
+                    "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do '\(clowdr)' query --top ram -n 10 --raw --format tsv '\(dir)' >/dev/null; done",
+                ]
+                try p.run()
+                p.waitUntilExit()
+            } / 10
         print("  clowdr query --top ram -n 10 (the whole command, process start included): \(String(format: "%.1f", cli)) ms")
     }
     let naive = try best(1) {

@@ -69,9 +69,11 @@ public final class ExperimentQuery {
         let sql = """
             SELECT t.task, a.attempt, coalesce(a.state, t.state), a.exit_code, a.wall_time, a.peak_rss, \
             CASE WHEN a.wall_time > 0 THEN 100.0 * (a.cpu_user + a.cpu_system) / a.wall_time END, t.labels\(extraColumns.map { ", " + $0 }.joined())
-            FROM main.tasks t LEFT JOIN main.attempts a ON a.task = t.task\(latest)\(filters.isEmpty ? "" : " LEFT JOIN planned p ON p.task = t.task")
+            \(order != nil
+                ? "FROM main.attempts a JOIN main.tasks t ON t.task = a.task\(latest)"  // ranking: walk attempts (an index for peak_rss) and stop early
+                : "FROM main.tasks t LEFT JOIN main.attempts a ON a.task = t.task\(latest)")\(filters.isEmpty ? "" : " LEFT JOIN planned p ON p.task = t.task")
             WHERE 1\(stateSQL)\(whereSQL)
-            \(order.map { "ORDER BY \($0) DESC NULLS LAST, CAST(t.task AS INTEGER)" } ?? "ORDER BY CAST(t.task AS INTEGER), t.task, a.attempt")
+            \(order.map { "ORDER BY \($0) DESC" } ?? "ORDER BY CAST(t.task AS INTEGER), t.task, a.attempt")
             \(limit.map { "LIMIT \($0)" } ?? "")
             """
         return try db.rows(sql, (state.map { [SQLiteValue.text($0)] } ?? []) + whereValues)
