@@ -43,7 +43,7 @@ let package = Package(
         // Questions asked of an experiment's log.
         .target(name: "Query", dependencies: ["EventLog", "SQLite"], swiftSettings: strict),
         // JSON, W3C PROV, HTML report and archive exports.
-        .target(name: "Export", dependencies: ["EventLog", "Query", "JSON"], swiftSettings: strict),
+        .target(name: "Export", dependencies: ["EventLog", "Query", "JSON", "SQLite"], swiftSettings: strict),
         // The command-line tool: parse arguments, call the libraries, format output.
         .executableTarget(
             name: "clowdr",

@@ -94,4 +94,38 @@ struct QueryTests {
         #expect(p.terminationStatus == 0)
         #expect(rows(try TestSupport.run(clowdr, ["query", "--status", "succeeded", "--all", dir + "/prov"]).stdout).count == 3)
     }
+
+    @Test("export json: the complete record, valid against schema/experiment.schema.json (jsonschema), byte-stable")
+    func exportJSON() throws {
+        let prov = try experiment()
+        let a = prov + "/a.json"
+        let b = prov + "/b.json"
+        let s = prov + "/s.json"
+        #expect(try TestSupport.run(clowdr, ["export", "json", prov, "-o", a]).status == 0)
+        #expect(try TestSupport.run(clowdr, ["export", "json", prov, "-o", b]).status == 0)
+        #expect(try TestSupport.run(clowdr, ["export", "json", prov, "-o", s, "--samples"]).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: a)) == Data(contentsOf: URL(fileURLWithPath: b)), "the same log gives the same bytes")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: prov).allSatisfy { !$0.contains(".tmp-") }, "no temporary file left")
+        let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: s))) as! [String: Any]
+        let tasks = doc["tasks"] as! [[String: Any]]
+        #expect(tasks.count == 6)
+        let attempt = (tasks[5]["attempts"] as! [[String: Any]])[0]
+        #expect((attempt["peak_rss"] as! Int) > 300 << 20)
+        #expect(((attempt["samples"] as! [[Any]]).first?.count ?? 0) == 9)
+        let script = """
+            import json, sys, jsonschema
+            from referencing import Registry, Resource
+            base = sys.argv[1]
+            schema = json.load(open(base + '/experiment.schema.json'))
+            event = json.load(open(base + '/events/experiment_created.schema.json'))
+            registry = Registry().with_resource(event['$id'], Resource.from_contents(event))
+            V = jsonschema.Draft202012Validator
+            V.check_schema(schema)
+            v = V(schema, registry=registry, format_checker=V.FORMAT_CHECKER)
+            bad = [e.message for f in sys.argv[2:] for e in v.iter_errors(json.load(open(f)))]
+            print(len(bad), bad[:3])
+            """
+        let check = try TestSupport.run("/usr/bin/env", ["python3", "-c", script, TestSupport.repositoryRoot + "/schema", a, s])
+        #expect(check.stdout.hasPrefix("0 []"), "\(check.stdout) \(check.stderr)")
+    }
 }
