@@ -141,6 +141,23 @@ func queryBenchmark() throws {
     }
     print("  naive GROUP BY over the samples (sqlite3 shell): \(String(format: "%.0f", naive)) ms = \(String(format: "%.0f", naive / inProcess))x")
     if let first = top?.rows.first { print("  top task: \(first[0]) with \(first[5]) bytes") }
+    if FileManager.default.isExecutableFile(atPath: clowdr), FileManager.default.isExecutableFile(atPath: "/usr/bin/time") {
+        for flag in ["", "--samples"] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/time")
+            p.arguments = ["-f", "%e %M", clowdr, "export", "json", dir, "-o", dir + "/export.json"] + (flag.isEmpty ? [] : [flag])
+            let err = Pipe()
+            p.standardError = err
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            let fields = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").last?.split(separator: " ") ?? []
+            let size = ((try? FileManager.default.attributesOfItem(atPath: dir + "/export.json"))?[.size] as? NSNumber)?.int64Value ?? 0
+            if fields.count == 2 {
+                print("  clowdr export json \(flag): \(fields[0]) s, peak RSS \((Int(fields[1]) ?? 0) / 1024) MiB, \(size >> 20) MiB written  [goal: memory < 200 MB]")
+            }
+        }
+    }
 }
 
 /// N trivial tasks (`true`) through clowdr (monitoring and logging on), through GNU parallel with --joblog, and a
