@@ -151,10 +151,14 @@ func queryBenchmark() throws {
             p.standardOutput = FileHandle.nullDevice
             try p.run()
             p.waitUntilExit()
-            let fields = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").last?.split(separator: " ") ?? []
+            let fields =
+                String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").last?.split(separator: " ")
+                ?? []
             let size = ((try? FileManager.default.attributesOfItem(atPath: dir + "/export.json"))?[.size] as? NSNumber)?.int64Value ?? 0
             if fields.count == 2 {
-                print("  clowdr export json \(flag): \(fields[0]) s, peak RSS \((Int(fields[1]) ?? 0) / 1024) MiB, \(size >> 20) MiB written  [goal: memory < 200 MB]")
+                print(
+                    "  clowdr export json \(flag): \(fields[0]) s, peak RSS \((Int(fields[1]) ?? 0) / 1024) MiB, \(size >> 20) MiB written  [goal: memory < 200 MB]"
+                )
             }
         }
     }
