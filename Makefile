@@ -27,6 +27,7 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 	@python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install -q 'jsonschema>=4.18'
+	@python3 -c 'import prov' 2>/dev/null || python3 -m pip install -q 'prov>=2.0'
 
 build: deps
 	$(SWIFT) build --build-tests

@@ -128,4 +128,37 @@ struct QueryTests {
         let check = try TestSupport.run("/usr/bin/env", ["python3", "-c", script, TestSupport.repositoryRoot + "/schema", a, s])
         #expect(check.stdout.hasPrefix("0 []"), "\(check.stdout) \(check.stderr)")
     }
+
+    @Test(
+        "export prov: loads in the prov package with warnings as errors, round-trips, counts match the experiment",
+        .enabled(
+            if: (try? TestSupport.run("/usr/bin/env", ["python3", "-c", "import prov"]))?.status == 0,
+            "needs Python's prov package (make test installs it)"))
+    func exportPROV() throws {
+        let dir = try TestSupport.temporaryDirectory("prov")
+        let d =
+            #"{"name":"p","tool-version":"1","description":"d","schema-version":"0.5","command-line":"cp [IN] [OUT] && exit [C]","inputs":[{"id":"in","name":"in","type":"File","value-key":"[IN]"},{"id":"c","name":"c","type":"Number","integer":true,"value-key":"[C]"}],"output-files":[{"id":"out","name":"out","value-key":"[OUT]","path-template":"out_[C].txt"}]}"#
+        try d.write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+        try "data".write(toFile: dir + "/in.txt", atomically: true, encoding: .utf8)
+        try #"{"in":"in.txt","c":[0,0,3]}"#.write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
+        _ = try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "c", "-w", dir])
+        _ = try TestSupport.run(clowdr, ["rerun", "failed", dir + "/prov", "-w", dir])
+        #expect(try TestSupport.run(clowdr, ["export", "prov", dir + "/prov", "-o", dir + "/p.json"]).status == 0)
+        #expect(try TestSupport.run(clowdr, ["export", "prov", dir + "/prov", "--format", "provn", "-o", dir + "/p.provn"]).status == 0)
+        let script = """
+            import sys, warnings
+            warnings.simplefilter('error')
+            from collections import Counter
+            from prov.model import ProvDocument
+            d = ProvDocument.deserialize(sys.argv[1], format='json')
+            again = ProvDocument.deserialize(content=d.serialize(format='json'), format='json')
+            c = Counter(type(r).__name__ for r in d.get_records())
+            ours = [l for l in open(sys.argv[2]).read().splitlines() if l.startswith('  ') and '(' in l]
+            theirs = [l for l in d.get_provn().splitlines() if l.startswith('  ') and '(' in l]
+            print(d == again, c['ProvActivity'], c['ProvGeneration'], c['ProvCommunication'], c['ProvAgent'], len(ours) == len(theirs))
+            """
+        let out = try TestSupport.run("/usr/bin/env", ["python3", "-c", script, dir + "/p.json", dir + "/p.provn"])
+        // 4 attempts (3 + the rerun of the failed one), 3 outputs written (the failing attempts also copied), 1 rerun, 2 agents.
+        #expect(out.stdout == "True 4 4 1 2 True\n", "\(out.stdout) \(out.stderr)")
+    }
 }
