@@ -19,7 +19,7 @@ FUZZ_SECONDS ?= 600
 all: build
 
 # System packages, installed only when missing. Debian's names; apt-get update runs only if something is missing.
-APT_PACKAGES = libsqlite3-dev sqlite3 libssl-dev python3 python3-pip parallel
+APT_PACKAGES = libsqlite3-dev sqlite3 libssl-dev zlib1g-dev python3 python3-pip parallel
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -35,7 +35,7 @@ let package = Package(
             dependencies: ["SQLite", "JSON", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         // Process spawning, pidfds and SHA-256 (system libcrypto): the few calls Swift cannot make directly.
-        .target(name: "CSystem", linkerSettings: [.linkedLibrary("crypto")]),
+        .target(name: "CSystem", linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("z")]),
         // Planning and executing tasks, monitoring their process trees.
         .target(name: "Runner", dependencies: ["EventLog", "Boutiques", "JSON", "CSystem"], swiftSettings: strict),
         // Where attempts run: the local machine, Slurm, AWS Batch.
@@ -43,7 +43,7 @@ let package = Package(
         // Questions asked of an experiment's log.
         .target(name: "Query", dependencies: ["EventLog", "SQLite"], swiftSettings: strict),
         // JSON, W3C PROV, HTML report and archive exports.
-        .target(name: "Export", dependencies: ["EventLog", "Query", "JSON", "SQLite"], swiftSettings: strict),
+        .target(name: "Export", dependencies: ["EventLog", "Query", "JSON", "SQLite", "CSystem"], swiftSettings: strict),
         // The command-line tool: parse arguments, call the libraries, format output.
         .executableTarget(
             name: "clowdr",

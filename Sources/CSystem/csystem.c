@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <openssl/evp.h>
+#include <zlib.h>
 
 pid_t clowdr_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int stdout_fd, int stderr_fd) {
     // vfork + exec, with only system calls between them (what posix_spawn does), plus one thing posix_spawn cannot
@@ -107,3 +108,22 @@ int clowdr_sha256_file(const char *path, uint8_t out[32]) {
 
 long clowdr_clock_ticks(void) { return sysconf(_SC_CLK_TCK); }
 long clowdr_page_size(void) { return sysconf(_SC_PAGESIZE); }
+
+void *clowdr_sha256_new(void) {
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    return ctx;
+}
+
+void clowdr_sha256_update(void *ctx, const void *data, size_t n) { EVP_DigestUpdate((EVP_MD_CTX *)ctx, data, n); }
+
+void clowdr_sha256_final(void *ctx, uint8_t out[32]) {
+    unsigned int len = 32;
+    EVP_DigestFinal_ex((EVP_MD_CTX *)ctx, out, &len);
+    EVP_MD_CTX_free((EVP_MD_CTX *)ctx);
+}
+
+void *clowdr_gz_open(const char *path, const char *mode) { return gzopen(path, mode); }
+int clowdr_gz_write(void *gz, const void *data, unsigned n) { return gzwrite((gzFile)gz, data, n); }
+int clowdr_gz_read(void *gz, void *data, unsigned n) { return gzread((gzFile)gz, data, n); }
+int clowdr_gz_close(void *gz) { return gzclose((gzFile)gz) == Z_OK ? 0 : -1; }

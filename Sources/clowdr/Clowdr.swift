@@ -15,7 +15,8 @@ struct Clowdr: ParsableCommand {
             """,
         version: "0.1.0-dev",
         subcommands: [
-            Run.self, Rerun.self, Status.self, QueryCommand.self, ExportCommand.self, Local.self, Task.self, Validate.self, Simulate.self, Fsck.self,
+            Run.self, Rerun.self, Status.self, QueryCommand.self, ExportCommand.self, ArchiveCommand.self, Local.self, Task.self, Validate.self,
+            Simulate.self, Fsck.self,
             Ingest.self,
             Events.self,
         ]

@@ -161,4 +161,32 @@ struct QueryTests {
         // 4 attempts (3 + the rerun of the failed one), 3 outputs written (the failing attempts also copied), 1 rerun, 2 agents.
         #expect(out.stdout == "True 4 4 1 2 True\n", "\(out.stdout) \(out.stderr)")
     }
+
+    @Test("archive: a .tar.gz with a consistent log, logs, exports and MANIFEST; verify; query on the unpacked copy; tampering found")
+    func archive() throws {
+        let prov = try experiment()
+        let into = prov + "/../archives"
+        let made = try TestSupport.run(clowdr, ["archive", prov, "--into", into])
+        #expect(made.status == 0, "\(made.stderr)")
+        let file = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(file.hasSuffix(".tar.gz") && FileManager.default.fileExists(atPath: file))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: into).count == 1, "no temporary file left")
+        let verify = try TestSupport.run(clowdr, ["archive", "--verify", file])
+        #expect(verify.status == 0 && verify.stdout.contains("every sha256 matches MANIFEST"), "\(verify.stdout)")
+        // GNU tar reads it, sha256sum agrees with MANIFEST, and the unpacked copy answers queries.
+        let unpacked = prov + "/../unpacked"
+        try FileManager.default.createDirectory(atPath: unpacked, withIntermediateDirectories: true)
+        #expect(try TestSupport.run("/bin/tar", ["-xzf", file, "-C", unpacked]).status == 0)
+        let root = unpacked + "/" + (try FileManager.default.contentsOfDirectory(atPath: unpacked).first!)
+        #expect(try TestSupport.run("/bin/sh", ["-c", "cd '\(root)' && sha256sum -c --quiet MANIFEST"]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: root + "/tasks/5/1/stderr"))
+        let top = try TestSupport.run(clowdr, ["query", "--top", "ram", "-n", "1", root])
+        #expect(rows(top.stdout).first?.first == "5")
+        // A member changed after the fact is reported.
+        try "tampered".write(toFile: root + "/descriptor.json", atomically: true, encoding: .utf8)
+        let repacked = prov + "/../tampered.tar.gz"
+        #expect(try TestSupport.run("/bin/sh", ["-c", "cd '\(unpacked)' && tar -czf '\(repacked)' *"]).status == 0)
+        let bad = try TestSupport.run(clowdr, ["archive", "--verify", repacked])
+        #expect(bad.status == 1 && bad.stdout.contains("descriptor.json: sha256"), "\(bad.stdout)")
+    }
 }

@@ -23,4 +23,15 @@ int clowdr_sha256_file(const char *path, uint8_t out[32]);
 long clowdr_clock_ticks(void);
 long clowdr_page_size(void);
 
+/// Incremental SHA-256: new, update, final (32 bytes, frees the context).
+void *clowdr_sha256_new(void);
+void clowdr_sha256_update(void *ctx, const void *data, size_t n);
+void clowdr_sha256_final(void *ctx, uint8_t out[32]);
+
+/// gzip files through zlib: open ("wb9" or "rb"), write, read, close (0 on success).
+void *clowdr_gz_open(const char *path, const char *mode);
+int clowdr_gz_write(void *gz, const void *data, unsigned n);
+int clowdr_gz_read(void *gz, void *data, unsigned n);
+int clowdr_gz_close(void *gz);
+
 #endif

@@ -1,0 +1,210 @@
+import CSystem
+import EventLog
+import Foundation
+import SQLite
+
+/// `clowdr archive`: the record of an experiment as one `.tar.gz` to keep beside the derivatives.
+///
+/// Members (under `clowdr-<experiment>/`): `clowdr.db` (a consistent snapshot taken with SQLite's online backup,
+/// also while the experiment runs), `descriptor.json`, each task's `invocation.json` and each attempt's `stdout`
+/// and `stderr`, the JSON and PROV exports, and `MANIFEST`: `sha256  path` for every other member. Written under
+/// a temporary name and renamed, so a crash never leaves a partial archive.
+public enum Archive {
+    /// Writes `into/clowdr-<id>.tar.gz` for the experiment folder `directory`; returns its path.
+    public static func create(experimentDirectory directory: String, into: String) throws -> String {
+        let id = (directory as NSString).lastPathComponent
+        try FileManager.default.createDirectory(atPath: into, withIntermediateDirectories: true)
+        let path = (into as NSString).appendingPathComponent("clowdr-\(id).tar.gz")
+        let staging = NSTemporaryDirectory() + "clowdr-archive-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        // The log: a consistent copy even while a writer appends.
+        let log = try EventLog(path: directory, mode: .readOnly)
+        try log.withConnection { try $0.backup(to: staging + "/clowdr.db") }
+        try JSONExport.write(logPath: staging + "/clowdr.db", to: staging + "/clowdr-\(id).json", samples: false)
+        try PROVExport.write(logPath: staging + "/clowdr.db", to: staging + "/clowdr-\(id).prov.json", format: .json)
+
+        var members: [(name: String, source: String)] = [
+            ("clowdr.db", staging + "/clowdr.db"), ("clowdr-\(id).json", staging + "/clowdr-\(id).json"),
+            ("clowdr-\(id).prov.json", staging + "/clowdr-\(id).prov.json"),
+        ]
+        let fm = FileManager.default
+        if fm.fileExists(atPath: directory + "/descriptor.json") { members.append(("descriptor.json", directory + "/descriptor.json")) }
+        for relative in ((fm.enumerator(atPath: directory + "/tasks")?.allObjects as? [String]) ?? []).sorted() {
+            let name = (relative as NSString).lastPathComponent
+            guard ["invocation.json", "stdout", "stderr"].contains(name) else { continue }
+            members.append(("tasks/" + relative, directory + "/tasks/" + relative))
+        }
+        var manifest = ""
+        for m in members { manifest += "\(try Archive.sha256(ofFile: m.source))  \(m.name)\n" }
+        try manifest.write(toFile: staging + "/MANIFEST", atomically: false, encoding: .utf8)
+        members.append(("MANIFEST", staging + "/MANIFEST"))
+
+        let tmp = path + ".tmp-\(getpid())"
+        guard let gz = clowdr_gz_open(tmp, "wb6") else { throw ExportError("cannot create \(tmp)") }
+        do {
+            let tar = TarWriter(gz: gz)
+            for m in members { try tar.add(name: "clowdr-\(id)/" + m.name, file: m.source) }
+            try tar.finish()
+        } catch {
+            _ = clowdr_gz_close(gz)
+            unlink(tmp)
+            throw error
+        }
+        guard clowdr_gz_close(gz) == 0 else {
+            unlink(tmp)
+            throw ExportError("cannot finish \(tmp)")
+        }
+        let fd = open(tmp, O_RDONLY)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+        guard rename(tmp, path) == 0 else { throw ExportError("cannot rename \(tmp) to \(path): \(String(cString: strerror(errno)))") }
+        return path
+    }
+
+    /// What `verify` found.
+    public struct Verification: Sendable {
+        public var members: Int
+        public var problems: [String]
+        public var ok: Bool { problems.isEmpty }
+    }
+
+    /// Reads an archive and checks every member against its MANIFEST.
+    public static func verify(_ path: String) throws -> Verification {
+        guard let gz = clowdr_gz_open(path, "rb") else { throw ExportError("cannot open \(path)") }
+        defer { _ = clowdr_gz_close(gz) }
+        var digests: [String: String] = [:]
+        var manifest: String?
+        var count = 0
+        var header = [UInt8](repeating: 0, count: 512)
+        while true {
+            guard try readFull(gz, &header), header.contains(where: { $0 != 0 }) else { break }
+            let name = tarString(header, 345, 155).isEmpty ? tarString(header, 0, 100) : tarString(header, 345, 155) + "/" + tarString(header, 0, 100)
+            guard let size = Int(tarString(header, 124, 12).trimmingCharacters(in: .whitespaces), radix: 8) else {
+                throw ExportError("\(path): a member header is damaged")
+            }
+            let ctx = clowdr_sha256_new()
+            var remaining = size
+            var content: [UInt8] = []
+            let isManifest = name.hasSuffix("/MANIFEST")
+            var block = [UInt8](repeating: 0, count: 512)
+            while remaining > 0 {
+                guard try readFull(gz, &block) else { throw ExportError("\(path): \(name) is cut short") }
+                let n = min(512, remaining)
+                block.withUnsafeBytes { clowdr_sha256_update(ctx, $0.baseAddress, n) }
+                if isManifest { content += block[0..<n] }
+                remaining -= n
+            }
+            var digest = [UInt8](repeating: 0, count: 32)
+            clowdr_sha256_final(ctx, &digest)
+            let member = name.split(separator: "/", maxSplits: 1).dropFirst().first.map(String.init) ?? name
+            if isManifest {
+                manifest = String(decoding: content, as: UTF8.self)
+            } else {
+                digests[member] = digest.map { String(format: "%02x", $0) }.joined()
+            }
+            count += 1
+        }
+        guard let manifest else { return Verification(members: count, problems: ["no MANIFEST in the archive"]) }
+        var problems: [String] = []
+        var listed = Set<String>()
+        for line in manifest.split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let name = parts[1].trimmingCharacters(in: .whitespaces)
+            listed.insert(name)
+            guard let found = digests[name] else {
+                problems.append("\(name): listed in MANIFEST, missing from the archive")
+                continue
+            }
+            if found != String(parts[0]) { problems.append("\(name): sha256 \(found), MANIFEST says \(parts[0])") }
+        }
+        for name in digests.keys where !listed.contains(name) { problems.append("\(name): in the archive, not in MANIFEST") }
+        return Verification(members: count, problems: problems.sorted())
+    }
+
+    static func readFull(_ gz: UnsafeMutableRawPointer, _ buffer: inout [UInt8]) throws -> Bool {
+        var got = 0
+        while got < buffer.count {
+            let n = buffer.withUnsafeMutableBytes { clowdr_gz_read(gz, $0.baseAddress! + got, UInt32($0.count - got)) }
+            if n < 0 { throw ExportError("the archive is not a valid gzip stream") }
+            if n == 0 { return got == buffer.count }
+            got += Int(n)
+        }
+        return true
+    }
+
+    static func tarString(_ h: [UInt8], _ offset: Int, _ length: Int) -> String {
+        String(decoding: h[offset..<(offset + length)].prefix { $0 != 0 }, as: UTF8.self)
+    }
+
+    static func sha256(ofFile path: String) throws -> String {
+        var digest = [UInt8](repeating: 0, count: 32)
+        let rc = clowdr_sha256_file(path, &digest)
+        guard rc == 0 else { throw ExportError("cannot read \(path): \(String(cString: strerror(-rc)))") }
+        return digest.map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Writes a ustar archive into a gzip stream, member by member, streaming each file.
+final class TarWriter {
+    let gz: UnsafeMutableRawPointer
+
+    init(gz: UnsafeMutableRawPointer) { self.gz = gz }
+
+    func write(_ bytes: [UInt8]) throws {
+        let n = bytes.withUnsafeBytes { clowdr_gz_write(gz, $0.baseAddress, UInt32($0.count)) }
+        guard n == bytes.count else { throw ExportError("cannot write the archive") }
+    }
+
+    func add(name: String, file: String) throws {
+        guard let h = FileHandle(forReadingAtPath: file) else { throw ExportError("cannot read \(file)") }
+        defer { try? h.close() }
+        let size = Int((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber ?? 0)
+        var header = [UInt8](repeating: 0, count: 512)
+        func put(_ s: String, _ offset: Int, _ length: Int) {
+            for (i, b) in s.utf8.prefix(length).enumerated() { header[offset + i] = b }
+        }
+        var prefix = ""
+        var short = name
+        if name.utf8.count > 100,
+            let cut = name.utf8.indices.last(where: {
+                name.utf8[$0] == UInt8(ascii: "/") && name.utf8.distance(from: name.utf8.startIndex, to: $0) <= 155
+            })
+        {
+            prefix = String(name[..<cut])
+            short = String(name[name.index(after: cut)...])
+        }
+        guard short.utf8.count <= 100 else { throw ExportError("\(name): path too long for the archive") }
+        put(short, 0, 100)
+        put(String(format: "%07o", 0o644), 100, 8)
+        put(String(format: "%07o", 0), 108, 8)
+        put(String(format: "%07o", 0), 116, 8)
+        put(String(format: "%011o", size), 124, 12)
+        put(String(format: "%011o", 0), 136, 12)  // mtime 0: the same record gives the same archive
+        put("        ", 148, 8)
+        header[156] = UInt8(ascii: "0")
+        put("ustar", 257, 6)
+        put("00", 263, 2)
+        put("clowdr", 265, 32)
+        put("clowdr", 297, 32)
+        put(prefix, 345, 155)
+        let sum = header.reduce(0) { $0 + Int($1) }
+        put(String(format: "%06o", sum) + "\0 ", 148, 8)
+        try write(header)
+        var written = 0
+        while true {
+            let chunk = h.readData(ofLength: 1 << 20)
+            if chunk.isEmpty { break }
+            try write([UInt8](chunk))
+            written += chunk.count
+        }
+        guard written == size else { throw ExportError("\(file) changed while it was archived") }
+        let pad = (512 - size % 512) % 512
+        if pad > 0 { try write([UInt8](repeating: 0, count: pad)) }
+    }
+
+    func finish() throws { try write([UInt8](repeating: 0, count: 1024)) }
+}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import Export
+import Foundation
+import Runner
+
+/// `clowdr archive EXPERIMENT --into DIR`, and `clowdr archive --verify FILE`.
+struct ArchiveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "archive",
+        abstract: "Put an experiment's record in one .tar.gz beside the derivatives, or check such an archive.",
+        discussion: """
+            The archive holds a consistent snapshot of the log (taken while it may be written), the descriptor, \
+            every invocation and every attempt's stdout and stderr, the JSON and PROV exports, and a MANIFEST with \
+            the sha256 of every member. It is written under a temporary name and renamed. Unpacked, `clowdr query` \
+            and `clowdr status` work on it.
+            """)
+
+    @Argument(help: "The experiment folder (or PROVDIR: its newest experiment); with --verify, the archive.")
+    var target: String
+
+    @Option(help: "Folder to write clowdr-<experiment>.tar.gz into.")
+    var into: String?
+
+    @Flag(help: "Check an archive against its MANIFEST.")
+    var verify = false
+
+    func validate() throws {
+        if verify == (into != nil) { throw ValidationError("give either --into DIR (to write an archive) or --verify (to check one)") }
+    }
+
+    func run() throws {
+        if verify {
+            let v: Archive.Verification
+            do { v = try Archive.verify(target) } catch { throw CLIError.usage("\(error)") }
+            for p in v.problems { print(p) }
+            print(v.ok ? "\(target): \(v.members) members, every sha256 matches MANIFEST" : "\(target): \(v.problems.count) problems")
+            if !v.ok { throw ExitCode(1) }
+            return
+        }
+        let layout: ExperimentLayout
+        do { layout = try ExperimentLayout.locate(target) } catch { throw ValidationError("\(error)") }
+        print(try Archive.create(experimentDirectory: layout.directory, into: into!))
+    }
+}
