@@ -64,6 +64,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
         .testTarget(name: "BoutiquesTests", dependencies: ["Boutiques", "JSON", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "EventLog", "Boutiques", "JSON", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ExportTests", dependencies: ["Export", "EventLog", "JSON", "TestSupport"], exclude: ["golden"], swiftSettings: strict),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "SQLite", "JSON", "TestSupport"], swiftSettings: strict),
         // End-to-end tests of the built `clowdr` binary: output and exit codes.

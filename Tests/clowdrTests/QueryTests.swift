@@ -160,6 +160,10 @@ struct QueryTests {
         let out = try TestSupport.run("/usr/bin/env", ["python3", "-c", script, dir + "/p.json", dir + "/p.provn"])
         // 4 attempts (3 + the rerun of the failed one), 3 outputs written (the failing attempts also copied), 1 rerun, 2 agents.
         #expect(out.stdout == "True 4 4 1 2 True\n", "\(out.stdout) \(out.stderr)")
+        // PROV-N read back (our parser into prov's model) equals the PROV-JSON as prov loads it.
+        let roundTrip = try TestSupport.run(
+            "/usr/bin/env", ["python3", TestSupport.repositoryRoot + "/scripts/provn_roundtrip.py", dir + "/p.json", dir + "/p.provn"])
+        #expect(roundTrip.status == 0 && roundTrip.stdout.hasPrefix("equal "), "\(roundTrip.stdout) \(roundTrip.stderr)")
     }
 
     @Test("archive: a .tar.gz with a consistent log, logs, exports and MANIFEST; verify; query on the unpacked copy; tampering found")
