@@ -22,7 +22,17 @@ echo
 exp=$(ls -d "$out"/provdir/*/ | tail -1)
 "$clowdr" fsck "$exp" | tail -1
 echo
+echo "== clowdr query --top ram -n 3"
+"$clowdr" query --top ram -n 3 --format table "$exp"
+echo "== clowdr export json / prov, clowdr archive"
+"$clowdr" export json "$exp" -o "$out/record.json" >/dev/null
+"$clowdr" export prov "$exp" -o "$out/record.prov.json" >/dev/null
+archive=$("$clowdr" archive "$exp" --into "$out")
+"$clowdr" archive --verify "$archive"
+echo
 echo "Experiment:   $exp"
 echo "Event log:    ${exp}clowdr.db   (sqlite3 ${exp}clowdr.db 'SELECT task, attempt, state, peak_rss, wall_time FROM attempts')"
 echo "Task outputs: ${exp}tasks/<task>/<attempt>/stdout and stderr"
 echo "Derivatives:  $out/derivatives"
+echo "Exports:      $out/record.json (schema/experiment.schema.json), $out/record.prov.json (W3C PROV)"
+echo "Archive:      $archive"
