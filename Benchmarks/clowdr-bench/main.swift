@@ -161,6 +161,17 @@ func queryBenchmark() throws {
                 )
             }
         }
+        let prov = try best(1) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: clowdr)
+            p.arguments = ["export", "prov", dir, "-o", dir + "/export.prov.json"]
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+        }
+        print(
+            "  clowdr export prov of \(n) tasks: \(String(format: "%.2f", prov / 1000)) s = "
+                + "\(String(format: "%.2f", prov / 1000 * 10_000 / Double(n))) s per 10,000 tasks  [goal: 10,000 tasks < 2 s]")
     }
 }
 
