@@ -41,7 +41,7 @@ let package = Package(
         // Where attempts run: the local machine, Slurm, AWS Batch.
         .target(name: "Backends", dependencies: ["Runner", "EventLog"], swiftSettings: strict),
         // Questions asked of an experiment's log.
-        .target(name: "Query", dependencies: ["EventLog", "SQLite"], swiftSettings: strict),
+        .target(name: "Query", dependencies: ["EventLog", "SQLite", "JSON"], swiftSettings: strict),
         // JSON, W3C PROV, HTML report and archive exports.
         .target(name: "Export", dependencies: ["EventLog", "Query", "JSON", "SQLite", "CSystem"], swiftSettings: strict),
         // The command-line tool: parse arguments, call the libraries, format output.

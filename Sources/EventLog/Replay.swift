@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// The state of a task, or of one of its attempts.
 public enum TaskStatus: String, Sendable, Codable, CaseIterable, Comparable {
@@ -87,17 +88,7 @@ public struct TaskState: Sendable, Equatable {
         "{" + labels.keys.sorted().map { "\(jsonString($0)):\(jsonString(labels[$0]!))" }.joined(separator: ",") + "}"
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            default: if u.value < 0x20 { out += "\\u" + String(format: "%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
+    static func jsonString(_ s: String) -> String { JSONWriter().string(.string(s)) }
 
     /// The latest attempt's state, or `planned` when there is none.
     public var state: TaskStatus { attempts.last?.state ?? .planned }

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// A result: named columns and rows of cells, each cell a raw value and its text for people.
 public struct ResultTable: Sendable {
@@ -77,20 +78,7 @@ extension ResultTable {
         }
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default: if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
+    static func jsonString(_ s: String) -> String { JSONWriter().string(.string(s)) }
 
     func human(_ v: Double, _ u: Unit) -> String {
         switch u {
