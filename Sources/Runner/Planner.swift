@@ -107,8 +107,14 @@ public struct Planner: Sendable {
         guard descriptor.input("participant_label") != nil else {
             throw PlanError("--bids: the descriptor has no 'participant_label' input to give each task its participant")
         }
-        var participants = inv["participant_label"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        var sessionsGiven = inv["session_label"]?.arrayValue?.compactMap(\.stringValue)
+        // Labels may be given as a list or as one string.
+        func labelList(_ v: JSONValue?) -> [String]? {
+            guard let v else { return nil }
+            if case .string(let s) = v { return [s] }
+            return v.arrayValue?.compactMap { $0.stringValue ?? $0.numberValue?.literal }
+        }
+        var participants = labelList(inv["participant_label"]) ?? []
+        let sessionsGiven = labelList(inv["session_label"])
         var dataset: String?
         if participants.isEmpty {
             dataset = bidsDataset(inv)
@@ -132,19 +138,19 @@ public struct Planner: Sendable {
             }
             for s in sessions {
                 var copy = inv
-                copy["participant_label"] = [.string(p)]
+                // A list input gets a one-item list, a plain String input the label itself.
+                copy["participant_label"] = descriptor.input("participant_label")?.list == false ? .string(p) : [.string(p)]
                 var l = labels
                 l["participant"] = p
                 var src = source + " sub-\(p)"
                 if let s {
-                    copy["session_label"] = [.string(s)]
+                    copy["session_label"] = descriptor.input("session_label")?.list == false ? .string(s) : [.string(s)]
                     l["session"] = s
                     src += " ses-\(s)"
                 }
                 out.append((copy, l, src))
             }
         }
-        sessionsGiven = nil
         return out
     }
 

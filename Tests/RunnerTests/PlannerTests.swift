@@ -111,4 +111,20 @@ struct PlannerTests {
             try planner.plan(dir + "/i.json")
         } throws: { e in "\(e)".contains("i.json: /analysis_level") }
     }
+
+    @Test("BIDS: a label given as one string is one participant; scalar label inputs get scalar values")
+    func bidsScalars() throws {
+        var (dir, planner) = try setup()
+        planner.bids = true
+        try write(
+            #"{"bids_dir":"ds","output_dir":"o","analysis_level":"participant","participant_label":"07","session_label":["a"]}"#, dir + "/i.json")
+        #expect(try planner.plan(dir + "/i.json").map(\.rendered.commandLine) == ["tool ds o participant --participant_label 07 --session_label a"])
+        let scalar = Self.descriptorText.replacingOccurrences(
+            of: #""list":true,"optional":true,"value-key":"[P]""#, with: #""optional":true,"value-key":"[P]""#)
+        var p2 = Planner(descriptor: try DescriptorValidator.validate(try JSONParser.parse(scalar)), workingDirectory: dir)
+        p2.bids = true
+        try write(#"{"bids_dir":"ds","output_dir":"o","analysis_level":"participant","participant_label":"07"}"#, dir + "/j.json")
+        let tasks = try p2.plan(dir + "/j.json")
+        #expect(tasks.map { $0.rendered.invocation["participant_label"] } == [.string("07")])
+    }
 }
