@@ -10,7 +10,7 @@ struct Clowdr: ParsableCommand {
         commandName: "clowdr",
         abstract: "Run a Boutiques tool over many subjects and keep a complete, queryable record of every execution.",
         discussion: """
-            Every launch, monitor sample, exit and rerun is an event in the experiment's append-only log
+            Every launch, monitor sample, exit and rerun is an event in the experiment's append-only log \
             (PROVDIR/<experiment-id>/clowdr.db). Status, reruns, queries and reports are derived from it.
             """,
         version: "0.1.0-dev",
