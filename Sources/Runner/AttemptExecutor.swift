@@ -155,6 +155,8 @@ public struct AttemptExecutor: Sendable {
         var status: Int32 = 0
         var usage = rusage()
         while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        // A stopped attempt leaves nothing behind: whatever is left of its process group is killed too.
+        if cancelledFor != nil { kill(-pid, SIGKILL) }
         let wall = elapsed()
         let exitCode: Int32? = (status & 0x7f) == 0 ? (status >> 8) & 0xff : nil
         let signal: Int32? = (status & 0x7f) == 0 ? nil : status & 0x7f

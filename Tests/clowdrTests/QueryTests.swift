@@ -137,10 +137,10 @@ struct QueryTests {
     func exportPROV() throws {
         let dir = try TestSupport.temporaryDirectory("prov")
         let d =
-            #"{"name":"p","tool-version":"1","description":"d","schema-version":"0.5","command-line":"cp [IN] [OUT] && exit [C]","inputs":[{"id":"in","name":"in","type":"File","value-key":"[IN]"},{"id":"c","name":"c","type":"Number","integer":true,"value-key":"[C]"}],"output-files":[{"id":"out","name":"out","value-key":"[OUT]","path-template":"out_[C].txt"}]}"#
+            #"{"name":"p","tool-version":"1","description":"d","schema-version":"0.5","command-line":"cp [IN] [OUT] && test [C] -ne 3","inputs":[{"id":"in","name":"in","type":"File","value-key":"[IN]"},{"id":"c","name":"c","type":"Number","integer":true,"value-key":"[C]"}],"output-files":[{"id":"out","name":"out","value-key":"[OUT]","path-template":"out_[C].txt"}]}"#
         try d.write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
         try "data".write(toFile: dir + "/in.txt", atomically: true, encoding: .utf8)
-        try #"{"in":"in.txt","c":[0,0,3]}"#.write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
+        try #"{"in":"in.txt","c":[1,2,3]}"#.write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
         _ = try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "c", "-w", dir])
         _ = try TestSupport.run(clowdr, ["rerun", "failed", dir + "/prov", "-w", dir])
         #expect(try TestSupport.run(clowdr, ["export", "prov", dir + "/prov", "-o", dir + "/p.json"]).status == 0)
@@ -158,7 +158,7 @@ struct QueryTests {
             print(d == again, c['ProvActivity'], c['ProvGeneration'], c['ProvCommunication'], c['ProvAgent'], len(ours) == len(theirs))
             """
         let out = try TestSupport.run("/usr/bin/env", ["python3", "-c", script, dir + "/p.json", dir + "/p.provn"])
-        // 4 attempts (3 + the rerun of the failed one), 3 outputs written (the failing attempts also copied), 1 rerun, 2 agents.
+        // 4 attempts (3 + the rerun of the failing one), 4 outputs (each attempt copies its file before the check), 1 rerun, 2 agents.
         #expect(out.stdout == "True 4 4 1 2 True\n", "\(out.stdout) \(out.stderr)")
         // PROV-N read back (our parser into prov's model) equals the PROV-JSON as prov loads it.
         let roundTrip = try TestSupport.run(
