@@ -86,8 +86,11 @@ struct QueryTests {
         p.arguments = ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "s", "-j", "2", "-w", dir, "-q"]
         p.standardOutput = FileHandle.nullDevice
         try p.run()
-        usleep(700_000)
-        let live = try TestSupport.run(clowdr, ["query", "--status", "running", dir + "/prov"])
+        var live = try TestSupport.run(clowdr, ["query", "--status", "running", dir + "/prov"])
+        for _ in 0..<100 where rows(live.stdout).count < 2 {
+            usleep(50_000)
+            live = try TestSupport.run(clowdr, ["query", "--status", "running", dir + "/prov"])
+        }
         #expect(live.status == 0)
         #expect(rows(live.stdout).count == 2, "\(live.stdout)")
         p.waitUntilExit()

@@ -19,8 +19,18 @@ struct RunTests {
         return dir
     }
 
+    /// Waits (up to 10 s) until `condition` holds for the attempts of the experiment under `dir`.
+    func waitFor(_ dir: String, _ condition: ([(task: Int, attempt: Int, state: String, exit: Int64?, peak: Int64?)]) -> Bool) {
+        for _ in 0..<200 {
+            if let rows = try? attempts(dir), condition(rows) { return }
+            usleep(50_000)
+        }
+    }
+
     func attempts(_ dir: String) throws -> [(task: Int, attempt: Int, state: String, exit: Int64?, peak: Int64?)] {
-        let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").filter { !$0.hasSuffix(".creating") }.sorted().last!
+        guard let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").filter({ !$0.hasSuffix(".creating") }).sorted().last else {
+            throw CocoaError(.fileNoSuchFile)  // no experiment yet
+        }
         let db = try Connection(path: dir + "/prov/" + exp + "/clowdr.db", mode: .readOnly)
         return try db.rows("SELECT task, attempt, state, exit_code, peak_rss FROM attempts ORDER BY CAST(task AS INTEGER), attempt").map {
             (Int($0[0].string!)!, Int($0[1].int64!), $0[2].string!, $0[3].int64, $0[4].int64)
@@ -61,7 +71,7 @@ struct RunTests {
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
-        usleep(900_000)
+        waitFor(dir) { $0.filter { $0.state == "succeeded" }.count >= 2 }
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         let before = try attempts(dir)
@@ -93,7 +103,7 @@ struct RunTests {
         p.standardError = FileHandle.nullDevice
         let started = Date()
         try p.run()
-        usleep(700_000)
+        waitFor(dir) { $0.filter { $0.state == "running" }.count == 2 }
         kill(p.processIdentifier, SIGTERM)
         p.waitUntilExit()
         #expect(p.terminationStatus == 1)
