@@ -278,8 +278,6 @@ extension Sample {
         out.removeLast(256 - written)
     }
 
-    static func format(_ d: Double) -> String { d.isFinite ? d.description : "0" }
-
     /// Reads the payload written by `fastJSON` without a general JSON parser; nil if the text has another shape
     /// (the caller then falls back to the Codable decoder).
     public static func parseFast(_ payload: String) -> Sample? {

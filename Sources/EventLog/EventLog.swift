@@ -272,35 +272,34 @@ public final class EventLog: EventSink, @unchecked Sendable {
     }
 
     /// Replays every event of the log into the state of every task.
-    ///
-    /// Samples (the bulk of a log) are read column by column without building strings for them; every other
-    /// event goes through `Replay.apply` as a whole.
     public func replay() throws -> ExperimentState {
         try read { try replayUnlocked() }
     }
 
     /// `replay()` for callers that already hold the lock inside a read.
-    func replayUnlocked() throws -> ExperimentState {
+    func replayUnlocked() throws -> ExperimentState { try EventLog.replay(db) }
+
+    /// Replays every event read through `db`. Samples (the bulk of a log) are read column by column without
+    /// building strings for them; every other event goes through `Replay.apply` as a whole.
+    static func replay(_ db: Connection) throws -> ExperimentState {
         var state = ExperimentState()
-        do {
-            let stmt = try db.prepare("SELECT seq, time, task, attempt, type, version, payload, id FROM events ORDER BY seq")
-            while try stmt.step() {
-                let seq = stmt.int64(0)
-                let time = Timestamp(microseconds: stmt.int64(1))
-                let task = stmt.optionalString(2)
-                let attempt = stmt.optionalInt64(3).map { Int($0) }
-                let isSample = stmt.withUTF8(4) { $0.elementsEqual("sample".utf8) } && stmt.int64(5) == 1
-                let input: Replay.Input
-                if isSample {
-                    input = .sample(rss: stmt.withUTF8(6) { Sample.fastRSS($0) })
-                } else {
-                    input = Replay.input(
-                        of: RawEvent(
-                            seq: seq, id: stmt.string(7), time: time, task: task, attempt: attempt, type: stmt.string(4), version: Int(stmt.int64(5)),
-                            payload: stmt.string(6)))
-                }
-                Replay.apply(seq: seq, time: time, task: task, attempt: attempt, input, to: &state)
+        let stmt = try db.prepare("SELECT seq, time, task, attempt, type, version, payload, id FROM events ORDER BY seq")
+        while try stmt.step() {
+            let seq = stmt.int64(0)
+            let time = Timestamp(microseconds: stmt.int64(1))
+            let task = stmt.optionalString(2)
+            let attempt = stmt.optionalInt64(3).map { Int($0) }
+            let isSample = stmt.withUTF8(4) { $0.elementsEqual("sample".utf8) } && stmt.int64(5) == 1
+            let input: Replay.Input
+            if isSample {
+                input = .sample(rss: stmt.withUTF8(6) { Sample.fastRSS($0) })
+            } else {
+                input = Replay.input(
+                    of: RawEvent(
+                        seq: seq, id: stmt.string(7), time: time, task: task, attempt: attempt, type: stmt.string(4), version: Int(stmt.int64(5)),
+                        payload: stmt.string(6)))
             }
+            Replay.apply(seq: seq, time: time, task: task, attempt: attempt, input, to: &state)
         }
         return state
     }

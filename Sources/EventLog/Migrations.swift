@@ -4,15 +4,7 @@ import SQLite
 enum Migrations {
     /// Replaces the projection tables with a rebuild from the events alone (they are caches of the events).
     static func rebuildProjections(_ db: Connection) throws {
-        var state = ExperimentState()
-        let stmt = try db.prepare("SELECT seq, id, time, task, attempt, type, version, payload FROM events ORDER BY seq")
-        while try stmt.step() {
-            Replay.apply(
-                RawEvent(
-                    seq: stmt.int64(0), id: stmt.string(1), time: Timestamp(microseconds: stmt.int64(2)), task: stmt.optionalString(3),
-                    attempt: stmt.optionalInt64(4).map { Int($0) }, type: stmt.string(5), version: Int(stmt.int64(6)), payload: stmt.string(7)),
-                to: &state)
-        }
+        let state = try EventLog.replay(db)
         try db.execute("DELETE FROM attempts; DELETE FROM tasks")
         let tables = try ProjectionTables(db)
         for task in state.orderedTasks { try tables.save(task, previous: nil) }

@@ -78,7 +78,6 @@ public enum PROVExport {
         var toolName = ""
         var inputs: [String: [String]] = [:]  // task -> input file paths
         var outputs: [String: [(id: String, path: String, sha: String?)]] = [:]  // "task/attempt"
-        var started: [String: String] = [:]
         let ev = try db.prepare(
             "SELECT task, attempt, type, payload, time FROM events WHERE type IN ('experiment_created', 'task_planned', 'task_exited') AND version = 1 ORDER BY seq"
         )
@@ -105,7 +104,6 @@ public enum PROVExport {
                     return (id, path, o["sha256"]?.stringValue)
                 }
             }
-            _ = started
         }
         let userID = "clowdr:user_" + local(user)
         let agentID = "clowdr:clowdr_" + local(version)

@@ -124,9 +124,10 @@ public struct AttemptExecutor: Sendable {
         var nextSample = options.denseInterval
         while true {
             let wait = max(0, min(nextSample - elapsed(), 0.05))
-            let ready = pidfd >= 0 ? clowdr_wait_readable(pidfd, Int32(wait * 1000)) : (usleep(UInt32(wait * 1e6)) == 0 ? 0 : 0)
-            if ready == 1 { break }
-            if pidfd < 0 {
+            if pidfd >= 0 {
+                if clowdr_wait_readable(pidfd, Int32(wait * 1000)) == 1 { break }
+            } else {
+                usleep(UInt32(wait * 1e6))
                 // No pidfd (old kernel): poll with waitid(WNOWAIT) so the process stays to be reaped below.
                 var info = siginfo_t()
                 if waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info._sifields._sigchld.si_pid == pid { break }
