@@ -1,6 +1,6 @@
 # clowdr: `make demo` and `make test` do all the set-up they need on a fresh machine.
 #
-#   make demo    install what is missing, build, write an example experiment log, check it, print where it is
+#   make demo    install what is missing, build, run an example experiment, check it, write its report, print where
 #   make test    install what is missing, build, lint, run the whole test suite
 #   make bench   release build and the benchmarks (figures printed beside the peer or limit of the same run)
 #   make fuzz    libFuzzer over the Boutiques parsers (FUZZ_SECONDS, default 600)
@@ -19,7 +19,8 @@ FUZZ_SECONDS ?= 600
 all: build
 
 # System packages, installed only when missing. Debian's names; apt-get update runs only if something is missing.
-APT_PACKAGES = libsqlite3-dev sqlite3 libssl-dev zlib1g-dev python3 python3-pip parallel
+# chromium: the report's browser tests (headless, driven by scripts/browser/check-page.py).
+APT_PACKAGES = libsqlite3-dev sqlite3 libssl-dev zlib1g-dev python3 python3-pip parallel chromium
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -60,6 +61,7 @@ bench: deps
 	$(BUILD_DIR)/release/clowdr-bench boutiques --bosh $(BOSH_VENV)/bin/bosh
 	$(BUILD_DIR)/release/clowdr-bench run
 	$(BUILD_DIR)/release/clowdr-bench query
+	$(BUILD_DIR)/release/clowdr-bench report
 
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)

@@ -19,6 +19,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // `clowdr share`'s HTTP server: small, no dependencies of its own, builds in seconds.
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // The system's libsqlite3, seen from Swift.
@@ -43,12 +45,20 @@ let package = Package(
         // Questions asked of an experiment's log.
         .target(name: "Query", dependencies: ["EventLog", "SQLite", "JSON"], swiftSettings: strict),
         // JSON, W3C PROV, HTML report and archive exports.
-        .target(name: "Export", dependencies: ["EventLog", "Query", "JSON", "SQLite", "CSystem"], swiftSettings: strict),
+        // The report's page, style and script are files of their own (Sources/Export/Report), compiled into the binary.
+        .target(
+            name: "Export", dependencies: ["EventLog", "Query", "JSON", "SQLite", "CSystem"],
+            resources: [.embedInCode("Report/report.html"), .embedInCode("Report/report.css"), .embedInCode("Report/report.js")],
+            swiftSettings: strict),
+        // `clowdr share`: the live report over HTTP, read-only, on loopback by default.
+        .target(
+            name: "Share", dependencies: ["Export", "EventLog", .product(name: "FlyingFox", package: "FlyingFox")],
+            swiftSettings: strict),
         // The command-line tool: parse arguments, call the libraries, format output.
         .executableTarget(
             name: "clowdr",
             dependencies: [
-                "EventLog", "Boutiques", "Runner", "Backends", "Query", "Export", "JSON",
+                "EventLog", "Boutiques", "Runner", "Backends", "Query", "Export", "Share", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -64,7 +74,9 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
         .testTarget(name: "BoutiquesTests", dependencies: ["Boutiques", "JSON", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "EventLog", "Boutiques", "JSON", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "ExportTests", dependencies: ["Export", "EventLog", "JSON", "TestSupport"], exclude: ["golden"], swiftSettings: strict),
+        .testTarget(
+            name: "ExportTests", dependencies: ["Export", "EventLog", "JSON", "CSystem", "TestSupport"], exclude: ["golden"], swiftSettings: strict),
+        .testTarget(name: "ShareTests", dependencies: ["Share", "Export", "EventLog", "JSON", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "SQLite", "JSON", "TestSupport"], swiftSettings: strict),
         // End-to-end tests of the built `clowdr` binary: output and exit codes.

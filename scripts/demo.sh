@@ -27,6 +27,8 @@ echo "== clowdr query --top ram -n 3"
 echo "== clowdr export json / prov, clowdr archive"
 "$clowdr" export json "$exp" -o "$out/record.json" >/dev/null
 "$clowdr" export prov "$exp" -o "$out/record.prov.json" >/dev/null
+echo "== clowdr export html (the report: one self-contained file)"
+report=$("$clowdr" export html "$exp" -o "$out/report.html") || exit 1
 archive=$("$clowdr" archive "$exp" --into "$out")
 "$clowdr" archive --verify "$archive"
 echo
@@ -36,3 +38,6 @@ echo "Task outputs: ${exp}tasks/<task>/<attempt>/stdout and stderr"
 echo "Derivatives:  $out/derivatives"
 echo "Exports:      $out/record.json (schema/experiment.schema.json), $out/record.prov.json (W3C PROV)"
 echo "Archive:      $archive"
+echo "Live report:  $clowdr share $out/provdir   (then open the address it prints)"
+echo
+echo "Report:       $report   (open it in any browser, offline)"

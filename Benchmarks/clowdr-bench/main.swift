@@ -476,12 +476,174 @@ func eventlogBenchmark() throws {
     }
 }
 
+/// `clowdr-bench synth-experiment --dir DIR [--tasks N] [--samples S] [--lanes L] [--seed K]`: writes a realistic
+/// experiment folder (log, stdout and stderr files) without running anything: a BIDS app over N participants on
+/// L workers, durations of minutes, 3% failures retried once, a few lost or cancelled, S samples per attempt, two
+/// outputs with sha256 each, 20 lines of stdout; 2% fail for good. The report's benchmark and browser tests read it.
+func synthExperiment() throws {
+    let n = Int(argument("--tasks", default: "1000"))!
+    let perAttempt = Int(argument("--samples", default: "50"))!
+    let lanes = Int(argument("--lanes", default: "64"))!
+    let dir = argument("--dir", default: "")
+    guard !dir.isEmpty else {
+        print("synth-experiment needs --dir DIR")
+        exit(2)
+    }
+    var rng = SplitMix64(seed: UInt64(argument("--seed", default: "11"))!)
+    func uniform() -> Double { Double(rng.next() >> 11) / Double(1 << 53) }
+    func hex(_ bytes: Int) -> String { (0..<bytes).map { _ in String(format: "%02x", rng.next() & 0xff) }.joined() }
+    try? FileManager.default.removeItem(atPath: dir)
+    try FileManager.default.createDirectory(atPath: dir + "/tasks", withIntermediateDirectories: true)
+    let factory = EventFactory(clock: SteppingClock(), ids: SequentialIDSource())
+    let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
+    let t0: Int64 = 1_800_000_000_000_000
+    try log.append([
+        factory.make(
+            at: Timestamp(microseconds: t0),
+            .experimentCreated(
+                ExperimentCreated(
+                    experiment: (dir as NSString).lastPathComponent, name: "synthetic", descriptorSHA256: hex(32), toolName: "fmriprep-like",
+                    toolVersion: "23.1.4", invocations: ["invocation.json"], options: ["jobs": String(lanes)], backend: "local", user: "bench",
+                    host: "node01", clowdrVersion: ClowdrVersion.current, os: "Linux")))
+    ])
+    var laneFree = [Int64](repeating: t0 + 1_000_000, count: lanes)
+    var batch: [Event] = []
+    func at(_ us: Int64, _ task: String, _ attempt: Int?, _ body: EventBody) {
+        batch.append(factory.make(at: Timestamp(microseconds: us), task: task, attempt: attempt, body))
+    }
+    for t in 0..<n {
+        let task = String(t)
+        let subject = String(format: "sub-%06d", t)
+        let smoothing = [4.0, 6.0, 8.0][t % 3]
+        let invocation: JSONValue = [
+            "bids_dir": "/data/ds004215", "output_dir": "/scratch/derivatives/fmriprep", "analysis_level": "participant",
+            "participant_label": [.string(subject)], "smoothing_fwhm": .number(JSONNumber(smoothing)), "nthreads": 4,
+        ]
+        let commandLine =
+            "fmriprep /data/ds004215 /scratch/derivatives/fmriprep participant --participant-label \(subject) --smoothing-fwhm \(smoothing) --nthreads 4 --skip-bids-validation"
+        at(
+            t0 + 1000 + Int64(t), task, nil,
+            .taskPlanned(TaskPlanned(invocation: invocation, commandLine: commandLine, labels: ["participant": subject])))
+        let fate = uniform()
+        let attempts = fate < 0.03 ? 2 : 1
+        for attempt in 1...attempts {
+            let lane = laneFree.indices.min { laneFree[$0] < laneFree[$1] }!
+            let submitted = laneFree[lane]
+            let started = submitted + Int64(uniform() * 20_000_000)
+            let duration = Int64((300 + 900 * uniform() * uniform()) * 1_000_000)
+            let ended = started + duration
+            laneFree[lane] = ended + 200_000
+            at(submitted, task, attempt, .taskSubmitted(TaskSubmitted(backend: "local", nativeID: String(40_000 + t))))
+            at(started, task, attempt, .taskStarted(TaskStarted(host: "node\(String(format: "%02d", lane % 8 + 1))", pid: Int32(10_000 + t))))
+            let base = Int64(800 << 20) + Int64(uniform() * Double(3 << 30))
+            var peak: Int64 = 0
+            for k in 0..<perAttempt {
+                let f = Double(k + 1) / Double(perAttempt)
+                let rss = Int64(Double(base) * (0.3 + 0.7 * min(1, f * 1.6)) * (0.9 + 0.1 * uniform()))
+                peak = max(peak, rss)
+                let time = started + Int64(Double(duration) * f * 0.98)
+                at(
+                    time, task, attempt,
+                    .sample(
+                        Sample(
+                            cpuUser: Double(time - started) / 1e6 * 3.2, cpuSystem: Double(time - started) / 1e6 * 0.2, rss: rss, vms: rss * 2,
+                            readBytes: Int64(f * 2e9), writeBytes: Int64(f * 5e8), processes: 6, threads: 24)))
+            }
+            let failed = (attempts == 2 && attempt == 1) || (fate >= 0.03 && fate < 0.05)  // retried, or failed for good
+            let lost = !failed && fate > 0.998
+            let folder = dir + "/tasks/\(task)/\(attempt)"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            var out = ""
+            for line in 0..<20 { out += "\(subject) step \(line): \(["anatomical", "functional", "confounds", "reports"][line % 4]) workflow done\n" }
+            try out.write(toFile: folder + "/stdout", atomically: false, encoding: .utf8)
+            try (failed ? "ERROR: node fmri_preproc.bold_confounds failed: MemoryError\n" : "").write(
+                toFile: folder + "/stderr", atomically: false, encoding: .utf8)
+            if lost {
+                at(ended, task, attempt, .taskLost(TaskLost(reason: "no heartbeat for 600 s")))
+                continue
+            }
+            let outputs = [
+                OutputFile(id: "report", path: "/scratch/derivatives/fmriprep/\(subject).html", size: 2_000_000 + Int64(t), sha256: hex(32)),
+                OutputFile(
+                    id: "preproc_bold", path: "/scratch/derivatives/fmriprep/\(subject)/func/\(subject)_task-rest_desc-preproc_bold.nii.gz",
+                    size: failed ? nil : 400_000_000 + Int64(t), sha256: failed ? nil : hex(32)),
+            ]
+            at(
+                ended, task, attempt,
+                .taskExited(
+                    TaskExited(
+                        exitCode: failed ? 1 : 0, wallTime: Double(ended - started) / 1e6, cpuUser: Double(ended - started) / 1e6 * 3.2,
+                        cpuSystem: Double(ended - started) / 1e6 * 0.2, peakRSS: peak, readBytes: 2_000_000_000, writeBytes: 500_000_000,
+                        outputs: outputs, failureReason: failed ? "exit code 1" : nil)))
+        }
+        if batch.count >= 20_000 {
+            try log.append(batch)
+            batch.removeAll(keepingCapacity: true)
+        }
+    }
+    try log.append(batch)
+    print(dir)
+}
+
+/// `clowdr-bench report`: a synthetic experiment of N tasks (100,000 by default), its `clowdr export html` (time,
+/// size), then the report loaded in headless Chromium: when it becomes interactive, when the detail is decoded,
+/// how long sorting by peak RAM takes. Goals: under 20 MB, interactive in under 3 s.
+func reportBenchmark() throws {
+    let n = argument("--tasks", default: "100000")
+    let dir = argument("--dir", default: NSTemporaryDirectory() + "clowdr-reportbench-\(getpid())")
+    defer { if argument("--keep", default: "no") == "no" { try? FileManager.default.removeItem(atPath: dir) } }
+    let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+    func run(_ exe: String, _ args: [String]) throws -> (Double, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        let start = DispatchTime.now().uptimeNanoseconds
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, text)
+    }
+    let (synth, _) = try run(bin + "/clowdr-bench", ["synth-experiment", "--dir", dir, "--tasks", n, "--samples", "50"])
+    print("report benchmark: synthetic experiment of \(n) tasks x 50 samples written in \(String(format: "%.1f", synth)) s")
+    let html = dir + "/report.html"
+    let (export, _) = try run(bin + "/clowdr", ["export", "html", dir, "-o", html])
+    let size = ((try? FileManager.default.attributesOfItem(atPath: html))?[.size] as? NSNumber)?.int64Value ?? 0
+    print("  clowdr export html: \(String(format: "%.1f", export)) s, \(String(format: "%.1f", Double(size) / 1e6)) MB  [goal < 20 MB]")
+    let script = argument("--check-page", default: "scripts/browser/check-page.py")
+    guard FileManager.default.fileExists(atPath: script) else { return print("  (no \(script): browser figures skipped)") }
+    for round in 1...3 {
+        let (_, json) = try run(
+            "/usr/bin/python3",
+            [
+                script, "file://" + html, "--timeout", "120",
+                "--step",
+                "sort_ms=(() => { const t = performance.now(); document.querySelector('th[data-key=rss] button').click(); return performance.now() - t; })()",
+                "--step", "rows=document.getElementById('task-table').dataset.rows",
+                "--step",
+                "scroll_ms=(() => { const s = document.getElementById('table-scroll'); const t = performance.now(); s.scrollTop = 1300000; s.dispatchEvent(new Event('scroll')); return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now() - t)))); })()",
+                "--step", "errors=document.getElementById('error-banner').hidden ? 0 : 1",
+            ])
+        guard let r = try? JSONParser.parse(json) else { return print("  browser run failed: \(json.prefix(300))") }
+        func num(_ v: JSONValue?) -> String {
+            if case .number(let x)? = v { return String(format: "%.0f", Double(x.literal) ?? 0) }
+            return "?"
+        }
+        print(
+            "  headless Chromium, run \(round): interactive at \(num(r["interactive_ms"])) ms (seen by the driver at \(num(r["ready_ms"])) ms), detail decoded at \(num(r["detail_ms"])) ms, sort by RAM \(num(r["results"]?["sort_ms"])) ms, scroll to row 50,000 \(num(r["results"]?["scroll_ms"])) ms; console errors \(r["console_errors"].map { JSONWriter().string($0) } ?? "?"), requests \(r["requests"].map { JSONWriter().string($0) }?.count ?? 0 > 0 ? JSONWriter().string(r["requests"]!) : "[]")  [goal: interactive < 3000 ms]"
+        )
+    }
+}
+
 switch CommandLine.arguments.dropFirst().first {
 case "append-worker": try appendWorker()
 case "eventlog": try eventlogBenchmark()
 case "boutiques": try boutiquesBenchmark()
 case "run": try runBenchmark()
 case "query": try queryBenchmark()
+case "report": try reportBenchmark()
+case "synth-experiment": try synthExperiment()
 default:
     print(
         "usage: clowdr-bench eventlog [--events N] [--batch B] | boutiques [--invocations N] [--bosh PATH] | append-worker --log PATH --stream K --events N --batch B"

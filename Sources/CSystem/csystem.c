@@ -127,3 +127,19 @@ void *clowdr_gz_open(const char *path, const char *mode) { return gzopen(path, m
 int clowdr_gz_write(void *gz, const void *data, unsigned n) { return gzwrite((gzFile)gz, data, n); }
 int clowdr_gz_read(void *gz, void *data, unsigned n) { return gzread((gzFile)gz, data, n); }
 int clowdr_gz_close(void *gz) { return gzclose((gzFile)gz) == Z_OK ? 0 : -1; }
+
+size_t clowdr_gzip_bound(size_t n) { return compressBound((uLong)n) + 32; }
+
+size_t clowdr_gzip(const void *in, size_t n, void *out, size_t cap, int level) {
+    z_stream s = {0};
+    // windowBits 15 + 16: a gzip header and trailer, as browsers' DecompressionStream("gzip") reads.
+    if (deflateInit2(&s, level, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK) return 0;
+    s.next_in = (Bytef *)in;
+    s.avail_in = (uInt)n;
+    s.next_out = (Bytef *)out;
+    s.avail_out = (uInt)cap;
+    int rc = deflate(&s, Z_FINISH);
+    size_t written = cap - s.avail_out;
+    deflateEnd(&s);
+    return rc == Z_STREAM_END ? written : 0;
+}

@@ -316,3 +316,8 @@ public struct RerunRequested: Codable, Sendable, Equatable {
         self.controller = controller
     }
 }
+
+/// The version of clowdr recorded in every experiment (and shown by `clowdr --version` and the report).
+public enum ClowdrVersion {
+    public static let current = "0.1.0-dev"
+}

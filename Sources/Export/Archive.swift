@@ -7,7 +7,7 @@ import SQLite
 ///
 /// Members (under `clowdr-<experiment>/`): `clowdr.db` (a consistent snapshot taken with SQLite's online backup,
 /// also while the experiment runs), `descriptor.json`, each task's `invocation.json` and each attempt's `stdout`
-/// and `stderr`, the JSON and PROV exports, and `MANIFEST`: `sha256  path` for every other member. Written under
+/// and `stderr`, the JSON and PROV exports, the HTML report, and `MANIFEST`: `sha256  path` for every other member. Written under
 /// a temporary name and renamed, so a crash never leaves a partial archive.
 public enum Archive {
     /// Writes `into/clowdr-<id>.tar.gz` for the experiment folder `directory`; returns its path.
@@ -23,10 +23,13 @@ public enum Archive {
         try log.withConnection { try $0.backup(to: staging + "/clowdr.db") }
         try JSONExport.write(logPath: staging + "/clowdr.db", to: staging + "/clowdr-\(id).json", samples: false)
         try PROVExport.write(logPath: staging + "/clowdr.db", to: staging + "/clowdr-\(id).prov.json", format: .json)
+        // The report, from the snapshot (and the attempts' stdout/stderr in the experiment folder).
+        let report = try ReportData.build(db: staging + "/clowdr.db", experimentDirectory: directory)
+        try AtomicFile.write(to: staging + "/clowdr-\(id).html") { $0.write(try HTMLReport.page(report, title: "clowdr · \(id)")) }
 
         var members: [(name: String, source: String)] = [
             ("clowdr.db", staging + "/clowdr.db"), ("clowdr-\(id).json", staging + "/clowdr-\(id).json"),
-            ("clowdr-\(id).prov.json", staging + "/clowdr-\(id).prov.json"),
+            ("clowdr-\(id).prov.json", staging + "/clowdr-\(id).prov.json"), ("clowdr-\(id).html", staging + "/clowdr-\(id).html"),
         ]
         let fm = FileManager.default
         if fm.fileExists(atPath: directory + "/descriptor.json") { members.append(("descriptor.json", directory + "/descriptor.json")) }

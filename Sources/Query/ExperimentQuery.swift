@@ -157,16 +157,11 @@ public final class ExperimentQuery {
     public func outliers(_ metric: TopMetric, threshold: Double) throws -> ResultTable {
         try withViews { db in
             let rows = try attemptRows(db: db, extraColumns: [metric.expression], order: nil, limit: nil, allAttempts: false, state: nil, filters: [])
-            let values = rows.compactMap { $0.last?.double }
-            guard values.count >= 3 else { return table([], extra: ["z"], extraUnits: [.none]) }
-            let median = Stats.quantile(values, 0.5)
-            let mad = Stats.quantile(values.map { abs($0 - median) }, 0.5)
-            let scale = mad > 0 ? 1.4826 * mad : (Stats.mean(values.map { abs($0 - median) }) * 1.2533)
+            let zs = Stats.robustZ(rows.map { $0.last?.double })
             var out: [[SQLiteValue]] = []
-            for r in rows {
-                guard let x = r.last?.double, scale > 0 else { continue }
-                let z = (x - median) / scale
-                if abs(z) > threshold { out.append((metric.inBaseColumns ? Array(r.dropLast()) : r) + [.real((z * 100).rounded() / 100)]) }
+            for (r, z) in zip(rows, zs) {
+                guard let z, abs(z) > threshold else { continue }
+                out.append((metric.inBaseColumns ? Array(r.dropLast()) : r) + [.real((z * 100).rounded() / 100)])
             }
             out.sort { abs($0.last!.double!) > abs($1.last!.double!) }
             return metric.inBaseColumns
@@ -197,16 +192,34 @@ public final class ExperimentQuery {
     }
 }
 
-/// Small statistics.
-enum Stats {
+/// Small statistics, shared by the queries and the report.
+package enum Stats {
     /// Linear-interpolated quantile (as numpy's default).
-    static func quantile(_ xs: [Double], _ p: Double) -> Double {
-        let s = xs.sorted()
+    package static func quantile(_ xs: [Double], _ p: Double) -> Double {
+        quantile(sorted: xs.sorted(), p)
+    }
+
+    /// The same over values already sorted ascending.
+    package static func quantile(sorted s: [Double], _ p: Double) -> Double {
         guard !s.isEmpty else { return .nan }
         let h = Double(s.count - 1) * p
         let lo = Int(h.rounded(.down))
         let hi = min(lo + 1, s.count - 1)
         return s[lo] + (h - Double(lo)) * (s[hi] - s[lo])
     }
-    static func mean(_ xs: [Double]) -> Double { xs.isEmpty ? .nan : xs.reduce(0, +) / Double(xs.count) }
+
+    package static func mean(_ xs: [Double]) -> Double { xs.isEmpty ? .nan : xs.reduce(0, +) / Double(xs.count) }
+
+    /// Robust z-scores, (x - median) / (1.4826 * MAD), for each value (nil where the value is nil, or all when
+    /// fewer than 3 values or no spread). With MAD 0, the mean absolute deviation (scaled by 1.2533) stands in.
+    package static func robustZ(_ values: [Double?]) -> [Double?] {
+        let xs = values.compactMap { $0 }
+        guard xs.count >= 3 else { return values.map { _ in nil } }
+        let median = quantile(xs, 0.5)
+        let deviations = xs.map { abs($0 - median) }
+        let mad = quantile(deviations, 0.5)
+        let scale = mad > 0 ? 1.4826 * mad : mean(deviations) * 1.2533
+        guard scale > 0 else { return values.map { _ in nil } }
+        return values.map { $0.map { ($0 - median) / scale } }
+    }
 }

@@ -107,11 +107,6 @@ public enum ExperimentSetup {
     }
 }
 
-/// The version of clowdr recorded in every experiment.
-public enum ClowdrVersion {
-    public static let current = "0.1.0-dev"
-}
-
 /// The first failure of a parallel loop.
 final class FailureBox: @unchecked Sendable {
     private let lock = NSLock()

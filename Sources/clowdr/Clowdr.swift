@@ -13,9 +13,10 @@ struct Clowdr: ParsableCommand {
             Every launch, monitor sample, exit and rerun is an event in the experiment's append-only log \
             (PROVDIR/<experiment-id>/clowdr.db). Status, reruns, queries and reports are derived from it.
             """,
-        version: "0.1.0-dev",
+        version: ClowdrVersion.current,
         subcommands: [
-            Run.self, Rerun.self, Status.self, QueryCommand.self, ExportCommand.self, ArchiveCommand.self, Local.self, Task.self, Validate.self,
+            Run.self, Rerun.self, Status.self, QueryCommand.self, ExportCommand.self, ShareCommand.self, ArchiveCommand.self, Local.self, Task.self,
+            Validate.self,
             Simulate.self, Fsck.self,
             Ingest.self,
             Events.self,

@@ -7,8 +7,8 @@ import Runner
 /// `clowdr export FORMAT EXPERIMENT`: the record in forms other programs read.
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "export", abstract: "Write an experiment's record for other programs: json, prov.",
-        subcommands: [ExportJSON.self, ExportPROV.self])
+        commandName: "export", abstract: "Write an experiment's record: json, prov, or a self-contained html report.",
+        subcommands: [ExportJSON.self, ExportPROV.self, ExportHTML.self])
 }
 
 /// `clowdr export json EXPERIMENT [-o FILE] [--samples]`.
@@ -67,6 +67,34 @@ struct ExportPROV: ParsableCommand {
         do { layout = try ExperimentLayout.locate(experiment) } catch { throw ValidationError("\(error)") }
         let path = output ?? layout.directory + "/clowdr-\(layout.id)." + (format == .json ? "prov.json" : "provn")
         try PROVExport.write(logPath: layout.log, to: path, format: format)
+        print(path)
+    }
+}
+
+/// `clowdr export html EXPERIMENT [-o FILE]`.
+struct ExportHTML: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "html",
+        abstract: "The report: one self-contained HTML file to open in any browser, offline.",
+        discussion: """
+            Header and counts per state, a sortable and filterable table of every task (smooth at 100,000), a Gantt \
+            timeline of the attempts, RAM and CPU over time, summary statistics and outliers, and each task's \
+            command line, invocation, outputs with sha256 and the last lines of stdout and stderr. Nothing is \
+            fetched from anywhere: the data is embedded, compressed. Samples and log tails are embedded within a \
+            budget (failed tasks and the highest peak RAM first); `clowdr share` serves every task's.
+            """)
+
+    @Argument(help: "The experiment folder, its clowdr.db, or a PROVDIR (its newest experiment).")
+    var experiment: String
+
+    @Option(name: .shortAndLong, help: "The file to write (default: EXPERIMENT/clowdr-<experiment>.html).")
+    var output: String?
+
+    func run() throws {
+        let layout: ExperimentLayout
+        do { layout = try ExperimentLayout.locate(experiment) } catch { throw ValidationError("\(error)") }
+        let path = output ?? layout.directory + "/clowdr-\(layout.id).html"
+        try HTMLReport.write(experimentDirectory: layout.directory, to: path)
         print(path)
     }
 }

@@ -34,4 +34,9 @@ int clowdr_gz_write(void *gz, const void *data, unsigned n);
 int clowdr_gz_read(void *gz, void *data, unsigned n);
 int clowdr_gz_close(void *gz);
 
+/// gzip in memory (a gzip member, level 1-9): the compressed size, or 0 when `cap` (at least
+/// clowdr_gzip_bound(n)) is too small or zlib fails. Inputs must be under 4 GiB.
+size_t clowdr_gzip_bound(size_t n);
+size_t clowdr_gzip(const void *in, size_t n, void *out, size_t cap, int level);
+
 #endif
