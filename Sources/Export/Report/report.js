@@ -42,7 +42,7 @@
       if (s === null || s === undefined) return '';
       if (s < 1) return Math.round(s * 1000) + ' ms';
       if (s < 60) return s.toFixed(s < 10 ? 2 : 1) + ' s';
-      const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.round(s % 60);
+      const r = Math.round(s), h = Math.floor(r / 3600), m = Math.floor((r % 3600) / 60), sec = r % 60;  // 359.6 s is 6m 00s
       return h > 0 ? `${h}h ${String(m).padStart(2, '0')}m` : `${m}m ${String(sec).padStart(2, '0')}s`;
     },
     pct(p) { return p === null || p === undefined ? '' : p.toFixed(p < 10 ? 1 : 0) + ' %'; },
