@@ -55,6 +55,10 @@ public struct ReportData: Sendable {
             self.tailBytes = tailBytes
         }
 
+        /// The live page's documents (`clowdr share`): no samples, outputs or logs, which the page fetches per task,
+        /// so that a rebuild after new events stays cheap.
+        public static let live = Budget(samplePoints: 0, logBytes: 0, outputBytes: 0)
+
         /// Everything about one task, for `clowdr share`'s task endpoint.
         public static let oneTask = Budget(samplePoints: .max, pointsPerTask: 2_000, logBytes: .max, outputBytes: .max)
     }

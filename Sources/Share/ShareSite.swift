@@ -70,7 +70,7 @@ public final class ShareSite: Sendable {
                 return json(Data("{\"seq\":\(try ReportData.lastSeq(experimentDirectory: dir))}".utf8), gzipped: false)
             case 4 where p[2] == "api" && (p[3] == "core" || p[3] == "detail"):
                 guard acceptsGzip else {  // rare (browsers all accept gzip): built afresh, not cached
-                    let data = try ReportData.build(experimentDirectory: dir)
+                    let data = try ReportData.build(experimentDirectory: dir, budget: .live)
                     return json(Data((p[3] == "core" ? data.core : data.detail).utf8), gzipped: false)
                 }
                 let docs = try await cache.documents(directory: dir)
@@ -131,7 +131,7 @@ actor ReportCache {
     func documents(directory: String) throws -> Entry {
         let seq = try ReportData.lastSeq(experimentDirectory: directory)
         if let e = entries[directory], e.seq == seq { return e }
-        let data = try ReportData.build(experimentDirectory: directory)
+        let data = try ReportData.build(experimentDirectory: directory, budget: .live)
         let e = Entry(seq: data.seq, core: try HTMLReport.gzip(Array(data.core.utf8)), detail: try HTMLReport.gzip(Array(data.detail.utf8)))
         entries[directory] = e
         return e
