@@ -63,11 +63,11 @@ public enum HTMLReport {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
     }
 
-    /// gzip in memory (zlib, level 6).
-    public static func gzip(_ bytes: [UInt8]) throws -> Data {
+    /// gzip in memory (zlib; level 6 for files, 1 where speed matters more than size).
+    public static func gzip(_ bytes: [UInt8], level: Int32 = 6) throws -> Data {
         let cap = clowdr_gzip_bound(bytes.count)
         var out = [UInt8](repeating: 0, count: cap)
-        let n = bytes.withUnsafeBytes { src in out.withUnsafeMutableBytes { clowdr_gzip(src.baseAddress, bytes.count, $0.baseAddress, cap, 6) } }
+        let n = bytes.withUnsafeBytes { src in out.withUnsafeMutableBytes { clowdr_gzip(src.baseAddress, bytes.count, $0.baseAddress, cap, level) } }
         guard n > 0 else { throw ExportError("cannot compress the report data (\(bytes.count) bytes)") }
         return Data(out[0..<n])
     }

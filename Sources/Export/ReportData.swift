@@ -170,7 +170,7 @@ public struct ReportData: Sendable {
             "SELECT a.task, e.type, json(json_extract(e.payload, '$.outputs')) FROM tasks t JOIN attempts a ON a.task = t.task AND a.attempt = t.attempts JOIN events e ON e.seq = a.last_seq WHERE a.exit_code IS NOT NULL OR a.signal IS NOT NULL"
         )
         var unresolved = 0
-        while try exits.step() {
+        while budget.outputBytes > 0, try exits.step() {
             guard let t = index[exits.string(0)] else { continue }
             if exits.string(1) == "task_exited" { outputs[t] = exits.optionalString(2) } else { unresolved += 1 }
         }

@@ -1,6 +1,6 @@
 import FlyingFox
 import FlyingSocks
-public import Foundation
+import Foundation
 
 /// `clowdr share`: serves a `ShareSite` over HTTP with FlyingFox (a small server on Swift concurrency with no
 /// dependencies of its own: it builds in seconds, where SwiftNIO-based servers take minutes).

@@ -132,7 +132,9 @@ actor ReportCache {
         let seq = try ReportData.lastSeq(experimentDirectory: directory)
         if let e = entries[directory], e.seq == seq { return e }
         let data = try ReportData.build(experimentDirectory: directory, budget: .live)
-        let e = Entry(seq: data.seq, core: try HTMLReport.gzip(Array(data.core.utf8)), detail: try HTMLReport.gzip(Array(data.detail.utf8)))
+        // Level 1: rebuilt after every change while an experiment runs, and served over loopback.
+        let e = Entry(
+            seq: data.seq, core: try HTMLReport.gzip(Array(data.core.utf8), level: 1), detail: try HTMLReport.gzip(Array(data.detail.utf8), level: 1))
         entries[directory] = e
         return e
     }
