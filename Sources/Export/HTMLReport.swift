@@ -59,8 +59,10 @@ public enum HTMLReport {
         return out
     }
 
-    static func escape(_ s: String) -> String {
+    /// Text made safe inside HTML elements and double-quoted attributes.
+    public static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;")
     }
 
     /// gzip in memory (zlib; level 6 for files, 1 where speed matters more than size).

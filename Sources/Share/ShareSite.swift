@@ -94,7 +94,7 @@ public final class ShareSite: Sendable {
             let counts = TaskStatus.allCases.compactMap { s in state?.counts[s].flatMap { $0 > 0 ? "\($0) \(s.rawValue)" : nil } }
             let name = state?.experiment?.name ?? ""
             rows +=
-                "<tr><td><a href=\"/e/\(esc(id))/\">\(esc(id))</a></td><td>\(esc(name))</td><td>\(esc(counts.joined(separator: ", ")))</td></tr>\n"
+                "<tr><td><a href=\"/e/\(HTMLReport.escape(id))/\">\(HTMLReport.escape(id))</a></td><td>\(HTMLReport.escape(name))</td><td>\(HTMLReport.escape(counts.joined(separator: ", ")))</td></tr>\n"
         }
         return """
             <!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
@@ -104,11 +104,6 @@ public final class ShareSite: Sendable {
             \(rows)</table><p>clowdr \(ClowdrVersion.current): this list refreshes every 5 s.</p></body></html>
 
             """
-    }
-
-    func esc(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-            .replacingOccurrences(of: "\"", with: "&quot;")
     }
 
     func text(_ status: Int, _ s: String) -> Response { Response(status: status, contentType: "text/plain; charset=utf-8", body: Data(s.utf8)) }
