@@ -442,7 +442,8 @@ func eventlogBenchmark() throws {
     let bare = try bareInsert("plain", idColumn: "TEXT")
     let bareUnique = try bareInsert("unique", idColumn: "TEXT NOT NULL UNIQUE")
 
-    // clowdr: typed events through EventLog.append (payload encoding, insert, projections, durable commit).
+    // clowdr: typed events through EventLog.append (payload encoding, 32-row INSERTs with text bound from one
+    // buffer, the unique id index, projections, durable commit).
     let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
     var rssAt: [(Int, Int64)] = []
     let appendTime = try seconds {

@@ -65,7 +65,7 @@ public final class EventLog: EventSink, @unchecked Sendable {
                                 ? "; open it once with write access (e.g. clowdr ingest or rerun) to upgrade it" : "; use a newer clowdr"))
                 }
             } else {
-                try EventLog.retryingBusy { try Migrations.migrate(db) }
+                _ = try EventLog.retryingBusy { try Migrations.migrate(db) }
             }
         } catch let e as SQLiteError {
             throw EventLogError.sqlite(path: file, e)
@@ -112,14 +112,13 @@ public final class EventLog: EventSink, @unchecked Sendable {
     public func appendReturningSeqs(_ events: [Event]) throws -> [Int64] {
         guard !events.isEmpty else { return [] }
         return try write { s in
-            var inputs: [ProjectionInput] = []
-            inputs.reserveCapacity(events.count)
-            for e in events {
-                try s.insert(e)
-                inputs.append(ProjectionInput(seq: s.db.lastInsertRowID, time: e.time, task: e.task, attempt: e.attempt, input: Replay.input(of: e)))
-            }
-            try s.project(inputs)
-            return inputs.map(\.seq)
+            let seqs = try s.insertAll(events.count) { i, arena in try PendingRow(events[i], into: &arena) }
+            try s.project(
+                events.indices.map { i in
+                    let e = events[i]
+                    return ProjectionInput(seq: seqs[i], time: e.time, task: e.task, attempt: e.attempt, input: Replay.input(of: e))
+                })
+            return seqs
         }
     }
 
@@ -128,14 +127,13 @@ public final class EventLog: EventSink, @unchecked Sendable {
     public func appendReturningSeqs(_ events: [RawEvent]) throws -> [Int64] {
         guard !events.isEmpty else { return [] }
         return try write { s in
-            var inputs: [ProjectionInput] = []
-            inputs.reserveCapacity(events.count)
-            for e in events {
-                try s.insert(e, ignoringDuplicate: false)
-                inputs.append(ProjectionInput(seq: s.db.lastInsertRowID, time: e.time, task: e.task, attempt: e.attempt, input: Replay.input(of: e)))
-            }
-            try s.project(inputs)
-            return inputs.map(\.seq)
+            let seqs = try s.insertAll(events.count) { i, arena in PendingRow(events[i], into: &arena) }
+            try s.project(
+                events.indices.map { i in
+                    let e = events[i]
+                    return ProjectionInput(seq: seqs[i], time: e.time, task: e.task, attempt: e.attempt, input: Replay.input(of: e))
+                })
+            return seqs
         }
     }
 
@@ -332,55 +330,74 @@ public final class EventLog: EventSink, @unchecked Sendable {
 /// The prepared statements of the append path.
 final class Statements {
     let db: Connection
+    /// One row per statement: the tail of a batch, and ingest (which must know, row by row, what was new).
     let insert: Statement
     let insertIgnoring: Statement
+    /// `rowsPerStatement` rows per statement: the bulk of a batch. SQLite's per-statement work (cursors, the
+    /// statement transaction, the VDBE program's start and end) is then paid once per chunk instead of once per row.
+    let insertChunk: Statement
     let selectByID: Statement
     let projection: ProjectionTables
 
+    /// Rows in one multi-row INSERT (7 parameters each, far below SQLite's limits on parameters and VALUES rows).
+    static let rowsPerStatement = 32
+    static let columnsPerRow: Int32 = 7
+
     init(_ db: Connection) throws {
         self.db = db
-        let columns = "(id, time, task, attempt, type, version, payload) VALUES (?, ?, ?, ?, ?, ?, ?)"
-        insert = try db.prepare("INSERT INTO events \(columns)")
-        insertIgnoring = try db.prepare("INSERT INTO events \(columns) ON CONFLICT(id) DO NOTHING")
+        let row = "(?, ?, ?, ?, ?, ?, ?)"
+        let columns = "INSERT INTO events (id, time, task, attempt, type, version, payload) VALUES"
+        insert = try db.prepare("\(columns) \(row)")
+        insertIgnoring = try db.prepare("\(columns) \(row) ON CONFLICT(id) DO NOTHING")
+        insertChunk = try db.prepare("\(columns) " + Array(repeating: row, count: Statements.rowsPerStatement).joined(separator: ", "))
         selectByID = try db.prepare("SELECT time, task, attempt, type, version, payload FROM events WHERE id = ?")
         projection = try ProjectionTables(db)
     }
+
+    /// Inserts `count` events, whole chunks through the multi-row statement and the rest one by one. `encode`
+    /// writes event `i`'s text columns into the arena and returns its row. Returns the seqs in order.
+    ///
+    /// The text of a chunk is bound straight from the arena (no copy by SQLite, no allocation per value). Inside
+    /// the write transaction the rowids of one statement are consecutive (each new rowid is the largest plus one),
+    /// so a chunk's seqs are its last row's seq and the ones before it.
+    func insertAll(_ count: Int, encode: (Int, inout [UInt8]) throws -> PendingRow) throws -> [Int64] {
+        var seqs: [Int64] = []
+        seqs.reserveCapacity(count)
+        var i = 0
+        while i < count {
+            let k = count - i >= Statements.rowsPerStatement ? Statements.rowsPerStatement : 1
+            let stmt = k == 1 ? insert : insertChunk
+            arena.removeAll(keepingCapacity: true)
+            rows.removeAll(keepingCapacity: true)
+            for r in 0..<k { rows.append(try encode(i + r, &arena)) }
+            try arena.withUnsafeBufferPointer { text in
+                defer { stmt.reset() }
+                for (r, row) in rows.enumerated() { try row.bind(to: stmt, from: Int32(r) * Statements.columnsPerRow + 1, text: text) }
+                try stmt.step()
+            }
+            let last = db.lastInsertRowID
+            for r in 0..<k { seqs.append(last - Int64(k - 1 - r)) }
+            i += k
+        }
+        return seqs
+    }
+
+    /// The text of the chunk being inserted, and its rows.
+    private var arena: [UInt8] = []
+    private var rows: [PendingRow] = []
 
     /// Inserts one event; returns false when `ignoringDuplicate` and the id is already there.
     @discardableResult
     func insert(_ e: RawEvent, ignoringDuplicate: Bool) throws -> Bool {
         let stmt = ignoringDuplicate ? insertIgnoring : insert
-        defer { stmt.reset() }
-        try stmt.bind(.text(e.id), at: 1)
-        try stmt.bind(.integer(e.time.microseconds), at: 2)
-        try stmt.bind(.text(e.task), at: 3)
-        try stmt.bind(.integer(e.attempt), at: 4)
-        try stmt.bind(.text(e.type), at: 5)
-        try stmt.bind(.integer(Int64(e.version)), at: 6)
-        try stmt.bind(.text(e.payload), at: 7)
-        try stmt.step()
-        return db.changes > 0
-    }
-
-    private var scratch: [UInt8] = []
-
-    /// Inserts one typed event, encoding its payload straight into a reused buffer.
-    func insert(_ e: Event) throws {
-        defer { insert.reset() }
-        try insert.bind(.text(e.id.text), at: 1)
-        try insert.bind(.integer(e.time.microseconds), at: 2)
-        try insert.bind(.text(e.task), at: 3)
-        try insert.bind(.integer(e.attempt), at: 4)
-        try insert.bind(.text(e.body.type), at: 5)
-        try insert.bind(.integer(Int64(e.body.version)), at: 6)
-        if case .sample(let sample) = e.body {
-            scratch.removeAll(keepingCapacity: true)
-            sample.writeJSON(into: &scratch)
-            try scratch.withUnsafeBufferPointer { try insert.bindText(utf8: $0, at: 7) }
-        } else {
-            try insert.bind(.text(try e.body.payloadJSON()), at: 7)
+        arena.removeAll(keepingCapacity: true)
+        let row = PendingRow(e, into: &arena)
+        try arena.withUnsafeBufferPointer { text in
+            defer { stmt.reset() }
+            try row.bind(to: stmt, from: 1, text: text)
+            try stmt.step()
         }
-        try insert.step()
+        return db.changes > 0
     }
 
     /// True when the stored event with `e.id` has exactly `e`'s content.
@@ -399,27 +416,79 @@ final class Statements {
         var order: [String] = []
         for (i, e) in inputs.enumerated() {
             guard let task = e.task else { continue }
+            // The same events replay lets touch a task (ExperimentState's apply): the rest leave the tables alone.
             switch e.input {
+            case .body(.experimentCreated), .body(.rerunRequested), .unknown, .unreadable: continue
             case .sample, .body: break
-            case .unknown, .unreadable: continue
             }
             if byTask[task] == nil { order.append(task) }
             byTask[task, default: []].append(i)
         }
         for task in order {
             let before = try projection.load(task: task)
-            var state = ExperimentState()
-            if let before {
-                state.tasks[task] = before
-                state.taskOrder = [task]
-            }
+            var after = before ?? TaskState(task: task, lastSeq: 0)
             for i in byTask[task]! {
                 let e = inputs[i]
-                Replay.apply(seq: e.seq, time: e.time, task: task, attempt: e.attempt, e.input, to: &state)
+                Replay.apply(e.input, seq: e.seq, time: e.time, attempt: e.attempt, to: &after)
             }
-            guard let after = state.tasks[task] else { continue }
             try projection.save(after, previous: before)
         }
+    }
+}
+
+/// One row of `events` about to be inserted: its numbers, and its text as ranges of the arena of the chunk
+/// being inserted (see `Statements.insertAll`).
+struct PendingRow {
+    var id: Range<Int>
+    var time: Int64
+    var task: Range<Int>?
+    var attempt: Int64?
+    var type: Range<Int>
+    var version: Int64
+    var payload: Range<Int>
+
+    init(_ e: RawEvent, into arena: inout [UInt8]) {
+        id = PendingRow.write(e.id, to: &arena)
+        time = e.time.microseconds
+        task = e.task.map { PendingRow.write($0, to: &arena) }
+        attempt = e.attempt.map(Int64.init)
+        type = PendingRow.write(e.type, to: &arena)
+        version = Int64(e.version)
+        payload = PendingRow.write(e.payload, to: &arena)
+    }
+
+    /// A typed event's row: a sample's payload is encoded straight into the arena.
+    init(_ e: Event, into arena: inout [UInt8]) throws {
+        id = PendingRow.write(e.id.text, to: &arena)
+        time = e.time.microseconds
+        task = e.task.map { PendingRow.write($0, to: &arena) }
+        attempt = e.attempt.map(Int64.init)
+        type = PendingRow.write(e.body.type, to: &arena)
+        version = Int64(e.body.version)
+        if case .sample(let sample) = e.body {
+            let start = arena.count
+            sample.writeJSON(into: &arena)
+            payload = start..<arena.count
+        } else {
+            payload = PendingRow.write(try e.body.payloadJSON(), to: &arena)
+        }
+    }
+
+    static func write(_ s: String, to arena: inout [UInt8]) -> Range<Int> {
+        let start = arena.count
+        arena.append(contentsOf: s.utf8)
+        return start..<arena.count
+    }
+
+    /// Binds the seven columns from parameter `c` on; `text` is the arena, which must outlive the step.
+    func bind(to stmt: Statement, from c: Int32, text: UnsafeBufferPointer<UInt8>) throws {
+        try stmt.bindText(borrowing: UnsafeBufferPointer(rebasing: text[id]), at: c)
+        try stmt.bind(time, at: c + 1)
+        if let task { try stmt.bindText(borrowing: UnsafeBufferPointer(rebasing: text[task]), at: c + 2) } else { try stmt.bind(.null, at: c + 2) }
+        try stmt.bind(attempt, at: c + 3)
+        try stmt.bindText(borrowing: UnsafeBufferPointer(rebasing: text[type]), at: c + 4)
+        try stmt.bind(version, at: c + 5)
+        try stmt.bindText(borrowing: UnsafeBufferPointer(rebasing: text[payload]), at: c + 6)
     }
 }
 

@@ -233,12 +233,26 @@ public enum Replay {
         }
     }
 
+    /// Applies an event about one task to that task alone (what the projection does, task by task). Inputs that
+    /// are not about a task's attempts (experiment-level, unknown or unreadable events) change nothing here.
+    public static func apply(_ input: Input, seq: Int64, time: Timestamp, attempt: Int?, to task: inout TaskState) {
+        switch input {
+        case .sample(let rss): applySample(seq: seq, attempt: attempt, rss: rss, to: &task)
+        case .body(let body): apply(body, seq: seq, time: time, attempt: attempt, to: &task)
+        case .unknown, .unreadable: break
+        }
+    }
+
     static func update(task: String, in state: inout ExperimentState, _ body: (inout TaskState) -> Void) {
-        if state.tasks[task] == nil {
-            state.tasks[task] = TaskState(task: task, lastSeq: 0)
+        // One hash lookup for a task already seen (the common case: samples), then an in-place change.
+        if let i = state.tasks.index(forKey: task) {
+            body(&state.tasks.values[i])
+        } else {
+            var t = TaskState(task: task, lastSeq: 0)
+            body(&t)
+            state.tasks[task] = t
             state.taskOrder.append(task)
         }
-        body(&state.tasks[task]!)
     }
 
     /// Applies a sample to a task: counts it and raises the attempt's peak.

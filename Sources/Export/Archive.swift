@@ -165,7 +165,7 @@ final class TarWriter {
     func add(name: String, file: String) throws {
         guard let h = FileHandle(forReadingAtPath: file) else { throw ExportError("cannot read \(file)") }
         defer { try? h.close() }
-        let size = Int((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber ?? 0)
+        let size = ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber)?.intValue ?? 0
         var header = [UInt8](repeating: 0, count: 512)
         func put(_ s: String, _ offset: Int, _ length: Int) {
             for (i, b) in s.utf8.prefix(length).enumerated() { header[offset + i] = b }

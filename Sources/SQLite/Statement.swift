@@ -58,6 +58,23 @@ public final class Statement {
         guard rc == SQLITE_OK else { throw connection.error(rc, context: sql) }
     }
 
+    /// Binds UTF-8 bytes as TEXT without copying them: the caller keeps `bytes` valid and unchanged until the
+    /// statement has been stepped and every parameter bound this way has been bound again (or cleared).
+    public func bindText(borrowing bytes: UnsafeBufferPointer<UInt8>, at index: Int32) throws(SQLiteError) {
+        let rc =
+            bytes.baseAddress.map {
+                sqlite3_bind_text(handle, index, UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self), Int32(bytes.count), nil)
+            }
+            ?? sqlite3_bind_text(handle, index, "", 0, transient)
+        guard rc == SQLITE_OK else { throw connection.error(rc, context: sql) }
+    }
+
+    /// Binds a 64-bit integer, or NULL for nil.
+    public func bind(_ value: Int64?, at index: Int32) throws(SQLiteError) {
+        let rc = value.map { sqlite3_bind_int64(handle, index, $0) } ?? sqlite3_bind_null(handle, index)
+        guard rc == SQLITE_OK else { throw connection.error(rc, context: sql) }
+    }
+
     /// Binds every value in order, starting at parameter 1.
     public func bind(_ values: [SQLiteValue]) throws(SQLiteError) {
         for (i, v) in values.enumerated() { try bind(v, at: Int32(i + 1)) }

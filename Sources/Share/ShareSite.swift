@@ -1,5 +1,5 @@
 import EventLog
-public import Export
+import Export
 public import Foundation
 
 /// What `clowdr share` serves, independent of the HTTP server: a request's method and path in, a response out.
