@@ -1,5 +1,5 @@
 import Foundation
-public import JSON
+import JSON
 
 /// The container engines a descriptor's image can run under.
 public enum ContainerEngine: String, Sendable, CaseIterable {

@@ -57,7 +57,34 @@ public enum PythonFormat {
             if digits.isEmpty { return "0" }
             return (negative ? "-" : "") + digits
         }
+        if let plain = plainShortestDecimal(n.literal) { return plain }
         return repr(n.double)
+    }
+
+    /// The literal itself when it is already what `repr` would write: `-?D.F` (no exponent) with no leading zero
+    /// before a non-zero integer part, a fraction not ending in 0, at most 15 significant digits (any decimal of at
+    /// most 15 digits reads back from its double unchanged, so no shorter text names that double), and a value in
+    /// repr's fixed-notation range [1e-4, 1e16). Anything else goes through the general route.
+    static func plainShortestDecimal(_ literal: String) -> String? {
+        var u = literal.utf8[...]
+        if u.first == UInt8(ascii: "-") { u = u.dropFirst() }
+        guard let dot = u.firstIndex(of: UInt8(ascii: ".")) else { return nil }
+        let intPart = u[..<dot]
+        let frac = u[u.index(after: dot)...]
+        guard !intPart.isEmpty, !frac.isEmpty, frac.last != UInt8(ascii: "0") else { return nil }
+        func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+        guard intPart.allSatisfy(isDigit), frac.allSatisfy(isDigit) else { return nil }
+        let significant: Int
+        if intPart.count == 1 && intPart.first == UInt8(ascii: "0") {
+            // 0.000ddd: at most 3 zeros after the point (1e-4 <= value), then the significant digits.
+            let zeros = frac.prefix { $0 == UInt8(ascii: "0") }.count
+            guard zeros <= 3 else { return nil }
+            significant = frac.count - zeros
+        } else {
+            guard intPart.first != UInt8(ascii: "0"), intPart.count <= 16 else { return nil }
+            significant = intPart.count + frac.count
+        }
+        return significant <= 15 ? literal : nil
     }
 
     /// Python's `repr(float)`: fixed notation when the decimal exponent is in (-4, 16], else `d.ddde±XX`.
@@ -104,7 +131,7 @@ public enum PythonFormat {
     /// in single quotes with each `'` written as `'"'"'`.
     public static func shellQuote(_ s: String) -> String {
         if s.isEmpty { return "''" }
-        if s.utf8.allSatisfy(isSafe) { return s }
+        if s.allUTF8(satisfy: isSafe) { return s }
         var out = "'"
         for ch in s {
             if ch == "'" { out += "'\"'\"'" } else { out.append(ch) }

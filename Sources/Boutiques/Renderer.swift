@@ -36,17 +36,23 @@ public struct Renderer: Sendable {
 
     private let params: [Param]
     private let inputIDs: Set<String>
+    /// Parameter index by input id (inputs come first in `params`).
+    private let inputIndex: [String: Int]
     /// Bytes that begin some value-key: a text without any of them cannot hold a key.
     private let keyStarts: [Bool]
-    /// For each template of the descriptor, the parameters whose keys occur in it.
-    private let candidates: [String: [Int]]
+    /// The command line, and each output with its templates, compiled once.
+    private let commandLine: Template
+    private let outputPlans: [OutputPlan]
 
     public init(_ descriptor: Descriptor, workingDirectory: String) {
         self.descriptor = descriptor
         self.validator = InvocationValidator(descriptor)
         self.workingDirectory = workingDirectory
         inputIDs = Set(descriptor.inputs.map(\.id))
-        params =
+        var index: [String: Int] = [:]
+        for (i, input) in descriptor.inputs.enumerated() where index[input.id] == nil { index[input.id] = i }
+        inputIndex = index
+        let params =
             descriptor.inputs.map {
                 Param(
                     id: $0.id, type: $0.type, valueKey: $0.valueKey, flag: $0.commandLineFlag, flagSeparator: $0.flagSeparator,
@@ -55,20 +61,88 @@ public struct Renderer: Sendable {
             + descriptor.outputs.map {
                 Param(id: $0.id, type: nil, valueKey: $0.valueKey, flag: $0.commandLineFlag, flagSeparator: $0.flagSeparator, listSeparator: nil)
             }
+        self.params = params
         var starts = [Bool](repeating: false, count: 256)
         for p in params { if let k = p.keyBytes { starts[Int(k[0])] = true } }
         keyStarts = starts
-        var templates = [descriptor.commandLine]
-        for o in descriptor.outputs {
-            templates += [o.pathTemplate].compactMap { $0 } + (o.conditionalPathTemplate ?? []).map(\.path) + (o.fileTemplate ?? [])
+        func compile(_ text: String) -> Template { Template(text, params: params, keyStarts: starts) }
+        commandLine = compile(descriptor.commandLine)
+        outputPlans = descriptor.outputs.enumerated().map { k, o in
+            OutputPlan(
+                output: o, param: descriptor.inputs.count + k, pathTemplate: o.pathTemplate.map(compile),
+                conditional: o.conditionalPathTemplate?.map { ($0.condition, compile($0.path)) }, fileTemplate: o.fileTemplate?.map(compile))
         }
-        var cands: [String: [Int]] = [:]
-        let all = params
-        for t in templates {
-            let bytes = Array(t.utf8)
-            cands[t] = all.indices.filter { all[$0].keyBytes.map { Bytes.find($0, in: bytes) != nil } ?? false }
+    }
+
+    /// A text that substitution works on, with what is known before any invocation: its bytes and the parameters
+    /// whose keys occur in it. Descriptor templates are compiled once; other texts (names given in an invocation,
+    /// a first pass's output names) are compiled when they could hold a key.
+    final class Template: Sendable {
+        let text: String
+        let bytes: [UInt8]
+        /// Whether some byte could begin a key (when not, substitution leaves the text as it is).
+        let mayHoldKey: Bool
+        /// The parameters whose keys occur in the text, in order; nil: look for every parameter's key.
+        let candidates: [Int]?
+
+        /// The template cut into literal text and keys (slots of `candidates`), and for each candidate whether its
+        /// key occurs with a space before it: what single-pass substitution needs (nil for texts known only now).
+        let pieces: [Piece]?
+        let spacedKey: [Bool]
+        /// The candidates' keys, by slot.
+        let keys: [[UInt8]]
+
+        init(_ text: String, params: [Param], keyStarts: [Bool]) {
+            self.text = text
+            let b = Array(text.utf8)
+            bytes = b
+            mayHoldKey = b.contains { keyStarts[Int($0)] }
+            let listed = params.indices.filter { params[$0].keyBytes.map { Bytes.find($0, in: b) != nil } ?? false }
+            candidates = listed
+            keys = listed.map { params[$0].keyBytes! }
+            pieces = Renderer.pieces(of: b, keys: keys)
+            spacedKey = listed.map { Bytes.find(params[$0].spacedKeyBytes!, in: b) != nil }
         }
-        candidates = cands
+
+        /// A text known only now: every parameter's key is looked for.
+        init(adHoc text: String, keyStarts: [Bool]) {
+            self.text = text
+            bytes = Array(text.utf8)
+            mayHoldKey = bytes.contains { keyStarts[Int($0)] }
+            candidates = nil
+            pieces = nil
+            spacedKey = []
+            keys = []
+        }
+    }
+
+    /// An output and its compiled templates (a class: the loops over outputs pass it without copying its fields).
+    final class OutputPlan: Sendable {
+        let id: String
+        let pointer: String
+        let optional: Bool
+        let usesAbsolutePath: Bool
+        let strippedExtensions: [String]
+        /// The output's index among the parameters.
+        let param: Int
+        let pathTemplate: Template?
+        let conditional: [(condition: String, path: Template)]?
+        let fileTemplate: [Template]?
+
+        init(
+            output: Descriptor.Output, param: Int, pathTemplate: Template?, conditional: [(condition: String, path: Template)]?,
+            fileTemplate: [Template]?
+        ) {
+            id = output.id
+            pointer = output.pointer
+            optional = output.optional
+            usesAbsolutePath = output.usesAbsolutePath
+            strippedExtensions = output.strippedExtensions
+            self.param = param
+            self.pathTemplate = pathTemplate
+            self.conditional = conditional
+            self.fileTemplate = fileTemplate
+        }
     }
 
     /// An input or an output, as substitution sees it (outputs have no type). A class: the renderer's inner loop
@@ -110,21 +184,21 @@ public struct Renderer: Sendable {
     /// Renders an invocation that already has its defaults and passed validation.
     public func render(validated inv: JSONObject, file: String? = nil) throws(BoutiquesError) -> RenderedInvocation {
         // Each parameter's value by its index (inputs, then outputs): no lookup by name in the inner loop.
-        var values = Values(params.map { p in p.type == nil ? nil : inv[p.id] })
+        var values = Values([JSONValue?](repeating: nil, count: params.count), inputs: descriptor.inputs.count)
+        for (key, value) in inv.entries { if let i = inputIndex[key] { values.vals[i] = value } }
         let out = try outputNames(&values, inv: inv, file: file)
         var configs: [(String, String)] = []
-        for (k, o) in descriptor.outputs.enumerated() {
-            guard let lines = o.fileTemplate, case .string(let path)? = values.vals[descriptor.inputs.count + k] else { continue }
+        for plan in outputPlans {
+            guard let lines = plan.fileTemplate, case .string(let path)? = values.vals[plan.param] else { continue }
             let rendered = try lines.map { (line) throws(BoutiquesError) -> String in
                 try substitute(
-                    line, values, useFlags: false, unfound: .clear, stripped: o.strippedExtensions, isOutput: false, escape: true, singlePass: true,
-                    file: file)
+                    line, values, useFlags: false, unfound: .clear, stripped: plan.strippedExtensions, isOutput: false, escape: true,
+                    singlePass: true, file: file)
             }
             configs.append((path, rendered.joined(separator: "\n")))
         }
         let cmd = try substitute(
-            descriptor.commandLine, values, useFlags: true, unfound: .remove, stripped: [], isOutput: false, escape: true, singlePass: true,
-            file: file)
+            commandLine, values, useFlags: true, unfound: .remove, stripped: [], isOutput: false, escape: true, singlePass: true, file: file)
         return RenderedInvocation(invocation: inv, commandLine: cmd, outputs: out, configFiles: configs)
     }
 
@@ -132,20 +206,32 @@ public struct Renderer: Sendable {
     struct Values {
         var vals: [JSONValue?]
         var named: [Bool]
-        init(_ vals: [JSONValue?]) {
+        /// Output names often share an input (`[PREFIX]_mask.nii.gz`, `[PREFIX]_mesh.vtk`, ...): what an input's key
+        /// becomes in a name is worked out once per render (inputs' values never change while names are made).
+        let nameActions: NameActions
+        init(_ vals: [JSONValue?], inputs: Int) {
             self.vals = vals
             named = Array(repeating: false, count: vals.count)
+            nameActions = NameActions(inputs: inputs)
         }
+    }
+
+    /// Per render: the action of input `n`'s key in an output name without stripped extensions, at the start of
+    /// the name (slot 2n) or after it (slot 2n+1, where a File input gives its basename).
+    final class NameActions {
+        var slots: [Action?]
+        init(inputs: Int) { slots = Array(repeating: nil, count: 2 * inputs) }
     }
 
     /// Output names: two passes over the outputs in descriptor order (so an output may name a later one).
     func outputNames(_ values: inout Values, inv: JSONObject, file: String?) throws(BoutiquesError) -> [(id: String, path: String)] {
-        let first = descriptor.inputs.count
         for _ in 0..<2 {
-            for (k, o) in descriptor.outputs.enumerated() {
-                var name: String
-                if let conds = o.conditionalPathTemplate {
-                    var chosen: String?
+            for plan in outputPlans {
+                let o = plan
+                let k = plan.param
+                let template: Template
+                if let conds = plan.conditional {
+                    var chosen: Template?
                     for c in conds {
                         if c.condition == "default" {
                             chosen = c.path
@@ -176,24 +262,37 @@ public struct Renderer: Sendable {
                                         message: "no condition holds and there is no \"default\" for the required output \"\(o.id)\"")
                                 ])
                         }
-                        values.vals[first + k] = nil
-                        values.named[first + k] = false
+                        values.vals[k] = nil
+                        values.named[k] = false
                         continue
                     }
-                    name = chosen
+                    template = chosen
+                } else if let named = values.vals[k]?.stringValue {
+                    // A name from the invocation or the first pass: only worth compiling when it could hold a key.
+                    guard Renderer.mayHoldKey(named, keyStarts) else {
+                        values.vals[k] = .string(o.usesAbsolutePath ? PythonFormat.abspath(named, cwd: workingDirectory) : named)
+                        values.named[k] = true
+                        continue
+                    }
+                    template = Template(adHoc: named, keyStarts: keyStarts)
+                } else if let t = plan.pathTemplate {
+                    template = t
                 } else {
-                    name = values.vals[first + k]?.stringValue ?? o.pathTemplate ?? ""
+                    template = Template(adHoc: "", keyStarts: keyStarts)
                 }
-                name = try substitute(
-                    name, values, useFlags: false, unfound: .keep, stripped: o.strippedExtensions, isOutput: true, escape: false, singlePass: false,
+                var name = try substitute(
+                    template, values, useFlags: false, unfound: .keep, stripped: o.strippedExtensions, isOutput: true, escape: false,
+                    singlePass: false,
                     file: file)
                 if o.usesAbsolutePath { name = PythonFormat.abspath(name, cwd: workingDirectory) }
-                values.vals[first + k] = .string(name)
-                values.named[first + k] = true
+                values.vals[k] = .string(name)
+                values.named[k] = true
             }
         }
-        return descriptor.outputs.enumerated().compactMap { k, o in values.vals[first + k]?.stringValue.map { (o.id, $0) } }
+        return outputPlans.compactMap { plan in values.vals[plan.param]?.stringValue.map { (plan.id, $0) } }
     }
+
+    static func mayHoldKey(_ text: String, _ keyStarts: [Bool]) -> Bool { text.containsUTF8 { keyStarts[Int($0)] } }
 
     enum Unfound {
         /// Remove the key (with the space before it, when some occurrence has one).
@@ -213,18 +312,34 @@ public struct Renderer: Sendable {
     }
 
     /// bosh's substitution routine (`replaceKeysInTemplate`), parameter by parameter in descriptor order.
+    ///
+    /// `singlePass` (command lines and config files, whose templates are compiled): every key's action is decided
+    /// first, then the template's pieces are written out once, so no value is ever scanned for keys. Otherwise
+    /// (output names, as bosh does): each key is replaced in the text as it stands after the keys before it.
     func substitute(
-        _ template: String, _ values: Values, useFlags: Bool, unfound: Unfound, stripped: [String], isOutput: Bool, escape: Bool, singlePass: Bool,
-        file: String?
+        _ template: Template, _ values: Values, useFlags: Bool, unfound: Unfound, stripped: [String], isOutput: Bool, escape: Bool,
+        singlePass: Bool, file: String?
     ) throws(BoutiquesError) -> String {
-        // No byte that could begin a key: nothing to substitute (checked before copying the text).
-        guard template.utf8.contains(where: { keyStarts[Int($0)] }) else { return template }
-        let original = Array(template.utf8)
-        var actions: [(key: [UInt8], action: Action)] = []
-        var text = original
+        // No byte that could begin a key: nothing to substitute.
+        guard template.mayHoldKey else { return template.text }
+        if singlePass, let pieces = template.pieces, let listed = template.candidates {
+            var actions: [Action] = []
+            actions.reserveCapacity(listed.count)
+            for (slot, n) in listed.enumerated() {
+                let spaced = template.spacedKey[slot]
+                guard
+                    let action = try action(
+                        n, values, useFlags: useFlags, unfound: unfound, stripped: stripped, isOutput: isOutput, escape: escape, keyAfterStart: true,
+                        spacedKeyPresent: spaced, file: file)
+                else { return "" }
+                actions.append(action)
+            }
+            return String(decoding: Renderer.write(pieces, of: template.bytes, actions: actions, keys: template.keys), as: UTF8.self)
+        }
+        var text = template.bytes
         // Only the parameters whose keys occur in the template, unless a value brings in a possible key start
         // (then, as bosh does, every later key is looked for in the new text).
-        let listed = candidates[template]
+        let listed = template.candidates
         var order = listed ?? Array(params.indices)
         var position = 0
         while position < order.count {
@@ -232,112 +347,143 @@ public struct Renderer: Sendable {
             position += 1
             let p = params[n]
             // A key that is not in the text changes nothing, whatever its value: skip the formatting.
-            guard let key = p.keyBytes, Bytes.find(key, in: singlePass ? original : text) != nil else { continue }
+            guard let key = p.keyBytes, let at = Bytes.find(key, in: text) else { continue }
+            let cacheSlot = isOutput && stripped.isEmpty && 2 * n < values.nameActions.slots.count ? 2 * n + (at > 0 ? 1 : 0) : nil
             let action: Action
-            if let value = values.vals[n] {
-                let esc = (escape && (p.type == .string || p.type == .file)) || values.named[n]
-                var v: String
-                var isFalse = false
-                switch value {
-                case .array(let items):
-                    v = items.map { esc ? PythonFormat.shellQuote(PythonFormat.str($0)) : PythonFormat.str($0) }.joined(
-                        separator: p.listSeparator ?? " ")
-                default:
-                    if esc {
-                        guard case .string(let s) = value else {
-                            throw BoutiquesError(
-                                .evaluation,
-                                [
-                                    BoutiquesIssue(
-                                        file: file, pointer: "/" + JSONSchemaValidator.escape(p.id), rule: "invocation.type",
-                                        message: "\(value.shortText) is not a string and cannot be quoted for the shell")
-                                ])
-                        }
-                        v = PythonFormat.shellQuote(s)
-                    } else {
-                        v = PythonFormat.str(value)
-                        isFalse = value == .bool(false)
-                    }
-                }
-                if useFlags, let flag = p.flag {
-                    if p.type == .flag {
-                        v = isFalse ? "" : flag
-                    } else {
-                        v = flag + (p.flagSeparator ?? " ") + v
-                    }
-                }
-                if p.type == .string || p.type == .file {
-                    for e in stripped where !e.isEmpty { v = v.replacingAll(e, with: "") }
-                    if p.type == .file && isOutput, let at = Bytes.find(key, in: text), at > 0 { v = PythonFormat.basename(v) }
-                }
-                action = v.isEmpty ? .removeSpaced : .replace(Array(v.utf8))
+            if let cacheSlot, let cached = values.nameActions.slots[cacheSlot] {
+                action = cached
             } else {
-                switch unfound {
-                case .remove: action = Bytes.find(p.spacedKeyBytes!, in: singlePass ? original : text) != nil ? .removeSpaced : .removeAll
-                case .clear: return ""
-                case .keep: action = .keep
-                }
+                guard
+                    let computed = try self.action(
+                        n, values, useFlags: useFlags, unfound: unfound, stripped: stripped, isOutput: isOutput, escape: escape,
+                        keyAfterStart: at > 0,
+                        spacedKeyPresent: Bytes.find(p.spacedKeyBytes!, in: text) != nil, file: file)
+                else { return "" }
+                action = computed
+                if let cacheSlot, unfound == .keep { values.nameActions.slots[cacheSlot] = computed }
             }
-            if singlePass {
-                actions.append((key, action))
-            } else {
-                switch action {
-                case .replace(let v):
-                    text = Bytes.replaceAll(key, with: v, in: text)
-                    if listed != nil, order.count < params.count, v.contains(where: { keyStarts[Int($0)] }) {
-                        order = Array(order[..<position]) + Array((n + 1)..<params.count)
-                    }
-                case .removeSpaced: text = Bytes.replaceAll(p.spacedKeyBytes!, with: [], in: text)
-                case .removeAll: text = Bytes.replaceAll(key, with: [], in: text)
-                case .keep: break
+            switch action {
+            case .replace(let v):
+                text = Bytes.replaceAll(key, with: v, in: text)
+                if listed != nil, order.count < params.count, v.contains(where: { keyStarts[Int($0)] }) {
+                    order = Array(order[..<position]) + Array((n + 1)..<params.count)
                 }
+            case .removeSpaced: text = Bytes.replaceAll(p.spacedKeyBytes!, with: [], in: text)
+            case .removeAll: text = Bytes.replaceAll(key, with: [], in: text)
+            case .keep: break
             }
         }
-        return String(decoding: singlePass ? Renderer.singlePass(original, actions) : text, as: UTF8.self)
+        return String(decoding: text, as: UTF8.self)
     }
 
-    /// Applies every key's action in one scan of the template: what a value brings in is never scanned again.
-    static func singlePass(_ t: [UInt8], _ actions: [(key: [UInt8], action: Action)]) -> [UInt8] {
-        let keys = actions.map(\.key)
+    /// What becomes of parameter `n`'s key: its value formatted as bosh formats it (quoting, list separator, flag,
+    /// stripped extensions, the basename of a File output referenced after the start of a name), or what an
+    /// absent value does. nil: the whole text becomes empty (`unfound: .clear`).
+    private func action(
+        _ n: Int, _ values: Values, useFlags: Bool, unfound: Unfound, stripped: [String], isOutput: Bool, escape: Bool, keyAfterStart: Bool,
+        spacedKeyPresent: @autoclosure () -> Bool, file: String?
+    ) throws(BoutiquesError) -> Action? {
+        let p = params[n]
+        guard let value = values.vals[n] else {
+            switch unfound {
+            case .remove: return spacedKeyPresent() ? .removeSpaced : .removeAll
+            case .clear: return nil
+            case .keep: return .keep
+            }
+        }
+        let esc = (escape && (p.type == .string || p.type == .file)) || values.named[n]
+        var v: String
+        var isFalse = false
+        switch value {
+        case .array(let items):
+            v = items.map { esc ? PythonFormat.shellQuote(PythonFormat.str($0)) : PythonFormat.str($0) }.joined(separator: p.listSeparator ?? " ")
+        default:
+            if esc {
+                guard case .string(let s) = value else {
+                    throw BoutiquesError(
+                        .evaluation,
+                        [
+                            BoutiquesIssue(
+                                file: file, pointer: "/" + JSONSchemaValidator.escape(p.id), rule: "invocation.type",
+                                message: "\(value.shortText) is not a string and cannot be quoted for the shell")
+                        ])
+                }
+                v = PythonFormat.shellQuote(s)
+            } else {
+                v = PythonFormat.str(value)
+                isFalse = value == .bool(false)
+            }
+        }
+        if useFlags, let flag = p.flag {
+            if p.type == .flag {
+                v = isFalse ? "" : flag
+            } else {
+                v = flag + (p.flagSeparator ?? " ") + v
+            }
+        }
+        if p.type == .string || p.type == .file {
+            for e in stripped where !e.isEmpty { v = v.replacingAll(e, with: "") }
+            if p.type == .file && isOutput && keyAfterStart { v = PythonFormat.basename(v) }
+        }
+        return v.isEmpty ? .removeSpaced : .replace(Array(v.utf8))
+    }
+
+    /// A compiled template's pieces: literal text, or the key of the candidate in that slot.
+    enum Piece: Sendable {
+        case text(Range<Int>)
+        case key(slot: Int)
+    }
+
+    /// Cuts a template into pieces, taking at each position the first candidate (in parameter order) whose key
+    /// starts there, exactly as a left-to-right scan of the template would.
+    static func pieces(of t: [UInt8], keys: [[UInt8]]) -> [Piece] {
         var first = [Bool](repeating: false, count: 256)
         for k in keys where !k.isEmpty { first[Int(k[0])] = true }
-        var out: [UInt8] = []
-        out.reserveCapacity(t.count + 64)
-        var lastIsTemplateSpace = false
+        var pieces: [Piece] = []
+        var literalStart = 0
         var i = 0
         scan: while i < t.count {
             if first[Int(t[i])] {
-                for (n, k) in keys.enumerated() where !k.isEmpty && i + k.count <= t.count && t[i] == k[0] {
-                    var match = true
-                    for j in 1..<k.count where t[i + j] != k[j] {
-                        match = false
-                        break
-                    }
-                    guard match else { continue }
-                    switch actions[n].action {
-                    case .replace(let v):
-                        out.append(contentsOf: v)
-                        lastIsTemplateSpace = false
-                    case .removeSpaced:
-                        if lastIsTemplateSpace {
-                            out.removeLast()
-                        } else {
-                            out.append(contentsOf: k)
-                        }
-                        lastIsTemplateSpace = false
-                    case .removeAll:
-                        break
-                    case .keep:
-                        out.append(contentsOf: k)
-                        lastIsTemplateSpace = false
-                    }
+                for (slot, k) in keys.enumerated() where !k.isEmpty && i + k.count <= t.count && t[i..<(i + k.count)].elementsEqual(k) {
+                    if literalStart < i { pieces.append(.text(literalStart..<i)) }
+                    pieces.append(.key(slot: slot))
                     i += k.count
+                    literalStart = i
                     continue scan
                 }
             }
-            out.append(t[i])
-            lastIsTemplateSpace = t[i] == 0x20
             i += 1
+        }
+        if literalStart < t.count { pieces.append(.text(literalStart..<t.count)) }
+        return pieces
+    }
+
+    /// Writes the pieces with each key's action applied. A key removed "with its space" takes the template space
+    /// just before it, when the text written last is one; otherwise the key stays (bosh removes " KEY" only).
+    static func write(_ pieces: [Piece], of t: [UInt8], actions: [Action], keys: [[UInt8]]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(t.count + 64)
+        var lastIsTemplateSpace = false
+        for piece in pieces {
+            switch piece {
+            case .text(let r):
+                out.append(contentsOf: t[r])
+                lastIsTemplateSpace = t[r.upperBound - 1] == 0x20
+            case .key(let slot):
+                switch actions[slot] {
+                case .replace(let v):
+                    out.append(contentsOf: v)
+                    lastIsTemplateSpace = false
+                case .removeSpaced:
+                    if lastIsTemplateSpace { out.removeLast() } else { out.append(contentsOf: keys[slot]) }
+                    lastIsTemplateSpace = false
+                case .removeAll:
+                    break
+                case .keep:
+                    out.append(contentsOf: keys[slot])
+                    lastIsTemplateSpace = false
+                }
+            }
         }
         return out
     }
@@ -370,7 +516,7 @@ enum Bytes {
     static func replaceAll(_ needle: [UInt8], with replacement: [UInt8], in hay: [UInt8]) -> [UInt8] {
         guard var at = find(needle, in: hay) else { return hay }
         var out: [UInt8] = []
-        out.reserveCapacity(hay.count + replacement.count)
+        out.reserveCapacity(hay.count + max(0, replacement.count - needle.count) * 2)
         var from = 0
         while true {
             out.append(contentsOf: hay[from..<at])

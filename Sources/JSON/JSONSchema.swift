@@ -39,7 +39,7 @@ public struct JSONSchemaValidator: Sendable {
 
     /// Escapes one reference token of a JSON pointer (RFC 6901).
     public static func escape(_ token: String) -> String {
-        guard token.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return token }
+        guard token.containsUTF8(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return token }
         var out = ""
         for c in token {
             switch c {

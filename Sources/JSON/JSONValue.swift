@@ -21,7 +21,7 @@ public struct JSONNumber: Sendable, Equatable, Hashable, CustomStringConvertible
     public init(_ value: Double) { literal = value.isFinite ? "\(value)" : "null" }
 
     /// True when the literal has no fraction and no exponent (`3`, `-12`).
-    public var isIntegerLiteral: Bool { !literal.utf8.contains { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") } }
+    public var isIntegerLiteral: Bool { !literal.containsUTF8 { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") } }
     /// The value as a Double.
     public var double: Double { Double(literal) ?? .nan }
     /// The value as an integer, when the literal is an integer that fits in 64 bits.
@@ -45,14 +45,21 @@ public struct JSONObject: Sendable, Equatable, Hashable, Sequence {
     public var keys: [String] { entries.map(\.key) }
 
     public subscript(key: String) -> JSONValue? {
-        get { entries.first { $0.key == key }?.value }
+        get { JSONObject.index(of: key, in: entries).map { entries[$0].value } }
         set {
-            if let i = entries.firstIndex(where: { $0.key == key }) {
+            if let i = JSONObject.index(of: key, in: entries) {
                 if let newValue { entries[i].value = newValue } else { entries.remove(at: i) }
             } else if let newValue {
                 entries.append((key, newValue))
             }
         }
+    }
+
+    /// The position of `key`: lengths first (O(1) for native strings), so most keys are told apart without
+    /// comparing their text.
+    private static func index(of key: String, in entries: [(key: String, value: JSONValue)]) -> Int? {
+        let n = key.utf8.count
+        return entries.firstIndex { $0.key.utf8.count == n && $0.key == key }
     }
 
     public func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> { entries.makeIterator() }

@@ -1,8 +1,9 @@
-import Boutiques
 import Foundation
 import JSON
 import TestSupport
 import Testing
+
+@testable import Boutiques
 
 @Suite("Python formatting as bosh uses it")
 struct PythonFormatTests {
@@ -13,10 +14,34 @@ struct PythonFormatTests {
             ("1e20", "1e+20"), ("1e-7", "1e-07"), ("1E3", "1000.0"), ("100.50", "100.5"), ("-0.0", "-0.0"), ("1e16", "1e+16"),
             ("1e15", "1000000000000000.0"), ("0.0001", "0.0001"), ("0.00001", "1e-05"), ("1.5e300", "1.5e+300"),
             ("12345678901234567.0", "1.2345678901234568e+16"), ("0.1", "0.1"), ("2e0", "2.0"), ("3.141592653589793238", "3.141592653589793"),
-            ("-2.5e-10", "-2.5e-10"), ("123.456", "123.456"), ("9999999999999998.0", "9999999999999998.0"),
+            ("-2.5e-10", "-2.5e-10"), ("123.456", "123.456"), ("9999999999999998.0", "9999999999999998.0"), ("-0.5", "-0.5"), ("0.0123", "0.0123"),
+            ("100000000000000.5", "100000000000000.5"), ("1000000000000000.5", "1000000000000000.5"), ("0.00012", "0.00012"),
         ])
     func repr(literal: String, expected: String) {
         #expect(PythonFormat.repr(JSONNumber(literal: literal)) == expected)
+    }
+
+    @Test("the fast path for plain decimals writes exactly what the general float repr writes")
+    func plainDecimals() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 11
+        }
+        var fast = 0
+        for _ in 0..<20_000 {
+            let intDigits = Int(next() % 18)
+            let fracDigits = 1 + Int(next() % 17)
+            let intPart = intDigits == 0 ? "0" : String((0..<intDigits).map { i in Character(String(i == 0 ? 1 + next() % 9 : next() % 10)) })
+            var frac = String((0..<fracDigits).map { _ in Character(String(next() % 10)) })
+            if next() % 3 == 0 { frac = String(repeating: "0", count: Int(next() % 6)) + frac }
+            let literal = (next() % 2 == 0 ? "-" : "") + intPart + "." + frac
+            if let plain = PythonFormat.plainShortestDecimal(literal) {
+                fast += 1
+                #expect(plain == PythonFormat.repr(Double(literal)!), "\(literal)")
+            }
+        }
+        #expect(fast > 2_000)
     }
 
     @Test("shlex.quote")

@@ -30,7 +30,7 @@ struct ContainerTests {
         let fixture = try BoutiquesDocument.load(Self.file)
         let dir = try TestSupport.temporaryDirectory("containers")
         try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: true)
-        for f in ["in.txt", "sub/b.txt"] { FileManager.default.createFile(atPath: dir + "/" + f, contents: Data("x".utf8)) }
+        for f in ["in.txt", "sub/b.txt"] { _ = FileManager.default.createFile(atPath: dir + "/" + f, contents: Data("x".utf8)) }
         let cwd = URL(fileURLWithPath: dir).resolvingSymlinksInPath().path
         var same = 0
         let scenarios = fixture["scenarios"]?.arrayValue ?? []
