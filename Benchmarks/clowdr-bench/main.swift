@@ -190,7 +190,9 @@ func runBenchmark() throws {
         #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"true [N]","inputs":[{"id":"n","name":"n","type":"Number","integer":true,"value-key":"[N]"}]}"#
         .write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
 
-    func clowdr(_ count: Int, monitoring: Bool = true, command: String? = nil) throws -> (seconds: Double, cpu: Double, hwm: Int64) {
+    func clowdr(_ count: Int, monitoring: Bool = true, command: String? = nil, provdir: String? = nil) throws -> (
+        seconds: Double, cpu: Double, hwm: Int64
+    ) {
         let inv = dir + "/inv-\(count).json"
         try "{\"n\": [\((0..<count).map(String.init).joined(separator: ","))]}".write(toFile: inv, atomically: true, encoding: .utf8)
         var options = RunOptions(jobs: jobs, workingDirectory: dir)
@@ -198,7 +200,7 @@ func runBenchmark() throws {
             options.denseInterval = 1e9
             options.sampleInterval = 1e9
         }
-        var request = RunRequest(descriptorPath: command ?? dir + "/d.json", invocationPath: inv, provdir: dir + "/prov", options: options)
+        var request = RunRequest(descriptorPath: command ?? dir + "/d.json", invocationPath: inv, provdir: provdir ?? dir + "/prov", options: options)
         request.sweeps = ["n"]
         var before = rusage()
         getrusage(RUSAGE_SELF.rawValue, &before)
@@ -242,6 +244,21 @@ func runBenchmark() throws {
         "  clowdr run (monitoring and log on):       \(f(Double(n) / c.seconds, 0)) tasks/s  (\(f(c.seconds)) s)  time ratio to bare \(f(c.seconds / bare))  [goal <= 1.5]"
             + (par.map { p in "; \(f(p / c.seconds))x parallel's throughput" } ?? ""))
     print("  clowdr's own CPU: \(f(c.cpu / Double(n) * 1000, 3)) ms per task  [goal <= 1 ms]")
+    // Where the rest goes: every task also creates files (a task folder with its invocation, an attempt folder with
+    // stdout and stderr: 5 inodes). The same spawn loop creating the same files, and clowdr with its experiment on
+    // tmpfs (no disk, fsync free), show how much of the gap is the file system's, on this machine, at this moment.
+    let files = try shell(
+        "seq \(n) | xargs -P \(jobs) -I{} sh -c 'mkdir -p files/{}/1 && echo {} > files/{}/invocation.json && exec true > files/{}/1/stdout 2> files/{}/1/stderr'"
+    )
+    print("  reference: the bare loop also creating each task's 2 folders and 3 files: \(f(files)) s (\(f(files / bare)) x the bare loop)")
+    var shm = "/dev/shm"
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: shm, isDirectory: &isDirectory), isDirectory.boolValue {
+        shm += "/clowdr-runbench-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: shm) }
+        let t = try clowdr(n, provdir: shm)
+        print("  reference: clowdr run with its experiment on tmpfs: \(f(t.seconds)) s (time ratio to bare \(f(t.seconds / bare)))")
+    }
 
     if big > 0 {
         let m = try clowdr(big)

@@ -143,3 +143,5 @@ size_t clowdr_gzip(const void *in, size_t n, void *out, size_t cap, int level) {
     deflateEnd(&s);
     return rc == Z_STREAM_END ? written : 0;
 }
+
+int clowdr_syncfs(int fd) { return syncfs(fd); }

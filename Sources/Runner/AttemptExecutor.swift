@@ -48,8 +48,10 @@ public struct AttemptExecutor: Sendable {
     public let factory: EventFactory
     let reader = ProcessTreeReader()
     let renderer: Renderer
-    /// clowdr's own environment, which every attempt inherits.
+    /// clowdr's own environment, which every attempt inherits; and the same as C strings, built once, for the
+    /// attempts that add nothing to it.
     let baseEnvironment: [String: String]
+    let baseEnvp: CStrings
 
     public init(layout: ExperimentLayout, descriptor: Descriptor, options: RunOptions, sink: any EventPoster, factory: EventFactory) {
         self.layout = layout
@@ -59,6 +61,7 @@ public struct AttemptExecutor: Sendable {
         self.factory = factory
         renderer = Renderer(descriptor, workingDirectory: options.workingDirectory)
         baseEnvironment = ProcessInfo.processInfo.environment
+        baseEnvp = CStrings(baseEnvironment.map { "\($0.key)=\($0.value)" })
     }
 
     /// Runs the attempt to its end and returns the state it ended in.
@@ -72,7 +75,12 @@ public struct AttemptExecutor: Sendable {
         }
         let dir = layout.attemptDirectory(task, attempt)
         let fm = FileManager.default
-        do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch { return launchFailed("cannot create \(dir): \(error)") }
+        // The task's folder exists already (it holds the invocation): one mkdir, unless it does not.
+        if mkdir(dir, 0o755) != 0 && errno != EEXIST {
+            do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                return launchFailed("cannot create \(dir): \(error)")
+            }
+        }
         let out = open(layout.stdout(task, attempt), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         let err = open(layout.stderr(task, attempt), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         defer {
@@ -92,7 +100,7 @@ public struct AttemptExecutor: Sendable {
 
         // The command: bare metal through /bin/sh -c, or the container engine's command.
         var command = rendered.commandLine
-        var environment = baseEnvironment
+        var added: [(name: String, value: String)] = []
         if let container = options.container, descriptor.container?.image != nil {
             do {
                 let launch = try renderer.containerLaunch(
@@ -102,12 +110,19 @@ public struct AttemptExecutor: Sendable {
                 command = launch.command
             } catch { return launchFailed("\(error)") }
         } else {
-            for e in renderer.environment(rendered) { environment[e.name] = e.value }
+            added = renderer.environment(rendered)
+        }
+        let envp: CStrings
+        if added.isEmpty {
+            envp = baseEnvp
+        } else {
+            var environment = baseEnvironment
+            for e in added { environment[e.name] = e.value }
+            envp = CStrings(environment.map { "\($0.key)=\($0.value)" })
         }
 
         post(.taskSubmitted(TaskSubmitted(backend: backend)))
         let argv = ["/bin/sh", "-c", command]
-        let envp = environment.map { "\($0.key)=\($0.value)" }
         let startClock = DispatchTime.now().uptimeNanoseconds
         let pid = Self.spawn(argv, envp, cwd: options.workingDirectory, stdout: out, stderr: err)
         guard pid > 0 else { return launchFailed("cannot start /bin/sh: \(String(cString: strerror(-pid)))") }
@@ -197,18 +212,9 @@ public struct AttemptExecutor: Sendable {
         return exited.succeeded ? .succeeded : .failed
     }
 
-    static func spawn(_ argv: [String], _ envp: [String], cwd: String, stdout: Int32, stderr: Int32) -> Int32 {
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = envp.map { strdup($0) } + [nil]
-        defer {
-            for p in cArgs { free(p) }
-            for p in cEnv { free(p) }
-        }
-        return cArgs.withUnsafeBufferPointer { a in
-            cEnv.withUnsafeBufferPointer { e in
-                clowdr_spawn(argv[0], UnsafePointer(a.baseAddress!), UnsafePointer(e.baseAddress!), cwd, stdout, stderr)
-            }
-        }
+    static func spawn(_ argv: [String], _ envp: CStrings, cwd: String, stdout: Int32, stderr: Int32) -> Int32 {
+        let args = CStrings(argv)
+        return args.withPointers { a in envp.withPointers { e in clowdr_spawn(argv[0], a, e, cwd, stdout, stderr) } }
     }
 
     /// Paths matching a glob pattern, sorted (the path itself when it has no wildcard and exists).
@@ -217,5 +223,18 @@ public struct AttemptExecutor: Sendable {
         defer { globfree(&g) }
         guard Foundation.glob(pattern, 0, nil, &g) == 0 else { return [] }
         return (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }.sorted()
+    }
+}
+
+/// A NULL-terminated array of C strings (an argv or envp), copied once and freed with the value.
+final class CStrings: @unchecked Sendable {
+    private let pointers: [UnsafeMutablePointer<CChar>?]
+
+    init(_ strings: [String]) { pointers = strings.map { strdup($0) } + [nil] }
+    deinit { for p in pointers { free(p) } }
+
+    /// The array as `execve` takes it. The strings are never written: sharing one value between threads is safe.
+    func withPointers<R>(_ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+        pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 }

@@ -1,4 +1,5 @@
 public import Boutiques
+import CSystem
 public import EventLog
 import Foundation
 import JSON
@@ -71,8 +72,7 @@ public enum ExperimentSetup {
                 let t = tasks[k]
                 let folder = staging + "/tasks/\(t.id)"
                 let text = JSONWriter(indent: 4).string(.object(t.rendered.invocation)) + "\n"
-                guard mkdir(folder, 0o755) == 0 || errno == EEXIST,
-                    FileManager.default.createFile(atPath: folder + "/invocation.json", contents: Data(text.utf8))
+                guard mkdir(folder, 0o755) == 0 || errno == EEXIST, ExperimentSetup.writeNewFile(folder + "/invocation.json", text)
                 else { return failures.record("cannot write \(folder)/invocation.json: \(String(cString: strerror(errno)))") }
             }
             if let failure = failures.first { throw RunError(failure) }
@@ -98,12 +98,45 @@ public enum ExperimentSetup {
             }
             // Written and closed before the folder takes its name, so no half-made experiment is ever visible.
             try { try EventLog(path: staging + "/" + EventLog.fileName, mode: .create).append(events) }()
+            // Everything in the staging folder reaches the disk with one syncfs (not one fsync per file), then the
+            // folder takes its name, and the rename itself is made durable.
+            try ExperimentSetup.syncFileSystem(of: staging)
             try fm.moveItem(atPath: staging, toPath: layout.directory)
+            try ExperimentSetup.syncFileSystem(of: provdir)
             return (layout, try EventLog(path: layout.log, mode: .readWrite))
         } catch {
             try? fm.removeItem(atPath: staging)
             throw error
         }
+    }
+}
+
+extension ExperimentSetup {
+    /// Creates `path` (which must not exist) with `text`, without FileManager's temporary name, rename and fsync
+    /// per file: the caller makes the whole folder durable at once.
+    static func writeNewFile(_ path: String, _ text: String) -> Bool {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var text = text
+        return text.withUTF8 { buf in
+            var done = 0
+            while done < buf.count {
+                let n = write(fd, buf.baseAddress! + done, buf.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return false }
+                done += n
+            }
+            return true
+        }
+    }
+
+    /// Flushes the file system that holds `path` (data and metadata of every file written so far) to the disk.
+    static func syncFileSystem(of path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw RunError("cannot open \(path) to sync it: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard clowdr_syncfs(fd) == 0 else { throw RunError("cannot sync \(path) to the disk: \(String(cString: strerror(errno)))") }
     }
 }
 

@@ -13,6 +13,9 @@ pid_t clowdr_spawn(const char *path, char *const argv[], char *const envp[], con
 /// A pidfd for `pid` (readable when the process exits), or -errno.
 int clowdr_pidfd_open(pid_t pid);
 
+/// syncfs(2): writes every dirty file of the file system holding `fd` to the disk. 0, or -1 with errno.
+int clowdr_syncfs(int fd);
+
 /// Waits up to `timeout_ms` for `fd` to become readable: 1 readable, 0 timeout, -errno on error.
 int clowdr_wait_readable(int fd, int timeout_ms);
 
