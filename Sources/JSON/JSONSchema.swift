@@ -79,9 +79,12 @@ private final class Node: @unchecked Sendable {
         case forbidden
         case schema(Node)
     }
-    enum Dependency {
-        case names([String])
-        case schema(Node)
+    /// A `dependencies` entry: names that must be present too, or a schema the whole object must match. A struct,
+    /// not an enum with a class payload: Swift keeps such an enum's case in the pointer's spare bits, which leak
+    /// checkers cannot follow (the fuzzer's LeakSanitizer took these nodes for leaks).
+    struct Dependency {
+        var names: [String] = []
+        var schema: Node?
     }
 
     let types: [String]?
@@ -140,8 +143,8 @@ private final class Node: @unchecked Sendable {
         default: additional = .allowed
         }
         dependencies = (o["dependencies"]?.objectValue ?? JSONObject()).map { e in
-            if case .array(let names) = e.value { return (e.key, .names(names.compactMap(\.stringValue))) }
-            return (e.key, .schema(Node(e.value)))
+            if case .array(let names) = e.value { return (e.key, Dependency(names: names.compactMap(\.stringValue))) }
+            return (e.key, Dependency(schema: Node(e.value)))
         }
     }
 
@@ -241,11 +244,8 @@ private final class Node: @unchecked Sendable {
                 )
             }
             for (k, dep) in dependencies where obj[k] != nil {
-                switch dep {
-                case .names(let names):
-                    for n in names where obj[n] == nil { fail("dependencies", "'\(n)' is a dependency of '\(k)'") }
-                case .schema(let node): node.check(v, at: path, into: &out)
-                }
+                for n in dep.names where obj[n] == nil { fail("dependencies", "'\(n)' is a dependency of '\(k)'") }
+                dep.schema?.check(v, at: path, into: &out)
             }
         default: break
         }
