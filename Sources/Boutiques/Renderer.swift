@@ -96,7 +96,7 @@ public struct Renderer: Sendable {
             self.text = text
             let b = Array(text.utf8)
             bytes = b
-            mayHoldKey = b.contains { keyStarts[Int($0)] }
+            mayHoldKey = Renderer.mayHoldKey(text, keyStarts)
             let listed = params.indices.filter { params[$0].keyBytes.map { Bytes.find($0, in: b) != nil } ?? false }
             candidates = listed
             keys = listed.map { params[$0].keyBytes! }
@@ -108,7 +108,7 @@ public struct Renderer: Sendable {
         init(adHoc text: String, keyStarts: [Bool]) {
             self.text = text
             bytes = Array(text.utf8)
-            mayHoldKey = bytes.contains { keyStarts[Int($0)] }
+            mayHoldKey = Renderer.mayHoldKey(text, keyStarts)
             candidates = nil
             pieces = nil
             spacedKey = []

@@ -110,28 +110,28 @@ public final class EventLog: EventSink, @unchecked Sendable {
     /// Appends events in one transaction and returns their seqs; durable when it returns.
     @discardableResult
     public func appendReturningSeqs(_ events: [Event]) throws -> [Int64] {
-        guard !events.isEmpty else { return [] }
-        return try write { s in
-            let seqs = try s.insertAll(events.count) { i, arena in try PendingRow(events[i], into: &arena) }
-            try s.project(
-                events.indices.map { i in
-                    let e = events[i]
-                    return ProjectionInput(seq: seqs[i], time: e.time, task: e.task, attempt: e.attempt, input: Replay.input(of: e))
-                })
-            return seqs
-        }
+        try append(events, row: { e, arena in try PendingRow(e, into: &arena) }, input: Replay.input(of:))
     }
 
     /// Appends stored-form events in one transaction and returns their seqs; durable when it returns.
     @discardableResult
     public func appendReturningSeqs(_ events: [RawEvent]) throws -> [Int64] {
+        try append(events, row: { e, arena in PendingRow(e, into: &arena) }, input: Replay.input(of:))
+    }
+
+    /// Inserts events of either form (`row` writes one into the insert arena, `input` is what replay needs of it)
+    /// and brings the projections up to date, in one write transaction.
+    @inline(__always)
+    private func append<E: EventEnvelope>(
+        _ events: [E], row: (E, inout [UInt8]) throws -> PendingRow, input: (E) -> Replay.Input
+    ) throws -> [Int64] {
         guard !events.isEmpty else { return [] }
         return try write { s in
-            let seqs = try s.insertAll(events.count) { i, arena in PendingRow(events[i], into: &arena) }
+            let seqs = try s.insertAll(events.count) { i, arena in try row(events[i], &arena) }
             try s.project(
                 events.indices.map { i in
                     let e = events[i]
-                    return ProjectionInput(seq: seqs[i], time: e.time, task: e.task, attempt: e.attempt, input: Replay.input(of: e))
+                    return ProjectionInput(seq: seqs[i], time: e.time, task: e.task, attempt: e.attempt, input: input(e))
                 })
             return seqs
         }
@@ -416,11 +416,7 @@ final class Statements {
         var order: [String] = []
         for (i, e) in inputs.enumerated() {
             guard let task = e.task else { continue }
-            // The same events replay lets touch a task (ExperimentState's apply): the rest leave the tables alone.
-            switch e.input {
-            case .body(.experimentCreated), .body(.rerunRequested), .unknown, .unreadable: continue
-            case .sample, .body: break
-            }
+            guard e.input.isAboutTask else { continue }
             if byTask[task] == nil { order.append(task) }
             byTask[task, default: []].append(i)
         }
@@ -491,6 +487,16 @@ struct PendingRow {
         try stmt.bindText(borrowing: UnsafeBufferPointer(rebasing: text[payload]), at: c + 6)
     }
 }
+
+/// The envelope both event forms share: what the append path reads besides the row itself.
+protocol EventEnvelope {
+    var time: Timestamp { get }
+    var task: String? { get }
+    var attempt: Int? { get }
+}
+
+extension Event: EventEnvelope {}
+extension RawEvent: EventEnvelope {}
 
 /// An event just inserted, as the projection needs it.
 struct ProjectionInput {

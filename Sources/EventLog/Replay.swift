@@ -187,6 +187,15 @@ public enum Replay {
         case body(EventBody)
         case unknown(type: String, version: Int)
         case unreadable(reason: String)
+
+        /// Whether the event changes its task's state (samples and lifecycle events); experiment-level, unknown
+        /// and unreadable events do not.
+        public var isAboutTask: Bool {
+            switch self {
+            case .body(.experimentCreated), .body(.rerunRequested), .unknown, .unreadable: false
+            case .sample, .body: true
+            }
+        }
     }
 
     /// The replay input of a stored event (decodes its payload unless it is a sample).
@@ -217,9 +226,6 @@ public enum Replay {
             state.unknownEvents.append(UnknownEvent(seq: seq, type: type, version: version))
         case .unreadable(let reason):
             state.unreadableEvents.append((seq, reason))
-        case .sample(let rss):
-            guard let task else { return }
-            update(task: task, in: &state) { applySample(seq: seq, attempt: attempt, rss: rss, to: &$0) }
         case .body(.experimentCreated(let p)):
             if state.experiment == nil {
                 state.experiment = p
@@ -227,6 +233,10 @@ public enum Replay {
             }
         case .body(.rerunRequested(let p)):
             state.reruns.append((seq, p))
+        case .sample(let rss):
+            // The bulk of a log, kept apart from lifecycle events: passing the whole input on costs replay ~9%.
+            guard let task else { return }
+            update(task: task, in: &state) { applySample(seq: seq, attempt: attempt, rss: rss, to: &$0) }
         case .body(let body):
             guard let task else { return }
             update(task: task, in: &state) { apply(body, seq: seq, time: time, attempt: attempt, to: &$0) }

@@ -100,9 +100,9 @@ public enum ExperimentSetup {
             try { try EventLog(path: staging + "/" + EventLog.fileName, mode: .create).append(events) }()
             // Everything in the staging folder reaches the disk with one syncfs (not one fsync per file), then the
             // folder takes its name, and the rename itself is made durable.
-            try ExperimentSetup.syncFileSystem(of: staging)
+            try ExperimentSetup.sync(staging, wholeFileSystem: true)
             try fm.moveItem(atPath: staging, toPath: layout.directory)
-            try ExperimentSetup.syncFileSystem(of: provdir)
+            try ExperimentSetup.sync(provdir, wholeFileSystem: false)
             return (layout, try EventLog(path: layout.log, mode: .readWrite))
         } catch {
             try? fm.removeItem(atPath: staging)
@@ -131,12 +131,15 @@ extension ExperimentSetup {
         }
     }
 
-    /// Flushes the file system that holds `path` (data and metadata of every file written so far) to the disk.
-    static func syncFileSystem(of path: String) throws {
+    /// Flushes the folder `path` to the disk: with `wholeFileSystem`, every file written so far on its file system
+    /// (syncfs, one call for the whole staging folder); otherwise the folder's own entries (fsync, for a rename).
+    static func sync(_ path: String, wholeFileSystem: Bool) throws {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw RunError("cannot open \(path) to sync it: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        guard clowdr_syncfs(fd) == 0 else { throw RunError("cannot sync \(path) to the disk: \(String(cString: strerror(errno)))") }
+        guard (wholeFileSystem ? clowdr_syncfs(fd) : fsync(fd)) == 0 else {
+            throw RunError("cannot sync \(path) to the disk: \(String(cString: strerror(errno)))")
+        }
     }
 }
 

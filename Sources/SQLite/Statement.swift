@@ -52,12 +52,6 @@ public final class Statement {
         return sqlite3_bind_text(handle, index, base.assumingMemoryBound(to: CChar.self), Int32(count), transient)
     }
 
-    /// Binds UTF-8 bytes as TEXT without building a String first (the hot path of appends).
-    public func bindText(utf8 bytes: UnsafeBufferPointer<UInt8>, at index: Int32) throws(SQLiteError) {
-        let rc = Statement.bindUTF8(handle, index, UnsafeRawPointer(bytes.baseAddress), bytes.count)
-        guard rc == SQLITE_OK else { throw connection.error(rc, context: sql) }
-    }
-
     /// Binds UTF-8 bytes as TEXT without copying them: the caller keeps `bytes` valid and unchanged until the
     /// statement has been stepped and every parameter bound this way has been bound again (or cleared).
     public func bindText(borrowing bytes: UnsafeBufferPointer<UInt8>, at index: Int32) throws(SQLiteError) {
