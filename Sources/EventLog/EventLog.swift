@@ -130,8 +130,7 @@ public final class EventLog: EventSink, @unchecked Sendable {
             let seqs = try s.insertAll(events.count) { i, arena in try row(events[i], &arena) }
             try s.project(
                 events.indices.map { i in
-                    let e = events[i]
-                    return ProjectionInput(seq: seqs[i], time: e.time, task: e.task, attempt: e.attempt, input: input(e))
+                    ProjectionInput(seq: seqs[i], time: events[i].time, task: events[i].task, attempt: events[i].attempt, input: input(events[i]))
                 })
             return seqs
         }
@@ -412,18 +411,22 @@ final class Statements {
 
     /// Brings the projection tables up to date with events just inserted.
     func project(_ inputs: [ProjectionInput]) throws {
-        var byTask: [String: [Int]] = [:]
-        var order: [String] = []
-        for (i, e) in inputs.enumerated() {
-            guard let task = e.task else { continue }
-            guard e.input.isAboutTask else { continue }
-            if byTask[task] == nil { order.append(task) }
-            byTask[task, default: []].append(i)
+        // The inputs grouped by task, tasks in order of first appearance: one hash lookup per input.
+        var group: [String: Int] = [:]
+        var groups: [(task: String, inputs: [Int])] = []
+        for i in inputs.indices {
+            guard let task = inputs[i].task, inputs[i].input.isAboutTask else { continue }
+            if let g = group[task] {
+                groups[g].inputs.append(i)
+            } else {
+                group[task] = groups.count
+                groups.append((task, [i]))
+            }
         }
-        for task in order {
+        for (task, indices) in groups {
             let before = try projection.load(task: task)
             var after = before ?? TaskState(task: task, lastSeq: 0)
-            for i in byTask[task]! {
+            for i in indices {
                 let e = inputs[i]
                 Replay.apply(e.input, seq: e.seq, time: e.time, attempt: e.attempt, to: &after)
             }

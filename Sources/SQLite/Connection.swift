@@ -25,8 +25,13 @@ public final class Connection {
     /// The file this connection opened (`:memory:` for an in-memory database).
     public let path: String
 
+    /// Process-wide configuration, applied once before the first open: SQLite's memory statistics are off (they
+    /// take a global mutex on every allocation, and nothing here reads them).
+    private static let configured: Bool = clowdr_sqlite3_disable_memstatus() == SQLITE_OK
+
     /// Opens (or creates) the database at `path`.
     public init(path: String, mode: Mode = .create) throws(SQLiteError) {
+        _ = Self.configured
         var db: OpaquePointer?
         var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         switch mode {
