@@ -34,7 +34,7 @@ archive=$("$clowdr" archive "$exp" --into "$out")
 echo
 echo "Experiment:   $exp"
 echo "Event log:    ${exp}clowdr.db   (sqlite3 ${exp}clowdr.db 'SELECT task, attempt, state, peak_rss, wall_time FROM attempts')"
-echo "Task outputs: ${exp}tasks/<task>/<attempt>/stdout and stderr"
+echo "Task outputs: ${exp}tasks/<task>.<attempt>.stdout and .stderr; invocations: ${exp}tasks/<task>.json"
 echo "Derivatives:  $out/derivatives"
 echo "Exports:      $out/record.json (schema/experiment.schema.json), $out/record.prov.json (W3C PROV)"
 echo "Archive:      $archive"

@@ -76,11 +76,76 @@ int clowdr_pidfd_open(pid_t pid) {
     return fd < 0 ? -errno : (int)fd;
 }
 
-int clowdr_wait_readable(int fd, int timeout_ms) {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
+int clowdr_wait_any(int a, int b, int c, int timeout_ms) {
+    // poll ignores negative descriptors, so an absent one costs nothing.
+    struct pollfd p[3] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}, {.fd = c, .events = POLLIN}};
     int rc;
-    do { rc = poll(&p, 1, timeout_ms); } while (rc < 0 && errno == EINTR);
-    return rc < 0 ? -errno : (rc > 0 ? 1 : 0);
+    do { rc = poll(p, 3, timeout_ms); } while (rc < 0 && errno == EINTR);
+    if (rc < 0) return -errno;
+    int mask = 0;
+    for (int i = 0; i < 3; i++) {
+        if (p[i].fd >= 0 && (p[i].revents & (POLLIN | POLLHUP | POLLERR))) mask |= 1 << i;
+    }
+    return mask;
+}
+
+int clowdr_stream_pipe(int fds[2]) {
+    if (pipe2(fds, O_CLOEXEC) != 0) return -errno;
+    int flags = fcntl(fds[0], F_GETFL);
+    if (flags < 0 || fcntl(fds[0], F_SETFL, flags | O_NONBLOCK) != 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return -e;
+    }
+    return 0;
+}
+
+long long clowdr_stream_relay(int pipe_fd, int *file_fd, const char *path) {
+    long long moved = 0;
+    for (;;) {
+        if (*file_fd < 0) {
+            // No file yet: read one byte to tell data (create the file) from end of stream or an empty pipe.
+            char first;
+            ssize_t n = read(pipe_fd, &first, 1);
+            if (n == 0) return moved;
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return errno == EAGAIN ? -EAGAIN : -errno;
+            }
+            int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+            if (fd < 0) return -errno;
+            *file_fd = fd;
+            ssize_t w;
+            do { w = write(fd, &first, 1); } while (w < 0 && errno == EINTR);
+            if (w != 1) return -errno;
+            moved += 1;
+        }
+        // The kernel moves the pipe's pages into the file: no copy through this process.
+        ssize_t n = splice(pipe_fd, NULL, *file_fd, NULL, 1 << 20, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n < 0 && errno == EINVAL) {
+            // A file system without splice: read and write.
+            char buffer[65536];
+            n = read(pipe_fd, buffer, sizeof buffer);
+            if (n > 0) {
+                for (ssize_t done = 0; done < n;) {
+                    ssize_t w = write(*file_fd, buffer + done, (size_t)(n - done));
+                    if (w < 0 && errno == EINTR) continue;
+                    if (w <= 0) return -errno;
+                    done += w;
+                }
+            }
+        }
+        if (n > 0) {
+            moved += n;
+            if (moved >= (16 << 20)) return moved;  // back to the caller's loop (samples) now and then
+            continue;
+        }
+        if (n == 0) return moved;  // end of stream
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) return moved > 0 ? moved : -EAGAIN;
+        return -errno;
+    }
 }
 
 int clowdr_sha256_file(const char *path, uint8_t out[32]) {

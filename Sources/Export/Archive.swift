@@ -33,10 +33,9 @@ public enum Archive {
         ]
         let fm = FileManager.default
         if fm.fileExists(atPath: directory + "/descriptor.json") { members.append(("descriptor.json", directory + "/descriptor.json")) }
-        for relative in ((fm.enumerator(atPath: directory + "/tasks")?.allObjects as? [String]) ?? []).sorted() {
-            let name = (relative as NSString).lastPathComponent
-            guard ["invocation.json", "stdout", "stderr"].contains(name) else { continue }
-            members.append(("tasks/" + relative, directory + "/tasks/" + relative))
+        let layout = ExperimentLayout(directory: directory)
+        for name in ((try? fm.contentsOfDirectory(atPath: layout.tasks)) ?? []).sorted() where ExperimentLayout.isTaskFileName(name) {
+            members.append((ExperimentLayout.tasksFolder + "/" + name, layout.tasks + "/" + name))
         }
         var manifest = ""
         for m in members { manifest += "\(try Archive.sha256(ofFile: m.source))  \(m.name)\n" }

@@ -499,9 +499,9 @@ public struct ReportData: Sendable {
         var entries: [(Int, Int64, LogTail, LogTail)] = []
         for t in priority {
             guard let a = last[t] else { continue }
-            let base = "\(directory)/tasks/\(ids[t])/\(a.attempt)/"
-            let out = LogTail.read(path: base + "stdout", lines: budget.tailLines, bytes: budget.tailBytes)
-            let err = LogTail.read(path: base + "stderr", lines: budget.tailLines, bytes: budget.tailBytes)
+            let layout = ExperimentLayout(directory: directory)
+            let out = LogTail.read(path: layout.stdout(ids[t], Int(a.attempt)), lines: budget.tailLines, bytes: budget.tailBytes)
+            let err = LogTail.read(path: layout.stderr(ids[t], Int(a.attempt)), lines: budget.tailLines, bytes: budget.tailBytes)
             let size = out.text.utf8.count + err.text.utf8.count
             if used + size > budget.logBytes { break }
             used += size
@@ -571,10 +571,10 @@ public struct ReportData: Sendable {
                 d.raw(#","outputs":"#)
                 d.raw(outputs[n] ?? "null")
                 d.raw(#","logs":"#)
-                let base = "\(directory)/tasks/\(task)/\(n)/"
+                let layout = ExperimentLayout(directory: directory)
                 writeLogs(
-                    attempt: n, stdout: LogTail.read(path: base + "stdout", lines: budget.tailLines, bytes: budget.tailBytes),
-                    stderr: LogTail.read(path: base + "stderr", lines: budget.tailLines, bytes: budget.tailBytes), into: &d)
+                    attempt: n, stdout: LogTail.read(path: layout.stdout(task, Int(n)), lines: budget.tailLines, bytes: budget.tailBytes),
+                    stderr: LogTail.read(path: layout.stderr(task, Int(n)), lines: budget.tailLines, bytes: budget.tailBytes), into: &d)
                 d.raw("}")
             }
             d.raw("]}")

@@ -73,21 +73,24 @@ public struct AttemptExecutor: Sendable {
             post(.taskLaunchFailed(TaskLaunchFailed(reason: reason, backend: backend)))
             return .failed
         }
-        let dir = layout.attemptDirectory(task, attempt)
         let fm = FileManager.default
-        // The task's folder exists already (it holds the invocation): one mkdir, unless it does not.
-        if mkdir(dir, 0o755) != 0 && errno != EEXIST {
-            do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-                return launchFailed("cannot create \(dir): \(error)")
+        // The streams' folder exists already (it holds the invocations), unless a task file points elsewhere.
+        if access(layout.tasks, F_OK) != 0 {
+            do { try fm.createDirectory(atPath: layout.tasks, withIntermediateDirectories: true) } catch {
+                return launchFailed("cannot create \(layout.tasks): \(error)")
             }
         }
-        let out = open(layout.stdout(task, attempt), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        let err = open(layout.stderr(task, attempt), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // stdout and stderr through pipes, into files made on their first byte.
+        var out: StreamRelay
+        var err: StreamRelay
+        do {
+            out = try StreamRelay(path: layout.stdout(task, attempt))
+            err = try StreamRelay(path: layout.stderr(task, attempt))
+        } catch { return launchFailed("\(error)") }
         defer {
-            if out >= 0 { close(out) }
-            if err >= 0 { close(err) }
+            out.close()
+            err.close()
         }
-        guard out >= 0, err >= 0 else { return launchFailed("cannot open the output files in \(dir): \(String(cString: strerror(errno)))") }
 
         // Config files (file-template) first, relative to the working directory.
         for c in rendered.configFiles {
@@ -124,7 +127,9 @@ public struct AttemptExecutor: Sendable {
         post(.taskSubmitted(TaskSubmitted(backend: backend)))
         let argv = ["/bin/sh", "-c", command]
         let startClock = DispatchTime.now().uptimeNanoseconds
-        let pid = Self.spawn(argv, envp, cwd: options.workingDirectory, stdout: out, stderr: err)
+        let pid = Self.spawn(argv, envp, cwd: options.workingDirectory, stdout: out.childEnd, stderr: err.childEnd)
+        out.closeChildEnd()
+        err.closeChildEnd()
         guard pid > 0 else { return launchFailed("cannot start /bin/sh: \(String(cString: strerror(-pid)))") }
         post(.taskStarted(TaskStarted(host: HostInfo.hostname, pid: pid, bootID: HostInfo.bootID)))
 
@@ -139,10 +144,13 @@ public struct AttemptExecutor: Sendable {
         var nextSample = options.denseInterval
         while true {
             let wait = max(0, min(nextSample - elapsed(), 0.05))
+            // The exit (through the pidfd) or output to move, whichever comes first.
+            let ready = clowdr_wait_any(pidfd, out.pipe, err.pipe, Int32(wait * 1000))
+            if ready > 0 && ready & 2 != 0 { out.pump() }
+            if ready > 0 && ready & 4 != 0 { err.pump() }
             if pidfd >= 0 {
-                if clowdr_wait_readable(pidfd, Int32(wait * 1000)) == 1 { break }
+                if ready > 0 && ready & 1 != 0 { break }
             } else {
-                usleep(UInt32(wait * 1e6))
                 // No pidfd (old kernel): poll with waitid(WNOWAIT) so the process stays to be reaped below.
                 var info = siginfo_t()
                 if waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info._sifields._sigchld.si_pid == pid { break }
@@ -174,6 +182,15 @@ public struct AttemptExecutor: Sendable {
         // A stopped attempt leaves nothing behind: whatever is left of its process group is killed too.
         if cancelledFor != nil { kill(-pid, SIGKILL) }
         let wall = elapsed()
+        // The rest of the output: to the end of both streams, normally at once (every writer has exited). A process
+        // left behind that keeps a stream open gets 1 s, or until it is quiet for 0.2 s; then the stream is closed.
+        let drainUntil = elapsed() + 1
+        while out.pipe >= 0 || err.pipe >= 0, elapsed() < drainUntil {
+            let ready = clowdr_wait_any(-1, out.pipe, err.pipe, 200)
+            guard ready > 0 else { break }
+            if ready & 2 != 0 { out.pump() }
+            if ready & 4 != 0 { err.pump() }
+        }
         let exitCode: Int32? = (status & 0x7f) == 0 ? (status >> 8) & 0xff : nil
         let signal: Int32? = (status & 0x7f) == 0 ? nil : status & 0x7f
         // The kernel's totals for the top process and everything it reaped: exact even for a task shorter than
@@ -186,7 +203,8 @@ public struct AttemptExecutor: Sendable {
 
         // Outputs: each resolved path (a glob, as bosh does) with its size and sha256.
         var outputs: [OutputFile] = []
-        var failure: String?
+        // A stream that could not be saved fails the attempt: its record would be incomplete.
+        var failure: String? = out.failure ?? err.failure
         for (id, path) in rendered.outputs {
             let absolute = PythonFormat.abspath(path, cwd: options.workingDirectory)
             let matches = Self.glob(absolute)

@@ -4,51 +4,6 @@ public import EventLog
 import Foundation
 import JSON
 
-/// Where an experiment's files are:
-///
-///     PROVDIR/<experiment-id>/
-///       clowdr.db                          the event log
-///       descriptor.json                    exact copy of the descriptor
-///       tasks/<task>/invocation.json       the task's concrete invocation (defaults added)
-///       tasks/<task>/<attempt>/stdout      each attempt's output streams
-///       tasks/<task>/<attempt>/stderr
-public struct ExperimentLayout: Sendable {
-    public var directory: String
-
-    public init(directory: String) { self.directory = directory }
-
-    public var id: String { (directory as NSString).lastPathComponent }
-    public var log: String { directory + "/" + EventLog.fileName }
-    public var descriptor: String { directory + "/descriptor.json" }
-    public func invocation(_ task: String) -> String { directory + "/tasks/\(task)/invocation.json" }
-    public func attemptDirectory(_ task: String, _ attempt: Int) -> String { directory + "/tasks/\(task)/\(attempt)" }
-    public func stdout(_ task: String, _ attempt: Int) -> String { attemptDirectory(task, attempt) + "/stdout" }
-    public func stderr(_ task: String, _ attempt: Int) -> String { attemptDirectory(task, attempt) + "/stderr" }
-
-    /// A new experiment id: UTC time and 8 random characters, `2026-11-22_18-27-19-K3F9Q2ZA`, so ids sort by time.
-    public static func newID(at time: Timestamp) -> String {
-        let iso = time.iso8601  // 2026-11-22T18:27:19.123456Z
-        let stamp = iso.prefix(19).replacingOccurrences(of: "T", with: "_").replacingOccurrences(of: ":", with: "-")
-        var rng = SystemRandomNumberGenerator()
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-        return stamp + "-" + String((0..<8).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] })
-    }
-
-    /// Finds the experiment a user named: an experiment folder, its clowdr.db, or a PROVDIR (its newest
-    /// experiment).
-    public static func locate(_ path: String) throws -> ExperimentLayout {
-        let fm = FileManager.default
-        if path.hasSuffix(".db"), fm.fileExists(atPath: path) { return ExperimentLayout(directory: (path as NSString).deletingLastPathComponent) }
-        if fm.fileExists(atPath: path + "/" + EventLog.fileName) { return ExperimentLayout(directory: path) }
-        let children = ((try? fm.contentsOfDirectory(atPath: path)) ?? []).filter { fm.fileExists(atPath: path + "/" + $0 + "/" + EventLog.fileName) }
-            .sorted()
-        guard let newest = children.last else {
-            throw EventLogError.notFound(path: path)
-        }
-        return ExperimentLayout(directory: path + "/" + newest)
-    }
-}
-
 /// Creating an experiment: the folder, the descriptor copy, each task's invocation, and the first events
 /// (`experiment_created`, then `task_planned` for every task) in one transaction, before anything runs.
 public enum ExperimentSetup {
@@ -63,19 +18,17 @@ public enum ExperimentSetup {
         let layout = ExperimentLayout(directory: (provdir as NSString).appendingPathComponent(ExperimentLayout.newID(at: created)))
         let staging = layout.directory + ".creating"
         do {
-            try fm.createDirectory(atPath: staging + "/tasks", withIntermediateDirectories: true)
+            let stagingLayout = ExperimentLayout(directory: staging)
+            try fm.createDirectory(atPath: stagingLayout.tasks, withIntermediateDirectories: true)
             let descriptorData = try Data(contentsOf: URL(fileURLWithPath: descriptorPath))
             try descriptorData.write(to: URL(fileURLWithPath: staging + "/descriptor.json"))
-            // One folder and one invocation file per task: written in parallel (file creation waits on the disk).
-            let failures = FailureBox()
-            DispatchQueue.concurrentPerform(iterations: tasks.count) { k in
-                let t = tasks[k]
-                let folder = staging + "/tasks/\(t.id)"
+            // One invocation file per task, from one thread: creations in one folder take the folder's lock in turn,
+            // and a second thread would only spin on it (measured: 20% of the run's CPU, no time saved).
+            for t in tasks {
+                let path = stagingLayout.invocation(t.id)
                 let text = JSONWriter(indent: 4).string(.object(t.rendered.invocation)) + "\n"
-                guard mkdir(folder, 0o755) == 0 || errno == EEXIST, ExperimentSetup.writeNewFile(folder + "/invocation.json", text)
-                else { return failures.record("cannot write \(folder)/invocation.json: \(String(cString: strerror(errno)))") }
+                guard ExperimentSetup.writeNewFile(path, text) else { throw RunError("cannot write \(path): \(String(cString: strerror(errno)))") }
             }
-            if let failure = failures.first { throw RunError(failure) }
             var events = [
                 factory.make(
                     at: created,
@@ -141,12 +94,4 @@ extension ExperimentSetup {
             throw RunError("cannot sync \(path) to the disk: \(String(cString: strerror(errno)))")
         }
     }
-}
-
-/// The first failure of a parallel loop.
-final class FailureBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var message: String?
-    func record(_ m: String) { lock.withLock { if message == nil { message = m } } }
-    var first: String? { lock.withLock { message } }
 }

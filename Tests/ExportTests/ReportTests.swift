@@ -15,9 +15,9 @@ struct ReportTests {
         let db = try GoldenTests().log()
         let dir = (db as NSString).deletingLastPathComponent
         for (task, attempt, out, err) in [("0", 1, "done 0\n", ""), ("1", 1, "", "bet: error\n"), ("1", 2, "line\n", "")] {
-            try FileManager.default.createDirectory(atPath: "\(dir)/tasks/\(task)/\(attempt)", withIntermediateDirectories: true)
-            try out.write(toFile: "\(dir)/tasks/\(task)/\(attempt)/stdout", atomically: false, encoding: .utf8)
-            try err.write(toFile: "\(dir)/tasks/\(task)/\(attempt)/stderr", atomically: false, encoding: .utf8)
+            try FileManager.default.createDirectory(atPath: "\(dir)/tasks", withIntermediateDirectories: true)
+            try out.write(toFile: "\(dir)/tasks/\(task).\(attempt).stdout", atomically: false, encoding: .utf8)
+            try err.write(toFile: "\(dir)/tasks/\(task).\(attempt).stderr", atomically: false, encoding: .utf8)
         }
         return dir
     }
@@ -146,8 +146,8 @@ struct ReportTests {
             e.append(
                 f.make(
                     task: task, attempt: 1, .taskExited(TaskExited(exitCode: t == 3 ? 1 : 0, wallTime: 1, cpuUser: 1, peakRSS: Int64(t * 1000 + 9)))))
-            try FileManager.default.createDirectory(atPath: "\(dir)/tasks/\(task)/1", withIntermediateDirectories: true)
-            try String(repeating: "x", count: 99).appending("\n").write(toFile: "\(dir)/tasks/\(task)/1/stdout", atomically: false, encoding: .utf8)
+            try FileManager.default.createDirectory(atPath: "\(dir)/tasks", withIntermediateDirectories: true)
+            try String(repeating: "x", count: 99).appending("\n").write(toFile: "\(dir)/tasks/\(task).1.stdout", atomically: false, encoding: .utf8)
         }
         try log.append(e)
         let data = try ReportData.build(

@@ -14,8 +14,8 @@ struct ShareSiteTests {
         let provdir = try TestSupport.temporaryDirectory("share")
         let id = "2027-01-01_00-00-00-SHARE001"
         let dir = provdir + "/" + id
-        try FileManager.default.createDirectory(atPath: dir + "/tasks/0/1", withIntermediateDirectories: true)
-        try "hello from task 0\n".write(toFile: dir + "/tasks/0/1/stdout", atomically: false, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: dir + "/tasks", withIntermediateDirectories: true)
+        try "hello from task 0\n".write(toFile: dir + "/tasks/0.1.stdout", atomically: false, encoding: .utf8)
         let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
         let f = EventFactory(clock: SteppingClock(), ids: SequentialIDSource())
         try log.append([
@@ -61,7 +61,7 @@ struct ShareSiteTests {
         let (provdir, id) = try provdir()
         let site = ShareSite(root: .provdir(provdir))
         for path in [
-            "/secret.txt", "/e/\(id)/clowdr.db", "/e/\(id)/tasks/0/1/stdout", "/e/../secret.txt", "/e/\(id)/../../secret.txt", "/e/%2e%2e/secret.txt",
+            "/secret.txt", "/e/\(id)/clowdr.db", "/e/\(id)/tasks/0.1.stdout", "/e/../secret.txt", "/e/\(id)/../../secret.txt", "/e/%2e%2e/secret.txt",
             "/e/\(id)/api/task/..", "/e/\(id)/api/task/9", "/e/nope/", "/e/\(id)/api/other", "/e/\(id)/api/task/0/../../x", "/../etc/passwd",
         ] {
             let r = await site.respond(method: "GET", path: path, acceptsGzip: true)

@@ -134,7 +134,7 @@ struct RunTests {
         let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
         let kernel =
             Double(
-                try String(contentsOfFile: dir + "/prov/\(exp)/tasks/0/1/stdout", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
+                try String(contentsOfFile: dir + "/prov/\(exp)/tasks/0.1.stdout", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
             * 1024
         let peak = Double(try attempts(dir)[0].peak!)
         print(

@@ -16,8 +16,20 @@ int clowdr_pidfd_open(pid_t pid);
 /// syncfs(2): writes every dirty file of the file system holding `fd` to the disk. 0, or -1 with errno.
 int clowdr_syncfs(int fd);
 
-/// Waits up to `timeout_ms` for `fd` to become readable: 1 readable, 0 timeout, -errno on error.
-int clowdr_wait_readable(int fd, int timeout_ms);
+/// Waits up to `timeout_ms` for any of three descriptors (a negative one is ignored) to become readable or hung up.
+/// Returns a bit mask (1: `a`, 2: `b`, 4: `c`), 0 on timeout, -errno on error.
+int clowdr_wait_any(int a, int b, int c, int timeout_ms);
+
+/// A pipe for a child's output stream: `fds[0]`, the read end, is non-blocking and close-on-exec; `fds[1]`, the end
+/// the child writes, is blocking and close-on-exec (the spawn dup2s it to 1 or 2). 0, or -errno.
+int clowdr_stream_pipe(int fds[2]);
+
+/// Moves everything the pipe `pipe_fd` holds now into the file at `path`, which is created (truncated) only when the
+/// first byte arrives: a stream that stays empty leaves no file. `*file_fd` is -1 until then, and holds the open
+/// file afterwards (the caller closes it). Returns the bytes moved (> 0), 0 at end of stream (every writer gone and
+/// the pipe empty), -EAGAIN when the pipe is empty but still has writers, or -errno (the file cannot be created or
+/// written).
+long long clowdr_stream_relay(int pipe_fd, int *file_fd, const char *path);
 
 /// Streams a file through SHA-256; writes 32 bytes to `out`. Returns 0, or -errno.
 int clowdr_sha256_file(const char *path, uint8_t out[32]);

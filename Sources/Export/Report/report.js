@@ -661,12 +661,12 @@
       ...outs.map((o) => el('tr', {}, el('td', { text: o.id }), el('td', { text: o.path }), el('td', { text: o.size === null || o.size === undefined ? 'missing' : fmt.bytes(o.size) }),
         el('td', {}, el('code', { text: o.sha256 ?? '' }))))));
     for (const stream of ['stdout', 'stderr']) {
-      const path = `tasks/${t.id[i]}/${t.attempts[i]}/${stream}`;
+      const path = `tasks/${t.id[i]}.${t.attempts[i]}.${stream}`;
       box.append(el('h3', { text: stream }));
       if (!logs) { box.append(el('p', { class: 'muted', text: d || R.source.live ? `not embedded in this report; the file is ${path} in the experiment folder` : 'loading…' })); continue; }
       const tail = logs[stream];
       const lines = tail.text === '' ? 0 : tail.text.replace(/\n$/, '').split('\n').length;
-      box.append(el('p', { class: 'muted', text: tail.size < 0 ? `no ${stream} file (${path})` : tail.complete ? `${fmt.bytes(tail.size)}, complete` : `last ${lines} lines of ${fmt.bytes(tail.size)} (${path})` }));
+      box.append(el('p', { class: 'muted', text: tail.size < 0 ? `empty: no ${path} (a stream's file is made on its first byte)` : tail.complete ? `${fmt.bytes(tail.size)}, complete` : `last ${lines} lines of ${fmt.bytes(tail.size)} (${path})` }));
       box.append(pre(tail.text, stream));
     }
   }
