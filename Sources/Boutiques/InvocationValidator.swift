@@ -11,13 +11,32 @@ public struct InvocationValidator: Sendable {
     private let usesOwnSchema: Bool
     /// Input types by id, and the inputs that take part in group or requires/disables rules.
     private let types: [String: Descriptor.InputType]
-    private let constrained: [Descriptor.Input]
+    private let constraints: [Constraint]
+    private let oneIsRequired: [(id: String, members: [Member])]
+    /// Worked out once: the inputs with a default (in descriptor order), and the String and File inputs.
+    private let defaults: [(id: String, value: JSONValue)]
+    private let textInputs: [(id: String, list: Bool, type: Descriptor.InputType)]
 
     public init(_ descriptor: Descriptor) {
         self.descriptor = descriptor
         types = Dictionary(descriptor.inputs.map { ($0.id, $0.type) }, uniquingKeysWith: { a, _ in a })
         let grouped = Set(descriptor.groups.filter { $0.mutuallyExclusive != nil }.flatMap(\.members))
-        constrained = descriptor.inputs.filter { !$0.requiresInputs.isEmpty || !$0.disablesInputs.isEmpty || grouped.contains($0.id) }
+        let types = self.types
+        func member(_ id: String) -> Member { Member(id: id, isFlag: types[id] == .flag) }
+        constraints = descriptor.inputs.filter { !$0.requiresInputs.isEmpty || !$0.disablesInputs.isEmpty || grouped.contains($0.id) }.map { i in
+            var disabled = i.disablesInputs
+            for g in descriptor.groups where g.mutuallyExclusive != nil && g.members.contains(i.id) {
+                disabled += g.members.filter { $0 != i.id && !disabled.contains($0) }
+            }
+            return Constraint(
+                id: i.id, isFlag: i.type == .flag,
+                requires: i.requiresInputs.map { r in
+                    (member(r), descriptor.groups.first { $0.id == r }.map { $0.members.map(member) })
+                }, disables: disabled.map(member))
+        }
+        oneIsRequired = descriptor.groups.filter(\.oneIsRequired).map { ($0.id, $0.members.map(member)) }
+        defaults = descriptor.inputs.compactMap { i in i.defaultValue.flatMap { $0 == .null ? nil : (i.id, $0) } }
+        textInputs = descriptor.inputs.filter { $0.type == .string || $0.type == .file }.map { ($0.id, $0.list, $0.type) }
         if let own = descriptor.invocationSchema {
             schema = JSONSchemaValidator(schema: own)
             usesOwnSchema = true
@@ -30,9 +49,11 @@ public struct InvocationValidator: Sendable {
     /// The invocation with defaults added, in bosh's order (given keys first, then defaults in descriptor order).
     public func withDefaults(_ invocation: JSONObject) -> JSONObject {
         var out = invocation
-        for i in descriptor.inputs {
-            guard let dv = i.defaultValue, dv != .null else { continue }
-            if out[i.id] == nil || out[i.id] == .null { out[i.id] = dv }
+        for (id, value) in defaults {
+            switch out[id] {
+            case nil, .null?: out[id] = value
+            default: break
+            }
         }
         return out
     }
@@ -97,57 +118,69 @@ public struct InvocationValidator: Sendable {
     /// as in bosh.
     func groupIssues(_ inv: JSONObject, file: String?) -> [BoutiquesIssue] {
         var issues: [BoutiquesIssue] = []
-        func present(_ id: String) -> Bool { inv[id] != nil }
-        func active(_ id: String) -> Bool {
-            guard let v = inv[id] else { return false }
-            return types[id] == .flag ? v == .bool(true) : true
+        func present(_ m: Member) -> Bool { inv[m.id] != nil }
+        func active(_ m: Member) -> Bool {
+            guard let v = inv[m.id] else { return false }
+            return m.isFlag ? v == .bool(true) : true
         }
-        for g in descriptor.groups where g.oneIsRequired {
-            if !g.members.contains(where: active) {
-                issues.append(
-                    BoutiquesIssue(
-                        file: file, pointer: "", rule: "invocation.one-is-required",
-                        message:
-                            "group \"\(g.id)\" needs one of \(g.members.map { "\"\($0)\"" }.joined(separator: ", ")) (a Flag member must be true)"))
-            }
+        for g in oneIsRequired where !g.members.contains(where: active) {
+            issues.append(
+                BoutiquesIssue(
+                    file: file, pointer: "", rule: "invocation.one-is-required",
+                    message: "group \"\(g.id)\" needs one of \(g.members.map { "\"\($0.id)\"" }.joined(separator: ", ")) (a Flag member must be true)"
+                ))
         }
-        for i in constrained where present(i.id) {
-            if i.type == .flag && inv[i.id] != .bool(true) { continue }
-            for r in i.requiresInputs {
-                if let g = descriptor.groups.first(where: { $0.id == r }) {
-                    if !g.members.contains(where: { types[$0] != .flag && present($0) }) {
+        for c in constraints {
+            guard let value = inv[c.id] else { continue }
+            if c.isFlag && value != .bool(true) { continue }
+            for (r, group) in c.requires {
+                if let group {
+                    if !group.contains(where: { !$0.isFlag && present($0) }) {
                         issues.append(
                             BoutiquesIssue(
-                                file: file, pointer: "/" + JSONSchemaValidator.escape(i.id), rule: "invocation.requires-inputs",
-                                message: "\"\(i.id)\" requires a member of group \"\(r)\", none is given"))
+                                file: file, pointer: "/" + JSONSchemaValidator.escape(c.id), rule: "invocation.requires-inputs",
+                                message: "\"\(c.id)\" requires a member of group \"\(r.id)\", none is given"))
                     }
                 } else if !active(r) {
-                    let what = types[r] == .flag ? "to be true" : "to be given"
+                    let what = r.isFlag ? "to be true" : "to be given"
                     issues.append(
                         BoutiquesIssue(
-                            file: file, pointer: "/" + JSONSchemaValidator.escape(i.id), rule: "invocation.requires-inputs",
-                            message: "\"\(i.id)\" requires \"\(r)\" \(what)"))
+                            file: file, pointer: "/" + JSONSchemaValidator.escape(c.id), rule: "invocation.requires-inputs",
+                            message: "\"\(c.id)\" requires \"\(r.id)\" \(what)"))
                 }
             }
-            var disabled = i.disablesInputs
-            for g in descriptor.groups where g.mutuallyExclusive != nil && g.members.contains(i.id) {
-                disabled += g.members.filter { $0 != i.id && !disabled.contains($0) }
-            }
-            for x in disabled where active(x) || (present(x) && types[x] != .flag) {
+            for x in c.disables where active(x) || (present(x) && !x.isFlag) {
                 issues.append(
                     BoutiquesIssue(
-                        file: file, pointer: "/" + JSONSchemaValidator.escape(x), rule: "invocation.disables-inputs",
-                        message: "\"\(x)\" cannot be given together with \"\(i.id)\""))
+                        file: file, pointer: "/" + JSONSchemaValidator.escape(x.id), rule: "invocation.disables-inputs",
+                        message: "\"\(x.id)\" cannot be given together with \"\(c.id)\""))
             }
         }
         return issues
     }
 
+    /// An input named in a rule, and whether it is a Flag (a Flag counts only when true).
+    struct Member: Sendable {
+        let id: String
+        let isFlag: Bool
+    }
+
+    /// The rules on one input, worked out from the descriptor once: what it requires (an input, or a member of a
+    /// group: the group's members), and what it disables (its disables-inputs and the other members of its
+    /// mutually-exclusive groups).
+    struct Constraint: Sendable {
+        let id: String
+        let isFlag: Bool
+        let requires: [(input: Member, group: [Member]?)]
+        let disables: [Member]
+    }
+
     /// String and File values must be strings, or the command line cannot quote them (bosh crashes there).
     func stringIssues(_ inv: JSONObject, file: String?) -> [BoutiquesIssue] {
         var issues: [BoutiquesIssue] = []
-        for i in descriptor.inputs where i.type == .string || i.type == .file {
+        for i in textInputs {
             guard let v = inv[i.id] else { continue }
+            if !i.list, case .string = v { continue }
             let items = i.list ? (v.arrayValue ?? []) : [v]
             for (k, item) in items.enumerated() where item.stringValue == nil {
                 let pointer = "/" + JSONSchemaValidator.escape(i.id) + (i.list ? "/\(k)" : "")

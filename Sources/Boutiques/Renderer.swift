@@ -270,7 +270,7 @@ public struct Renderer: Sendable {
                 } else if let named = values.vals[k]?.stringValue {
                     // A name from the invocation or the first pass: only worth compiling when it could hold a key.
                     guard Renderer.mayHoldKey(named, keyStarts) else {
-                        values.vals[k] = .string(o.usesAbsolutePath ? PythonFormat.abspath(named, cwd: workingDirectory) : named)
+                        if o.usesAbsolutePath { values.vals[k] = .string(PythonFormat.abspath(named, cwd: workingDirectory)) }
                         values.named[k] = true
                         continue
                     }
@@ -334,7 +334,33 @@ public struct Renderer: Sendable {
                 else { return "" }
                 actions.append(action)
             }
-            return String(decoding: Renderer.write(pieces, of: template.bytes, actions: actions, keys: template.keys), as: UTF8.self)
+            return Renderer.write(pieces, of: template.bytes, actions: actions, keys: template.keys)
+        }
+        // What parameter n's key becomes, its key first found at byte `at`: from the per-render cache of output
+        // names when it can be, else worked out (nil: the text becomes empty).
+        func actionOf(_ n: Int, at: Int, spaced: @autoclosure () -> Bool) throws(BoutiquesError) -> Action? {
+            let cacheSlot = isOutput && stripped.isEmpty && 2 * n < values.nameActions.slots.count ? 2 * n + (at > 0 ? 1 : 0) : nil
+            if let cacheSlot, let cached = values.nameActions.slots[cacheSlot] { return cached }
+            guard
+                let computed = try self.action(
+                    n, values, useFlags: useFlags, unfound: unfound, stripped: stripped, isOutput: isOutput, escape: escape, keyAfterStart: at > 0,
+                    spacedKeyPresent: spaced(), file: file)
+            else { return nil }
+            if let cacheSlot, unfound == .keep { values.nameActions.slots[cacheSlot] = computed }
+            return computed
+        }
+        // One key in the template (`[PREFIX]_mask.nii.gz`): replacing it everywhere at once is what the sequential
+        // substitution below does, unless its value brings in a possible key start (then later keys are looked
+        // for in the new text). The compiled pieces give the name without searching.
+        if let pieces = template.pieces, let listed = template.candidates, listed.count == 1 {
+            let first: Int
+            if case .text(let r)? = pieces.first { first = r.count } else { first = 0 }
+            guard let action = try actionOf(listed[0], at: first, spaced: template.spacedKey[0]) else { return "" }
+            if case .replace(let v) = action, v.contains(where: { keyStarts[Int($0)] }) {
+                // Falls through to the sequential substitution.
+            } else {
+                return Renderer.write(pieces, of: template.bytes, actions: [action], keys: template.keys)
+            }
         }
         var text = template.bytes
         // Only the parameters whose keys occur in the template, unless a value brings in a possible key start
@@ -348,20 +374,7 @@ public struct Renderer: Sendable {
             let p = params[n]
             // A key that is not in the text changes nothing, whatever its value: skip the formatting.
             guard let key = p.keyBytes, let at = Bytes.find(key, in: text) else { continue }
-            let cacheSlot = isOutput && stripped.isEmpty && 2 * n < values.nameActions.slots.count ? 2 * n + (at > 0 ? 1 : 0) : nil
-            let action: Action
-            if let cacheSlot, let cached = values.nameActions.slots[cacheSlot] {
-                action = cached
-            } else {
-                guard
-                    let computed = try self.action(
-                        n, values, useFlags: useFlags, unfound: unfound, stripped: stripped, isOutput: isOutput, escape: escape,
-                        keyAfterStart: at > 0,
-                        spacedKeyPresent: Bytes.find(p.spacedKeyBytes!, in: text) != nil, file: file)
-                else { return "" }
-                action = computed
-                if let cacheSlot, unfound == .keep { values.nameActions.slots[cacheSlot] = computed }
-            }
+            guard let action = try actionOf(n, at: at, spaced: Bytes.find(p.spacedKeyBytes!, in: text) != nil) else { return "" }
             switch action {
             case .replace(let v):
                 text = Bytes.replaceAll(key, with: v, in: text)
@@ -460,32 +473,49 @@ public struct Renderer: Sendable {
 
     /// Writes the pieces with each key's action applied. A key removed "with its space" takes the template space
     /// just before it, when the text written last is one; otherwise the key stays (bosh removes " KEY" only).
-    static func write(_ pieces: [Piece], of t: [UInt8], actions: [Action], keys: [[UInt8]]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(t.count + 64)
-        var lastIsTemplateSpace = false
+    /// The text the pieces make with these actions, written straight into the new String's storage (one
+    /// allocation: the length is bounded first).
+    static func write(_ pieces: [Piece], of t: [UInt8], actions: [Action], keys: [[UInt8]]) -> String {
+        var capacity = 0
         for piece in pieces {
             switch piece {
-            case .text(let r):
-                out.append(contentsOf: t[r])
-                lastIsTemplateSpace = t[r.upperBound - 1] == 0x20
+            case .text(let r): capacity += r.count
             case .key(let slot):
-                switch actions[slot] {
-                case .replace(let v):
-                    out.append(contentsOf: v)
-                    lastIsTemplateSpace = false
-                case .removeSpaced:
-                    if lastIsTemplateSpace { out.removeLast() } else { out.append(contentsOf: keys[slot]) }
-                    lastIsTemplateSpace = false
-                case .removeAll:
-                    break
-                case .keep:
-                    out.append(contentsOf: keys[slot])
-                    lastIsTemplateSpace = false
-                }
+                if case .replace(let v) = actions[slot] { capacity += v.count } else { capacity += keys[slot].count }
             }
         }
-        return out
+        return String(unsafeUninitializedCapacity: capacity) { out in
+            var n = 0
+            func append(_ bytes: ArraySlice<UInt8>) {
+                bytes.withUnsafeBufferPointer { b in
+                    if b.count > 0 { UnsafeMutableRawPointer(out.baseAddress! + n).copyMemory(from: b.baseAddress!, byteCount: b.count) }
+                }
+                n += bytes.count
+            }
+            var lastIsTemplateSpace = false
+            for piece in pieces {
+                switch piece {
+                case .text(let r):
+                    append(t[r])
+                    lastIsTemplateSpace = t[r.upperBound - 1] == 0x20
+                case .key(let slot):
+                    switch actions[slot] {
+                    case .replace(let v):
+                        append(v[...])
+                        lastIsTemplateSpace = false
+                    case .removeSpaced:
+                        if lastIsTemplateSpace { n -= 1 } else { append(keys[slot][...]) }
+                        lastIsTemplateSpace = false
+                    case .removeAll:
+                        break
+                    case .keep:
+                        append(keys[slot][...])
+                        lastIsTemplateSpace = false
+                    }
+                }
+            }
+            return n
+        }
     }
 }
 

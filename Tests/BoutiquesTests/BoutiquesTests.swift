@@ -71,15 +71,15 @@ struct DeviationTests {
                    {"id":"h","name":"h","type":"String","value-key":"[H]","optional":true}]}
         """#
 
-    func render(_ descriptor: String, _ invocation: JSONValue) throws -> RenderedInvocation {
+    static func render(_ descriptor: String, _ invocation: JSONValue) throws -> RenderedInvocation {
         try Renderer(try DescriptorValidator.validate(try JSONParser.parse(descriptor)), workingDirectory: "/tmp").render(invocation)
     }
 
     @Test("single pass: a value holding another input's value-key is never substituted again")
     func singlePass() throws {
         // bosh: str 'xzzy' zz (c3b), and str ''$HOME'' '$HOME' (c3c), an unquoted expansion.
-        #expect(try render(Self.stringsDescriptor, ["a": "x[H]y", "h": "zz"]).commandLine == "str 'x[H]y' zz")
-        #expect(try render(Self.stringsDescriptor, ["a": "[B]", "b": "$HOME"]).commandLine == "str '[B]' '$HOME'")
+        #expect(try Self.render(Self.stringsDescriptor, ["a": "x[H]y", "h": "zz"]).commandLine == "str 'x[H]y' zz")
+        #expect(try Self.render(Self.stringsDescriptor, ["a": "[B]", "b": "$HOME"]).commandLine == "str '[B]' '$HOME'")
     }
 
     @Test("where bosh crashes, a clean error that names the input")
@@ -87,7 +87,7 @@ struct DeviationTests {
         let choices =
             #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"t [A]","inputs":[{"id":"a","name":"a","type":"String","value-key":"[A]","value-choices":["x y", 1]}]}"#
         #expect {
-            try render(choices, ["a": 1])
+            try Self.render(choices, ["a": 1])
         } throws: { e in
             let e = e as! BoutiquesError
             return e.code == .invalidInvocation && e.issues.first?.pointer == "/a"
@@ -100,7 +100,7 @@ struct DeviationTests {
         let lowerTrue =
             #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"t [F] [O]","inputs":[{"id":"f","name":"f","type":"Flag","command-line-flag":"-f","optional":true,"value-key":"[F]"}],"output-files":[{"id":"o","name":"o","value-key":"[O]","optional":false,"conditional-path-template":[{"f == true":"t.txt"},{"default":"d.txt"}]}]}"#
         #expect {
-            try render(lowerTrue, ["f": true])
+            try Self.render(lowerTrue, ["f": true])
         } throws: { e in "\(e)".contains("True and False") }
     }
 
@@ -108,9 +108,33 @@ struct DeviationTests {
     func noNameLeak() throws {
         let d =
             #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"t [N] [O1] [O2]","inputs":[{"id":"n","name":"n","type":"Number","value-key":"[N]"}],"output-files":[{"id":"o1","name":"o1","value-key":"[O1]","optional":true,"conditional-path-template":[{"n > 5":"big_[N].txt"}]},{"id":"o2","name":"o2","value-key":"[O2]","optional":true,"conditional-path-template":[{"n < 0":"neg.txt"}]}]}"#
-        let r = try render(d, ["n": 7])
+        let r = try Self.render(d, ["n": 7])
         #expect(r.commandLine == "t 7 big_7.txt")
         #expect(r.outputs.map(\.id) == ["o1"])
+    }
+
+}
+
+@Suite("Output names")
+struct OutputNameTests {
+    @Test("output names are substituted as bosh's are: sequentially, in two passes")
+    func namesSequential() throws {
+        // One key in each template (the renderer's compiled fast path), whose value holds another input's key.
+        // bosh 0.5.33 (`bosh exec simulate`) names these outputs b_o.txt / 'x b by', z_o.txt / 'x z zy' (twice) and
+        // s_o.txt / 'x s sy': `[B]`, after `[A]` in the inputs, is replaced in the first pass; `[Z]`, before it,
+        // in the second.
+        let d =
+            #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"t [Z] [A] [B] [O] [P]","inputs":[{"id":"z","name":"z","type":"String","value-key":"[Z]","optional":true},{"id":"a","name":"a","type":"String","value-key":"[A]"},{"id":"b","name":"b","type":"String","value-key":"[B]","optional":true}],"output-files":[{"id":"o","name":"o","value-key":"[O]","path-template":"[A]_o.txt"},{"id":"p","name":"p","value-key":"[P]","path-template":"x [A] [A]y"}]}"#
+        let later = try DeviationTests.render(d, ["a": "[B]", "b": "b"])
+        #expect(later.outputs.map(\.path) == ["b_o.txt", "x b by"])
+        let earlier = try DeviationTests.render(d, ["a": "[Z]", "z": "z"])
+        #expect(earlier.outputs.map(\.path) == ["z_o.txt", "x z zy"])
+        // A chain: `[A]` brings in `[B]`, which brings in `[Z]`, replaced only because the first pass went on from
+        // `[A]` to every later key (bosh: z_o.txt). Substituting `[A]` alone there would leave `[Z]_o.txt`.
+        let chain = try DeviationTests.render(d, ["a": "[B]", "b": "[Z]", "z": "z"])
+        #expect(chain.outputs.map(\.path) == ["z_o.txt", "x z zy"])
+        let plain = try DeviationTests.render(d, ["a": "s"])
+        #expect(plain.outputs.map(\.path) == ["s_o.txt", "x s sy"])
     }
 }
 
