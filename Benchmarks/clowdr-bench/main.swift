@@ -502,17 +502,16 @@ func eventlogBenchmark() throws {
     }
 
     // The disk's speed varies from one second to the next on a shared machine, so the three phases run in turns,
-    // `--rounds` times, each into a fresh file; the figures are each phase's best time, and each round's own ratio.
+    // `--rounds` times, each into a new file; the figures are each phase's best time, and each round's own ratio.
     let rounds = Int(argument("--rounds", default: "3"))!
     var bare: [Double] = []
     var bareUnique: [Double] = []
     var appendTimes: [Double] = []
     var log: EventLog?
+    // Each round writes new files, and nothing is deleted before the end: blocks freed a moment before (and
+    // discarded, on this mount) can slow the next round's writes.
     for round in 0..<rounds {
         log = nil
-        for name in ["plain", "unique", "clowdr"] {
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: dir + "/\(name).db\(suffix)") }
-        }
         var cpu = cpuSeconds()
         var cpus: [Double] = []
         func lap() {
@@ -520,11 +519,11 @@ func eventlogBenchmark() throws {
             cpus.append(now - cpu)
             cpu = now
         }
-        bare.append(try bareInsert("plain", idColumn: "TEXT"))
+        bare.append(try bareInsert("plain-\(round)", idColumn: "TEXT"))
         lap()
-        bareUnique.append(try bareInsert("unique", idColumn: "TEXT NOT NULL UNIQUE"))
+        bareUnique.append(try bareInsert("unique-\(round)", idColumn: "TEXT NOT NULL UNIQUE"))
         lap()
-        let a = try append("clowdr")
+        let a = try append("clowdr-\(round)")
         lap()
         appendTimes.append(a.seconds)
         log = a.log
