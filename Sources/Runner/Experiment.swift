@@ -7,10 +7,12 @@ import JSON
 /// Creating an experiment: the folder, the descriptor copy, each task's invocation, and the first events
 /// (`experiment_created`, then `task_planned` for every task) in one transaction, before anything runs.
 public enum ExperimentSetup {
-    /// Creates the experiment under `provdir`. Nothing is left behind when it fails.
+    /// Creates the experiment under `provdir`. Nothing is left behind when it fails. With `invocationFiles`, each
+    /// task's `tasks/<task>.json` is written (and made durable) first; without, the caller writes them (see
+    /// `InvocationFiles`).
     public static func create(
         provdir: String, descriptorPath: String, descriptor: Descriptor, tasks: [PlannedTask], invocationSources: [String], name: String?,
-        options: [String: String], factory: EventFactory
+        options: [String: String], factory: EventFactory, invocationFiles: Bool = true
     ) throws -> (ExperimentLayout, EventLog) {
         let fm = FileManager.default
         try fm.createDirectory(atPath: provdir, withIntermediateDirectories: true)
@@ -24,11 +26,7 @@ public enum ExperimentSetup {
             try descriptorData.write(to: URL(fileURLWithPath: staging + "/descriptor.json"))
             // One invocation file per task, from one thread: creations in one folder take the folder's lock in turn,
             // and a second thread would only spin on it (measured: 20% of the run's CPU, no time saved).
-            for t in tasks {
-                let path = stagingLayout.invocation(t.id)
-                let text = JSONWriter(indent: 4).string(.object(t.rendered.invocation)) + "\n"
-                guard ExperimentSetup.writeNewFile(path, text) else { throw RunError("cannot write \(path): \(String(cString: strerror(errno)))") }
-            }
+            if invocationFiles { try InvocationFiles.write(tasks.map { ($0.id, $0.rendered.invocation) }, in: stagingLayout) }
             var events = [
                 factory.make(
                     at: created,

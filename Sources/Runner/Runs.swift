@@ -59,17 +59,23 @@ public enum Runs {
         onCreated: (ExperimentLayout, LocalRunner?) -> Void = { _, _ in }
     ) throws -> RunSummary {
         let (d, tasks) = try plan(r)
+        // Planned only: every invocation file is written before this returns. Run: the tasks start at once, and the
+        // files are written meanwhile (`InvocationFiles`).
         let (layout, log) = try ExperimentSetup.create(
             provdir: r.provdir, descriptorPath: r.descriptorPath, descriptor: d, tasks: tasks,
-            invocationSources: try Planner.invocationFiles(r.invocationPath), name: r.name, options: r.recordedOptions, factory: factory)
+            invocationSources: try Planner.invocationFiles(r.invocationPath), name: r.name, options: r.recordedOptions, factory: factory,
+            invocationFiles: r.setupOnly)
         if r.setupOnly {
             onCreated(layout, nil)
             return RunSummary(layout: layout, results: [:], planned: tasks.count, launched: 0)
         }
+        let writer = InvocationFileWriter(tasks.map { ($0.id, $0.rendered.invocation) }, in: layout)
+        defer { try? writer.wait() }
         let attempts = tasks.map { AttemptPlan(task: $0.id, attempt: 1, rendered: $0.rendered) }
         let results = try execute(
             attempts, layout: layout, descriptor: d, log: log, options: r.options, cancel: cancel, factory: factory,
             onStart: { onCreated(layout, $0) })
+        try writer.wait()
         return RunSummary(layout: layout, results: results, planned: tasks.count, launched: attempts.count)
     }
 
@@ -90,13 +96,21 @@ public enum Runs {
         if dev { selected = Array(selected.prefix(1)) }
         let d = try DescriptorValidator.load(layout.descriptor)
         let renderer = Renderer(d, workingDirectory: options.workingDirectory)
+        // Each task's invocation from its task_planned event (the record; its file may never have been written, if
+        // the run was stopped early), rendered again for this working directory; the missing files are written.
         var attempts: [AttemptPlan] = []
+        var invocations: [(task: String, invocation: JSONObject)] = []
         for task in selected {
-            let inv = try BoutiquesDocument.load(layout.invocation(task))
+            guard let seq = state.tasks[task]?.plannedSeq, let planned = try log.events(after: seq - 1, limit: 1).first,
+                case .taskPlanned(let p) = try planned.decoded().body, case .object(let inv) = p.invocation
+            else { throw PlanError("\(layout.log): task \(task) has no task_planned event with its invocation; it cannot be rerun") }
+            invocations.append((task, inv))
             attempts.append(
                 AttemptPlan(
-                    task: task, attempt: state.tasks[task]?.nextAttempt ?? 1, rendered: try renderer.render(inv, file: layout.invocation(task))))
+                    task: task, attempt: state.tasks[task]?.nextAttempt ?? 1,
+                    rendered: try renderer.render(.object(inv), file: layout.invocation(task))))
         }
+        try InvocationFiles.write(invocations, in: layout)
         try log.append([
             factory.make(.rerunRequested(RerunRequested(mode: mode, tasks: selected, overrides: overrides, controller: HostInfo.controller())))
         ])

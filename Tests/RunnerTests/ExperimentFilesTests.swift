@@ -70,3 +70,31 @@ struct StreamTests {
         #expect(try String(contentsOfFile: layout.stdout("0", 1), encoding: .utf8) == "before\nafter\n")
     }
 }
+
+/// `tasks/<task>.json`: written while the tasks run (by `--setup` before it returns), and restored from the log by
+/// a rerun.
+@Suite("Invocation files")
+struct InvocationFileTests {
+    @Test("every task's invocation file is there when the run returns, with the invocation its task_planned holds")
+    func written() throws {
+        let (layout, summary) = try StreamTests().run("test [K] -ge 0", values: Array(0..<50))
+        #expect(summary.allSucceeded)
+        for k in 0..<50 {
+            let text = try String(contentsOfFile: layout.invocation(String(k)), encoding: .utf8)
+            #expect(text == "{\n    \"k\": \(k)\n}\n")
+        }
+    }
+
+    @Test("a rerun writes the invocation file a stopped run never wrote, from the log, and runs the task")
+    func restoredByRerun() throws {
+        let (layout, summary) = try StreamTests().run("test [K] -ne 1", values: [0, 1, 2])
+        #expect(summary.results["1"] == .failed)
+        let original = try String(contentsOfFile: layout.invocation("1"), encoding: .utf8)
+        try FileManager.default.removeItem(atPath: layout.invocation("1"))
+        let rerun = try Runs.rerun(
+            layout, mode: .failed, dev: false, options: RunOptions(jobs: 1, workingDirectory: NSTemporaryDirectory()), overrides: [:],
+            cancel: CancellationFlag())
+        #expect(rerun.results == ["1": .failed], "task 1 ran again (and failed again)")
+        #expect(try String(contentsOfFile: layout.invocation("1"), encoding: .utf8) == original)
+    }
+}

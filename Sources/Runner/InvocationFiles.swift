@@ -1,0 +1,49 @@
+import EventLog
+import Foundation
+import JSON
+
+/// Each task's concrete invocation as a file, `tasks/<task>.json`: a copy of what the task's `task_planned` event
+/// holds (the log is the record), for people, for `bosh exec launch`, and for workers (`clowdr task`), which read
+/// it instead of the log.
+///
+/// `clowdr run --setup` writes them before it returns. `clowdr run` starts its tasks at once and writes them from
+/// a thread of its own meanwhile: with 100,000 subjects, or a slow network file system, writing every file first
+/// would hold back the first task for minutes (and on this machine's disk, just after many deletions, making 2,000
+/// files took 0.6-0.9 s, most of a 2,000-task run). A run that ends early, or a controller killed mid-run, may leave
+/// some unwritten; a rerun writes those of the tasks it selects, from the log.
+enum InvocationFiles {
+    /// The file's text: the invocation, indented as bosh writes JSON.
+    static func text(_ invocation: JSONObject) -> String { JSONWriter(indent: 4).string(.object(invocation)) + "\n" }
+
+    /// Writes the files of `items` that do not exist yet, in order; throws at the first that cannot be written.
+    static func write(_ items: [(task: String, invocation: JSONObject)], in layout: ExperimentLayout) throws {
+        for (task, invocation) in items {
+            let path = layout.invocation(task)
+            guard ExperimentSetup.writeNewFile(path, text(invocation)) || errno == EEXIST else {
+                throw RunError("cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+}
+
+/// Writes invocation files on a thread of its own; `wait()` returns when they are all written.
+final class InvocationFileWriter: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var failure: (any Error)?
+
+    init(_ items: [(task: String, invocation: JSONObject)], in layout: ExperimentLayout) {
+        let thread = Thread { [self] in
+            do { try InvocationFiles.write(items, in: layout) } catch { failure = error }
+            done.signal()
+        }
+        thread.name = "clowdr.invocation-files"
+        thread.start()
+    }
+
+    /// Waits for the last file; rethrows the failure that stopped the writing, if any.
+    func wait() throws {
+        done.wait()
+        done.signal()  // a second wait returns at once
+        if let failure { throw failure }
+    }
+}
