@@ -16,8 +16,10 @@ enum InvocationFiles {
     static func text(_ invocation: JSONObject) -> String { JSONWriter(indent: 4).string(.object(invocation)) + "\n" }
 
     /// Writes the files of `items` that do not exist yet, in order; throws at the first that cannot be written.
-    static func write(_ items: [(task: String, invocation: JSONObject)], in layout: ExperimentLayout) throws {
+    /// Stops early when `cancel` is set (a stopped run; the rerun writes the rest).
+    static func write(_ items: [(task: String, invocation: JSONObject)], in layout: ExperimentLayout, cancel: CancellationFlag? = nil) throws {
         for (task, invocation) in items {
+            if cancel?.cancelledBecause != nil { return }
             let path = layout.invocation(task)
             guard ExperimentSetup.writeNewFile(path, text(invocation)) || errno == EEXIST else {
                 throw RunError("cannot write \(path): \(String(cString: strerror(errno)))")
@@ -26,14 +28,15 @@ enum InvocationFiles {
     }
 }
 
-/// Writes invocation files on a thread of its own; `wait()` returns when they are all written.
+/// Writes invocation files on a thread of its own; `wait()` returns when they are all written (or the run was
+/// stopped: Ctrl-C must not wait for 100,000 files).
 final class InvocationFileWriter: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private var failure: (any Error)?
 
-    init(_ items: [(task: String, invocation: JSONObject)], in layout: ExperimentLayout) {
+    init(_ items: [(task: String, invocation: JSONObject)], in layout: ExperimentLayout, cancel: CancellationFlag) {
         let thread = Thread { [self] in
-            do { try InvocationFiles.write(items, in: layout) } catch { failure = error }
+            do { try InvocationFiles.write(items, in: layout, cancel: cancel) } catch { failure = error }
             done.signal()
         }
         thread.name = "clowdr.invocation-files"

@@ -69,7 +69,7 @@ public enum Runs {
             onCreated(layout, nil)
             return RunSummary(layout: layout, results: [:], planned: tasks.count, launched: 0)
         }
-        let writer = InvocationFileWriter(tasks.map { ($0.id, $0.rendered.invocation) }, in: layout)
+        let writer = InvocationFileWriter(tasks.map { ($0.id, $0.rendered.invocation) }, in: layout, cancel: cancel)
         defer { try? writer.wait() }
         let attempts = tasks.map { AttemptPlan(task: $0.id, attempt: 1, rendered: $0.rendered) }
         let results = try execute(
