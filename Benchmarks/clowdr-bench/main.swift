@@ -503,34 +503,39 @@ func eventlogBenchmark() throws {
 
     // The disk's speed varies from one second to the next on a shared machine, so the three phases run in turns,
     // `--rounds` times, each into a new file; the figures are each phase's best time, and each round's own ratio.
+    // The order rotates from round to round: whichever phase came after the other two's 600 MB of writes paid more
+    // system time (0.55-0.65 s against 0.25-0.50 s for the same work run first).
     let rounds = Int(argument("--rounds", default: "3"))!
-    var bare: [Double] = []
-    var bareUnique: [Double] = []
-    var appendTimes: [Double] = []
+    var times: [[Double]] = [[], [], []]  // bare, bare UNIQUE, append
     var log: EventLog?
+    let names = ["bare", "bare UNIQUE", "append"]
     // Each round writes new files, and nothing is deleted before the end: blocks freed a moment before (and
     // discarded, on this mount) can slow the next round's writes.
     for round in 0..<rounds {
         log = nil
-        var cpu = cpuSeconds()
-        var cpus: [Double] = []
-        func lap() {
-            let now = cpuSeconds()
-            cpus.append(now - cpu)
-            cpu = now
+        var cpu = [Double](repeating: 0, count: 3)
+        for k in 0..<3 {
+            let phase = (k + round) % 3
+            let before = cpuSeconds()
+            switch phase {
+            case 0: times[0].append(try bareInsert("plain-\(round)", idColumn: "TEXT"))
+            case 1: times[1].append(try bareInsert("unique-\(round)", idColumn: "TEXT NOT NULL UNIQUE"))
+            default:
+                let a = try append("clowdr-\(round)")
+                times[2].append(a.seconds)
+                log = a.log
+            }
+            cpu[phase] = cpuSeconds() - before
         }
-        bare.append(try bareInsert("plain-\(round)", idColumn: "TEXT"))
-        lap()
-        bareUnique.append(try bareInsert("unique-\(round)", idColumn: "TEXT NOT NULL UNIQUE"))
-        lap()
-        let a = try append("clowdr-\(round)")
-        lap()
-        appendTimes.append(a.seconds)
-        log = a.log
+        let order = (0..<3).map { names[($0 + round) % 3] }.joined(separator: ", ")
+        let timesText = (0..<3).map { "\(names[$0]) \(String(format: "%.2f", times[$0][round])) s" }.joined(separator: ", ")
         print(
-            "  round \(round + 1): bare \(String(format: "%.2f", bare[round])) s, bare UNIQUE \(String(format: "%.2f", bareUnique[round])) s, append \(String(format: "%.2f", a.seconds)) s: ratio to limit \(String(format: "%.2f", bare[round] / a.seconds)); CPU \(cpus.map { String(format: "%.2f", $0) }.joined(separator: ", ")) s"
+            "  round \(round + 1) (\(order)): \(timesText): ratio to limit \(String(format: "%.2f", times[0][round] / times[2][round])); CPU \(cpu.map { String(format: "%.2f", $0) }.joined(separator: ", ")) s"
         )
     }
+    let bare = times[0]
+    let bareUnique = times[1]
+    let appendTimes = times[2]
     var state = ExperimentState()
     let replayTime = try seconds { state = try log!.replay() }
     precondition(state.eventCount == Int64(n), "replay saw \(state.eventCount) events")
