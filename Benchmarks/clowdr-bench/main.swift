@@ -503,8 +503,8 @@ func eventlogBenchmark() throws {
 
     // The disk's speed varies from one second to the next on a shared machine, so the three phases run in turns,
     // `--rounds` times, each into a new file; the figures are each phase's best time, and each round's own ratio.
-    // The order rotates from round to round: whichever phase came after the other two's 600 MB of writes paid more
-    // system time (0.55-0.65 s against 0.25-0.50 s for the same work run first).
+    // The order rotates from round to round: the first phase of a round runs slower (the bare loop took 2.88-3.25 s
+    // first, 2.61-2.76 s second or third), so a fixed order with the bare loop first flattered append by 0.05-0.10.
     let rounds = Int(argument("--rounds", default: "3"))!
     var times: [[Double]] = [[], [], []]  // bare, bare UNIQUE, append
     var log: EventLog?
