@@ -209,17 +209,12 @@ func runBenchmark() throws {
         }
         var request = RunRequest(descriptorPath: command ?? dir + "/d.json", invocationPath: inv, provdir: provdir ?? dir + "/prov", options: options)
         request.sweeps = ["n"]
-        var before = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &before)
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        let summary = try Runs.start(request, cancel: CancellationFlag())
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-        var after = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &after)
-        precondition(summary.allSucceeded, "some benchmark task failed")
-        func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-        let cpu = s(after.ru_utime) + s(after.ru_stime) - s(before.ru_utime) - s(before.ru_stime)
-        return (seconds, cpu, memory().hwm)
+        let cpuBefore = cpuSeconds()
+        var summary: RunSummary?
+        let time = try seconds { summary = try Runs.start(request, cancel: CancellationFlag()) }
+        let cpu = cpuSeconds() - cpuBefore
+        precondition(summary!.allSucceeded, "some benchmark task failed")
+        return (time, cpu, memory().hwm)
     }
     func shell(_ script: String) throws -> Double {
         let p = Process()
@@ -503,8 +498,8 @@ func eventlogBenchmark() throws {
 
     // The disk's speed varies from one second to the next on a shared machine, so the three phases run in turns,
     // `--rounds` times, each into a new file; the figures are each phase's best time, and each round's own ratio.
-    // The order rotates from round to round: the first phase of a round runs slower (the bare loop took 2.88-3.25 s
-    // first, 2.61-2.76 s second or third), so a fixed order with the bare loop first flattered append by 0.05-0.10.
+    // The order rotates from round to round: the first phase of a round ran slower (the bare loop took 2.84-3.25 s
+    // first, 2.61-2.86 s second or third), so a fixed order with the bare loop first flattered append by about 0.05.
     let rounds = Int(argument("--rounds", default: "3"))!
     var times: [[Double]] = [[], [], []]  // bare, bare UNIQUE, append
     var log: EventLog?
@@ -533,16 +528,13 @@ func eventlogBenchmark() throws {
             "  round \(round + 1) (\(order)): \(timesText): ratio to limit \(String(format: "%.2f", times[0][round] / times[2][round])); CPU \(cpu.map { String(format: "%.2f", $0) }.joined(separator: ", ")) s"
         )
     }
-    let bare = times[0]
-    let bareUnique = times[1]
-    let appendTimes = times[2]
     var state = ExperimentState()
     let replayTime = try seconds { state = try log!.replay() }
     precondition(state.eventCount == Int64(n), "replay saw \(state.eventCount) events")
 
-    let bestBare = bare.min()!
-    let bestUnique = bareUnique.min()!
-    let bestAppend = appendTimes.min()!
+    let bestBare = times[0].min()!
+    let bestUnique = times[1].min()!
+    let bestAppend = times[2].min()!
     let bareRate = Double(n) / bestBare
     let appendRate = Double(n) / bestAppend
     let replayRate = Double(n) / replayTime

@@ -9,8 +9,7 @@ public struct InvocationValidator: Sendable {
     public let descriptor: Descriptor
     private let schema: JSONSchemaValidator
     private let usesOwnSchema: Bool
-    /// Input types by id, and the inputs that take part in group or requires/disables rules.
-    private let types: [String: Descriptor.InputType]
+    /// The inputs that take part in group or requires/disables rules, and the one-is-required groups.
     private let constraints: [Constraint]
     private let oneIsRequired: [(id: String, members: [Member])]
     /// Worked out once: the inputs with a default (in descriptor order), and the String and File inputs.
@@ -19,9 +18,8 @@ public struct InvocationValidator: Sendable {
 
     public init(_ descriptor: Descriptor) {
         self.descriptor = descriptor
-        types = Dictionary(descriptor.inputs.map { ($0.id, $0.type) }, uniquingKeysWith: { a, _ in a })
+        let types = Dictionary(descriptor.inputs.map { ($0.id, $0.type) }, uniquingKeysWith: { a, _ in a })
         let grouped = Set(descriptor.groups.filter { $0.mutuallyExclusive != nil }.flatMap(\.members))
-        let types = self.types
         func member(_ id: String) -> Member { Member(id: id, isFlag: types[id] == .flag) }
         constraints = descriptor.inputs.filter { !$0.requiresInputs.isEmpty || !$0.disablesInputs.isEmpty || grouped.contains($0.id) }.map { i in
             var disabled = i.disablesInputs

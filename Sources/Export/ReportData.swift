@@ -497,9 +497,9 @@ public struct ReportData: Sendable {
     ) -> (bytes: Int, tasks: Int) {
         var used = 0
         var entries: [(Int, Int64, LogTail, LogTail)] = []
+        let layout = ExperimentLayout(directory: directory)
         for t in priority {
             guard let a = last[t] else { continue }
-            let layout = ExperimentLayout(directory: directory)
             let out = LogTail.read(path: layout.stdout(ids[t], Int(a.attempt)), lines: budget.tailLines, bytes: budget.tailBytes)
             let err = LogTail.read(path: layout.stderr(ids[t], Int(a.attempt)), lines: budget.tailLines, bytes: budget.tailBytes)
             let size = out.text.utf8.count + err.text.utf8.count
@@ -561,6 +561,7 @@ public struct ReportData: Sendable {
             d.raw(#"{"task":"#)
             d.string(task)
             d.raw(#","attempts":["#)
+            let layout = ExperimentLayout(directory: directory)
             for (k, row) in attempts.enumerated() {
                 let n = row[0].int64 ?? 0
                 if k > 0 { d.raw(",") }
@@ -571,7 +572,6 @@ public struct ReportData: Sendable {
                 d.raw(#","outputs":"#)
                 d.raw(outputs[n] ?? "null")
                 d.raw(#","logs":"#)
-                let layout = ExperimentLayout(directory: directory)
                 writeLogs(
                     attempt: n, stdout: LogTail.read(path: layout.stdout(task, Int(n)), lines: budget.tailLines, bytes: budget.tailBytes),
                     stderr: LogTail.read(path: layout.stderr(task, Int(n)), lines: budget.tailLines, bytes: budget.tailBytes), into: &d)

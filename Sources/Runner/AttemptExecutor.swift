@@ -91,6 +91,12 @@ public struct AttemptExecutor: Sendable {
             out.close()
             err.close()
         }
+        /// Moves what arrived on the streams `clowdr_wait_any` found ready (its bits 2 and 4).
+        func pump(_ ready: Int32) {
+            guard ready > 0 else { return }
+            if ready & 2 != 0 { out.pump() }
+            if ready & 4 != 0 { err.pump() }
+        }
 
         // Config files (file-template) first, relative to the working directory.
         for c in rendered.configFiles {
@@ -146,8 +152,7 @@ public struct AttemptExecutor: Sendable {
             let wait = max(0, min(nextSample - elapsed(), 0.05))
             // The exit (through the pidfd) or output to move, whichever comes first.
             let ready = clowdr_wait_any(pidfd, out.pipe, err.pipe, Int32(wait * 1000))
-            if ready > 0 && ready & 2 != 0 { out.pump() }
-            if ready > 0 && ready & 4 != 0 { err.pump() }
+            pump(ready)
             if pidfd >= 0 {
                 if ready > 0 && ready & 1 != 0 { break }
             } else {
@@ -188,8 +193,7 @@ public struct AttemptExecutor: Sendable {
         while out.pipe >= 0 || err.pipe >= 0, elapsed() < drainUntil {
             let ready = clowdr_wait_any(-1, out.pipe, err.pipe, 200)
             guard ready > 0 else { break }
-            if ready & 2 != 0 { out.pump() }
-            if ready & 4 != 0 { err.pump() }
+            pump(ready)
         }
         let exitCode: Int32? = (status & 0x7f) == 0 ? (status >> 8) & 0xff : nil
         let signal: Int32? = (status & 0x7f) == 0 ? nil : status & 0x7f

@@ -43,10 +43,9 @@ final class InvocationFileWriter: @unchecked Sendable {
         thread.start()
     }
 
-    /// Waits for the last file; rethrows the failure that stopped the writing, if any.
+    /// Waits for the last file; rethrows the failure that stopped the writing, if any. Call it once.
     func wait() throws {
         done.wait()
-        done.signal()  // a second wait returns at once
         if let failure { throw failure }
     }
 }

@@ -70,11 +70,16 @@ public enum Runs {
             return RunSummary(layout: layout, results: [:], planned: tasks.count, launched: 0)
         }
         let writer = InvocationFileWriter(tasks.map { ($0.id, $0.rendered.invocation) }, in: layout, cancel: cancel)
-        defer { try? writer.wait() }
         let attempts = tasks.map { AttemptPlan(task: $0.id, attempt: 1, rendered: $0.rendered) }
-        let results = try execute(
-            attempts, layout: layout, descriptor: d, log: log, options: r.options, cancel: cancel, factory: factory,
-            onStart: { onCreated(layout, $0) })
+        let results: [String: TaskStatus]
+        do {
+            results = try execute(
+                attempts, layout: layout, descriptor: d, log: log, options: r.options, cancel: cancel, factory: factory,
+                onStart: { onCreated(layout, $0) })
+        } catch {
+            try? writer.wait()
+            throw error
+        }
         try writer.wait()
         return RunSummary(layout: layout, results: results, planned: tasks.count, launched: attempts.count)
     }
