@@ -504,6 +504,8 @@ func eventlogBenchmark() throws {
     var times: [[Double]] = [[], [], []]  // bare, bare UNIQUE, append
     var log: EventLog?
     let names = ["bare", "bare UNIQUE", "append"]
+    // `--only append` (or `bare`, `bare UNIQUE`, comma-separated) runs some phases: for profiling one of them.
+    let only = Set(argument("--only", default: names.joined(separator: ",")).split(separator: ",").map(String.init))
     // Each round writes new files, and nothing is deleted before the end: blocks freed a moment before (and
     // discarded, on this mount) can slow the next round's writes.
     for round in 0..<rounds {
@@ -511,6 +513,10 @@ func eventlogBenchmark() throws {
         var cpu = [Double](repeating: 0, count: 3)
         for k in 0..<3 {
             let phase = (k + round) % 3
+            guard only.contains(names[phase]) else {
+                if times[phase].count <= round { times[phase].append(.infinity) }
+                continue
+            }
             let before = cpuSeconds()
             switch phase {
             case 0: times[0].append(try bareInsert("plain-\(round)", idColumn: "TEXT"))
@@ -528,8 +534,9 @@ func eventlogBenchmark() throws {
             "  round \(round + 1) (\(order)): \(timesText): ratio to limit \(String(format: "%.2f", times[0][round] / times[2][round])); CPU \(cpu.map { String(format: "%.2f", $0) }.joined(separator: ", ")) s"
         )
     }
+    guard let log else { return }
     var state = ExperimentState()
-    let replayTime = try seconds { state = try log!.replay() }
+    let replayTime = try seconds { state = try log.replay() }
     precondition(state.eventCount == Int64(n), "replay saw \(state.eventCount) events")
 
     let bestBare = times[0].min()!

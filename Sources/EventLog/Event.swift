@@ -243,39 +243,36 @@ extension Sample {
     /// than going through `JSONEncoder`. Same keys, in sorted order, as the Codable form. CPU times are written to
     /// the microsecond.
     public func fastJSON() -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(176)
-        writeJSON(into: &out)
-        return String(decoding: out, as: UTF8.self)
+        // Written on the stack, then copied into a string of just the right size.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Sample.maxJSONBytes) { buf in
+            String(decoding: UnsafeBufferPointer(start: buf.baseAddress!, count: writeJSON(to: buf.baseAddress!)), as: UTF8.self)
+        }
     }
 
-    /// Appends the payload's JSON to `out`.
-    public func writeJSON(into out: inout [UInt8]) {
-        let start = out.count
-        // 8 keys (90 bytes) + 8 numbers of at most 21 bytes + braces: 256 is always enough.
-        out.append(contentsOf: repeatElement(0, count: 256))
-        let written = out.withUnsafeMutableBufferPointer { buf -> Int in
-            var w = ByteWriter(base: buf.baseAddress! + start)
-            w.put(#"{"cpu_system":"#)
-            w.seconds(cpuSystem)
-            w.put(#","cpu_user":"#)
-            w.seconds(cpuUser)
-            w.put(#","processes":"#)
-            w.int(Int64(processes))
-            w.put(#","read_bytes":"#)
-            w.int(readBytes)
-            w.put(#","rss":"#)
-            w.int(rss)
-            w.put(#","threads":"#)
-            w.int(Int64(threads))
-            w.put(#","vms":"#)
-            w.int(vms)
-            w.put(#","write_bytes":"#)
-            w.int(writeBytes)
-            w.put("}")
-            return w.count
-        }
-        out.removeLast(256 - written)
+    /// The most bytes `writeJSON` writes: 8 keys (90 bytes), 8 numbers of at most 21 bytes, braces.
+    public static let maxJSONBytes = 256
+
+    /// Writes the payload's JSON at `out`, which has room for `maxJSONBytes`; returns how many bytes it wrote.
+    public func writeJSON(to out: UnsafeMutablePointer<UInt8>) -> Int {
+        var w = ByteWriter(base: out)
+        w.put(#"{"cpu_system":"#)
+        w.seconds(cpuSystem)
+        w.put(#","cpu_user":"#)
+        w.seconds(cpuUser)
+        w.put(#","processes":"#)
+        w.int(Int64(processes))
+        w.put(#","read_bytes":"#)
+        w.int(readBytes)
+        w.put(#","rss":"#)
+        w.int(rss)
+        w.put(#","threads":"#)
+        w.int(Int64(threads))
+        w.put(#","vms":"#)
+        w.int(vms)
+        w.put(#","write_bytes":"#)
+        w.int(writeBytes)
+        w.put("}")
+        return w.count
     }
 
     /// Reads the payload written by `fastJSON` without a general JSON parser; nil if the text has another shape
@@ -323,18 +320,41 @@ struct ByteWriter {
         unsigned(v.magnitude, minDigits: 1)
     }
 
+    /// Decimal digits of `v`, at least `minDigits` of them (zeros in front), written from the last digit back,
+    /// two at a time.
     mutating func unsigned(_ v: UInt64, minDigits: Int) {
+        let n = max(ByteWriter.digitCount(v), minDigits)
+        let start = base + count
+        var p = start + n
         var m = v
-        var n = 0
-        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch for up to 20 digits
-        withUnsafeMutableBytes(of: &tmp) { d in
-            repeat {
-                d[n] = UInt8(m % 10) + 0x30
-                m /= 10
-                n += 1
-            } while m > 0 || n < minDigits
-            for i in stride(from: n - 1, through: 0, by: -1) { byte(d[i]) }
+        while m >= 10 {
+            let pair = Int(m % 100) &* 2
+            m /= 100
+            p -= 2
+            p[0] = ByteWriter.pairs[pair]
+            p[1] = ByteWriter.pairs[pair &+ 1]
         }
+        if p > start {
+            p -= 1
+            p.pointee = UInt8(truncatingIfNeeded: m) &+ 0x30
+            while p > start {
+                p -= 1
+                p.pointee = 0x30
+            }
+        }
+        count += n
+    }
+
+    /// "00", "01", ... "99", back to back.
+    private static let pairs: [UInt8] = (0..<100).flatMap { (n: Int) -> [UInt8] in [UInt8(n / 10) + 0x30, UInt8(n % 10) + 0x30] }
+    /// 10^0 ... 10^19.
+    private static let powersOfTen: [UInt64] = (0..<20).map { (n: Int) -> UInt64 in (0..<n).reduce(1) { p, _ in p * 10 } }
+
+    /// How many decimal digits `v` has (1 for 0).
+    static func digitCount(_ v: UInt64) -> Int {
+        // log10(2) ~ 1233/4096: a first guess from the bit length, then one comparison.
+        let guess = ((64 - v.leadingZeroBitCount) &* 1233) >> 12
+        return max(1, guess + (v >= powersOfTen[guess] ? 1 : 0))
     }
 
     /// Seconds to the microsecond, trailing zeros of the fraction dropped: "12.25", "0.000001", "3".

@@ -192,8 +192,9 @@ public enum Replay {
         /// and unreadable events do not.
         public var isAboutTask: Bool {
             switch self {
-            case .body(.experimentCreated), .body(.rerunRequested), .unknown, .unreadable: false
-            case .sample, .body: true
+            case .sample: true
+            case .body(let body): body.isAboutTask
+            case .unknown, .unreadable: false
             }
         }
     }
@@ -387,5 +388,16 @@ extension Sample {
             i += 1
         }
         return nil
+    }
+}
+
+extension EventBody {
+    /// Whether replay applies it to its task's state: samples and lifecycle events do; experiment-level events
+    /// and events of unknown types do not.
+    public var isAboutTask: Bool {
+        switch self {
+        case .experimentCreated, .rerunRequested, .unknown: false
+        default: true
+        }
     }
 }

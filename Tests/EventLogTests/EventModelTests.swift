@@ -69,6 +69,29 @@ struct EventModelTests {
         )
     }
 
+    @Test("sample numbers are written as Swift writes them, at every digit count and sign")
+    func sampleNumbers() throws {
+        // Each power of ten, one below it, the extremes, negatives (a counter gone wrong must still be valid JSON).
+        var values: [Int64] = [0, 1, -1, Int64.max, Int64.min + 1, Int64.min]
+        var p: Int64 = 1
+        for _ in 0..<18 {
+            p *= 10
+            values += [p - 1, p, p + 1, -p, -(p - 1)]
+        }
+        for v in values {
+            let s = Sample(cpuUser: 0, cpuSystem: 0, rss: v, vms: 0, readBytes: v, writeBytes: 0, processes: 0, threads: 0)
+            let json = s.fastJSON()
+            #expect(json.contains(#""rss":\#(v),"#) && json.contains(#""read_bytes":\#(v),"#), "\(json)")
+            #expect(Sample.parseFast(json) == s)
+        }
+        // Seconds: the fraction keeps its leading zeros and drops its trailing ones.
+        for (seconds, text) in [(0.0, "0"), (0.5, "0.5"), (0.05, "0.05"), (1.000001, "1.000001"), (100.1, "100.1"), (-2.25, "-2.25"), (9.99, "9.99")]
+        {
+            let json = Sample(cpuUser: seconds, cpuSystem: 0, rss: 0, vms: 0, readBytes: 0, writeBytes: 0, processes: 0, threads: 0).fastJSON()
+            #expect(json.contains(#""cpu_user":\#(text),"#), "\(json)")
+        }
+    }
+
     @Test("every payload type round-trips through its stored form")
     func payloadRoundTrip() throws {
         let f = EventFactory(clock: SteppingClock(), ids: SequentialIDSource())
