@@ -340,12 +340,14 @@ final class Statements {
     /// `rowsPerStatement` rows per statement: the bulk of a batch. SQLite's per-statement work (cursors, the
     /// statement transaction, the VDBE program's start and end) is then paid once per chunk instead of once per row.
     let insertChunk: Statement
+    /// The same for a chunk of samples only, the most common chunk: its type and version are constants of the
+    /// statement, two parameters fewer to bind per row.
+    let insertSampleChunk: Statement
     let selectByID: Statement
     let projection: ProjectionTables
 
     /// Rows in one multi-row INSERT (7 parameters each, far below SQLite's limits on parameters and VALUES rows).
     static let rowsPerStatement = 32
-    static let columnsPerRow: Int32 = 7
 
     init(_ db: Connection) throws {
         self.db = db
@@ -354,6 +356,8 @@ final class Statements {
         insert = try db.prepare("\(columns) \(row)")
         insertIgnoring = try db.prepare("\(columns) \(row) ON CONFLICT(id) DO NOTHING")
         insertChunk = try db.prepare("\(columns) " + Array(repeating: row, count: Statements.rowsPerStatement).joined(separator: ", "))
+        let sampleRow = "(?, ?, ?, ?, '\(EventType.sample.rawValue)', \(EventType.sample.currentVersion), ?)"
+        insertSampleChunk = try db.prepare("\(columns) " + Array(repeating: sampleRow, count: Statements.rowsPerStatement).joined(separator: ", "))
         selectByID = try db.prepare("SELECT time, task, attempt, type, version, payload FROM events WHERE id = ?")
         projection = try ProjectionTables(db)
     }
@@ -375,12 +379,14 @@ final class Statements {
         var i = 0
         while i < count {
             let k = count - i >= Statements.rowsPerStatement ? Statements.rowsPerStatement : 1
-            let stmt = k == 1 ? insert : insertChunk
             arena.removeAll()
             rows.removeAll(keepingCapacity: true)
             for r in 0..<k { rows.append(try encode(i + r, &arena)) }
+            let samplesOnly = k > 1 && rows.allSatisfy(\.isSample)
+            let stmt = k == 1 ? insert : samplesOnly ? insertSampleChunk : insertChunk
             defer { stmt.reset() }
-            for r in 0..<k { try rows[r].bind(to: stmt, from: Int32(r) * Statements.columnsPerRow + 1, text: arena) }
+            var parameter: Int32 = 1
+            for r in 0..<k { parameter = try rows[r].bind(to: stmt, from: parameter, text: arena, typeIsConstant: samplesOnly) }
             try stmt.step()
             let last = db.lastInsertRowID
             for r in 0..<k { seqs.append(last - Int64(k - 1 - r)) }
@@ -401,7 +407,7 @@ final class Statements {
         arena.removeAll()
         let row = PendingRow(e, into: &arena)
         defer { stmt.reset() }
-        try row.bind(to: stmt, from: 1, text: arena)
+        _ = try row.bind(to: stmt, from: 1, text: arena, typeIsConstant: false)
         try stmt.step()
         return db.changes > 0
     }
@@ -451,6 +457,8 @@ struct PendingRow {
     var type: Range<Int>
     var version: Int64
     var payload: Range<Int>
+    /// A sample of the version this build writes (such rows may go through `insertSampleChunk`).
+    var isSample: Bool
 
     init(_ e: borrowing RawEvent, into arena: inout ByteArena) {
         id = arena.append(e.id)
@@ -460,6 +468,7 @@ struct PendingRow {
         type = arena.append(e.type)
         version = Int64(e.version)
         payload = arena.append(e.payload)
+        isSample = e.type == EventType.sample.rawValue && e.version == EventType.sample.currentVersion
     }
 
     /// A typed event's row: a sample's payload is encoded straight into the arena.
@@ -470,23 +479,31 @@ struct PendingRow {
         attempt = e.attempt.map(Int64.init)
         if case .sample(let sample) = e.body {
             type = arena.append(EventType.sample.rawValue)
-            version = 1
+            version = Int64(EventType.sample.currentVersion)
             payload = arena.write(maxBytes: Sample.maxJSONBytes) { sample.writeJSON(to: $0) }
+            isSample = true
         } else {
             type = arena.append(e.body.type)
             version = Int64(e.body.version)
             payload = arena.append(try e.body.payloadJSON())
+            isSample = false
         }
     }
 
-    /// Binds the seven columns from parameter `c` on; `text` is the arena, which must not change until the step.
-    func bind(to stmt: Statement, from c: Int32, text: ByteArena) throws {
+    /// Binds the row's columns from parameter `c` on and returns the next parameter: all seven, or five when the
+    /// statement has the type and version as constants. `text` is the arena, which must not change until the step.
+    func bind(to stmt: Statement, from c: Int32, text: ByteArena, typeIsConstant: Bool) throws -> Int32 {
         try stmt.bindText(borrowing: text[id], at: c)
         try stmt.bind(time, at: c + 1)
         if let task { try stmt.bindText(borrowing: text[task], at: c + 2) } else { try stmt.bind(.null, at: c + 2) }
         try stmt.bind(attempt, at: c + 3)
+        if typeIsConstant {
+            try stmt.bindText(borrowing: text[payload], at: c + 4)
+            return c + 5
+        }
         try stmt.bindText(borrowing: text[type], at: c + 4)
         try stmt.bind(version, at: c + 5)
         try stmt.bindText(borrowing: text[payload], at: c + 6)
+        return c + 7
     }
 }
