@@ -27,6 +27,27 @@ struct RunTests {
         }
     }
 
+    /// The processes whose command line starts with `commandPrefix` and that are not already being killed (no
+    /// SIGKILL pending), each as "pid N, state S, parent P".
+    static func living(commandPrefix: String) -> [String] {
+        let sigkill: UInt64 = 1 << (UInt64(SIGKILL) - 1)
+        var found: [String] = []
+        for pid in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where pid.allSatisfy(\.isNumber) {
+            guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                String(decoding: cmdline.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self).hasPrefix(commandPrefix),
+                let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            else { continue }
+            var field: [String: String] = [:]
+            for line in status.split(separator: "\n") {
+                let kv = line.split(separator: ":", maxSplits: 1)
+                if kv.count == 2 { field[String(kv[0])] = kv[1].trimmingCharacters(in: .whitespaces) }
+            }
+            let pending = ["SigPnd", "ShdPnd"].compactMap { field[$0].flatMap { UInt64($0, radix: 16) } }.reduce(0, |)
+            if pending & sigkill == 0 { found.append("pid \(pid), state \(field["State"] ?? "?"), parent \(field["PPid"] ?? "?")") }
+        }
+        return found
+    }
+
     func attempts(_ dir: String) throws -> [(task: Int, attempt: Int, state: String, exit: Int64?, peak: Int64?)] {
         guard let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").filter({ !$0.hasSuffix(".creating") }).sorted().last else {
             throw CocoaError(.fileNoSuchFile)  // no experiment yet
@@ -110,17 +131,14 @@ struct RunTests {
         #expect(Date().timeIntervalSince(started) < 10, "the attempts were stopped, not waited for")
         let rows = try attempts(dir)
         #expect(rows.map(\.state).sorted() == ["cancelled", "cancelled"], "two were running, two never launched")
-        // Signals are delivered asynchronously: give the killed processes a moment to be gone.
-        var left = "?"
-        for _ in 0..<50 {
-            left = try TestSupport.run("/bin/sh", ["-c", "pgrep -f '^sleep 30' | wc -l"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            if left == "0" { break }
+        // Signals are delivered asynchronously: give the killed processes a moment to be gone. A process with SIGKILL
+        // pending is already ended (it may still be finishing an exec on a busy disk); any other is a leak.
+        var left = Self.living(commandPrefix: "sleep 30")
+        for _ in 0..<50 where !left.isEmpty {
             usleep(100_000)
+            left = Self.living(commandPrefix: "sleep 30")
         }
-        // If one is left, say which: its parent, process group and state tell a leak from a slow exit.
-        let survivors =
-            left == "0" ? "" : (try? TestSupport.run("/bin/sh", ["-c", "ps -eo pid,ppid,pgid,stat,etimes,args | grep '[s]leep 30'"]).stdout) ?? ""
-        #expect(left == "0", "the whole process groups were ended; left: \(survivors)")
+        #expect(left.isEmpty, "the whole process groups were ended; left: \(left)")
         let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
         #expect(try TestSupport.run(clowdr, ["fsck", dir + "/prov/" + exp]).status == 0)
         let status = try TestSupport.run(clowdr, ["status", "--json", dir + "/prov"])
