@@ -1,8 +1,9 @@
 // clowdr-bench: the benchmarks of `make bench`, and the writer processes that the event log's tests drive.
 //
-//   clowdr-bench eventlog [--events N] [--batch B] [--rounds R] [--dir DIR]
+//   clowdr-bench eventlog [--events N] [--batch B] [--rounds R] [--dir DIR] [--only PHASES]
 //       Appends N sample events in batches, replays them, and measures a bare prepared-statement insert of the
 //       same rows into a plain table in the same run (the SQLite limit on this machine). Prints rates and ratios.
+//       --only "append" (or "bare", "bare UNIQUE", comma-separated) runs some phases, to profile one of them.
 //   clowdr-bench append-worker --log PATH --stream K --events N --batch B
 //       Appends N events (a realistic mix for tasks "wK-tJ") in batches of B and prints "ACK <id> ..." with the
 //       ids of each batch once it is committed. Used by the concurrency and kill -9 tests.
@@ -732,7 +733,7 @@ case "report": try reportBenchmark()
 case "synth-experiment": try synthExperiment()
 default:
     print(
-        "usage: clowdr-bench eventlog [--events N] [--batch B] | boutiques [--invocations N] [--bosh PATH] | append-worker --log PATH --stream K --events N --batch B"
+        "usage: clowdr-bench eventlog [--events N] [--batch B] [--rounds R] [--only PHASES] | boutiques [--invocations N] [--bosh PATH] | append-worker --log PATH --stream K --events N --batch B"
     )
     exit(2)
 }
