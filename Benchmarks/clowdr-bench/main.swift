@@ -421,6 +421,15 @@ func appendWorker() throws {
 func eventlogBenchmark() throws {
     let n = Int(argument("--events", default: "1000000"))!
     let batch = Int(argument("--batch", default: "10000"))!
+    let names = ["bare", "bare UNIQUE", "append"]
+    // `--only append` (or `bare`, `bare UNIQUE`, comma-separated) runs some phases: for profiling one of them.
+    let only = Set(argument("--only", default: names.joined(separator: ",")).split(separator: ",").map(String.init))
+    guard only.isSubset(of: names) else {
+        print(
+            "--only takes phases among \(names.map { "\"\($0)\"" }.joined(separator: ", ")) (comma-separated), not \(only.subtracting(names).sorted())"
+        )
+        exit(2)
+    }
     let dir = argument("--dir", default: NSTemporaryDirectory() + "clowdr-bench-\(getpid())")
     try? FileManager.default.removeItem(atPath: dir)
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -504,9 +513,6 @@ func eventlogBenchmark() throws {
     let rounds = Int(argument("--rounds", default: "3"))!
     var times: [[Double]] = [[], [], []]  // bare, bare UNIQUE, append
     var log: EventLog?
-    let names = ["bare", "bare UNIQUE", "append"]
-    // `--only append` (or `bare`, `bare UNIQUE`, comma-separated) runs some phases: for profiling one of them.
-    let only = Set(argument("--only", default: names.joined(separator: ",")).split(separator: ",").map(String.init))
     // Each round writes new files, and nothing is deleted before the end: blocks freed a moment before (and
     // discarded, on this mount) can slow the next round's writes.
     for round in 0..<rounds {
@@ -580,7 +586,8 @@ func synthExperiment() throws {
     func uniform() -> Double { Double(rng.next() >> 11) / Double(1 << 53) }
     func hex(_ bytes: Int) -> String { (0..<bytes).map { _ in String(format: "%02x", rng.next() & 0xff) }.joined() }
     try? FileManager.default.removeItem(atPath: dir)
-    try FileManager.default.createDirectory(atPath: dir + "/tasks", withIntermediateDirectories: true)
+    let layout = ExperimentLayout(directory: dir)
+    try FileManager.default.createDirectory(atPath: layout.tasks, withIntermediateDirectories: true)
     let factory = EventFactory(clock: SteppingClock(), ids: SequentialIDSource())
     let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
     let t0: Int64 = 1_800_000_000_000_000
@@ -638,8 +645,6 @@ func synthExperiment() throws {
             }
             let failed = (attempts == 2 && attempt == 1) || (fate >= 0.03 && fate < 0.05)  // retried, or failed for good
             let lost = !failed && fate > 0.998
-            let layout = ExperimentLayout(directory: dir)
-            try FileManager.default.createDirectory(atPath: layout.tasks, withIntermediateDirectories: true)
             var out = ""
             for line in 0..<20 { out += "\(subject) step \(line): \(["anatomical", "functional", "confounds", "reports"][line % 4]) workflow done\n" }
             try out.write(toFile: layout.stdout(task, attempt), atomically: false, encoding: .utf8)

@@ -292,7 +292,9 @@ public struct Renderer: Sendable {
         return outputPlans.compactMap { plan in values.vals[plan.param]?.stringValue.map { (plan.id, $0) } }
     }
 
+    /// Whether a text (or a value's bytes) holds a byte that can start a value-key: only then can it bring in a key.
     static func mayHoldKey(_ text: String, _ keyStarts: [Bool]) -> Bool { text.containsUTF8 { keyStarts[Int($0)] } }
+    static func mayHoldKey(_ bytes: [UInt8], _ keyStarts: [Bool]) -> Bool { bytes.contains { keyStarts[Int($0)] } }
 
     enum Unfound {
         /// Remove the key (with the space before it, when some occurrence has one).
@@ -356,7 +358,7 @@ public struct Renderer: Sendable {
             let first: Int
             if case .text(let r)? = pieces.first { first = r.count } else { first = 0 }
             guard let action = try actionOf(listed[0], at: first, spaced: template.spacedKey[0]) else { return "" }
-            if case .replace(let v) = action, v.contains(where: { keyStarts[Int($0)] }) {
+            if case .replace(let v) = action, Renderer.mayHoldKey(v, keyStarts) {
                 // Falls through to the sequential substitution.
             } else {
                 return Renderer.write(pieces, of: template.bytes, actions: [action], keys: template.keys)
@@ -378,7 +380,7 @@ public struct Renderer: Sendable {
             switch action {
             case .replace(let v):
                 text = Bytes.replaceAll(key, with: v, in: text)
-                if listed != nil, order.count < params.count, v.contains(where: { keyStarts[Int($0)] }) {
+                if listed != nil, order.count < params.count, Renderer.mayHoldKey(v, keyStarts) {
                     order = Array(order[..<position]) + Array((n + 1)..<params.count)
                 }
             case .removeSpaced: text = Bytes.replaceAll(p.spacedKeyBytes!, with: [], in: text)
@@ -471,10 +473,9 @@ public struct Renderer: Sendable {
         return pieces
     }
 
-    /// Writes the pieces with each key's action applied. A key removed "with its space" takes the template space
-    /// just before it, when the text written last is one; otherwise the key stays (bosh removes " KEY" only).
-    /// The text the pieces make with these actions, written straight into the new String's storage (one
-    /// allocation: the length is bounded first).
+    /// The text the pieces make with each key's action applied, written straight into the new String's storage (one
+    /// allocation: the length is bounded first). A key removed "with its space" takes the template space just before
+    /// it, when the text written last is one; otherwise the key stays (bosh removes " KEY" only).
     static func write(_ pieces: [Piece], of t: [UInt8], actions: [Action], keys: [[UInt8]]) -> String {
         var capacity = 0
         for piece in pieces {

@@ -13,8 +13,6 @@ struct StreamRelay {
     /// The pipe's write end, which the task inherits; -1 once closed here (right after the spawn).
     private(set) var childEnd: Int32
     private var file: Int32 = -1
-    /// Bytes written to the file so far.
-    private(set) var bytes: Int64 = 0
     /// Why the stream could not be saved (the disk full, say); the rest of it is discarded.
     private(set) var failure: String?
 
@@ -41,10 +39,7 @@ struct StreamRelay {
         guard pipe >= 0 else { return }
         while true {
             let n = clowdr_stream_relay(pipe, &file, path)
-            if n > 0 {
-                bytes += n
-                return
-            }
+            if n > 0 { return }
             if n == 0 {
                 Foundation.close(pipe)
                 pipe = -1
