@@ -14,7 +14,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
-pid_t clowdr_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int stdout_fd, int stderr_fd) {
+pid_t clowdr_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int stdout_fd, int stderr_fd, int fd3) {
     // vfork + exec, with only system calls between them (what posix_spawn does), plus one thing posix_spawn cannot
     // do: make the child a subreaper, so processes that daemonise inside the task (podman's conmon, double-forked
     // servers) are re-parented into the task's own tree instead of to init. The attribute survives execve.
@@ -40,7 +40,8 @@ pid_t clowdr_spawn(const char *path, char *const argv[], char *const envp[], con
         if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 ||
             setpgid(0, 0) != 0 ||
             (cwd && chdir(cwd) != 0) ||
-            dup2(devnull, 0) < 0 || dup2(stdout_fd, 1) < 0 || dup2(stderr_fd, 2) < 0) {
+            dup2(devnull, 0) < 0 || dup2(stdout_fd, 1) < 0 || dup2(stderr_fd, 2) < 0 ||
+            (fd3 >= 0 && (fd3 == 3 ? fcntl(3, F_SETFD, 0) : dup2(fd3, 3)) < 0)) {
             err = errno;
         } else {
             sigset_t none;
@@ -70,6 +71,8 @@ pid_t clowdr_spawn(const char *path, char *const argv[], char *const envp[], con
     }
     return pid;
 }
+
+int clowdr_cloexec_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC) == 0 ? 0 : -errno; }
 
 int clowdr_pidfd_open(pid_t pid) {
     long fd = syscall(SYS_pidfd_open, pid, 0);

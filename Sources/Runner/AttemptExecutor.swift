@@ -131,12 +131,25 @@ public struct AttemptExecutor: Sendable {
         }
 
         post(.taskSubmitted(TaskSubmitted(backend: backend)))
-        let argv = ["/bin/sh", "-c", command]
+        // Through clowdr-shim when there is one (its report has the command's exact peak memory), else directly.
+        var argv = ["/bin/sh", "-c", command]
+        var report: (read: Int32, write: Int32) = (-1, -1)
+        if let shim = Shim.path {
+            var fds: [Int32] = [-1, -1]
+            let rc = clowdr_cloexec_pipe(&fds)
+            guard rc == 0 else { return launchFailed("cannot make a pipe: \(String(cString: strerror(-rc)))") }
+            report = (fds[0], fds[1])
+            argv = [shim, "3", "/bin/sh"] + argv
+        }
         let startClock = DispatchTime.now().uptimeNanoseconds
-        let pid = Self.spawn(argv, envp, cwd: options.workingDirectory, stdout: out.childEnd, stderr: err.childEnd)
+        let pid = Self.spawn(argv, envp, cwd: options.workingDirectory, stdout: out.childEnd, stderr: err.childEnd, fd3: report.write)
         out.closeChildEnd()
         err.closeChildEnd()
-        guard pid > 0 else { return launchFailed("cannot start /bin/sh: \(String(cString: strerror(-pid)))") }
+        if report.write >= 0 { close(report.write) }
+        guard pid > 0 else {
+            if report.read >= 0 { close(report.read) }
+            return launchFailed("cannot start \(argv[0]): \(String(cString: strerror(-pid)))")
+        }
         post(.taskStarted(TaskStarted(host: HostInfo.hostname, pid: pid, bootID: HostInfo.bootID)))
 
         // Wait for the exit, sampling the tree: densely at first, then every sample interval.
@@ -172,7 +185,7 @@ public struct AttemptExecutor: Sendable {
             }
             let t = elapsed()
             if t >= nextSample {
-                if let (sample, hwm) = reader.sample(roots: [pid])[pid] {
+                if let (sample, hwm) = reader.sample(roots: [pid], excludingRoots: report.read >= 0)[pid] {
                     peakRSS = max(peakRSS, sample.rss, hwm)
                     last = sample
                     post(.sample(sample))
@@ -195,15 +208,22 @@ public struct AttemptExecutor: Sendable {
             guard ready > 0 else { break }
             pump(ready)
         }
-        let exitCode: Int32? = (status & 0x7f) == 0 ? (status >> 8) & 0xff : nil
-        let signal: Int32? = (status & 0x7f) == 0 ? nil : status & 0x7f
-        // The kernel's totals for the top process and everything it reaped: exact even for a task shorter than
-        // one sample.
-        let cpuUser = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
-        let cpuSystem = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
-        peakRSS = max(peakRSS, Int64(usage.ru_maxrss) * 1024)
-        let readBytes = max(last?.readBytes ?? 0, Int64(usage.ru_inblock) * 512)
-        let writeBytes = max(last?.writeBytes ?? 0, Int64(usage.ru_oublock) * 512)
+        // The kernel's totals for the command and everything it reaped: exact even for a task shorter than one
+        // sample. From the shim's report when there is one; else from the top process's own rusage, whose
+        // ru_maxrss is not used (it holds clowdr's own peak, inherited across the exec).
+        var exitCode: Int32? = (status & 0x7f) == 0 ? (status >> 8) & 0xff : nil
+        var signal: Int32? = (status & 0x7f) == 0 ? nil : status & 0x7f
+        var cpuUser = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        var cpuSystem = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        var blocks = (read: Int64(usage.ru_inblock), written: Int64(usage.ru_oublock))
+        if report.read >= 0, let shim = Shim.readReport(report.read) {
+            (exitCode, signal) = (shim.exitCode, shim.signal)
+            (cpuUser, cpuSystem) = (shim.cpuUser, shim.cpuSystem)
+            blocks = (shim.readBlocks, shim.writeBlocks)
+            peakRSS = max(peakRSS, shim.maxRSS)
+        }
+        let readBytes = max(last?.readBytes ?? 0, blocks.read * 512)
+        let writeBytes = max(last?.writeBytes ?? 0, blocks.written * 512)
 
         // Outputs: each resolved path (a glob, as bosh does) with its size and sha256.
         var outputs: [OutputFile] = []
@@ -234,9 +254,9 @@ public struct AttemptExecutor: Sendable {
         return exited.succeeded ? .succeeded : .failed
     }
 
-    static func spawn(_ argv: [String], _ envp: CStrings, cwd: String, stdout: Int32, stderr: Int32) -> Int32 {
+    static func spawn(_ argv: [String], _ envp: CStrings, cwd: String, stdout: Int32, stderr: Int32, fd3: Int32) -> Int32 {
         let args = CStrings(argv)
-        return args.withPointers { a in envp.withPointers { e in clowdr_spawn(argv[0], a, e, cwd, stdout, stderr) } }
+        return args.withPointers { a in envp.withPointers { e in clowdr_spawn(argv[0], a, e, cwd, stdout, stderr, fd3) } }
     }
 
     /// Paths matching a glob pattern, sorted (the path itself when it has no wildcard and exists).

@@ -260,6 +260,29 @@ struct RunTests {
         let bad = try TestSupport.run(clowdr, ["task", dir + "/bad.json"])
         #expect(bad.status == 2 && bad.stderr.contains("bad.json: /task"))
     }
+
+    @Test("clowdr task records each tool's own peak memory, not the worker's")
+    func workerPeaks() throws {
+        let dir = try project(
+            "python3 -c [S]", inputs: #"[{"id":"s","name":"s","type":"String","value-key":"[S]"}]"#,
+            invocation: #"{"s":["import time; time.sleep(0.3)", "b = b'x' * (100 << 20)"]}"#)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let setup = try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "s", "--setup"])
+        #expect(setup.status == 0)
+        let exp = dir + "/prov/" + (try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!)
+        for t in ["0", "1"] {
+            // The 100 MiB task is often over before its first sample (0.1 s): its peak is then the kernel's, through
+            // clowdr-shim, which must not carry the worker's own size.
+            try #"{"experiment": "\#(exp)", "task": "\#(t)", "attempt": 1, "workdir": "\#(dir)", "sample_interval": 60}"#.write(
+                toFile: dir + "/t\(t).json", atomically: true, encoding: .utf8)
+        }
+        #expect(try TestSupport.run(clowdr, ["task", dir + "/t0.json", dir + "/t1.json", "--events", dir + "/seg.ndjson"]).status == 0)
+        #expect(try TestSupport.run(clowdr, ["ingest", exp, dir + "/seg.ndjson"]).status == 0)
+        let peaks = try attempts(dir).map { $0.peak ?? 0 }
+        print("peak memory (clowdr task): idle python \(peaks[0] >> 10) KiB, python with 100 MiB \(peaks[1] >> 10) KiB")
+        #expect(peaks[0] > 0 && peaks[0] < 16 << 20, "an idle python recorded \(peaks[0]) bytes")
+        #expect(peaks[1] > 100 << 20 && peaks[1] < peaks[0] + (104 << 20), "python holding 100 MiB recorded \(peaks[1]) bytes")
+    }
 }
 
 /// A containerised task run for real with podman (`scripts/containers/make-test-image.sh`, run by `make test`,

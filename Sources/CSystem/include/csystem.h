@@ -7,8 +7,9 @@
 #include <stdint.h>
 
 /// Starts `argv[0]` (a full path) with `envp`, in `cwd` (NULL: unchanged), stdin from /dev/null, stdout and stderr
-/// to the given descriptors, as the leader of a new process group. Returns the pid, or -errno.
-pid_t clowdr_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int stdout_fd, int stderr_fd);
+/// to the given descriptors, and `fd3` (when not negative) as descriptor 3, as the leader of a new process group and a
+/// child subreaper. Returns the pid, or -errno.
+pid_t clowdr_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int stdout_fd, int stderr_fd, int fd3);
 
 /// A pidfd for `pid` (readable when the process exits), or -errno.
 int clowdr_pidfd_open(pid_t pid);
@@ -23,6 +24,10 @@ int clowdr_wait_any(int a, int b, int c, int timeout_ms);
 /// A pipe for a child's output stream: `fds[0]`, the read end, is non-blocking and close-on-exec; `fds[1]`, the end
 /// the child writes, is blocking and close-on-exec (the spawn dup2s it to 1 or 2). 0, or -errno.
 int clowdr_stream_pipe(int fds[2]);
+
+/// A pipe whose ends are both blocking and close-on-exec (the spawn passes the write end as descriptor 3). 0, or
+/// -errno.
+int clowdr_cloexec_pipe(int fds[2]);
 
 /// Moves everything the pipe `pipe_fd` holds now into the file at `path`, which is created (truncated) only when the
 /// first byte arrives: a stream that stays empty leaves no file. `*file_fd` is -1 until then, and holds the open
