@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demo: a BIDS-app-like tool over a small synthetic BIDS dataset (8 participants x 2 sessions), one session
-# missing its recording. Run with --bids, look at the status, add the missing file, rerun what failed.
+# missing its recording (sub-05/ses-2 has only its scans.tsv, which lists it). Run with --bids, look at the status, add the missing file, rerun what failed.
 set -uo pipefail
 clowdr=${1:-.build/debug/clowdr}
 out=${2:-out/demo}
@@ -14,7 +14,8 @@ echo "== clowdr status"
 "$clowdr" status "$out/provdir"
 echo
 echo "== the missing recording arrives: sub-05 session 2"
-cp "$out/dataset/sub-05/ses-1/beh/sub-05_ses-1_task-reaction_events.tsv" "$out/dataset/sub-05/ses-2/beh/sub-05_ses-2_task-reaction_events.tsv"
+mkdir -p "$out/dataset/sub-05/ses-2/beh"
+cp "$out/dataset/sub-05/ses-1/beh/sub-05_ses-1_task-reaction_events.tsv" "$out/dataset/sub-05/ses-2/beh/sub-05_ses-2_task-reaction_events.tsv" || exit 1
 echo "== clowdr rerun failed"
 "$clowdr" rerun failed "$out/provdir" || exit 1
 echo

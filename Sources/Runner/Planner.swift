@@ -52,25 +52,51 @@ public struct Planner: Sendable {
         return names.map { (path as NSString).appendingPathComponent($0) }
     }
 
+    /// Every task of the invocation(s) at `path`, and what was passed over or looks wrong (nothing of it an
+    /// error), for a person to read before the run.
+    public struct Plan: Sendable {
+        public var tasks: [PlannedTask]
+        public var warnings: [String]
+    }
+
     /// Plans every task of the invocation(s) at `path`.
-    public func plan(_ path: String) throws -> [PlannedTask] {
+    public func plan(_ path: String) throws -> Plan {
         var expanded: [(JSONObject, [String: String], String)] = []
-        for file in try Planner.invocationFiles(path) {
+        var warnings: [String] = []
+        let files = try Planner.invocationFiles(path)
+        var invocations: [JSONObject] = []
+        for file in files {
             guard case .object(let inv) = try BoutiquesDocument.load(file) else {
                 throw BoutiquesError(
                     .invalidInvocation,
                     [BoutiquesIssue(file: file, pointer: "", rule: "invocation.type", message: "an invocation must be a JSON object")])
             }
-            var items: [(JSONObject, [String: String], String)] = [(inv, [:], file)]
-            if bids { items = try items.flatMap { try bidsExpand($0.0, labels: $0.1, source: $0.2, file: file) } }
+            invocations.append(inv)
+        }
+        for (file, inv) in zip(files, invocations) {
+            let labels = files.count > 1 || files[0] != path ? Planner.fileLabels(file, inv, among: invocations) : [:]
+            var items: [(JSONObject, [String: String], String)] = [(inv, labels, file)]
+            if bids { items = try items.flatMap { try bidsExpand($0.0, labels: $0.1, source: $0.2, file: file, warnings: &warnings) } }
             for id in sweeps { items = try items.flatMap { try sweep(id, $0.0, labels: $0.1, source: $0.2, file: file) } }
             expanded += items
         }
         let renderer = Renderer(descriptor, workingDirectory: workingDirectory)
-        return try expanded.enumerated().map { k, item in
+        let tasks = try expanded.enumerated().map { k, item in
             PlannedTask(
                 id: String(k), invocation: item.0, labels: item.1, source: item.2, rendered: try renderer.render(.object(item.0), file: item.2))
         }
+        return Plan(tasks: tasks, warnings: warnings)
+    }
+
+    /// The labels of a task planned from one file of a folder of invocations: the file's name (without `.json`) as
+    /// `invocation`, and each parameter whose value is not the same in every file of the folder.
+    static func fileLabels(_ file: String, _ inv: JSONObject, among all: [JSONObject]) -> [String: String] {
+        var labels = ["invocation": String(((file as NSString).lastPathComponent as NSString).deletingPathExtension)]
+        let keys = Set(all.flatMap(\.keys))
+        for key in keys where key != "invocation" && !all.allSatisfy({ $0[key] == all[0][key] }) {
+            labels[key] = inv[key].map(PythonFormat.str) ?? "-"
+        }
+        return labels
     }
 
     /// One invocation per value of the list-valued input `id`.
@@ -84,57 +110,66 @@ public struct Planner: Sendable {
         guard case .array(let values) = value, !values.isEmpty else {
             throw PlanError("--sweep \(id): '\(id)' in \(file) must be a non-empty list of values to sweep, found \(value.shortText)")
         }
-        if descriptor.input(id)?.list == true, !values.allSatisfy({ $0.arrayValue != nil }) {
+        // A list input swept over plain values gets one value a task, as a one-item list; over lists, one list each.
+        let isList = descriptor.input(id)?.list == true
+        let flat = values.allSatisfy { $0.arrayValue == nil }
+        if isList, !flat, !values.allSatisfy({ $0.arrayValue != nil }) {
             throw PlanError(
-                "--sweep \(id): '\(id)' is a list input, so each swept value must itself be a list (a list of lists), found \(value.shortText)")
+                "--sweep \(id): '\(id)' is a list input: sweep a list of values (one a task) or a list of lists, not a mix of both; found \(value.shortText)")
         }
         return values.map { v in
             var copy = inv
-            copy[id] = v
+            copy[id] = isList && flat ? .array([v]) : v
             var l = labels
             l[id] = PythonFormat.str(v)
             return (copy, l, source + " sweep \(id)=\(PythonFormat.str(v))")
         }
     }
 
-    /// One invocation per participant x session, from `participant_label` / `session_label` lists, else from
-    /// the `sub-*` / `ses-*` folders of the BIDS dataset given as a folder input.
-    func bidsExpand(_ inv: JSONObject, labels: [String: String], source: String, file: String) throws(PlanError) -> [(
-        JSONObject, [String: String], String
-    )] {
+    /// One invocation per participant x session of the BIDS dataset given as a folder input: the given
+    /// `participant_label` / `session_label` values (with or without their `sub-` / `ses-` prefix), each checked
+    /// against the dataset, else every participant and session that has data.
+    func bidsExpand(_ inv: JSONObject, labels: [String: String], source: String, file: String, warnings: inout [String]) throws(PlanError)
+        -> [(JSONObject, [String: String], String)]
+    {
         if inv["analysis_level"]?.stringValue == "group" { return [(inv, labels, source)] }
         let hasSessions = descriptor.input("session_label") != nil
         guard descriptor.input("participant_label") != nil else {
             throw PlanError("--bids: the descriptor has no 'participant_label' input to give each task its participant")
         }
-        // Labels may be given as a list or as one string.
-        func labelList(_ v: JSONValue?) -> [String]? {
+        let dataset = BIDSDataset(root: try bidsDataset(inv, file: file))
+        warnings += dataset.warnings
+        // Labels may be given as a list or as one string, with or without their prefix, as BIDS apps take them.
+        func labelList(_ v: JSONValue?, prefix: String) -> [String]? {
             guard let v else { return nil }
-            if case .string(let s) = v { return [s] }
-            return v.arrayValue?.compactMap { $0.stringValue ?? $0.numberValue?.literal }
+            let values = v.stringValue.map { [$0] } ?? v.arrayValue?.compactMap { $0.stringValue ?? $0.numberValue?.literal } ?? []
+            return values.map { $0.hasPrefix(prefix) ? String($0.dropFirst(prefix.count)) : $0 }
         }
-        var participants = labelList(inv["participant_label"]) ?? []
-        let sessionsGiven = labelList(inv["session_label"])
-        var dataset: String?
-        if participants.isEmpty {
-            dataset = bidsDataset(inv)
-            guard let dataset else {
+        var participants = dataset.participants.keys.sorted()
+        if let given = labelList(inv["participant_label"], prefix: "sub-"), !given.isEmpty {
+            let missing = given.filter { dataset.participants[$0] == nil }
+            if !missing.isEmpty {
                 throw PlanError(
-                    "--bids: \(file) lists no participant_label, and no folder input is a BIDS dataset (a folder holding dataset_description.json)")
+                    "--bids: \(file): participant_label \(BIDSDataset.names(missing, "sub-")) not found with data in \(dataset.root) "
+                        + "(it has \(participants.isEmpty ? "none" : BIDSDataset.names(participants, "sub-")))")
             }
-            participants = Planner.subfolders(dataset, prefix: "sub-")
-            if participants.isEmpty { throw PlanError("--bids: the BIDS dataset \(dataset) has no sub-* folder") }
+            participants = given
+        }
+        if participants.isEmpty { throw PlanError("--bids: the BIDS dataset \(dataset.root) has no sub-* folder with data") }
+        let sessionsGiven = labelList(inv["session_label"], prefix: "ses-").flatMap { $0.isEmpty ? nil : $0 }
+        if hasSessions, let sessionsGiven {
+            let known = Set(participants.flatMap { dataset.participants[$0] ?? [] })
+            let missing = sessionsGiven.filter { !known.contains($0) }
+            if !missing.isEmpty {
+                throw PlanError("--bids: \(file): session_label \(BIDSDataset.names(missing, "ses-")) not found with data in \(dataset.root)")
+            }
         }
         var out: [(JSONObject, [String: String], String)] = []
         for p in participants {
             var sessions: [String?] = [nil]
-            if hasSessions {
-                if let given = sessionsGiven, !given.isEmpty {
-                    sessions = given
-                } else if let root = dataset ?? bidsDataset(inv) {
-                    let found = Planner.subfolders(root + "/sub-" + p, prefix: "ses-")
-                    if !found.isEmpty { sessions = found }
-                }
+            if hasSessions, let found = dataset.participants[p], !found.isEmpty {
+                sessions = sessionsGiven?.filter(found.contains) ?? found
+                for s in sessionsGiven ?? [] where !found.contains(s) { warnings.append("sub-\(p) has no ses-\(s) with data: not planned") }
             }
             for s in sessions {
                 var copy = inv
@@ -154,22 +189,20 @@ public struct Planner: Sendable {
         return out
     }
 
-    /// The first File input whose value is a folder holding dataset_description.json.
-    func bidsDataset(_ inv: JSONObject) -> String? {
-        for i in descriptor.inputs where i.type == .file {
-            guard let v = inv[i.id]?.stringValue else { continue }
-            let path = PythonFormat.abspath(v, cwd: workingDirectory)
-            if FileManager.default.fileExists(atPath: path + "/dataset_description.json") { return path }
+    /// The dataset: the `bids_dir` input's folder, else the first File input whose value is a folder holding
+    /// `dataset_description.json`. A path that does not exist, or is no BIDS dataset, is an error that names it.
+    func bidsDataset(_ inv: JSONObject, file: String) throws(PlanError) -> String {
+        let fileInputs = descriptor.inputs.filter { $0.type == .file }.compactMap { i in inv[i.id]?.stringValue.map { (i.id, $0) } }
+        let paths = fileInputs.map { ($0.0, $0.1, PythonFormat.abspath($0.1, cwd: workingDirectory)) }
+        if let found = paths.first(where: { FileManager.default.fileExists(atPath: $0.2 + "/dataset_description.json") }) { return found.2 }
+        guard let (id, value, path) = paths.first(where: { $0.0 == "bids_dir" }) ?? paths.first else {
+            throw PlanError("--bids: \(file) gives no folder input, so there is no BIDS dataset to plan from (give bids_dir)")
         }
-        return nil
-    }
-
-    /// Labels of the `prefix*` folders of `dir` (without the prefix), sorted.
-    static func subfolders(_ dir: String, prefix: String) -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        return names.filter { n in
-            var isDir: ObjCBool = false
-            return n.hasPrefix(prefix) && FileManager.default.fileExists(atPath: dir + "/" + n, isDirectory: &isDir) && isDir.boolValue
-        }.map { String($0.dropFirst(prefix.count)) }.sorted()
+        var isDir: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+            throw PlanError("--bids: \(file): \(id) '\(value)' does not exist (looked for \(path))")
+        }
+        throw PlanError(
+            "--bids: \(file): \(id) '\(value)' is not a BIDS dataset: \(isDir.boolValue ? "the folder has no dataset_description.json" : "it is a file, not a folder")")
     }
 }

@@ -18,6 +18,9 @@ public struct RunRequest: Sendable {
     public var options: RunOptions
     /// The options as given, recorded in `experiment_created`.
     public var recordedOptions: [String: String] = [:]
+    /// Told each planning warning (a folder passed over, a participants.tsv that disagrees), before anything is
+    /// written.
+    public var warn: @Sendable (String) -> Void = { _ in }
 
     public init(descriptorPath: String, invocationPath: String, provdir: String, options: RunOptions) {
         self.descriptorPath = descriptorPath
@@ -47,7 +50,9 @@ public enum Runs {
         var planner = Planner(descriptor: d, workingDirectory: r.options.workingDirectory)
         planner.sweeps = r.sweeps
         planner.bids = r.bids
-        var tasks = try planner.plan(r.invocationPath)
+        let plan = try planner.plan(r.invocationPath)
+        for w in plan.warnings { r.warn(w) }
+        var tasks = plan.tasks
         if tasks.isEmpty { throw PlanError("nothing to run: the invocations gave no task") }
         if r.dev { tasks = Array(tasks.prefix(1)) }
         return (d, tasks)

@@ -121,6 +121,7 @@ struct Run: ParsableCommand {
             request.dev = dev
             request.setupOnly = setup
             request.name = name
+            request.warn = { FileHandle.standardError.write(Data("clowdr: warning: \($0)\n".utf8)) }
             request.recordedOptions = execution.recorded.merging(
                 [
                     "dev": String(dev), "setup": String(setup), "bids": String(bids), "sweep": sweep.joined(separator: ","),
