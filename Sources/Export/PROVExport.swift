@@ -116,6 +116,10 @@ public enum PROVExport {
                 attributes: [("prov:type", .qname("prov:Plan")), ("clowdr:sha256", .string(descriptorSHA)), ("prov:label", .string(toolName))]))
         relations.append(Relation(kind: "actedOnBehalfOf", args: [("prov:delegate", agentID), ("prov:responsible", userID)]))
 
+        // Each task's labels (participant, session, swept values...), as people read them.
+        var labels: [String: String] = [:]
+        let tasks = try db.prepare("SELECT task, labels FROM tasks WHERE labels IS NOT NULL AND labels != '{}'")
+        while try tasks.step() { labels[tasks.string(0)] = TaskLabels.text(tasks.optionalString(1)) }
         let attempts = try db.prepare(
             "SELECT task, attempt, started_at, ended_at, exit_code, signal, peak_rss, cpu_user, cpu_system, wall_time, state FROM attempts ORDER BY CAST(task AS INTEGER), task, attempt"
         )
@@ -127,6 +131,7 @@ public enum PROVExport {
             var attrs: [(String, Attr)] = [
                 ("prov:type", .qname("clowdr:Attempt")), ("clowdr:task", .string(task)), ("clowdr:state", .string(attempts.string(10))),
             ]
+            if let l = labels[task] { attrs += [("prov:label", .string("task \(task) attempt \(n) (\(l))")), ("clowdr:labels", .string(l))] }
             if let v = attempts.optionalInt64(4) { attrs.append(("clowdr:exitCode", .int(v))) }
             if let v = attempts.optionalInt64(5) { attrs.append(("clowdr:signal", .int(v))) }
             if let v = attempts.optionalInt64(6) { attrs.append(("clowdr:peakRSS", .int(v))) }
@@ -139,8 +144,9 @@ public enum PROVExport {
             declare(e)
             relations.append(Relation(kind: "wasAssociatedWith", args: [("prov:activity", act), ("prov:agent", agentID), ("prov:plan", planID)]))
             let invocation = "clowdr:invocation_\(local(task))"
-            declare(
-                Element(kind: "entity", id: invocation, attributes: [("prov:type", .qname("clowdr:Invocation")), ("clowdr:task", .string(task))]))
+            var invocationAttrs: [(String, Attr)] = [("prov:type", .qname("clowdr:Invocation")), ("clowdr:task", .string(task))]
+            if let l = labels[task] { invocationAttrs.append(("clowdr:labels", .string(l))) }
+            declare(Element(kind: "entity", id: invocation, attributes: invocationAttrs))
             relations.append(Relation(kind: "used", args: [("prov:activity", act), ("prov:entity", invocation)]))
             var inputIDs: [String] = []
             for path in inputs[task] ?? [] {

@@ -46,15 +46,17 @@ public final class ExperimentQuery {
         }
     }
 
-    /// Tasks whose invocation has each KEY=VALUE (values compared as text, as they print).
+    /// Tasks whose labels or invocation have each KEY=VALUE (values compared as text, as they print).
     func whereClause(_ filters: [(String, String)]) -> (String, [SQLiteValue]) {
         guard !filters.isEmpty else { return ("", []) }
         var parts: [String] = []
         var values: [SQLiteValue] = []
         for (k, v) in filters {
-            // A scalar equal to VALUE, or a list holding it (json_each of a scalar is that scalar).
-            parts.append("EXISTS (SELECT 1 FROM json_each(p.invocation, ?) WHERE CAST(value AS TEXT) = ?)")
-            values += [.text("$.\"\(k.replacingOccurrences(of: "\"", with: ""))\""), .text(v)]
+            // A label equal to VALUE; or an invocation scalar equal to it, or a list holding it (json_each of a
+            // scalar is that scalar).
+            parts.append("(json_extract(t.labels, ?) = ? OR EXISTS (SELECT 1 FROM json_each(p.invocation, ?) WHERE CAST(value AS TEXT) = ?))")
+            let path = SQLiteValue.text("$.\"\(k.replacingOccurrences(of: "\"", with: ""))\"")
+            values += [path, .text(v), path, .text(v)]
         }
         return (" AND " + parts.joined(separator: " AND "), values)
     }
@@ -94,8 +96,8 @@ public final class ExperimentQuery {
 
     /// `labels` JSON `{"participant":"01"}` as `participant=01`.
     static func params(_ v: SQLiteValue) -> ResultTable.Cell {
-        guard let s = v.string, let o = try? JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any], !o.isEmpty else { return .null }
-        return .text(o.keys.sorted().map { "\($0)=\(o[$0]!)" }.joined(separator: " "))
+        let text = TaskLabels.text(v.string)
+        return text.isEmpty ? .null : .text(text)
     }
 
     func table(_ rows: [[SQLiteValue]], extra: [String] = [], extraUnits: [ResultTable.Unit] = []) -> ResultTable {

@@ -34,7 +34,7 @@ struct QueryCommand: ParsableCommand {
     @Option(help: "Tasks in this state: succeeded, failed, running, incomplete, lost, cancelled, planned, submitted.")
     var status: String?
 
-    @Option(name: .customLong("where"), help: "Only tasks whose invocation has KEY=VALUE (repeatable).")
+    @Option(name: .customLong("where"), help: "Only tasks with a label or invocation value KEY=VALUE (repeatable), e.g. participant=01.")
     var filters: [String] = []
 
     @Option(help: "One task: every attempt, command line, exit, outputs with checksums, the end of stderr.")
@@ -144,7 +144,7 @@ struct QueryCommand: ParsableCommand {
             if case .taskPlanned(let p)? = try? e.decoded().body {
                 add(nil, "command_line", p.commandLine)
                 add(nil, "invocation", p.invocation.description)
-                if !p.labels.isEmpty { add(nil, "labels", p.labels.keys.sorted().map { "\($0)=\(p.labels[$0]!)" }.joined(separator: " ")) }
+                if !p.labels.isEmpty { add(nil, "labels", TaskLabels.text(p.labels)) }
             }
             if case .taskExited(let x)? = try? e.decoded().body, let a = e.attempt { exits[a] = x }
         }

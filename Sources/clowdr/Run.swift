@@ -194,10 +194,13 @@ final class Display: @unchecked Sendable {
 
     func started(_ layout: ExperimentLayout, _ runner: LocalRunner?, verbose: Bool) {
         if verbose, let runner {
+            // Each task's labels, read once from the log's projection.
+            let labels = ((try? EventLog(path: layout.log, mode: .readOnly).projectedTasks()) ?? [:]).mapValues(\.labels)
             runner.onAttemptEnd = { [self] plan, state in
+                let name = TaskLabels.taskName(plan.task, labels: labels[plan.task] ?? nil)
                 lock.withLock {
                     if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-                    FileHandle.standardOutput.write(Data("task \(plan.task) attempt \(plan.attempt): \(state.rawValue)\n".utf8))
+                    FileHandle.standardOutput.write(Data("\(name) attempt \(plan.attempt): \(state.rawValue)\n".utf8))
                 }
             }
         }

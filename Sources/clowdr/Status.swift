@@ -59,7 +59,7 @@ struct Status: ParsableCommand {
                 "failed": failed.map { t -> [String: Any] in
                     let stderr = t.latest.map { Status.lastLine(of: layout.stderr(t.task, $0.attempt)) } ?? ""
                     return [
-                        "task": t.task, "attempt": t.latest?.attempt ?? 0, "exit_code": t.latest?.exitCode ?? NSNull(),
+                        "task": t.task, "labels": TaskLabels.text(t.labels), "attempt": t.latest?.attempt ?? 0, "exit_code": t.latest?.exitCode ?? NSNull(),
                         "signal": t.latest?.signal ?? NSNull(),
                         "reason": t.latest?.failureReason ?? NSNull(), "stderr_last_line": stderr,
                     ]
@@ -82,14 +82,16 @@ struct Status: ParsableCommand {
         for t in state.orderedTasks where t.state == .running {
             let a = t.latest
             let elapsed = a?.startedAt.map { now - $0.seconds } ?? 0
-            print("  running: task \(t.task) attempt \(a?.attempt ?? 0): \(Int(elapsed)) s, peak RSS \((a?.peakRSS ?? 0) >> 20) MiB so far")
+            print(
+                "  running: \(TaskLabels.taskName(t.task, labels: t.labels)) attempt \(a?.attempt ?? 0): \(Int(elapsed)) s, peak RSS \((a?.peakRSS ?? 0) >> 20) MiB so far"
+            )
         }
         for t in failed {
             let a = t.latest
             let how = a?.exitCode.map { "exit \($0)" } ?? a?.signal.map { "signal \($0)" } ?? "no exit"
             let stderr = a.map { Status.lastLine(of: layout.stderr(t.task, $0.attempt)) } ?? ""
             print(
-                "  failed: task \(t.task) attempt \(a?.attempt ?? 0): \(how)\(a?.failureReason.map { " (\($0))" } ?? "")\(stderr.isEmpty ? "" : ": \(stderr)")"
+                "  failed: \(TaskLabels.taskName(t.task, labels: t.labels)) attempt \(a?.attempt ?? 0): \(how)\(a?.failureReason.map { " (\($0))" } ?? "")\(stderr.isEmpty ? "" : ": \(stderr)")"
             )
         }
         if !incomplete.isEmpty { print("  incomplete (rerun incomplete would run them): \(incomplete.count) tasks") }

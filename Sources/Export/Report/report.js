@@ -114,6 +114,7 @@
     const cols = [
       { key: 'plot', label: '', title: 'Show in the RAM and CPU plots', kind: 'plot' },
       { key: 'id', label: 'Task', text: (i) => t.id[i], sortText: true },
+      ...(R.core.params.length ? [{ key: 'labels', label: 'Labels', text: labelText, sortText: true }] : []),
       { key: 'state', label: 'State', text: (i) => states[t.state[i]], sortText: true, kind: 'state' },
       { key: 'attempts', label: 'Attempts', num: (i) => t.attempts[i], show: (v) => fmt.int(v) },
       { key: 'exit', label: 'Exit', num: (i) => t.exit[i] ?? (t.signal[i] !== null ? -t.signal[i] : null),
@@ -133,6 +134,19 @@
       });
     }
     return cols;
+  }
+
+  // What tells a task apart (participant, session, swept values, invocation file), as `name=value ...`.
+  function labelText(i) {
+    const t = T(), parts = [];
+    R.core.params.forEach((name, k) => { if (t.params[k][i] !== null) parts.push(name + '=' + t.params[k][i]); });
+    return parts.join(' ');
+  }
+
+  // A task as people read it: its id and its labels.
+  function taskName(i) {
+    const l = labelText(i);
+    return l ? `${T().id[i]} (${l})` : T().id[i];
   }
 
   // ---------------------------------------------------------------- filtering and sorting
@@ -469,6 +483,7 @@
   function attemptText(k) {
     const a = R.core.attempts, t = T(), i = a.task[k];
     const lines = [`task ${t.id[i]}  attempt ${a.attempt[k]}  ${R.core.states[a.state[k]]}`];
+    if (labelText(i)) lines.push(labelText(i));
     const abs = (ms) => fmt.clock(R.core.t0 + ms * 1000);
     if (a.submitted[k] !== null) lines.push(`submitted ${abs(a.submitted[k])}`);
     if (a.started[k] !== null) lines.push(`started   ${abs(a.started[k])}` + (a.submitted[k] !== null ? `  (queued ${fmt.secs((a.started[k] - a.submitted[k]) / 1000)})` : ''));
@@ -577,7 +592,7 @@
     legend.replaceChildren(...R.plotted.map((i, k) => {
       const s = seriesOf(i);
       const note = s === undefined ? ' (loading)' : s === null ? ' (no samples in this report)' : s.n > s.t.length ? ` (${s.t.length} of ${s.n} samples, peaks kept)` : '';
-      return el('span', {}, el('span', { class: 'dot', style: `background:${SERIES_COLORS[k % SERIES_COLORS.length]}` }), T().id[i] + note);
+      return el('span', {}, el('span', { class: 'dot', style: `background:${SERIES_COLORS[k % SERIES_COLORS.length]}` }), taskName(i) + note);
     }));
     if (!R.source.live && R.detail) {
       const b = R.detail.budget;
@@ -721,7 +736,7 @@
     $('outlier-note').textContent = list.length ? `robust z-score above 3.5 (${fmt.int(R.core.outlier_count)})` : 'none (robust z-score above 3.5)';
     const show2 = (o) => o.metric === 'rss' ? fmt.bytes(o.value) : o.metric === 'cpu' ? fmt.pct(o.value) : fmt.secs(o.value);
     $('outliers').replaceChildren(...list.map((o) => el('button', { type: 'button', 'data-task': o.task, onclick: () => selectTask(o.task, { plot: 'toggle' }) },
-      `${T().id[o.task]}  ${names[o.metric]} ${show2(o)}  z=${o.z}`)));
+      `${taskName(o.task)}  ${names[o.metric]} ${show2(o)}  z=${o.z}`)));
   }
 
   // ---------------------------------------------------------------- URL hash: the view is shareable
