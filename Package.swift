@@ -24,18 +24,20 @@ let package = Package(
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
+        // What every error of clowdr's libraries has: a stable code, and whether it is a usage error.
+        .target(name: "ClowdrErrors", swiftSettings: strict),
         // The system's libsqlite3, seen from Swift.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // A thin, typed wrapper over the SQLite C API: connections, statements, errors.
-        .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strict),
+        .target(name: "SQLite", dependencies: ["CSQLite", "ClowdrErrors"], swiftSettings: strict),
         // JSON values that keep number literals as written, a strict parser with limits, a compact writer.
-        .target(name: "JSON", swiftSettings: strict),
+        .target(name: "JSON", dependencies: ["ClowdrErrors"], swiftSettings: strict),
         // Boutiques, natively: descriptors and invocations validated, command lines and output paths as bosh makes them.
-        .target(name: "Boutiques", dependencies: ["JSON"], swiftSettings: strict),
+        .target(name: "Boutiques", dependencies: ["JSON", "ClowdrErrors"], swiftSettings: strict),
         // The append-only, per-experiment event log: events, storage, replay, projections, ingest, fsck.
         .target(
             name: "EventLog",
-            dependencies: ["SQLite", "JSON", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SQLite", "JSON", "ClowdrErrors", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         // Process spawning, pidfds and SHA-256 (system libcrypto): the few calls Swift cannot make directly.
         .target(name: "CSystem", linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("z")]),
@@ -43,7 +45,7 @@ let package = Package(
         // (Sources/clowdr-shim/main.c says why). C, linked statically: under 100 KB of private memory.
         .executableTarget(name: "clowdr-shim", linkerSettings: [.unsafeFlags(["-static-executable"])]),
         // Planning and executing tasks, monitoring their process trees.
-        .target(name: "Runner", dependencies: ["EventLog", "Boutiques", "JSON", "CSystem"], swiftSettings: strict),
+        .target(name: "Runner", dependencies: ["EventLog", "Boutiques", "JSON", "CSystem", "ClowdrErrors"], swiftSettings: strict),
         // Where attempts run: the local machine, Slurm, AWS Batch.
         .target(name: "Backends", dependencies: ["Runner", "EventLog"], swiftSettings: strict),
         // Questions asked of an experiment's log.
@@ -51,7 +53,7 @@ let package = Package(
         // JSON, W3C PROV, HTML report and archive exports.
         // The report's page, style and script are files of their own (Sources/Export/Report), compiled into the binary.
         .target(
-            name: "Export", dependencies: ["EventLog", "Query", "JSON", "SQLite", "CSystem"],
+            name: "Export", dependencies: ["EventLog", "Query", "JSON", "SQLite", "CSystem", "ClowdrErrors"],
             resources: [.embedInCode("Report/report.html"), .embedInCode("Report/report.css"), .embedInCode("Report/report.js")],
             swiftSettings: strict),
         // `clowdr share`: the live report over HTTP, read-only, on loopback by default.
@@ -62,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "clowdr",
             dependencies: [
-                "EventLog", "Boutiques", "Runner", "Backends", "Query", "Export", "Share", "JSON",
+                "EventLog", "Boutiques", "Runner", "Backends", "Query", "Export", "Share", "JSON", "ClowdrErrors", "SQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,3 +1,4 @@
+public import ClowdrErrors
 /// One problem found in a descriptor or an invocation: which file, where in it (a JSON pointer such as
 /// `/inputs/3/value-key`), which rule, and what was expected and found.
 public struct BoutiquesIssue: Sendable, Equatable, Hashable, CustomStringConvertible {
@@ -24,7 +25,10 @@ public struct BoutiquesIssue: Sendable, Equatable, Hashable, CustomStringConvert
 
 /// Why a descriptor or invocation was refused, or a command line could not be made. Every issue is reported,
 /// not just the first.
-public struct BoutiquesError: Error, Sendable, CustomStringConvertible {
+public struct BoutiquesError: CodedError {
+    public var errorCode: String { code.rawValue }
+    public var isUsageError: Bool { true }
+
     /// A stable identifier for the kind of failure.
     public enum Code: String, Sendable {
         /// The file could not be read, or is not JSON (the issue gives the line and column).

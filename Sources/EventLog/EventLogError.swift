@@ -1,8 +1,18 @@
+public import ClowdrErrors
 public import SQLite
 
 /// What went wrong with an event log, with a stable code and a message that says what failed, where, and
 /// what to do.
-public enum EventLogError: Error, Sendable, CustomStringConvertible {
+public enum EventLogError: CodedError {
+    public var errorCode: String { code }
+    /// A log that is not there, or not one this clowdr reads, was named by the user.
+    public var isUsageError: Bool {
+        switch self {
+        case .notFound, .incompatible: true
+        default: false
+        }
+    }
+
     /// The file is not a clowdr log, or was written by a newer clowdr.
     case incompatible(path: String, reason: String)
     /// A pragma did not take the value we set (e.g. WAL refused on a filesystem without shared memory).
@@ -41,7 +51,7 @@ public enum EventLogError: Error, Sendable, CustomStringConvertible {
         case .pragmaRefused(let path, let pragma, let expected, let found):
             "\(path): PRAGMA \(pragma) is \(found), expected \(expected); put the log on a local filesystem that supports SQLite's WAL mode"
         case .notFound(let path):
-            "\(path): no event log there; give an experiment folder (PROVDIR/<experiment-id>) or its clowdr.db"
+            "\(path): no experiment there; give an experiment folder (PROVDIR/<experiment-id>), its clowdr.db, or a PROVDIR that holds experiments"
         case .badEvent(let id, let reason):
             "event \(id): \(reason)"
         case .badSegment(let path, let line, let reason):

@@ -47,17 +47,36 @@ public struct ExperimentLayout: Sendable {
         return stamp + "-" + String((0..<8).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] })
     }
 
-    /// Finds the experiment a user named: an experiment folder, its clowdr.db, or a PROVDIR (its newest
-    /// experiment).
+    /// Whether `name` is an experiment id as `newID` makes them (`2026-11-22_18-27-19-K3F9Q2ZA`).
+    public static func isExperimentID(_ name: String) -> Bool {
+        let u = Array(name.utf8)
+        guard u.count == 28 else { return false }
+        let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+        let separators: [Int: UInt8] = [4: 45, 7: 45, 10: 95, 13: 45, 16: 45, 19: 45]
+        return digits.allSatisfy { u[$0] >= 48 && u[$0] <= 57 } && separators.allSatisfy { u[$0.key] == $0.value }
+            && u[20...].allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) }
+    }
+
+    /// The experiments of a PROVDIR, oldest first: its folders named by an experiment id that hold a log.
+    public static func experiments(inProvdir dir: String) -> [ExperimentLayout] {
+        let fm = FileManager.default
+        return ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).filter { isExperimentID($0) && fm.fileExists(atPath: "\(dir)/\($0)/\(EventLog.fileName)") }
+            .sorted().map { ExperimentLayout(directory: dir + "/" + $0) }
+    }
+
+    /// Finds the experiment a user named: an experiment folder (one holding `clowdr.db`), that `clowdr.db` file, or
+    /// a PROVDIR (its newest experiment). Anything else, such as a folder that merely holds some other folder
+    /// with a database, is `EventLogError.notFound`.
     public static func locate(_ path: String) throws -> ExperimentLayout {
         let fm = FileManager.default
-        if path.hasSuffix(".db"), fm.fileExists(atPath: path) { return ExperimentLayout(directory: (path as NSString).deletingLastPathComponent) }
-        if fm.fileExists(atPath: path + "/" + EventLog.fileName) { return ExperimentLayout(directory: path) }
-        let children = ((try? fm.contentsOfDirectory(atPath: path)) ?? []).filter { fm.fileExists(atPath: path + "/" + $0 + "/" + EventLog.fileName) }
-            .sorted()
-        guard let newest = children.last else {
-            throw EventLogError.notFound(path: path)
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: path, isDirectory: &isDir) else { throw EventLogError.notFound(path: path) }
+        if !isDir.boolValue {
+            guard (path as NSString).lastPathComponent == EventLog.fileName else { throw EventLogError.notFound(path: path) }
+            return ExperimentLayout(directory: (path as NSString).deletingLastPathComponent)
         }
-        return ExperimentLayout(directory: path + "/" + newest)
+        if fm.fileExists(atPath: path + "/" + EventLog.fileName) { return ExperimentLayout(directory: path) }
+        guard let newest = experiments(inProvdir: path).last else { throw EventLogError.notFound(path: path) }
+        return newest
     }
 }

@@ -1,3 +1,4 @@
+public import ClowdrErrors
 import EventLog
 import Foundation
 import JSON
@@ -184,7 +185,12 @@ enum AtomicFile {
 }
 
 /// An export that could not be written.
-public struct ExportError: Error, CustomStringConvertible {
+public struct ExportError: CodedError {
     public var description: String
-    public init(_ d: String) { description = d }
+    public var errorCode: String
+    public var isUsageError: Bool { errorCode == "export.not_an_archive" }
+    public init(_ d: String, code: String = "export.failed") {
+        description = d
+        errorCode = code
+    }
 }

@@ -1,5 +1,9 @@
+public import ClowdrErrors
 /// Why a document could not be read: what was wrong and where (1-based line and column, and byte offset).
-public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct JSONParseError: CodedError, Equatable {
+    public var errorCode: String { "json.parse" }
+    public var isUsageError: Bool { true }
+
     /// A stable identifier for the kind of problem.
     public enum Code: String, Sendable {
         case syntax = "json.syntax"

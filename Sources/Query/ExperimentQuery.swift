@@ -175,22 +175,26 @@ public final class ExperimentQuery {
     public func summary(isAlive: (TaskState) -> Bool = { _ in false }) throws -> ResultTable {
         let state = try log.replay()
         var rows: [[ResultTable.Cell]] = []
+        var units: [ResultTable.Unit?] = []
         for s in TaskStatus.allCases { rows.append([.text("tasks \(s.rawValue)"), .int(Int64(state.counts[s] ?? 0)), .null, .null, .null, .null]) }
         rows.append([.text("tasks incomplete"), .int(Int64(state.select(.incomplete, isAlive: isAlive).count)), .null, .null, .null, .null])
         let attempts = state.tasks.values.flatMap(\.attempts)
         rows.append([.text("attempts"), .int(Int64(attempts.count)), .null, .null, .null, .null])
         let latest = state.tasks.values.compactMap(\.latest)
-        func q(_ name: String, _ xs: [Double], _ unit: String) {
+        units = rows.map { _ in nil }
+        // Raw values (--raw, csv, json...) are seconds and bytes, as the names say; tables show human units.
+        func q(_ name: String, _ xs: [Double], _ unit: ResultTable.Unit) {
             guard !xs.isEmpty else { return }
             rows.append([
-                .text("\(name) (\(unit)): total, median, p90, max"), .null, .real(xs.reduce(0, +)), .real(Stats.quantile(xs, 0.5)),
-                .real(Stats.quantile(xs, 0.9)), .real(xs.max()!),
+                .text("\(name) (\(unit == .bytes ? "bytes" : "s")): total, median, p90, max"), .null, .real(xs.reduce(0, +)),
+                .real(Stats.quantile(xs, 0.5)), .real(Stats.quantile(xs, 0.9)), .real(xs.max()!),
             ])
+            units.append(unit)
         }
-        q("duration", latest.compactMap(\.wallTime), "s")
-        q("peak RAM", latest.compactMap { $0.peakRSS.map(Double.init) }, "bytes")
-        q("CPU time", latest.compactMap { a in a.cpuUser.map { $0 + (a.cpuSystem ?? 0) } }, "s")
-        return ResultTable(columns: ["what", "count", "total", "median", "p90", "max"], rows: rows)
+        q("duration", latest.compactMap(\.wallTime), .seconds)
+        q("peak RAM", latest.compactMap { $0.peakRSS.map(Double.init) }, .bytes)
+        q("CPU time", latest.compactMap { a in a.cpuUser.map { $0 + (a.cpuSystem ?? 0) } }, .seconds)
+        return ResultTable(columns: ["what", "count", "total", "median", "p90", "max"], rows: rows, rowUnits: units)
     }
 }
 

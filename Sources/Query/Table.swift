@@ -15,12 +15,19 @@ public struct ResultTable: Sendable {
     public var columns: [String]
     public var units: [Unit]
     public var rows: [[Cell]]
+    /// For tables whose rows hold different quantities (a summary, a task's detail): a row's unit, which replaces
+    /// the column's for that row's numbers.
+    public var rowUnits: [Unit?]?
 
-    public init(columns: [String], units: [Unit]? = nil, rows: [[Cell]] = []) {
+    public init(columns: [String], units: [Unit]? = nil, rows: [[Cell]] = [], rowUnits: [Unit?]? = nil) {
         self.columns = columns
         self.units = units ?? Array(repeating: .none, count: columns.count)
         self.rows = rows
+        self.rowUnits = rowUnits
     }
+
+    /// The unit of one cell: its row's, else its column's.
+    func unit(row: Int, column: Int) -> Unit { rowUnits?[row] ?? units[column] }
 }
 
 /// Output formats of `clowdr query`.
@@ -42,7 +49,7 @@ extension ResultTable {
         }
         switch format {
         case .table:
-            let cells = rows.map { row in row.enumerated().map { text($1, units[$0], forPeople: true) } }
+            let cells = rows.enumerated().map { r, row in row.enumerated().map { text($1, unit(row: r, column: $0), forPeople: true) } }
             var widths = columns.map(\.count)
             for r in cells { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
             func line(_ r: [String]) -> String {

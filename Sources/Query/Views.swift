@@ -3,7 +3,8 @@ public import SQLite
 /// The documented, read-only views `clowdr query --sql` works over (created as TEMP views on a read-only
 /// connection, so nothing is ever written to the log):
 ///
-/// - `tasks`: one row per task: `task`, `planned_seq`, `state`, `attempts` (latest attempt number), `last_seq`.
+/// - `tasks`: one row per task: `task`, `planned_seq`, `state`, `attempts` (latest attempt number), `last_seq`,
+///   `labels` (JSON). Tasks come in number order (0, 1, 2, ... 10), as do attempts.
 /// - `attempts`: one row per attempt with its totals: `task`, `attempt`, `state`, `submitted_at`, `started_at`,
 ///   `ended_at` (µs since the epoch, UTC), `backend`, `native_id`, `host`, `pid`, `exit_code`, `signal`,
 ///   `wall_time`, `cpu_user`, `cpu_system` (s), `peak_rss`, `read_bytes`, `write_bytes` (bytes), `failure_reason`,
@@ -14,6 +15,10 @@ public import SQLite
 /// - `events`: the log itself: `seq`, `id`, `time`, `task`, `attempt`, `type`, `version`, `payload` (JSON).
 public enum QueryViews {
     static let sql = """
+        CREATE TEMP VIEW IF NOT EXISTS tasks AS
+          SELECT * FROM main.tasks ORDER BY CAST(task AS INTEGER), task;
+        CREATE TEMP VIEW IF NOT EXISTS attempts AS
+          SELECT * FROM main.attempts ORDER BY CAST(task AS INTEGER), task, attempt;
         CREATE TEMP VIEW IF NOT EXISTS samples AS
           SELECT seq, time, task, attempt,
                  json_extract(payload, '$.cpu_user') AS cpu_user, json_extract(payload, '$.cpu_system') AS cpu_system,

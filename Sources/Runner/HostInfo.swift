@@ -1,3 +1,4 @@
+public import ClowdrErrors
 import CSystem
 public import EventLog
 import Foundation
@@ -63,8 +64,13 @@ public enum HostInfo {
 }
 
 /// A failure while running: what went wrong and where.
-public struct RunError: Error, Sendable, CustomStringConvertible {
+public struct RunError: CodedError {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    public var errorCode: String
+    public var isUsageError: Bool { false }
+    public init(_ message: String, code: String = "run.failed") {
+        self.message = message
+        errorCode = code
+    }
     public var description: String { message }
 }

@@ -1,3 +1,4 @@
+public import ClowdrErrors
 public import Boutiques
 import Foundation
 public import JSON
@@ -16,10 +17,17 @@ public struct PlannedTask: Sendable, Equatable {
     public var rendered: RenderedInvocation
 }
 
-/// Why a plan could not be made: a usage error (exit 2), with what to do.
-public struct PlanError: Error, Sendable, CustomStringConvertible {
+/// Why a plan, a run or a rerun could not be made, with what to do: most often a usage error (exit 2); a conflict
+/// with another controller is not.
+public struct PlanError: CodedError {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    public var errorCode: String
+    public var isUsageError: Bool
+    public init(_ message: String, code: String = "plan.invalid", usage: Bool = true) {
+        self.message = message
+        errorCode = code
+        isUsageError = usage
+    }
     public var description: String { message }
 }
 
@@ -44,11 +52,11 @@ public struct Planner: Sendable {
     public static func invocationFiles(_ path: String) throws(PlanError) -> [String] {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw PlanError("invocation '\(path)' does not exist: give a JSON file or a folder of them")
+            throw PlanError("invocation '\(path)' does not exist: give a JSON file or a folder of them", code: "plan.invocation_missing")
         }
         guard isDir.boolValue else { return [path] }
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
-        if names.isEmpty { throw PlanError("invocation folder '\(path)' holds no .json file") }
+        if names.isEmpty { throw PlanError("invocation folder '\(path)' holds no .json file", code: "plan.invocation_folder_empty") }
         return names.map { (path as NSString).appendingPathComponent($0) }
     }
 
@@ -104,18 +112,19 @@ public struct Planner: Sendable {
         JSONObject, [String: String], String
     )] {
         guard descriptor.input(id) != nil else {
-            throw PlanError("--sweep \(id): the descriptor has no input '\(id)' (inputs: \(descriptor.inputs.map(\.id).joined(separator: ", ")))")
+            throw PlanError("--sweep \(id): the descriptor has no input '\(id)' (inputs: \(descriptor.inputs.map(\.id).joined(separator: ", ")))", code: "plan.sweep_unknown_input")
         }
-        guard let value = inv[id] else { throw PlanError("--sweep \(id): \(file) has no value for '\(id)'; give it a list of the values to sweep") }
+        guard let value = inv[id] else { throw PlanError("--sweep \(id): \(file) has no value for '\(id)'; give it a list of the values to sweep", code: "plan.sweep_no_value") }
         guard case .array(let values) = value, !values.isEmpty else {
-            throw PlanError("--sweep \(id): '\(id)' in \(file) must be a non-empty list of values to sweep, found \(value.shortText)")
+            throw PlanError("--sweep \(id): '\(id)' in \(file) must be a non-empty list of values to sweep, found \(value.shortText)", code: "plan.sweep_not_a_list")
         }
         // A list input swept over plain values gets one value a task, as a one-item list; over lists, one list each.
         let isList = descriptor.input(id)?.list == true
         let flat = values.allSatisfy { $0.arrayValue == nil }
         if isList, !flat, !values.allSatisfy({ $0.arrayValue != nil }) {
             throw PlanError(
-                "--sweep \(id): '\(id)' is a list input: sweep a list of values (one a task) or a list of lists, not a mix of both; found \(value.shortText)")
+                "--sweep \(id): '\(id)' is a list input: sweep a list of values (one a task) or a list of lists, not a mix of both; found \(value.shortText)",
+                code: "plan.sweep_mixed_lists")
         }
         return values.map { v in
             var copy = inv
@@ -135,7 +144,7 @@ public struct Planner: Sendable {
         if inv["analysis_level"]?.stringValue == "group" { return [(inv, labels, source)] }
         let hasSessions = descriptor.input("session_label") != nil
         guard descriptor.input("participant_label") != nil else {
-            throw PlanError("--bids: the descriptor has no 'participant_label' input to give each task its participant")
+            throw PlanError("--bids: the descriptor has no 'participant_label' input to give each task its participant", code: "plan.bids_no_participant_input")
         }
         let dataset = BIDSDataset(root: try bidsDataset(inv, file: file))
         warnings += dataset.warnings
@@ -151,17 +160,17 @@ public struct Planner: Sendable {
             if !missing.isEmpty {
                 throw PlanError(
                     "--bids: \(file): participant_label \(BIDSDataset.names(missing, "sub-")) not found with data in \(dataset.root) "
-                        + "(it has \(participants.isEmpty ? "none" : BIDSDataset.names(participants, "sub-")))")
+                        + "(it has \(participants.isEmpty ? "none" : BIDSDataset.names(participants, "sub-")))", code: "plan.bids_participant_missing")
             }
             participants = given
         }
-        if participants.isEmpty { throw PlanError("--bids: the BIDS dataset \(dataset.root) has no sub-* folder with data") }
+        if participants.isEmpty { throw PlanError("--bids: the BIDS dataset \(dataset.root) has no sub-* folder with data", code: "plan.bids_no_participant") }
         let sessionsGiven = labelList(inv["session_label"], prefix: "ses-").flatMap { $0.isEmpty ? nil : $0 }
         if hasSessions, let sessionsGiven {
             let known = Set(participants.flatMap { dataset.participants[$0] ?? [] })
             let missing = sessionsGiven.filter { !known.contains($0) }
             if !missing.isEmpty {
-                throw PlanError("--bids: \(file): session_label \(BIDSDataset.names(missing, "ses-")) not found with data in \(dataset.root)")
+                throw PlanError("--bids: \(file): session_label \(BIDSDataset.names(missing, "ses-")) not found with data in \(dataset.root)", code: "plan.bids_session_missing")
             }
         }
         var out: [(JSONObject, [String: String], String)] = []
@@ -196,13 +205,14 @@ public struct Planner: Sendable {
         let paths = fileInputs.map { ($0.0, $0.1, PythonFormat.abspath($0.1, cwd: workingDirectory)) }
         if let found = paths.first(where: { FileManager.default.fileExists(atPath: $0.2 + "/dataset_description.json") }) { return found.2 }
         guard let (id, value, path) = paths.first(where: { $0.0 == "bids_dir" }) ?? paths.first else {
-            throw PlanError("--bids: \(file) gives no folder input, so there is no BIDS dataset to plan from (give bids_dir)")
+            throw PlanError("--bids: \(file) gives no folder input, so there is no BIDS dataset to plan from (give bids_dir)", code: "plan.bids_no_dataset")
         }
         var isDir: ObjCBool = false
         if !FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
-            throw PlanError("--bids: \(file): \(id) '\(value)' does not exist (looked for \(path))")
+            throw PlanError("--bids: \(file): \(id) '\(value)' does not exist (looked for \(path))", code: "plan.bids_dataset_missing")
         }
         throw PlanError(
-            "--bids: \(file): \(id) '\(value)' is not a BIDS dataset: \(isDir.boolValue ? "the folder has no dataset_description.json" : "it is a file, not a folder")")
+            "--bids: \(file): \(id) '\(value)' is not a BIDS dataset: \(isDir.boolValue ? "the folder has no dataset_description.json" : "it is a file, not a folder")",
+            code: "plan.bids_not_a_dataset")
     }
 }

@@ -38,6 +38,8 @@ public struct RunSummary: Sendable {
     /// Tasks planned (run) and attempts launched (run and rerun).
     public var planned: Int
     public var launched: Int
+    /// For a rerun, what selected its tasks.
+    public var rerunMode: RerunMode?
     /// True when every launched attempt succeeded.
     public var allSucceeded: Bool { results.values.allSatisfy { $0 == .succeeded } }
 }
@@ -53,7 +55,7 @@ public enum Runs {
         let plan = try planner.plan(r.invocationPath)
         for w in plan.warnings { r.warn(w) }
         var tasks = plan.tasks
-        if tasks.isEmpty { throw PlanError("nothing to run: the invocations gave no task") }
+        if tasks.isEmpty { throw PlanError("nothing to run: the invocations gave no task", code: "plan.no_task") }
         if r.dev { tasks = Array(tasks.prefix(1)) }
         return (d, tasks)
     }
@@ -100,10 +102,14 @@ public enum Runs {
         if let c = latestController(state), c.pid != getpid() || c.host != HostInfo.hostname, HostInfo.isAlive(c),
             state.tasks.values.contains(where: { !$0.state.isTerminal && $0.state != .planned })
         {
-            throw PlanError("experiment \(layout.id) is being run by pid \(c.pid) on \(c.host); wait for it to end, or stop it, before a rerun")
+            throw PlanError(
+                "experiment \(layout.id) is being run by pid \(c.pid) on \(c.host); wait for it to end, or stop it, before a rerun",
+                code: "run.controller_alive", usage: false)
         }
         var selected = state.select(mode)
         if dev { selected = Array(selected.prefix(1)) }
+        // Nothing matched: nothing is recorded, and the caller says so.
+        if selected.isEmpty { return RunSummary(layout: layout, results: [:], planned: state.tasks.count, launched: 0, rerunMode: mode) }
         let d = try DescriptorValidator.load(layout.descriptor)
         let renderer = Renderer(d, workingDirectory: options.workingDirectory)
         // Each task's invocation from its task_planned event (the record; its file may never have been written, if
@@ -113,7 +119,7 @@ public enum Runs {
         for task in selected {
             guard let seq = state.tasks[task]?.plannedSeq, let planned = try log.events(after: seq - 1, limit: 1).first,
                 case .taskPlanned(let p) = try planned.decoded().body, case .object(let inv) = p.invocation
-            else { throw PlanError("\(layout.log): task \(task) has no task_planned event with its invocation; it cannot be rerun") }
+            else { throw PlanError("\(layout.log): task \(task) has no task_planned event with its invocation; it cannot be rerun", code: "run.task_not_planned") }
             invocations.append((task, inv))
             attempts.append(
                 AttemptPlan(
@@ -126,7 +132,7 @@ public enum Runs {
         ])
         let results = try execute(
             attempts, layout: layout, descriptor: d, log: log, options: options, cancel: cancel, factory: factory, onStart: onStart)
-        return RunSummary(layout: layout, results: results, planned: state.tasks.count, launched: attempts.count)
+        return RunSummary(layout: layout, results: results, planned: state.tasks.count, launched: attempts.count, rerunMode: mode)
     }
 
     /// The controller of the latest run or rerun.
@@ -166,8 +172,8 @@ public enum ContainerChoice {
         let candidates: [ContainerEngine] = c.type == "singularity" ? [.singularity, .apptainer] : [.docker, .podman]
         guard let engine = runtime ?? candidates.first(where: { onPath($0.rawValue) }) else {
             throw PlanError(
-                "the descriptor runs in a \(c.type) image, but none of \(candidates.map(\.rawValue).joined(separator: ", ")) is on the PATH; install one or give --container-runtime"
-            )
+                "the descriptor runs in a \(c.type) image, but none of \(candidates.map(\.rawValue).joined(separator: ", ")) is on the PATH; install one or give --container-runtime",
+                code: "run.no_container_engine")
         }
         var o = ContainerOptions(engine: engine)
         o.volumes = volumes

@@ -1,10 +1,15 @@
 internal import CSQLite
+public import ClowdrErrors
 
 /// An error reported by SQLite, with the result code SQLite gave, its message, and what we were doing.
 ///
 /// The `code` is SQLite's primary result code (`SQLITE_BUSY` is 5, `SQLITE_CONSTRAINT` is 19, ...): stable
 /// across versions, so callers can match on it. `extendedCode` carries the detail (`SQLITE_CONSTRAINT_UNIQUE`).
-public struct SQLiteError: Error, Sendable, CustomStringConvertible {
+public struct SQLiteError: CodedError {
+    /// `sqlite.<primary result code>`, e.g. `sqlite.5` for SQLITE_BUSY.
+    public var errorCode: String { "sqlite.\(code)" }
+    public var isUsageError: Bool { false }
+
     /// SQLite's primary result code (`extendedCode & 0xff`).
     public var code: Int32 { extendedCode & 0xff }
     /// SQLite's extended result code.

@@ -8,19 +8,22 @@ public final class ShareServer: Sendable {
     let site: ShareSite
     let host: String
     let port: UInt16
+    /// Told one line per request (method, path, status, bytes, milliseconds), when set.
+    let log: (@Sendable (String) -> Void)?
 
-    public init(site: ShareSite, host: String, port: UInt16) {
+    public init(site: ShareSite, host: String, port: UInt16, log: (@Sendable (String) -> Void)? = nil) {
         self.site = site
         self.host = host
         self.port = port
+        self.log = log
     }
 
     /// Serves until the process ends; calls `listening` with the base URL once the socket accepts connections.
     public func run(listening: @escaping @Sendable (String) -> Void) async throws {
         let server =
             host.contains(":")
-            ? HTTPServer(address: try sockaddr_in6.inet6(ip6: host, port: port), timeout: 30, logger: .disabled, handler: Handler(site: site))
-            : HTTPServer(address: try sockaddr_in.inet(ip4: host, port: port), timeout: 30, logger: .disabled, handler: Handler(site: site))
+            ? HTTPServer(address: try sockaddr_in6.inet6(ip6: host, port: port), timeout: 30, logger: .disabled, handler: Handler(site: site, log: log))
+            : HTTPServer(address: try sockaddr_in.inet(ip4: host, port: port), timeout: 30, logger: .disabled, handler: Handler(site: site, log: log))
         let task = Task { try await server.run() }
         try await server.waitUntilListening()
         var bound = port
@@ -32,10 +35,16 @@ public final class ShareServer: Sendable {
 
     struct Handler: HTTPHandler {
         let site: ShareSite
+        let log: (@Sendable (String) -> Void)?
 
         func handleRequest(_ request: HTTPRequest) async throws -> HTTPResponse {
             let gzip = (request.headers[HTTPHeader("Accept-Encoding")] ?? "").contains("gzip")
+            let started = DispatchTime.now().uptimeNanoseconds
             let r = await site.respond(method: request.method.rawValue, path: request.path, acceptsGzip: gzip)
+            if let log {
+                let ms = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
+                log("\(request.method.rawValue) \(request.path) \(r.status) \(r.body.count) bytes \(String(format: "%.1f", ms)) ms")
+            }
             var headers: HTTPHeaders = [
                 .contentType: r.contentType, .cacheControl: "no-store", HTTPHeader("X-Content-Type-Options"): "nosniff",
             ]

@@ -36,12 +36,7 @@ public final class ShareSite: Sendable {
         case .experiment(let dir):
             return [(dir as NSString).lastPathComponent: dir]
         case .provdir(let dir):
-            let fm = FileManager.default
-            var out: [String: String] = [:]
-            for name in (try? fm.contentsOfDirectory(atPath: dir)) ?? [] where fm.fileExists(atPath: "\(dir)/\(name)/\(EventLog.fileName)") {
-                out[name] = "\(dir)/\(name)"
-            }
-            return out
+            return Dictionary(uniqueKeysWithValues: ExperimentLayout.experiments(inProvdir: dir).map { ($0.id, $0.directory) })
         }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClowdrErrors
 import EventLog
 import Foundation
 import Logging
@@ -33,31 +34,42 @@ struct Clowdr: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let error as any CodedError {
+            fail(code: error.errorCode, message: error.description, exitCode: error.isUsageError ? 2 : 1)
         } catch let error as CLIError {
-            FileHandle.standardError.write(Data("clowdr: \(error.message)\n".utf8))
-            Foundation.exit(error.exitCode)
-        } catch let error as EventLogError {
-            FileHandle.standardError.write(Data("clowdr: \(error)\n".utf8))
-            if case .notFound = error { Foundation.exit(2) }
-            Foundation.exit(1)
+            fail(code: error.code, message: error.message, exitCode: error.exitCode)
         } catch {
             let code = exitCode(for: error)
-            if code == .success || error is CleanExit {
+            if code == .success || error is CleanExit || error is ExitCode {
                 exit(withError: error)
             }
-            let message = fullMessage(for: error)
-            if !message.isEmpty { FileHandle.standardError.write(Data("\(message)\n".utf8)) }
-            // Usage errors (bad flags, failed validation) exit with 2, as the documentation promises.
-            Foundation.exit(code == .validationFailure ? 2 : code.rawValue)
+            // Argument parsing and validation: a usage error (exit 2), with the command's usage line.
+            var message = fullMessage(for: error)
+            if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
+            fail(code: "usage.invalid", message: message, exitCode: 2)
         }
+    }
+
+    /// Reports an error the one way every command does, `clowdr: error[CODE]: MESSAGE` on standard error (and as
+    /// JSON on standard output when `--json` was asked for), then exits.
+    static func fail(code: String, message: String, exitCode: Int32) -> Never {
+        FileHandle.standardError.write(Data("clowdr: error[\(code)]: \(message)\n".utf8))
+        if CommandLine.arguments.contains("--json") {
+            let object = ["error": ["code": code, "message": message, "exit_code": Int(exitCode)] as [String: Any]]
+            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
+                FileHandle.standardOutput.write(data + Data("\n".utf8))
+            }
+        }
+        Foundation.exit(exitCode)
     }
 }
 
-/// An error the CLI reports itself: a message for people and the exit code to leave with.
+/// An error the CLI finds itself: a stable code, a message for people and the exit code to leave with.
 struct CLIError: Error {
+    var code: String
     var message: String
     var exitCode: Int32
 
-    static func usage(_ message: String) -> CLIError { CLIError(message: message, exitCode: 2) }
-    static func failure(_ message: String) -> CLIError { CLIError(message: message, exitCode: 1) }
+    static func usage(_ message: String, code: String = "usage.invalid") -> CLIError { CLIError(code: code, message: message, exitCode: 2) }
+    static func failure(_ message: String, code: String = "cli.failed") -> CLIError { CLIError(code: code, message: message, exitCode: 1) }
 }

@@ -8,8 +8,7 @@ struct Events: ParsableCommand {
         abstract: "Print an experiment's events as newline-delimited JSON, in log order.",
         discussion: "Each line is one event in the same form segments use, so the output can be ingested elsewhere.")
 
-    @Argument(help: "The experiment folder (PROVDIR/<experiment-id>) or its clowdr.db file.")
-    var experiment: String
+    @OptionGroup var target: ExperimentArgument
 
     @Option(help: "Only events with a seq greater than this.")
     var after: Int64 = 0
@@ -21,7 +20,7 @@ struct Events: ParsableCommand {
     var seq = false
 
     func run() throws {
-        let log = try EventLog(path: experiment, mode: .readOnly)
+        let log = try EventLog(path: try target.layout().log, mode: .readOnly)
         var out = FileHandleOutput()
         try log.forEachEvent(after: after, lifecycleOnly: noSamples) { e in
             if seq { out.write("\(e.seq ?? 0)\t") }

@@ -22,21 +22,17 @@ struct ExportJSON: ParsableCommand {
             renamed into place; the same log always gives the same bytes.
             """)
 
-    @Argument(help: "The experiment folder, its clowdr.db, or a PROVDIR (its newest experiment).")
-    var experiment: String
+    @OptionGroup var target: ExperimentArgument
 
-    @Option(name: .shortAndLong, help: "The file to write (default: EXPERIMENT/clowdr-<experiment>.json).")
+    @Option(name: .shortAndLong, help: "The file to write, or - for standard output (default: ./clowdr-<experiment>.json).")
     var output: String?
 
     @Flag(help: "Include every sample.")
     var samples = false
 
     func run() throws {
-        let layout: ExperimentLayout
-        do { layout = try ExperimentLayout.locate(experiment) } catch { throw ValidationError("\(error)") }
-        let path = output ?? layout.directory + "/clowdr-\(layout.id).json"
-        try JSONExport.write(logPath: layout.log, to: path, samples: samples)
-        print(path)
+        let layout = try target.layout()
+        try ExportOutput.write(to: output, default: "clowdr-\(layout.id).json") { try JSONExport.write(logPath: layout.log, to: $0, samples: samples) }
     }
 }
 
@@ -53,21 +49,19 @@ struct ExportPROV: ParsableCommand {
             generated (with sha256) and derived from the inputs, reruns informed by the attempt they replace.
             """)
 
-    @Argument(help: "The experiment folder, its clowdr.db, or a PROVDIR (its newest experiment).")
-    var experiment: String
+    @OptionGroup var target: ExperimentArgument
 
     @Option(help: "json (PROV-JSON) or provn (PROV-N).")
     var format: PROVExport.Format = .json
 
-    @Option(name: .shortAndLong, help: "The file to write (default: EXPERIMENT/clowdr-<experiment>.prov.json or .provn).")
+    @Option(name: .shortAndLong, help: "The file to write, or - for standard output (default: ./clowdr-<experiment>.prov.json or .provn).")
     var output: String?
 
     func run() throws {
-        let layout: ExperimentLayout
-        do { layout = try ExperimentLayout.locate(experiment) } catch { throw ValidationError("\(error)") }
-        let path = output ?? layout.directory + "/clowdr-\(layout.id)." + (format == .json ? "prov.json" : "provn")
-        try PROVExport.write(logPath: layout.log, to: path, format: format)
-        print(path)
+        let layout = try target.layout()
+        try ExportOutput.write(to: output, default: "clowdr-\(layout.id)." + (format == .json ? "prov.json" : "provn")) {
+            try PROVExport.write(logPath: layout.log, to: $0, format: format)
+        }
     }
 }
 
@@ -84,17 +78,36 @@ struct ExportHTML: ParsableCommand {
             budget (failed tasks and the highest peak RAM first); `clowdr share` serves every task's.
             """)
 
-    @Argument(help: "The experiment folder, its clowdr.db, or a PROVDIR (its newest experiment).")
-    var experiment: String
+    @OptionGroup var target: ExperimentArgument
 
-    @Option(name: .shortAndLong, help: "The file to write (default: EXPERIMENT/clowdr-<experiment>.html).")
+    @Option(name: .shortAndLong, help: "The file to write, or - for standard output (default: ./clowdr-<experiment>.html).")
     var output: String?
 
     func run() throws {
-        let layout: ExperimentLayout
-        do { layout = try ExperimentLayout.locate(experiment) } catch { throw ValidationError("\(error)") }
-        let path = output ?? layout.directory + "/clowdr-\(layout.id).html"
-        try HTMLReport.write(experimentDirectory: layout.directory, to: path)
-        print(path)
+        let layout = try target.layout()
+        try ExportOutput.write(to: output, default: "clowdr-\(layout.id).html") { try HTMLReport.write(experimentDirectory: layout.directory, to: $0) }
+    }
+}
+
+/// Where an export goes: a file (written under a temporary name and renamed into place by the exporter, its path
+/// printed), or standard output for `-o -`. The experiment's own folder is never written: exports work on a log
+/// stored where it cannot be written.
+enum ExportOutput {
+    static func write(to output: String?, default name: String, _ export: (String) throws -> Void) throws {
+        guard output == "-" else {
+            let path = output ?? name
+            try export(path)
+            print(path)
+            return
+        }
+        // Standard output: the export is made in a private temporary file, then streamed out and removed.
+        let dir = NSTemporaryDirectory() + "clowdr-export-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/" + name
+        try export(path)
+        guard let h = FileHandle(forReadingAtPath: path) else { throw CLIError.failure("cannot read back \(path)", code: "export.failed") }
+        defer { try? h.close() }
+        while let chunk = try h.read(upToCount: 1 << 20), !chunk.isEmpty { FileHandle.standardOutput.write(chunk) }
     }
 }

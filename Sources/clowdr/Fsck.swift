@@ -7,19 +7,18 @@ struct Fsck: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check an experiment's event log.",
         discussion: """
-            Runs SQLite's integrity check, checks that event seqs have no gap and that the append-only triggers are
-            in place, reads every payload, and rebuilds the task and attempt projections from the events alone (in
+            Runs SQLite's integrity check, checks that event seqs have no gap and that the append-only triggers are \
+            in place, reads every payload, and rebuilds the task and attempt projections from the events alone (in \
             memory) to compare them with the stored ones. Prints every difference; exits 1 if there is one.
             """)
 
-    @Argument(help: "The experiment folder (PROVDIR/<experiment-id>) or its clowdr.db file.")
-    var experiment: String
+    @OptionGroup var target: ExperimentArgument
 
     @Flag(help: "Print the report as JSON.")
     var json = false
 
     func run() throws {
-        let log = try EventLog(path: experiment, mode: .readOnly)
+        let log = try EventLog(path: try target.layout().log, mode: .readOnly)
         let report = try log.fsck()
         if json {
             let object: [String: Any] = [

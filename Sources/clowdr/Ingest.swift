@@ -8,7 +8,7 @@ struct Ingest: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Add event segments (NDJSON written by remote workers) to an experiment's log.",
         discussion: """
-            Each segment goes in one transaction. Events already in the log (same id) are skipped, so ingesting a
+            Each segment goes in one transaction. Events already in the log (same id) are skipped, so ingesting a \
             segment twice changes nothing. A torn last line left by a crashed writer is skipped with a warning.
             """)
 

@@ -19,8 +19,7 @@ struct QueryCommand: ParsableCommand {
             docs/query.md). Human units by default; --raw for bytes and seconds.
             """)
 
-    @Argument(help: "The experiment folder, its clowdr.db, or a PROVDIR (its newest experiment, or all with --all).")
-    var experiment = "provdir"
+    @OptionGroup var target: ExperimentArgument
 
     @Option(help: "Rank tasks by ram, cpu, duration, cputime, read or write.")
     var top: TopMetric?
@@ -81,11 +80,10 @@ struct QueryCommand: ParsableCommand {
         var layouts: [ExperimentLayout]
         do {
             if all {
-                let names = ((try? FileManager.default.contentsOfDirectory(atPath: experiment)) ?? []).sorted()
-                layouts = names.map { ExperimentLayout(directory: experiment + "/" + $0) }.filter { FileManager.default.fileExists(atPath: $0.log) }
-                if layouts.isEmpty { throw EventLogError.notFound(path: experiment) }
+                layouts = ExperimentLayout.experiments(inProvdir: target.experiment)
+                if layouts.isEmpty { throw EventLogError.notFound(path: target.experiment) }
             } else {
-                layouts = [try ExperimentLayout.locate(experiment)]
+                layouts = [try target.layout()]
             }
         } catch { throw ValidationError("\(error)") }
         let fmt = format ?? (isatty(1) != 0 ? .table : .tsv)
@@ -135,8 +133,15 @@ struct QueryCommand: ParsableCommand {
         let state = try log.replay()
         guard let t = state.tasks[task] else { throw ValidationError("no task '\(task)' in \(layout.id) (tasks 0 to \(state.tasks.count - 1))") }
         var rows: [[ResultTable.Cell]] = []
+        var units: [ResultTable.Unit?] = []
         func add(_ attempt: Int?, _ field: String, _ value: String?) {
             rows.append([attempt.map { .int(Int64($0)) } ?? .null, .text(field), value.map { .text($0) } ?? .null])
+            units.append(nil)
+        }
+        /// A measure: seconds or bytes raw (--raw, csv, json), human units in a table.
+        func add(_ attempt: Int, _ field: String, _ value: Double?, _ unit: ResultTable.Unit) {
+            rows.append([.int(Int64(attempt)), .text(field), value.map { .real($0) } ?? .null])
+            units.append(unit)
         }
         var exits: [Int: TaskExited] = [:]
         try log.forEachEvent(lifecycleOnly: true) { e in
@@ -156,9 +161,9 @@ struct QueryCommand: ParsableCommand {
             add(a.attempt, "host", a.host.map { "\($0) pid \(a.pid.map(String.init) ?? "?")" })
             add(a.attempt, "exit", a.exitCode.map { "code \($0)" } ?? a.signal.map { "signal \($0)" })
             if let r = a.failureReason { add(a.attempt, "reason", r) }
-            add(a.attempt, "wall_time_s", a.wallTime.map { String(format: "%.3f", $0) })
-            add(a.attempt, "cpu_s", a.cpuUser.map { String(format: "%.3f", $0 + (a.cpuSystem ?? 0)) })
-            add(a.attempt, "peak_rss_bytes", a.peakRSS.map(String.init))
+            add(a.attempt, "wall_time_s", a.wallTime, .seconds)
+            add(a.attempt, "cpu_s", a.cpuUser.map { $0 + (a.cpuSystem ?? 0) }, .seconds)
+            add(a.attempt, "peak_rss_bytes", a.peakRSS.map(Double.init), .bytes)
             add(a.attempt, "samples", String(a.samples))
             for o in exits[a.attempt]?.outputs ?? [] {
                 add(a.attempt, "output \(o.id)", "\(o.path) \(o.size.map { "\($0) bytes" } ?? "missing")\(o.sha256.map { " sha256 \($0)" } ?? "")")
@@ -166,6 +171,6 @@ struct QueryCommand: ParsableCommand {
             let lines = Status.lastLines(of: layout.stderr(task, a.attempt), count: 5)
             for l in lines { add(a.attempt, "stderr", l) }
         }
-        return ResultTable(columns: ["attempt", "field", "value"], rows: rows)
+        return ResultTable(columns: ["attempt", "field", "value"], rows: rows, rowUnits: units)
     }
 }

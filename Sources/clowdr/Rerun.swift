@@ -19,8 +19,7 @@ struct Rerun: ParsableCommand {
     @Argument(help: "Which tasks: all, failed or incomplete.")
     var mode: RerunMode
 
-    @Argument(help: "The experiment folder, its clowdr.db, or a PROVDIR (its newest experiment).")
-    var experiment = "provdir"
+    @OptionGroup var target: ExperimentArgument
 
     @Flag(help: "Rerun the first selected task only.")
     var dev = false
@@ -28,10 +27,7 @@ struct Rerun: ParsableCommand {
     @OptionGroup var execution: ExecutionOptions
 
     func run() throws {
-        let layout: ExperimentLayout
-        do { layout = try ExperimentLayout.locate(experiment) } catch {
-            throw ValidationError("\(error)")
-        }
+        let layout = try target.layout()
         try RunCommand.guarded(quiet: execution.quiet) { cancel, display in
             let d = try DescriptorValidator.load(layout.descriptor)
             return try Runs.rerun(

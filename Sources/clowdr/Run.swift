@@ -41,6 +41,14 @@ struct ExecutionOptions: ParsableArguments {
     }
 
     func runOptions(for d: Descriptor) throws -> RunOptions {
+        if d.container?.image == nil {
+            let given = [!volumes.isEmpty ? "--volume" : nil, simg != nil ? "--simg" : nil, user ? "--user" : nil].compactMap { $0 }
+            if !given.isEmpty {
+                throw CLIError.usage(
+                    "\(given.joined(separator: ", ")): the descriptor '\(d.name)' has no container image, so there is no container to "
+                        + "apply \(given.count == 1 ? "it" : "them") to; leave \(given.count == 1 ? "it" : "them") out, or add \"container-image\" to the descriptor")
+            }
+        }
         var o = RunOptions(
             jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
             workingDirectory: URL(fileURLWithPath: workdir ?? FileManager.default.currentDirectoryPath).standardizedFileURL.path)
@@ -83,7 +91,7 @@ struct Run: ParsableCommand {
     @Option(help: "Where experiments are kept: each in PROVDIR/<experiment-id>/.")
     var provdir = "provdir"
 
-    @Flag(help: "Run the first task only.")
+    @Flag(name: [.short, .long], help: "Run the first task only.")
     var dev = false
 
     @Flag(help: "Plan and record the tasks, launch nothing.")
@@ -92,7 +100,7 @@ struct Run: ParsableCommand {
     @Option(help: "A list-valued input to sweep: one task per value (repeatable: the cartesian product).")
     var sweep: [String] = []
 
-    @Flag(help: "One task per BIDS participant x session.")
+    @Flag(name: [.short, .long], help: "One task per BIDS participant x session.")
     var bids = false
 
     @Option(name: [.short, .long], help: "Group tasks N at a time into one job (cluster backends; no effect locally).")
@@ -145,28 +153,32 @@ enum RunCommand {
         defer { for s in sources { s.cancel() } }
         let display = Display(quiet: quiet)
         let summary: RunSummary
-        do { summary = try body(cancel, display) } catch let e as BoutiquesError {
+        do { summary = try body(cancel, display) } catch {
             display.stop()
-            FileHandle.standardError.write(Data("clowdr: \(e)\n".utf8))
-            throw ExitCode(2)
-        } catch let e as PlanError {
-            display.stop()
-            FileHandle.standardError.write(Data("clowdr: \(e)\n".utf8))
-            throw ExitCode(2)
+            throw error
         }
         display.stop()
-        let counts = summary.results.values.reduce(into: [TaskStatus: Int]()) { $0[$1, default: 0] += 1 }
-        print("experiment \(summary.layout.id)")
-        print("log \(summary.layout.log)")
-        if summary.launched == 0 {
-            print("\(summary.planned) tasks planned, none launched")
-        } else if !quiet {
-            let parts = TaskStatus.allCases.compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }
-            print("\(summary.launched) attempts: \(parts.joined(separator: ", "))")
-        }
+        display.announce(summary.layout)
+        if !quiet || summary.launched == 0 { print(summaryLine(summary, stoppedBy: cancel.cancelledBecause)) }
         if let reason = cancel.cancelledBecause { FileHandle.standardError.write(Data("clowdr: stopped by \(reason)\n".utf8)) }
         if !summary.allSucceeded { throw ExitCode(1) }
     }
+}
+
+/// What happened, counted: the attempts that ran by how they ended, and the tasks never started.
+func summaryLine(_ summary: RunSummary, stoppedBy reason: String?) -> String {
+    if summary.launched == 0 {
+        if let mode = summary.rerunMode {
+            return "no task is \(mode.rawValue == "all" ? "planned" : mode.rawValue): nothing to rerun (\(summary.planned) tasks in the experiment)"
+        }
+        return "\(summary.planned) tasks planned, none launched"
+    }
+    let counts = summary.results.values.reduce(into: [TaskStatus: Int]()) { $0[$1, default: 0] += 1 }
+    let parts = TaskStatus.allCases.compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }
+    var line = "\(summary.results.count) attempts: \(parts.joined(separator: ", "))"
+    let notStarted = summary.launched - summary.results.count
+    if notStarted > 0 { line += "; \(notStarted) tasks not started\(reason.map { " (stopped by \($0))" } ?? "")" }
+    return line
 }
 
 /// A cancellation flag that Ctrl-C (SIGINT) and SIGTERM set, instead of killing clowdr: running attempts are then
@@ -190,9 +202,22 @@ final class Display: @unchecked Sendable {
     private var timer: (any DispatchSourceTimer)?
     private let lock = NSLock()
 
+    private var announced = false
+
     init(quiet: Bool) { enabled = !quiet && isatty(2) != 0 }
 
+    /// Prints the experiment's id and log, once: as soon as it exists, so it can be queried or shared while it runs.
+    func announce(_ layout: ExperimentLayout) {
+        let first = lock.withLock {
+            defer { announced = true }
+            return !announced
+        }
+        guard first else { return }
+        FileHandle.standardOutput.write(Data("experiment \(layout.id)\nlog \(layout.log)\n".utf8))
+    }
+
     func started(_ layout: ExperimentLayout, _ runner: LocalRunner?, verbose: Bool) {
+        announce(layout)
         if verbose, let runner {
             // Each task's labels, read once from the log's projection.
             let labels = ((try? EventLog(path: layout.log, mode: .readOnly).projectedTasks()) ?? [:]).mapValues(\.labels)

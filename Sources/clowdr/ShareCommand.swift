@@ -10,14 +10,20 @@ struct ShareCommand: ParsableCommand {
         commandName: "share",
         abstract: "Serve the live report of an experiment (or an index of a PROVDIR's experiments) over HTTP.",
         discussion: """
-            The page is the report of `clowdr export html`, fed from the log as it grows: it checks for new events \\
-            every second and redraws within 2 s of them. Read-only: only the report's pages and data are served, \\
-            never files by path, and only GET and HEAD. Listens on 127.0.0.1 unless --host says otherwise; \\
+            The page is the report of `clowdr export html`, fed from the log as it grows: it checks for new events \
+            every second and redraws within 2 s of them. Read-only: only the report's pages and data are served, \
+            never files by path, and only GET and HEAD. Listens on 127.0.0.1 unless --host says otherwise; \
             --port 0 picks a free port. The address is printed once the server accepts connections. Ctrl-C stops it.
             """)
 
     @Argument(help: "An experiment folder, or a PROVDIR (an index of its experiments).")
-    var target: String
+    var target = "provdir"
+
+    @Flag(name: [.customShort("V"), .long], help: "Print one line per request: method, path, status, size, time.")
+    var verbose = false
+
+    @Flag(name: [.short, .long], help: "The same as --verbose (the original Clowdr's flag for server messages).")
+    var debug = false
 
     @Option(help: "The address to listen on (127.0.0.1: this machine only).")
     var host = "127.0.0.1"
@@ -32,6 +38,9 @@ struct ShareCommand: ParsableCommand {
         guard fm.fileExists(atPath: target, isDirectory: &isDir), isDir.boolValue else {
             throw ValidationError("\(target) is not a folder: give an experiment folder or a PROVDIR")
         }
+        if !fm.fileExists(atPath: target + "/" + EventLog.fileName) && ExperimentLayout.experiments(inProvdir: target).isEmpty {
+            throw ValidationError("\(target) holds no experiment: give an experiment folder (PROVDIR/<experiment-id>) or a PROVDIR")
+        }
     }
 
     func run() throws {
@@ -40,7 +49,11 @@ struct ShareCommand: ParsableCommand {
         signal(SIGTERM, SIG_DFL)
         let isExperiment = FileManager.default.fileExists(atPath: target + "/" + EventLog.fileName)
         let site = ShareSite(root: isExperiment ? .experiment(target) : .provdir(target))
-        let server = ShareServer(site: site, host: host, port: UInt16(port))
+        var log: (@Sendable (String) -> Void)?
+        if verbose || debug {
+            log = { (line: String) in FileHandle.standardError.write(Data("clowdr share: \(line)\n".utf8)) }
+        }
+        let server = ShareServer(site: site, host: host, port: UInt16(port), log: log)
         let failure = FailureSlot()
         let done = DispatchSemaphore(value: 0)
         _Concurrency.Task {

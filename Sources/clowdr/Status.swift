@@ -9,8 +9,7 @@ struct Status: ParsableCommand {
         abstract: "Show how many tasks are in each state, and which failed.",
         discussion: "Everything shown is derived by replaying the experiment's events; the log is opened read-only.")
 
-    @Argument(help: "The experiment folder (PROVDIR/<experiment-id>) or its clowdr.db file.")
-    var experiment: String
+    @OptionGroup var target: ExperimentArgument
 
     @Flag(help: "Print the status as JSON.")
     var json = false
@@ -23,7 +22,7 @@ struct Status: ParsableCommand {
         while true {
             print("\u{1B}[H\u{1B}[2J", terminator: "")
             try show()
-            let layout = try ExperimentLayout.locate(experiment)
+            let layout = try target.layout()
             let state = try EventLog(path: layout.log, mode: .readOnly).replay()
             if !state.tasks.values.contains(where: { $0.state == .running || $0.state == .submitted }) { return }
             sleep(2)
@@ -45,7 +44,7 @@ struct Status: ParsableCommand {
 
     func show() throws {
         let layout: ExperimentLayout
-        do { layout = try ExperimentLayout.locate(experiment) } catch { throw ValidationError("\(error)") }
+        layout = try target.layout()
         let log = try EventLog(path: layout.log, mode: .readOnly)
         let state = try log.replay()
         let incomplete = state.select(.incomplete, isAlive: Runs.isAlive(state))

@@ -64,7 +64,7 @@ struct CLITests {
     func missingExperiment() throws {
         let out = try TestSupport.run(clowdr, ["fsck", "/nonexistent/exp"])
         #expect(out.status == 2)
-        #expect(out.stderr.contains("/nonexistent/exp: no event log there"))
+        #expect(out.stderr.hasPrefix("clowdr: error[usage.invalid]: /nonexistent/exp: no experiment there"))
         #expect(out.stdout.isEmpty)
     }
 

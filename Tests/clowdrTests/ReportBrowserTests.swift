@@ -128,7 +128,7 @@ struct ReportBrowserTests {
         #expect(res["sort_state"] == "descending" && res["hash"] == "#sort=rss:desc")
         #expect(int(res["failed_rows"]) == failed)
         #expect(int(res["csv_lines"]) == failed + 1, "header + one line per visible row")
-        #expect(res["csv_header"] == "Task,State,Attempts,Exit,Duration,Peak RAM,CPU,Failure reason")
+        #expect(res["csv_header"] == "Task,Labels,State,Attempts,Exit,Duration,Peak RAM,CPU,Failure reason", "the labels column is shown by default")
         #expect(res["detail"]?.description.contains("MemoryError") == true, "the failed task's stderr tail: \(res["detail"] ?? .null)")
         #expect(res["command"]?.description.contains("fmriprep /data/ds004215") == true)
         #expect(int(item(res["sha256"], 0)) == 64, "outputs with their sha256: \(res["sha256"] ?? .null)")
