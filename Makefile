@@ -25,11 +25,11 @@ APT_PACKAGES = libsqlite3-dev sqlite3 libssl-dev zlib1g-dev python3 python3-pip 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
+	  echo "installing$$missing (build headers; GNU parallel and time, the peers tests and benchmarks compare with; Chromium for the report tests)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
-	@python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install -q 'jsonschema>=4.18'
-	@python3 -c 'import prov' 2>/dev/null || python3 -m pip install -q 'prov>=2.0'
+	@python3 -c 'import jsonschema' 2>/dev/null || { echo "installing jsonschema (pip: checks schema/ against JSON Schema's own validator)"; python3 -m pip install -q 'jsonschema>=4.18'; }
+	@python3 -c 'import prov' 2>/dev/null || { echo "installing prov (pip: the W3C PROV package that checks the PROV export)"; python3 -m pip install -q 'prov>=2.0'; }
 
 build: deps
 	$(SWIFT) build --build-tests
@@ -48,8 +48,11 @@ schema:
 containers:
 	@scripts/containers/make-test-image.sh >/dev/null || echo "podman is unavailable: the container tests will be skipped"
 
+# The tests' temporary folders go under one folder of this run, removed afterwards whatever the outcome
+# (readable by others: a test runs commands as nobody).
 test: build lint containers
-	$(SWIFT) test --skip-build
+	@tmp=$$(mktemp -d /tmp/clowdr-test.XXXXXX) && chmod 755 "$$tmp" && \
+	  TMPDIR="$$tmp" $(SWIFT) test --skip-build; status=$$?; rm -rf "$$tmp"; exit $$status
 
 demo: build
 	@scripts/demo.sh $(CLOWDR) $(DEMO_DIR)

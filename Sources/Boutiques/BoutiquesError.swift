@@ -1,4 +1,5 @@
 public import ClowdrErrors
+
 /// One problem found in a descriptor or an invocation: which file, where in it (a JSON pointer such as
 /// `/inputs/3/value-key`), which rule, and what was expected and found.
 public struct BoutiquesIssue: Sendable, Equatable, Hashable, CustomStringConvertible {

@@ -18,7 +18,9 @@ public final class EventLog: EventSink, @unchecked Sendable {
         case create
         /// Open an existing log to read and write (migrating it if it is older).
         case readWrite
-        /// Open an existing log to read only: never writes, never takes a write lock.
+        /// Open an existing log to read only: never writes it, never takes a write lock, never migrates it. In a
+        /// folder this user cannot write (read-only media, a colleague's folder), it is opened as immutable, so
+        /// nothing is created beside it either.
         case readOnly
     }
 
@@ -43,16 +45,10 @@ public final class EventLog: EventSink, @unchecked Sendable {
             file = (path as NSString).appendingPathComponent(EventLog.fileName)
         }
         if mode != .create, !FileManager.default.fileExists(atPath: file) { throw EventLogError.notFound(path: path) }
-        // A reader of a log written by an older clowdr brings it up to date first, when it may write the file.
-        if mode == .readOnly, FileManager.default.isWritableFile(atPath: file),
-            let v = try? Connection(path: file, mode: .readOnly).scalar("PRAGMA user_version")?.int64, v > 0, v < Migrations.latest
-        {
-            _ = try EventLog(path: file, mode: .readWrite)
-        }
         self.path = file
         self.mode = mode
         do {
-            db = try Connection(path: file, mode: mode == .readOnly ? .readOnly : (mode == .create ? .create : .readWrite))
+            db = try Connection(path: file, mode: EventLog.connectionMode(mode, file: file))
             db.setBusyTimeout(milliseconds: EventLog.busyTimeoutMilliseconds)
             try configure()
             if mode == .readOnly {
@@ -62,7 +58,8 @@ public final class EventLog: EventSink, @unchecked Sendable {
                         path: file,
                         reason: "schema version \(version), this clowdr reads \(Migrations.latest)"
                             + (version < Migrations.latest
-                                ? "; open it once with write access (e.g. clowdr ingest or rerun) to upgrade it" : "; use a newer clowdr"))
+                                ? "; upgrade it with `clowdr upgrade \((file as NSString).deletingLastPathComponent)` (which writes the log)"
+                                : "; use a newer clowdr"))
                 }
             } else {
                 _ = try EventLog.retryingBusy { try Migrations.migrate(db) }
@@ -72,18 +69,35 @@ public final class EventLog: EventSink, @unchecked Sendable {
         }
     }
 
+    /// How SQLite opens the file: a reader in a folder it cannot write opens it immutable (a plain read-only open
+    /// of a WAL log would need to create its `-shm` file there).
+    static func connectionMode(_ mode: Mode, file: String) -> Connection.Mode {
+        switch mode {
+        case .create: return .create
+        case .readWrite: return .readWrite
+        case .readOnly:
+            // A writer that did not close cleanly left its -wal (events not yet in the main file): SQLite reads it
+            // read-only then. Immutable would not see it.
+            let folder = (file as NSString).deletingLastPathComponent
+            let writable = access(folder.isEmpty ? "." : folder, W_OK) == 0 && access(file, W_OK) == 0
+            return writable || access(file + "-wal", F_OK) == 0 ? .readOnly : .immutable
+        }
+    }
+
     /// Sets the pragmas and reads each one back.
     private func configure() throws {
         func check(_ pragma: String, _ expected: String) throws {
             let found = try db.scalar("PRAGMA \(pragma)")?.description.lowercased() ?? "nothing"
             guard found == expected else { throw EventLogError.pragmaRefused(path: path, pragma: pragma, expected: expected, found: found) }
         }
+        let immutable = mode == .readOnly && EventLog.connectionMode(mode, file: path) == .immutable
         if mode != .readOnly {
             let journal = try db.scalar("PRAGMA journal_mode=WAL")?.description.lowercased() ?? "nothing"
             guard journal == "wal" else { throw EventLogError.pragmaRefused(path: path, pragma: "journal_mode", expected: "wal", found: journal) }
         }
         try db.execute("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON")
-        try check("journal_mode", "wal")
+        // An immutable file is read as it is, without its journal (there is none: it was closed cleanly).
+        if !immutable { try check("journal_mode", "wal") }
         try check("synchronous", "2")
         try check("foreign_keys", "1")
         try check("busy_timeout", String(EventLog.busyTimeoutMilliseconds))
@@ -243,6 +257,18 @@ public final class EventLog: EventSink, @unchecked Sendable {
     }
 
     // MARK: Reading
+
+    /// Moves every committed event from the `-wal` file into the log file itself and empties the `-wal`, so the
+    /// `clowdr.db` file alone is complete (a copy of the folder, or a reader that opens it immutable, sees every
+    /// event). Called when a run, a rerun or an ingest ends; a reader still reading keeps what it needs.
+    public func checkpoint() throws {
+        guard mode != .readOnly else { return }
+        try lock.withLock {
+            do { _ = try EventLog.retryingBusy { try db.execute("PRAGMA wal_checkpoint(TRUNCATE)") } } catch let e as SQLiteError {
+                throw EventLogError.sqlite(path: path, e)
+            }
+        }
+    }
 
     /// How many events the log holds.
     public func count() throws -> Int64 {

@@ -60,8 +60,10 @@ public struct ExperimentLayout: Sendable {
     /// The experiments of a PROVDIR, oldest first: its folders named by an experiment id that hold a log.
     public static func experiments(inProvdir dir: String) -> [ExperimentLayout] {
         let fm = FileManager.default
-        return ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).filter { isExperimentID($0) && fm.fileExists(atPath: "\(dir)/\($0)/\(EventLog.fileName)") }
-            .sorted().map { ExperimentLayout(directory: dir + "/" + $0) }
+        return ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).filter {
+            isExperimentID($0) && fm.fileExists(atPath: "\(dir)/\($0)/\(EventLog.fileName)")
+        }
+        .sorted().map { ExperimentLayout(directory: dir + "/" + $0) }
     }
 
     /// Finds the experiment a user named: an experiment folder (one holding `clowdr.db`), that `clowdr.db` file, or

@@ -1,4 +1,5 @@
 public import ClowdrErrors
+
 /// Why a document could not be read: what was wrong and where (1-based line and column, and byte offset).
 public struct JSONParseError: CodedError, Equatable {
     public var errorCode: String { "json.parse" }

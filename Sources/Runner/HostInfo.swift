@@ -1,5 +1,5 @@
-public import ClowdrErrors
 import CSystem
+public import ClowdrErrors
 public import EventLog
 import Foundation
 

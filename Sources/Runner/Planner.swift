@@ -1,5 +1,5 @@
-public import ClowdrErrors
 public import Boutiques
+public import ClowdrErrors
 import Foundation
 public import JSON
 
@@ -112,11 +112,17 @@ public struct Planner: Sendable {
         JSONObject, [String: String], String
     )] {
         guard descriptor.input(id) != nil else {
-            throw PlanError("--sweep \(id): the descriptor has no input '\(id)' (inputs: \(descriptor.inputs.map(\.id).joined(separator: ", ")))", code: "plan.sweep_unknown_input")
+            throw PlanError(
+                "--sweep \(id): the descriptor has no input '\(id)' (inputs: \(descriptor.inputs.map(\.id).joined(separator: ", ")))",
+                code: "plan.sweep_unknown_input")
         }
-        guard let value = inv[id] else { throw PlanError("--sweep \(id): \(file) has no value for '\(id)'; give it a list of the values to sweep", code: "plan.sweep_no_value") }
+        guard let value = inv[id] else {
+            throw PlanError("--sweep \(id): \(file) has no value for '\(id)'; give it a list of the values to sweep", code: "plan.sweep_no_value")
+        }
         guard case .array(let values) = value, !values.isEmpty else {
-            throw PlanError("--sweep \(id): '\(id)' in \(file) must be a non-empty list of values to sweep, found \(value.shortText)", code: "plan.sweep_not_a_list")
+            throw PlanError(
+                "--sweep \(id): '\(id)' in \(file) must be a non-empty list of values to sweep, found \(value.shortText)",
+                code: "plan.sweep_not_a_list")
         }
         // A list input swept over plain values gets one value a task, as a one-item list; over lists, one list each.
         let isList = descriptor.input(id)?.list == true
@@ -144,7 +150,8 @@ public struct Planner: Sendable {
         if inv["analysis_level"]?.stringValue == "group" { return [(inv, labels, source)] }
         let hasSessions = descriptor.input("session_label") != nil
         guard descriptor.input("participant_label") != nil else {
-            throw PlanError("--bids: the descriptor has no 'participant_label' input to give each task its participant", code: "plan.bids_no_participant_input")
+            throw PlanError(
+                "--bids: the descriptor has no 'participant_label' input to give each task its participant", code: "plan.bids_no_participant_input")
         }
         let dataset = BIDSDataset(root: try bidsDataset(inv, file: file))
         warnings += dataset.warnings
@@ -160,17 +167,22 @@ public struct Planner: Sendable {
             if !missing.isEmpty {
                 throw PlanError(
                     "--bids: \(file): participant_label \(BIDSDataset.names(missing, "sub-")) not found with data in \(dataset.root) "
-                        + "(it has \(participants.isEmpty ? "none" : BIDSDataset.names(participants, "sub-")))", code: "plan.bids_participant_missing")
+                        + "(it has \(participants.isEmpty ? "none" : BIDSDataset.names(participants, "sub-")))", code: "plan.bids_participant_missing"
+                )
             }
             participants = given
         }
-        if participants.isEmpty { throw PlanError("--bids: the BIDS dataset \(dataset.root) has no sub-* folder with data", code: "plan.bids_no_participant") }
+        if participants.isEmpty {
+            throw PlanError("--bids: the BIDS dataset \(dataset.root) has no sub-* folder with data", code: "plan.bids_no_participant")
+        }
         let sessionsGiven = labelList(inv["session_label"], prefix: "ses-").flatMap { $0.isEmpty ? nil : $0 }
         if hasSessions, let sessionsGiven {
             let known = Set(participants.flatMap { dataset.participants[$0] ?? [] })
             let missing = sessionsGiven.filter { !known.contains($0) }
             if !missing.isEmpty {
-                throw PlanError("--bids: \(file): session_label \(BIDSDataset.names(missing, "ses-")) not found with data in \(dataset.root)", code: "plan.bids_session_missing")
+                throw PlanError(
+                    "--bids: \(file): session_label \(BIDSDataset.names(missing, "ses-")) not found with data in \(dataset.root)",
+                    code: "plan.bids_session_missing")
             }
         }
         var out: [(JSONObject, [String: String], String)] = []
@@ -205,7 +217,8 @@ public struct Planner: Sendable {
         let paths = fileInputs.map { ($0.0, $0.1, PythonFormat.abspath($0.1, cwd: workingDirectory)) }
         if let found = paths.first(where: { FileManager.default.fileExists(atPath: $0.2 + "/dataset_description.json") }) { return found.2 }
         guard let (id, value, path) = paths.first(where: { $0.0 == "bids_dir" }) ?? paths.first else {
-            throw PlanError("--bids: \(file) gives no folder input, so there is no BIDS dataset to plan from (give bids_dir)", code: "plan.bids_no_dataset")
+            throw PlanError(
+                "--bids: \(file) gives no folder input, so there is no BIDS dataset to plan from (give bids_dir)", code: "plan.bids_no_dataset")
         }
         var isDir: ObjCBool = false
         if !FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {

@@ -119,7 +119,10 @@ public enum Runs {
         for task in selected {
             guard let seq = state.tasks[task]?.plannedSeq, let planned = try log.events(after: seq - 1, limit: 1).first,
                 case .taskPlanned(let p) = try planned.decoded().body, case .object(let inv) = p.invocation
-            else { throw PlanError("\(layout.log): task \(task) has no task_planned event with its invocation; it cannot be rerun", code: "run.task_not_planned") }
+            else {
+                throw PlanError(
+                    "\(layout.log): task \(task) has no task_planned event with its invocation; it cannot be rerun", code: "run.task_not_planned")
+            }
             invocations.append((task, inv))
             attempts.append(
                 AttemptPlan(
@@ -157,6 +160,8 @@ public enum Runs {
         onStart(runner)
         let results = try runner.run(attempts)
         try sink.close()
+        // The log file alone holds every event now (a copy of the folder is complete).
+        try log.checkpoint()
         return results
     }
 }

@@ -20,14 +20,20 @@ public struct TaskFile: Sendable {
 
     /// Reads and checks a task file; every problem names the file and the member.
     public init(path: String) throws {
-        guard case .object(let o) = try BoutiquesDocument.load(path) else { throw PlanError("\(path): a task file must be a JSON object", code: "task_file.invalid") }
+        guard case .object(let o) = try BoutiquesDocument.load(path) else {
+            throw PlanError("\(path): a task file must be a JSON object", code: "task_file.invalid")
+        }
         func need(_ key: String) throws -> String {
-            guard let v = o[key]?.stringValue, !v.isEmpty else { throw PlanError("\(path): /\(key) must be a non-empty string", code: "task_file.invalid") }
+            guard let v = o[key]?.stringValue, !v.isEmpty else {
+                throw PlanError("\(path): /\(key) must be a non-empty string", code: "task_file.invalid")
+            }
             return v
         }
         experiment = try need("experiment")
         task = try need("task")
-        guard let a = o["attempt"]?.int64Value, a >= 1 else { throw PlanError("\(path): /attempt must be an integer from 1", code: "task_file.invalid") }
+        guard let a = o["attempt"]?.int64Value, a >= 1 else {
+            throw PlanError("\(path): /attempt must be an integer from 1", code: "task_file.invalid")
+        }
         attempt = Int(a)
         backend = o["backend"]?.stringValue ?? "local"
         workdir = o["workdir"]?.stringValue

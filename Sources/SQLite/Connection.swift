@@ -19,6 +19,9 @@ public final class Connection {
         case readWrite
         /// Read only: never takes a write lock, never creates the file.
         case readOnly
+        /// Read only, for a file that cannot change while it is open (on read-only media, in a folder this user
+        /// cannot write): SQLite takes no lock and makes no `-shm` or `-wal` file beside it.
+        case immutable
     }
 
     let handle: OpaquePointer
@@ -38,8 +41,10 @@ public final class Connection {
         case .create: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
         case .readWrite: flags |= SQLITE_OPEN_READWRITE
         case .readOnly: flags |= SQLITE_OPEN_READONLY
+        case .immutable: flags |= SQLITE_OPEN_READONLY | SQLITE_OPEN_URI
         }
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        let name = mode == .immutable ? Connection.uri(path) + "?immutable=1" : path
+        let rc = sqlite3_open_v2(name, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
             if let db { sqlite3_close_v2(db) }
@@ -50,6 +55,16 @@ public final class Connection {
     }
 
     deinit { sqlite3_close_v2(handle) }
+
+    /// `file:` and the path, percent-encoded where SQLite's URI parser would read a character otherwise.
+    static func uri(_ path: String) -> String {
+        var out = "file:"
+        for b in path.utf8 {
+            let safe = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || "/-_.~".utf8.contains(b)
+            out += safe ? String(UnicodeScalar(b)) : "%" + (b < 16 ? "0" : "") + String(b, radix: 16, uppercase: true)
+        }
+        return out
+    }
 
     func error(_ rc: Int32, context: String) -> SQLiteError {
         SQLiteError(extendedCode: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)), context: context)

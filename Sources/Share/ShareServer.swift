@@ -22,7 +22,8 @@ public final class ShareServer: Sendable {
     public func run(listening: @escaping @Sendable (String) -> Void) async throws {
         let server =
             host.contains(":")
-            ? HTTPServer(address: try sockaddr_in6.inet6(ip6: host, port: port), timeout: 30, logger: .disabled, handler: Handler(site: site, log: log))
+            ? HTTPServer(
+                address: try sockaddr_in6.inet6(ip6: host, port: port), timeout: 30, logger: .disabled, handler: Handler(site: site, log: log))
             : HTTPServer(address: try sockaddr_in.inet(ip4: host, port: port), timeout: 30, logger: .disabled, handler: Handler(site: site, log: log))
         let task = Task { try await server.run() }
         try await server.waitUntilListening()

@@ -18,7 +18,7 @@ struct Clowdr: ParsableCommand {
         subcommands: [
             Run.self, Rerun.self, Status.self, QueryCommand.self, ExportCommand.self, ShareCommand.self, ArchiveCommand.self, Local.self, Task.self,
             Validate.self,
-            Simulate.self, Fsck.self,
+            Simulate.self, Fsck.self, Upgrade.self,
             Ingest.self,
             Events.self,
         ]
@@ -31,23 +31,33 @@ struct Clowdr: ParsableCommand {
             handler.logLevel = ProcessInfo.processInfo.environment["CLOWDR_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
             return handler
         }
-        do {
-            var command = try parseAsRoot()
-            try command.run()
-        } catch let error as any CodedError {
+        var command: any ParsableCommand
+        do { command = try parseAsRoot() } catch {
+            let code = exitCode(for: error)
+            if code == .success || error is CleanExit { exit(withError: error) }
+            // Bad flags or arguments: a usage error (exit 2), with the command's usage line.
+            fail(code: "usage.invalid", message: withoutPrefix(fullMessage(for: error)), exitCode: 2)
+        }
+        do { try command.run() } catch let error as any CodedError {
             fail(code: error.errorCode, message: error.description, exitCode: error.isUsageError ? 2 : 1)
         } catch let error as CLIError {
             fail(code: error.code, message: error.message, exitCode: error.exitCode)
+        } catch let error as ExitCode {
+            Foundation.exit(error.rawValue)
         } catch {
+            // Help asked for by running a command group alone; else a ValidationError raised while running (a
+            // path that names no experiment...): a usage error.
             let code = exitCode(for: error)
-            if code == .success || error is CleanExit || error is ExitCode {
-                exit(withError: error)
-            }
-            // Argument parsing and validation: a usage error (exit 2), with the command's usage line.
-            var message = fullMessage(for: error)
-            if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
-            fail(code: "usage.invalid", message: message, exitCode: 2)
+            if code == .success || error is CleanExit { exit(withError: error) }
+            fail(
+                code: code == .validationFailure ? "usage.invalid" : "cli.failed", message: withoutPrefix(message(for: error)),
+                exitCode: code == .validationFailure ? 2 : 1)
         }
+    }
+
+    /// ArgumentParser's message without its own "Error: " prefix (ours is `clowdr: error[CODE]: `).
+    static func withoutPrefix(_ message: String) -> String {
+        message.hasPrefix("Error: ") ? String(message.dropFirst("Error: ".count)) : message
     }
 
     /// Reports an error the one way every command does, `clowdr: error[CODE]: MESSAGE` on standard error (and as

@@ -32,7 +32,9 @@ struct ExportJSON: ParsableCommand {
 
     func run() throws {
         let layout = try target.layout()
-        try ExportOutput.write(to: output, default: "clowdr-\(layout.id).json") { try JSONExport.write(logPath: layout.log, to: $0, samples: samples) }
+        try ExportOutput.write(to: output, default: "clowdr-\(layout.id).json") {
+            try JSONExport.write(logPath: layout.log, to: $0, samples: samples)
+        }
     }
 }
 
@@ -85,29 +87,19 @@ struct ExportHTML: ParsableCommand {
 
     func run() throws {
         let layout = try target.layout()
-        try ExportOutput.write(to: output, default: "clowdr-\(layout.id).html") { try HTMLReport.write(experimentDirectory: layout.directory, to: $0) }
+        try ExportOutput.write(to: output, default: "clowdr-\(layout.id).html") {
+            try HTMLReport.write(experimentDirectory: layout.directory, to: $0)
+        }
     }
 }
 
 /// Where an export goes: a file (written under a temporary name and renamed into place by the exporter, its path
-/// printed), or standard output for `-o -`. The experiment's own folder is never written: exports work on a log
-/// stored where it cannot be written.
+/// printed), or standard output for `-o -` (streamed by the exporter). The experiment's own folder is never
+/// written: exports work on a log stored where it cannot be written.
 enum ExportOutput {
     static func write(to output: String?, default name: String, _ export: (String) throws -> Void) throws {
-        guard output == "-" else {
-            let path = output ?? name
-            try export(path)
-            print(path)
-            return
-        }
-        // Standard output: the export is made in a private temporary file, then streamed out and removed.
-        let dir = NSTemporaryDirectory() + "clowdr-export-\(getpid())-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = dir + "/" + name
+        let path = output ?? name
         try export(path)
-        guard let h = FileHandle(forReadingAtPath: path) else { throw CLIError.failure("cannot read back \(path)", code: "export.failed") }
-        defer { try? h.close() }
-        while let chunk = try h.read(upToCount: 1 << 20), !chunk.isEmpty { FileHandle.standardOutput.write(chunk) }
+        if path != "-" { print(path) }
     }
 }

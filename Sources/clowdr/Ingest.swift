@@ -43,5 +43,6 @@ struct Ingest: ParsableCommand {
             }
             print("\(segment): \(report.inserted) events added, \(report.duplicates) already present")
         }
+        try log.checkpoint()
     }
 }

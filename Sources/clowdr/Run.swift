@@ -46,7 +46,8 @@ struct ExecutionOptions: ParsableArguments {
             if !given.isEmpty {
                 throw CLIError.usage(
                     "\(given.joined(separator: ", ")): the descriptor '\(d.name)' has no container image, so there is no container to "
-                        + "apply \(given.count == 1 ? "it" : "them") to; leave \(given.count == 1 ? "it" : "them") out, or add \"container-image\" to the descriptor")
+                        + "apply \(given.count == 1 ? "it" : "them") to; leave \(given.count == 1 ? "it" : "them") out, or add \"container-image\" to the descriptor"
+                )
             }
         }
         var o = RunOptions(

@@ -47,6 +47,11 @@ struct ShareCommand: ParsableCommand {
         // Ctrl-C and SIGTERM end the server at once (it holds nothing to flush), even if the parent ignored them.
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)
+        var stop = sigset_t()
+        sigemptyset(&stop)
+        sigaddset(&stop, SIGINT)
+        sigaddset(&stop, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &stop, nil)  // a parent may have started us with them blocked
         let isExperiment = FileManager.default.fileExists(atPath: target + "/" + EventLog.fileName)
         let site = ShareSite(root: isExperiment ? .experiment(target) : .provdir(target))
         var log: (@Sendable (String) -> Void)?

@@ -58,7 +58,8 @@ struct Status: ParsableCommand {
                 "failed": failed.map { t -> [String: Any] in
                     let stderr = t.latest.map { Status.lastLine(of: layout.stderr(t.task, $0.attempt)) } ?? ""
                     return [
-                        "task": t.task, "labels": TaskLabels.text(t.labels), "attempt": t.latest?.attempt ?? 0, "exit_code": t.latest?.exitCode ?? NSNull(),
+                        "task": t.task, "labels": TaskLabels.text(t.labels), "attempt": t.latest?.attempt ?? 0,
+                        "exit_code": t.latest?.exitCode ?? NSNull(),
                         "signal": t.latest?.signal ?? NSNull(),
                         "reason": t.latest?.failureReason ?? NSNull(), "stderr_last_line": stderr,
                     ]

@@ -278,9 +278,10 @@ struct GroupCommitTests {
 
 @Suite("Schema upgrades")
 struct UpgradeTests {
-    @Test("a log of schema 2 opened by a reader is upgraded, and its projections rebuilt from the events")
+    @Test("a log of schema 2: a reader refuses it, naming clowdr upgrade, and writes nothing; a writer upgrades it and rebuilds its projections")
     func upgradeFromTwo() throws {
         let dir = try TestSupport.temporaryDirectory("upgrade")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         do {
             let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
             try log.append([
@@ -290,6 +291,12 @@ struct UpgradeTests {
         // Back to what schema 2 was: no labels column, no index, version 2.
         try Connection(path: dir + "/clowdr.db").execute(
             "DROP INDEX attempts_peak_rss; ALTER TABLE tasks DROP COLUMN labels; PRAGMA user_version = 2")
+        let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db"))
+        #expect {
+            try EventLog(path: dir, mode: .readOnly)
+        } throws: { "\($0)".contains("schema version 2") && "\($0)".contains("clowdr upgrade") }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db")) == before, "reading never writes")
+        _ = try EventLog(path: dir, mode: .readWrite)
         let reader = try EventLog(path: dir, mode: .readOnly)
         #expect(try reader.pragmas()["user_version"] == "3")
         #expect(try reader.projectedTasks()["t"]?.labels == #"{"participant":"01"}"#)

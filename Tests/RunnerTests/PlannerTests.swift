@@ -60,7 +60,8 @@ struct PlannerTests {
         try write(#"{"bids_dir":"ds","output_dir":"o","analysis_level":"participant","participant_label":["01","02"]}"#, dir + "/i.json")
         planner.sweeps = ["participant_label"]
         let tasks = try planner.plan(dir + "/i.json").tasks
-        #expect(tasks.map(\.rendered.commandLine) == ["tool ds o participant --participant_label 01", "tool ds o participant --participant_label 02"])
+        #expect(
+            tasks.map(\.rendered.commandLine) == ["tool ds o participant --participant_label 01", "tool ds o participant --participant_label 02"])
         #expect(tasks.map { $0.labels["participant_label"] } == ["01", "02"])
     }
 
@@ -130,7 +131,10 @@ struct PlannerTests {
         let plan = try planner.plan(dir + "/i.json")
         #expect(plan.tasks.map { "\($0.labels["participant"]!)/\($0.labels["session"] ?? "-")" } == ["01/1", "01/2", "02/1", "03/-"])
         let warnings = plan.warnings.joined(separator: "\n")
-        for expected in ["sub-02/ses-2 holds no file", "sub-04 holds no file", "sub-04_old: not a BIDS participant folder", "sub-05 holds no file", "ses-a_b: not a BIDS session"] {
+        for expected in [
+            "sub-02/ses-2 holds no file", "sub-04 holds no file", "sub-04_old: not a BIDS participant folder", "sub-05 holds no file",
+            "ses-a_b: not a BIDS session",
+        ] {
             #expect(warnings.contains(expected), "no warning '\(expected)' in:\n\(warnings)")
         }
     }
@@ -184,7 +188,8 @@ struct PlannerTests {
         try dataset(dir, ["sub-07/ses-a/f"])
         try write(
             #"{"bids_dir":"ds","output_dir":"o","analysis_level":"participant","participant_label":"07","session_label":["a"]}"#, dir + "/i.json")
-        #expect(try planner.plan(dir + "/i.json").tasks.map(\.rendered.commandLine) == ["tool ds o participant --participant_label 07 --session_label a"])
+        #expect(
+            try planner.plan(dir + "/i.json").tasks.map(\.rendered.commandLine) == ["tool ds o participant --participant_label 07 --session_label a"])
         let scalar = Self.descriptorText.replacingOccurrences(
             of: #""list":true,"optional":true,"value-key":"[P]""#, with: #""optional":true,"value-key":"[P]""#)
         var p2 = Planner(descriptor: try DescriptorValidator.validate(try JSONParser.parse(scalar)), workingDirectory: dir)

@@ -166,3 +166,116 @@ struct BoutiquesCLITests {
         #expect(invalid.status == 2 && invalid.stderr.contains("invalid invocation"))
     }
 }
+
+/// The command line as a new user meets it: one way to name an experiment, coded errors, options that cannot apply.
+@Suite("clowdr command line, for a new user", .serialized, .enabled(if: TestSupport.binary("clowdr") != nil, "build clowdr first (swift build)"))
+struct NewUserTests {
+    let clowdr = TestSupport.binary("clowdr") ?? "clowdr"
+
+    /// A small experiment of twelve tasks (task 1 failing) under `dir/provdir`, run from `dir`.
+    func experiment() throws -> String {
+        let dir = try TestSupport.temporaryDirectory("newuser")
+        let d =
+            #"{"name":"n","tool-version":"1","description":"d","schema-version":"0.5","command-line":"exit [K]","inputs":[{"id":"k","name":"k","type":"Number","integer":true,"value-key":"[K]"}]}"#
+        try d.write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+        try #"{"k":[0,3,0,0,0,0,0,0,0,0,0,0]}"#.write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
+        _ = try run(["run", "d.json", "i.json", "--sweep", "k"], in: dir)
+        return dir
+    }
+
+    func run(_ arguments: [String], in dir: String) throws -> TestSupport.Output {
+        try TestSupport.run("/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", dir, clowdr] + arguments)
+    }
+
+    @Test("every command that reads an experiment takes a PROVDIR, an experiment folder or its clowdr.db, default ./provdir")
+    func experimentArgument() throws {
+        let dir = try experiment()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/provdir").first!
+        for command in [["status"], ["query"], ["fsck"], ["events", "--no-samples"], ["export", "json", "-o", "-"], ["query", "--summary"]] {
+            for target in [[], ["provdir"], ["provdir/" + exp], ["provdir/\(exp)/clowdr.db"]] {
+                let out = try run(command + target, in: dir)
+                #expect(out.status == 0 || (command == ["status"] && out.status == 0), "\(command + target): \(out.status) \(out.stderr)")
+            }
+        }
+        // A folder that merely holds some folder with a database is no experiment.
+        try FileManager.default.createDirectory(atPath: dir + "/other/backup", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "\(dir)/provdir/\(exp)/clowdr.db", toPath: dir + "/other/backup/clowdr.db")
+        let other = try run(["query", "other"], in: dir)
+        #expect(other.status == 2 && other.stderr.hasPrefix("clowdr: error[usage.invalid]: other: no experiment there"), "\(other.stderr)")
+    }
+
+    @Test("errors are coded, with one prefix; --json puts the code on stdout; runtime conflicts exit 1")
+    func codedErrors() throws {
+        let dir = try experiment()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let missing = try run(["status", "--json", "nowhere"], in: dir)
+        #expect(missing.status == 2 && missing.stderr.hasPrefix("clowdr: error[usage.invalid]: nowhere: no experiment there"))
+        let object = try JSONSerialization.jsonObject(with: Data(missing.stdout.utf8)) as? [String: [String: Any]]
+        #expect(object?["error"]?["code"] as? String == "usage.invalid", "\(missing.stdout)")
+        let badSweep = try run(["run", "d.json", "i.json", "--sweep", "nope"], in: dir)
+        #expect(badSweep.status == 2 && badSweep.stderr.hasPrefix("clowdr: error[plan.sweep_unknown_input]: --sweep nope"), "\(badSweep.stderr)")
+        let badDescriptor = try run(["run", "i.json", "i.json"], in: dir)
+        #expect(
+            badDescriptor.status == 2 && badDescriptor.stderr.hasPrefix("clowdr: error[boutiques.invalid_descriptor]: "), "\(badDescriptor.stderr)")
+        // Another controller alive on the experiment: a conflict at run time, not a usage error.
+        try "{\"k\":[30]}".write(toFile: dir + "/long.json", atomically: true, encoding: .utf8)
+        let d =
+            #"{"name":"s","tool-version":"1","description":"d","schema-version":"0.5","command-line":"sleep [K]","inputs":[{"id":"k","name":"k","type":"Number","integer":true,"value-key":"[K]"}]}"#
+        try d.write(toFile: dir + "/s.json", atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: clowdr)
+        p.arguments = ["run", dir + "/s.json", dir + "/long.json", "--sweep", "k", "--provdir", dir + "/busy", "-q"]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        defer {
+            p.interrupt()
+            p.waitUntilExit()
+        }
+        var conflict = try run(["rerun", "all", "busy"], in: dir)
+        for _ in 0..<100 where conflict.stderr.contains("no experiment there") || conflict.status == 0 {
+            usleep(50_000)
+            conflict = try run(["rerun", "all", "busy"], in: dir)
+        }
+        #expect(conflict.status == 1 && conflict.stderr.hasPrefix("clowdr: error[run.controller_alive]: "), "\(conflict.stderr)")
+    }
+
+    @Test("options that cannot apply say so; run takes -b and -d; every --help is clean")
+    func options() throws {
+        let dir = try experiment()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for option in [["-v", "/a:/b"], ["--simg", "x.simg"], ["--user"]] {
+            let out = try run(["run", "d.json", "i.json", "--sweep", "k"] + option, in: dir)
+            #expect(out.status == 2 && out.stderr.contains("has no container image"), "\(option): \(out.stderr)")
+        }
+        let dev = try run(["run", "d.json", "i.json", "--sweep", "k", "-d"], in: dir)
+        #expect(dev.stdout.contains("1 attempts: 1 succeeded"), "\(dev.stdout) \(dev.stderr)")
+        let bids = try run(["run", "d.json", "i.json", "-b"], in: dir)
+        #expect(bids.status == 2 && bids.stderr.contains("--bids"), "-b is --bids: \(bids.stderr)")
+        let subcommands = [
+            "run", "rerun", "status", "query", "export", "export json", "export prov", "export html", "share", "archive", "local", "task", "validate",
+            "simulate", "fsck", "upgrade", "ingest", "events",
+        ]
+        for sub in subcommands {
+            let help = try run(sub.split(separator: " ").map(String.init) + ["--help"], in: dir)
+            #expect(help.status == 0 && !help.stdout.contains("\\\n") && !help.stdout.contains(" \\ "), "\(sub) --help:\n\(help.stdout)")
+        }
+        let share = try run(["share", "--help"], in: dir).stdout
+        #expect(share.contains("-V, --verbose") && share.contains("-d, --debug"))
+    }
+
+    @Test("tables use human units: --summary and --task; raw numbers with --raw")
+    func humanUnits() throws {
+        let dir = try experiment()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let summary = try run(["query", "--summary", "--format", "table"], in: dir).stdout
+        #expect(summary.contains(" s ") || summary.contains(" s\n"), "\(summary)")
+        #expect(summary.contains("MiB") || summary.contains("KiB"), "\(summary)")
+        let task = try run(["query", "--task", "1", "--format", "table"], in: dir).stdout
+        #expect(task.contains("KiB") || task.contains("MiB"), "\(task)")
+        let raw = try run(["query", "--task", "1", "--format", "tsv"], in: dir).stdout
+        #expect(raw.split(separator: "\n").contains { $0.hasPrefix("1\tpeak_rss_bytes\t") && Int($0.split(separator: "\t")[2]) != nil }, "\(raw)")
+        let sql = try run(["query", "--sql", "SELECT task FROM tasks", "--format", "tsv"], in: dir).stdout
+        #expect(sql == "task\n" + (0..<12).map { "\($0)\n" }.joined(), "tasks in number order (0, 1, 2, ..., 10, 11)")
+    }
+}

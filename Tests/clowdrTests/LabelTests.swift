@@ -12,7 +12,8 @@ struct LabelTests {
     func folderOfInvocations() throws {
         let dir = try TestSupport.temporaryDirectory("labels")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let d = #"{"name":"l","tool-version":"1","description":"d","schema-version":"0.5","command-line":"exit [CODE] [SUBJECT] [SITE]","inputs":[{"id":"code","name":"c","type":"Number","integer":true,"value-key":"[CODE]"},{"id":"subject","name":"s","type":"String","value-key":"[SUBJECT]"},{"id":"site","name":"site","type":"String","value-key":"[SITE]","optional":true}]}"#
+        let d =
+            #"{"name":"l","tool-version":"1","description":"d","schema-version":"0.5","command-line":"exit [CODE] [SUBJECT] [SITE]","inputs":[{"id":"code","name":"c","type":"Number","integer":true,"value-key":"[CODE]"},{"id":"subject","name":"s","type":"String","value-key":"[SUBJECT]"},{"id":"site","name":"site","type":"String","value-key":"[SITE]","optional":true}]}"#
         try d.write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: dir + "/inv", withIntermediateDirectories: true)
         for (name, code, subject) in [("alice", 0, "A"), ("bob", 3, "B"), ("carol", 0, "C")] {
@@ -35,6 +36,8 @@ struct LabelTests {
         #expect(try TestSupport.run(clowdr, ["export", "json", exp, "-o", dir + "/e.json"]).status == 0)
         #expect(try String(contentsOfFile: dir + "/e.json", encoding: .utf8).contains(#""labels":{"code":"3","invocation":"bob","subject":"B"}"#))
         #expect(try TestSupport.run(clowdr, ["export", "prov", exp, "--format", "provn", "-o", dir + "/p.provn"]).status == 0)
-        #expect(try String(contentsOfFile: dir + "/p.provn", encoding: .utf8).contains(#"prov:label="task 1 attempt 1 (code=3 invocation=bob subject=B)""#))
+        #expect(
+            try String(contentsOfFile: dir + "/p.provn", encoding: .utf8).contains(
+                #"prov:label="task 1 attempt 1 (code=3 invocation=bob subject=B)""#))
     }
 }

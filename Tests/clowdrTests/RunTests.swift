@@ -120,14 +120,21 @@ struct RunTests {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: clowdr)
         p.arguments = ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "s", "-j", "2", "-w", dir]
-        p.standardOutput = FileHandle.nullDevice
+        FileManager.default.createFile(atPath: dir + "/stdout", contents: nil)
+        p.standardOutput = FileHandle(forWritingAtPath: dir + "/stdout")
         p.standardError = FileHandle.nullDevice
         let started = Date()
         try p.run()
         waitFor(dir) { $0.filter { $0.state == "running" }.count == 2 }
+        // The experiment's id and log are out while its tasks run, so it can be queried or shared by id.
+        let early = try String(contentsOfFile: dir + "/stdout", encoding: .utf8)
+        #expect(early.hasPrefix("experiment ") && early.contains("\nlog "), "printed so far: \(early)")
         kill(p.processIdentifier, SIGTERM)
         p.waitUntilExit()
         #expect(p.terminationStatus == 1)
+        let summary = try String(contentsOfFile: dir + "/stdout", encoding: .utf8)
+        #expect(summary.hasSuffix("2 attempts: 2 cancelled; 2 tasks not started (stopped by SIGTERM)\n"), "\(summary)")
+        #expect(summary.components(separatedBy: "experiment ").count == 2, "the id is printed once")
         #expect(Date().timeIntervalSince(started) < 10, "the attempts were stopped, not waited for")
         let rows = try attempts(dir)
         #expect(rows.map(\.state).sorted() == ["cancelled", "cancelled"], "two were running, two never launched")

@@ -7,6 +7,7 @@ export CONTAINERS_CONF="$here/containers.conf"
 need=""
 for p in podman runc busybox-static; do dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"; done
 if [ -n "$need" ]; then
+  echo "installing$need (podman and a busybox image: the container tests run a real containerised task)" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
 fi
 image=localhost/clowdr-busybox:test
