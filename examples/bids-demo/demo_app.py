@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A small BIDS app for clowdr's demo: for each participant and session, read the reaction-time recording,
-bootstrap the mean response time (real work: CPU time and about 60 MB of memory), write a derivative JSON."""
+bootstrap the mean response time (real work: CPU time and some memory), write a derivative JSON."""
 import argparse, json, os, random, statistics, sys, time
 
 p = argparse.ArgumentParser()
