@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Stops the test cluster scripts/slurm/setup.sh started: its jobs, then each daemon by its PID file (checking the
+# PID is still that daemon: never by name).
+S="${SLURM_STATE:-/var/lib/clowdr-slurm}"
+pids=""
+stop() {  # stop NAME PIDFILE COMM
+  local pid
+  [ -s "$2" ] || return 0
+  pid=$(cat "$2")
+  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$3" ]; then
+    kill -TERM "$pid" && pids="$pids $pid"
+  fi
+  rm -f "$2"
+}
+wait_stopped() {  # up to 10 s, then SIGKILL the same pids
+  for _ in $(seq 1 100); do
+    local alive=""
+    for p in $pids; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
+    [ -z "$alive" ] && { pids=""; return 0; }
+    sleep 0.1
+  done
+  for p in $pids; do kill -KILL "$p" 2>/dev/null; done
+  pids=""
+}
+if [ -s "$S/slurmctld.pid" ] && scontrol ping >/dev/null 2>&1; then
+  ids=$(squeue -h -o %A 2>/dev/null | tr '\n' ' ')
+  [ -n "${ids// }" ] && scancel $ids 2>/dev/null
+fi
+stop slurmd "$S/slurmd.pid" slurmd
+stop slurmctld "$S/slurmctld.pid" slurmctld
+wait_stopped
+stop slurmdbd "$S/slurmdbd.pid" slurmdbd
+stop mariadbd /run/mysqld/mariadbd.pid mariadbd
+stop munged "$S/munged.pid" munged
+wait_stopped
+exit 0
