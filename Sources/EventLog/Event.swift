@@ -13,6 +13,7 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case taskLaunchFailed = "task_launch_failed"
     case taskLost = "task_lost"
     case taskCancelled = "task_cancelled"
+    case taskEnded = "task_ended"
     case rerunRequested = "rerun_requested"
 
     /// The newest version of this type that this build writes and reads.
@@ -33,6 +34,7 @@ public enum EventBody: Sendable, Equatable {
     case taskLaunchFailed(TaskLaunchFailed)
     case taskLost(TaskLost)
     case taskCancelled(TaskCancelled)
+    case taskEnded(TaskEnded)
     case rerunRequested(RerunRequested)
     /// A type or version this build does not know; `payload` is the JSON text as stored.
     case unknown(type: String, version: Int, payload: String)
@@ -49,6 +51,7 @@ public enum EventBody: Sendable, Equatable {
         case .taskLaunchFailed: EventType.taskLaunchFailed.rawValue
         case .taskLost: EventType.taskLost.rawValue
         case .taskCancelled: EventType.taskCancelled.rawValue
+        case .taskEnded: EventType.taskEnded.rawValue
         case .rerunRequested: EventType.rerunRequested.rawValue
         case .unknown(let type, _, _): type
         }
@@ -102,6 +105,7 @@ extension EventBody {
         case .taskLaunchFailed(let p): try Self.encode(p)
         case .taskLost(let p): try Self.encode(p)
         case .taskCancelled(let p): try Self.encode(p)
+        case .taskEnded(let p): try Self.encode(p)
         case .rerunRequested(let p): try Self.encode(p)
         case .unknown(_, _, let payload): payload
         }
@@ -131,6 +135,7 @@ extension EventBody {
         case .taskLaunchFailed: return .taskLaunchFailed(try d.decode(TaskLaunchFailed.self, from: data))
         case .taskLost: return .taskLost(try d.decode(TaskLost.self, from: data))
         case .taskCancelled: return .taskCancelled(try d.decode(TaskCancelled.self, from: data))
+        case .taskEnded: return .taskEnded(try d.decode(TaskEnded.self, from: data))
         case .rerunRequested: return .rerunRequested(try d.decode(RerunRequested.self, from: data))
         }
     }

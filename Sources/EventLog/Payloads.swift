@@ -278,6 +278,72 @@ public struct TaskLost: Codable, Sendable, Equatable {
     public init(reason: String) { self.reason = reason }
 }
 
+/// Why an attempt ended without its worker's own exit, in one vocabulary for every backend (Slurm's states, AWS
+/// Batch's status reasons): what a person, a rerun and `mem:auto` act on.
+public enum FailureClass: String, Codable, Sendable, CaseIterable {
+    /// Killed for using more memory than it was given.
+    case oom
+    /// Killed at its time limit.
+    case timeout
+    /// The node (or instance) it ran on failed.
+    case nodeFail = "node_fail"
+    /// Preempted, or its spot instance reclaimed.
+    case preempted
+    /// It can never start as asked (a request no node satisfies, a misconfigured queue).
+    case unschedulable
+    /// Cancelled by someone (scancel, a console).
+    case cancelled
+    /// The tool (or the worker) failed on its own: see the exit code.
+    case appError = "app_error"
+    /// The scheduler says nothing certain (Slurm's UNKNOWN): never taken for success.
+    case unknown
+}
+
+/// `task_ended` v1: the scheduler's final word on an attempt whose worker recorded no exit (killed for memory or
+/// time, its node failed, cancelled before it started...), recorded by the controller when it reconciles. A
+/// `task_exited` of the same attempt, from its worker, always wins over it.
+public struct TaskEnded: Codable, Sendable, Equatable {
+    public var backend: String
+    public var nativeID: String
+    /// The scheduler's state as it says it (Slurm: OUT_OF_MEMORY, TIMEOUT, FAILED, CANCELLED...).
+    public var state: String
+    public var failureClass: FailureClass
+    /// What happened and what to do, for a person.
+    public var reason: String
+    public var exitCode: Int32?
+    public var signal: Int32?
+    /// The scheduler's accounting, when it has any: peak RSS (bytes), elapsed and CPU time (s).
+    public var peakRSS: Int64?
+    public var wallTime: Double?
+    public var cpuTime: Double?
+
+    public init(
+        backend: String, nativeID: String, state: String, failureClass: FailureClass, reason: String, exitCode: Int32? = nil, signal: Int32? = nil,
+        peakRSS: Int64? = nil, wallTime: Double? = nil, cpuTime: Double? = nil
+    ) {
+        self.backend = backend
+        self.nativeID = nativeID
+        self.state = state
+        self.failureClass = failureClass
+        self.reason = reason
+        self.exitCode = exitCode
+        self.signal = signal
+        self.peakRSS = peakRSS
+        self.wallTime = wallTime
+        self.cpuTime = cpuTime
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case backend, state, reason, signal
+        case nativeID = "native_id"
+        case failureClass = "failure_class"
+        case exitCode = "exit_code"
+        case peakRSS = "peak_rss"
+        case wallTime = "wall_time"
+        case cpuTime = "cpu_time"
+    }
+}
+
 /// `task_cancelled` v1: an attempt was stopped on request (Ctrl-C, SIGTERM, scancel).
 public struct TaskCancelled: Codable, Sendable, Equatable {
     public var reason: String

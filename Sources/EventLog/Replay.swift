@@ -301,6 +301,7 @@ public enum Replay {
         case .taskExited(let p):
             withAttempt(attempt, of: &task, creating: .running, seq: seq) { a in
                 // A cancelled attempt stays cancelled (its exit is the effect of the cancellation), but gets its totals.
+                // A worker's exit read after the scheduler's word (a segment ingested late) replaces it.
                 if a.state != .cancelled { a.state = p.succeeded ? .succeeded : .failed }
                 a.endedAt = time
                 a.exitCode = p.exitCode
@@ -327,6 +328,21 @@ public enum Replay {
                 a.state = .lost
                 a.endedAt = time
                 a.failureReason = p.reason
+            }
+        case .taskEnded(let p):
+            withAttempt(attempt, of: &task, creating: .failed, seq: seq) { a in
+                // The worker's own exit is the final word when there is one; the scheduler's fills the gap.
+                guard !a.state.isTerminal || a.state == .lost else { return }
+                a.state = p.failureClass == .cancelled ? .cancelled : .failed
+                a.endedAt = time
+                a.exitCode = p.exitCode
+                a.signal = p.signal
+                if let rss = p.peakRSS { a.peakRSS = max(a.peakRSS ?? 0, rss) }
+                a.wallTime = p.wallTime ?? a.wallTime
+                if let cpu = p.cpuTime { a.cpuUser = cpu }
+                a.failureReason = p.reason
+                a.backend = p.backend
+                a.nativeID = p.nativeID
             }
         case .taskCancelled(let p):
             withAttempt(attempt, of: &task, creating: .cancelled, seq: seq) { a in
