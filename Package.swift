@@ -47,7 +47,7 @@ let package = Package(
         // Planning and executing tasks, monitoring their process trees.
         .target(name: "Runner", dependencies: ["EventLog", "Boutiques", "JSON", "CSystem", "ClowdrErrors"], swiftSettings: strict),
         // Where attempts run: the local machine, Slurm, AWS Batch.
-        .target(name: "Backends", dependencies: ["Runner", "EventLog"], swiftSettings: strict),
+        .target(name: "Backends", dependencies: ["Runner", "EventLog", "Boutiques", "JSON", "ClowdrErrors"], swiftSettings: strict),
         // Questions asked of an experiment's log.
         .target(name: "Query", dependencies: ["EventLog", "SQLite", "JSON"], swiftSettings: strict),
         // JSON, W3C PROV, HTML report and archive exports.

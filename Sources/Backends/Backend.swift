@@ -1,7 +1,116 @@
-/// Backends: where attempts run (the local machine, Slurm, AWS Batch). Each implements one small protocol;
-/// none knows about the others, and the runner knows none of them.
+public import EventLog
+public import Runner
+public import ClowdrErrors
+
+/// Where attempts run besides this process: each backend (Slurm, AWS Batch) implements this one small protocol,
+/// and `Controller` drives any of them the same way. None knows about the others.
+///
+/// The division of work: the controller records `task_submitted` once the backend has accepted an attempt, and
+/// reconciles what the scheduler says with the log; the worker that runs an attempt (`clowdr task` on a node)
+/// records `task_started`, samples and `task_exited` in a segment the controller ingests. The scheduler is asked
+/// as little as possible: the workers' segments tell most of what happens.
+public protocol Backend: Sendable {
+    /// `slurm`, `awsbatch`: what `task_submitted` records.
+    var name: String { get }
+
+    /// Submits attempts (each with its task file already written) and returns each one's native id, in order.
+    /// Throws only when nothing of the batch was accepted: a batch is accepted whole or not at all, and never twice.
+    func submit(_ batch: SubmissionBatch) throws -> [String]
+
+    /// The scheduler's view of the experiment's attempts it still holds, by native id (one call for the whole
+    /// experiment). An id it no longer holds is absent.
+    func queue() throws -> [String: QueueState]
+
+    /// The scheduler's final word on attempts it no longer holds, by native id; an id it cannot say anything
+    /// about yet (accounting lags) is absent. Nil when the scheduler keeps no accounting at all.
+    func accounting(_ ids: [String]) throws -> [String: FinalState]?
+
+    /// Cancels attempts by native id.
+    func cancel(_ ids: [String]) throws
+}
+
+/// The places of execution `clowdr run --backend` knows.
 public enum BackendKind: String, Sendable, CaseIterable {
     case local
     case slurm
-    case awsbatch
+}
+
+/// What to submit: attempts of one experiment, with what each element of a job runs.
+public struct SubmissionBatch: Sendable {
+    public var layout: ExperimentLayout
+    /// The attempts, each with the path of its task file.
+    public var attempts: [(attempt: AttemptPlan, taskFile: String)]
+    /// Tasks run one after another in one element (`--groupby`).
+    public var groupBy: Int
+    /// Resources and scheduler options (`--clusterargs time:4:00,mem:2048,...`), by key.
+    public var resources: [String: String]
+    /// At most this many elements of an array at once (0: no limit).
+    public var throttle: Int
+
+    public init(layout: ExperimentLayout, attempts: [(attempt: AttemptPlan, taskFile: String)], groupBy: Int, resources: [String: String], throttle: Int)
+    {
+        self.layout = layout
+        self.attempts = attempts
+        self.groupBy = max(1, groupBy)
+        self.resources = resources
+        self.throttle = throttle
+    }
+}
+
+/// An attempt the scheduler still holds.
+public enum QueueState: Sendable, Equatable {
+    /// Waiting, with the scheduler's reason (Slurm: Resources, Priority, ReqNodeNotAvail...).
+    case pending(reason: String)
+    /// Started (its worker will say more).
+    case running
+    /// Waiting for a reason that means it can never start as asked: cancel it and say why.
+    case unschedulable(reason: String)
+    /// Ending, or in a state that is not yet final.
+    case other(String)
+}
+
+/// The scheduler's final word on an attempt.
+public struct FinalState: Sendable, Equatable {
+    /// As the scheduler says it (COMPLETED, FAILED, OUT_OF_MEMORY, TIMEOUT, CANCELLED, NODE_FAIL, UNKNOWN...).
+    public var state: String
+    public var failureClass: FailureClass
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var peakRSS: Int64?
+    public var wallTime: Double?
+    public var cpuTime: Double?
+    /// The memory and time it was given (for a person: "killed for exceeding its 50 MB memory request").
+    public var requestedMemory: Int64?
+    public var timeLimit: Double?
+
+    public init(
+        state: String, failureClass: FailureClass, exitCode: Int32? = nil, signal: Int32? = nil, peakRSS: Int64? = nil, wallTime: Double? = nil,
+        cpuTime: Double? = nil, requestedMemory: Int64? = nil, timeLimit: Double? = nil
+    ) {
+        self.state = state
+        self.failureClass = failureClass
+        self.exitCode = exitCode
+        self.signal = signal
+        self.peakRSS = peakRSS
+        self.wallTime = wallTime
+        self.cpuTime = cpuTime
+        self.requestedMemory = requestedMemory
+        self.timeLimit = timeLimit
+    }
+
+    /// True when the scheduler says the attempt ended well (its worker's own exit says the rest).
+    public var completed: Bool { state == "COMPLETED" }
+}
+
+/// A scheduler or cloud API that failed after its retries: a runtime failure (exit 1), never a usage error.
+public struct BackendError: CodedError {
+    public var errorCode: String
+    public var message: String
+    public var isUsageError: Bool
+    public init(_ message: String, code: String, usage: Bool = false) {
+        self.message = message
+        errorCode = code
+        isUsageError = usage
+    }
+    public var description: String { message }
 }

@@ -178,6 +178,24 @@ public final class EventLog: EventSink, @unchecked Sendable {
         guard let data = FileManager.default.contents(atPath: segmentPath) else {
             throw EventLogError.io(path: segmentPath, reason: "cannot read the segment file")
         }
+        return try ingest(data, from: segmentPath)
+    }
+
+    /// Ingests what a segment that is still being written gained since byte `offset`: only whole lines (a line
+    /// being written is left for next time). Returns the report and the offset to continue from.
+    public func ingest(segmentAt segmentPath: String, from offset: UInt64) throws -> (IngestReport, UInt64) {
+        guard let h = FileHandle(forReadingAtPath: segmentPath) else {
+            throw EventLogError.io(path: segmentPath, reason: "cannot read the segment file")
+        }
+        defer { try? h.close() }
+        try? h.seek(toOffset: offset)
+        let data = h.readDataToEndOfFile()
+        guard let lastNewline = data.lastIndex(of: UInt8(ascii: "\n")) else { return (IngestReport(inserted: 0, duplicates: 0, tornLine: nil), offset) }
+        let whole = data[data.startIndex...lastNewline]
+        return (try ingest(Data(whole), from: segmentPath), offset + UInt64(whole.count))
+    }
+
+    func ingest(_ data: Data, from segmentPath: String) throws -> IngestReport {
         let (events, torn) = try EventLog.parseSegment(data, path: segmentPath)
         let inserted: Int = try write { s in
             var new: [(event: Int, seq: Int64, input: Replay.Input)] = []

@@ -116,14 +116,17 @@ public struct TaskSubmitted: Codable, Sendable, Equatable {
     public var backend: String
     /// The backend's own id for the job (a pid, a Slurm job id like `12_3`, an AWS Batch job id).
     public var nativeID: String?
+    /// What was asked of the scheduler (time, mem, cpus, partition...), when anything was.
+    public var resources: [String: String]?
 
-    public init(backend: String, nativeID: String? = nil) {
+    public init(backend: String, nativeID: String? = nil, resources: [String: String]? = nil) {
         self.backend = backend
         self.nativeID = nativeID
+        self.resources = resources
     }
 
     enum CodingKeys: String, CodingKey {
-        case backend
+        case backend, resources
         case nativeID = "native_id"
     }
 }

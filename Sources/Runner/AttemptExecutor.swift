@@ -45,6 +45,9 @@ public struct AttemptExecutor: Sendable {
     public let sink: any EventPoster
     /// The backend recorded in `task_submitted`.
     public var backend = "local"
+    /// Whether this process records `task_submitted` (it does for local runs; a cluster or cloud worker does not:
+    /// its controller recorded the submission, with the scheduler's id).
+    public var recordsSubmission = true
     public let factory: EventFactory
     let reader = ProcessTreeReader()
     let renderer: Renderer
@@ -130,7 +133,7 @@ public struct AttemptExecutor: Sendable {
             envp = CStrings(environment.map { "\($0.key)=\($0.value)" })
         }
 
-        post(.taskSubmitted(TaskSubmitted(backend: backend)))
+        if recordsSubmission { post(.taskSubmitted(TaskSubmitted(backend: backend))) }
         // Through clowdr-shim when there is one (its report has the command's exact peak memory), else directly.
         var argv = ["/bin/sh", "-c", command]
         var report: (read: Int32, write: Int32) = (-1, -1)

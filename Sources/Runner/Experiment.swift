@@ -12,7 +12,7 @@ public enum ExperimentSetup {
     /// `InvocationFiles`).
     public static func create(
         provdir: String, descriptorPath: String, descriptor: Descriptor, tasks: [PlannedTask], invocationSources: [String], name: String?,
-        options: [String: String], factory: EventFactory, invocationFiles: Bool = true
+        options: [String: String], factory: EventFactory, invocationFiles: Bool = true, backend: String = "local"
     ) throws -> (ExperimentLayout, EventLog) {
         let fm = FileManager.default
         try fm.createDirectory(atPath: provdir, withIntermediateDirectories: true)
@@ -34,7 +34,7 @@ public enum ExperimentSetup {
                         ExperimentCreated(
                             experiment: layout.id, name: name, descriptorSHA256: try HostInfo.sha256(ofFile: descriptorPath),
                             toolName: descriptor.name,
-                            toolVersion: descriptor.toolVersion, invocations: invocationSources, options: options, backend: "local",
+                            toolVersion: descriptor.toolVersion, invocations: invocationSources, options: options, backend: backend,
                             user: HostInfo.user,
                             host: HostInfo.hostname, clowdrVersion: ClowdrVersion.current, os: HostInfo.os, controller: HostInfo.controller())))
             ]

@@ -1,6 +1,6 @@
-import EventLog
+public import EventLog
 import Foundation
-import JSON
+public import JSON
 
 /// Each task's concrete invocation as a file, `tasks/<task>.json`: a copy of what the task's `task_planned` event
 /// holds (the log is the record), for people, for `bosh exec launch`, and for workers (`clowdr task`), which read
@@ -11,13 +11,13 @@ import JSON
 /// would hold back the first task for minutes (and on this machine's disk, just after many deletions, making 2,000
 /// files took 0.6-0.9 s, most of a 2,000-task run). A run that ends early, or a controller killed mid-run, may leave
 /// some unwritten; a rerun writes those of the tasks it selects, from the log.
-enum InvocationFiles {
+public enum InvocationFiles {
     /// The file's text: the invocation, indented as bosh writes JSON.
     static func text(_ invocation: JSONObject) -> String { JSONWriter(indent: 4).string(.object(invocation)) + "\n" }
 
     /// Writes the files of `items` that do not exist yet, in order; throws at the first that cannot be written.
     /// Stops early when `cancel` is set (a stopped run; the rerun writes the rest).
-    static func write(_ items: [(task: String, invocation: JSONObject)], in layout: ExperimentLayout, cancel: CancellationFlag? = nil) throws {
+    public static func write(_ items: [(task: String, invocation: JSONObject)], in layout: ExperimentLayout, cancel: CancellationFlag? = nil) throws {
         for (task, invocation) in items {
             if cancel?.cancelledBecause != nil { return }
             let path = layout.invocation(task)

@@ -40,6 +40,14 @@ public struct RunSummary: Sendable {
     public var launched: Int
     /// For a rerun, what selected its tasks.
     public var rerunMode: RerunMode?
+
+    public init(layout: ExperimentLayout, results: [String: TaskStatus], planned: Int, launched: Int, rerunMode: RerunMode? = nil) {
+        self.layout = layout
+        self.results = results
+        self.planned = planned
+        self.launched = launched
+        self.rerunMode = rerunMode
+    }
     /// True when every launched attempt succeeded.
     public var allSucceeded: Bool { results.values.allSatisfy { $0 == .succeeded } }
 }

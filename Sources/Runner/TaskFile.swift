@@ -62,6 +62,20 @@ public struct TaskFile: Sendable {
 /// The controller ingests the segment idempotently. Depends only on the experiment's folder (descriptor copy and
 /// invocations), never on the controller.
 public enum Worker {
+    /// The task files of one element of a job array: line `index` of `map` (task file paths separated by spaces,
+    /// several when tasks are grouped), the index being `SLURM_ARRAY_TASK_ID` (or `AWS_BATCH_JOB_ARRAY_INDEX`).
+    public static func arrayElement(map: String, index: Int) throws -> [String] {
+        guard let text = try? String(contentsOfFile: map, encoding: .utf8) else {
+            throw PlanError("cannot read the array map \(map)", code: "task_file.array_map")
+        }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard index >= 0, index < lines.count, !lines[index].isEmpty else {
+            throw PlanError("\(map) has no line \(index) (it maps \(lines.filter { !$0.isEmpty }.count) elements)", code: "task_file.array_map")
+        }
+        let dir = (map as NSString).deletingLastPathComponent
+        return lines[index].split(separator: " ").map { $0.hasPrefix("/") ? String($0) : dir + "/" + $0 }
+    }
+
     /// Runs every task file; returns how each attempt ended.
     public static func run(taskFiles: [String], segment: String?, cancel: CancellationFlag) throws -> [(TaskFile, TaskStatus)] {
         var results: [(TaskFile, TaskStatus)] = []
@@ -80,6 +94,7 @@ public enum Worker {
             let writer = try SegmentWriter(path: segmentPath)
             var executor = AttemptExecutor(layout: layout, descriptor: d, options: options, sink: writer, factory: EventFactory())
             executor.backend = t.backend
+            executor.recordsSubmission = t.backend == "local"
             let state = executor.run(task: t.task, attempt: t.attempt, rendered: rendered, cancel: cancel)
             try writer.flush()
             results.append((t, state))

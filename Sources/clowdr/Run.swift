@@ -1,5 +1,6 @@
 public import ArgumentParser
 public import Boutiques
+import Backends
 import EventLog
 import Foundation
 import Runner
@@ -112,6 +113,8 @@ struct Run: ParsableCommand {
 
     @OptionGroup var execution: ExecutionOptions
 
+    @OptionGroup var cluster: ClusterArguments
+
     func validate() throws {
         if !FileManager.default.fileExists(atPath: descriptor) { throw ValidationError("descriptor '\(descriptor)' does not exist") }
         if !FileManager.default.fileExists(atPath: invocation) {
@@ -137,6 +140,11 @@ struct Run: ParsableCommand {
                     "groupby": groupby.map(String.init) ?? "",
                 ],
                 uniquingKeysWith: { a, _ in a })
+            if cluster.backend != .local {
+                return try ClusterRuns.start(request, cluster: try cluster.options(groupBy: groupby), cancel: cancel) { layout, controller in
+                    display.started(layout, controller, verbose: execution.verbose)
+                }
+            }
             let summary = try Runs.start(request, cancel: cancel) { layout, runner in
                 display.started(layout, runner, verbose: execution.verbose)
             }
@@ -215,6 +223,17 @@ final class Display: @unchecked Sendable {
         }
         guard first else { return }
         FileHandle.standardOutput.write(Data("experiment \(layout.id)\nlog \(layout.log)\n".utf8))
+    }
+
+    /// A cluster run: the id at once, and with -V a line for each attempt as its end is learnt.
+    func started(_ layout: ExperimentLayout, _ controller: Controller, verbose: Bool) {
+        announce(layout)
+        guard verbose else { return }
+        let labels = ((try? EventLog(path: layout.log, mode: .readOnly).projectedTasks()) ?? [:]).mapValues(\.labels)
+        controller.onAttemptEnd = { task, attempt, state in
+            let name = TaskLabels.taskName(task, labels: labels[task] ?? nil)
+            FileHandle.standardOutput.write(Data("\(name) attempt \(attempt): \(state.rawValue)\n".utf8))
+        }
     }
 
     func started(_ layout: ExperimentLayout, _ runner: LocalRunner?, verbose: Bool) {

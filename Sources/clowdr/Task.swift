@@ -15,24 +15,36 @@ struct Task: ParsableCommand {
             """)
 
     @Argument(help: "Task files.")
-    var taskFiles: [String]
+    var taskFiles: [String] = []
 
     @Option(help: "The segment file to write the events to.")
     var events: String?
 
+    @Option(
+        help: """
+            A job array's map: run the task files on line SLURM_ARRAY_TASK_ID (or AWS_BATCH_JOB_ARRAY_INDEX) of this \
+            file, each line the task files of one element.
+            """)
+    var array: String?
+
     func validate() throws {
-        if taskFiles.isEmpty { throw ValidationError("give at least one task file") }
+        if taskFiles.isEmpty && array == nil { throw ValidationError("give at least one task file, or --array MAP") }
         for f in taskFiles where !FileManager.default.fileExists(atPath: f) { throw ValidationError("task file '\(f)' does not exist") }
     }
 
     func run() throws {
         let (cancel, sources) = cancellationOnSignals()
         defer { for s in sources { s.cancel() } }
-        let results: [(TaskFile, TaskStatus)]
-        do { results = try Worker.run(taskFiles: taskFiles, segment: events, cancel: cancel) } catch let e as PlanError {
-            throw CLIError.usage(e.message)
+        var files = taskFiles
+        if let array {
+            let env = ProcessInfo.processInfo.environment
+            guard let index = (env["SLURM_ARRAY_TASK_ID"] ?? env["AWS_BATCH_JOB_ARRAY_INDEX"]).flatMap(Int.init) else {
+                throw ValidationError("--array needs SLURM_ARRAY_TASK_ID or AWS_BATCH_JOB_ARRAY_INDEX in the environment (it runs inside a job array)")
+            }
+            files += try Worker.arrayElement(map: array, index: index)
         }
+        let results = try Worker.run(taskFiles: files, segment: events, cancel: cancel)
         for (t, state) in results { print("task \(t.task) attempt \(t.attempt): \(state.rawValue)") }
-        if results.count < taskFiles.count || !results.allSatisfy({ $0.1 == .succeeded }) { throw ExitCode(1) }
+        if results.count < files.count || !results.allSatisfy({ $0.1 == .succeeded }) { throw ExitCode(1) }
     }
 }

@@ -1,0 +1,147 @@
+public import Boutiques
+public import EventLog
+import Foundation
+import JSON
+public import Runner
+
+/// Runs, reruns and follows experiments on a cluster or cloud backend: the same plan and record as a local run,
+/// the attempts handed to a `Backend` and followed by a `Controller`.
+public enum ClusterRuns {
+    /// Where and how attempts go.
+    public struct Options: Sendable {
+        /// slurm (awsbatch to come).
+        public var backend: BackendKind
+        /// `--clusterargs`: time, mem, cpus, account, partition, qos, gres, or any sbatch option; `mem:auto` and
+        /// `time:auto` are worked out per task from the record.
+        public var resources: [String: String] = [:]
+        public var groupBy = 1
+        public var throttle = 0
+        /// Return once submitted (`clowdr watch` follows later).
+        public var detach = false
+        /// The clowdr binary the nodes run.
+        public var clowdr: String
+
+        public init(backend: BackendKind, clowdr: String) {
+            self.backend = backend
+            self.clowdr = clowdr
+        }
+    }
+
+    /// `key:value,key:value` (a value may hold colons: `time:4:00`) as a dictionary; a usage error names the item.
+    public static func parseResources(_ text: String) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for item in text.split(separator: ",") where !item.isEmpty {
+            guard let colon = item.firstIndex(of: ":"), colon != item.startIndex, item.index(after: colon) != item.endIndex else {
+                throw BackendError("--clusterargs: '\(item)' is not KEY:VALUE (e.g. time:4:00,mem:2048,account:ABC)", code: "usage.clusterargs", usage: true)
+            }
+            out[String(item[..<colon])] = String(item[item.index(after: colon)...])
+        }
+        return out
+    }
+
+    static func backend(_ o: Options, layout: ExperimentLayout) -> any Backend {
+        SlurmBackend(layout: layout, clowdr: o.clowdr)
+    }
+
+    /// The experiment by its absolute path: nodes and Slurm's own files resolve nothing against our folder.
+    static func absolute(_ layout: ExperimentLayout) -> ExperimentLayout {
+        ExperimentLayout(directory: URL(fileURLWithPath: layout.directory).standardizedFileURL.path)
+    }
+
+    /// Plans and records the experiment, submits every task, and follows them (unless detached).
+    public static func start(
+        _ r: RunRequest, cluster: Options, cancel: CancellationFlag, factory: EventFactory = EventFactory(),
+        onCreated: (ExperimentLayout, Controller) -> Void = { _, _ in }
+    ) throws -> RunSummary {
+        var r = r
+        r.provdir = URL(fileURLWithPath: r.provdir).standardizedFileURL.path
+        let (d, tasks) = try Runs.plan(r)
+        // The nodes read the invocation files: written (and durable) before anything is submitted.
+        let (layout, log) = try ExperimentSetup.create(
+            provdir: r.provdir, descriptorPath: r.descriptorPath, descriptor: d, tasks: tasks,
+            invocationSources: try Planner.invocationFiles(r.invocationPath), name: r.name, options: r.recordedOptions, factory: factory,
+            invocationFiles: true, backend: cluster.backend.rawValue)
+        let controller = Controller(layout: layout, log: log, backend: backend(cluster, layout: layout), factory: factory)
+        controller.policy = Controller.PollPolicy.fromEnvironment()
+        onCreated(layout, controller)
+        if r.setupOnly { return RunSummary(layout: layout, results: [:], planned: tasks.count, launched: 0) }
+        let plans = tasks.map { AttemptPlan(task: $0.id, attempt: 1, rendered: $0.rendered) }
+        return try submitAndFollow(plans, controller: controller, cluster: cluster, options: r.options, cancel: cancel, planned: tasks.count)
+    }
+
+    /// Reruns the tasks a mode selects on the backend, as new attempts with the resources given (`mem:auto`...).
+    public static func rerun(
+        _ layout: ExperimentLayout, mode: RerunMode, dev: Bool, cluster: Options, options: RunOptions, overrides: [String: String],
+        cancel: CancellationFlag, factory: EventFactory = EventFactory(), onStart: (Controller) -> Void = { _ in }
+    ) throws -> RunSummary {
+        let layout = absolute(layout)
+        let log = try EventLog(path: layout.log, mode: .readWrite)
+        let state = try log.replay()
+        var selected = state.select(mode)
+        if dev { selected = Array(selected.prefix(1)) }
+        if selected.isEmpty { return RunSummary(layout: layout, results: [:], planned: state.tasks.count, launched: 0, rerunMode: mode) }
+        let d = try DescriptorValidator.load(layout.descriptor)
+        let renderer = Renderer(d, workingDirectory: options.workingDirectory)
+        var plans: [AttemptPlan] = []
+        var invocations: [(task: String, invocation: JSONObject)] = []
+        for task in selected {
+            guard let seq = state.tasks[task]?.plannedSeq, let planned = try log.events(after: seq - 1, limit: 1).first,
+                case .taskPlanned(let p) = try planned.decoded().body, case .object(let inv) = p.invocation
+            else { throw PlanError("\(layout.log): task \(task) has no task_planned event with its invocation", code: "run.task_not_planned") }
+            invocations.append((task, inv))
+            plans.append(
+                AttemptPlan(
+                    task: task, attempt: state.tasks[task]?.nextAttempt ?? 1, rendered: try renderer.render(.object(inv), file: layout.invocation(task))))
+        }
+        try InvocationFiles.write(invocations, in: layout)
+        try log.append([
+            factory.make(.rerunRequested(RerunRequested(mode: mode, tasks: selected, overrides: overrides, controller: HostInfo.controller())))
+        ])
+        let controller = Controller(layout: layout, log: log, backend: backend(cluster, layout: layout), factory: factory)
+        controller.policy = Controller.PollPolicy.fromEnvironment()
+        onStart(controller)
+        var summary = try submitAndFollow(plans, controller: controller, cluster: cluster, options: options, cancel: cancel, planned: state.tasks.count)
+        summary.rerunMode = mode
+        return summary
+    }
+
+    /// Follows an experiment's unfinished attempts again, from any login (after a controller died or detached).
+    public static func watch(_ layout: ExperimentLayout, cluster: Options, cancel: CancellationFlag, onStart: (Controller) -> Void = { _ in })
+        throws -> RunSummary
+    {
+        let layout = absolute(layout)
+        let log = try EventLog(path: layout.log, mode: .readWrite)
+        let controller = Controller(layout: layout, log: log, backend: backend(cluster, layout: layout))
+        controller.policy = Controller.PollPolicy.fromEnvironment()
+        try controller.adoptUnfinished()
+        onStart(controller)
+        let results = try controller.follow(cancel: cancel)
+        try log.checkpoint()
+        return summary(layout: layout, results: results, planned: try log.projectedTasks().count)
+    }
+
+    static func submitAndFollow(
+        _ plans: [AttemptPlan], controller: Controller, cluster: Options, options: RunOptions, cancel: CancellationFlag, planned: Int
+    ) throws -> RunSummary {
+        let auto = try ResourceRecord(log: controller.log)
+        try controller.submit(
+            plans, resources: { auto.resolve(cluster.resources, task: $0.task) },
+            how: Controller.Submission(
+                groupBy: cluster.groupBy, throttle: cluster.throttle, workdir: options.workingDirectory, sampleInterval: options.sampleInterval))
+        if cluster.detach {
+            try controller.log.checkpoint()
+            return RunSummary(layout: controller.layout, results: [:], planned: planned, launched: 0)
+        }
+        let results = try controller.follow(cancel: cancel)
+        try controller.log.checkpoint()
+        var s = summary(layout: controller.layout, results: results, planned: planned)
+        s.launched = plans.count
+        return s
+    }
+
+    static func summary(layout: ExperimentLayout, results: [String: TaskStatus], planned: Int) -> RunSummary {
+        var byTask: [String: TaskStatus] = [:]
+        for (key, state) in results { byTask[String(key.split(separator: "/").first!)] = state }
+        return RunSummary(layout: layout, results: byTask, planned: planned, launched: byTask.count)
+    }
+}

@@ -1,0 +1,261 @@
+public import EventLog
+import Foundation
+public import Runner
+
+/// Drives attempts on a `Backend`: writes their task files, submits them (recording `task_submitted` with the
+/// scheduler's id once it accepted them), then follows them to their end: it ingests the workers' segments as
+/// they grow (most of what happens is learnt there), asks the scheduler for the whole experiment at an adaptive
+/// interval, and gives each attempt that the scheduler no longer holds, and whose worker recorded no exit, the
+/// scheduler's final word (`task_ended`).
+public final class Controller: @unchecked Sendable {
+    public let layout: ExperimentLayout
+    public let log: EventLog
+    public let backend: any Backend
+    public let factory: EventFactory
+    public var policy = PollPolicy()
+    /// Told a line for each attempt that ends, and the progress.
+    public var onAttemptEnd: ((String, Int, TaskStatus) -> Void)?
+
+    /// Attempts followed, by native id: (task, attempt).
+    private var followed: [String: (task: String, attempt: Int)] = [:]
+    /// Attempts the scheduler would not take yet (its submit limit): submitted as earlier ones finish.
+    private var deferred: [(plans: [AttemptPlan], resources: [String: String])] = []
+    private var submission = Submission(groupBy: 1, throttle: 0, workdir: ".", sampleInterval: 1)
+    /// How much of each segment was ingested.
+    private var offsets: [String: UInt64] = [:]
+    /// When an attempt was first seen gone from the queue without a final event.
+    private var goneSince: [String: Date] = [:]
+    private var reported = Set<String>()
+
+    /// How the scheduler is asked: first soon after a submission, then less often while nothing changes, up to a
+    /// steady interval cluster admins accept; never more often than `costFactor` times the last call's duration.
+    public struct PollPolicy: Sendable {
+        public var first = 2.0
+        public var steady = 30.0
+        public var growth = 1.5
+        public var costFactor = 5.0
+        /// How long an attempt gone from the queue may wait for its worker's segment before the scheduler's word is
+        /// recorded (file systems shared over the network show files late).
+        public var segmentGrace = 10.0
+        public init() {}
+
+        /// The policy from `CLOWDR_POLL_SECONDS` (the steady interval), for tests and small clusters.
+        public static func fromEnvironment() -> PollPolicy {
+            var p = PollPolicy()
+            if let s = ProcessInfo.processInfo.environment["CLOWDR_POLL_SECONDS"].flatMap(Double.init), s > 0 {
+                p.steady = s
+                p.first = min(p.first, s)
+                p.segmentGrace = min(p.segmentGrace, 2 * s)
+            }
+            return p
+        }
+    }
+
+    /// How attempts run on the nodes.
+    public struct Submission: Sendable {
+        public var groupBy: Int
+        public var throttle: Int
+        public var workdir: String
+        public var sampleInterval: Double
+        public init(groupBy: Int, throttle: Int, workdir: String, sampleInterval: Double) {
+            self.groupBy = groupBy
+            self.throttle = throttle
+            self.workdir = workdir
+            self.sampleInterval = sampleInterval
+        }
+    }
+
+    public init(layout: ExperimentLayout, log: EventLog, backend: any Backend, factory: EventFactory = EventFactory()) {
+        self.layout = layout
+        self.log = log
+        self.backend = backend
+        self.factory = factory
+    }
+
+    /// The task file of an attempt, which the node's `clowdr task` reads.
+    public func taskFile(_ task: String, _ attempt: Int) -> String { "\(layout.directory)/jobs/\(task).\(attempt).json" }
+
+    /// Submits attempts, each with its resources (attempts with the same resources go in the same arrays).
+    public func submit(_ plans: [AttemptPlan], resources: (AttemptPlan) -> [String: String], how: Submission) throws {
+        submission = how
+        try FileManager.default.createDirectory(atPath: layout.directory + "/jobs", withIntermediateDirectories: true)
+        for p in plans {
+            var text = TaskFile.json(experiment: layout.directory, task: p.task, attempt: p.attempt, backend: backend.name, workdir: how.workdir)
+            text = text.replacingOccurrences(of: "\n}", with: ",\n  \"sample_interval\": \(how.sampleInterval)\n}")
+            try text.write(toFile: taskFile(p.task, p.attempt), atomically: true, encoding: .utf8)
+        }
+        var groups: [[String: String]: [AttemptPlan]] = [:]
+        var order: [[String: String]] = []
+        for p in plans {
+            let r = resources(p)
+            if groups[r] == nil { order.append(r) }
+            groups[r, default: []].append(p)
+        }
+        for r in order { try submitGroup(groups[r]!, resources: r) }
+    }
+
+    /// Submits attempts with the same resources; what the scheduler's submit limit refuses waits in `deferred`.
+    func submitGroup(_ plans: [AttemptPlan], resources: [String: String]) throws {
+        var rest = plans[...]
+        var size = rest.count
+        while !rest.isEmpty {
+            let part = Array(rest.prefix(size))
+            let batch = SubmissionBatch(
+                layout: layout, attempts: part.map { ($0, taskFile($0.task, $0.attempt)) }, groupBy: submission.groupBy, resources: resources,
+                throttle: submission.throttle)
+            do {
+                let ids = try backend.submit(batch)
+                try log.append(
+                    zip(part, ids).map { p, id in
+                        factory.make(
+                            task: p.task, attempt: p.attempt,
+                            .taskSubmitted(TaskSubmitted(backend: backend.name, nativeID: id, resources: resources.isEmpty ? nil : resources)))
+                    })
+                for (p, id) in zip(part, ids) { followed[id] = (p.task, p.attempt) }
+                rest = rest.dropFirst(part.count)
+            } catch let e as BackendError where e.errorCode == "slurm.submit_limit" {
+                // Smaller arrays first; when even one element is refused, wait for earlier tasks to finish.
+                if size > submission.groupBy {
+                    size = max(submission.groupBy, size / 2)
+                } else {
+                    deferred.append((Array(rest), resources))
+                    return
+                }
+            }
+        }
+    }
+
+    /// Follows the attempts already in the log that have this backend and no final word (after `clowdr watch`).
+    public func adoptUnfinished() throws {
+        for (_, t) in try log.projectedTasks() {
+            for a in t.attempts where !a.state.isTerminal && a.backend == backend.name {
+                if let id = a.nativeID { followed[id] = (t.task, a.attempt) }
+            }
+        }
+    }
+
+    /// Follows every attempt to its end; returns how each ended. On cancellation the scheduler is asked to cancel
+    /// them, and they are followed until their workers say so.
+    public func follow(cancel: CancellationFlag) throws -> [String: TaskStatus] {
+        var nextPoll = Date().addingTimeInterval(policy.first)
+        var interval = policy.first
+        var cancelled = false
+        while true {
+            try ingestSegments()
+            var open = try unfinished()
+            report(open)
+            if open.isEmpty && deferred.isEmpty { break }
+            if let _ = cancel.cancelledBecause, !cancelled {
+                cancelled = true
+                deferred.removeAll()
+                try? backend.cancel(open.map(\.key))
+                nextPoll = Date()
+            }
+            if Date() >= nextPoll {
+                let started = Date()
+                let changed = try reconcile(open)
+                if !deferred.isEmpty {
+                    let waiting = deferred
+                    deferred.removeAll()
+                    for d in waiting { try submitGroup(d.plans, resources: d.resources) }
+                }
+                let cost = Date().timeIntervalSince(started)
+                interval = changed ? policy.first : min(policy.steady, interval * policy.growth)
+                nextPoll = Date().addingTimeInterval(max(interval, policy.costFactor * cost))
+                open = try unfinished()
+                if open.isEmpty && deferred.isEmpty { break }
+            }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        var results: [String: TaskStatus] = [:]
+        let tasks = try log.projectedTasks()
+        for (_, f) in followed {
+            if let a = tasks[f.task]?.attempts.first(where: { $0.attempt == f.attempt }) { results["\(f.task)/\(f.attempt)"] = a.state }
+        }
+        return results
+    }
+
+    /// Adds what the workers' segments gained since the last look.
+    func ingestSegments() throws {
+        let dir = layout.directory + "/segments"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasSuffix(".ndjson") {
+            let path = dir + "/" + name
+            let (_, offset) = try log.ingest(segmentAt: path, from: offsets[path] ?? 0)
+            offsets[path] = offset
+        }
+    }
+
+    /// The followed attempts without a final word, by native id.
+    func unfinished() throws -> [String: (task: String, attempt: Int)] {
+        let tasks = try log.projectedTasks()
+        return followed.filter { _, f in
+            guard let a = tasks[f.task]?.attempts.first(where: { $0.attempt == f.attempt }) else { return true }
+            return !a.state.isTerminal
+        }
+    }
+
+    /// One look at the scheduler: the queue for the whole experiment, then the accounting of the attempts that
+    /// left it. Returns whether anything changed.
+    func reconcile(_ open: [String: (task: String, attempt: Int)]) throws -> Bool {
+        let queue = try backend.queue()
+        var ended: [Event] = []
+        let labels = try log.projectedTasks().mapValues { TaskLabels.text($0.labels) }
+        var gone: [String] = []
+        for (id, f) in open {
+            switch queue[id] {
+            case .unschedulable(let reason)?:
+                try? backend.cancel([id])
+                let final = FinalState(state: "PENDING (\(reason))", failureClass: .unschedulable)
+                ended.append(endEvent(id, f, final, labels: labels[f.task] ?? ""))
+            case .some:
+                goneSince[id] = nil
+            case nil:
+                if goneSince[id] == nil { goneSince[id] = Date() }
+                gone.append(id)
+            }
+        }
+        if !gone.isEmpty {
+            let finals = try backend.accounting(gone)
+            // What the workers wrote meanwhile comes first: their exit is the final word.
+            try ingestSegments()
+            let still = try unfinished()
+            for id in gone where still[id] != nil {
+                let f = still[id]!
+                let waited = Date().timeIntervalSince(goneSince[id] ?? Date())
+                if let finals {
+                    guard let final = finals[id] else { continue }  // accounting lags: ask again, never guess
+                    if final.completed && waited < policy.segmentGrace { continue }  // its segment may still be on its way
+                    ended.append(endEvent(id, f, final, labels: labels[f.task] ?? ""))
+                } else if waited >= policy.segmentGrace {
+                    // No accounting on this cluster: what slurmstepd wrote, else an unknown end (never success).
+                    let final = (backend as? SlurmBackend).flatMap { SlurmAccounting.fromOutput($0.output(of: id)) }
+                        ?? FinalState(state: "UNKNOWN", failureClass: .unknown)
+                    ended.append(endEvent(id, f, final, labels: labels[f.task] ?? ""))
+                }
+            }
+        }
+        if !ended.isEmpty { try log.append(ended) }
+        return !ended.isEmpty
+    }
+
+    func endEvent(_ id: String, _ f: (task: String, attempt: Int), _ final: FinalState, labels: String) -> Event {
+        factory.make(
+            task: f.task, attempt: f.attempt,
+            .taskEnded(
+                TaskEnded(
+                    backend: backend.name, nativeID: id, state: final.state, failureClass: final.failureClass,
+                    reason: SlurmAccounting.reason(task: f.task, labels: labels, final), exitCode: final.exitCode, signal: final.signal,
+                    peakRSS: final.peakRSS, wallTime: final.wallTime, cpuTime: final.cpuTime)))
+    }
+
+    /// Tells `onAttemptEnd` of each attempt that ended since the last call.
+    func report(_ open: [String: (task: String, attempt: Int)]) {
+        guard let onAttemptEnd else { return }
+        let done = followed.filter { open[$0.key] == nil && !reported.contains($0.key) }
+        guard !done.isEmpty, let tasks = try? log.projectedTasks() else { return }
+        for (id, f) in done {
+            reported.insert(id)
+            if let a = tasks[f.task]?.attempts.first(where: { $0.attempt == f.attempt }) { onAttemptEnd(f.task, f.attempt, a.state) }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+public import EventLog
+import Foundation
+
+/// Resources from the record, for `mem:auto` and `time:auto`: what each task used and was given in its attempts.
+///
+/// - `mem:auto` asks for the task's highest recorded peak (clowdr's own samples and exit, or the scheduler's
+///   MaxRSS) times `margin`, rounded up to a MB; an attempt killed for memory gets at least twice what it was given.
+/// - `time:auto` asks for the task's longest recorded run times `margin`, in whole minutes; an attempt killed at its
+///   time limit gets at least twice that limit.
+/// A task with no record gets neither (the cluster's default applies).
+public struct ResourceRecord: Sendable {
+    public static let margin = 1.5
+
+    struct Task {
+        var peak: Int64 = 0
+        var wall: Double = 0
+        var requestedMemory: Int64?
+        var timeLimit: Double?
+        var lastClass: FailureClass?
+    }
+    var tasks: [String: Task] = [:]
+
+    public init(log: EventLog) throws {
+        var requested: [String: [String: String]] = [:]  // "task/attempt" -> resources
+        try log.forEachEvent(lifecycleOnly: true) { e in
+            guard let task = e.task, let body = try? e.decoded().body else { return }
+            var t = tasks[task] ?? Task()
+            switch body {
+            case .taskSubmitted(let p): requested["\(task)/\(e.attempt ?? 0)"] = p.resources
+            case .taskExited(let p):
+                t.peak = max(t.peak, p.peakRSS)
+                t.wall = max(t.wall, p.wallTime)
+            case .taskEnded(let p):
+                t.peak = max(t.peak, p.peakRSS ?? 0)
+                t.wall = max(t.wall, p.wallTime ?? 0)
+                t.lastClass = p.failureClass
+                let r = requested["\(task)/\(e.attempt ?? 0)"] ?? [:]
+                t.requestedMemory = r["mem"].flatMap(Self.memoryBytes)
+                t.timeLimit = r["time"].flatMap(Self.timeSeconds)
+            default: return
+            }
+            tasks[task] = t
+        }
+    }
+
+    /// The resources for one task: `auto` values worked out, the others as given.
+    public func resolve(_ resources: [String: String], task: String) -> [String: String] {
+        var r = resources
+        let t = tasks[task]
+        if resources["mem"] == "auto" {
+            r["mem"] = nil
+            var bytes = Double(t?.peak ?? 0) * Self.margin
+            if t?.lastClass == .oom, let given = t?.requestedMemory { bytes = max(bytes, 2 * Double(given)) }
+            if bytes > 0 { r["mem"] = "\(Int((bytes / 1_048_576).rounded(.up)))M" }
+        }
+        if resources["time"] == "auto" {
+            r["time"] = nil
+            var seconds = (t?.wall ?? 0) * Self.margin
+            if t?.lastClass == .timeout, let limit = t?.timeLimit { seconds = max(seconds, 2 * limit) }
+            if seconds > 0 { r["time"] = String(Int((seconds / 60).rounded(.up))) }
+        }
+        return r
+    }
+
+    /// Slurm's `--mem` values (`2048` is MB, `2G`, `500M`, `1T`) as bytes.
+    static func memoryBytes(_ s: String) -> Int64? {
+        let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        if let u = s.last.flatMap({ units[Character($0.uppercased())] }) { return Int64(s.dropLast()).map { $0 * u } }
+        return Int64(s).map { $0 << 20 }
+    }
+
+    /// Slurm's `--time` values as seconds: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`.
+    static func timeSeconds(_ s: String) -> Double? {
+        var days = 0.0
+        var rest = Substring(s)
+        if let dash = s.firstIndex(of: "-") {
+            guard let d = Double(s[..<dash]) else { return nil }
+            days = d
+            rest = s[s.index(after: dash)...]
+        }
+        let p = rest.split(separator: ":").map { Double($0) }
+        guard !p.isEmpty, p.allSatisfy({ $0 != nil }) else { return nil }
+        let v = p.map { $0! }
+        let seconds: Double
+        if days > 0 || s.contains("-") {
+            seconds = [3600, 60, 1].prefix(v.count).enumerated().reduce(0) { $0 + v[$1.offset] * Double($1.element) }
+        } else {
+            switch v.count {
+            case 1: seconds = v[0] * 60
+            case 2: seconds = v[0] * 60 + v[1]
+            default: seconds = v[0] * 3600 + v[1] * 60 + v[2]
+            }
+        }
+        return days * 86400 + seconds
+    }
+}

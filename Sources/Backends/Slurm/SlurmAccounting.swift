@@ -1,0 +1,130 @@
+public import EventLog
+import Foundation
+
+/// Reading what Slurm says of finished jobs: sacct's rows, its time and size formats, the messages slurmstepd
+/// writes into a job's output, and the one failure vocabulary they map to.
+public enum SlurmAccounting {
+    /// `sacct -n -P -o` fields, in this order.
+    static let fields = "JobID,State,ExitCode,Elapsed,TotalCPU,MaxRSS,ReqMem,Timelimit"
+
+    /// Final states: anything else (PENDING, RUNNING, REQUEUED, COMPLETING, SUSPENDED...) is not a final word.
+    static let finalStates: Set<String> = [
+        "COMPLETED", "FAILED", "OUT_OF_MEMORY", "TIMEOUT", "CANCELLED", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "UNKNOWN",
+    ]
+
+    /// The final word on each `A_T` job of sacct's output (the job row, with MaxRSS and TotalCPU from its steps).
+    static func parse(_ text: String) -> [String: FinalState] {
+        var jobs: [String: FinalState] = [:]
+        var stepRSS: [String: Int64] = [:]
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            guard f.count >= 8 else { continue }
+            let id = f[0]
+            if let dot = id.firstIndex(of: ".") {
+                // A step (`12_3.batch`, `.extern`): its peak memory counts for the job.
+                if let rss = size(f[5]) { stepRSS[String(id[..<dot]), default: 0] = max(stepRSS[String(id[..<dot])] ?? 0, rss) }
+                continue
+            }
+            let state = String(f[1].split(separator: " ").first ?? "")  // "CANCELLED by 0"
+            guard finalStates.contains(state) else { continue }
+            let (code, signal) = exitCode(f[2])
+            jobs[id] = FinalState(
+                state: state, failureClass: classify(state: state, exitCode: code, signal: signal), exitCode: code, signal: signal, peakRSS: size(f[5]),
+                wallTime: duration(f[3]), cpuTime: duration(f[4]), requestedMemory: size(f[6]), timeLimit: duration(f[7]))
+        }
+        for (id, rss) in stepRSS where jobs[id] != nil { jobs[id]!.peakRSS = max(jobs[id]!.peakRSS ?? 0, rss) }
+        return jobs
+    }
+
+    /// The failure class of a final state. FAILED and CANCELLED may be refined by the job's output (see `refine`).
+    static func classify(state: String, exitCode: Int32?, signal: Int32?) -> FailureClass {
+        switch state {
+        case "OUT_OF_MEMORY": .oom
+        case "TIMEOUT", "DEADLINE": .timeout
+        case "NODE_FAIL", "BOOT_FAIL": .nodeFail
+        case "PREEMPTED": .preempted
+        case "CANCELLED": .cancelled
+        case "UNKNOWN": .unknown
+        default: .appError
+        }
+    }
+
+    /// What slurmstepd wrote into the job's output about how it ended: a memory or time kill (which sacct shows as
+    /// FAILED 0:9 or CANCELLED where no cgroup reports it), or a cancellation.
+    static func refine(_ final: FinalState, output: String) -> FinalState {
+        var f = final
+        if output.contains("exceeded memory limit") || output.contains("oom-kill") || output.contains("Out Of Memory") {
+            f.failureClass = .oom
+        } else if output.contains("DUE TO TIME LIMIT") {
+            f.failureClass = .timeout
+        } else if output.contains("DUE TO PREEMPTION") {
+            f.failureClass = .preempted
+        } else if output.contains("DUE TO NODE FAILURE") {
+            f.failureClass = .nodeFail
+        }
+        return f
+    }
+
+    /// The final word from a job's output alone, where Slurm keeps no accounting: nil when it says nothing.
+    static func fromOutput(_ output: String) -> FinalState? {
+        let f = refine(FinalState(state: "UNKNOWN", failureClass: .unknown), output: output)
+        if f.failureClass != .unknown { return f }
+        if output.contains("CANCELLED AT") { return FinalState(state: "CANCELLED", failureClass: .cancelled) }
+        return nil
+    }
+
+    /// `1:0` (code:signal) as an exit code and a signal.
+    static func exitCode(_ s: String) -> (Int32?, Int32?) {
+        let p = s.split(separator: ":").map { Int32($0) }
+        guard p.count == 2, let code = p[0], let signal = p[1] else { return (nil, nil) }
+        return signal != 0 ? (code == 0 ? nil : code, signal) : (code, nil)
+    }
+
+    /// sacct's sizes: `219632K`, `50M`, `1.50G`, `1024Mc` (per CPU), bytes when no unit; nil when empty.
+    static func size(_ s: String) -> Int64? {
+        var t = s.trimmingCharacters(in: .whitespaces)
+        if t.hasSuffix("n") || t.hasSuffix("c") { t.removeLast() }
+        guard !t.isEmpty else { return nil }
+        let units: [Character: Double] = ["K": 1024, "M": 1_048_576, "G": 1_073_741_824, "T": 1_099_511_627_776]
+        if let last = t.last, let unit = units[last], let v = Double(t.dropLast()) { return Int64(v * unit) }
+        return Double(t).map { Int64($0) }
+    }
+
+    /// Slurm's durations: `[D-]HH:MM:SS`, `MM:SS.mmm`, `MM:SS`, `UNLIMITED` (nil), as seconds.
+    static func duration(_ s: String) -> Double? {
+        let t = s.trimmingCharacters(in: .whitespaces)
+        guard !t.isEmpty, t != "UNLIMITED", t != "Partition_Limit" else { return nil }
+        var days = 0.0
+        var rest = Substring(t)
+        if let dash = t.firstIndex(of: "-") {
+            days = Double(t[..<dash]) ?? 0
+            rest = t[t.index(after: dash)...]
+        }
+        let parts = rest.split(separator: ":").compactMap { Double($0) }
+        guard !parts.isEmpty else { return nil }
+        let seconds = parts.reduce(0) { $0 * 60 + $1 }
+        return days * 86400 + seconds
+    }
+
+    /// A sentence a person can act on: what the scheduler did and what to change.
+    public static func reason(task: String, labels: String, _ f: FinalState) -> String {
+        let who = labels.isEmpty ? "task \(task)" : "task \(task) (\(labels))"
+        func mb(_ b: Int64?) -> String { b.map { "\(($0 + (1 << 19)) >> 20) MB" } ?? "?" }
+        switch f.failureClass {
+        case .oom:
+            let given = f.requestedMemory.map { " its \(mb($0)) memory request" } ?? " its memory request"
+            return "\(who): killed for exceeding\(given), peak \(mb(f.peakRSS)); rerun with --clusterargs mem:auto"
+        case .timeout:
+            let limit = f.timeLimit.map { " of \(Int($0)) s" } ?? ""
+            return "\(who): killed at its time limit\(limit); rerun with --clusterargs time:auto"
+        case .nodeFail: return "\(who): its node failed (\(f.state)); rerun failed runs it elsewhere"
+        case .preempted: return "\(who): preempted by the scheduler; rerun incomplete runs it again"
+        case .unschedulable: return "\(who): can never start as asked (\(f.state)); change its resources or partition"
+        case .cancelled: return "\(who): cancelled (\(f.state))"
+        case .unknown: return "\(who): Slurm says \(f.state); its worker recorded no exit, so it is not taken for success"
+        case .appError:
+            let how = f.exitCode.map { "exit \($0)" } ?? f.signal.map { "signal \($0)" } ?? f.state
+            return "\(who): ended \(how) (\(f.state)) without its worker's exit record; see its Slurm output"
+        }
+    }
+}

@@ -1,0 +1,188 @@
+public import EventLog
+import Foundation
+
+/// Runs attempts as Slurm job arrays. Every array of an experiment is named `clowdr-<experiment-id>`, so one
+/// `squeue --name` finds them all. Each element runs `clowdr task --array MAP` on its node, which runs the task
+/// files on the element's line of the map and writes its events to `segments/slurm-<A>_<a>.ndjson` in the
+/// experiment folder (on the shared file system: nodes never open the SQLite log).
+///
+/// Array indices stay below the cluster's MaxArraySize (which limits the index, not the count): a batch larger
+/// than that is split into several arrays, each indexed from 0, and the map of each says which tasks an index
+/// runs.
+public final class SlurmBackend: Backend, @unchecked Sendable {
+    public let name = "slurm"
+    public let layout: ExperimentLayout
+    /// The clowdr binary the nodes run (the same path must exist there: a shared install).
+    public let clowdr: String
+    public var commands: SlurmCommands
+    private let lock = NSLock()
+    private var maxArraySizeCache: Int?
+
+    public init(layout: ExperimentLayout, clowdr: String, commands: SlurmCommands = SlurmCommands()) {
+        self.layout = layout
+        self.clowdr = clowdr
+        self.commands = commands
+    }
+
+    /// The job name every array of the experiment has.
+    public var jobName: String { "clowdr-" + layout.id }
+    /// Where the arrays' maps, scripts and Slurm's own output files go.
+    public var folder: String { layout.directory + "/slurm" }
+    /// Where the workers write their segments.
+    public var segments: String { layout.directory + "/segments" }
+
+    /// The cluster's MaxArraySize (`scontrol show config`), read once.
+    public func maxArraySize() throws -> Int {
+        if let cached = lock.withLock({ maxArraySizeCache }) { return cached }
+        let out = try commands.run("scontrol", ["show", "config"])
+        guard out.status == 0 else { throw BackendError("scontrol show config failed: \(out.stderr)", code: "slurm.unreachable") }
+        let line = out.stdout.split(separator: "\n").first { $0.hasPrefix("MaxArraySize") }
+        let size = line.flatMap { Int($0.split(separator: "=").last!.trimmingCharacters(in: .whitespaces)) } ?? 1001
+        lock.withLock { maxArraySizeCache = size }
+        return size
+    }
+
+    /// sbatch options from `--clusterargs` keys: time, mem, cpus (cpus-per-task), account, partition, qos, gres,
+    /// any other key as `--key=value`.
+    public static func options(_ resources: [String: String]) -> [String] {
+        resources.keys.sorted().compactMap { key in
+            let value = resources[key]!
+            switch key {
+            case "cpus", "cpus-per-task", "c": return "--cpus-per-task=\(value)"
+            case "mem", "memory": return "--mem=\(value)"
+            case "time", "t": return "--time=\(value)"
+            default: return key.count == 1 ? "-\(key)\(value)" : "--\(key)=\(value)"
+            }
+        }
+    }
+
+    public func submit(_ batch: SubmissionBatch) throws -> [String] {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: segments, withIntermediateDirectories: true)
+        // Elements: groupBy attempts each, run one after another.
+        let elements = stride(from: 0, to: batch.attempts.count, by: batch.groupBy).map {
+            Array(batch.attempts[$0..<min($0 + batch.groupBy, batch.attempts.count)])
+        }
+        let perArray = max(1, try maxArraySize())
+        var ids: [String] = []
+        for start in stride(from: 0, to: elements.count, by: perArray) {
+            let chunk = Array(elements[start..<min(start + perArray, elements.count)])
+            let job = try submitArray(chunk.map { $0.map(\.taskFile) }, batch: batch)
+            for (index, element) in chunk.enumerated() { ids += element.map { _ in "\(job)_\(index)" } }
+        }
+        return ids
+    }
+
+    /// Submits one array whose element `i` runs the task files `elements[i]`; returns its job id. Before a retry
+    /// it looks for the array by its token: sbatch may have been accepted even though its answer was lost.
+    func submitArray(_ elements: [[String]], batch: SubmissionBatch) throws -> String {
+        let token = "\(layout.id)-\(UUID().uuidString.prefix(8).lowercased())"
+        let map = "\(folder)/\(token).map"
+        let script = "\(folder)/\(token).sh"
+        try write(elements.map { $0.joined(separator: " ") }.joined(separator: "\n") + "\n", to: map)
+        let segment = "\(segments)/slurm-${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.ndjson"
+        try write(
+            """
+            #!/bin/sh
+            # clowdr: one element of an array of experiment \(layout.id): the task files on line $SLURM_ARRAY_TASK_ID of the map.
+            exec \(Self.quote(clowdr)) task --array \(Self.quote(map)) --events "\(segment)"
+
+            """, to: script)
+        chmod(script, 0o755)
+        var arguments = [
+            "--parsable", "--job-name=\(jobName)", "--comment=\(token)",
+            "--array=0-\(elements.count - 1)" + (batch.throttle > 0 ? "%\(batch.throttle)" : ""),
+            "--output=\(folder)/%A_%a.out", "--chdir=\(layout.directory)",
+        ]
+        arguments += Self.options(batch.resources)
+        arguments.append(script)
+        let out = try commands.run("sbatch", arguments) { try self.alreadySubmitted(token) }
+        guard out.status == 0 else {
+            let text = out.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+            if text.contains("MaxSubmit") || text.contains("job submit limit") || text.contains("AssocMaxSubmitJobLimit") {
+                throw BackendError("sbatch: \(text)", code: "slurm.submit_limit")
+            }
+            throw BackendError(
+                "sbatch refused the array (\(elements.count) elements): \(text)", code: "slurm.submit_failed",
+                usage: !SlurmCommands.isTransient(out))
+        }
+        guard let id = out.stdout.split(separator: ";").first?.trimmingCharacters(in: .whitespacesAndNewlines), !id.isEmpty else {
+            throw BackendError("sbatch answered no job id: \(out.stdout)", code: "slurm.submit_failed")
+        }
+        return id
+    }
+
+    /// The array submitted under `token`, if slurmctld has it (an answer for the retry loop).
+    func alreadySubmitted(_ token: String) throws -> SlurmCommands.Output? {
+        let out = try commands.once("squeue", ["-h", "--name=\(jobName)", "-o", "%F|%k"])
+        guard out.status == 0 else { return nil }
+        for line in out.stdout.split(separator: "\n") {
+            let f = line.split(separator: "|")
+            if f.count == 2, f[1] == token { return SlurmCommands.Output(status: 0, stdout: String(f[0]) + "\n", stderr: "", seconds: 0) }
+        }
+        return nil
+    }
+
+    /// Pending reasons that mean a job can never start as asked.
+    static let hopeless = [
+        "PartitionNodeLimit", "PartitionTimeLimit", "BadConstraints", "InvalidAccount", "InvalidQOS", "QOSMaxMemoryPerJob",
+        "QOSMaxCpuPerJobLimit", "QOSMaxWallDurationPerJobLimit", "AssocMaxWallDurationPerJobLimit", "AccountNotAllowed", "PartitionConfig",
+        "ReqNodeNotAvail", "MaxMemPerLimit", "DependencyNeverSatisfied",
+    ]
+
+    public func queue() throws -> [String: QueueState] {
+        let out = try commands.run("squeue", ["-h", "-r", "--name=\(jobName)", "-o", "%i|%T|%r"])
+        guard out.status == 0 else { throw BackendError("squeue failed: \(out.stderr)", code: "slurm.unreachable") }
+        var states: [String: QueueState] = [:]
+        for line in out.stdout.split(separator: "\n") {
+            let f = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 3 else { continue }
+            switch f[1] {
+            case "PENDING":
+                states[f[0]] = Self.hopeless.contains(where: { f[2].hasPrefix($0) }) ? .unschedulable(reason: f[2]) : .pending(reason: f[2])
+            case "RUNNING": states[f[0]] = .running
+            default: states[f[0]] = .other(f[1])
+            }
+        }
+        return states
+    }
+
+    public func accounting(_ ids: [String]) throws -> [String: FinalState]? {
+        guard !ids.isEmpty else { return [:] }
+        let jobs = Array(Set(ids.map { String($0.split(separator: "_").first!) })).sorted()
+        let out = try commands.run("sacct", ["-n", "-P", "-j", jobs.joined(separator: ","), "-o", SlurmAccounting.fields])
+        if out.stderr.contains("accounting storage is disabled") { return nil }
+        guard out.status == 0 else { throw BackendError("sacct failed: \(out.stderr)", code: "slurm.accounting_unreachable") }
+        let all = SlurmAccounting.parse(out.stdout)
+        var answer: [String: FinalState] = [:]
+        for id in ids {
+            guard let f = all[id] else { continue }
+            answer[id] = SlurmAccounting.refine(f, output: output(of: id))
+        }
+        return answer
+    }
+
+    /// The end of the Slurm output file of an element (`A_T`), where slurmstepd says why it killed a job.
+    public func output(of id: String) -> String {
+        let path = "\(folder)/\(id).out"
+        guard let h = FileHandle(forReadingAtPath: path) else { return "" }
+        defer { try? h.close() }
+        let size = (try? h.seekToEnd()) ?? 0
+        try? h.seek(toOffset: size > 16384 ? size - 16384 : 0)
+        return String(decoding: h.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    public func cancel(_ ids: [String]) throws {
+        guard !ids.isEmpty else { return }
+        let out = try commands.run("scancel", ids)
+        if out.status != 0 { throw BackendError("scancel failed: \(out.stderr)", code: "slurm.cancel_failed") }
+    }
+
+    func write(_ text: String, to path: String) throws {
+        do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+            throw BackendError("cannot write \(path): \(error)", code: "slurm.io")
+        }
+    }
+
+    static func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+}

@@ -1,0 +1,44 @@
+public import ArgumentParser
+public import Backends
+import Foundation
+
+extension BackendKind: ExpressibleByArgument {}
+
+/// Options shared by `run`, `rerun` and `watch` for attempts that run on a cluster.
+struct ClusterArguments: ParsableArguments {
+    @Option(help: "Where the tasks run: local (this machine) or slurm (job arrays on a Slurm cluster).")
+    var backend: BackendKind = .local
+
+    @Option(
+        help: """
+            Resources and scheduler options, KEY:VALUE,...: time, mem, cpus, account, partition, qos, gres, or any sbatch \
+            option (e.g. time:4:00,mem:2048,account:ABC). mem:auto and time:auto ask, per task, for what the record \
+            says it needs.
+            """)
+    var clusterargs: String?
+
+    @Option(help: "At most N elements of a job array running at once (0: no limit).")
+    var throttle = 0
+
+    @Flag(help: "Return once the tasks are submitted; `clowdr watch` follows them later.")
+    var detach = false
+
+    func validate() throws {
+        if throttle < 0 { throw ValidationError("--throttle must be 0 (no limit) or more, got \(throttle)") }
+        if backend == .local && (clusterargs != nil || detach || throttle > 0) {
+            throw ValidationError("--clusterargs, --throttle and --detach go with --backend slurm")
+        }
+        if let clusterargs { _ = try ClusterRuns.parseResources(clusterargs) }
+    }
+
+    /// The options for the cluster runs, with this clowdr binary as the nodes' worker.
+    func options(groupBy: Int?) throws -> ClusterRuns.Options {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var o = ClusterRuns.Options(backend: backend, clowdr: exe)
+        o.resources = try clusterargs.map(ClusterRuns.parseResources) ?? [:]
+        o.groupBy = groupBy ?? 1
+        o.throttle = throttle
+        o.detach = detach
+        return o
+    }
+}

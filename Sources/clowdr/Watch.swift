@@ -1,0 +1,31 @@
+import ArgumentParser
+import Backends
+import EventLog
+import Foundation
+import Runner
+
+/// `clowdr watch EXPERIMENT`: follows a cluster experiment's unfinished attempts again.
+struct Watch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Follow a cluster experiment again: after --detach, or after its controller died, from any login.",
+        discussion: """
+            Picks up every attempt the log shows submitted and not ended, ingests what their workers wrote, asks the \
+            scheduler about the rest, and records its final word for attempts that ended without their worker's exit. \
+            Nothing is lost or recorded twice, however often it is run. Exits 0 when every followed attempt succeeded.
+            """)
+
+    @OptionGroup var target: ExperimentArgument
+
+    @Flag(name: [.customShort("V"), .long], help: "Print each attempt as it ends.")
+    var verbose = false
+
+    func run() throws {
+        let layout = try target.layout()
+        try RunCommand.guarded(quiet: false) { cancel, display in
+            let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+            return try ClusterRuns.watch(layout, cluster: ClusterRuns.Options(backend: .slurm, clowdr: exe), cancel: cancel) {
+                display.started(layout, $0, verbose: verbose)
+            }
+        }
+    }
+}
