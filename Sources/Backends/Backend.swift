@@ -1,6 +1,6 @@
+public import ClowdrErrors
 public import EventLog
 public import Runner
-public import ClowdrErrors
 
 /// Where attempts run besides this process: each backend (Slurm, AWS Batch) implements this one small protocol,
 /// and `Controller` drives any of them the same way. None knows about the others.
@@ -47,8 +47,9 @@ public struct SubmissionBatch: Sendable {
     /// At most this many elements of an array at once (0: no limit).
     public var throttle: Int
 
-    public init(layout: ExperimentLayout, attempts: [(attempt: AttemptPlan, taskFile: String)], groupBy: Int, resources: [String: String], throttle: Int)
-    {
+    public init(
+        layout: ExperimentLayout, attempts: [(attempt: AttemptPlan, taskFile: String)], groupBy: Int, resources: [String: String], throttle: Int
+    ) {
         self.layout = layout
         self.attempts = attempts
         self.groupBy = max(1, groupBy)

@@ -32,7 +32,8 @@ public enum ClusterRuns {
         var out: [String: String] = [:]
         for item in text.split(separator: ",") where !item.isEmpty {
             guard let colon = item.firstIndex(of: ":"), colon != item.startIndex, item.index(after: colon) != item.endIndex else {
-                throw BackendError("--clusterargs: '\(item)' is not KEY:VALUE (e.g. time:4:00,mem:2048,account:ABC)", code: "usage.clusterargs", usage: true)
+                throw BackendError(
+                    "--clusterargs: '\(item)' is not KEY:VALUE (e.g. time:4:00,mem:2048,account:ABC)", code: "usage.clusterargs", usage: true)
             }
             out[String(item[..<colon])] = String(item[item.index(after: colon)...])
         }
@@ -91,7 +92,8 @@ public enum ClusterRuns {
             invocations.append((task, inv))
             plans.append(
                 AttemptPlan(
-                    task: task, attempt: state.tasks[task]?.nextAttempt ?? 1, rendered: try renderer.render(.object(inv), file: layout.invocation(task))))
+                    task: task, attempt: state.tasks[task]?.nextAttempt ?? 1,
+                    rendered: try renderer.render(.object(inv), file: layout.invocation(task))))
         }
         try InvocationFiles.write(invocations, in: layout)
         try log.append([
@@ -100,7 +102,8 @@ public enum ClusterRuns {
         let controller = Controller(layout: layout, log: log, backend: backend(cluster, layout: layout), factory: factory)
         controller.policy = Controller.PollPolicy.fromEnvironment()
         onStart(controller)
-        var summary = try submitAndFollow(plans, controller: controller, cluster: cluster, options: options, cancel: cancel, planned: state.tasks.count)
+        var summary = try submitAndFollow(
+            plans, controller: controller, cluster: cluster, options: options, cancel: cancel, planned: state.tasks.count)
         summary.rerunMode = mode
         return summary
     }

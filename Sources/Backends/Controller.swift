@@ -16,8 +16,8 @@ public final class Controller: @unchecked Sendable {
     /// Told a line for each attempt that ends, and the progress.
     public var onAttemptEnd: ((String, Int, TaskStatus) -> Void)?
 
-    /// Attempts followed, by native id: (task, attempt).
-    private var followed: [String: (task: String, attempt: Int)] = [:]
+    /// Attempts followed: their native id, by attempt. Grouped attempts (`--groupby`) share one native id.
+    private var followed: [Attempt: String] = [:]
     /// Attempts the scheduler would not take yet (its submit limit): submitted as earlier ones finish.
     private var deferred: [(plans: [AttemptPlan], resources: [String: String])] = []
     private var submission = Submission(groupBy: 1, throttle: 0, workdir: ".", sampleInterval: 1)
@@ -25,7 +25,13 @@ public final class Controller: @unchecked Sendable {
     private var offsets: [String: UInt64] = [:]
     /// When an attempt was first seen gone from the queue without a final event.
     private var goneSince: [String: Date] = [:]
-    private var reported = Set<String>()
+    private var reported = Set<Attempt>()
+
+    /// One attempt of one task.
+    struct Attempt: Hashable {
+        var task: String
+        var attempt: Int
+    }
 
     /// How the scheduler is asked: first soon after a submission, then less often while nothing changes, up to a
     /// steady interval cluster admins accept; never more often than `costFactor` times the last call's duration.
@@ -111,7 +117,7 @@ public final class Controller: @unchecked Sendable {
                             task: p.task, attempt: p.attempt,
                             .taskSubmitted(TaskSubmitted(backend: backend.name, nativeID: id, resources: resources.isEmpty ? nil : resources)))
                     })
-                for (p, id) in zip(part, ids) { followed[id] = (p.task, p.attempt) }
+                for (p, id) in zip(part, ids) { followed[Attempt(task: p.task, attempt: p.attempt)] = id }
                 rest = rest.dropFirst(part.count)
             } catch let e as BackendError where e.errorCode == "slurm.submit_limit" {
                 // Smaller arrays first; when even one element is refused, wait for earlier tasks to finish.
@@ -129,7 +135,7 @@ public final class Controller: @unchecked Sendable {
     public func adoptUnfinished() throws {
         for (_, t) in try log.projectedTasks() {
             for a in t.attempts where !a.state.isTerminal && a.backend == backend.name {
-                if let id = a.nativeID { followed[id] = (t.task, a.attempt) }
+                if let id = a.nativeID { followed[Attempt(task: t.task, attempt: a.attempt)] = id }
             }
         }
     }
@@ -145,10 +151,10 @@ public final class Controller: @unchecked Sendable {
             var open = try unfinished()
             report(open)
             if open.isEmpty && deferred.isEmpty { break }
-            if let _ = cancel.cancelledBecause, !cancelled {
+            if cancel.cancelledBecause != nil, !cancelled {
                 cancelled = true
                 deferred.removeAll()
-                try? backend.cancel(open.map(\.key))
+                try? backend.cancel(Array(Set(open.values)))
                 nextPoll = Date()
             }
             if Date() >= nextPoll {
@@ -169,7 +175,7 @@ public final class Controller: @unchecked Sendable {
         }
         var results: [String: TaskStatus] = [:]
         let tasks = try log.projectedTasks()
-        for (_, f) in followed {
+        for (f, _) in followed {
             if let a = tasks[f.task]?.attempts.first(where: { $0.attempt == f.attempt }) { results["\(f.task)/\(f.attempt)"] = a.state }
         }
         return results
@@ -185,10 +191,10 @@ public final class Controller: @unchecked Sendable {
         }
     }
 
-    /// The followed attempts without a final word, by native id.
-    func unfinished() throws -> [String: (task: String, attempt: Int)] {
+    /// The followed attempts without a final word, with their native ids.
+    func unfinished() throws -> [Attempt: String] {
         let tasks = try log.projectedTasks()
-        return followed.filter { _, f in
+        return followed.filter { f, _ in
             guard let a = tasks[f.task]?.attempts.first(where: { $0.attempt == f.attempt }) else { return true }
             return !a.state.isTerminal
         }
@@ -196,12 +202,12 @@ public final class Controller: @unchecked Sendable {
 
     /// One look at the scheduler: the queue for the whole experiment, then the accounting of the attempts that
     /// left it. Returns whether anything changed.
-    func reconcile(_ open: [String: (task: String, attempt: Int)]) throws -> Bool {
+    func reconcile(_ open: [Attempt: String]) throws -> Bool {
         let queue = try backend.queue()
         var ended: [Event] = []
         let labels = try log.projectedTasks().mapValues { TaskLabels.text($0.labels) }
-        var gone: [String] = []
-        for (id, f) in open {
+        var gone: [Attempt] = []
+        for (f, id) in open {
             switch queue[id] {
             case .unschedulable(let reason)?:
                 try? backend.cancel([id])
@@ -211,16 +217,16 @@ public final class Controller: @unchecked Sendable {
                 goneSince[id] = nil
             case nil:
                 if goneSince[id] == nil { goneSince[id] = Date() }
-                gone.append(id)
+                gone.append(f)
             }
         }
         if !gone.isEmpty {
-            let finals = try backend.accounting(gone)
+            let finals = try backend.accounting(Array(Set(gone.compactMap { open[$0] })))
             // What the workers wrote meanwhile comes first: their exit is the final word.
             try ingestSegments()
             let still = try unfinished()
-            for id in gone where still[id] != nil {
-                let f = still[id]!
+            for f in gone {
+                guard let id = still[f] else { continue }
                 let waited = Date().timeIntervalSince(goneSince[id] ?? Date())
                 if let finals {
                     guard let final = finals[id] else { continue }  // accounting lags: ask again, never guess
@@ -228,7 +234,8 @@ public final class Controller: @unchecked Sendable {
                     ended.append(endEvent(id, f, final, labels: labels[f.task] ?? ""))
                 } else if waited >= policy.segmentGrace {
                     // No accounting on this cluster: what slurmstepd wrote, else an unknown end (never success).
-                    let final = (backend as? SlurmBackend).flatMap { SlurmAccounting.fromOutput($0.output(of: id)) }
+                    let final =
+                        (backend as? SlurmBackend).flatMap { SlurmAccounting.fromOutput($0.output(of: id)) }
                         ?? FinalState(state: "UNKNOWN", failureClass: .unknown)
                     ended.append(endEvent(id, f, final, labels: labels[f.task] ?? ""))
                 }
@@ -238,7 +245,7 @@ public final class Controller: @unchecked Sendable {
         return !ended.isEmpty
     }
 
-    func endEvent(_ id: String, _ f: (task: String, attempt: Int), _ final: FinalState, labels: String) -> Event {
+    func endEvent(_ id: String, _ f: Attempt, _ final: FinalState, labels: String) -> Event {
         factory.make(
             task: f.task, attempt: f.attempt,
             .taskEnded(
@@ -249,12 +256,14 @@ public final class Controller: @unchecked Sendable {
     }
 
     /// Tells `onAttemptEnd` of each attempt that ended since the last call.
-    func report(_ open: [String: (task: String, attempt: Int)]) {
+    func report(_ open: [Attempt: String]) {
         guard let onAttemptEnd else { return }
-        let done = followed.filter { open[$0.key] == nil && !reported.contains($0.key) }
+        let done = followed.keys.filter { open[$0] == nil && !reported.contains($0) }.sorted {
+            ($0.task.count, $0.task, $0.attempt) < ($1.task.count, $1.task, $1.attempt)
+        }
         guard !done.isEmpty, let tasks = try? log.projectedTasks() else { return }
-        for (id, f) in done {
-            reported.insert(id)
+        for f in done {
+            reported.insert(f)
             if let a = tasks[f.task]?.attempts.first(where: { $0.attempt == f.attempt }) { onAttemptEnd(f.task, f.attempt, a.state) }
         }
     }

@@ -190,7 +190,9 @@ public final class EventLog: EventSink, @unchecked Sendable {
         defer { try? h.close() }
         try? h.seek(toOffset: offset)
         let data = h.readDataToEndOfFile()
-        guard let lastNewline = data.lastIndex(of: UInt8(ascii: "\n")) else { return (IngestReport(inserted: 0, duplicates: 0, tornLine: nil), offset) }
+        guard let lastNewline = data.lastIndex(of: UInt8(ascii: "\n")) else {
+            return (IngestReport(inserted: 0, duplicates: 0, tornLine: nil), offset)
+        }
         let whole = data[data.startIndex...lastNewline]
         return (try ingest(Data(whole), from: segmentPath), offset + UInt64(whole.count))
     }

@@ -200,6 +200,12 @@ public struct AttemptExecutor: Sendable {
         var status: Int32 = 0
         var usage = rusage()
         while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        // A stop that reached the command before this process noticed it (a scheduler's scancel signals every
+        // process of the job at once): killed by a signal with a cancellation on its way is a cancellation.
+        if cancelledFor == nil, (status & 0x7f) != 0 || ((status >> 8) & 0xff) > 128 {
+            for _ in 0..<20 where cancel.cancelledBecause == nil { usleep(10_000) }
+            cancelledFor = cancel.cancelledBecause
+        }
         // A stopped attempt leaves nothing behind: whatever is left of its process group is killed too.
         if cancelledFor != nil { kill(-pid, SIGKILL) }
         let wall = elapsed()

@@ -16,7 +16,8 @@ struct Clowdr: ParsableCommand {
             """,
         version: ClowdrVersion.current,
         subcommands: [
-            Run.self, Rerun.self, Watch.self, Status.self, QueryCommand.self, ExportCommand.self, ShareCommand.self, ArchiveCommand.self, Local.self, Task.self,
+            Run.self, Rerun.self, Watch.self, Status.self, QueryCommand.self, ExportCommand.self, ShareCommand.self, ArchiveCommand.self, Local.self,
+            Task.self,
             Validate.self,
             Simulate.self, Fsck.self, Upgrade.self,
             Ingest.self,

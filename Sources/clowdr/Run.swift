@@ -1,6 +1,6 @@
 public import ArgumentParser
-public import Boutiques
 import Backends
+public import Boutiques
 import EventLog
 import Foundation
 import Runner

@@ -39,7 +39,8 @@ struct Task: ParsableCommand {
         if let array {
             let env = ProcessInfo.processInfo.environment
             guard let index = (env["SLURM_ARRAY_TASK_ID"] ?? env["AWS_BATCH_JOB_ARRAY_INDEX"]).flatMap(Int.init) else {
-                throw ValidationError("--array needs SLURM_ARRAY_TASK_ID or AWS_BATCH_JOB_ARRAY_INDEX in the environment (it runs inside a job array)")
+                throw ValidationError(
+                    "--array needs SLURM_ARRAY_TASK_ID or AWS_BATCH_JOB_ARRAY_INDEX in the environment (it runs inside a job array)")
             }
             files += try Worker.arrayElement(map: array, index: index)
         }

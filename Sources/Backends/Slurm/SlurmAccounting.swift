@@ -29,7 +29,8 @@ public enum SlurmAccounting {
             guard finalStates.contains(state) else { continue }
             let (code, signal) = exitCode(f[2])
             jobs[id] = FinalState(
-                state: state, failureClass: classify(state: state, exitCode: code, signal: signal), exitCode: code, signal: signal, peakRSS: size(f[5]),
+                state: state, failureClass: classify(state: state, exitCode: code, signal: signal), exitCode: code, signal: signal,
+                peakRSS: size(f[5]),
                 wallTime: duration(f[3]), cpuTime: duration(f[4]), requestedMemory: size(f[6]), timeLimit: duration(f[7]))
         }
         for (id, rss) in stepRSS where jobs[id] != nil { jobs[id]!.peakRSS = max(jobs[id]!.peakRSS ?? 0, rss) }

@@ -36,7 +36,8 @@ public struct SlurmCommands: Sendable {
         p.standardInput = FileHandle.nullDevice
         let started = DispatchTime.now().uptimeNanoseconds
         do { try p.run() } catch {
-            throw BackendError("cannot run \(command): \(error); is Slurm installed here (or give its bin folder)?", code: "slurm.not_found", usage: true)
+            throw BackendError(
+                "cannot run \(command): \(error); is Slurm installed here (or give its bin folder)?", code: "slurm.not_found", usage: true)
         }
         // Both pipes drained at once, so neither fills up.
         nonisolated(unsafe) var errData = Data()
@@ -57,9 +58,11 @@ public struct SlurmCommands: Sendable {
     /// Whether a failed command may succeed if tried again (the controller or its database is away or busy).
     public static func isTransient(_ o: Output) -> Bool {
         let text = o.stderr.lowercased()
-        return ["unable to contact slurm controller", "socket timed out", "connection refused", "slurm_receive_msg", "resource temporarily unavailable",
+        return [
+            "unable to contact slurm controller", "socket timed out", "connection refused", "slurm_receive_msg", "resource temporarily unavailable",
             "slurmctld is not responding", "communications connection failure", "zero bytes were transmitted", "transient", "try again",
-            "slurmdbd", "connection timed out"].contains { text.contains($0) }
+            "slurmdbd", "connection timed out",
+        ].contains { text.contains($0) }
     }
 
     /// Runs `command ARGS` until it succeeds, retrying transient failures with backoff (`beforeRetry` runs before

