@@ -14,7 +14,7 @@ DEMO_DIR   ?= out/demo
 BOSH_VENV  ?= .build-bosh
 FUZZ_SECONDS ?= 600
 
-.PHONY: all deps build test lint format schema demo bench fuzz containers clean
+.PHONY: all deps build test lint format schema demo bench fuzz containers slurm clean
 
 all: build
 
@@ -48,11 +48,16 @@ schema:
 containers:
 	@scripts/containers/make-test-image.sh >/dev/null || echo "podman is unavailable: the container tests will be skipped"
 
+# A real one-node Slurm (slurm-wlm, munge, slurmdbd on MariaDB) for the Slurm backend's tests: installed when
+# missing, started once per run, stopped by PID file after the tests whatever their outcome.
+slurm:
+	@scripts/slurm/setup.sh >/dev/null || echo "Slurm could not be started: the Slurm tests will be skipped"
+
 # The tests' temporary folders go under one folder of this run, removed afterwards whatever the outcome
 # (readable by others: a test runs commands as nobody).
-test: build lint containers
+test: build lint containers slurm
 	@tmp=$$(mktemp -d /tmp/clowdr-test.XXXXXX) && chmod 755 "$$tmp" && \
-	  TMPDIR="$$tmp" $(SWIFT) test --skip-build; status=$$?; rm -rf "$$tmp"; exit $$status
+	  TMPDIR="$$tmp" $(SWIFT) test --skip-build; status=$$?; rm -rf "$$tmp"; scripts/slurm/teardown.sh >/dev/null; exit $$status
 
 demo: build
 	@scripts/demo.sh $(CLOWDR) $(DEMO_DIR)

@@ -150,4 +150,51 @@ struct SlurmTests {
         let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
         #expect(try clowdr(["fsck", dir + "/prov/" + exp]).status == 0)
     }
+
+    /// Restarts the test cluster with other settings for `body`, then as `make test` started it.
+    func withCluster(_ environment: [String: String], _ body: () throws -> Void) throws {
+        // Output to a file and no pipe read to its end: the daemons it starts keep what they inherit open.
+        let setup = TestSupport.repositoryRoot + "/scripts/slurm/setup.sh"
+        let log = try TestSupport.temporaryDirectory("slurm-setup") + "/setup.log"
+        func start(_ environment: [String: String]) throws -> Int32 {
+            // posix_spawn and waitpid: the daemons outlive the script, and only the script is waited for.
+            let assignments = environment.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            let line = "\(assignments) '\(setup)' >'\(log)' 2>&1 </dev/null"
+            var pid: pid_t = 0
+            let words: [String] = ["/bin/sh", "-c", line]
+            let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+            defer { for p in argv { free(p) } }
+            guard posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0 else { return -1 }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            return (status >> 8) & 0xff
+        }
+        let restarted = try start(environment)
+        defer { _ = try? start([:]) }
+        try #require(restarted == 0, "the cluster did not restart: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        try body()
+    }
+
+    @Test("a small cluster: no accounting at all and MaxArraySize 5; 12 tasks in arrays indexed below 5, the record complete")
+    func smallCluster() throws {
+        let dir = try project("sleep 1; exit [K]", (0..<12).map { $0 == 4 ? 3 : 0 })
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let oom = try project("python3 -c \\\"import time; b=b'x'*([K]<<20); time.sleep(3)\\\"", [150])
+        defer { try? FileManager.default.removeItem(atPath: oom) }
+        try withCluster(["SLURM_DBD": "0", "SLURM_MAX_ARRAY": "5"]) {
+            #expect(try TestSupport.run("/usr/bin/env", ["sacct"]).stderr.contains("accounting storage is disabled"))
+            let run = try clowdr(["run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--provdir", dir + "/prov"])
+            #expect(run.stdout.contains("12 attempts: 11 succeeded, 1 failed"), "\(run.stdout) \(run.stderr)")
+            let ids = try attempts(dir).values.compactMap(\.nativeID)
+            #expect(ids.count == 12 && ids.allSatisfy { Int($0.split(separator: "_")[1])! < 5 }, "\(ids)")
+            #expect(Set(ids.map { $0.split(separator: "_")[0] }).count == 3, "12 elements in arrays of at most 5: \(ids)")
+            // Killed for memory with no accounting: the scheduler's own message in the job's output says so.
+            let killed = try clowdr([
+                "run", oom + "/d.json", oom + "/i.json", "--sweep", "k", "--backend", "slurm", "--clusterargs", "mem:80M", "--provdir", oom + "/prov",
+            ])
+            #expect(killed.status == 1)
+            let reason = try attempts(oom)[0]?.reason ?? "none"
+            #expect(reason.contains("killed for exceeding its 80 MB memory request"), "\(reason)")
+        }
+    }
 }

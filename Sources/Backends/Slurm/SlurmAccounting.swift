@@ -56,6 +56,14 @@ public enum SlurmAccounting {
         var f = final
         if output.contains("exceeded memory limit") || output.contains("oom-kill") || output.contains("Out Of Memory") {
             f.failureClass = .oom
+            // "StepId=2.batch exceeded memory limit (224903168 > 52428800), being killed": the peak and the limit.
+            if let r = output.range(of: #"exceeded memory limit \(([0-9]+) > ([0-9]+)\)"#, options: .regularExpression) {
+                let numbers = output[r].split(whereSeparator: { !$0.isNumber }).compactMap { Int64($0) }
+                if numbers.count == 2 {
+                    f.peakRSS = max(f.peakRSS ?? 0, numbers[0])
+                    f.requestedMemory = f.requestedMemory ?? numbers[1]
+                }
+            }
         } else if output.contains("DUE TO TIME LIMIT") {
             f.failureClass = .timeout
         } else if output.contains("DUE TO PREEMPTION") {
