@@ -28,7 +28,7 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 
-SLURM_STATE="$S" "$here/teardown.sh" >/dev/null 2>&1 || true
+SLURM_STATE="$S" SLURM_KEEP_DB=1 "$here/teardown.sh" >/dev/null 2>&1 || true
 mkdir -p "$S/slurmctld" "$S/slurmd" "$S/log" /etc/slurm
 
 # munge: its key (the package makes one; make it if absent), then the daemon with its PID file in $S.
@@ -55,7 +55,8 @@ sed -e "s|@CPUS@|$cpus|g" -e "s|@MEM@|$mem|g" -e "s|@STATE@|$S|g" -e "s|@ACCT_TY
 if [ "$DBD" = 1 ]; then
   install -d -o mysql -g mysql -m 0755 /run/mysqld
   [ -d /var/lib/mysql/mysql ] || mariadb-install-db --user=mysql --datadir=/var/lib/mysql >/dev/null
-  nohup /usr/sbin/mariadbd --user=mysql --skip-networking --socket=/run/mysqld/mysqld.sock \
+  pid=$(cat /run/mysqld/mariadbd.pid 2>/dev/null || true)
+  [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = mariadbd ] || nohup /usr/sbin/mariadbd --user=mysql --skip-networking --socket=/run/mysqld/mysqld.sock \
     --pid-file=/run/mysqld/mariadbd.pid --innodb-buffer-pool-size=128M --innodb-lock-wait-timeout=900 > "$S/log/mariadbd.log" 2>&1 &
   until_ok 60 mariadb-admin --socket=/run/mysqld/mysqld.sock ping || { echo "MariaDB did not start" >&2; exit 1; }
   mariadb --socket=/run/mysqld/mysqld.sock -e "

@@ -12,8 +12,8 @@ stop() {  # stop NAME PIDFILE COMM
   fi
   rm -f "$2"
 }
-wait_stopped() {  # up to 10 s, then SIGKILL the same pids
-  for _ in $(seq 1 100); do
+wait_stopped() {  # up to 30 s, then SIGKILL the same pids
+  for _ in $(seq 1 300); do
     local alive=""
     for p in $pids; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
     [ -z "$alive" ] && { pids=""; return 0; }
@@ -30,7 +30,8 @@ stop slurmd "$S/slurmd.pid" slurmd
 stop slurmctld "$S/slurmctld.pid" slurmctld
 wait_stopped
 stop slurmdbd "$S/slurmdbd.pid" slurmdbd
-stop mariadbd /run/mysqld/mariadbd.pid mariadbd
+# MariaDB may stay up across a restart (setup.sh does that): it takes seconds to stop and start.
+[ "${SLURM_KEEP_DB:-0}" = 1 ] || stop mariadbd /run/mysqld/mariadbd.pid mariadbd
 stop munged "$S/munged.pid" munged
 wait_stopped
 exit 0
