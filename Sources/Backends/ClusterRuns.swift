@@ -1,7 +1,6 @@
 public import Boutiques
 public import EventLog
 import Foundation
-import JSON
 public import Runner
 
 /// Runs, reruns and follows experiments on a cluster or cloud backend: the same plan and record as a local run,
@@ -76,29 +75,9 @@ public enum ClusterRuns {
         cancel: CancellationFlag, factory: EventFactory = EventFactory(), onStart: (Controller) -> Void = { _ in }
     ) throws -> RunSummary {
         let layout = absolute(layout)
-        let log = try EventLog(path: layout.log, mode: .readWrite)
-        let state = try log.replay()
-        var selected = state.select(mode)
-        if dev { selected = Array(selected.prefix(1)) }
-        if selected.isEmpty { return RunSummary(layout: layout, results: [:], planned: state.tasks.count, launched: 0, rerunMode: mode) }
-        let d = try DescriptorValidator.load(layout.descriptor)
-        let renderer = Renderer(d, workingDirectory: options.workingDirectory)
-        var plans: [AttemptPlan] = []
-        var invocations: [(task: String, invocation: JSONObject)] = []
-        for task in selected {
-            guard let seq = state.tasks[task]?.plannedSeq, let planned = try log.events(after: seq - 1, limit: 1).first,
-                case .taskPlanned(let p) = try planned.decoded().body, case .object(let inv) = p.invocation
-            else { throw PlanError("\(layout.log): task \(task) has no task_planned event with its invocation", code: "run.task_not_planned") }
-            invocations.append((task, inv))
-            plans.append(
-                AttemptPlan(
-                    task: task, attempt: state.tasks[task]?.nextAttempt ?? 1,
-                    rendered: try renderer.render(.object(inv), file: layout.invocation(task))))
-        }
-        try InvocationFiles.write(invocations, in: layout)
-        try log.append([
-            factory.make(.rerunRequested(RerunRequested(mode: mode, tasks: selected, overrides: overrides, controller: HostInfo.controller())))
-        ])
+        let plan = try Runs.prepareRerun(layout, mode: mode, dev: dev, options: options, overrides: overrides, factory: factory)
+        if plan.attempts.isEmpty { return RunSummary(layout: layout, results: [:], planned: plan.state.tasks.count, launched: 0, rerunMode: mode) }
+        let (log, state, plans) = (plan.log, plan.state, plan.attempts)
         let controller = Controller(layout: layout, log: log, backend: backend(cluster, layout: layout), factory: factory)
         controller.policy = Controller.PollPolicy.fromEnvironment()
         onStart(controller)

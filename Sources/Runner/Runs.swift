@@ -99,11 +99,22 @@ public enum Runs {
         return RunSummary(layout: layout, results: results, planned: tasks.count, launched: attempts.count)
     }
 
-    /// Reruns the tasks a mode selects, replayed from the log: appends `rerun_requested`, then new attempts.
-    public static func rerun(
-        _ layout: ExperimentLayout, mode: RerunMode, dev: Bool, options: RunOptions, overrides: [String: String], cancel: CancellationFlag,
-        factory: EventFactory = EventFactory(), onStart: (LocalRunner) -> Void = { _ in }
-    ) throws -> RunSummary {
+    /// What a rerun runs: the tasks a mode selects, each as its next attempt, with its invocation from its
+    /// `task_planned` event (the record; its file may never have been written, if the run was stopped early),
+    /// rendered again for this working directory. Refused while another live controller drives the experiment.
+    public struct RerunPlan {
+        public var log: EventLog
+        public var state: ExperimentState
+        public var descriptor: Descriptor
+        public var selected: [String]
+        public var attempts: [AttemptPlan]
+    }
+
+    /// Selects and prepares a rerun: writes the missing invocation files and records `rerun_requested` when
+    /// anything is selected (nothing is recorded otherwise).
+    public static func prepareRerun(
+        _ layout: ExperimentLayout, mode: RerunMode, dev: Bool, options: RunOptions, overrides: [String: String], factory: EventFactory
+    ) throws -> RerunPlan {
         let log = try EventLog(path: layout.log, mode: .readWrite)
         let state = try log.replay()
         // Only one controller drives an experiment at a time.
@@ -116,13 +127,10 @@ public enum Runs {
         }
         var selected = state.select(mode)
         if dev { selected = Array(selected.prefix(1)) }
-        // Nothing matched: nothing is recorded, and the caller says so.
-        if selected.isEmpty { return RunSummary(layout: layout, results: [:], planned: state.tasks.count, launched: 0, rerunMode: mode) }
         let d = try DescriptorValidator.load(layout.descriptor)
+        var plan = RerunPlan(log: log, state: state, descriptor: d, selected: selected, attempts: [])
+        guard !selected.isEmpty else { return plan }
         let renderer = Renderer(d, workingDirectory: options.workingDirectory)
-        // Each task's invocation from its task_planned event (the record; its file may never have been written, if
-        // the run was stopped early), rendered again for this working directory; the missing files are written.
-        var attempts: [AttemptPlan] = []
         var invocations: [(task: String, invocation: JSONObject)] = []
         for task in selected {
             guard let seq = state.tasks[task]?.plannedSeq, let planned = try log.events(after: seq - 1, limit: 1).first,
@@ -132,7 +140,7 @@ public enum Runs {
                     "\(layout.log): task \(task) has no task_planned event with its invocation; it cannot be rerun", code: "run.task_not_planned")
             }
             invocations.append((task, inv))
-            attempts.append(
+            plan.attempts.append(
                 AttemptPlan(
                     task: task, attempt: state.tasks[task]?.nextAttempt ?? 1,
                     rendered: try renderer.render(.object(inv), file: layout.invocation(task))))
@@ -141,6 +149,18 @@ public enum Runs {
         try log.append([
             factory.make(.rerunRequested(RerunRequested(mode: mode, tasks: selected, overrides: overrides, controller: HostInfo.controller())))
         ])
+        return plan
+    }
+
+    /// Reruns the tasks a mode selects, replayed from the log: appends `rerun_requested`, then new attempts.
+    public static func rerun(
+        _ layout: ExperimentLayout, mode: RerunMode, dev: Bool, options: RunOptions, overrides: [String: String], cancel: CancellationFlag,
+        factory: EventFactory = EventFactory(), onStart: (LocalRunner) -> Void = { _ in }
+    ) throws -> RunSummary {
+        let plan = try prepareRerun(layout, mode: mode, dev: dev, options: options, overrides: overrides, factory: factory)
+        // Nothing matched: nothing is recorded, and the caller says so.
+        if plan.attempts.isEmpty { return RunSummary(layout: layout, results: [:], planned: plan.state.tasks.count, launched: 0, rerunMode: mode) }
+        let (log, d, state, attempts) = (plan.log, plan.descriptor, plan.state, plan.attempts)
         let results = try execute(
             attempts, layout: layout, descriptor: d, log: log, options: options, cancel: cancel, factory: factory, onStart: onStart)
         return RunSummary(layout: layout, results: results, planned: state.tasks.count, launched: attempts.count, rerunMode: mode)
