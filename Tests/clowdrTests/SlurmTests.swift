@@ -31,6 +31,17 @@ struct SlurmTests {
         try TestSupport.run(clowdr, arguments, environment: Self.environment)
     }
 
+    /// `clowdr run` of the project in `dir` on Slurm, in the background (for a test to act on while it runs).
+    func startRun(_ dir: String) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: clowdr)
+        p.arguments = ["run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--provdir", dir + "/prov"]
+        p.environment = ProcessInfo.processInfo.environment.merging(Self.environment) { $1 }
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
     /// task -> (state, native id, failure reason) of each task's latest attempt.
     func attempts(_ dir: String) throws -> [Int: (state: String, nativeID: String?, reason: String?, attempt: Int)] {
         let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
@@ -92,12 +103,7 @@ struct SlurmTests {
     func scancel() throws {
         let dir = try project("sleep [K]", [30, 1])
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: clowdr)
-        p.arguments = ["run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--provdir", dir + "/prov"]
-        p.environment = ProcessInfo.processInfo.environment.merging(Self.environment) { $1 }
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
+        let p = try startRun(dir)
         var id: String?
         for _ in 0..<100 where id == nil {
             usleep(100_000)
@@ -128,12 +134,7 @@ struct SlurmTests {
     func controllerKilled() throws {
         let dir = try project("sleep 2; exit [K]", [0, 3, 0, 0])
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: clowdr)
-        p.arguments = ["run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--provdir", dir + "/prov"]
-        p.environment = ProcessInfo.processInfo.environment.merging(Self.environment) { $1 }
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
+        let p = try startRun(dir)
         for _ in 0..<100 {
             usleep(100_000)
             if let rows = try? attempts(dir), rows.count == 4, rows.values.allSatisfy({ $0.nativeID != nil }) { break }
