@@ -19,6 +19,8 @@ public enum ClusterRuns {
         public var detach = false
         /// The clowdr binary the nodes run.
         public var clowdr: String
+        /// The first part of the jobs' name (`--jobname`, recorded in the experiment's options as `jobname`).
+        public var jobName: String?
 
         public init(backend: BackendKind, clowdr: String) {
             self.backend = backend
@@ -40,7 +42,7 @@ public enum ClusterRuns {
     }
 
     static func backend(_ o: Options, layout: ExperimentLayout) -> any Backend {
-        SlurmBackend(layout: layout, clowdr: o.clowdr)
+        SlurmBackend(layout: layout, clowdr: o.clowdr, jobNamePrefix: o.jobName ?? "clowdr")
     }
 
     /// The experiment by its absolute path: nodes and Slurm's own files resolve nothing against our folder.
@@ -93,6 +95,8 @@ public enum ClusterRuns {
     {
         let layout = absolute(layout)
         let log = try EventLog(path: layout.log, mode: .readWrite)
+        var cluster = cluster
+        if cluster.jobName == nil, let recorded = try log.replay().experiment?.options["jobname"], !recorded.isEmpty { cluster.jobName = recorded }
         let controller = Controller(layout: layout, log: log, backend: backend(cluster, layout: layout))
         controller.policy = Controller.PollPolicy.fromEnvironment()
         try controller.adoptUnfinished()
@@ -112,7 +116,9 @@ public enum ClusterRuns {
                 groupBy: cluster.groupBy, throttle: cluster.throttle, workdir: options.workingDirectory, sampleInterval: options.sampleInterval))
         if cluster.detach {
             try controller.log.checkpoint()
-            return RunSummary(layout: controller.layout, results: [:], planned: planned, launched: 0)
+            var s = RunSummary(layout: controller.layout, results: [:], planned: planned, launched: 0)
+            s.detached = plans.count
+            return s
         }
         let results = try controller.follow(cancel: cancel)
         try controller.log.checkpoint()

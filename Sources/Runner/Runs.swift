@@ -40,6 +40,8 @@ public struct RunSummary: Sendable {
     public var launched: Int
     /// For a rerun, what selected its tasks.
     public var rerunMode: RerunMode?
+    /// Submitted to a scheduler and not followed (`--detach`): how many attempts.
+    public var detached = 0
 
     public init(layout: ExperimentLayout, results: [String: TaskStatus], planned: Int, launched: Int, rerunMode: RerunMode? = nil) {
         self.layout = layout

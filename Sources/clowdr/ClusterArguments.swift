@@ -23,10 +23,16 @@ struct ClusterArguments: ParsableArguments {
     @Flag(help: "Return once the tasks are submitted; `clowdr watch` follows them later.")
     var detach = false
 
+    @Option(help: "The first part of the jobs' name on the cluster (default clowdr): <jobname>-<experiment-id>.")
+    var jobname: String?
+
     func validate() throws {
         if throttle < 0 { throw ValidationError("--throttle must be 0 (no limit) or more, got \(throttle)") }
-        if backend == .local && (clusterargs != nil || detach || throttle > 0) {
-            throw ValidationError("--clusterargs, --throttle and --detach go with --backend slurm")
+        if backend == .local && (clusterargs != nil || detach || throttle > 0 || jobname != nil) {
+            throw ValidationError("--clusterargs, --throttle, --detach and --jobname go with --backend slurm")
+        }
+        if let jobname, jobname.isEmpty || jobname.contains(where: { !($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
+            throw ValidationError("--jobname '\(jobname)': use letters, digits, - and _ only")
         }
         if let clusterargs { _ = try ClusterRuns.parseResources(clusterargs) }
     }
@@ -39,6 +45,7 @@ struct ClusterArguments: ParsableArguments {
         o.groupBy = groupBy ?? 1
         o.throttle = throttle
         o.detach = detach
+        o.jobName = jobname
         return o
     }
 }

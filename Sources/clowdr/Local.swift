@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backends
 import Boutiques
 import EventLog
 import Foundation
@@ -44,6 +45,15 @@ struct Local: ParsableCommand {
     @Flag(name: [.short, .long], help: "One task per BIDS participant x session.")
     var bids = false
 
+    @Option(name: [.customShort("c"), .long], help: "Submit to this scheduler instead of running here: slurm.")
+    var cluster: BackendKind?
+
+    @Option(name: [.customShort("a"), .long], help: "Scheduler resources, KEY:VALUE,... (e.g. time:4:00,mem:2048,account:ABC).")
+    var clusterargs: String?
+
+    @Option(name: [.customShort("n"), .long], help: "The first part of the jobs' name on the cluster.")
+    var jobname: String?
+
     @OptionGroup var execution: ExecutionOptions
 
     func validate() throws {
@@ -68,7 +78,11 @@ struct Local: ParsableCommand {
         command.setup = setup
         command.bids = bids
         command.execution = execution
+        if let cluster { command.cluster.backend = cluster }
+        command.cluster.clusterargs = clusterargs
+        command.cluster.jobname = jobname
         try command.validate()
+        try command.cluster.validate()
         try command.run()
     }
 }

@@ -137,7 +137,8 @@ struct Run: ParsableCommand {
             request.recordedOptions = execution.recorded.merging(
                 [
                     "dev": String(dev), "setup": String(setup), "bids": String(bids), "sweep": sweep.joined(separator: ","),
-                    "groupby": groupby.map(String.init) ?? "",
+                    "groupby": groupby.map(String.init) ?? "", "backend": cluster.backend.rawValue, "jobname": cluster.jobname ?? "",
+                    "clusterargs": cluster.clusterargs ?? "",
                 ],
                 uniquingKeysWith: { a, _ in a })
             if cluster.backend != .local {
@@ -176,6 +177,9 @@ enum RunCommand {
 
 /// What happened, counted: the attempts that ran by how they ended, and the tasks never started.
 func summaryLine(_ summary: RunSummary, stoppedBy reason: String?) -> String {
+    if summary.detached > 0 {
+        return "\(summary.detached) attempts submitted; follow them with: clowdr watch \(summary.layout.directory)"
+    }
     if summary.launched == 0 {
         if let mode = summary.rerunMode {
             return "no task is \(mode.rawValue == "all" ? "planned" : mode.rawValue): nothing to rerun (\(summary.planned) tasks in the experiment)"

@@ -198,4 +198,27 @@ struct SlurmTests {
             #expect(reason.contains("killed for exceeding its 80 MB memory request"), "\(reason)")
         }
     }
+
+    @Test("the original forms (local -c slurm -a -n, cluster ... slurm --jobname), and --detach then watch")
+    func originalForms() throws {
+        let dir = try project("echo [K]; exit [K]", [0, 1, 0])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let local = try clowdr([
+            "local", dir + "/d.json", dir + "/i.json", dir + "/prov", "-c", "slurm", "-a", "mem:500M", "-n", "myjob", "--sweep", "k",
+        ])
+        #expect(local.status == 1 && local.stdout.contains("3 attempts: 2 succeeded, 1 failed"), "\(local.stdout) \(local.stderr)")
+        #expect(try clowdr(["events", "--no-samples", dir + "/prov"]).stdout.contains(#""resources":{"mem":"500M"}"#))
+        let detached = try clowdr([
+            "cluster", dir + "/d.json", dir + "/i.json", dir + "/prov2", "slurm", "--jobname", "lab", "--sweep", "k", "--detach",
+        ])
+        #expect(
+            detached.status == 0 && detached.stdout.contains("3 attempts submitted; follow them with: clowdr watch"),
+            "\(detached.stdout) \(detached.stderr)")
+        let names =
+            try TestSupport.run("/usr/bin/env", ["squeue", "-h", "-o", "%j"]).stdout
+            + (try TestSupport.run("/usr/bin/env", ["sacct", "-n", "-X", "-P", "-o", "JobName"]).stdout)
+        #expect(names.contains("lab-"), "the jobs are named after --jobname: \(names)")
+        let watch = try clowdr(["watch", dir + "/prov2"])
+        #expect(watch.status == 1 && watch.stdout.contains("3 attempts: 2 succeeded, 1 failed"), "\(watch.stdout) \(watch.stderr)")
+    }
 }

@@ -1,7 +1,8 @@
 public import EventLog
 import Foundation
 
-/// Runs attempts as Slurm job arrays. Every array of an experiment is named `clowdr-<experiment-id>`, so one
+/// Runs attempts as Slurm job arrays. Every array of an experiment is named `clowdr-<experiment-id>` (or
+/// `<jobname>-<experiment-id>` with `--jobname`), so one
 /// `squeue --name` finds them all. Each element runs `clowdr task --array MAP` on its node, which runs the task
 /// files on the element's line of the map and writes its events to `segments/slurm-<A>_<a>.ndjson` in the
 /// experiment folder (on the shared file system: nodes never open the SQLite log).
@@ -14,18 +15,21 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
     public let layout: ExperimentLayout
     /// The clowdr binary the nodes run (the same path must exist there: a shared install).
     public let clowdr: String
+    /// The first part of the arrays' name (`--jobname`; `clowdr` by default).
+    public let jobNamePrefix: String
     public var commands: SlurmCommands
     private let lock = NSLock()
     private var maxArraySizeCache: Int?
 
-    public init(layout: ExperimentLayout, clowdr: String, commands: SlurmCommands = SlurmCommands()) {
+    public init(layout: ExperimentLayout, clowdr: String, jobNamePrefix: String = "clowdr", commands: SlurmCommands = SlurmCommands()) {
         self.layout = layout
         self.clowdr = clowdr
+        self.jobNamePrefix = jobNamePrefix
         self.commands = commands
     }
 
     /// The job name every array of the experiment has.
-    public var jobName: String { "clowdr-" + layout.id }
+    public var jobName: String { jobNamePrefix + "-" + layout.id }
     /// Where the arrays' maps, scripts and Slurm's own output files go.
     public var folder: String { layout.directory + "/slurm" }
     /// Where the workers write their segments.

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Backends
+import Foundation
+import Runner
+
+/// `clowdr cluster DESCRIPTOR INVOCATION PROVDIR slurm`: the original Clowdr's cluster command line.
+struct Cluster: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The original Clowdr cluster command line: run the tasks as jobs on a Slurm cluster.",
+        discussion: """
+            Same as `clowdr run DESCRIPTOR INVOCATION --provdir PROVDIR --backend slurm`, with --account and \
+            --jobname as the original took them. See docs/slurm.md.
+            """)
+
+    @Argument(help: "The Boutiques descriptor (JSON file).")
+    var descriptor: String
+
+    @Argument(help: "An invocation (JSON file), or a folder of them.")
+    var invocation: String
+
+    @Argument(help: "Where experiments are kept (on a file system the compute nodes share).")
+    var provdir: String
+
+    @Argument(help: "The scheduler: slurm.")
+    var scheduler: BackendKind
+
+    @Option(help: "The account to charge (sbatch --account).")
+    var account: String?
+
+    @Option(name: [.customShort("n"), .long], help: "The first part of the jobs' name on the cluster.")
+    var jobname: String?
+
+    @Option(name: [.customShort("a"), .long], help: "Scheduler resources, KEY:VALUE,... (e.g. time:4:00,mem:2048).")
+    var clusterargs: String?
+
+    @Flag(name: [.short, .long], help: "Run the first task only.")
+    var dev = false
+
+    @Flag(name: [.short, .long], help: "One task per BIDS participant x session.")
+    var bids = false
+
+    @Option(name: [.short, .long], help: "Group tasks N at a time into one array element.")
+    var groupby: Int?
+
+    @Option(help: "A list-valued input to sweep (repeatable).")
+    var sweep: [String] = []
+
+    @Flag(help: "Return once the tasks are submitted; `clowdr watch` follows them later.")
+    var detach = false
+
+    @OptionGroup var execution: ExecutionOptions
+
+    func validate() throws {
+        if scheduler != .slurm { throw ValidationError("the scheduler must be slurm, got \(scheduler.rawValue)") }
+    }
+
+    func run() throws {
+        var command = try Run.parse([descriptor, invocation, "--provdir", provdir])
+        command.dev = dev
+        command.bids = bids
+        command.groupby = groupby
+        command.sweep = sweep
+        command.execution = execution
+        command.cluster.backend = .slurm
+        command.cluster.jobname = jobname
+        command.cluster.detach = detach
+        let resources = [clusterargs, account.map { "account:\($0)" }].compactMap { $0 }.joined(separator: ",")
+        command.cluster.clusterargs = resources.isEmpty ? nil : resources
+        try command.validate()
+        try command.cluster.validate()
+        try command.run()
+    }
+}
