@@ -186,6 +186,9 @@ public final class Controller: @unchecked Sendable {
         let dir = layout.directory + "/segments"
         for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasSuffix(".ndjson") {
             let path = dir + "/" + name
+            // A segment that did not grow is not opened: with thousands of workers, most did not.
+            var info = stat()
+            guard stat(path, &info) == 0, UInt64(info.st_size) > offsets[path] ?? 0 else { continue }
             let (_, offset) = try log.ingest(segmentAt: path, from: offsets[path] ?? 0)
             offsets[path] = offset
         }

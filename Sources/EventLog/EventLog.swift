@@ -30,6 +30,8 @@ public final class EventLog: EventSink, @unchecked Sendable {
     /// The file's path.
     public let path: String
     public let mode: Mode
+    /// How SQLite has the file open (`.immutable` for a reader in a folder it cannot write).
+    let connectionMode: Connection.Mode
     private let lock = Lock()
     private let db: Connection
     private var cached: Statements?
@@ -47,8 +49,9 @@ public final class EventLog: EventSink, @unchecked Sendable {
         if mode != .create, !FileManager.default.fileExists(atPath: file) { throw EventLogError.notFound(path: path) }
         self.path = file
         self.mode = mode
+        connectionMode = EventLog.connectionMode(mode, file: file)
         do {
-            db = try Connection(path: file, mode: EventLog.connectionMode(mode, file: file))
+            db = try Connection(path: file, mode: connectionMode)
             db.setBusyTimeout(milliseconds: EventLog.busyTimeoutMilliseconds)
             try configure()
             if mode == .readOnly {
@@ -90,7 +93,7 @@ public final class EventLog: EventSink, @unchecked Sendable {
             let found = try db.scalar("PRAGMA \(pragma)")?.description.lowercased() ?? "nothing"
             guard found == expected else { throw EventLogError.pragmaRefused(path: path, pragma: pragma, expected: expected, found: found) }
         }
-        let immutable = mode == .readOnly && EventLog.connectionMode(mode, file: path) == .immutable
+        let immutable = connectionMode == .immutable
         if mode != .readOnly {
             let journal = try db.scalar("PRAGMA journal_mode=WAL")?.description.lowercased() ?? "nothing"
             guard journal == "wal" else { throw EventLogError.pragmaRefused(path: path, pragma: "journal_mode", expected: "wal", found: journal) }

@@ -33,17 +33,7 @@ struct Cluster: ParsableCommand {
     @Option(name: [.customShort("a"), .long], help: "Scheduler resources, KEY:VALUE,... (e.g. time:4:00,mem:2048).")
     var clusterargs: String?
 
-    @Flag(name: [.short, .long], help: "Run the first task only.")
-    var dev = false
-
-    @Flag(name: [.short, .long], help: "One task per BIDS participant x session.")
-    var bids = false
-
-    @Option(name: [.short, .long], help: "Group tasks N at a time into one array element.")
-    var groupby: Int?
-
-    @Option(help: "A list-valued input to sweep (repeatable).")
-    var sweep: [String] = []
+    @OptionGroup var plan: PlanArguments
 
     @Flag(help: "Return once the tasks are submitted; `clowdr watch` follows them later.")
     var detach = false
@@ -56,10 +46,7 @@ struct Cluster: ParsableCommand {
 
     func run() throws {
         var command = try Run.parse([descriptor, invocation, "--provdir", provdir])
-        command.dev = dev
-        command.bids = bids
-        command.groupby = groupby
-        command.sweep = sweep
+        command.plan = plan
         command.execution = execution
         command.cluster.backend = .slurm
         command.cluster.jobname = jobname

@@ -24,26 +24,11 @@ struct Local: ParsableCommand {
     @Argument(help: "Where experiments are kept.")
     var provdir: String
 
-    @Flag(name: [.short, .long], help: "Run the first task only.")
-    var dev = false
-
-    @Option(name: [.short, .long], help: "Group tasks N at a time into one job (cluster backends; no effect locally).")
-    var groupby: Int?
-
-    @Option(help: "A list-valued input to sweep (repeatable).")
-    var sweep: [String] = []
-
-    @Flag(help: "Plan and record the tasks, launch nothing.")
-    var setup = false
-
     @Option(name: [.customShort("R"), .long], help: "Rerun the tasks of --run_id: all, failed or incomplete.")
     var rerun: RerunMode?
 
     @Option(name: .customLong("run_id"), help: "The experiment to rerun (its folder name in PROVDIR).")
     var runID: String?
-
-    @Flag(name: [.short, .long], help: "One task per BIDS participant x session.")
-    var bids = false
 
     @Option(name: [.customShort("c"), .long], help: "Submit to this scheduler instead of running here: slurm.")
     var cluster: BackendKind?
@@ -53,6 +38,8 @@ struct Local: ParsableCommand {
 
     @Option(name: [.customShort("n"), .long], help: "The first part of the jobs' name on the cluster.")
     var jobname: String?
+
+    @OptionGroup var plan: PlanArguments
 
     @OptionGroup var execution: ExecutionOptions
 
@@ -67,16 +54,12 @@ struct Local: ParsableCommand {
     func run() throws {
         if let rerun, let runID {
             var command = try Rerun.parse([rerun.rawValue, provdir + "/" + runID])
-            command.dev = dev
+            command.dev = plan.dev
             command.execution = execution
             return try command.run()
         }
         var command = try Run.parse([descriptor, invocation, "--provdir", provdir])
-        command.dev = dev
-        command.groupby = groupby
-        command.sweep = sweep
-        command.setup = setup
-        command.bids = bids
+        command.plan = plan
         command.execution = execution
         if let cluster { command.cluster.backend = cluster }
         command.cluster.clusterargs = clusterargs

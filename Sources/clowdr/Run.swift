@@ -93,20 +93,7 @@ struct Run: ParsableCommand {
     @Option(help: "Where experiments are kept: each in PROVDIR/<experiment-id>/.")
     var provdir = "provdir"
 
-    @Flag(name: [.short, .long], help: "Run the first task only.")
-    var dev = false
-
-    @Flag(help: "Plan and record the tasks, launch nothing.")
-    var setup = false
-
-    @Option(help: "A list-valued input to sweep: one task per value (repeatable: the cartesian product).")
-    var sweep: [String] = []
-
-    @Flag(name: [.short, .long], help: "One task per BIDS participant x session.")
-    var bids = false
-
-    @Option(name: [.short, .long], help: "Group tasks N at a time into one job (cluster backends; no effect locally).")
-    var groupby: Int?
+    @OptionGroup var plan: PlanArguments
 
     @Option(help: "A name for the experiment.")
     var name: String?
@@ -120,7 +107,6 @@ struct Run: ParsableCommand {
         if !FileManager.default.fileExists(atPath: invocation) {
             throw ValidationError("invocation '\(invocation)' does not exist: give a JSON file or a folder of them")
         }
-        if let groupby, groupby < 1 { throw ValidationError("--groupby must be at least 1, got \(groupby)") }
     }
 
     func run() throws {
@@ -128,21 +114,21 @@ struct Run: ParsableCommand {
             let d = try DescriptorValidator.load(descriptor)
             var request = RunRequest(
                 descriptorPath: descriptor, invocationPath: invocation, provdir: provdir, options: try execution.runOptions(for: d))
-            request.sweeps = sweep
-            request.bids = bids
-            request.dev = dev
-            request.setupOnly = setup
+            request.sweeps = plan.sweep
+            request.bids = plan.bids
+            request.dev = plan.dev
+            request.setupOnly = plan.setup
             request.name = name
             request.warn = { FileHandle.standardError.write(Data("clowdr: warning: \($0)\n".utf8)) }
             request.recordedOptions = execution.recorded.merging(
                 [
-                    "dev": String(dev), "setup": String(setup), "bids": String(bids), "sweep": sweep.joined(separator: ","),
-                    "groupby": groupby.map(String.init) ?? "", "backend": cluster.backend.rawValue, "jobname": cluster.jobname ?? "",
+                    "dev": String(plan.dev), "setup": String(plan.setup), "bids": String(plan.bids), "sweep": plan.sweep.joined(separator: ","),
+                    "groupby": plan.groupby.map(String.init) ?? "", "backend": cluster.backend.rawValue, "jobname": cluster.jobname ?? "",
                     "clusterargs": cluster.clusterargs ?? "",
                 ],
                 uniquingKeysWith: { a, _ in a })
             if cluster.backend != .local {
-                return try ClusterRuns.start(request, cluster: try cluster.options(groupBy: groupby), cancel: cancel) { layout, controller in
+                return try ClusterRuns.start(request, cluster: try cluster.options(groupBy: plan.groupby), cancel: cancel) { layout, controller in
                     display.started(layout, controller, verbose: execution.verbose)
                 }
             }

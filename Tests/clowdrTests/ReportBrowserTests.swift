@@ -98,6 +98,7 @@ struct ReportBrowserTests {
                     "(window.clowdrReport.selectTask(window.clowdrReport.state.core.tasks.id.indexOf('\(failedTask)'), {plot: 'only'}), new Promise(r => setTimeout(() => r(document.querySelector('#detail pre[aria-label=stderr]')?.textContent), 300)))"
                 ),
                 ("command", "document.querySelector('#detail pre[aria-label=\"command line\"]')?.textContent"),
+                ("legend", "document.getElementById('plot-legend').textContent"),
                 ("sha256", "[...document.querySelectorAll('#detail table.outputs code')].map(c => c.textContent.length)"),
                 ("plotted", "document.getElementById('ram-plot').dataset.series"),
                 (
@@ -129,6 +130,9 @@ struct ReportBrowserTests {
         #expect(int(res["failed_rows"]) == failed)
         #expect(int(res["csv_lines"]) == failed + 1, "header + one line per visible row")
         #expect(res["csv_header"] == "Task,Labels,State,Attempts,Exit,Duration,Peak RAM,CPU,Failure reason", "the labels column is shown by default")
+        #expect(
+            res["legend"]?.stringValue?.contains("(participant=") == true,
+            "the plot legend names the task by its labels: \(res["legend"]?.stringValue ?? "none")")
         #expect(res["detail"]?.description.contains("MemoryError") == true, "the failed task's stderr tail: \(res["detail"] ?? .null)")
         #expect(res["command"]?.description.contains("fmriprep /data/ds004215") == true)
         #expect(int(item(res["sha256"], 0)) == 64, "outputs with their sha256: \(res["sha256"] ?? .null)")
