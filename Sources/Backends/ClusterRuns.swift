@@ -1,4 +1,4 @@
-public import Boutiques
+import Boutiques
 public import EventLog
 import Foundation
 public import Runner

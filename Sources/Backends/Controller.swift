@@ -15,6 +15,11 @@ public final class Controller: @unchecked Sendable {
     public var policy = PollPolicy()
     /// Told a line for each attempt that ends, and the progress.
     public var onAttemptEnd: ((String, Int, TaskStatus) -> Void)?
+    /// Told when the scheduler cannot be reached (after its own retries) and when it answers again: following goes
+    /// on meanwhile, from the workers' segments.
+    public var onWarning: ((String) -> Void)?
+    /// Since when the scheduler has not answered, if it has not.
+    private var unreachableSince: Date?
 
     /// Attempts followed: their native id, by attempt. Grouped attempts (`--groupby`) share one native id.
     private var followed: [Attempt: String] = [:]
@@ -26,6 +31,11 @@ public final class Controller: @unchecked Sendable {
     /// When an attempt was first seen gone from the queue without a final event.
     private var goneSince: [String: Date] = [:]
     private var reported = Set<Attempt>()
+    /// Attempts whose worker recorded a stop by a signal it did not ask for (the scheduler's time limit, a
+    /// preemption): followed until the scheduler says why. Those it explained are not asked about again.
+    private var explained = Set<Attempt>()
+    /// Whether this controller asked the scheduler to cancel (then every stop is explained).
+    private var cancelling = false
 
     /// One attempt of one task.
     struct Attempt: Hashable {
@@ -134,7 +144,7 @@ public final class Controller: @unchecked Sendable {
     /// Follows the attempts already in the log that have this backend and no final word (after `clowdr watch`).
     public func adoptUnfinished() throws {
         for (_, t) in try log.projectedTasks() {
-            for a in t.attempts where !a.state.isTerminal && a.backend == backend.name {
+            for a in t.attempts where (!a.state.isTerminal || a.state == .cancelled) && a.backend == backend.name {
                 if let id = a.nativeID { followed[Attempt(task: t.task, attempt: a.attempt)] = id }
             }
         }
@@ -153,17 +163,33 @@ public final class Controller: @unchecked Sendable {
             if open.isEmpty && deferred.isEmpty { break }
             if cancel.cancelledBecause != nil, !cancelled {
                 cancelled = true
+                cancelling = true
                 deferred.removeAll()
                 try? backend.cancel(Array(Set(open.values)))
                 nextPoll = Date()
             }
             if Date() >= nextPoll {
                 let started = Date()
-                let changed = try reconcile(open)
-                if !deferred.isEmpty {
-                    let waiting = deferred
-                    deferred.removeAll()
-                    for d in waiting { try submitGroup(d.plans, resources: d.resources) }
+                var changed = false
+                do {
+                    changed = try reconcile(open)
+                    if !deferred.isEmpty {
+                        let waiting = deferred
+                        deferred.removeAll()
+                        for d in waiting { try submitGroup(d.plans, resources: d.resources) }
+                    }
+                    if let since = unreachableSince {
+                        onWarning?("the scheduler answers again after \(Int(Date().timeIntervalSince(since))) s")
+                        unreachableSince = nil
+                    }
+                } catch let e as BackendError where !e.isUsageError {
+                    // A scheduler away for minutes or hours: the workers go on and their segments say what happens;
+                    // the scheduler is asked again at the steady interval, and nothing is guessed meanwhile.
+                    if unreachableSince == nil {
+                        unreachableSince = started
+                        onWarning?("\(e.message); following from the workers' records and asking again every \(Int(policy.steady)) s")
+                    }
+                    interval = policy.steady
                 }
                 let cost = Date().timeIntervalSince(started)
                 interval = changed ? policy.first : min(policy.steady, interval * policy.growth)
@@ -194,13 +220,20 @@ public final class Controller: @unchecked Sendable {
         }
     }
 
-    /// The followed attempts without a final word, with their native ids.
+    /// The followed attempts without a final word, with their native ids (an attempt its worker recorded as
+    /// cancelled waits for the scheduler's reason, unless this controller cancelled it).
     func unfinished() throws -> [Attempt: String] {
         let tasks = try log.projectedTasks()
         return followed.filter { f, _ in
             guard let a = tasks[f.task]?.attempts.first(where: { $0.attempt == f.attempt }) else { return true }
+            if a.state == .cancelled { return !cancelling && !explained.contains(f) }
             return !a.state.isTerminal
         }
+    }
+
+    /// Whether the worker of an attempt recorded it as cancelled (stopped by a signal).
+    func stopped(_ f: Attempt, in tasks: [String: TaskState]) -> Bool {
+        tasks[f.task]?.attempts.first(where: { $0.attempt == f.attempt })?.state == .cancelled
     }
 
     /// One look at the scheduler: the queue for the whole experiment, then the accounting of the attempts that
@@ -228,20 +261,30 @@ public final class Controller: @unchecked Sendable {
             // What the workers wrote meanwhile comes first: their exit is the final word.
             try ingestSegments()
             let still = try unfinished()
+            let tasks = try log.projectedTasks()
             for f in gone {
                 guard let id = still[f] else { continue }
                 let waited = Date().timeIntervalSince(goneSince[id] ?? Date())
+                var final: FinalState?
                 if let finals {
-                    guard let final = finals[id] else { continue }  // accounting lags: ask again, never guess
-                    if final.completed && waited < policy.segmentGrace { continue }  // its segment may still be on its way
-                    ended.append(endEvent(id, f, final, labels: labels[f.task] ?? ""))
+                    final = finals[id]  // absent: accounting lags; ask again, never guess
+                    if final?.completed == true && waited < policy.segmentGrace { continue }  // its segment may still be on its way
                 } else if waited >= policy.segmentGrace {
                     // No accounting on this cluster: what slurmstepd wrote, else an unknown end (never success).
-                    let final =
+                    final =
                         (backend as? SlurmBackend).flatMap { SlurmAccounting.fromOutput($0.output(of: id)) }
                         ?? FinalState(state: "UNKNOWN", failureClass: .unknown)
-                    ended.append(endEvent(id, f, final, labels: labels[f.task] ?? ""))
                 }
+                if final == nil && stopped(f, in: tasks) && waited >= policy.segmentGrace {
+                    explained.insert(f)  // the scheduler has nothing to add (its records may be purged): the worker's stands
+                }
+                guard let final else { continue }
+                if stopped(f, in: tasks) {
+                    // The worker's exit is recorded; the scheduler only says why it was stopped.
+                    explained.insert(f)
+                    if [.cancelled, .unknown, .appError].contains(final.failureClass) { continue }
+                }
+                ended.append(endEvent(id, f, final, labels: labels[f.task] ?? ""))
             }
         }
         if !ended.isEmpty { try log.append(ended) }

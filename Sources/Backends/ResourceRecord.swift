@@ -35,8 +35,9 @@ public struct ResourceRecord: Sendable {
                 t.wall = max(t.wall, p.wallTime ?? 0)
                 t.lastClass = p.failureClass
                 let r = requested["\(task)/\(e.attempt ?? 0)"] ?? [:]
-                t.requestedMemory = r["mem"].flatMap(Self.memoryBytes)
-                t.timeLimit = r["time"].flatMap(Self.timeSeconds)
+                let requested = RequestedResources(r)
+                t.requestedMemory = requested.memory
+                t.timeLimit = requested.timeLimit
             default: return
             }
             tasks[task] = t
@@ -60,37 +61,5 @@ public struct ResourceRecord: Sendable {
             if seconds > 0 { r["time"] = String(Int((seconds / 60).rounded(.up))) }
         }
         return r
-    }
-
-    /// Slurm's `--mem` values (`2048` is MB, `2G`, `500M`, `1T`) as bytes.
-    static func memoryBytes(_ s: String) -> Int64? {
-        let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
-        if let u = s.last.flatMap({ units[Character($0.uppercased())] }) { return Int64(s.dropLast()).map { $0 * u } }
-        return Int64(s).map { $0 << 20 }
-    }
-
-    /// Slurm's `--time` values as seconds: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`.
-    static func timeSeconds(_ s: String) -> Double? {
-        var days = 0.0
-        var rest = Substring(s)
-        if let dash = s.firstIndex(of: "-") {
-            guard let d = Double(s[..<dash]) else { return nil }
-            days = d
-            rest = s[s.index(after: dash)...]
-        }
-        let p = rest.split(separator: ":").map { Double($0) }
-        guard !p.isEmpty, p.allSatisfy({ $0 != nil }) else { return nil }
-        let v = p.map { $0! }
-        let seconds: Double
-        if days > 0 || s.contains("-") {
-            seconds = [3600, 60, 1].prefix(v.count).enumerated().reduce(0) { $0 + v[$1.offset] * Double($1.element) }
-        } else {
-            switch v.count {
-            case 1: seconds = v[0] * 60
-            case 2: seconds = v[0] * 60 + v[1]
-            default: seconds = v[0] * 3600 + v[1] * 60 + v[2]
-            }
-        }
-        return days * 86400 + seconds
     }
 }

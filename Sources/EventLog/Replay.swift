@@ -331,7 +331,16 @@ public enum Replay {
             }
         case .taskEnded(let p):
             withAttempt(attempt, of: &task, creating: .failed, seq: seq) { a in
-                // The worker's own exit is the final word when there is one; the scheduler's fills the gap.
+                // The worker's own exit is the final word when there is one; the scheduler's fills the gap. A worker
+                // stopped by a signal it could not explain (cancelled) gets the scheduler's reason: a time limit,
+                // a preemption, a node failure or memory make the attempt failed, with its worker's totals kept.
+                if a.state == .cancelled {
+                    guard p.failureClass != .cancelled else { return }
+                    a.state = .failed
+                    if let rss = p.peakRSS { a.peakRSS = max(a.peakRSS ?? 0, rss) }
+                    a.failureReason = p.reason
+                    return
+                }
                 guard !a.state.isTerminal || a.state == .lost else { return }
                 a.state = p.failureClass == .cancelled ? .cancelled : .failed
                 a.endedAt = time
@@ -346,7 +355,8 @@ public enum Replay {
             }
         case .taskCancelled(let p):
             withAttempt(attempt, of: &task, creating: .cancelled, seq: seq) { a in
-                guard a.state != .succeeded else { return }
+                // An ended attempt keeps its state (the scheduler's reason for a stop may be read first).
+                guard a.state != .succeeded && a.state != .failed else { return }
                 a.state = .cancelled
                 a.endedAt = a.endedAt ?? time
                 a.failureReason = p.reason

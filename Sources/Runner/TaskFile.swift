@@ -86,6 +86,7 @@ public enum Worker {
             let workdir = URL(fileURLWithPath: t.workdir ?? FileManager.default.currentDirectoryPath).standardizedFileURL.path
             var options = RunOptions(jobs: 1, workingDirectory: workdir)
             options.sampleInterval = t.sampleInterval
+            options.releaseStartupMemory = true
             options.container = try ContainerChoice.options(for: d, runtime: t.containerRuntime, volumes: t.volumes, mapUser: false, imagePath: nil)
             let rendered = try Renderer(d, workingDirectory: workdir).render(
                 try BoutiquesDocument.load(layout.invocation(t.task)), file: layout.invocation(t.task))

@@ -51,6 +51,9 @@ struct QueryCommand: ParsableCommand {
     @Flag(help: "Counts per state, totals, and quantiles of duration, RAM and CPU.")
     var summary = false
 
+    @Flag(help: "Per task, what was requested beside what was used (memory, CPU, time), as seff does, with a summary line.")
+    var efficiency = false
+
     @Option(help: "A read-only SELECT over the documented views.")
     var sql: String?
 
@@ -64,8 +67,8 @@ struct QueryCommand: ParsableCommand {
     var all = false
 
     func validate() throws {
-        let modes = [top != nil, status != nil, task != nil, outliers != nil, summary, sql != nil].filter { $0 }.count
-        if modes > 1 { throw ValidationError("give one of --top, --status, --task, --outliers, --summary, --sql") }
+        let modes = [top != nil, status != nil, task != nil, outliers != nil, summary, efficiency, sql != nil].filter { $0 }.count
+        if modes > 1 { throw ValidationError("give one of --top, --status, --task, --outliers, --summary, --efficiency, --sql") }
         if samples && task == nil { throw ValidationError("--samples goes with --task ID") }
         if !["latest", "all"].contains(attempts) { throw ValidationError("--attempts is latest or all, got '\(attempts)'") }
         if let status, TaskStatus(rawValue: status) == nil && status != "incomplete" {
@@ -88,8 +91,16 @@ struct QueryCommand: ParsableCommand {
         } catch { throw ValidationError("\(error)") }
         let fmt = format ?? (isatty(1) != 0 ? .table : .tsv)
         var combined: ResultTable?
+        var summaries: [String] = []
         for layout in layouts {
-            var t = try answer(layout)
+            var t: ResultTable
+            if efficiency {
+                let report = try ExperimentQuery(path: layout.log).efficiency(filters: parameterFilters)
+                t = report.table
+                summaries.append((all ? layout.id + ": " : "") + report.summary)
+            } else {
+                t = try answer(layout)
+            }
             if all {
                 t.columns.insert("experiment", at: 0)
                 t.units.insert(.none, at: 0)
@@ -98,14 +109,20 @@ struct QueryCommand: ParsableCommand {
             if combined == nil { combined = t } else { combined!.rows += t.rows }
         }
         if let combined { print(combined.render(fmt, raw: raw), terminator: "") }
+        // The summary is for people: machine formats stay one table.
+        if fmt == .table { for s in summaries { print(s) } }
+    }
+
+    /// `--where KEY=VALUE` as pairs.
+    var parameterFilters: [(String, String)] {
+        filters.map { f -> (String, String) in
+            let i = f.firstIndex(of: "=")!
+            return (String(f[..<i]), String(f[f.index(after: i)...]))
+        }
     }
 
     func answer(_ layout: ExperimentLayout) throws -> ResultTable {
         let q = try ExperimentQuery(path: layout.log)
-        let parameterFilters = filters.map { f -> (String, String) in
-            let i = f.firstIndex(of: "=")!
-            return (String(f[..<i]), String(f[f.index(after: i)...]))
-        }
         if let top { return try q.top(top, n: n, allAttempts: attempts == "all", filters: parameterFilters) }
         if let outliers { return try q.outliers(outliers, threshold: threshold) }
         if summary { return try q.summary(isAlive: Runs.isAlive(try q.log.replay())) }

@@ -218,6 +218,7 @@ final class Display: @unchecked Sendable {
     /// A cluster run: the id at once, and with -V a line for each attempt as its end is learnt.
     func started(_ layout: ExperimentLayout, _ controller: Controller, verbose: Bool) {
         announce(layout)
+        controller.onWarning = { FileHandle.standardError.write(Data("clowdr: warning: \($0)\n".utf8)) }
         guard verbose else { return }
         let labels = ((try? EventLog(path: layout.log, mode: .readOnly).projectedTasks()) ?? [:]).mapValues(\.labels)
         controller.onAttemptEnd = { task, attempt, state in

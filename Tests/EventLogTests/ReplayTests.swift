@@ -40,6 +40,37 @@ struct Script {
 
 @Suite("Replay: events to task states")
 struct ReplayTests {
+    @Test("a worker stopped by a signal it did not ask for: the scheduler's reason (a time limit) makes the attempt failed, in either order")
+    func stoppedThenExplained() throws {
+        func ended(_ s: inout Script, _ c: FailureClass) {
+            s.add(
+                "1", 1,
+                .taskEnded(
+                    TaskEnded(backend: "slurm", nativeID: "7_0", state: c == .timeout ? "TIMEOUT" : "CANCELLED", failureClass: c, reason: "why")))
+        }
+        var s = Script()
+        s.plan("1")
+        s.submit("1", 1)
+        s.start("1", 1)
+        var worker = s
+        worker.cancel("1", 1)
+        worker.exit("1", 1, code: nil, signal: 15, peak: 500)
+        #expect(try worker.replay().tasks["1"]?.state == .cancelled)
+        var timedOut = worker
+        ended(&timedOut, .timeout)
+        let a = try #require(try timedOut.replay().tasks["1"]?.latest)
+        #expect(a.state == .failed && a.failureReason == "why" && a.peakRSS == 500 && a.signal == 15 && a.wallTime == 1)
+        var scancelled = worker
+        ended(&scancelled, .cancelled)
+        #expect(try scancelled.replay().tasks["1"]?.state == .cancelled)
+        // The scheduler's word read first, the worker's segment later: the same outcome.
+        var late = s
+        ended(&late, .timeout)
+        late.cancel("1", 1)
+        late.exit("1", 1, code: nil, signal: 15, peak: 500)
+        #expect(try late.replay().tasks["1"]?.state == .failed)
+    }
+
     @Test("a task goes planned, submitted, running, succeeded; each step is visible")
     func happyPath() throws {
         var s = Script()

@@ -157,6 +157,115 @@ struct SlurmTests {
         #expect(try clowdr(["fsck", dir + "/prov/" + exp]).status == 0)
     }
 
+    /// One SELECT over the latest experiment's log in `dir`.
+    func rows(_ dir: String, _ sql: String) throws -> [[SQLiteValue]] {
+        let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
+        return try Connection(path: dir + "/prov/" + exp + "/clowdr.db", mode: .readOnly).rows(sql)
+    }
+
+    /// sacct's MaxRSS of an element's batch step, in bytes (accounting lags the job's end by a few seconds).
+    func sacctMaxRSS(_ nativeID: String) throws -> Int64? {
+        for _ in 0..<50 {
+            let out = try TestSupport.run("/usr/bin/env", ["sacct", "-n", "-P", "-j", nativeID, "-o", "JobID,MaxRSS"]).stdout
+            for line in out.split(separator: "\n") {
+                let f = line.split(separator: "|", omittingEmptySubsequences: false)
+                if f.count == 2, f[0].hasSuffix(".batch"), let k = Int64(f[1].dropLast()), f[1].hasSuffix("K") { return k * 1024 }
+            }
+            usleep(200_000)
+        }
+        return nil
+    }
+
+    @Test(
+        "beside a TIMEOUT (time:1 on a longer task): 100 MB held measured alike by clowdr and sacct (within 10%), --efficiency, a throttle never exceeded; then the TIMEOUT recorded as such"
+    )
+    func timeoutAlongside() throws {
+        let slow = try project("sleep [K]", [600])
+        defer { try? FileManager.default.removeItem(atPath: slow) }
+        let detached = try clowdr([
+            "run", slow + "/d.json", slow + "/i.json", "--sweep", "k", "--backend", "slurm", "--clusterargs", "time:1", "--detach", "--provdir",
+            slow + "/prov",
+        ])
+        try #require(detached.status == 0, "\(detached.stdout) \(detached.stderr)")
+
+        // 100 MB held for 3 s beside nothing held: what the tool used, by clowdr and by sacct, agrees. sacct's MaxRSS
+        // of an element also counts the worker that runs it (clowdr task), so the two elements are compared.
+        let hold = try project("python3 -c \\\"import time; b=b'x'*([K]<<20); time.sleep(3)\\\"", [0, 100])
+        defer { try? FileManager.default.removeItem(atPath: hold) }
+        let run = try clowdr([
+            "run", hold + "/d.json", hold + "/i.json", "--sweep", "k", "--backend", "slurm", "--clusterargs", "mem:400M,time:5", "--provdir",
+            hold + "/prov",
+        ])
+        #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
+        let measured = try rows(hold, "SELECT peak_rss, native_id FROM attempts ORDER BY CAST(task AS INTEGER)").map {
+            (peak: $0[0].int64 ?? 0, sacct: try sacctMaxRSS($0[1].string ?? "") ?? 0)
+        }
+        try #require(measured.count == 2 && measured.allSatisfy { $0.sacct > 0 }, "sacct has MaxRSS for both: \(measured)")
+        let byClowdr = measured[1].peak - measured[0].peak
+        let bySlurm = measured[1].sacct - measured[0].sacct
+        #expect(byClowdr > 95 << 20, "clowdr: \(measured)")
+        #expect(abs(Double(bySlurm - byClowdr)) <= 0.1 * Double(byClowdr), "100 MB held: clowdr \(byClowdr) B, sacct \(bySlurm) B (\(measured))")
+        // seff for the experiment: what was asked beside what was used.
+        let eff = try clowdr(["query", "--efficiency", "--format", "json", hold + "/prov"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(eff.stdout.utf8)) as? [[String: Any]], "\(eff.stdout) \(eff.stderr)")
+        #expect(json.count == 2 && json[1]["mem_requested"] as? Int == 400 << 20 && json[1]["time_limit"] as? Double == 300, "\(json)")
+        let used = json[1]["mem_used"] as? Double ?? 0
+        #expect(abs(used - 100 * Double(measured[1].peak) / Double(400 << 20)) < 0.01, "\(json)")
+        #expect(json[1]["cpu_efficiency"] as? Double != nil && json[1]["time_used"] as? Double != nil, "\(json)")
+        let table = try clowdr(["query", "--efficiency", "--format", "table", hold + "/prov"]).stdout
+        #expect(table.contains("2 tasks: memory: median "), "\(table)")
+        #expect(table.contains("% of the request used (max \(Int(used.rounded()))%)"), "\(table)")
+
+        // A throttle of 2 over 8 elements: never more than 2 at once, by the record's start and end times.
+        let many = try project("sleep 2; exit [K]", Array(repeating: 0, count: 8))
+        defer { try? FileManager.default.removeItem(atPath: many) }
+        let throttled = try clowdr([
+            "run", many + "/d.json", many + "/i.json", "--sweep", "k", "--backend", "slurm", "--throttle", "2", "--provdir", many + "/prov",
+        ])
+        #expect(throttled.stdout.contains("8 attempts: 8 succeeded"), "\(throttled.stdout) \(throttled.stderr)")
+        let spans = try rows(many, "SELECT started_at, ended_at FROM attempts").map { ($0[0].int64 ?? 0, $0[1].int64 ?? 0) }
+        let most = spans.map { s in spans.filter { $0.0 <= s.0 && s.0 < $0.1 }.count }.max() ?? 0
+        #expect(most == 2, "at most 2 at once, and 2 at some point: \(most)")
+
+        // The TIMEOUT: followed to its end by watch, recorded with its class and a reason to act on.
+        let watch = try clowdr(["watch", slow + "/prov"])
+        #expect(watch.status == 1, "\(watch.stdout) \(watch.stderr)")
+        let ended = try clowdr(["events", "--no-samples", slow + "/prov"]).stdout
+        #expect(ended.contains(#""failure_class":"timeout""#) && ended.contains(#""state":"TIMEOUT""#), "\(ended)")
+        #expect(try attempts(slow)[0]?.reason?.contains("killed at its time limit of 60 s; rerun with --clusterargs time:auto") == true)
+    }
+
+    /// The PID file of the test cluster's slurmctld (scripts/slurm/setup.sh).
+    static let slurmctldPID = (ProcessInfo.processInfo.environment["SLURM_STATE"] ?? "/var/lib/clowdr-slurm") + "/slurmctld.pid"
+
+    @Test("slurmctld stopped for 30 s in the middle of a run, then started again: the controller waits it out, the record complete and exact")
+    func slurmctldStopped() throws {
+        let dir = try project("sleep 4; exit [K]", [0, 0, 2, 0, 0, 0])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let p = try startRun(dir)
+        for _ in 0..<100 {
+            usleep(100_000)
+            if let rows = try? attempts(dir), rows.count == 6, rows.values.allSatisfy({ $0.nativeID != nil }) { break }
+        }
+        let pid = try #require(Int32(try String(contentsOfFile: Self.slurmctldPID, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(kill(pid, SIGTERM) == 0)
+        while kill(pid, 0) == 0 { usleep(100_000) }
+        sleep(30)
+        #expect(p.isRunning, "the controller waits for slurmctld")
+        let started = try TestSupport.run("/usr/sbin/slurmctld", [])
+        #expect(started.status == 0, "\(started.stderr)")
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 1, "one task exits 2")
+        let rows = try attempts(dir)
+        #expect(rows.count == 6 && rows[2]?.state == "failed" && [0, 1, 3, 4, 5].allSatisfy { rows[$0]?.state == "succeeded" }, "\(rows)")
+        let events = try clowdr(["events", "--no-samples", dir + "/prov"]).stdout.split(separator: "\n")
+        #expect(events.filter { $0.contains(#""type":"task_exited""#) }.count == 6, "one exit per attempt")
+        #expect(events.filter { $0.contains(#""type":"task_submitted""#) }.count == 6, "one submission per attempt")
+        #expect(!events.contains { $0.contains(#""type":"task_ended""#) }, "the workers' own exits, no guess")
+        let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
+        #expect(try clowdr(["fsck", dir + "/prov/" + exp]).status == 0)
+    }
+
     /// Restarts the test cluster with other settings for `body`, then as `make test` started it.
     func withCluster(_ environment: [String: String], _ body: () throws -> Void) throws {
         // Output to a file and no pipe read to its end: the daemons it starts keep what they inherit open.
@@ -201,6 +310,24 @@ struct SlurmTests {
             #expect(killed.status == 1)
             let reason = try attempts(oom)[0]?.reason ?? "none"
             #expect(reason.contains("killed for exceeding its 80 MB memory request"), "\(reason)")
+        }
+    }
+
+    @Test("a per-user submit limit (MaxSubmitJobs 4, enforced): 10 tasks all run, the rest submitted as earlier ones end, never more than 4 held")
+    func submitLimit() throws {
+        let dir = try project("sleep 2; exit [K]", Array(repeating: 0, count: 10))
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try withCluster(["SLURM_ENFORCE": "limits"]) {
+            let limit = try TestSupport.run("/usr/bin/env", ["sacctmgr", "-i", "modify", "user", "where", "name=root", "set", "MaxSubmitJobs=4"])
+            try #require(limit.status == 0, "\(limit.stdout) \(limit.stderr)")
+            defer { _ = try? TestSupport.run("/usr/bin/env", ["sacctmgr", "-i", "modify", "user", "where", "name=root", "set", "MaxSubmitJobs=-1"]) }
+            let refused = try TestSupport.run("/usr/bin/env", ["sbatch", "--array=0-9", "--wrap=true", "--output=/dev/null"])
+            try #require(refused.status != 0, "the limit is enforced: \(refused.stdout)")
+            let run = try clowdr(["run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--provdir", dir + "/prov"])
+            #expect(run.stdout.contains("10 attempts: 10 succeeded"), "\(run.stdout) \(run.stderr)")
+            let spans = try rows(dir, "SELECT submitted_at, ended_at FROM attempts").map { ($0[0].int64 ?? 0, $0[1].int64 ?? 0) }
+            let most = spans.map { s in spans.filter { $0.0 <= s.0 && s.0 < $0.1 }.count }.max() ?? 0
+            #expect(spans.count == 10 && most <= 4, "at most 4 submitted and not ended at once: \(most)")
         }
     }
 

@@ -1,4 +1,4 @@
-public import EventLog
+import EventLog
 import Foundation
 
 /// Reading what Slurm says of finished jobs: sacct's rows, its time and size formats, the messages slurmstepd
