@@ -3,6 +3,7 @@
 #   make demo    install what is missing, build, run an example experiment, check it, write its report, print where
 #   make test    install what is missing, build, lint, run the whole test suite
 #   make bench   release build and the benchmarks (figures printed beside the peer or limit of the same run)
+#   make dist    out/dist/clowdr-VERSION-linux-x86_64.tar.gz: runs on any x86-64 Linux (docs/slurm.md, installing)
 #   make fuzz    libFuzzer over the Boutiques parsers (FUZZ_SECONDS, default 600)
 #   make lint    swift format lint --strict
 
@@ -14,7 +15,7 @@ DEMO_DIR   ?= out/demo
 BOSH_VENV  ?= .build-bosh
 FUZZ_SECONDS ?= 600
 
-.PHONY: all deps build test lint format schema demo bench fuzz containers slurm clean
+.PHONY: all deps build test lint format schema demo bench dist fuzz containers slurm clean
 
 all: build
 
@@ -71,6 +72,12 @@ bench: deps
 	$(BUILD_DIR)/release/clowdr-bench run
 	$(BUILD_DIR)/release/clowdr-bench query
 	$(BUILD_DIR)/release/clowdr-bench report
+
+# clowdr with its own loader and libraries, for clusters whose nodes run another Linux (scripts/dist/make-dist.sh).
+dist: deps
+	$(SWIFT) build -c release --product clowdr
+	$(SWIFT) build -c release --product clowdr-shim
+	@scripts/dist/make-dist.sh $(BUILD_DIR)/release out/dist
 
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)

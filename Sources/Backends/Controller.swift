@@ -26,8 +26,6 @@ public final class Controller: @unchecked Sendable {
     /// Attempts the scheduler would not take yet (its submit limit): submitted as earlier ones finish.
     private var deferred: [(plans: [AttemptPlan], resources: [String: String])] = []
     private var submission = Submission(groupBy: 1, throttle: 0, workdir: ".", sampleInterval: 1)
-    /// How much of each segment was ingested.
-    private var offsets: [String: UInt64] = [:]
     /// When an attempt was first seen gone from the queue without a final event.
     private var goneSince: [String: Date] = [:]
     private var reported = Set<Attempt>()
@@ -207,17 +205,10 @@ public final class Controller: @unchecked Sendable {
         return results
     }
 
-    /// Adds what the workers' segments gained since the last look.
+    /// Adds what the workers' segments gained since the last look (a segment that did not grow is not opened:
+    /// with thousands of workers, most did not).
     func ingestSegments() throws {
-        let dir = layout.directory + "/segments"
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasSuffix(".ndjson") {
-            let path = dir + "/" + name
-            // A segment that did not grow is not opened: with thousands of workers, most did not.
-            var info = stat()
-            guard stat(path, &info) == 0, UInt64(info.st_size) > offsets[path] ?? 0 else { continue }
-            let (_, offset) = try log.ingest(segmentAt: path, from: offsets[path] ?? 0)
-            offsets[path] = offset
-        }
+        _ = try log.ingestNewSegments(in: layout.segments)
     }
 
     /// The followed attempts without a final word, with their native ids (an attempt its worker recorded as

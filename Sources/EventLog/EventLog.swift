@@ -33,7 +33,7 @@ public final class EventLog: EventSink, @unchecked Sendable {
     /// How SQLite has the file open (`.immutable` for a reader in a folder it cannot write).
     let connectionMode: Connection.Mode
     private let lock = Lock()
-    private let db: Connection
+    let db: Connection
     private var cached: Statements?
 
     /// Milliseconds a statement waits for another process's lock before SQLite reports it busy.
@@ -56,10 +56,10 @@ public final class EventLog: EventSink, @unchecked Sendable {
             try configure()
             if mode == .readOnly {
                 let version = Int(try db.scalar("PRAGMA user_version")?.int64 ?? 0)
-                guard version == Migrations.latest else {
+                guard version >= Migrations.oldestReadable && version <= Migrations.latest else {
                     throw EventLogError.incompatible(
                         path: file,
-                        reason: "schema version \(version), this clowdr reads \(Migrations.latest)"
+                        reason: "schema version \(version), this clowdr reads \(Migrations.oldestReadable) to \(Migrations.latest)"
                             + (version < Migrations.latest
                                 ? "; upgrade it with `clowdr upgrade \((file as NSString).deletingLastPathComponent)` (which writes the log)"
                                 : "; use a newer clowdr"))
@@ -156,100 +156,9 @@ public final class EventLog: EventSink, @unchecked Sendable {
         }
     }
 
-    /// The outcome of ingesting a segment.
-    public struct IngestReport: Sendable, Equatable {
-        /// Events added to the log.
-        public var inserted: Int
-        /// Events already in the log (same id, same content): skipped.
-        public var duplicates: Int
-        /// A torn last line (a writer crashed mid-line) that was skipped, with its 1-based line number.
-        public var tornLine: Int?
-
-        public init(inserted: Int, duplicates: Int, tornLine: Int?) {
-            self.inserted = inserted
-            self.duplicates = duplicates
-            self.tornLine = tornLine
-        }
-    }
-
-    /// Ingests a segment written by a remote worker: newline-delimited JSON, one event per line.
-    ///
-    /// Idempotent: events already in the log (by id) are skipped, so ingesting a segment twice changes nothing.
-    /// The whole segment goes in one transaction. An unparsable last line without its newline is a torn write by
-    /// a crashed writer: it is skipped and reported. Any other bad line rejects the whole segment.
-    public func ingest(segmentAt segmentPath: String) throws -> IngestReport {
-        guard let data = FileManager.default.contents(atPath: segmentPath) else {
-            throw EventLogError.io(path: segmentPath, reason: "cannot read the segment file")
-        }
-        return try ingest(data, from: segmentPath)
-    }
-
-    /// Ingests what a segment that is still being written gained since byte `offset`: only whole lines (a line
-    /// being written is left for next time). Returns the report and the offset to continue from.
-    public func ingest(segmentAt segmentPath: String, from offset: UInt64) throws -> (IngestReport, UInt64) {
-        guard let h = FileHandle(forReadingAtPath: segmentPath) else {
-            throw EventLogError.io(path: segmentPath, reason: "cannot read the segment file")
-        }
-        defer { try? h.close() }
-        try? h.seek(toOffset: offset)
-        let data = h.readDataToEndOfFile()
-        guard let lastNewline = data.lastIndex(of: UInt8(ascii: "\n")) else {
-            return (IngestReport(inserted: 0, duplicates: 0, tornLine: nil), offset)
-        }
-        let whole = data[data.startIndex...lastNewline]
-        return (try ingest(Data(whole), from: segmentPath), offset + UInt64(whole.count))
-    }
-
-    func ingest(_ data: Data, from segmentPath: String) throws -> IngestReport {
-        let (events, torn) = try EventLog.parseSegment(data, path: segmentPath)
-        let inserted: Int = try write { s in
-            var new: [(event: Int, seq: Int64, input: Replay.Input)] = []
-            for (i, e) in events.enumerated() {
-                if try s.insert(e, ignoringDuplicate: true) {
-                    new.append((i, s.db.lastInsertRowID, Replay.input(of: e)))
-                } else if try !s.sameAsStored(e) {
-                    throw EventLogError.conflictingDuplicate(path: segmentPath, id: e.id)
-                }
-            }
-            try s.project(new.count, task: { new[$0].input.isAboutTask ? events[new[$0].event].task : nil }) { k, state in
-                let e = events[new[k].event]
-                Replay.apply(new[k].input, seq: new[k].seq, time: e.time, attempt: e.attempt, to: &state)
-            }
-            return new.count
-        }
-        return IngestReport(inserted: inserted, duplicates: events.count - inserted, tornLine: torn)
-    }
-
-    /// Splits a segment into events; returns the line number of a torn last line, if one was skipped.
-    static func parseSegment(_ data: Data, path: String) throws -> ([RawEvent], Int?) {
-        var events: [RawEvent] = []
-        var torn: Int?
-        let bytes = [UInt8](data)
-        var start = 0
-        var lineNo = 0
-        while start < bytes.count {
-            lineNo += 1
-            let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
-            let complete = end < bytes.count
-            let line = String(decoding: bytes[start..<end], as: UTF8.self)
-            start = end + 1
-            if line.allSatisfy({ $0 == " " || $0 == "\r" || $0 == "\t" }) { continue }
-            do {
-                events.append(try RawEvent(ndjsonLine: line))
-            } catch {
-                if !complete {
-                    torn = lineNo
-                    break
-                }
-                throw EventLogError.badSegment(path: path, line: lineNo, reason: "\(error)")
-            }
-        }
-        return (events, torn)
-    }
-
     /// Runs `body` in an immediate transaction with prepared statements, retrying when another process holds
     /// the lock for longer than the busy timeout.
-    private func write<R>(_ body: (Statements) throws -> R) throws -> R {
+    func write<R>(_ body: (Statements) throws -> R) throws -> R {
         guard mode != .readOnly else { throw EventLogError.incompatible(path: path, reason: "opened read-only") }
         return try lock.withLock {
             do {
@@ -394,6 +303,8 @@ final class Statements {
     let insertSampleChunk: Statement
     let selectByID: Statement
     let projection: ProjectionTables
+    /// How far a segment was ingested (`ingested_segments`), prepared on first use.
+    private var upsertIngested: Statement?
 
     /// Rows in one multi-row INSERT (7 parameters each, far below SQLite's limits on parameters and VALUES rows).
     static let rowsPerStatement = 32
@@ -462,6 +373,20 @@ final class Statements {
     }
 
     /// True when the stored event with `e.id` has exactly `e`'s content.
+    func recordIngested(segment: String, bytes: UInt64, identity: SegmentIdentity) throws {
+        if upsertIngested == nil {
+            upsertIngested = try db.prepare(
+                "INSERT INTO ingested_segments (segment, bytes, inode, head) VALUES (?, ?, ?, ?) ON CONFLICT(segment) DO UPDATE SET "
+                    // Two ingests at once (a controller and a reader) never move a segment's mark back.
+                    + "bytes = CASE WHEN inode = excluded.inode AND head = excluded.head THEN max(bytes, excluded.bytes) ELSE excluded.bytes END, "
+                    + "inode = excluded.inode, head = excluded.head")
+        }
+        let stmt = upsertIngested!
+        defer { stmt.reset() }
+        try stmt.bind([.text(segment), .integer(Int64(bytes)), .integer(identity.inode), .blob([UInt8](identity.head))])
+        _ = try stmt.step()
+    }
+
     func sameAsStored(_ e: RawEvent) throws -> Bool {
         defer { selectByID.reset() }
         try selectByID.bind(.text(e.id), at: 1)

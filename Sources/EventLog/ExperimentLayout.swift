@@ -21,6 +21,9 @@ public struct ExperimentLayout: Sendable {
     public var id: String { (directory as NSString).lastPathComponent }
     public var log: String { directory + "/" + EventLog.fileName }
     public var descriptor: String { directory + "/descriptor.json" }
+    /// Where workers on other machines write their events (`*.ndjson`), which every command that reads the
+    /// experiment ingests first.
+    public var segments: String { directory + "/segments" }
     /// The folder of every task's files.
     public var tasks: String { directory + "/" + ExperimentLayout.tasksFolder }
     public func invocation(_ task: String) -> String { tasks + "/" + ExperimentLayout.invocationName(task) }

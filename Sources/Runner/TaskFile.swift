@@ -90,7 +90,7 @@ public enum Worker {
             options.container = try ContainerChoice.options(for: d, runtime: t.containerRuntime, volumes: t.volumes, mapUser: false, imagePath: nil)
             let rendered = try Renderer(d, workingDirectory: workdir).render(
                 try BoutiquesDocument.load(layout.invocation(t.task)), file: layout.invocation(t.task))
-            let segmentPath = segment ?? layout.directory + "/segments/\(HostInfo.hostname)-\(getpid()).ndjson"
+            let segmentPath = segment ?? layout.segments + "/\(HostInfo.hostname)-\(getpid()).ndjson"
             try FileManager.default.createDirectory(atPath: (segmentPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             let writer = try SegmentWriter(path: segmentPath)
             var executor = AttemptExecutor(layout: layout, descriptor: d, options: options, sink: writer, factory: EventFactory())

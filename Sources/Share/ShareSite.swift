@@ -6,7 +6,8 @@ public import Foundation
 ///
 /// Pages: `/` (the index of a PROVDIR's experiments, or a redirect to the one experiment), `/e/ID/` (the live
 /// report). Data (JSON): `/e/ID/api/version` (`{"seq":N}`, what the page polls), `/e/ID/api/core`,
-/// `/e/ID/api/detail` (the report's two documents, docs/report.md), `/e/ID/api/task/TASK` (one task, every
+/// `/e/ID/api/detail` (the report's two documents, docs/report.md; a look at `version` first ingests what the
+/// workers of a cluster run wrote since), `/e/ID/api/task/TASK` (one task, every
 /// attempt, samples and log tails). Nothing else: no files by path, no listing, GET and HEAD only. An experiment id
 /// must be one of the folders the PROVDIR holds now; a task id must be one the log knows.
 public final class ShareSite: Sendable {
@@ -62,6 +63,8 @@ public final class ShareSite: Sendable {
                 3 where p[2] == "":  // the server may hand the path over without its trailing slash
                 return html(HTMLReport.livePage(api: "/e/\(id)/api/", title: "clowdr · \(id) (live)"))
             case 4 where p[2] == "api" && p[3] == "version":
+                // What the page polls: the workers' new events are ingested first (when the log can be written).
+                _ = try? ExperimentLayout(directory: dir).ingestNewSegments()
                 return json(Data("{\"seq\":\(try ReportData.lastSeq(experimentDirectory: dir))}".utf8), gzipped: false)
             case 4 where p[2] == "api" && (p[3] == "core" || p[3] == "detail"):
                 guard acceptsGzip else {  // rare (browsers all accept gzip): built afresh, not cached

@@ -1,6 +1,7 @@
 public import ArgumentParser
 public import Backends
 import Foundation
+import Runner
 
 extension BackendKind: ExpressibleByArgument {}
 
@@ -39,8 +40,7 @@ struct ClusterArguments: ParsableArguments {
 
     /// The options for the cluster runs, with this clowdr binary as the nodes' worker.
     func options(groupBy: Int?) throws -> ClusterRuns.Options {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var o = ClusterRuns.Options(backend: backend, clowdr: exe)
+        var o = ClusterRuns.Options(backend: backend, clowdr: Installation.executable)
         o.resources = try clusterargs.map(ClusterRuns.parseResources) ?? [:]
         o.groupBy = groupBy ?? 1
         o.throttle = throttle

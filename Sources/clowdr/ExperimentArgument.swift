@@ -8,8 +8,21 @@ struct ExperimentArgument: ParsableArguments {
     @Argument(help: "The experiment: its folder (PROVDIR/<experiment-id>), its clowdr.db, or a PROVDIR (its newest experiment).")
     var experiment = "provdir"
 
-    /// The experiment's files; a usage error (exit 2) naming the path when there is none.
-    func layout() throws -> ExperimentLayout {
-        do { return try ExperimentLayout.locate(experiment) } catch { throw ValidationError("\(error)") }
+    /// The experiment's files; a usage error (exit 2) naming the path when there is none. First, what its
+    /// workers wrote since the last look is ingested (`ingesting`), so every command reads the record up to now.
+    func layout(ingesting: Bool = true) throws -> ExperimentLayout {
+        let layout: ExperimentLayout
+        do { layout = try ExperimentLayout.locate(experiment) } catch { throw ValidationError("\(error)") }
+        if ingesting { try Self.ingestNewSegments(layout) }
+        return layout
+    }
+
+    static func ingestNewSegments(_ layout: ExperimentLayout) throws {
+        if case .unwritable(let n) = try layout.ingestNewSegments() {
+            FileHandle.standardError.write(
+                Data(
+                    "clowdr: warning: \(n) segment\(n == 1 ? "" : "s") in \(layout.segments) hold events this log lacks, and this user cannot write it; showing what it holds\n"
+                        .utf8))
+        }
     }
 }

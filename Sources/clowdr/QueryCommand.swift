@@ -86,9 +86,10 @@ struct QueryCommand: ParsableCommand {
                 layouts = ExperimentLayout.experiments(inProvdir: target.experiment)
                 if layouts.isEmpty { throw EventLogError.notFound(path: target.experiment) }
             } else {
-                layouts = [try target.layout()]
+                layouts = [try target.layout(ingesting: false)]
             }
         } catch { throw ValidationError("\(error)") }
+        for layout in layouts { try ExperimentArgument.ingestNewSegments(layout) }
         let fmt = format ?? (isatty(1) != 0 ? .table : .tsv)
         var combined: ResultTable?
         var summaries: [String] = []

@@ -16,7 +16,7 @@ struct Upgrade: ParsableCommand {
     @OptionGroup var target: ExperimentArgument
 
     func run() throws {
-        let layout = try target.layout()
+        let layout = try target.layout(ingesting: false)
         let before = try Connection(path: layout.log, mode: .readOnly).scalar("PRAGMA user_version")?.int64 ?? 0
         _ = try EventLog(path: layout.log, mode: .readWrite)
         let after = try Connection(path: layout.log, mode: .readOnly).scalar("PRAGMA user_version")?.int64 ?? 0

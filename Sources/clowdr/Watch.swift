@@ -20,10 +20,9 @@ struct Watch: ParsableCommand {
     var verbose = false
 
     func run() throws {
-        let layout = try target.layout()
+        let layout = try target.layout(ingesting: false)
         try RunCommand.guarded(quiet: false) { cancel, display in
-            let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-            return try ClusterRuns.watch(layout, cluster: ClusterRuns.Options(backend: .slurm, clowdr: exe), cancel: cancel) {
+            return try ClusterRuns.watch(layout, cluster: ClusterRuns.Options(backend: .slurm, clowdr: Installation.executable), cancel: cancel) {
                 display.started(layout, $0, verbose: verbose)
             }
         }

@@ -18,7 +18,7 @@ struct EventLogStoreTests {
         #expect(p["synchronous"] == "2")
         #expect(p["foreign_keys"] == "1")
         #expect(p["busy_timeout"] == "10000")
-        #expect(p["user_version"] == "3")
+        #expect(p["user_version"] == "4")
     }
 
     @Test("UPDATE and DELETE on events fail at the SQL level, whoever tries")
@@ -235,12 +235,12 @@ struct EventLogStoreTests {
     func migrationsEmbedded() throws {
         let dir = TestSupport.repositoryRoot + "/schema/sql"
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".sql") }.sorted()
-        #expect(files.count == 3)
+        #expect(files.count == 4)
         let log = try newLog()
         let master = try log.withConnection { db in
             try db.rows("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger') ORDER BY name").compactMap { $0[0].string }
         }
-        #expect(master == ["attempts", "events", "events_no_delete", "events_no_update", "tasks"])
+        #expect(master == ["attempts", "events", "events_no_delete", "events_no_update", "ingested_segments", "tasks"])
         let generated = try String(contentsOfFile: TestSupport.repositoryRoot + "/Sources/EventLog/Migrations+Generated.swift", encoding: .utf8)
         for f in files {
             let sql = try String(contentsOfFile: dir + "/" + f, encoding: .utf8)
@@ -290,7 +290,7 @@ struct UpgradeTests {
         }
         // Back to what schema 2 was: no labels column, no index, version 2.
         try Connection(path: dir + "/clowdr.db").execute(
-            "DROP INDEX attempts_peak_rss; ALTER TABLE tasks DROP COLUMN labels; PRAGMA user_version = 2")
+            "DROP TABLE ingested_segments; DROP INDEX attempts_peak_rss; ALTER TABLE tasks DROP COLUMN labels; PRAGMA user_version = 2")
         let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db"))
         #expect {
             try EventLog(path: dir, mode: .readOnly)
@@ -298,8 +298,25 @@ struct UpgradeTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db")) == before, "reading never writes")
         _ = try EventLog(path: dir, mode: .readWrite)
         let reader = try EventLog(path: dir, mode: .readOnly)
-        #expect(try reader.pragmas()["user_version"] == "3")
+        #expect(try reader.pragmas()["user_version"] == "4")
         #expect(try reader.projectedTasks()["t"]?.labels == #"{"participant":"01"}"#)
         #expect(try reader.fsck().ok)
+    }
+
+    @Test("a log of schema 3 (before the ingest's bookkeeping) is read as it is, without migrating; a writer adds the table")
+    func readsThree() throws {
+        let dir = try TestSupport.temporaryDirectory("schema3")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
+            try log.append([Script.factory.make(task: "t", .taskPlanned(TaskPlanned(invocation: [:], commandLine: "x")))])
+            try log.checkpoint()
+        }
+        try Connection(path: dir + "/clowdr.db").execute("DROP TABLE ingested_segments; PRAGMA user_version = 3")
+        let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db"))
+        let reader = try EventLog(path: dir, mode: .readOnly)
+        #expect(try reader.projectedTasks()["t"] != nil && reader.segmentsWithNewBytes(in: dir).isEmpty)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db")) == before, "reading never writes")
+        #expect(try EventLog(path: dir, mode: .readWrite).pragmas()["user_version"] == "4")
     }
 }

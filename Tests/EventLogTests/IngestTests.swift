@@ -39,6 +39,64 @@ struct IngestTests {
         #expect(try log.ingest(segmentAt: overlap).inserted == 0)
     }
 
+    @Test("an ingest starts where the last one ended, remembered in the log: only new lines are read; a line being written waits")
+    func incremental() throws {
+        let dir = try TestSupport.temporaryDirectory("incremental")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/segments", withIntermediateDirectories: true)
+        var s = Script()
+        s.plan("1")
+        s.submit("1", 1)
+        s.start("1", 1)
+        for i in 0..<10 { s.sample("1", 1, rss: Int64(i)) }
+        s.exit("1", 1, code: 0)
+        let lines = try s.events.map { try $0.raw().ndjsonLine + "\n" }
+        let path = dir + "/segments/w.ndjson"
+        try lines[0..<5].joined().write(toFile: path, atomically: false, encoding: .utf8)
+        do {
+            let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
+            #expect(try log.segmentsWithNewBytes(in: dir + "/segments") == [path])
+            #expect(try log.ingestNewSegments(in: dir + "/segments") == EventLog.IngestReport(inserted: 5, duplicates: 0, tornLine: nil))
+            #expect(try log.segmentsWithNewBytes(in: dir + "/segments").isEmpty)
+        }
+        // Five more lines and half of the next, in another process's view: a new connection.
+        let h = try #require(FileHandle(forWritingAtPath: path))
+        try h.seekToEnd()
+        try h.write(contentsOf: Data((lines[5..<10].joined() + lines[10].prefix(20)).utf8))
+        let log = try EventLog(path: dir + "/clowdr.db", mode: .readWrite)
+        #expect(try log.ingestNewSegments(in: dir + "/segments") == EventLog.IngestReport(inserted: 5, duplicates: 0, tornLine: nil))
+        #expect(try log.segmentsWithNewBytes(in: dir + "/segments") == [path], "the half line waits")
+        try h.write(contentsOf: Data((lines[10].dropFirst(20) + lines[11...].joined()).utf8))
+        try h.close()
+        #expect(try log.ingestNewSegments(in: dir + "/segments").inserted == s.events.count - 10)
+        #expect(try log.count() == Int64(s.events.count) && log.replay().tasks["1"]?.state == .succeeded)
+        // A segment replaced by another file (another inode) is read from its start; what the log holds is skipped.
+        try FileManager.default.removeItem(atPath: path)
+        var extra = Script()
+        extra.plan("2")
+        try (lines[1...].joined() + lines[0] + extra.events[0].raw().ndjsonLine + "\n").write(toFile: path, atomically: false, encoding: .utf8)
+        #expect(try log.ingestNewSegments(in: dir + "/segments") == EventLog.IngestReport(inserted: 1, duplicates: s.events.count, tornLine: nil))
+        #expect(try log.fsck().ok)
+    }
+
+    @Test("a segment larger than one read is ingested in chunks of whole lines, none lost or split")
+    func chunks() throws {
+        let dir = try TestSupport.temporaryDirectory("chunks")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var s = Script()
+        s.plan("1")
+        s.start("1", 1)
+        let samples = 3 * EventLog.ingestChunkBytes / 200  // three reads' worth at least
+        for i in 0..<samples { s.sample("1", 1, rss: Int64(i)) }
+        s.exit("1", 1, code: 0)
+        let path = try segment(s.events, in: dir)
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        #expect(size > 2 * EventLog.ingestChunkBytes)
+        let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
+        #expect(try log.ingest(segmentAt: path) == EventLog.IngestReport(inserted: s.events.count, duplicates: 0, tornLine: nil))
+        #expect(try log.replay().tasks["1"]?.latest?.samples == samples)
+    }
+
     @Test("a torn last line is skipped with a report; everything before it is ingested")
     func tornLine() throws {
         let dir = try TestSupport.temporaryDirectory("torn")

@@ -270,6 +270,38 @@ struct RunTests {
         #expect(bad.status == 2 && bad.stderr.contains("bad.json: /task"))
     }
 
+    @Test("every command that reads an experiment first ingests what its workers wrote in its segments folder, and only what is new")
+    func readersIngest() throws {
+        let dir = try project(
+            "exit [C]", inputs: #"[{"id":"c","name":"c","type":"Number","integer":true,"value-key":"[C]"}]"#, invocation: #"{"c":[0,5]}"#)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(
+            try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "c", "--setup"]).status == 0)
+        let exp = dir + "/prov/" + (try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!)
+        for t in ["0", "1"] {
+            try #"{"experiment": "\#(exp)", "task": "\#(t)", "attempt": 1, "backend": "slurm", "workdir": "\#(dir)"}"#.write(
+                toFile: dir + "/t\(t).json", atomically: true, encoding: .utf8)
+        }
+        // Into DIR/segments, as workers on a cluster write.
+        #expect(try TestSupport.run(clowdr, ["task", dir + "/t0.json"]).status == 0)
+        let status = try TestSupport.run(clowdr, ["status", exp])
+        #expect(status.status == 0 && status.stdout.contains("succeeded"), "\(status.stdout) \(status.stderr)")
+        #expect(try attempts(dir).map(\.state) == ["succeeded"])
+        #expect(try TestSupport.run(clowdr, ["task", dir + "/t1.json"]).status == 1)
+        let query = try TestSupport.run(clowdr, ["query", "--status", "failed", "--format", "csv", exp])
+        #expect(query.stdout.contains("\n1,1,failed,5,"), "\(query.stdout) \(query.stderr)")
+        // Nothing new: the log is not written at all.
+        let before = try Data(contentsOf: URL(fileURLWithPath: exp + "/clowdr.db"))
+        for command in [["status", exp], ["query", exp], ["export", "json", exp, "-o", dir + "/e.json"], ["fsck", exp]] {
+            #expect(try TestSupport.run(clowdr, command).status == 0, "\(command)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: exp + "/clowdr.db")) == before)
+        let wal = (try? FileManager.default.attributesOfItem(atPath: exp + "/clowdr.db-wal"))?[.size] as? Int
+        #expect((wal ?? 0) == 0, "no write-ahead log grew")
+        let events = try TestSupport.run(clowdr, ["events", "--no-samples", exp]).stdout
+        #expect(events.components(separatedBy: #""type":"task_exited""#).count == 3, "each exit once")
+    }
+
     @Test("clowdr task records each tool's own peak memory, not the worker's")
     func workerPeaks() throws {
         let dir = try project(

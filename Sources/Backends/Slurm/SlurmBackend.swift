@@ -33,7 +33,7 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
     /// Where the arrays' maps, scripts and Slurm's own output files go.
     public var folder: String { layout.directory + "/slurm" }
     /// Where the workers write their segments.
-    public var segments: String { layout.directory + "/segments" }
+    public var segments: String { layout.segments }
 
     /// The cluster's MaxArraySize (`scontrol show config`), read once.
     public func maxArraySize() throws -> Int {

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Writes a tarball of clowdr that runs on any x86-64 Linux, whatever its C library (glibc of any version, musl, or
+# none, as in a busybox image): the binary travels with the dynamic loader and every shared library it was linked
+# with (the C library included), and bin/clowdr starts it through that loader. clowdr-shim is static already.
+#
+#   scripts/dist/make-dist.sh BUILD_DIR OUT_DIR     e.g. .build/release out/dist
+#
+# Prints the tarball's path. The tree beside it (OUT_DIR/clowdr-VERSION-linux-x86_64/) is what the tarball holds.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+build="$1"
+out="$2"
+for f in clowdr clowdr-shim; do
+  [ -x "$build/$f" ] || { echo "make-dist: $build/$f is missing: build it first (swift build -c release)" >&2; exit 2; }
+done
+version=$("$build/clowdr" --version)
+name="clowdr-$version-linux-$(uname -m)"
+mkdir -p "$out"
+stage=$(mktemp -d "$out/.stage.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+root="$stage/$name"
+mkdir -p "$root/bin" "$root/lib/clowdr"
+cp "$build/clowdr" "$build/clowdr-shim" "$root/lib/clowdr/"
+# Every library the binary loads, found as this machine's loader finds them; the loader itself under its own name.
+loader=""
+while read -r lib path _; do
+  case "$lib" in
+    linux-vdso.so.*) ;;
+    /*) loader="$lib"; cp -L "$lib" "$root/lib/clowdr/$(basename "$lib")" ;;
+    *) [ -n "$path" ] && cp -L "$path" "$root/lib/clowdr/$lib" ;;
+  esac
+done < <(ldd "$build/clowdr" | sed -e 's/ => / /' -e 's/ (0x[0-9a-f]*)//' -e 's/^\t//')
+[ -n "$loader" ] || { echo "make-dist: ldd named no dynamic loader for $build/clowdr" >&2; exit 1; }
+sed -e "s|@LOADER@|$(basename "$loader")|" "$here/clowdr.sh.in" > "$root/bin/clowdr"
+chmod 755 "$root/bin/clowdr"
+cp "$here/INSTALL.txt" "$root/INSTALL.txt"
+tarball="$out/$name.tar.gz"
+tar -C "$stage" -czf "$tarball.tmp" "$name"
+rm -rf "${out:?}/$name"
+mv "$root" "$out/$name"
+mv "$tarball.tmp" "$tarball"
+echo "$tarball"
