@@ -72,6 +72,8 @@ bench: deps
 	$(BUILD_DIR)/release/clowdr-bench run
 	$(BUILD_DIR)/release/clowdr-bench query
 	$(BUILD_DIR)/release/clowdr-bench report
+	$(BUILD_DIR)/release/clowdr-bench ingest
+	@scripts/slurm/setup.sh >/dev/null && $(BUILD_DIR)/release/clowdr-bench slurm; status=$$?; scripts/slurm/teardown.sh >/dev/null; exit $$status
 
 # clowdr with its own loader and libraries, for clusters whose nodes run another Linux (scripts/dist/make-dist.sh).
 dist: deps

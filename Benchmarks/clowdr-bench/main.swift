@@ -4,6 +4,10 @@
 //       Appends N sample events in batches, replays them, and measures a bare prepared-statement insert of the
 //       same rows into a plain table in the same run (the SQLite limit on this machine). Prints rates and ratios.
 //       --only "append" (or "bare", "bare UNIQUE", comma-separated) runs some phases, to profile one of them.
+//   clowdr-bench ingest [--segments N] [--events-per-segment E]
+//       Ingests N worker segments beside EventLog.append of the same events, then times `clowdr status` (IngestBenchmark.swift).
+//   clowdr-bench slurm [--tasks N] [--follow SECONDS]
+//       Submission, following and worker overhead on the Slurm of scripts/slurm/setup.sh (SlurmBenchmark.swift).
 //   clowdr-bench append-worker --log PATH --stream K --events N --batch B
 //       Appends N events (a realistic mix for tasks "wK-tJ") in batches of B and prints "ACK <id> ..." with the
 //       ids of each batch once it is committed. Used by the concurrency and kill -9 tests.
@@ -736,6 +740,8 @@ case "run": try runBenchmark()
 case "query": try queryBenchmark()
 case "report": try reportBenchmark()
 case "synth-experiment": try synthExperiment()
+case "ingest": try ingestBenchmark()
+case "slurm": try slurmBenchmark()
 default:
     print(
         "usage: clowdr-bench eventlog [--events N] [--batch B] [--rounds R] [--only PHASES] | boutiques [--invocations N] [--bosh PATH] | append-worker --log PATH --stream K --events N --batch B"

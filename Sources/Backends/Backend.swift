@@ -13,7 +13,7 @@ public protocol Backend: Sendable {
     /// `slurm`, `awsbatch`: what `task_submitted` records.
     var name: String { get }
 
-    /// Submits attempts (each with its task file already written) and returns each one's native id, in order.
+    /// Submits attempts and returns each one's native id, in order.
     /// Throws only when nothing of the batch was accepted: a batch is accepted whole or not at all, and never twice.
     func submit(_ batch: SubmissionBatch) throws -> [String]
 
@@ -38,8 +38,10 @@ public enum BackendKind: String, Sendable, CaseIterable {
 /// What to submit: attempts of one experiment, with what each element of a job runs.
 public struct SubmissionBatch: Sendable {
     public var layout: ExperimentLayout
-    /// The attempts, each with the path of its task file.
-    public var attempts: [(attempt: AttemptPlan, taskFile: String)]
+    /// The attempts.
+    public var attempts: [AttemptPlan]
+    /// What each attempt's worker is told besides its task and attempt (experiment, workdir, sampling...).
+    public var worker: TaskFile
     /// Tasks run one after another in one element (`--groupby`).
     public var groupBy: Int
     /// Resources and scheduler options (`--clusterargs time:4:00,mem:2048,...`), by key.
@@ -48,10 +50,11 @@ public struct SubmissionBatch: Sendable {
     public var throttle: Int
 
     public init(
-        layout: ExperimentLayout, attempts: [(attempt: AttemptPlan, taskFile: String)], groupBy: Int, resources: [String: String], throttle: Int
+        layout: ExperimentLayout, attempts: [AttemptPlan], worker: TaskFile, groupBy: Int, resources: [String: String], throttle: Int
     ) {
         self.layout = layout
         self.attempts = attempts
+        self.worker = worker
         self.groupBy = max(1, groupBy)
         self.resources = resources
         self.throttle = throttle

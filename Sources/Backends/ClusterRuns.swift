@@ -109,9 +109,10 @@ public enum ClusterRuns {
     static func submitAndFollow(
         _ plans: [AttemptPlan], controller: Controller, cluster: Options, options: RunOptions, cancel: CancellationFlag, planned: Int
     ) throws -> RunSummary {
-        let auto = try ResourceRecord(log: controller.log)
+        // The record is read only when a resource is worked out from it (`mem:auto`, `time:auto`).
+        let auto = cluster.resources.values.contains("auto") ? try ResourceRecord(log: controller.log) : nil
         try controller.submit(
-            plans, resources: { auto.resolve(cluster.resources, task: $0.task) },
+            plans, resources: { auto?.resolve(cluster.resources, task: $0.task) ?? cluster.resources },
             how: Controller.Submission(
                 groupBy: cluster.groupBy, throttle: cluster.throttle, workdir: options.workingDirectory, sampleInterval: options.sampleInterval))
         if cluster.detach {

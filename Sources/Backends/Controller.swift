@@ -2,7 +2,7 @@ public import EventLog
 import Foundation
 public import Runner
 
-/// Drives attempts on a `Backend`: writes their task files, submits them (recording `task_submitted` with the
+/// Drives attempts on a `Backend`: submits them (recording `task_submitted` with the
 /// scheduler's id once it accepted them), then follows them to their end: it ingests the workers' segments as
 /// they grow (most of what happens is learnt there), asks the scheduler for the whole experiment at an adaptive
 /// interval, and gives each attempt that the scheduler no longer holds, and whose worker recorded no exit, the
@@ -86,18 +86,16 @@ public final class Controller: @unchecked Sendable {
         self.factory = factory
     }
 
-    /// The task file of an attempt, which the node's `clowdr task` reads.
-    public func taskFile(_ task: String, _ attempt: Int) -> String { "\(layout.directory)/jobs/\(task).\(attempt).json" }
+    /// What every attempt's worker is told besides its task and attempt.
+    var worker: TaskFile {
+        TaskFile(
+            experiment: layout.directory, task: "", attempt: 1, backend: backend.name, workdir: submission.workdir,
+            sampleInterval: submission.sampleInterval)
+    }
 
     /// Submits attempts, each with its resources (attempts with the same resources go in the same arrays).
     public func submit(_ plans: [AttemptPlan], resources: (AttemptPlan) -> [String: String], how: Submission) throws {
         submission = how
-        try FileManager.default.createDirectory(atPath: layout.directory + "/jobs", withIntermediateDirectories: true)
-        for p in plans {
-            var text = TaskFile.json(experiment: layout.directory, task: p.task, attempt: p.attempt, backend: backend.name, workdir: how.workdir)
-            text = text.replacingOccurrences(of: "\n}", with: ",\n  \"sample_interval\": \(how.sampleInterval)\n}")
-            try text.write(toFile: taskFile(p.task, p.attempt), atomically: true, encoding: .utf8)
-        }
         var groups: [[String: String]: [AttemptPlan]] = [:]
         var order: [[String: String]] = []
         for p in plans {
@@ -115,8 +113,7 @@ public final class Controller: @unchecked Sendable {
         while !rest.isEmpty {
             let part = Array(rest.prefix(size))
             let batch = SubmissionBatch(
-                layout: layout, attempts: part.map { ($0, taskFile($0.task, $0.attempt)) }, groupBy: submission.groupBy, resources: resources,
-                throttle: submission.throttle)
+                layout: layout, attempts: part, worker: worker, groupBy: submission.groupBy, resources: resources, throttle: submission.throttle)
             do {
                 let ids = try backend.submit(batch)
                 try log.append(

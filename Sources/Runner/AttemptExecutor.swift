@@ -28,8 +28,8 @@ public struct RunOptions: Sendable {
     public var container: ContainerOptions?
     /// Seconds between SIGTERM and SIGKILL when attempts are stopped.
     public var graceSeconds: Double = 5
-    /// Hand back the process's start-up memory once the attempt started (a worker alone in a job whose memory
-    /// limit it shares with the tool: `clowdr task`), so the scheduler's figures are the tool's.
+    /// Hand back the process's start-up memory once the attempt has run a while (a worker alone in a job whose
+    /// memory limit it shares with the tool: `clowdr task`), so the scheduler's figures are mostly the tool's.
     public var releaseStartupMemory = false
 
     public init(jobs: Int, workingDirectory: String) {
@@ -157,7 +157,6 @@ public struct AttemptExecutor: Sendable {
             return launchFailed("cannot start \(argv[0]): \(String(cString: strerror(-pid)))")
         }
         post(.taskStarted(TaskStarted(host: HostInfo.hostname, pid: pid, bootID: HostInfo.bootID)))
-        if options.releaseStartupMemory { _ = clowdr_release_file_pages() }
 
         // Wait for the exit, sampling the tree: densely at first, then every sample interval.
         let pidfd = clowdr_pidfd_open(pid)
@@ -197,7 +196,8 @@ public struct AttemptExecutor: Sendable {
                     last = sample
                     post(.sample(sample))
                 }
-                // Pages touched for the sample go back too, once the dense window is over.
+                // Once the attempt has run past the dense window (short tasks never pay for it), and after each
+                // sample since: the pages touched are handed back.
                 if options.releaseStartupMemory && t >= options.denseWindow { _ = clowdr_release_file_pages() }
                 nextSample = t < options.denseWindow ? t + options.denseInterval : t + options.sampleInterval
             }

@@ -18,42 +18,74 @@ public struct TaskFile: Sendable {
     public var containerRuntime: ContainerEngine?
     public var volumes: [String]
 
+    public init(
+        experiment: String, task: String, attempt: Int, backend: String, workdir: String? = nil, sampleInterval: Double = 1,
+        containerRuntime: ContainerEngine? = nil, volumes: [String] = []
+    ) {
+        self.experiment = experiment
+        self.task = task
+        self.attempt = attempt
+        self.backend = backend
+        self.workdir = workdir
+        self.sampleInterval = sampleInterval
+        self.containerRuntime = containerRuntime
+        self.volumes = volumes
+    }
+
     /// Reads and checks a task file; every problem names the file and the member.
     public init(path: String) throws {
         guard case .object(let o) = try BoutiquesDocument.load(path) else {
             throw PlanError("\(path): a task file must be a JSON object", code: "task_file.invalid")
         }
+        try self.init(o, source: path)
+    }
+
+    /// A task file's members from `o` (`task` and `attempt` given apart when the object is a map's template).
+    init(_ o: JSONObject, source: String, task given: (task: String, attempt: Int)? = nil) throws {
         func need(_ key: String) throws -> String {
             guard let v = o[key]?.stringValue, !v.isEmpty else {
-                throw PlanError("\(path): /\(key) must be a non-empty string", code: "task_file.invalid")
+                throw PlanError("\(source): /\(key) must be a non-empty string", code: "task_file.invalid")
             }
             return v
         }
         experiment = try need("experiment")
-        task = try need("task")
-        guard let a = o["attempt"]?.int64Value, a >= 1 else {
-            throw PlanError("\(path): /attempt must be an integer from 1", code: "task_file.invalid")
+        if let given {
+            (task, attempt) = given
+        } else {
+            task = try need("task")
+            guard let a = o["attempt"]?.int64Value, a >= 1 else {
+                throw PlanError("\(source): /attempt must be an integer from 1", code: "task_file.invalid")
+            }
+            attempt = Int(a)
         }
-        attempt = Int(a)
         backend = o["backend"]?.stringValue ?? "local"
         workdir = o["workdir"]?.stringValue
         sampleInterval = o["sample_interval"]?.doubleValue ?? 1
         if let r = o["container_runtime"]?.stringValue {
             guard let e = ContainerEngine(rawValue: r) else {
-                throw PlanError("\(path): /container_runtime must be docker, podman, singularity or apptainer", code: "task_file.invalid")
+                throw PlanError("\(source): /container_runtime must be docker, podman, singularity or apptainer", code: "task_file.invalid")
             }
             containerRuntime = e
         }
         volumes = o["volumes"]?.arrayValue?.compactMap(\.stringValue) ?? []
     }
 
+    /// The task file's contents (`withAttempt` false: what every attempt of a map shares, its first line).
+    public func json(withAttempt: Bool = true, indent: Int? = 2) -> String {
+        var o: JSONObject = ["experiment": .string(experiment), "backend": .string(backend), "sample_interval": .number(JSONNumber(sampleInterval))]
+        if withAttempt {
+            o["task"] = .string(task)
+            o["attempt"] = .number(JSONNumber(attempt))
+        }
+        if let workdir { o["workdir"] = .string(workdir) }
+        if let containerRuntime { o["container_runtime"] = .string(containerRuntime.rawValue) }
+        if !volumes.isEmpty { o["volumes"] = .array(volumes.map { .string($0) }) }
+        return JSONWriter(indent: indent).string(.object(o))
+    }
+
     /// The task file's contents.
     public static func json(experiment: String, task: String, attempt: Int, backend: String, workdir: String?) -> String {
-        var o: JSONObject = [
-            "experiment": .string(experiment), "task": .string(task), "attempt": .number(JSONNumber(attempt)), "backend": .string(backend),
-        ]
-        if let workdir { o["workdir"] = .string(workdir) }
-        return JSONWriter(indent: 2).string(.object(o)) + "\n"
+        TaskFile(experiment: experiment, task: task, attempt: attempt, backend: backend, workdir: workdir).json() + "\n"
     }
 }
 
@@ -62,25 +94,52 @@ public struct TaskFile: Sendable {
 /// The controller ingests the segment idempotently. Depends only on the experiment's folder (descriptor copy and
 /// invocations), never on the controller.
 public enum Worker {
-    /// The task files of one element of a job array: line `index` of `map` (task file paths separated by spaces,
-    /// several when tasks are grouped), the index being `SLURM_ARRAY_TASK_ID` (or `AWS_BATCH_JOB_ARRAY_INDEX`).
-    public static func arrayElement(map: String, index: Int) throws -> [String] {
+    /// The attempts of one element of a job array: line `index` of `map`, the index being `SLURM_ARRAY_TASK_ID`
+    /// (or `AWS_BATCH_JOB_ARRAY_INDEX`). A map is either lines of task file paths separated by spaces (several when
+    /// tasks are grouped), or a first line holding what every attempt shares (a task file without task and
+    /// attempt, `{"experiment": ...}`) and then, for element i on line i + 2, `TASK:ATTEMPT` items: nothing to
+    /// write per attempt when ten thousand are submitted.
+    public static func arrayElement(map: String, index: Int) throws -> [TaskFile] {
         guard let text = try? String(contentsOfFile: map, encoding: .utf8) else {
             throw PlanError("cannot read the array map \(map)", code: "task_file.array_map")
         }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        guard index >= 0, index < lines.count, !lines[index].isEmpty else {
-            throw PlanError("\(map) has no line \(index) (it maps \(lines.filter { !$0.isEmpty }.count) elements)", code: "task_file.array_map")
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var template: JSONObject?
+        if let first = lines.first, first.hasPrefix("{") {
+            guard case .object(let o) = try? JSONParser.parse(String(first)) else {
+                throw PlanError("\(map): line 1 must be a JSON object (what every attempt shares)", code: "task_file.array_map")
+            }
+            template = o
+            lines.removeFirst()
         }
-        let dir = (map as NSString).deletingLastPathComponent
-        return lines[index].split(separator: " ").map { $0.hasPrefix("/") ? String($0) : dir + "/" + $0 }
+        guard index >= 0, index < lines.count, !lines[index].isEmpty else {
+            throw PlanError("\(map) has no element \(index) (it maps \(lines.filter { !$0.isEmpty }.count) elements)", code: "task_file.array_map")
+        }
+        let items = lines[index].split(separator: " ")
+        guard let template else {
+            let dir = (map as NSString).deletingLastPathComponent
+            return try items.map { try TaskFile(path: $0.hasPrefix("/") ? String($0) : dir + "/" + $0) }
+        }
+        return try items.map { item in
+            guard let colon = item.lastIndex(of: ":"), let attempt = Int(item[item.index(after: colon)...]), attempt >= 1 else {
+                throw PlanError("\(map): element \(index): '\(item)' is not TASK:ATTEMPT", code: "task_file.array_map")
+            }
+            return try TaskFile(template, source: map, task: (String(item[..<colon]), attempt))
+        }
     }
 
-    /// Runs every task file; returns how each attempt ended.
-    public static func run(taskFiles: [String], segment: String?, cancel: CancellationFlag) throws -> [(TaskFile, TaskStatus)] {
+    /// The map of an array whose element i runs `elements[i]` (attempts as `TASK:ATTEMPT` items), every attempt
+    /// with the settings of `template`.
+    public static func arrayMap(template: TaskFile, elements: [[(task: String, attempt: Int)]]) -> String {
+        var text = template.json(withAttempt: false, indent: nil) + "\n"
+        for e in elements { text += e.map { "\($0.task):\($0.attempt)" }.joined(separator: " ") + "\n" }
+        return text
+    }
+
+    /// Runs every attempt, one after the other; returns how each ended.
+    public static func run(tasks: [TaskFile], segment: String?, cancel: CancellationFlag) throws -> [(TaskFile, TaskStatus)] {
         var results: [(TaskFile, TaskStatus)] = []
-        for path in taskFiles {
-            let t = try TaskFile(path: path)
+        for t in tasks {
             let layout = ExperimentLayout(directory: t.experiment)
             let d = try DescriptorValidator.load(layout.descriptor)
             let workdir = URL(fileURLWithPath: t.workdir ?? FileManager.default.currentDirectoryPath).standardizedFileURL.path

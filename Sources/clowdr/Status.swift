@@ -3,11 +3,14 @@ import EventLog
 import Foundation
 import Runner
 
-/// `clowdr status EXPERIMENT`: where every task stands, derived by replaying the log.
+/// `clowdr status EXPERIMENT`: where every task stands, from the log's projections.
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show how many tasks are in each state, and which failed.",
-        discussion: "Everything shown is derived by replaying the experiment's events; the log is opened read-only.")
+        discussion: """
+            Everything shown is derived from the experiment's events (through the projections the log keeps of them); \
+            what its workers wrote since the last look is ingested first.
+            """)
 
     @OptionGroup var target: ExperimentArgument
 
@@ -23,7 +26,7 @@ struct Status: ParsableCommand {
             print("\u{1B}[H\u{1B}[2J", terminator: "")
             try show()
             let layout = try target.layout()
-            let state = try EventLog(path: layout.log, mode: .readOnly).replay()
+            let state = try EventLog(path: layout.log, mode: .readOnly).projectedState()
             if !state.tasks.values.contains(where: { $0.state == .running || $0.state == .submitted }) { return }
             sleep(2)
         }
@@ -46,7 +49,7 @@ struct Status: ParsableCommand {
         let layout: ExperimentLayout
         layout = try target.layout()
         let log = try EventLog(path: layout.log, mode: .readOnly)
-        let state = try log.replay()
+        let state = try log.projectedState()
         let incomplete = state.select(.incomplete, isAlive: Runs.isAlive(state))
         let counts = state.counts
         let failed = state.orderedTasks.filter { $0.state == .failed }
@@ -79,14 +82,18 @@ struct Status: ParsableCommand {
         let parts = TaskStatus.allCases.compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }
         print("\(state.tasks.count) tasks: \(parts.joined(separator: ", "))")
         let now = Date().timeIntervalSince1970
-        for t in state.orderedTasks where t.state == .running {
+        // At most `shown` lines of each kind: an experiment of 100,000 tasks has thousands of either.
+        let shown = 20
+        let running = state.orderedTasks.filter { $0.state == .running }
+        for t in running.prefix(shown) {
             let a = t.latest
             let elapsed = a?.startedAt.map { now - $0.seconds } ?? 0
             print(
                 "  running: \(TaskLabels.taskName(t.task, labels: t.labels)) attempt \(a?.attempt ?? 0): \(Int(elapsed)) s, peak RSS \((a?.peakRSS ?? 0) >> 20) MiB so far"
             )
         }
-        for t in failed {
+        if running.count > shown { print("  ... and \(running.count - shown) more running: clowdr query --status running") }
+        for t in failed.prefix(shown) {
             let a = t.latest
             let how = a?.exitCode.map { "exit \($0)" } ?? a?.signal.map { "signal \($0)" } ?? "no exit"
             let stderr = a.map { Status.lastLine(of: layout.stderr(t.task, $0.attempt)) } ?? ""
@@ -94,6 +101,7 @@ struct Status: ParsableCommand {
                 "  failed: \(TaskLabels.taskName(t.task, labels: t.labels)) attempt \(a?.attempt ?? 0): \(how)\(a?.failureReason.map { " (\($0))" } ?? "")\(stderr.isEmpty ? "" : ": \(stderr)")"
             )
         }
+        if failed.count > shown { print("  ... and \(failed.count - shown) more failed: clowdr query --status failed") }
         if !incomplete.isEmpty { print("  incomplete (rerun incomplete would run them): \(incomplete.count) tasks") }
         if !state.unknownEvents.isEmpty { print("\(state.unknownEvents.count) events of types this clowdr does not know (kept)") }
     }

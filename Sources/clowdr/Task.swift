@@ -22,8 +22,8 @@ struct Task: ParsableCommand {
 
     @Option(
         help: """
-            A job array's map: run the task files on line SLURM_ARRAY_TASK_ID (or AWS_BATCH_JOB_ARRAY_INDEX) of this \
-            file, each line the task files of one element.
+            A job array's map: run the attempts of element SLURM_ARRAY_TASK_ID (or AWS_BATCH_JOB_ARRAY_INDEX): its \
+            line of task files, or, in a map whose first line holds what every attempt shares, its TASK:ATTEMPT items.
             """)
     var array: String?
 
@@ -35,17 +35,17 @@ struct Task: ParsableCommand {
     func run() throws {
         let (cancel, sources) = cancellationOnSignals()
         defer { for s in sources { s.cancel() } }
-        var files = taskFiles
+        var tasks = try taskFiles.map(TaskFile.init(path:))
         if let array {
             let env = ProcessInfo.processInfo.environment
             guard let index = (env["SLURM_ARRAY_TASK_ID"] ?? env["AWS_BATCH_JOB_ARRAY_INDEX"]).flatMap(Int.init) else {
                 throw ValidationError(
                     "--array needs SLURM_ARRAY_TASK_ID or AWS_BATCH_JOB_ARRAY_INDEX in the environment (it runs inside a job array)")
             }
-            files += try Worker.arrayElement(map: array, index: index)
+            tasks += try Worker.arrayElement(map: array, index: index)
         }
-        let results = try Worker.run(taskFiles: files, segment: events, cancel: cancel)
+        let results = try Worker.run(tasks: tasks, segment: events, cancel: cancel)
         for (t, state) in results { print("task \(t.task) attempt \(t.attempt): \(state.rawValue)") }
-        if results.count < files.count || !results.allSatisfy({ $0.1 == .succeeded }) { throw ExitCode(1) }
+        if results.count < tasks.count || !results.allSatisfy({ $0.1 == .succeeded }) { throw ExitCode(1) }
     }
 }

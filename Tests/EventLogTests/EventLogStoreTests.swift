@@ -18,7 +18,7 @@ struct EventLogStoreTests {
         #expect(p["synchronous"] == "2")
         #expect(p["foreign_keys"] == "1")
         #expect(p["busy_timeout"] == "10000")
-        #expect(p["user_version"] == "4")
+        #expect(p["user_version"] == "5")
     }
 
     @Test("UPDATE and DELETE on events fail at the SQL level, whoever tries")
@@ -231,16 +231,52 @@ struct EventLogStoreTests {
         #expect(try log.fsck().ok)
     }
 
+    @Test("the projected state (projections and a few indexed events) is the replayed state")
+    func projectedState() throws {
+        let log = try newLog()
+        var s = Script()
+        s.add(
+            nil, nil,
+            .experimentCreated(
+                ExperimentCreated(
+                    experiment: "e", descriptorSHA256: "00", invocations: [], backend: "local", user: "u", host: "vm", clowdrVersion: "1", os: "linux"
+                )))
+        for t in ["10", "2", "1"] { s.plan(t) }
+        s.submit("2", 1)
+        s.start("2", 1)
+        s.sample("2", 1, rss: 9)
+        s.exit("2", 1, code: 3)
+        s.start("10", 1)
+        s.add(nil, nil, .rerunRequested(RerunRequested(mode: .failed, tasks: ["2"])))
+        s.submit("2", 2)
+        s.start("2", 2)
+        try log.append(s.events)
+        var later = Script()
+        later.plan("x")
+        later.plan("y")
+        var unknown = try later.events.map { try $0.raw() }
+        (unknown[0].type, unknown[0].task) = ("from_the_future", "1")
+        (unknown[1].type, unknown[1].version, unknown[1].task) = ("task_exited", 7, nil)
+        _ = try log.appendReturningSeqs(unknown)
+        let replayed = try log.replay()
+        let projected = try log.projectedState()
+        #expect(projected.tasks == replayed.tasks && projected.taskOrder == replayed.taskOrder)
+        #expect(projected.experiment == replayed.experiment && projected.createdAt == replayed.createdAt)
+        #expect(projected.reruns.map(\.seq) == replayed.reruns.map(\.seq) && projected.reruns.count == 1)
+        #expect(projected.unknownEvents == replayed.unknownEvents && projected.unknownEvents.count == 2)
+        #expect(projected.eventCount == replayed.eventCount && projected.lastSeq == replayed.lastSeq && projected.lastEventAt == replayed.lastEventAt)
+    }
+
     @Test("the embedded migrations are exactly schema/sql/*.sql (run scripts/embed-schema.sh after editing them)")
     func migrationsEmbedded() throws {
         let dir = TestSupport.repositoryRoot + "/schema/sql"
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".sql") }.sorted()
-        #expect(files.count == 4)
+        #expect(files.count == 5)
         let log = try newLog()
         let master = try log.withConnection { db in
             try db.rows("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger') ORDER BY name").compactMap { $0[0].string }
         }
-        #expect(master == ["attempts", "events", "events_no_delete", "events_no_update", "ingested_segments", "tasks"])
+        #expect(master == ["attempts", "events", "events_no_delete", "events_no_update", "ingested_segments", "tasks"], "tables and triggers")
         let generated = try String(contentsOfFile: TestSupport.repositoryRoot + "/Sources/EventLog/Migrations+Generated.swift", encoding: .utf8)
         for f in files {
             let sql = try String(contentsOfFile: dir + "/" + f, encoding: .utf8)
@@ -290,7 +326,8 @@ struct UpgradeTests {
         }
         // Back to what schema 2 was: no labels column, no index, version 2.
         try Connection(path: dir + "/clowdr.db").execute(
-            "DROP TABLE ingested_segments; DROP INDEX attempts_peak_rss; ALTER TABLE tasks DROP COLUMN labels; PRAGMA user_version = 2")
+            "DROP INDEX events_lifecycle; DROP TABLE ingested_segments; DROP INDEX attempts_peak_rss; ALTER TABLE tasks DROP COLUMN labels; PRAGMA user_version = 2"
+        )
         let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db"))
         #expect {
             try EventLog(path: dir, mode: .readOnly)
@@ -298,7 +335,7 @@ struct UpgradeTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db")) == before, "reading never writes")
         _ = try EventLog(path: dir, mode: .readWrite)
         let reader = try EventLog(path: dir, mode: .readOnly)
-        #expect(try reader.pragmas()["user_version"] == "4")
+        #expect(try reader.pragmas()["user_version"] == "5")
         #expect(try reader.projectedTasks()["t"]?.labels == #"{"participant":"01"}"#)
         #expect(try reader.fsck().ok)
     }
@@ -312,11 +349,11 @@ struct UpgradeTests {
             try log.append([Script.factory.make(task: "t", .taskPlanned(TaskPlanned(invocation: [:], commandLine: "x")))])
             try log.checkpoint()
         }
-        try Connection(path: dir + "/clowdr.db").execute("DROP TABLE ingested_segments; PRAGMA user_version = 3")
+        try Connection(path: dir + "/clowdr.db").execute("DROP INDEX events_lifecycle; DROP TABLE ingested_segments; PRAGMA user_version = 3")
         let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db"))
         let reader = try EventLog(path: dir, mode: .readOnly)
         #expect(try reader.projectedTasks()["t"] != nil && reader.segmentsWithNewBytes(in: dir).isEmpty)
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db")) == before, "reading never writes")
-        #expect(try EventLog(path: dir, mode: .readWrite).pragmas()["user_version"] == "4")
+        #expect(try EventLog(path: dir, mode: .readWrite).pragmas()["user_version"] == "5")
     }
 }

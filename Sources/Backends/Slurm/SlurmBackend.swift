@@ -1,5 +1,6 @@
 public import EventLog
 import Foundation
+import Runner
 
 /// Runs attempts as Slurm job arrays. Every array of an experiment is named `clowdr-<experiment-id>` (or
 /// `<jobname>-<experiment-id>` with `--jobname`), so one
@@ -71,24 +72,24 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
         var ids: [String] = []
         for start in stride(from: 0, to: elements.count, by: perArray) {
             let chunk = Array(elements[start..<min(start + perArray, elements.count)])
-            let job = try submitArray(chunk.map { $0.map(\.taskFile) }, batch: batch)
+            let job = try submitArray(chunk.map { $0.map { ($0.task, $0.attempt) } }, batch: batch)
             for (index, element) in chunk.enumerated() { ids += element.map { _ in "\(job)_\(index)" } }
         }
         return ids
     }
 
-    /// Submits one array whose element `i` runs the task files `elements[i]`; returns its job id. Before a retry
+    /// Submits one array whose element `i` runs the attempts `elements[i]`; returns its job id. Before a retry
     /// it looks for the array by its token: sbatch may have been accepted even though its answer was lost.
-    func submitArray(_ elements: [[String]], batch: SubmissionBatch) throws -> String {
+    func submitArray(_ elements: [[(task: String, attempt: Int)]], batch: SubmissionBatch) throws -> String {
         let token = "\(layout.id)-\(UUID().uuidString.prefix(8).lowercased())"
         let map = "\(folder)/\(token).map"
         let script = "\(folder)/\(token).sh"
-        try write(elements.map { $0.joined(separator: " ") }.joined(separator: "\n") + "\n", to: map)
+        try write(Worker.arrayMap(template: batch.worker, elements: elements), to: map)
         let segment = "\(segments)/slurm-${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.ndjson"
         try write(
             """
             #!/bin/sh
-            # clowdr: one element of an array of experiment \(layout.id): the task files on line $SLURM_ARRAY_TASK_ID of the map.
+            # clowdr: one element of an array of experiment \(layout.id): the attempts of element $SLURM_ARRAY_TASK_ID of the map.
             exec \(Self.quote(clowdr)) task --array \(Self.quote(map)) --events "\(segment)"
 
             """, to: script)
@@ -103,7 +104,10 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
         let out = try commands.run("sbatch", arguments) { try self.alreadySubmitted(token) }
         guard out.status == 0 else {
             let text = out.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-            if text.contains("MaxSubmit") || text.contains("job submit limit") || text.contains("AssocMaxSubmitJobLimit") {
+            // A per-user or per-account submit limit, or the cluster's own MaxJobCount: smaller arrays, then later.
+            if ["MaxSubmit", "job submit limit", "AssocMaxSubmitJobLimit", "MaxJobCount", "temporarily unable to accept job"].contains(
+                where: text.contains)
+            {
                 throw BackendError("sbatch: \(text)", code: "slurm.submit_limit")
             }
             throw BackendError(

@@ -1,0 +1,102 @@
+import EventLog
+import Foundation
+
+/// `clowdr-bench ingest [--segments N] [--events-per-segment E] [--dir DIR] [--keep]`: what a cluster run's controller and its
+/// readers do with the workers' segments. N segments of E events each (a task's start, samples and exit, as
+/// `clowdr task` writes them) are ingested into an experiment's log, beside the event log's own append rate for the
+/// same events in the same run; then `clowdr status` on that experiment when nothing is new.
+func ingestBenchmark() throws {
+    let segments = Int(argument("--segments", default: "100000"))!
+    let perSegment = Int(argument("--events-per-segment", default: "50"))!
+    let dir = argument("--dir", default: NSTemporaryDirectory() + "clowdr-bench-ingest-\(getpid())")
+    try? FileManager.default.removeItem(atPath: dir)
+    let experiment = dir + "/prov/2026-01-01_00-00-00-BENCHING"
+    try FileManager.default.createDirectory(atPath: experiment + "/segments", withIntermediateDirectories: true)
+    let keep = CommandLine.arguments.contains("--keep")  // for profiling what follows
+    defer { if !keep { try? FileManager.default.removeItem(atPath: dir) } }
+    let total = segments * perSegment
+    print("ingest benchmark: \(segments) segments of \(perSegment) events (\(total) events)")
+
+    // The segments, and the same events as batches for append.
+    let factory = EventFactory()
+    var batches: [[Event]] = []
+    var batch: [Event] = []
+    var bytes = 0
+    let writeTime = try seconds {
+        for s in 0..<segments {
+            let task = "\(s)"
+            var events = [factory.make(task: task, attempt: 1, .taskStarted(TaskStarted(host: "node\(s % 64)", pid: Int32(1000 + s % 30000))))]
+            for k in 0..<max(0, perSegment - 2) {
+                events.append(
+                    factory.make(
+                        task: task, attempt: 1,
+                        .sample(
+                            Sample(
+                                cpuUser: Double(k) * 0.9, cpuSystem: 0.02 * Double(k), rss: Int64(200_000_000 + k * 4096), vms: 900_000_000,
+                                readBytes: Int64(k) << 16, writeBytes: Int64(k) << 12, processes: 3, threads: 9))))
+            }
+            events.append(
+                factory.make(task: task, attempt: 1, .taskExited(TaskExited(exitCode: s % 17 == 0 ? 1 : 0, wallTime: 61.5, peakRSS: 210_000_000))))
+            var text = ""
+            for e in events { text += try e.raw().ndjsonLine + "\n" }
+            bytes += text.utf8.count
+            try text.write(toFile: experiment + "/segments/slurm-1_\(s).ndjson", atomically: false, encoding: .utf8)
+            batch += events
+            if batch.count >= 10_000 {
+                batches.append(batch)
+                batch = []
+            }
+        }
+        if !batch.isEmpty { batches.append(batch) }
+    }
+    print("  wrote \(segments) segments, \(bytes >> 20) MiB, in \(String(format: "%.1f", writeTime)) s")
+
+    // The reference: the same events appended in batches of 10,000, into a log of their own.
+    let reference = try EventLog(path: dir + "/append.db", mode: .create)
+    sync()
+    let appendTime = try seconds { for b in batches { try reference.append(b) } }
+    batches = []
+    let appendRate = Double(total) / appendTime
+
+    // Ingest: what the controller does every half second, here with everything new at once.
+    let log = try EventLog(path: experiment + "/clowdr.db", mode: .create)
+    sync()
+    let rssBefore = memory().rss
+    var report = EventLog.IngestReport(inserted: 0, duplicates: 0, tornLine: nil)
+    let ingestTime = try seconds { report = try log.ingestNewSegments(in: experiment + "/segments") }
+    try log.checkpoint()
+    precondition(report.inserted == total, "ingested \(report.inserted) of \(total)")
+    let ingestRate = Double(total) / ingestTime
+    let peak = memory().hwm
+    func f(_ x: Double) -> String { String(format: "%.0f", x) }
+    print("  EventLog.append (the reference):   \(f(appendRate)) events/s  (\(String(format: "%.2f", appendTime)) s)")
+    print(
+        "  ingest of every segment:           \(f(ingestRate)) events/s  (\(String(format: "%.2f", ingestTime)) s)  ratio to append \(String(format: "%.2f", ingestRate / appendRate))  [goal >= 0.5]"
+    )
+    print("  memory: \(rssBefore >> 20) MB before ingest, peak \(peak >> 20) MB (the benchmark held the \(total) events for append before)")
+
+    // Nothing new: what every reading command does first, in-process and through the built clowdr.
+    var look = Double.infinity
+    for _ in 0..<5 {
+        var pending: [String] = []
+        look = min(look, try seconds { pending = try log.segmentsWithNewBytes(in: experiment + "/segments") })
+        precondition(pending.isEmpty, "\(pending.count) segments still pending")
+    }
+    print("  looking for new bytes in \(segments) segments (nothing new): \(String(format: "%.1f", look * 1000)) ms")
+    let clowdr = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path + "/clowdr"
+    var status = Double.infinity
+    for _ in 0..<5 {
+        status = min(
+            status,
+            try seconds {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: clowdr)
+                p.arguments = ["status", experiment]
+                p.standardOutput = FileHandle.nullDevice
+                try p.run()
+                p.waitUntilExit()
+                precondition(p.terminationStatus == 0 || p.terminationStatus == 1, "clowdr status failed")
+            })
+    }
+    print("  clowdr status on that experiment, nothing new: \(String(format: "%.0f", status * 1000)) ms  [goal < 100 ms]")
+}

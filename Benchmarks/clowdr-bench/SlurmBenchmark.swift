@@ -1,0 +1,148 @@
+import Backends
+import EventLog
+import Foundation
+import Runner
+
+/// `clowdr-bench slurm [--tasks N] [--follow SECONDS]`: on the Slurm that `scripts/slurm/setup.sh` starts.
+///
+/// - Submitting N tasks: clowdr's submission (task files, the arrays, `task_submitted` for each) beside the bare
+///   `sbatch --array` calls for arrays of the same shape, in the same run; planning and recording the experiment
+///   are shown apart.
+/// - Following them: slurmctld's query RPCs per minute (`sdiag`) while clowdr follows the N tasks, beside what a
+///   per-task `squeue -j` poller costs for the same tasks (measured over a sample of them, per poll round).
+/// - The worker's overhead: from `clowdr task` starting to its tool's exec, alone and per task with 100 tasks in one
+///   element (`--groupby 100`).
+func slurmBenchmark() throws {
+    let n = Int(argument("--tasks", default: "10000"))!
+    let followSeconds = Double(argument("--follow", default: "60"))!
+    func sh(_ script: String) throws -> (status: Int32, out: String, seconds: Double) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self), Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    guard (try? sh("scontrol ping"))?.out.contains("UP") == true else {
+        emit("slurm benchmark skipped: no Slurm answers (scripts/slurm/setup.sh starts one)")
+        return
+    }
+    let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+    let dir = NSTemporaryDirectory() + "clowdr-slurmbench-\(getpid())"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    func f(_ x: Double, _ d: Int = 2) -> String { String(format: "%.\(d)f", x) }
+    emit("slurm benchmark: \(n) tasks (MaxArraySize \(try SlurmBackend(layout: ExperimentLayout(directory: dir), clowdr: "").maxArraySize()))")
+
+    // Worker overhead first, while the cluster is idle: `clowdr task` on this machine, the tool `sh -c 'date +%s%N'`.
+    try
+        #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"date +%s%N > [N].t","inputs":[{"id":"n","name":"n","type":"Number","integer":true,"value-key":"[N]"}]}"#
+        .write(toFile: dir + "/stamp.json", atomically: true, encoding: .utf8)
+    try "{\"n\": [\((0..<100).map(String.init).joined(separator: ","))]}".write(toFile: dir + "/i100.json", atomically: true, encoding: .utf8)
+    var setup = RunRequest(
+        descriptorPath: dir + "/stamp.json", invocationPath: dir + "/i100.json", provdir: dir + "/wprov",
+        options: RunOptions(jobs: 1, workingDirectory: dir))
+    setup.sweeps = ["n"]
+    setup.setupOnly = true
+    let wlayout = try Runs.start(setup, cancel: CancellationFlag()).layout
+    for t in 0..<100 {
+        try #"{"experiment": "\#(wlayout.directory)", "task": "\#(t)", "attempt": 1, "backend": "slurm", "workdir": "\#(dir)"}"#.write(
+            toFile: dir + "/t\(t).json", atomically: true, encoding: .utf8)
+    }
+    // The time from a stamp taken just before exec'ing clowdr to the tool's own stamp.
+    var toExec: [Double] = []
+    for k in 0..<10 {
+        let r = try sh("date +%s%N > \(dir)/start; exec \(bin)/clowdr task \(dir)/t\(k).json --events \(dir)/w\(k).ndjson >/dev/null")
+        precondition(r.status == 0, "clowdr task failed")
+        func stamp(_ path: String) throws -> Double {
+            Double(try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))! / 1e6
+        }
+        toExec.append(try stamp(dir + "/\(k).t") - stamp(dir + "/start"))
+    }
+    let bare = try (0..<10).map { _ -> Double in
+        _ = try sh("date +%s%N > \(dir)/start; exec sh -c 'date +%s%N > \(dir)/bare.t'")
+        func stamp(_ path: String) throws -> Double {
+            Double(try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))! / 1e6
+        }
+        return try stamp(dir + "/bare.t") - stamp(dir + "/start")
+    }.min()!
+    let group = try sh("\(bin)/clowdr task \((0..<100).map { "\(dir)/t\($0).json" }.joined(separator: " ")) --events \(dir)/g.ndjson >/dev/null")
+    let bareGroup = try sh("for i in $(seq 100); do sh -c 'date +%s%N > /dev/null'; done").seconds
+    emit(
+        "  worker: clowdr task start to the tool's exec: median \(f(toExec.sorted()[5], 1)) ms, best \(f(toExec.min()!, 1)) ms  [goal <= 20 ms] (the same stamps around a bare exec of sh -c: \(f(bare, 1)) ms)"
+    )
+    emit(
+        "  worker, 100 tasks in one element (--groupby 100): \(f(group.seconds * 10, 1)) ms per task beside \(f(bareGroup * 10, 1)) ms for the bare commands: \(f((group.seconds - bareGroup) * 10, 1)) ms of clowdr per task"
+    )
+
+    // Submission: the experiment planned and recorded, then submitted (detached), beside bare sbatch of the same arrays.
+    try
+        #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"true [N]","inputs":[{"id":"n","name":"n","type":"Number","integer":true,"value-key":"[N]"}]}"#
+        .write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+    try "{\"n\": [\((0..<n).map(String.init).joined(separator: ","))]}".write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
+    var request = RunRequest(
+        descriptorPath: dir + "/d.json", invocationPath: dir + "/i.json", provdir: dir + "/prov", options: RunOptions(jobs: 1, workingDirectory: dir))
+    request.sweeps = ["n"]
+    var cluster = ClusterRuns.Options(backend: .slurm, clowdr: bin + "/clowdr")
+    cluster.detach = true
+    var created = 0.0
+    var layout: ExperimentLayout?
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    _ = try ClusterRuns.start(request, cluster: cluster, cancel: CancellationFlag()) { l, _ in
+        created = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        layout = l
+    }
+    let total = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+    let submission = total - created
+    // The same arrays through bare sbatch (held, then cancelled: the same acceptance work in slurmctld).
+    let arrays = try FileManager.default.contentsOfDirectory(atPath: layout!.directory + "/slurm").filter { $0.hasSuffix(".map") }
+    let sizes = try arrays.map { try String(contentsOfFile: layout!.directory + "/slurm/" + $0, encoding: .utf8).split(separator: "\n").count }
+    try "#!/bin/sh\ntrue\n".write(toFile: dir + "/bare.sh", atomically: true, encoding: .utf8)
+    let bareSubmit = try sh(
+        sizes.map { "sbatch --parsable --hold --job-name=bare-bench --output=/dev/null --array=0-\($0 - 1) \(dir)/bare.sh >/dev/null" }.joined(
+            separator: " && "))
+    _ = try sh("scancel --name=bare-bench")
+    emit(
+        "  submit \(n) tasks in \(sizes.count) array(s): clowdr \(f(submission)) s (task files, sbatch, \(n) task_submitted) beside bare sbatch \(f(bareSubmit.seconds)) s: ratio \(f(submission / bareSubmit.seconds))  [goal <= 1.2]; planning and recording the experiment before: \(f(created)) s"
+    )
+
+    // Following: slurmctld's query RPCs while clowdr watches the experiment for `followSeconds`.
+    func queryRPCs() throws -> Int {
+        let text = try sh("sdiag").out
+        var total = 0
+        for line in text.split(separator: "\n") where line.contains("REQUEST_JOB_INFO") || line.contains("REQUEST_JOB_USER_INFO") {
+            if let r = line.range(of: "count:") { total += Int(line[r.upperBound...].prefix { $0.isNumber }) ?? 0 }
+        }
+        return total
+    }
+    let before = try queryRPCs()
+    let watch = Process()
+    watch.executableURL = URL(fileURLWithPath: bin + "/clowdr")
+    watch.arguments = ["watch", layout!.directory]
+    watch.standardOutput = FileHandle.nullDevice
+    watch.standardError = FileHandle.nullDevice
+    try watch.run()
+    Thread.sleep(forTimeInterval: followSeconds)
+    let after = try queryRPCs()
+    kill(watch.processIdentifier, SIGKILL)  // a controller killed loses nothing (the tests show it); SIGTERM would cancel the jobs
+    watch.waitUntilExit()
+    let ended = try EventLog(path: layout!.log, mode: .readOnly).projectedState().counts[.succeeded] ?? 0
+    // The peer: one `squeue -j A_T` per task, over a sample of 200 tasks, per poll round.
+    let ids = try EventLog(path: layout!.log, mode: .readOnly).projectedTasks().values.compactMap { $0.latest?.nativeID }.prefix(200)
+    let peerBefore = try queryRPCs()
+    let peer = try sh(ids.map { "squeue -h -j \($0) >/dev/null 2>&1" }.joined(separator: "; "))
+    let peerRPCs = try queryRPCs() - peerBefore
+    let perTask = Double(peerRPCs) / Double(ids.count)
+    emit(
+        "  following \(n) tasks for \(Int(followSeconds)) s (\(ended) ended meanwhile): \(after - before) slurmctld query RPCs (\(f(Double(after - before) * 60 / followSeconds, 1))/min) by clowdr watch, the same whatever the number of tasks"
+    )
+    emit(
+        "  a per-task squeue -j poller: \(f(perTask, 1)) RPCs per task per round (\(peerRPCs) for \(ids.count) tasks, \(f(peer.seconds, 1)) s): \(Int(perTask * Double(n))) RPCs per round for \(n) tasks, \(Int(perTask * Double(n) * 2))/min at one round every 30 s"
+    )
+    _ = try sh("scancel --name=clowdr-\(layout!.id)")
+}

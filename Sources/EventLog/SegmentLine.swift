@@ -1,0 +1,80 @@
+import JSON
+
+extension RawEvent {
+    /// Reads a segment line exactly as `ndjsonLine` writes it (members in that order, compact, the payload already
+    /// in its stored form) without building its JSON value: how a controller keeps up with thousands of workers.
+    /// Nil for any other text, which `init(ndjsonLine:)` then reads (and explains, if it is wrong).
+    init?(canonicalLine line: UnsafeBufferPointer<UInt8>) {
+        var r = LineReader(bytes: line)
+        guard r.expect(#"{"id":"#), let id = r.plainString(), EventID(id) != nil,
+            r.expect(#","time":"#), let timeText = r.plainString(), let time = Timestamp(iso8601: timeText),
+            r.expect(#","task":"#), let task = r.plainStringOrNull(),
+            r.expect(#","attempt":"#), let attempt = r.integerOrNull(),
+            r.expect(#","type":"#), let type = r.plainString(), !type.isEmpty,
+            r.expect(#","version":"#), let version = r.integerOrNull() ?? nil, version > 0,
+            r.expect(#","payload":"#), r.current == UInt8(ascii: "{"), line.last == UInt8(ascii: "}")
+        else { return nil }
+        let payload = UnsafeBufferPointer(rebasing: line[r.i..<(line.count - 1)])
+        guard CompactJSON.isCanonical(payload) else { return nil }
+        self.init(
+            seq: nil, id: id, time: time, task: task, attempt: attempt.map { Int($0) }, type: type, version: Int(version),
+            payload: String(decoding: payload, as: UTF8.self))
+    }
+}
+
+/// Reads the fixed envelope of a segment line.
+private struct LineReader {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var i = 0
+
+    var current: UInt8? { i < bytes.count ? bytes[i] : nil }
+
+    mutating func expect(_ s: StaticString) -> Bool {
+        let n = s.utf8CodeUnitCount
+        guard i + n <= bytes.count else { return false }
+        for k in 0..<n where bytes[i + k] != s.utf8Start[k] { return false }
+        i += n
+        return true
+    }
+
+    /// A string of printable ASCII with no escapes (ids, times, task ids, types as clowdr writes them).
+    mutating func plainString() -> String? {
+        guard current == UInt8(ascii: "\"") else { return nil }
+        let start = i + 1
+        var j = start
+        while j < bytes.count, bytes[j] != UInt8(ascii: "\"") {
+            guard bytes[j] >= 0x20 && bytes[j] < 0x80 && bytes[j] != UInt8(ascii: "\\") else { return nil }
+            j += 1
+        }
+        guard j < bytes.count else { return nil }
+        i = j + 1
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<j]), as: UTF8.self)
+    }
+
+    /// `null`, or a plain string. Nil when neither; `.some(nil)` for null.
+    mutating func plainStringOrNull() -> String?? {
+        if expect("null") { return .some(nil) }
+        return plainString().map { .some($0) }
+    }
+
+    /// `null`, or an integer as the writer writes it (no sign but `-`, no leading zeros). Nil when neither.
+    mutating func integerOrNull() -> Int64?? {
+        if expect("null") { return .some(nil) }
+        var negative = false
+        if current == UInt8(ascii: "-") {
+            negative = true
+            i += 1
+        }
+        let start = i
+        var v: Int64 = 0
+        while let c = current, c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(Int64(c - UInt8(ascii: "0")))
+            guard !o1 && !o2 else { return nil }
+            v = a
+            i += 1
+        }
+        guard i > start, !(bytes[start] == UInt8(ascii: "0") && i - start > 1) else { return nil }
+        return .some(negative ? -v : v)
+    }
+}
