@@ -29,13 +29,7 @@ private struct LineReader {
 
     var current: UInt8? { i < bytes.count ? bytes[i] : nil }
 
-    mutating func expect(_ s: StaticString) -> Bool {
-        let n = s.utf8CodeUnitCount
-        guard i + n <= bytes.count else { return false }
-        for k in 0..<n where bytes[i + k] != s.utf8Start[k] { return false }
-        i += n
-        return true
-    }
+    mutating func expect(_ s: StaticString) -> Bool { CompactJSON.skip(s, in: bytes, at: &i) }
 
     /// A string of printable ASCII with no escapes (ids, times, task ids, types as clowdr writes them).
     mutating func plainString() -> String? {

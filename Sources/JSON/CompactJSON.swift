@@ -8,6 +8,15 @@ public enum CompactJSON {
         return scanner.value(depth: 0) && scanner.i == bytes.count
     }
 
+    /// Whether `bytes` holds `literal` at `i`; if so, `i` moves past it.
+    public static func skip(_ literal: StaticString, in bytes: UnsafeBufferPointer<UInt8>, at i: inout Int) -> Bool {
+        let n = literal.utf8CodeUnitCount
+        guard i + n <= bytes.count else { return false }
+        for k in 0..<n where bytes[i + k] != literal.utf8Start[k] { return false }
+        i += n
+        return true
+    }
+
     struct Scanner {
         let bytes: UnsafeBufferPointer<UInt8>
         let maxDepth: Int
@@ -33,13 +42,7 @@ public enum CompactJSON {
             }
         }
 
-        mutating func word(_ w: StaticString) -> Bool {
-            let n = w.utf8CodeUnitCount
-            guard i + n <= bytes.count else { return false }
-            for k in 0..<n where bytes[i + k] != w.utf8Start[k] { return false }
-            i += n
-            return true
-        }
+        mutating func word(_ w: StaticString) -> Bool { CompactJSON.skip(w, in: bytes, at: &i) }
 
         /// A string with only the escapes the writer writes; returns its raw range (for comparing member names).
         mutating func string() -> Range<Int>? {

@@ -31,6 +31,13 @@ public enum TestSupport {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     }
 
+    /// Whether podman has the container tests' busybox image (scripts/containers/make-test-image.sh, run by
+    /// `make test`, builds it).
+    public static var hasBusyboxImage: Bool {
+        let conf = repositoryRoot + "/scripts/containers/containers.conf"
+        return (try? run("/bin/sh", ["-c", "CONTAINERS_CONF=\(conf) podman image exists localhost/clowdr-busybox:test"]))?.status == 0
+    }
+
     /// `../shared/fixtures`, when present beside the repository.
     public static var sharedFixtures: String? {
         let path = URL(fileURLWithPath: repositoryRoot).deletingLastPathComponent().appendingPathComponent("shared/fixtures").path

@@ -8,13 +8,7 @@ import Testing
 @Suite(
     "make dist: one tarball that runs on any x86-64 Linux",
     .enabled(
-        if: TestSupport.binary("clowdr") != nil
-            && (try? TestSupport.run(
-                "/bin/sh",
-                [
-                    "-c",
-                    "CONTAINERS_CONF=\(TestSupport.repositoryRoot)/scripts/containers/containers.conf podman image exists localhost/clowdr-busybox:test",
-                ]))?.status == 0,
+        if: TestSupport.binary("clowdr") != nil && TestSupport.hasBusyboxImage,
         "needs podman and localhost/clowdr-busybox:test: run scripts/containers/make-test-image.sh (make test does)"))
 struct DistTests {
     @Test("the tarball runs an experiment in a busybox container with no C library; the host's clowdr reads the record")

@@ -331,13 +331,7 @@ struct RunTests {
 @Suite(
     "clowdr run in a podman container",
     .enabled(
-        if: TestSupport.binary("clowdr") != nil
-            && (try? TestSupport.run(
-                "/bin/sh",
-                [
-                    "-c",
-                    "CONTAINERS_CONF=\(TestSupport.repositoryRoot)/scripts/containers/containers.conf podman image exists localhost/clowdr-busybox:test",
-                ]))?.status == 0,
+        if: TestSupport.binary("clowdr") != nil && TestSupport.hasBusyboxImage,
         "needs podman and localhost/clowdr-busybox:test: run scripts/containers/make-test-image.sh (make test does)"))
 struct ContainerRunTests {
     let clowdr = TestSupport.binary("clowdr") ?? "clowdr"
