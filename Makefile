@@ -32,8 +32,12 @@ deps:
 	@python3 -c 'import jsonschema' 2>/dev/null || { echo "installing jsonschema (pip: checks schema/ against JSON Schema's own validator)"; python3 -m pip install -q 'jsonschema>=4.18'; }
 	@python3 -c 'import prov' 2>/dev/null || { echo "installing prov (pip: the W3C PROV package that checks the PROV export)"; python3 -m pip install -q 'prov>=2.0'; }
 
+# The Swift tools leave empty TemporaryDirectory.* folders in TMPDIR: theirs go under .build/tmp, not /tmp.
+BUILD_TMP = $(CURDIR)/$(BUILD_DIR)/tmp
+
 build: deps
-	$(SWIFT) build --build-tests
+	@mkdir -p $(BUILD_TMP)
+	TMPDIR=$(BUILD_TMP) $(SWIFT) build --build-tests
 
 lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Benchmarks Package.swift
@@ -64,7 +68,8 @@ demo: build
 	@scripts/demo.sh $(CLOWDR) $(DEMO_DIR)
 
 bench: deps
-	$(SWIFT) build -c release
+	@mkdir -p $(BUILD_TMP)
+	TMPDIR=$(BUILD_TMP) $(SWIFT) build -c release
 	$(BUILD_DIR)/release/clowdr-bench eventlog
 	@[ -x $(BOSH_VENV)/bin/bosh ] || { python3 -m venv $(BOSH_VENV) && $(BOSH_VENV)/bin/pip install -q boutiques==0.5.33; } \
 	  || echo "bosh could not be installed: the Boutiques benchmark runs without its peer figure"
@@ -77,8 +82,9 @@ bench: deps
 
 # clowdr with its own loader and libraries, for clusters whose nodes run another Linux (scripts/dist/make-dist.sh).
 dist: deps
-	$(SWIFT) build -c release --product clowdr
-	$(SWIFT) build -c release --product clowdr-shim
+	@mkdir -p $(BUILD_TMP)
+	TMPDIR=$(BUILD_TMP) $(SWIFT) build -c release --product clowdr
+	TMPDIR=$(BUILD_TMP) $(SWIFT) build -c release --product clowdr-shim
 	@scripts/dist/make-dist.sh $(BUILD_DIR)/release out/dist
 
 fuzz:
