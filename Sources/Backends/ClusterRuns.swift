@@ -111,10 +111,13 @@ public enum ClusterRuns {
     ) throws -> RunSummary {
         // The record is read only when a resource is worked out from it (`mem:auto`, `time:auto`).
         let auto = cluster.resources.values.contains("auto") ? try ResourceRecord(log: controller.log) : nil
-        try controller.submit(
-            plans, resources: { auto?.resolve(cluster.resources, task: $0.task) ?? cluster.resources },
-            how: Controller.Submission(
-                groupBy: cluster.groupBy, throttle: cluster.throttle, workdir: options.workingDirectory, sampleInterval: options.sampleInterval))
+        var how = Controller.Submission(
+            groupBy: cluster.groupBy, throttle: cluster.throttle, workdir: options.workingDirectory, sampleInterval: options.sampleInterval)
+        if let c = options.container {
+            how.containerRuntime = c.forced ? c.engine : nil
+            how.volumes = c.volumes
+        }
+        try controller.submit(plans, resources: { auto?.resolve(cluster.resources, task: $0.task) ?? cluster.resources }, how: how)
         if cluster.detach {
             try controller.log.checkpoint()
             var s = RunSummary(layout: controller.layout, results: [:], planned: planned, launched: 0)

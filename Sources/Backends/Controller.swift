@@ -1,3 +1,4 @@
+public import Boutiques
 public import EventLog
 import Foundation
 public import Runner
@@ -71,6 +72,10 @@ public final class Controller: @unchecked Sendable {
         public var throttle: Int
         public var workdir: String
         public var sampleInterval: Double
+        /// The container engine chosen on the command line (`--container-runtime`) and its volumes, which the
+        /// nodes use as a local run would; nil: the node's default for the descriptor's image.
+        public var containerRuntime: ContainerEngine?
+        public var volumes: [String] = []
         public init(groupBy: Int, throttle: Int, workdir: String, sampleInterval: Double) {
             self.groupBy = groupBy
             self.throttle = throttle
@@ -90,7 +95,7 @@ public final class Controller: @unchecked Sendable {
     var worker: TaskFile {
         TaskFile(
             experiment: layout.directory, task: "", attempt: 1, backend: backend.name, workdir: submission.workdir,
-            sampleInterval: submission.sampleInterval)
+            sampleInterval: submission.sampleInterval, containerRuntime: submission.containerRuntime, volumes: submission.volumes)
     }
 
     /// Submits attempts, each with its resources (attempts with the same resources go in the same arrays).

@@ -331,6 +331,30 @@ struct SlurmTests {
         }
     }
 
+    @Test(
+        "a descriptor with a container image runs through the node's engine (--container-runtime podman), with exits, outputs and peaks recorded",
+        .enabled(if: TestSupport.hasBusyboxImage, "needs podman and localhost/clowdr-busybox:test (make test builds it)"))
+    func container() throws {
+        let dir = try TestSupport.temporaryDirectory("slurm-container")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let d =
+            #"{"name":"ct","tool-version":"1","description":"d","schema-version":"0.5","command-line":"dd if=/dev/zero bs=[MB]M count=1 2>/dev/null | (sleep 2; wc -c > [OUT]); exit [E]","container-image":{"type":"docker","image":"localhost/clowdr-busybox:test"},"inputs":[{"id":"mb","name":"mb","type":"Number","integer":true,"value-key":"[MB]"},{"id":"e","name":"e","type":"Number","integer":true,"value-key":"[E]"}],"output-files":[{"id":"out","name":"out","value-key":"[OUT]","path-template":"count_[MB].txt"}]}"#
+        try d.write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: dir + "/inv", withIntermediateDirectories: true)
+        try #"{"mb": 50, "e": 0}"#.write(toFile: dir + "/inv/a.json", atomically: true, encoding: .utf8)
+        try #"{"mb": 20, "e": 3}"#.write(toFile: dir + "/inv/b.json", atomically: true, encoding: .utf8)
+        let run = try TestSupport.run(
+            clowdr,
+            ["run", dir + "/d.json", dir + "/inv", "--backend", "slurm", "--provdir", dir + "/prov", "-w", dir, "--container-runtime", "podman"],
+            environment: Self.environment.merging(["CONTAINERS_CONF": TestSupport.repositoryRoot + "/scripts/containers/containers.conf"]) { $1 })
+        #expect(run.status == 1 && run.stdout.contains("2 attempts: 1 succeeded, 1 failed"), "\(run.stdout) \(run.stderr)")
+        #expect(try String(contentsOfFile: dir + "/count_50.txt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "52428800")
+        let measured = try rows(dir, "SELECT exit_code, peak_rss, native_id FROM attempts ORDER BY CAST(task AS INTEGER)")
+        #expect(measured.map { $0[0].int64 ?? -1 } == [0, 3], "\(measured)")
+        #expect((measured[0][1].int64 ?? 0) >= 50 << 20, "dd's 50 MiB buffer inside the container is in the peak: \(measured)")
+        #expect(measured.allSatisfy { $0[2].string?.contains("_") == true }, "run as array elements: \(measured)")
+    }
+
     @Test("the original forms (local -c slurm -a -n, cluster ... slurm --jobname), and --detach then watch")
     func originalForms() throws {
         let dir = try project("echo [K]; exit [K]", [0, 1, 0])
