@@ -158,8 +158,9 @@ public final class Controller: @unchecked Sendable {
         var cancelled = false
         while true {
             try ingestSegments()
-            var open = try unfinished()
-            report(open)
+            let tasks = try log.projectedTasks()
+            var open = unfinished(in: tasks)
+            report(open, tasks: tasks)
             if open.isEmpty && deferred.isEmpty { break }
             if cancel.cancelledBecause != nil, !cancelled {
                 cancelled = true
@@ -194,7 +195,7 @@ public final class Controller: @unchecked Sendable {
                 let cost = Date().timeIntervalSince(started)
                 interval = changed ? policy.first : min(policy.steady, interval * policy.growth)
                 nextPoll = Date().addingTimeInterval(max(interval, policy.costFactor * cost))
-                open = try unfinished()
+                open = unfinished(in: try log.projectedTasks())
                 if open.isEmpty && deferred.isEmpty { break }
             }
             Thread.sleep(forTimeInterval: 0.5)
@@ -202,7 +203,7 @@ public final class Controller: @unchecked Sendable {
         var results: [String: TaskStatus] = [:]
         let tasks = try log.projectedTasks()
         for (f, _) in followed {
-            if let a = tasks[f.task]?.attempts.first(where: { $0.attempt == f.attempt }) { results["\(f.task)/\(f.attempt)"] = a.state }
+            if let a = attempt(f, in: tasks) { results["\(f.task)/\(f.attempt)"] = a.state }
         }
         return results
     }
@@ -215,18 +216,17 @@ public final class Controller: @unchecked Sendable {
 
     /// The followed attempts without a final word, with their native ids (an attempt its worker recorded as
     /// cancelled waits for the scheduler's reason, unless this controller cancelled it).
-    func unfinished() throws -> [Attempt: String] {
-        let tasks = try log.projectedTasks()
-        return followed.filter { f, _ in
-            guard let a = tasks[f.task]?.attempts.first(where: { $0.attempt == f.attempt }) else { return true }
+    func unfinished(in tasks: [String: TaskState]) -> [Attempt: String] {
+        followed.filter { f, _ in
+            guard let a = attempt(f, in: tasks) else { return true }
             if a.state == .cancelled { return !cancelling && !explained.contains(f) }
             return !a.state.isTerminal
         }
     }
 
-    /// Whether the worker of an attempt recorded it as cancelled (stopped by a signal).
-    func stopped(_ f: Attempt, in tasks: [String: TaskState]) -> Bool {
-        tasks[f.task]?.attempts.first(where: { $0.attempt == f.attempt })?.state == .cancelled
+    /// A followed attempt's state in the projections.
+    func attempt(_ f: Attempt, in tasks: [String: TaskState]) -> AttemptState? {
+        tasks[f.task]?.attempts.first { $0.attempt == f.attempt }
     }
 
     /// One look at the scheduler: the queue for the whole experiment, then the accounting of the attempts that
@@ -234,14 +234,15 @@ public final class Controller: @unchecked Sendable {
     func reconcile(_ open: [Attempt: String]) throws -> Bool {
         let queue = try backend.queue()
         var ended: [Event] = []
-        let labels = try log.projectedTasks().mapValues { TaskLabels.text($0.labels) }
+        var tasks = try log.projectedTasks()
+        func labels(_ task: String) -> String { TaskLabels.text(tasks[task]?.labels) }
         var gone: [Attempt] = []
         for (f, id) in open {
             switch queue[id] {
             case .unschedulable(let reason)?:
                 try? backend.cancel([id])
                 let final = FinalState(state: "PENDING (\(reason))", failureClass: .unschedulable)
-                ended.append(endEvent(id, f, final, labels: labels[f.task] ?? ""))
+                ended.append(endEvent(id, f, final, labels: labels(f.task)))
             case .some:
                 goneSince[id] = nil
             case nil:
@@ -253,8 +254,8 @@ public final class Controller: @unchecked Sendable {
             let finals = try backend.accounting(Array(Set(gone.compactMap { open[$0] })))
             // What the workers wrote meanwhile comes first: their exit is the final word.
             try ingestSegments()
-            let still = try unfinished()
-            let tasks = try log.projectedTasks()
+            tasks = try log.projectedTasks()
+            let still = unfinished(in: tasks)
             for f in gone {
                 guard let id = still[f] else { continue }
                 let waited = Date().timeIntervalSince(goneSince[id] ?? Date())
@@ -268,16 +269,16 @@ public final class Controller: @unchecked Sendable {
                         (backend as? SlurmBackend).flatMap { SlurmAccounting.fromOutput($0.output(of: id)) }
                         ?? FinalState(state: "UNKNOWN", failureClass: .unknown)
                 }
-                if final == nil && stopped(f, in: tasks) && waited >= policy.segmentGrace {
+                if final == nil && attempt(f, in: tasks)?.state == .cancelled && waited >= policy.segmentGrace {
                     explained.insert(f)  // the scheduler has nothing to add (its records may be purged): the worker's stands
                 }
                 guard let final else { continue }
-                if stopped(f, in: tasks) {
+                if attempt(f, in: tasks)?.state == .cancelled {
                     // The worker's exit is recorded; the scheduler only says why it was stopped.
                     explained.insert(f)
                     if [.cancelled, .unknown, .appError].contains(final.failureClass) { continue }
                 }
-                ended.append(endEvent(id, f, final, labels: labels[f.task] ?? ""))
+                ended.append(endEvent(id, f, final, labels: labels(f.task)))
             }
         }
         if !ended.isEmpty { try log.append(ended) }
@@ -295,15 +296,14 @@ public final class Controller: @unchecked Sendable {
     }
 
     /// Tells `onAttemptEnd` of each attempt that ended since the last call.
-    func report(_ open: [Attempt: String]) {
+    func report(_ open: [Attempt: String], tasks: [String: TaskState]) {
         guard let onAttemptEnd else { return }
         let done = followed.keys.filter { open[$0] == nil && !reported.contains($0) }.sorted {
             ($0.task.count, $0.task, $0.attempt) < ($1.task.count, $1.task, $1.attempt)
         }
-        guard !done.isEmpty, let tasks = try? log.projectedTasks() else { return }
         for f in done {
             reported.insert(f)
-            if let a = tasks[f.task]?.attempts.first(where: { $0.attempt == f.attempt }) { onAttemptEnd(f.task, f.attempt, a.state) }
+            if let a = attempt(f, in: tasks) { onAttemptEnd(f.task, f.attempt, a.state) }
         }
     }
 }

@@ -21,12 +21,13 @@ struct Status: ParsableCommand {
     var watch = false
 
     func run() throws {
-        guard watch else { return try show() }
+        guard watch else {
+            try show()
+            return
+        }
         while true {
             print("\u{1B}[H\u{1B}[2J", terminator: "")
-            try show()
-            let layout = try target.layout()
-            let state = try EventLog(path: layout.log, mode: .readOnly).projectedState()
+            let state = try show()
             if !state.tasks.values.contains(where: { $0.state == .running || $0.state == .submitted }) { return }
             sleep(2)
         }
@@ -45,7 +46,9 @@ struct Status: ParsableCommand {
         return text.split(separator: "\n").suffix(count).map(String.init)
     }
 
-    func show() throws {
+    /// Prints the status; returns the state it showed.
+    @discardableResult
+    func show() throws -> ExperimentState {
         let layout: ExperimentLayout
         layout = try target.layout()
         let log = try EventLog(path: layout.log, mode: .readOnly)
@@ -72,7 +75,7 @@ struct Status: ParsableCommand {
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
             print(String(decoding: data, as: UTF8.self))
-            return
+            return state
         }
         if let e = state.experiment {
             print(
@@ -104,5 +107,6 @@ struct Status: ParsableCommand {
         if failed.count > shown { print("  ... and \(failed.count - shown) more failed: clowdr query --status failed") }
         if !incomplete.isEmpty { print("  incomplete (rerun incomplete would run them): \(incomplete.count) tasks") }
         if !state.unknownEvents.isEmpty { print("\(state.unknownEvents.count) events of types this clowdr does not know (kept)") }
+        return state
     }
 }
