@@ -49,7 +49,7 @@ func slurmBenchmark() throws {
         options: RunOptions(jobs: 1, workingDirectory: dir))
     setup.sweeps = ["n"]
     setup.setupOnly = true
-    let wlayout = try Runs.start(setup, cancel: CancellationFlag()).layout
+    let wlayout = try BackendRuns.start(setup, on: .init(backend: .local), cancel: CancellationFlag()).layout
     for t in 0..<100 {
         try #"{"experiment": "\#(wlayout.directory)", "task": "\#(t)", "attempt": 1, "backend": "slurm", "workdir": "\#(dir)"}"#.write(
             toFile: dir + "/t\(t).json", atomically: true, encoding: .utf8)
@@ -88,12 +88,12 @@ func slurmBenchmark() throws {
     var request = RunRequest(
         descriptorPath: dir + "/d.json", invocationPath: dir + "/i.json", provdir: dir + "/prov", options: RunOptions(jobs: 1, workingDirectory: dir))
     request.sweeps = ["n"]
-    var cluster = ClusterRuns.Options(backend: .slurm, clowdr: bin + "/clowdr")
+    var cluster = BackendRuns.Options(backend: .slurm, clowdr: bin + "/clowdr")
     cluster.detach = true
     var created = 0.0
     var layout: ExperimentLayout?
     let t0 = DispatchTime.now().uptimeNanoseconds
-    _ = try ClusterRuns.start(request, cluster: cluster, cancel: CancellationFlag()) { l, _ in
+    _ = try BackendRuns.start(request, on: cluster, cancel: CancellationFlag()) { l, _ in
         created = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         layout = l
     }

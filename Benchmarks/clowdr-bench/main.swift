@@ -11,6 +11,7 @@
 //   clowdr-bench append-worker --log PATH --stream K --events N --batch B
 //       Appends N events (a realistic mix for tasks "wK-tJ") in batches of B and prints "ACK <id> ..." with the
 //       ids of each batch once it is committed. Used by the concurrency and kill -9 tests.
+import Backends
 import Boutiques
 import EventLog
 import Foundation
@@ -216,7 +217,7 @@ func runBenchmark() throws {
         request.sweeps = ["n"]
         let cpuBefore = cpuSeconds()
         var summary: RunSummary?
-        let time = try seconds { summary = try Runs.start(request, cancel: CancellationFlag()) }
+        let time = try seconds { summary = try BackendRuns.start(request, on: .init(backend: .local), cancel: CancellationFlag()) }
         let cpu = cpuSeconds() - cpuBefore
         precondition(summary!.allSucceeded, "some benchmark task failed")
         return (time, cpu, memory().hwm)

@@ -1,5 +1,6 @@
 public import ClowdrErrors
 public import EventLog
+import Foundation
 public import Runner
 
 /// Where attempts run besides this process: each backend (Slurm, AWS Batch) implements this one small protocol,
@@ -27,6 +28,64 @@ public protocol Backend: Sendable {
 
     /// Cancels attempts by native id.
     func cancel(_ ids: [String]) throws
+
+    /// Called once the controller has recorded the submission of `ids`. A backend that runs attempts in this
+    /// process starts them only now, so that their events come after their `task_submitted`.
+    func release(_ ids: [String])
+
+    /// Waits until something may have changed (an attempt ended), or at most `seconds`.
+    func waitForChange(upTo seconds: Double)
+
+    /// The scheduler's word on an attempt when it keeps no accounting (`accounting` returned nil): e.g. what
+    /// Slurm's step daemon wrote in the job's output. Nil when it has none.
+    func finalWithoutAccounting(_ id: String) -> FinalState?
+
+    /// How often the scheduler is asked (a local pool is free to ask; a cluster's controller is not).
+    var pollPolicy: PollPolicy { get }
+
+    /// Called when following ends: a backend that records events itself makes them durable.
+    func finish() throws
+
+    /// The scheduler as a person names it, in reasons: "Slurm", "the local pool".
+    var schedulerName: String { get }
+
+    /// Whether the workers record their events in segments that the controller ingests (false: straight into
+    /// the log, from this process).
+    var recordsThroughSegments: Bool { get }
+}
+
+extension Backend {
+    public func release(_ ids: [String]) {}
+    public func waitForChange(upTo seconds: Double) { Thread.sleep(forTimeInterval: seconds) }
+    public func finalWithoutAccounting(_ id: String) -> FinalState? { nil }
+    public var pollPolicy: PollPolicy { PollPolicy.fromEnvironment() }
+    public func finish() throws {}
+    public var schedulerName: String { name }
+    public var recordsThroughSegments: Bool { true }
+}
+
+/// How the scheduler is asked: first soon after a submission, then less often while nothing changes, up to a
+/// steady interval cluster admins accept; never more often than `costFactor` times the last call's duration.
+public struct PollPolicy: Sendable {
+    public var first = 2.0
+    public var steady = 30.0
+    public var growth = 1.5
+    public var costFactor = 5.0
+    /// How long an attempt gone from the queue may wait for its worker's segment before the scheduler's word is
+    /// recorded (file systems shared over the network show files late).
+    public var segmentGrace = 10.0
+    public init() {}
+
+    /// The policy from `CLOWDR_POLL_SECONDS` (the steady interval), for tests and small clusters.
+    public static func fromEnvironment() -> PollPolicy {
+        var p = PollPolicy()
+        if let s = ProcessInfo.processInfo.environment["CLOWDR_POLL_SECONDS"].flatMap(Double.init), s > 0 {
+            p.steady = s
+            p.first = min(p.first, s)
+            p.segmentGrace = min(p.segmentGrace, 2 * s)
+        }
+        return p
+    }
 }
 
 /// The places of execution `clowdr run --backend` knows.

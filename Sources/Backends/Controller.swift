@@ -3,18 +3,18 @@ public import EventLog
 import Foundation
 public import Runner
 
-/// Drives attempts on a `Backend`: submits them (recording `task_submitted` with the
-/// scheduler's id once it accepted them), then follows them to their end: it ingests the workers' segments as
-/// they grow (most of what happens is learnt there), asks the scheduler for the whole experiment at an adaptive
-/// interval, and gives each attempt that the scheduler no longer holds, and whose worker recorded no exit, the
-/// scheduler's final word (`task_ended`).
+/// Drives attempts on any `Backend` (the local pool, Slurm): submits them (recording `task_submitted` with the
+/// backend's id once it accepted them), then follows them to their end: it reads what the workers recorded (from
+/// their segments, or straight from the log for the local pool), asks the scheduler for the whole experiment at an
+/// adaptive interval, and gives each attempt that the scheduler no longer holds, and whose worker recorded no exit,
+/// the scheduler's final word (`task_ended`).
 public final class Controller: @unchecked Sendable {
     public let layout: ExperimentLayout
     public let log: EventLog
     public let backend: any Backend
     public let factory: EventFactory
-    public var policy = PollPolicy()
-    /// Told a line for each attempt that ends, and the progress.
+    public var policy: PollPolicy
+    /// Told a line for each attempt that ends.
     public var onAttemptEnd: ((String, Int, TaskStatus) -> Void)?
     /// Told when the scheduler cannot be reached (after its own retries) and when it answers again: following goes
     /// on meanwhile, from the workers' segments.
@@ -24,12 +24,21 @@ public final class Controller: @unchecked Sendable {
 
     /// Attempts followed: their native id, by attempt. Grouped attempts (`--groupby`) share one native id.
     private var followed: [Attempt: String] = [:]
+    /// The followed attempts without a final word (kept as events arrive, never recomputed over all attempts).
+    private var open: [Attempt: String] = [:]
+    /// Followed attempts that ended since `report` last told of them.
+    private var newlyEnded: [Attempt] = []
+    /// The tasks' states, kept current from the new events.
+    private var follower = TaskFollower()
+    /// Counts for the progress line (read from another thread).
+    private let progressLock = NSLock()
+    private var progress = Progress(total: 0)
+    private var running = Set<Attempt>()
     /// Attempts the scheduler would not take yet (its submit limit): submitted as earlier ones finish.
     private var deferred: [(plans: [AttemptPlan], resources: [String: String])] = []
     private var submission = Submission(groupBy: 1, throttle: 0, workdir: ".", sampleInterval: 1)
     /// When an attempt was first seen gone from the queue without a final event.
     private var goneSince: [String: Date] = [:]
-    private var reported = Set<Attempt>()
     /// Attempts whose worker recorded a stop by a signal it did not ask for (the scheduler's time limit, a
     /// preemption): followed until the scheduler says why. Those it explained are not asked about again.
     private var explained = Set<Attempt>()
@@ -40,30 +49,6 @@ public final class Controller: @unchecked Sendable {
     struct Attempt: Hashable {
         var task: String
         var attempt: Int
-    }
-
-    /// How the scheduler is asked: first soon after a submission, then less often while nothing changes, up to a
-    /// steady interval cluster admins accept; never more often than `costFactor` times the last call's duration.
-    public struct PollPolicy: Sendable {
-        public var first = 2.0
-        public var steady = 30.0
-        public var growth = 1.5
-        public var costFactor = 5.0
-        /// How long an attempt gone from the queue may wait for its worker's segment before the scheduler's word is
-        /// recorded (file systems shared over the network show files late).
-        public var segmentGrace = 10.0
-        public init() {}
-
-        /// The policy from `CLOWDR_POLL_SECONDS` (the steady interval), for tests and small clusters.
-        public static func fromEnvironment() -> PollPolicy {
-            var p = PollPolicy()
-            if let s = ProcessInfo.processInfo.environment["CLOWDR_POLL_SECONDS"].flatMap(Double.init), s > 0 {
-                p.steady = s
-                p.first = min(p.first, s)
-                p.segmentGrace = min(p.segmentGrace, 2 * s)
-            }
-            return p
-        }
     }
 
     /// How attempts run on the nodes.
@@ -89,7 +74,11 @@ public final class Controller: @unchecked Sendable {
         self.log = log
         self.backend = backend
         self.factory = factory
+        policy = backend.pollPolicy
     }
+
+    /// The counts so far, for a progress line.
+    public var snapshot: Progress { progressLock.withLock { progress } }
 
     /// What every attempt's worker is told besides its task and attempt.
     var worker: TaskFile {
@@ -101,6 +90,7 @@ public final class Controller: @unchecked Sendable {
     /// Submits attempts, each with its resources (attempts with the same resources go in the same arrays).
     public func submit(_ plans: [AttemptPlan], resources: (AttemptPlan) -> [String: String], how: Submission) throws {
         submission = how
+        progressLock.withLock { progress.total += plans.count }
         var groups: [[String: String]: [AttemptPlan]] = [:]
         var order: [[String: String]] = []
         for p in plans {
@@ -127,9 +117,14 @@ public final class Controller: @unchecked Sendable {
                             task: p.task, attempt: p.attempt,
                             .taskSubmitted(TaskSubmitted(backend: backend.name, nativeID: id, resources: resources.isEmpty ? nil : resources)))
                     })
-                for (p, id) in zip(part, ids) { followed[Attempt(task: p.task, attempt: p.attempt)] = id }
+                for (p, id) in zip(part, ids) {
+                    let f = Attempt(task: p.task, attempt: p.attempt)
+                    followed[f] = id
+                    open[f] = id
+                }
+                backend.release(ids)
                 rest = rest.dropFirst(part.count)
-            } catch let e as BackendError where e.errorCode == "slurm.submit_limit" {
+            } catch let e as BackendError where e.errorCode.hasSuffix(".submit_limit") {
                 // Smaller arrays first; when even one element is refused, wait for earlier tasks to finish.
                 if size > submission.groupBy {
                     size = max(submission.groupBy, size / 2)
@@ -145,26 +140,30 @@ public final class Controller: @unchecked Sendable {
     public func adoptUnfinished() throws {
         for (_, t) in try log.projectedTasks() {
             for a in t.attempts where (!a.state.isTerminal || a.state == .cancelled) && a.backend == backend.name {
-                if let id = a.nativeID { followed[Attempt(task: t.task, attempt: a.attempt)] = id }
+                if let id = a.nativeID {
+                    followed[Attempt(task: t.task, attempt: a.attempt)] = id
+                    open[Attempt(task: t.task, attempt: a.attempt)] = id
+                }
             }
         }
+        progressLock.withLock { progress.total = followed.count }
     }
 
-    /// Follows every attempt to its end; returns how each ended. On cancellation the scheduler is asked to cancel
-    /// them, and they are followed until their workers say so.
+    /// Follows every attempt to its end; returns how each that started ended, by `task/attempt` (an attempt
+    /// cancelled before it started is left out: it is counted as not started). On cancellation the scheduler is
+    /// asked to cancel them, and they are followed until their workers say so.
     public func follow(cancel: CancellationFlag) throws -> [String: TaskStatus] {
         var nextPoll = Date().addingTimeInterval(policy.first)
         var interval = policy.first
         var cancelled = false
         while true {
-            try ingestSegments()
-            let tasks = try log.projectedTasks()
-            var open = unfinished(in: tasks)
-            report(open, tasks: tasks)
+            try look()
+            report()
             if open.isEmpty && deferred.isEmpty { break }
             if cancel.cancelledBecause != nil, !cancelled {
                 cancelled = true
                 cancelling = true
+                for (f, id) in open { update(f, id) }
                 deferred.removeAll()
                 try? backend.cancel(Array(Set(open.values)))
                 nextPoll = Date()
@@ -173,7 +172,7 @@ public final class Controller: @unchecked Sendable {
                 let started = Date()
                 var changed = false
                 do {
-                    changed = try reconcile(open)
+                    changed = try reconcile()
                     if !deferred.isEmpty {
                         let waiting = deferred
                         deferred.removeAll()
@@ -195,47 +194,64 @@ public final class Controller: @unchecked Sendable {
                 let cost = Date().timeIntervalSince(started)
                 interval = changed ? policy.first : min(policy.steady, interval * policy.growth)
                 nextPoll = Date().addingTimeInterval(max(interval, policy.costFactor * cost))
-                open = unfinished(in: try log.projectedTasks())
+                try look()
+                report()
                 if open.isEmpty && deferred.isEmpty { break }
             }
-            Thread.sleep(forTimeInterval: 0.5)
+            backend.waitForChange(upTo: min(0.5, max(0.01, nextPoll.timeIntervalSinceNow)))
         }
         var results: [String: TaskStatus] = [:]
-        let tasks = try log.projectedTasks()
         for (f, _) in followed {
-            if let a = attempt(f, in: tasks) { results["\(f.task)/\(f.attempt)"] = a.state }
+            guard let a = follower.attempt(f.attempt, of: f.task) else { continue }
+            if a.state == .cancelled && a.startedAt == nil { continue }
+            results["\(f.task)/\(f.attempt)"] = a.state
         }
         return results
     }
 
-    /// Adds what the workers' segments gained since the last look (a segment that did not grow is not opened:
-    /// with thousands of workers, most did not).
-    func ingestSegments() throws {
-        _ = try log.ingestNewSegments(in: layout.segments)
-    }
-
-    /// The followed attempts without a final word, with their native ids (an attempt its worker recorded as
-    /// cancelled waits for the scheduler's reason, unless this controller cancelled it).
-    func unfinished(in tasks: [String: TaskState]) -> [Attempt: String] {
-        followed.filter { f, _ in
-            guard let a = attempt(f, in: tasks) else { return true }
-            if a.state == .cancelled { return !cancelling && !explained.contains(f) }
-            return !a.state.isTerminal
+    /// Reads what is new: the workers' segments (a segment that did not grow is not opened: with thousands of
+    /// workers, most did not), then the events appended since the last look; updates the open attempts.
+    func look() throws {
+        if backend.recordsThroughSegments { _ = try log.ingestNewSegments(in: layout.segments) }
+        for (task, attempt) in try follower.refresh(from: log) {
+            let f = Attempt(task: task, attempt: attempt)
+            if let id = followed[f] { update(f, id) }
         }
     }
 
-    /// A followed attempt's state in the projections.
-    func attempt(_ f: Attempt, in tasks: [String: TaskState]) -> AttemptState? {
-        tasks[f.task]?.attempts.first { $0.attempt == f.attempt }
+    /// Whether a followed attempt still waits for a final word (an attempt its worker recorded as cancelled waits
+    /// for the scheduler's reason, unless this controller cancelled it); keeps `open`, `running` and the counts.
+    func update(_ f: Attempt, _ id: String) {
+        let a = follower.attempt(f.attempt, of: f.task)
+        let isOpen: Bool
+        switch a?.state {
+        case nil: isOpen = true
+        case .cancelled?: isOpen = !cancelling && !explained.contains(f)
+        case let s?: isOpen = !s.isTerminal
+        }
+        progressLock.withLock {
+            if a?.state == .running { running.insert(f) } else { running.remove(f) }
+            progress.running = running.count
+            if isOpen {
+                open[f] = id
+            } else if open.removeValue(forKey: f) != nil {
+                newlyEnded.append(f)
+                switch a?.state {
+                case .succeeded?: progress.succeeded += 1
+                case .cancelled?: progress.cancelled += 1
+                default: progress.failed += 1
+                }
+            }
+        }
     }
 
     /// One look at the scheduler: the queue for the whole experiment, then the accounting of the attempts that
     /// left it. Returns whether anything changed.
-    func reconcile(_ open: [Attempt: String]) throws -> Bool {
+    func reconcile() throws -> Bool {
         let queue = try backend.queue()
         var ended: [Event] = []
-        var tasks = try log.projectedTasks()
-        func labels(_ task: String) -> String { TaskLabels.text(tasks[task]?.labels) }
+        let open = self.open
+        func labels(_ task: String) -> String { TaskLabels.text(follower.tasks[task]?.labels) }
         var gone: [Attempt] = []
         for (f, id) in open {
             switch queue[id] {
@@ -253,11 +269,9 @@ public final class Controller: @unchecked Sendable {
         if !gone.isEmpty {
             let finals = try backend.accounting(Array(Set(gone.compactMap { open[$0] })))
             // What the workers wrote meanwhile comes first: their exit is the final word.
-            try ingestSegments()
-            tasks = try log.projectedTasks()
-            let still = unfinished(in: tasks)
+            try look()
             for f in gone {
-                guard let id = still[f] else { continue }
+                guard let id = self.open[f] else { continue }
                 let waited = Date().timeIntervalSince(goneSince[id] ?? Date())
                 var final: FinalState?
                 if let finals {
@@ -265,17 +279,16 @@ public final class Controller: @unchecked Sendable {
                     if final?.completed == true && waited < policy.segmentGrace { continue }  // its segment may still be on its way
                 } else if waited >= policy.segmentGrace {
                     // No accounting on this cluster: what slurmstepd wrote, else an unknown end (never success).
-                    final =
-                        (backend as? SlurmBackend).flatMap { SlurmAccounting.fromOutput($0.output(of: id)) }
-                        ?? FinalState(state: "UNKNOWN", failureClass: .unknown)
+                    final = backend.finalWithoutAccounting(id) ?? FinalState(state: "UNKNOWN", failureClass: .unknown)
                 }
-                if final == nil && attempt(f, in: tasks)?.state == .cancelled && waited >= policy.segmentGrace {
-                    explained.insert(f)  // the scheduler has nothing to add (its records may be purged): the worker's stands
+                let workerCancelled = follower.attempt(f.attempt, of: f.task)?.state == .cancelled
+                if final == nil && workerCancelled && waited >= policy.segmentGrace {
+                    explain(f, id)  // the scheduler has nothing to add (its records may be purged): the worker's stands
                 }
                 guard let final else { continue }
-                if attempt(f, in: tasks)?.state == .cancelled {
+                if workerCancelled {
                     // The worker's exit is recorded; the scheduler only says why it was stopped.
-                    explained.insert(f)
+                    explain(f, id)
                     if [.cancelled, .unknown, .appError].contains(final.failureClass) { continue }
                 }
                 ended.append(endEvent(id, f, final, labels: labels(f.task)))
@@ -291,19 +304,26 @@ public final class Controller: @unchecked Sendable {
             .taskEnded(
                 TaskEnded(
                     backend: backend.name, nativeID: id, state: final.state, failureClass: final.failureClass,
-                    reason: SlurmAccounting.reason(task: f.task, labels: labels, final), exitCode: final.exitCode, signal: final.signal,
+                    reason: final.reason(task: f.task, labels: labels, scheduler: backend.schedulerName), exitCode: final.exitCode,
+                    signal: final.signal,
                     peakRSS: final.peakRSS, wallTime: final.wallTime, cpuTime: final.cpuTime)))
     }
 
+    /// Marks a worker's stop as explained by the scheduler: the attempt needs no more word.
+    func explain(_ f: Attempt, _ id: String) {
+        explained.insert(f)
+        update(f, id)
+    }
+
     /// Tells `onAttemptEnd` of each attempt that ended since the last call.
-    func report(_ open: [Attempt: String], tasks: [String: TaskState]) {
-        guard let onAttemptEnd else { return }
-        let done = followed.keys.filter { open[$0] == nil && !reported.contains($0) }.sorted {
-            ($0.task.count, $0.task, $0.attempt) < ($1.task.count, $1.task, $1.attempt)
+    func report() {
+        let done = progressLock.withLock {
+            defer { newlyEnded.removeAll() }
+            return newlyEnded
         }
-        for f in done {
-            reported.insert(f)
-            if let a = attempt(f, in: tasks) { onAttemptEnd(f.task, f.attempt, a.state) }
+        guard let onAttemptEnd else { return }
+        for f in done.sorted(by: { ($0.task.count, $0.task, $0.attempt) < ($1.task.count, $1.task, $1.attempt) }) {
+            if let a = follower.attempt(f.attempt, of: f.task) { onAttemptEnd(f.task, f.attempt, a.state) }
         }
     }
 }

@@ -30,11 +30,11 @@ public enum InvocationFiles {
 
 /// Writes invocation files on a thread of its own; `wait()` returns when they are all written (or the run was
 /// stopped: Ctrl-C must not wait for 100,000 files).
-final class InvocationFileWriter: @unchecked Sendable {
+public final class InvocationFileWriter: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private var failure: (any Error)?
 
-    init(_ items: [(task: String, invocation: JSONObject)], in layout: ExperimentLayout, cancel: CancellationFlag) {
+    public init(_ items: [(task: String, invocation: JSONObject)], in layout: ExperimentLayout, cancel: CancellationFlag) {
         let thread = Thread { [self] in
             do { try InvocationFiles.write(items, in: layout, cancel: cancel) } catch { failure = error }
             done.signal()
@@ -44,7 +44,7 @@ final class InvocationFileWriter: @unchecked Sendable {
     }
 
     /// Waits for the last file; rethrows the failure that stopped the writing, if any. Call it once.
-    func wait() throws {
+    public func wait() throws {
         done.wait()
         if let failure { throw failure }
     }

@@ -50,11 +50,11 @@ public struct RunSummary: Sendable {
         self.launched = launched
         self.rerunMode = rerunMode
     }
-    /// True when every launched attempt succeeded.
-    public var allSucceeded: Bool { results.values.allSatisfy { $0 == .succeeded } }
+    /// True when every launched attempt started and succeeded.
+    public var allSucceeded: Bool { results.values.allSatisfy { $0 == .succeeded } && results.count >= launched }
 }
 
-/// Running experiments: plan and create, then run; or rerun a selection replayed from the log.
+/// Planning experiments: plan and create, or select a rerun replayed from the log (`BackendRuns` runs them).
 public enum Runs {
     /// Validates the descriptor and plans every task; nothing is written. Throws `BoutiquesError` or `PlanError`.
     public static func plan(_ r: RunRequest) throws -> (Descriptor, [PlannedTask]) {
@@ -68,37 +68,6 @@ public enum Runs {
         if tasks.isEmpty { throw PlanError("nothing to run: the invocations gave no task", code: "plan.no_task") }
         if r.dev { tasks = Array(tasks.prefix(1)) }
         return (d, tasks)
-    }
-
-    /// Creates the experiment and runs its tasks. `onCreated` is called once the experiment exists.
-    public static func start(
-        _ r: RunRequest, cancel: CancellationFlag, factory: EventFactory = EventFactory(),
-        onCreated: (ExperimentLayout, LocalRunner?) -> Void = { _, _ in }
-    ) throws -> RunSummary {
-        let (d, tasks) = try plan(r)
-        // Planned only: every invocation file is written before this returns. Run: the tasks start at once, and the
-        // files are written meanwhile (`InvocationFiles`).
-        let (layout, log) = try ExperimentSetup.create(
-            provdir: r.provdir, descriptorPath: r.descriptorPath, descriptor: d, tasks: tasks,
-            invocationSources: try Planner.invocationFiles(r.invocationPath), name: r.name, options: r.recordedOptions, factory: factory,
-            invocationFiles: r.setupOnly)
-        if r.setupOnly {
-            onCreated(layout, nil)
-            return RunSummary(layout: layout, results: [:], planned: tasks.count, launched: 0)
-        }
-        let writer = InvocationFileWriter(tasks.map { ($0.id, $0.rendered.invocation) }, in: layout, cancel: cancel)
-        let attempts = tasks.map { AttemptPlan(task: $0.id, attempt: 1, rendered: $0.rendered) }
-        let results: [String: TaskStatus]
-        do {
-            results = try execute(
-                attempts, layout: layout, descriptor: d, log: log, options: r.options, cancel: cancel, factory: factory,
-                onStart: { onCreated(layout, $0) })
-        } catch {
-            try? writer.wait()
-            throw error
-        }
-        try writer.wait()
-        return RunSummary(layout: layout, results: results, planned: tasks.count, launched: attempts.count)
     }
 
     /// What a rerun runs: the tasks a mode selects, each as its next attempt, with its invocation from its
@@ -154,20 +123,6 @@ public enum Runs {
         return plan
     }
 
-    /// Reruns the tasks a mode selects, replayed from the log: appends `rerun_requested`, then new attempts.
-    public static func rerun(
-        _ layout: ExperimentLayout, mode: RerunMode, dev: Bool, options: RunOptions, overrides: [String: String], cancel: CancellationFlag,
-        factory: EventFactory = EventFactory(), onStart: (LocalRunner) -> Void = { _ in }
-    ) throws -> RunSummary {
-        let plan = try prepareRerun(layout, mode: mode, dev: dev, options: options, overrides: overrides, factory: factory)
-        // Nothing matched: nothing is recorded, and the caller says so.
-        if plan.attempts.isEmpty { return RunSummary(layout: layout, results: [:], planned: plan.state.tasks.count, launched: 0, rerunMode: mode) }
-        let (log, d, state, attempts) = (plan.log, plan.descriptor, plan.state, plan.attempts)
-        let results = try execute(
-            attempts, layout: layout, descriptor: d, log: log, options: options, cancel: cancel, factory: factory, onStart: onStart)
-        return RunSummary(layout: layout, results: results, planned: state.tasks.count, launched: attempts.count, rerunMode: mode)
-    }
-
     /// The controller of the latest run or rerun.
     public static func latestController(_ state: ExperimentState) -> ControllerInfo? {
         state.reruns.last?.request.controller ?? state.experiment?.controller
@@ -177,22 +132,6 @@ public enum Runs {
     public static func isAlive(_ state: ExperimentState) -> (TaskState) -> Bool {
         let alive = latestController(state).map(HostInfo.isAlive) ?? false
         return { _ in alive }
-    }
-
-    static func execute(
-        _ attempts: [AttemptPlan], layout: ExperimentLayout, descriptor: Descriptor, log: EventLog, options: RunOptions, cancel: CancellationFlag,
-        factory: EventFactory, onStart: (LocalRunner) -> Void
-    ) throws -> [String: TaskStatus] {
-        let sink = GroupCommitSink(log)
-        defer { try? sink.close() }
-        let executor = AttemptExecutor(layout: layout, descriptor: descriptor, options: options, sink: sink, factory: factory)
-        let runner = LocalRunner(executor: executor, cancel: cancel, total: attempts.count)
-        onStart(runner)
-        let results = try runner.run(attempts)
-        try sink.close()
-        // The log file alone holds every event now (a copy of the folder is complete).
-        try log.checkpoint()
-        return results
     }
 }
 

@@ -35,13 +35,13 @@ struct ClusterArguments: ParsableArguments {
         if let jobname, jobname.isEmpty || jobname.contains(where: { !($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
             throw ValidationError("--jobname '\(jobname)': use letters, digits, - and _ only")
         }
-        if let clusterargs { _ = try ClusterRuns.parseResources(clusterargs) }
+        if let clusterargs { _ = try BackendRuns.parseResources(clusterargs) }
     }
 
     /// The options for the cluster runs, with this clowdr binary as the nodes' worker.
-    func options(groupBy: Int?) throws -> ClusterRuns.Options {
-        var o = ClusterRuns.Options(backend: backend, clowdr: Installation.executable)
-        o.resources = try clusterargs.map(ClusterRuns.parseResources) ?? [:]
+    func options(groupBy: Int?) throws -> BackendRuns.Options {
+        var o = BackendRuns.Options(backend: backend, clowdr: Installation.executable)
+        o.resources = try clusterargs.map(BackendRuns.parseResources) ?? [:]
         o.groupBy = groupBy ?? 1
         o.throttle = throttle
         o.detach = detach

@@ -33,17 +33,10 @@ struct Rerun: ParsableCommand {
         let layout = try target.layout()
         try RunCommand.guarded(quiet: execution.quiet) { cancel, display in
             let d = try DescriptorValidator.load(layout.descriptor)
-            if cluster.backend != .local {
-                return try ClusterRuns.rerun(
-                    layout, mode: mode, dev: dev, cluster: try cluster.options(groupBy: nil), options: try execution.runOptions(for: d),
-                    overrides: execution.recorded, cancel: cancel
-                ) { display.started(layout, $0, verbose: execution.verbose) }
-            }
-            return try Runs.rerun(
-                layout, mode: mode, dev: dev, options: try execution.runOptions(for: d), overrides: execution.recorded, cancel: cancel
-            ) {
-                display.started(layout, $0, verbose: execution.verbose)
-            }
+            return try BackendRuns.rerun(
+                layout, mode: mode, dev: dev, on: try cluster.options(groupBy: nil), options: try execution.runOptions(for: d),
+                overrides: execution.recorded, cancel: cancel
+            ) { display.started(layout, $0, verbose: execution.verbose) }
         }
     }
 }

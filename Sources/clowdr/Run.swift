@@ -127,15 +127,9 @@ struct Run: ParsableCommand {
                     "clusterargs": cluster.clusterargs ?? "",
                 ],
                 uniquingKeysWith: { a, _ in a })
-            if cluster.backend != .local {
-                return try ClusterRuns.start(request, cluster: try cluster.options(groupBy: plan.groupby), cancel: cancel) { layout, controller in
-                    display.started(layout, controller, verbose: execution.verbose)
-                }
+            return try BackendRuns.start(request, on: try cluster.options(groupBy: plan.groupby), cancel: cancel) { layout, controller in
+                display.started(layout, controller, verbose: execution.verbose)
             }
-            let summary = try Runs.start(request, cancel: cancel) { layout, runner in
-                display.started(layout, runner, verbose: execution.verbose)
-            }
-            return summary
         }
     }
 }
@@ -215,35 +209,32 @@ final class Display: @unchecked Sendable {
         FileHandle.standardOutput.write(Data("experiment \(layout.id)\nlog \(layout.log)\n".utf8))
     }
 
-    /// A cluster run: the id at once, and with -V a line for each attempt as its end is learnt.
-    func started(_ layout: ExperimentLayout, _ controller: Controller, verbose: Bool) {
+    /// A run on any backend: the id at once, then the progress line (on a terminal), with -V a line for each
+    /// attempt as its end is learnt, and the scheduler's warnings.
+    func started(_ layout: ExperimentLayout, _ controller: Controller?, verbose: Bool) {
         announce(layout)
-        controller.onWarning = { FileHandle.standardError.write(Data("clowdr: warning: \($0)\n".utf8)) }
-        guard verbose else { return }
-        let labels = ((try? EventLog(path: layout.log, mode: .readOnly).projectedTasks()) ?? [:]).mapValues(\.labels)
-        controller.onAttemptEnd = { task, attempt, state in
-            let name = TaskLabels.taskName(task, labels: labels[task] ?? nil)
-            FileHandle.standardOutput.write(Data("\(name) attempt \(attempt): \(state.rawValue)\n".utf8))
+        guard let controller else { return }
+        controller.onWarning = { [self] message in
+            lock.withLock {
+                if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                FileHandle.standardError.write(Data("clowdr: warning: \(message)\n".utf8))
+            }
         }
-    }
-
-    func started(_ layout: ExperimentLayout, _ runner: LocalRunner?, verbose: Bool) {
-        announce(layout)
-        if verbose, let runner {
+        if verbose {
             // Each task's labels, read once from the log's projection.
             let labels = ((try? EventLog(path: layout.log, mode: .readOnly).projectedTasks()) ?? [:]).mapValues(\.labels)
-            runner.onAttemptEnd = { [self] plan, state in
-                let name = TaskLabels.taskName(plan.task, labels: labels[plan.task] ?? nil)
+            controller.onAttemptEnd = { [self] task, attempt, state in
+                let name = TaskLabels.taskName(task, labels: labels[task] ?? nil)
                 lock.withLock {
                     if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-                    FileHandle.standardOutput.write(Data("\(name) attempt \(plan.attempt): \(state.rawValue)\n".utf8))
+                    FileHandle.standardOutput.write(Data("\(name) attempt \(attempt): \(state.rawValue)\n".utf8))
                 }
             }
         }
-        guard enabled, let runner else { return }
+        guard enabled else { return }
         let t = DispatchSource.makeTimerSource(queue: .global())
         t.schedule(deadline: .now(), repeating: 0.25)
-        t.setEventHandler { [weak self] in self?.draw(runner.snapshot.line) }
+        t.setEventHandler { [weak self] in self?.draw(controller.snapshot.line) }
         t.resume()
         lock.withLock { timer = t }
     }

@@ -22,7 +22,7 @@ struct Watch: ParsableCommand {
     func run() throws {
         let layout = try target.layout(ingesting: false)
         try RunCommand.guarded(quiet: false) { cancel, display in
-            return try ClusterRuns.watch(layout, cluster: ClusterRuns.Options(backend: .slurm, clowdr: Installation.executable), cancel: cancel) {
+            return try BackendRuns.watch(layout, cancel: cancel) {
                 display.started(layout, $0, verbose: verbose)
             }
         }

@@ -1,3 +1,4 @@
+import Backends
 import EventLog
 import Foundation
 import Runner
@@ -21,7 +22,7 @@ struct StreamTests {
             descriptorPath: dir + "/d.json", invocationPath: dir + "/i.json", provdir: dir + "/prov",
             options: RunOptions(jobs: jobs, workingDirectory: dir))
         request.sweeps = ["k"]
-        let summary = try Runs.start(request, cancel: CancellationFlag())
+        let summary = try BackendRuns.start(request, on: .init(backend: .local), cancel: CancellationFlag())
         return (summary.layout, summary)
     }
 
@@ -91,8 +92,9 @@ struct InvocationFileTests {
         #expect(summary.results["1"] == .failed)
         let original = try String(contentsOfFile: layout.invocation("1"), encoding: .utf8)
         try FileManager.default.removeItem(atPath: layout.invocation("1"))
-        let rerun = try Runs.rerun(
-            layout, mode: .failed, dev: false, options: RunOptions(jobs: 1, workingDirectory: NSTemporaryDirectory()), overrides: [:],
+        let rerun = try BackendRuns.rerun(
+            layout, mode: .failed, dev: false, on: .init(backend: .local), options: RunOptions(jobs: 1, workingDirectory: NSTemporaryDirectory()),
+            overrides: [:],
             cancel: CancellationFlag())
         #expect(rerun.results == ["1": .failed], "task 1 ran again (and failed again)")
         #expect(try String(contentsOfFile: layout.invocation("1"), encoding: .utf8) == original)

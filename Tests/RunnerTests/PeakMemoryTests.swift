@@ -1,3 +1,4 @@
+import Backends
 import EventLog
 import Foundation
 import Runner
@@ -25,9 +26,9 @@ struct PeakMemoryTests {
         var options = RunOptions(jobs: 1, workingDirectory: dir)
         options.denseInterval = sampling
         options.sampleInterval = sampling
-        let summary = try Runs.start(
+        let summary = try BackendRuns.start(
             RunRequest(descriptorPath: dir + "/d.json", invocationPath: dir + "/i.json", provdir: dir + "/prov", options: options),
-            cancel: CancellationFlag())
+            on: .init(backend: .local), cancel: CancellationFlag())
         #expect(summary.allSucceeded, "the task failed: \(tool) \(argument)")
         let state = try EventLog(path: summary.layout.log, mode: .readOnly).replay()
         return try #require(state.tasks["0"]?.attempts.last?.peakRSS)

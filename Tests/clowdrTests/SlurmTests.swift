@@ -19,12 +19,7 @@ struct SlurmTests {
     /// A folder with a descriptor whose command line is `template` (one integer input K) and an invocation
     /// sweeping K over `values`.
     func project(_ template: String, _ values: [Int]) throws -> String {
-        let dir = try TestSupport.temporaryDirectory("slurm")
-        let d =
-            #"{"name":"s","tool-version":"1","description":"d","schema-version":"0.5","command-line":"\#(template)","inputs":[{"id":"k","name":"k","type":"Number","integer":true,"value-key":"[K]"}]}"#
-        try d.write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
-        try "{\"k\": \(values)}".write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
-        return dir
+        try behaviour.project(template, values)
     }
 
     func clowdr(_ arguments: [String]) throws -> TestSupport.Output {
@@ -53,23 +48,18 @@ struct SlurmTests {
         return out
     }
 
-    @Test("20 tasks as a job array with mixed exits: every state right, native ids A_T, the record complete")
-    func mixedExits() throws {
-        let dir = try project("echo [K]; exit [K]", (0..<20).map { $0 % 4 == 1 ? $0 % 7 + 1 : 0 })
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let run = try clowdr(["run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--provdir", dir + "/prov"])
-        #expect(run.status == 1, "\(run.stdout) \(run.stderr)")
-        #expect(run.stdout.contains("20 attempts: 15 succeeded, 5 failed"), "\(run.stdout)")
-        let rows = try attempts(dir)
-        #expect(rows.count == 20)
-        for (task, a) in rows {
-            #expect(a.state == (task % 4 == 1 ? "failed" : "succeeded"), "task \(task)")
-            #expect(a.nativeID?.range(of: #"^[0-9]+_[0-9]+$"#, options: .regularExpression) != nil, "native id \(a.nativeID ?? "none")")
-        }
-        let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
-        #expect(try clowdr(["fsck", dir + "/prov/" + exp]).status == 0)
-        let status = try clowdr(["status", dir + "/prov"]).stdout
-        #expect(status.contains("backend slurm") && status.contains("failed: task 1 (k=2) attempt 1: exit 2"), "\(status)")
+    /// The behaviour every backend shares (`BackendBehaviour`), on Slurm: arrays throttled to 2, so that some
+    /// elements wait while others run.
+    var behaviour: BackendBehaviour {
+        BackendBehaviour(backend: "slurm", arguments: ["--throttle", "2"], environment: Self.environment, nativeID: #"^[0-9]+_[0-9]+$"#)
+    }
+
+    @Test("shared: mixed exits as a job array, native ids A_T, then rerun failed") func mixed() throws { try behaviour.mixedExitsThenRerunFailed() }
+    @Test("shared: SIGTERM cancels running and pending elements, then rerun incomplete") func cancel() throws {
+        try behaviour.cancelThenRerunIncomplete()
+    }
+    @Test("shared: the controller killed with SIGKILL, then clowdr watch: nothing lost or doubled") func killed() throws {
+        try behaviour.controllerKilledThenResumed()
     }
 
     @Test("a task over its --mem is killed by the cluster, recorded as oom with a reason; rerun failed with mem:auto succeeds")
@@ -97,6 +87,37 @@ struct SlurmTests {
             return Int(line[r].dropFirst(7).dropLast(2))
         }
         #expect(memories.count == 2 && memories[0] == 80 && memories[1] >= 160, "\(memories)")
+    }
+
+    @Test("a task that can never start (its dependency failed) is cancelled and reported as unschedulable within a poll or two")
+    func unschedulable() throws {
+        let failed = try TestSupport.run("/usr/bin/env", ["sbatch", "--parsable", "--job-name", "clowdr-test-dep", "--wrap", "exit 1"])
+        let dependency = try #require(failed.stdout.split(separator: ";").first.map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) })
+        for _ in 0..<100 {
+            if try !TestSupport.run("/usr/bin/env", ["squeue", "-h", "-j", dependency]).stdout.contains(dependency) { break }
+            usleep(200_000)
+        }
+        let dir = try project("exit [K]", [0, 0])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let started = Date()
+        let run = try clowdr([
+            "run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--clusterargs", "dependency:afterok:\(dependency)",
+            "--provdir", dir + "/prov",
+        ])
+        let took = Date().timeIntervalSince(started)
+        #expect(run.status == 1, "\(run.stdout) \(run.stderr)")
+        #expect(took < 30, "reported after \(took) s, not waited on")
+        let ended = try attempts(dir)
+        for task in [0, 1] {
+            #expect(ended[task]?.state == "failed", "\(String(describing: ended[task]))")
+            #expect(
+                ended[task]?.reason?.contains("can never start as asked (PENDING (DependencyNeverSatisfied") == true,
+                "\(String(describing: ended[task]))")
+        }
+        #expect(try rows(dir, "SELECT count(*) FROM events WHERE type = 'task_ended' AND payload LIKE '%unschedulable%'").first?.first?.int64 == 2)
+        let left = try TestSupport.run(
+            "/usr/bin/env", ["squeue", "-h", "-n", "clowdr-" + (try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!)])
+        #expect(left.stdout.isEmpty, "its elements were cancelled: \(left.stdout)")
     }
 
     @Test("scancel of a running element: the attempt is cancelled, and the others finish")
@@ -128,33 +149,6 @@ struct SlurmTests {
         let rows = try attempts(dir)
         #expect(rows.values.allSatisfy { $0.state == "succeeded" })
         #expect(Set(rows.values.compactMap(\.nativeID)).count == 3, "\(rows.values.map(\.nativeID))")
-    }
-
-    @Test("the controller killed with SIGKILL, then clowdr watch: nothing lost or doubled")
-    func controllerKilled() throws {
-        let dir = try project("sleep 2; exit [K]", [0, 3, 0, 0])
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let p = try startRun(dir)
-        for _ in 0..<100 {
-            usleep(100_000)
-            if let rows = try? attempts(dir), rows.count == 4, rows.values.allSatisfy({ $0.nativeID != nil }) { break }
-        }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        let watch = try clowdr(["watch", dir + "/prov"])
-        #expect(
-            watch.stdout.range(of: #"\n[1-4] attempts: "#, options: .regularExpression) != nil,
-            "watch followed the unfinished: \(watch.stdout) \(watch.stderr)")
-        let rows = try attempts(dir)
-        #expect(rows.count == 4 && rows[1]?.state == "failed" && [0, 2, 3].allSatisfy { rows[$0]?.state == "succeeded" }, "\(rows)")
-        let events = try clowdr(["events", "--no-samples", dir + "/prov"]).stdout.split(separator: "\n")
-        #expect(events.filter { $0.contains(#""type":"task_exited""#) }.count == 4, "one exit per attempt, none doubled")
-        // Watching again finds nothing to follow and records nothing.
-        let again = try clowdr(["watch", dir + "/prov"])
-        #expect(again.status == 0, "\(again.stdout) \(again.stderr)")
-        #expect(try clowdr(["events", "--no-samples", dir + "/prov"]).stdout.split(separator: "\n").count == events.count)
-        let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
-        #expect(try clowdr(["fsck", dir + "/prov/" + exp]).status == 0)
     }
 
     /// One SELECT over the latest experiment's log in `dir`.

@@ -114,26 +114,4 @@ public enum SlurmAccounting {
         let seconds = parts.reduce(0) { $0 * 60 + $1 }
         return days * 86400 + seconds
     }
-
-    /// A sentence a person can act on: what the scheduler did and what to change.
-    public static func reason(task: String, labels: String, _ f: FinalState) -> String {
-        let who = labels.isEmpty ? "task \(task)" : "task \(task) (\(labels))"
-        func mb(_ b: Int64?) -> String { b.map { "\(($0 + (1 << 19)) >> 20) MB" } ?? "?" }
-        switch f.failureClass {
-        case .oom:
-            let given = f.requestedMemory.map { " its \(mb($0)) memory request" } ?? " its memory request"
-            return "\(who): killed for exceeding\(given), peak \(mb(f.peakRSS)); rerun with --clusterargs mem:auto"
-        case .timeout:
-            let limit = f.timeLimit.map { " of \(Int($0)) s" } ?? ""
-            return "\(who): killed at its time limit\(limit); rerun with --clusterargs time:auto"
-        case .nodeFail: return "\(who): its node failed (\(f.state)); rerun failed runs it elsewhere"
-        case .preempted: return "\(who): preempted by the scheduler; rerun incomplete runs it again"
-        case .unschedulable: return "\(who): can never start as asked (\(f.state)); change its resources or partition"
-        case .cancelled: return "\(who): cancelled (\(f.state))"
-        case .unknown: return "\(who): Slurm says \(f.state); its worker recorded no exit, so it is not taken for success"
-        case .appError:
-            let how = f.exitCode.map { "exit \($0)" } ?? f.signal.map { "signal \($0)" } ?? f.state
-            return "\(who): ended \(how) (\(f.state)) without its worker's exit record; see its Slurm output"
-        }
-    }
 }

@@ -13,6 +13,7 @@ import Runner
 /// runs.
 public final class SlurmBackend: Backend, @unchecked Sendable {
     public let name = "slurm"
+    public var schedulerName: String { "Slurm" }
     public let layout: ExperimentLayout
     /// The clowdr binary the nodes run (the same path must exist there: a shared install).
     public let clowdr: String
@@ -164,10 +165,20 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
         let all = SlurmAccounting.parse(out.stdout)
         var answer: [String: FinalState] = [:]
         for id in ids {
-            guard let f = all[id] else { continue }
-            answer[id] = SlurmAccounting.refine(f, output: output(of: id))
+            if let f = all[id] {
+                answer[id] = SlurmAccounting.refine(f, output: output(of: id))
+            } else if let array = id.split(separator: "_").first, array.count < id.count, let rest = all[String(array)] {
+                // Elements that never started are never split off their array: sacct lists them under the array's
+                // own id (`A`, not `A_T`), which says how the rest of the array ended (cancelled while pending).
+                answer[id] = rest
+            }
         }
         return answer
+    }
+
+    /// With accounting disabled: what slurmstepd wrote in the element's output (a memory or time limit).
+    public func finalWithoutAccounting(_ id: String) -> FinalState? {
+        SlurmAccounting.fromOutput(output(of: id))
     }
 
     /// The end of the Slurm output file of an element (`A_T`), where slurmstepd says why it killed a job.

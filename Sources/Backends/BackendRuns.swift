@@ -1,0 +1,193 @@
+import Boutiques
+public import EventLog
+import Foundation
+public import Runner
+
+/// Runs, reruns and follows experiments on any backend: plans and records them (`Runs`), hands their attempts to
+/// a `Backend` (the local pool, Slurm) and follows them with a `Controller`.
+public enum BackendRuns {
+    /// Where and how attempts go.
+    public struct Options: Sendable {
+        /// local or slurm (awsbatch to come).
+        public var backend: BackendKind
+        /// `--clusterargs`: time, mem, cpus, account, partition, qos, gres, or any sbatch option; `mem:auto` and
+        /// `time:auto` are worked out per task from the record.
+        public var resources: [String: String] = [:]
+        public var groupBy = 1
+        public var throttle = 0
+        /// Return once submitted (`clowdr watch` follows later).
+        public var detach = false
+        /// The clowdr binary the nodes run (unused by the local pool).
+        public var clowdr: String
+        /// The first part of the jobs' name (`--jobname`, recorded in the experiment's options as `jobname`).
+        public var jobName: String?
+
+        public init(backend: BackendKind, clowdr: String = Installation.executable) {
+            self.backend = backend
+            self.clowdr = clowdr
+        }
+    }
+
+    /// `key:value,key:value` (a value may hold colons: `time:4:00`) as a dictionary; a usage error names the item.
+    public static func parseResources(_ text: String) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for item in text.split(separator: ",") where !item.isEmpty {
+            guard let colon = item.firstIndex(of: ":"), colon != item.startIndex, item.index(after: colon) != item.endIndex else {
+                throw BackendError(
+                    "--clusterargs: '\(item)' is not KEY:VALUE (e.g. time:4:00,mem:2048,account:ABC)", code: "usage.clusterargs", usage: true)
+            }
+            out[String(item[..<colon])] = String(item[item.index(after: colon)...])
+        }
+        return out
+    }
+
+    /// The backend the options name, for this experiment.
+    static func backend(
+        _ o: Options, layout: ExperimentLayout, log: EventLog, descriptor: @autoclosure () throws -> Descriptor, options: RunOptions,
+        factory: EventFactory, cancel: CancellationFlag
+    ) throws -> any Backend {
+        switch o.backend {
+        case .local:
+            LocalBackend(layout: layout, descriptor: try descriptor(), options: options, log: log, factory: factory, cancel: cancel)
+        case .slurm:
+            SlurmBackend(layout: layout, clowdr: o.clowdr, jobNamePrefix: o.jobName ?? "clowdr")
+        }
+    }
+
+    /// The experiment by its absolute path: nodes and Slurm's own files resolve nothing against our folder.
+    static func absolute(_ layout: ExperimentLayout) -> ExperimentLayout {
+        ExperimentLayout(directory: URL(fileURLWithPath: layout.directory).standardizedFileURL.path)
+    }
+
+    /// Plans and records the experiment, submits every task, and follows them (unless detached).
+    public static func start(
+        _ r: RunRequest, on o: Options, cancel: CancellationFlag, factory: EventFactory = EventFactory(),
+        onCreated: (ExperimentLayout, Controller?) -> Void = { _, _ in }
+    ) throws -> RunSummary {
+        var r = r
+        r.provdir = URL(fileURLWithPath: r.provdir).standardizedFileURL.path
+        let (d, tasks) = try Runs.plan(r)
+        // Nodes read the invocation files: written (and durable) before anything is submitted. The local pool runs
+        // from memory: its tasks start at once, and the files are written meanwhile.
+        let local = o.backend == .local
+        let (layout, log) = try ExperimentSetup.create(
+            provdir: r.provdir, descriptorPath: r.descriptorPath, descriptor: d, tasks: tasks,
+            invocationSources: try Planner.invocationFiles(r.invocationPath), name: r.name, options: r.recordedOptions, factory: factory,
+            invocationFiles: !local || r.setupOnly, backend: o.backend.rawValue)
+        if r.setupOnly {
+            onCreated(layout, nil)
+            return RunSummary(layout: layout, results: [:], planned: tasks.count, launched: 0)
+        }
+        let writer = local ? InvocationFileWriter(tasks.map { ($0.id, $0.rendered.invocation) }, in: layout, cancel: cancel) : nil
+        let summary: RunSummary
+        do {
+            let backend = try backend(o, layout: layout, log: log, descriptor: d, options: r.options, factory: factory, cancel: cancel)
+            let controller = Controller(layout: layout, log: log, backend: backend, factory: factory)
+            onCreated(layout, controller)
+            let plans = tasks.map { AttemptPlan(task: $0.id, attempt: 1, rendered: $0.rendered) }
+            summary = try submitAndFollow(plans, controller: controller, on: o, options: r.options, cancel: cancel, planned: tasks.count)
+        } catch {
+            try? writer?.wait()
+            throw error
+        }
+        try writer?.wait()
+        return summary
+    }
+
+    /// Reruns the tasks a mode selects, as new attempts with the resources given (`mem:auto`...).
+    public static func rerun(
+        _ layout: ExperimentLayout, mode: RerunMode, dev: Bool, on o: Options, options: RunOptions, overrides: [String: String],
+        cancel: CancellationFlag, factory: EventFactory = EventFactory(), onStart: (Controller) -> Void = { _ in }
+    ) throws -> RunSummary {
+        let layout = absolute(layout)
+        let plan = try Runs.prepareRerun(layout, mode: mode, dev: dev, options: options, overrides: overrides, factory: factory)
+        if plan.attempts.isEmpty { return RunSummary(layout: layout, results: [:], planned: plan.state.tasks.count, launched: 0, rerunMode: mode) }
+        let backend = try backend(o, layout: layout, log: plan.log, descriptor: plan.descriptor, options: options, factory: factory, cancel: cancel)
+        let controller = Controller(layout: layout, log: plan.log, backend: backend, factory: factory)
+        onStart(controller)
+        var summary = try submitAndFollow(
+            plan.attempts, controller: controller, on: o, options: options, cancel: cancel, planned: plan.state.tasks.count)
+        summary.rerunMode = mode
+        return summary
+    }
+
+    /// Follows an experiment's unfinished attempts again, from any login (after a controller died or detached),
+    /// on the backend its record names. A local experiment's attempts died with their controller: it is resumed
+    /// with `clowdr rerun incomplete`.
+    public static func watch(
+        _ layout: ExperimentLayout, clowdr: String = Installation.executable, cancel: CancellationFlag, onStart: (Controller) -> Void = { _ in }
+    )
+        throws -> RunSummary
+    {
+        let layout = absolute(layout)
+        let log = try EventLog(path: layout.log, mode: .readWrite)
+        let experiment = try log.replay().experiment
+        let recorded = experiment?.options ?? [:]
+        let name = experiment?.backend ?? "local"
+        guard let kind = BackendKind(rawValue: name), kind != .local else {
+            throw BackendError(
+                "experiment \(layout.id) ran on the \(name) backend: its attempts ran inside their controller, so there is nothing to follow; resume it with: clowdr rerun incomplete \(layout.directory)",
+                code: "watch.local_experiment", usage: true)
+        }
+        var o = Options(backend: kind, clowdr: clowdr)
+        if let name = recorded["jobname"], !name.isEmpty { o.jobName = name }
+        let backend = try backend(
+            o, layout: layout, log: log, descriptor: try DescriptorValidator.load(layout.descriptor),
+            options: RunOptions(jobs: 1, workingDirectory: "."),
+            factory: EventFactory(), cancel: cancel)
+        let controller = Controller(layout: layout, log: log, backend: backend)
+        try controller.adoptUnfinished()
+        onStart(controller)
+        let results = try follow(controller, cancel: cancel)
+        return summary(layout: layout, results: results, planned: try log.projectedTasks().count)
+    }
+
+    /// Follows the controller's attempts to their end, then makes the record durable and whole in the log file.
+    static func follow(_ controller: Controller, cancel: CancellationFlag) throws -> [String: TaskStatus] {
+        let results: [String: TaskStatus]
+        do { results = try controller.follow(cancel: cancel) } catch {
+            // Nothing more starts; what runs is stopped and recorded before the error is told.
+            cancel.cancel("an error: \(error)")
+            try? controller.backend.finish()
+            throw error
+        }
+        try controller.backend.finish()
+        // The log file alone holds every event now (a copy of the folder is complete).
+        try controller.log.checkpoint()
+        return results
+    }
+
+    static func submitAndFollow(
+        _ plans: [AttemptPlan], controller: Controller, on o: Options, options: RunOptions, cancel: CancellationFlag, planned: Int
+    ) throws -> RunSummary {
+        // The record is read only when a resource is worked out from it (`mem:auto`, `time:auto`).
+        let auto = o.resources.values.contains("auto") ? try ResourceRecord(log: controller.log) : nil
+        var how = Controller.Submission(
+            groupBy: o.groupBy, throttle: o.throttle, workdir: options.workingDirectory, sampleInterval: options.sampleInterval)
+        if let c = options.container {
+            how.containerRuntime = c.forced ? c.engine : nil
+            how.volumes = c.volumes
+        }
+        do {
+            try controller.submit(plans, resources: { auto?.resolve(o.resources, task: $0.task) ?? o.resources }, how: how)
+        } catch {
+            try? controller.backend.finish()
+            throw error
+        }
+        if o.detach {
+            try controller.log.checkpoint()
+            var s = RunSummary(layout: controller.layout, results: [:], planned: planned, launched: 0)
+            s.detached = plans.count
+            return s
+        }
+        var s = summary(layout: controller.layout, results: try follow(controller, cancel: cancel), planned: planned)
+        s.launched = plans.count
+        return s
+    }
+
+    static func summary(layout: ExperimentLayout, results: [String: TaskStatus], planned: Int) -> RunSummary {
+        var byTask: [String: TaskStatus] = [:]
+        for (key, state) in results { byTask[String(key.split(separator: "/").first!)] = state }
+        return RunSummary(layout: layout, results: byTask, planned: planned, launched: byTask.count)
+    }
+}

@@ -1,0 +1,26 @@
+import EventLog
+
+extension FinalState {
+    /// A sentence a person can act on: what the scheduler (`scheduler`: "Slurm", "AWS Batch", "the local pool")
+    /// did to the task's attempt and what to change. One wording for every backend.
+    public func reason(task: String, labels: String, scheduler: String) -> String {
+        let who = labels.isEmpty ? "task \(task)" : "task \(task) (\(labels))"
+        func mb(_ b: Int64?) -> String { b.map { "\(($0 + (1 << 19)) >> 20) MB" } ?? "?" }
+        switch failureClass {
+        case .oom:
+            let given = requestedMemory.map { " its \(mb($0)) memory request" } ?? " its memory request"
+            return "\(who): killed for exceeding\(given), peak \(mb(peakRSS)); rerun with --clusterargs mem:auto"
+        case .timeout:
+            let limit = timeLimit.map { " of \(Int($0)) s" } ?? ""
+            return "\(who): killed at its time limit\(limit); rerun with --clusterargs time:auto"
+        case .nodeFail: return "\(who): its node failed (\(state)); rerun failed runs it elsewhere"
+        case .preempted: return "\(who): preempted by the scheduler; rerun incomplete runs it again"
+        case .unschedulable: return "\(who): can never start as asked (\(state)); change its resources or partition"
+        case .cancelled: return state == "NOT_STARTED" ? "\(who): cancelled before it started" : "\(who): cancelled (\(state))"
+        case .unknown: return "\(who): \(scheduler) says \(state); its worker recorded no exit, so it is not taken for success"
+        case .appError:
+            let how = exitCode.map { "exit \($0)" } ?? signal.map { "signal \($0)" } ?? state
+            return "\(who): ended \(how) (\(state)) without its worker's exit record; see its \(scheduler) output"
+        }
+    }
+}
