@@ -7,8 +7,11 @@ extension BackendKind: ExpressibleByArgument {}
 
 /// Options shared by `run`, `rerun` and `watch` for attempts that run on a cluster.
 struct ClusterArguments: ParsableArguments {
-    @Option(help: "Where the tasks run: local (this machine) or slurm (job arrays on a Slurm cluster).")
-    var backend: BackendKind = .local
+    @Option(
+        help:
+            "Where the tasks run: local (this machine) or slurm (job arrays on a Slurm cluster). Default: local; for rerun, where the experiment ran."
+    )
+    var backend: BackendKind?
 
     @Option(
         help: """
@@ -29,18 +32,29 @@ struct ClusterArguments: ParsableArguments {
 
     func validate() throws {
         if throttle < 0 { throw ValidationError("--throttle must be 0 (no limit) or more, got \(throttle)") }
-        if backend == .local && (clusterargs != nil || detach || throttle > 0 || jobname != nil) {
-            throw ValidationError("--clusterargs, --throttle, --detach and --jobname go with --backend slurm")
-        }
+        if backend == .local { try checkClusterFlags(for: .local) }
         if let jobname, jobname.isEmpty || jobname.contains(where: { !($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
             throw ValidationError("--jobname '\(jobname)': use letters, digits, - and _ only")
         }
         if let clusterargs { _ = try BackendRuns.parseResources(clusterargs) }
     }
 
-    /// The options for the cluster runs, with this clowdr binary as the nodes' worker.
-    func options(groupBy: Int?) throws -> BackendRuns.Options {
-        var o = BackendRuns.Options(backend: backend, clowdr: Installation.executable)
+    /// Refuses the cluster-only flags on this machine's pool.
+    func checkClusterFlags(for kind: BackendKind) throws {
+        if kind == .local && (clusterargs != nil || detach || throttle > 0 || jobname != nil) {
+            throw CLIError.usage("--clusterargs, --throttle, --detach and --jobname go with --backend slurm")
+        }
+    }
+
+    /// The backend given, else `recorded` (where the experiment ran, for a rerun), else this machine.
+    func kind(recorded: String? = nil) -> BackendKind {
+        backend ?? recorded.flatMap(BackendKind.init(rawValue:)) ?? .local
+    }
+
+    /// The options for the runs on `kind`, with this clowdr binary as the nodes' worker.
+    func options(groupBy: Int?, on kind: BackendKind) throws -> BackendRuns.Options {
+        try checkClusterFlags(for: kind)
+        var o = BackendRuns.Options(backend: kind, clowdr: Installation.executable)
         o.resources = try clusterargs.map(BackendRuns.parseResources) ?? [:]
         o.groupBy = groupBy ?? 1
         o.throttle = throttle

@@ -33,8 +33,10 @@ struct Rerun: ParsableCommand {
         let layout = try target.layout()
         try RunCommand.guarded(quiet: execution.quiet) { cancel, display in
             let d = try DescriptorValidator.load(layout.descriptor)
+            let recorded = try EventLog(path: layout.log, mode: .readOnly).projectedState().experiment?.backend
             return try BackendRuns.rerun(
-                layout, mode: mode, dev: dev, on: try cluster.options(groupBy: nil), options: try execution.runOptions(for: d),
+                layout, mode: mode, dev: dev, on: try cluster.options(groupBy: nil, on: cluster.kind(recorded: recorded)),
+                options: try execution.runOptions(for: d),
                 overrides: execution.recorded, cancel: cancel
             ) { display.started(layout, $0, verbose: execution.verbose) }
         }

@@ -123,11 +123,12 @@ struct Run: ParsableCommand {
             request.recordedOptions = execution.recorded.merging(
                 [
                     "dev": String(plan.dev), "setup": String(plan.setup), "bids": String(plan.bids), "sweep": plan.sweep.joined(separator: ","),
-                    "groupby": plan.groupby.map(String.init) ?? "", "backend": cluster.backend.rawValue, "jobname": cluster.jobname ?? "",
+                    "groupby": plan.groupby.map(String.init) ?? "", "backend": cluster.kind().rawValue, "jobname": cluster.jobname ?? "",
                     "clusterargs": cluster.clusterargs ?? "",
                 ],
                 uniquingKeysWith: { a, _ in a })
-            return try BackendRuns.start(request, on: try cluster.options(groupBy: plan.groupby), cancel: cancel) { layout, controller in
+            return try BackendRuns.start(request, on: try cluster.options(groupBy: plan.groupby, on: cluster.kind()), cancel: cancel) {
+                layout, controller in
                 display.started(layout, controller, verbose: execution.verbose)
             }
         }

@@ -120,10 +120,12 @@ struct BackendBehaviour {
         let status = try clowdr(["status", dir + "/prov"]).stdout
         #expect(status.contains("backend \(backend)") && status.contains("failed: task 1 (k=1) attempt 1: exit 2"), "\(status)")
 
-        let rerun = try clowdr(["rerun", "failed", dir + "/prov", "-w", dir, "--backend", backend] + arguments)
+        // No --backend: a rerun runs where the experiment ran.
+        let rerun = try clowdr(["rerun", "failed", dir + "/prov", "-w", dir] + arguments)
         #expect(rerun.status == 0 && rerun.stdout.contains("\(failed) attempts: \(failed) succeeded"), "\(rerun.stdout) \(rerun.stderr)")
         let after = try attempts(dir)
         #expect(Set(after.filter { $0.attempt == 2 }.map(\.task)) == Set(codes.indices.filter { codes[$0] != 0 }), "exactly the failed tasks")
+        #expect(after.allSatisfy { $0.nativeID?.range(of: nativeID, options: .regularExpression) != nil }, "on the same backend: \(after)")
         #expect(try latest(dir).values.allSatisfy { $0 == "succeeded" })
         try checkRecord(dir)
     }

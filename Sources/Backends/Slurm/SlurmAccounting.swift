@@ -28,13 +28,30 @@ public enum SlurmAccounting {
             let state = String(f[1].split(separator: " ").first ?? "")  // "CANCELLED by 0"
             guard finalStates.contains(state) else { continue }
             let (code, signal) = exitCode(f[2])
-            jobs[id] = FinalState(
+            let final = FinalState(
                 state: state, failureClass: classify(state: state, exitCode: code, signal: signal), exitCode: code, signal: signal,
                 peakRSS: size(f[5]),
                 wallTime: duration(f[3]), cpuTime: duration(f[4]), requestedMemory: size(f[6]), timeLimit: duration(f[7]))
+            // Elements never split off their array (cancelled while pending) share one record: `A_[2-3,7%2]`.
+            for element in elements(id) { jobs[element] = final }
         }
         for (id, rss) in stepRSS where jobs[id] != nil { jobs[id]!.peakRSS = max(jobs[id]!.peakRSS ?? 0, rss) }
         return jobs
+    }
+
+    /// The element ids a sacct JobID stands for: itself, or each element of a range `A_[2-3,7%2]`.
+    static func elements(_ id: String) -> [String] {
+        guard let open = id.firstIndex(of: "["), id.hasSuffix("]"), id[..<open].hasSuffix("_") else { return [id] }
+        let array = id[..<id.index(before: open)]
+        var body = id[id.index(after: open)..<id.index(before: id.endIndex)]
+        if let percent = body.firstIndex(of: "%") { body = body[..<percent] }
+        var out: [String] = []
+        for part in body.split(separator: ",") {
+            let bounds = part.split(separator: "-").compactMap { Int($0) }
+            guard let low = bounds.first, let high = bounds.last, low <= high, high - low < 1_000_000 else { continue }
+            for i in low...high { out.append("\(array)_\(i)") }
+        }
+        return out
     }
 
     /// The failure class of a final state. FAILED and CANCELLED may be refined by the job's output (see `refine`).
@@ -70,6 +87,10 @@ public enum SlurmAccounting {
             f.failureClass = .preempted
         } else if output.contains("DUE TO NODE FAILURE") {
             f.failureClass = .nodeFail
+        } else if f.signal == 9, f.state == "FAILED", let peak = f.peakRSS, let limit = f.requestedMemory, peak >= limit {
+            // Killed by SIGKILL at or above its memory request, before slurmstepd's message reached the output
+            // (or where it writes none): the memory limit's kill.
+            f.failureClass = .oom
         }
         return f
     }
