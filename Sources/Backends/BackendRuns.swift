@@ -121,7 +121,7 @@ public enum BackendRuns {
     {
         let layout = absolute(layout)
         let log = try EventLog(path: layout.log, mode: .readWrite)
-        let experiment = try log.replay().experiment
+        let experiment = try log.projectedState().experiment
         let recorded = experiment?.options ?? [:]
         let name = experiment?.backend ?? "local"
         guard let kind = BackendKind(rawValue: name), kind != .local else {

@@ -26,3 +26,12 @@ struct SlurmAccountingTests {
         #expect(SlurmAccounting.refine(under, output: "").failureClass == .appError)
     }
 }
+
+extension SlurmAccountingTests {
+    @Test("sacct's rows of an element killed for memory (22.05): oom from the rows alone")
+    func memoryRows() {
+        let text = "3593_0|FAILED|0:9|00:00:01|00:00.111||80M|UNLIMITED\n3593_0.batch|CANCELLED by 0|0:9|00:00:01|00:00.111|206768K||\n"
+        let f = SlurmAccounting.parse(text)["3593_0"]
+        #expect(f.map { SlurmAccounting.refine($0, output: "") }?.failureClass == .oom, "\(String(describing: f))")
+    }
+}

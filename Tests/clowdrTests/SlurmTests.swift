@@ -91,7 +91,8 @@ struct SlurmTests {
 
     @Test("a task that can never start (its dependency failed) is cancelled and reported as unschedulable within a poll or two")
     func unschedulable() throws {
-        let failed = try TestSupport.run("/usr/bin/env", ["sbatch", "--parsable", "--job-name", "clowdr-test-dep", "--wrap", "exit 1"])
+        let failed = try TestSupport.run(
+            "/usr/bin/env", ["sbatch", "--parsable", "--job-name", "clowdr-test-dep", "--output", "/dev/null", "--wrap", "exit 1"])
         let dependency = try #require(failed.stdout.split(separator: ";").first.map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) })
         for _ in 0..<100 {
             if try !TestSupport.run("/usr/bin/env", ["squeue", "-h", "-j", dependency]).stdout.contains(dependency) { break }
