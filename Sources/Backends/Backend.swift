@@ -74,6 +74,9 @@ public struct PollPolicy: Sendable {
     /// How long an attempt gone from the queue may wait for its worker's segment before the scheduler's word is
     /// recorded (file systems shared over the network show files late).
     public var segmentGrace = 10.0
+    /// How long an end whose accounting is not settled yet (`FinalState.settled`) is asked about again before it is
+    /// recorded as it stands.
+    public var accountingPatience = 120.0
     public init() {}
 
     /// The policy from `CLOWDR_POLL_SECONDS` (the steady interval), for tests and small clusters.
@@ -83,6 +86,7 @@ public struct PollPolicy: Sendable {
             p.steady = s
             p.first = min(p.first, s)
             p.segmentGrace = min(p.segmentGrace, 2 * s)
+            p.accountingPatience = min(p.accountingPatience, 20 * s)
         }
         return p
     }
@@ -145,6 +149,9 @@ public struct FinalState: Sendable, Equatable {
     /// The memory and time it was given (for a person: "killed for exceeding its 50 MB memory request").
     public var requestedMemory: Int64?
     public var timeLimit: Double?
+    /// False while the scheduler's accounting of this end is incomplete (sacct writes a job's row before its steps'
+    /// usage): the controller asks again, and records it as it stands only after `PollPolicy.accountingPatience`.
+    public var settled = true
 
     public init(
         state: String, failureClass: FailureClass, exitCode: Int32? = nil, signal: Int32? = nil, peakRSS: Int64? = nil, wallTime: Double? = nil,

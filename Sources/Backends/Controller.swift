@@ -277,6 +277,7 @@ public final class Controller: @unchecked Sendable {
                 if let finals {
                     final = finals[id]  // absent: accounting lags; ask again, never guess
                     if final?.completed == true && waited < policy.segmentGrace { continue }  // its segment may still be on its way
+                    if final?.settled == false && waited < policy.accountingPatience { continue }  // its steps' usage is on its way
                 } else if waited >= policy.segmentGrace {
                     // No accounting on this cluster: what slurmstepd wrote, else an unknown end (never success).
                     final = backend.finalWithoutAccounting(id) ?? FinalState(state: "UNKNOWN", failureClass: .unknown)

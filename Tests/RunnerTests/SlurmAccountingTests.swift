@@ -1,4 +1,5 @@
 import EventLog
+import Foundation
 import Testing
 
 @testable import Backends
@@ -33,5 +34,26 @@ extension SlurmAccountingTests {
         let text = "3593_0|FAILED|0:9|00:00:01|00:00.111||80M|UNLIMITED\n3593_0.batch|CANCELLED by 0|0:9|00:00:01|00:00.111|206768K||\n"
         let f = SlurmAccounting.parse(text)["3593_0"]
         #expect(f.map { SlurmAccounting.refine($0, output: "") }?.failureClass == .oom, "\(String(describing: f))")
+    }
+
+    @Test("a job's end read before its batch step's is not settled: the peak that says why it was killed is still to come")
+    func unsettled() throws {
+        let early = "3816_0|FAILED|0:9|00:00:01|00:00.119||80M|UNLIMITED\n3816_0.batch|RUNNING|0:0|00:00:01|||\n"
+        #expect(SlurmAccounting.parse(early)["3816_0"]?.settled == false)
+        #expect(SlurmAccounting.parse("3816_0|FAILED|0:9|00:00:01|00:00.119||80M|UNLIMITED\n")["3816_0"]?.settled == false)
+        let late = early.replacingOccurrences(of: "RUNNING|0:0|00:00:01|||", with: "CANCELLED by 0|0:9|00:00:01|00:00.119|206736K||")
+        let final = try #require(SlurmAccounting.parse(late)["3816_0"])
+        #expect(final.settled && final.peakRSS == 206736 * 1024)
+        // Never started (cancelled while pending): no step will come.
+        #expect(SlurmAccounting.parse("3817_[1-2]|CANCELLED by 0|0:0|00:00:00|00:00:00||80M|UNLIMITED\n")["3817_1"]?.settled == true)
+    }
+
+    @Test("an element read under its array's own id: final when it never started, not settled when it ran")
+    func arrayRecord() {
+        let pending = SlurmAccounting.parse("3900|CANCELLED by 0|0:0|00:00:00|00:00:00||80M|UNLIMITED\n")
+        #expect(SlurmAccounting.finals(of: ["3900_4"], in: pending, output: { _ in "" })["3900_4"]?.settled == true)
+        let ran = SlurmAccounting.parse("3831|FAILED|0:9|00:00:01|00:00.122||16?|\n3831.batch|CANCELLED by 0|0:9|00:00:01|00:00.122|206780K||\n")
+        let early = SlurmAccounting.finals(of: ["3831_0"], in: ran, output: { _ in "" })["3831_0"]
+        #expect(early?.settled == false && early?.state == "FAILED", "\(String(describing: early))")
     }
 }

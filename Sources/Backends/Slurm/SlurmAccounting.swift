@@ -16,12 +16,15 @@ public enum SlurmAccounting {
     static func parse(_ text: String) -> [String: FinalState] {
         var jobs: [String: FinalState] = [:]
         var stepRSS: [String: Int64] = [:]
+        var batchSteps: Set<String> = []
         for line in text.split(separator: "\n") {
             let f = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
             guard f.count >= 8 else { continue }
             let id = f[0]
             if let dot = id.firstIndex(of: ".") {
                 // A step (`12_3.batch`, `.extern`): its peak memory counts for the job.
+                let state = String(f[1].split(separator: " ").first ?? "")
+                if id.hasSuffix(".batch"), finalStates.contains(state) { batchSteps.insert(String(id[..<dot])) }
                 if let rss = size(f[5]) { stepRSS[String(id[..<dot]), default: 0] = max(stepRSS[String(id[..<dot])] ?? 0, rss) }
                 continue
             }
@@ -36,7 +39,33 @@ public enum SlurmAccounting {
             for element in elements(id) { jobs[element] = final }
         }
         for (id, rss) in stepRSS where jobs[id] != nil { jobs[id]!.peakRSS = max(jobs[id]!.peakRSS ?? 0, rss) }
+        // A job that ran but whose batch step has not ended yet: slurmdbd has the job's end, not yet its usage (peak).
+        for (id, final) in jobs where (final.wallTime ?? 0) > 0 && !batchSteps.contains(id) { jobs[id] = unsettled(final) }
         return jobs
+    }
+
+    /// The final word on each element `A_T` of `ids`, from sacct's parsed records, refined by its Slurm output.
+    static func finals(of ids: [String], in all: [String: FinalState], output: (String) -> String) -> [String: FinalState] {
+        var answer: [String: FinalState] = [:]
+        for id in ids {
+            if let f = all[id] {
+                answer[id] = refine(f, output: output(id))
+            } else if let array = id.split(separator: "_").first, array.count < id.count, let rest = all[String(array)] {
+                // Elements that never started are never split off their array: sacct lists them under the array's
+                // own id (`A`, not `A_T`), which says how the rest of the array ended (cancelled while pending).
+                // A record of `A` that ran is an element not yet listed under its own id (a one-element array read
+                // early): not settled, so asked again.
+                answer[id] = (rest.wallTime ?? 0) > 0 ? unsettled(refine(rest, output: output(id))) : rest
+            }
+        }
+        return answer
+    }
+
+    /// `final`, marked as not the scheduler's settled word yet.
+    static func unsettled(_ final: FinalState) -> FinalState {
+        var f = final
+        f.settled = false
+        return f
     }
 
     /// The element ids a sacct JobID stands for: itself, or each element of a range `A_[2-3,7%2]`.

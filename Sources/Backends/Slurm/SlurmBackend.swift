@@ -162,18 +162,7 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
         let out = try commands.run("sacct", ["-n", "-P", "-j", jobs.joined(separator: ","), "-o", SlurmAccounting.fields])
         if out.stderr.contains("accounting storage is disabled") { return nil }
         guard out.status == 0 else { throw BackendError("sacct failed: \(out.stderr)", code: "slurm.accounting_unreachable") }
-        let all = SlurmAccounting.parse(out.stdout)
-        var answer: [String: FinalState] = [:]
-        for id in ids {
-            if let f = all[id] {
-                answer[id] = SlurmAccounting.refine(f, output: output(of: id))
-            } else if let array = id.split(separator: "_").first, array.count < id.count, let rest = all[String(array)] {
-                // Elements that never started are never split off their array: sacct lists them under the array's
-                // own id (`A`, not `A_T`), which says how the rest of the array ended (cancelled while pending).
-                answer[id] = rest
-            }
-        }
-        return answer
+        return SlurmAccounting.finals(of: ids, in: SlurmAccounting.parse(out.stdout), output: output(of:))
     }
 
     /// With accounting disabled: what slurmstepd wrote in the element's output (a memory or time limit).
