@@ -373,17 +373,21 @@ final class Statements {
     }
 
     /// True when the stored event with `e.id` has exactly `e`'s content.
-    func recordIngested(segment: String, bytes: UInt64, identity: SegmentIdentity) throws {
+    func recordIngested(_ mark: SegmentMark) throws {
         if upsertIngested == nil {
             upsertIngested = try db.prepare(
-                "INSERT INTO ingested_segments (segment, bytes, inode, head) VALUES (?, ?, ?, ?) ON CONFLICT(segment) DO UPDATE SET "
+                "INSERT INTO ingested_segments (segment, bytes, inode, head, sealed) VALUES (?, ?, ?, ?, ?) ON CONFLICT(segment) DO UPDATE SET "
                     // Two ingests at once (a controller and a reader) never move a segment's mark back.
                     + "bytes = CASE WHEN inode = excluded.inode AND head = excluded.head THEN max(bytes, excluded.bytes) ELSE excluded.bytes END, "
+                    + "sealed = CASE WHEN inode = excluded.inode AND head = excluded.head THEN max(sealed, excluded.sealed) ELSE excluded.sealed END, "
                     + "inode = excluded.inode, head = excluded.head")
         }
         let stmt = upsertIngested!
         defer { stmt.reset() }
-        try stmt.bind([.text(segment), .integer(Int64(bytes)), .integer(identity.inode), .blob([UInt8](identity.head))])
+        try stmt.bind([
+            .text(mark.key), .integer(Int64(mark.bytes)), .integer(mark.identity.inode), .blob([UInt8](mark.identity.head)),
+            .integer(mark.sealed ? 1 : 0),
+        ])
         _ = try stmt.step()
     }
 

@@ -53,27 +53,54 @@ extension EventLog {
         segment path: String, key known: String? = nil, from start: IngestStart, finished: Bool,
         held: [String: (bytes: UInt64, identity: SegmentIdentity)], into batch: IngestBatch
     ) throws {
-        guard let h = FileHandle(forReadingAtPath: path) else { throw EventLogError.io(path: path, reason: "cannot read the segment file") }
-        defer { try? h.close() }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw EventLogError.io(path: path, reason: "cannot read the segment file: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
         var info = stat()
-        guard fstat(h.fileDescriptor, &info) == 0 else { throw EventLogError.io(path: path, reason: "cannot stat the segment file") }
+        guard fstat(fd, &info) == 0 else { throw EventLogError.io(path: path, reason: "cannot stat the segment file") }
         let key = known ?? segmentKey(path)
-        let identity = SegmentIdentity(inode: Int64(info.st_ino), head: h.readData(ofLength: SegmentIdentity.headBytes))
+        /// Up to `count` bytes from `at` (fewer at the end of the file).
+        func bytes(_ count: Int, at: UInt64) throws -> Data {
+            var data = Data(count: count)
+            let n = data.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, count, off_t(at)) }
+            guard n >= 0 else { throw EventLogError.io(path: path, reason: "cannot read the segment file: \(String(cString: strerror(errno)))") }
+            data.count = n
+            return data
+        }
+        // A segment read before: its first bytes, which name it. Otherwise (most are a few KiB) the first read takes
+        // the whole file, and its first bytes name it.
+        let size = UInt64(info.st_size)
+        let readBefore = start == .lastIngested && held[key] != nil
+        let firstLength =
+            readBefore ? SegmentIdentity.headBytes : Int(min(UInt64(EventLog.ingestChunkBytes), max(size, UInt64(SegmentIdentity.headBytes))))
+        var first = try bytes(firstLength, at: 0)
+        let identity = SegmentIdentity(inode: Int64(info.st_ino), head: first.prefix(SegmentIdentity.headBytes))
         var offset: UInt64 = 0
-        if start == .lastIngested, let mark = held[key], mark.identity == identity, mark.bytes <= UInt64(info.st_size) { offset = mark.bytes }
-        try h.seek(toOffset: offset)
+        if start == .lastIngested, let mark = held[key], mark.identity == identity, mark.bytes <= size { offset = mark.bytes }
+        if offset > 0 { first = offset < UInt64(first.count) ? first.dropFirst(Int(offset)) : Data() }
         var pending = Data()
         var lines = 0
         func add(_ text: Data) throws {
             offset += UInt64(text.count)
             let parsed = try EventLog.parseSegment(text, path: path, firstLine: lines + 1)
-            batch.add(parsed.events, path: path, mark: SegmentMark(key: key, bytes: offset, identity: identity), textBytes: text.count)
+            batch.add(parsed.events, path: path, mark: SegmentMark(key: key, bytes: offset, identity: identity, sealed: false), textBytes: text.count)
             batch.report.tornLine = batch.report.tornLine ?? parsed.torn
             lines += parsed.lines
             if batch.textBytes >= EventLog.ingestChunkBytes { try commit(batch) }
         }
+        var position = offset + UInt64(first.count)
+        var next: Data? = first.isEmpty ? nil : first
         while true {
-            let chunk = h.readData(ofLength: EventLog.ingestChunkBytes)
+            let chunk: Data
+            if let n = next {
+                chunk = n
+                next = nil
+            } else {
+                // No larger than what the file holds, at least 64 KiB (it may have grown), at most a chunk.
+                let left = size > position ? Int(size - position) : 0
+                chunk = try bytes(min(EventLog.ingestChunkBytes, max(left, 65536)), at: position)
+                position += UInt64(chunk.count)
+            }
             if chunk.isEmpty { break }
             pending.append(chunk)
             // The whole lines so far; the rest waits for the next read.
@@ -87,6 +114,10 @@ extension EventLog {
             pending = Data(pending.dropFirst(whole))
         }
         if finished && !pending.isEmpty { try add(pending) }
+        // Sealed by its writer and read to its end: never looked at again while its folder is unchanged.
+        if SegmentWriter.isSealed(info) && offset == UInt64(info.st_size) {
+            batch.marks[key] = SegmentMark(key: key, bytes: offset, identity: identity, sealed: true)
+        }
     }
 
     /// Adds the batch's events to the log in one transaction, with how far each of its segments is now read.
@@ -117,7 +148,7 @@ extension EventLog {
                 let e = events[new[k].event].event
                 Replay.apply(new[k].input, seq: new[k].seq, time: e.time, attempt: e.attempt, to: &state)
             }
-            for mark in batch.marks.values { try s.recordIngested(segment: mark.key, bytes: mark.bytes, identity: mark.identity) }
+            for mark in batch.marks.values { try s.recordIngested(mark) }
             return new.count
         }
         batch.report.inserted += inserted
@@ -128,52 +159,114 @@ extension EventLog {
     /// The segments of `folder` (`*.ndjson`) that hold bytes the log has not ingested: a look at each file's size
     /// and the log's bookkeeping, without reading any segment.
     public func segmentsWithNewBytes(in folder: String) throws -> [String] {
-        try segmentsWithNewBytes(in: folder, sizes: nil).map(\.path)
+        try look(at: folder).pending.map(\.path)
     }
 
-    /// The same, with each segment's key in the bookkeeping. The bookkeeping is read only if the folder holds a
-    /// segment (`sizes`: already read).
-    func segmentsWithNewBytes(in folder: String, sizes known: [String: (bytes: UInt64, inode: Int64)]?) throws -> [(path: String, key: String)] {
-        guard let dir = opendir(folder) else { return [] }
+    /// What a look at a segment folder found.
+    struct SegmentLook {
+        /// The segments with bytes (or a seal) the log lacks, with their keys in the bookkeeping.
+        var pending: [(path: String, key: String)] = []
+        /// The folder's key and modification time, to remember when the look found every file ingested to its end
+        /// and that time is safely past (nil otherwise, or when it is remembered already).
+        var folderMark: (key: String, mtime: Int64)?
+    }
+
+    /// Looks at a segment folder. While the folder keeps the modification time remembered for it, only the
+    /// segments not sealed are looked at; otherwise every file of the folder is.
+    func look(at folder: String) throws -> SegmentLook {
+        var info = stat()
+        guard stat(folder, &info) == 0 else { return SegmentLook() }
+        let mtime = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        let folderKey = segmentKey(folder)
+        let prefix = String(segmentKey(folder + "/x").dropLast())
+        let quick = try read { () -> [String: IngestedSize]? in
+            guard try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'segment_folders'")?.int64 == 1,
+                try db.scalar("SELECT mtime FROM segment_folders WHERE folder = ?", [.text(folderKey)])?.int64 == mtime
+            else { return nil }
+            return try ingestedSizes(where: "sealed = 0")
+        }
+        if let open = quick {
+            // No file was created, removed or renamed in the folder since it was seen whole: only open segments grow.
+            var look = SegmentLook()
+            for (key, size) in open where key.hasPrefix(prefix) {
+                let name = String(key.dropFirst(prefix.count))
+                var file = stat()
+                guard stat(folder + "/" + name, &file) == 0, Self.hasNews(file, size) else { continue }
+                look.pending.append((folder + "/" + name, key))
+            }
+            look.pending.sort { $0.path < $1.path }
+            return look
+        }
+        var (look, whole) = try lookAtEveryFile(in: folder, prefix: prefix)
+        // A file created in the same clock tick as the time read would not change it: only a time safely past counts.
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        if whole && look.pending.isEmpty && mtime < now - 2_000_000_000 { look.folderMark = (folderKey, mtime) }
+        return look
+    }
+
+    /// Looks at every `*.ndjson` file of `folder`; `whole` says whether each one is known to the bookkeeping.
+    func lookAtEveryFile(in folder: String, prefix: String) throws -> (found: SegmentLook, whole: Bool) {
+        guard let dir = opendir(folder) else { return (SegmentLook(), false) }
         defer { closedir(dir) }
         let fd = dirfd(dir)
-        let prefix = String(segmentKey(folder + "/x").dropLast())
-        var sizes = known
-        var pending: [(path: String, key: String)] = []
+        var sizes: [String: IngestedSize]?
+        var found = SegmentLook()
+        var whole = true
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
             guard name.hasSuffix(".ndjson") else { continue }
             var info = stat()
-            guard fstatat(fd, name, &info, 0) == 0, info.st_size > 0 else { continue }
-            if sizes == nil { sizes = try ingestedSizes() }
-            // Not ingested yet, or another file now (a different inode; the first bytes are compared on ingest).
-            if let h = sizes![prefix + name], h.inode == Int64(info.st_ino), UInt64(info.st_size) <= h.bytes { continue }
-            pending.append((folder + "/" + name, prefix + name))
+            guard fstatat(fd, name, &info, 0) == 0, info.st_size > 0 else {
+                whole = false  // an empty segment has no row yet: its first bytes would go unseen
+                continue
+            }
+            if sizes == nil { sizes = try read { try ingestedSizes(where: nil) } }
+            if let known = sizes![prefix + name], !Self.hasNews(info, known) { continue }
+            found.pending.append((folder + "/" + name, prefix + name))
         }
-        return pending.sorted { $0.path < $1.path }
+        found.pending.sort { $0.path < $1.path }
+        return (found, whole)
+    }
+
+    /// Whether a segment holds something its bookkeeping row lacks: more bytes, another file (a different inode;
+    /// the first bytes are compared on ingest), or a seal not yet recorded.
+    static func hasNews(_ file: stat, _ known: IngestedSize) -> Bool {
+        if known.inode != Int64(file.st_ino) || UInt64(file.st_size) > known.bytes { return true }
+        return !known.sealed && SegmentWriter.isSealed(file) && UInt64(file.st_size) == known.bytes
     }
 
     /// Ingests what the segments of `folder` gained since the last ingest (segments still being written: their
     /// last line waits for its newline). Small segments share transactions.
     public func ingestNewSegments(in folder: String) throws -> IngestReport {
-        let pending = try segmentsWithNewBytes(in: folder, sizes: nil)
+        let look = try look(at: folder)
+        if let mark = look.folderMark { try rememberFolder(mark) }
         let batch = IngestBatch()
-        guard !pending.isEmpty else { return batch.report }
+        guard !look.pending.isEmpty else { return batch.report }
         let held = try ingestedBytes()
-        for (path, key) in pending { try read(segment: path, key: key, from: .lastIngested, finished: false, held: held, into: batch) }
+        for (path, key) in look.pending { try read(segment: path, key: key, from: .lastIngested, finished: false, held: held, into: batch) }
         try commit(batch)
         return batch.report
     }
 
-    /// How far each segment was ingested and its inode, by key, without the rest of its identity: the quick look.
-    func ingestedSizes() throws -> [String: (bytes: UInt64, inode: Int64)] {
-        try read {
-            guard try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'ingested_segments'")?.int64 == 1 else { return [:] }
-            var out: [String: (UInt64, Int64)] = [:]
-            let stmt = try db.prepare("SELECT segment, bytes, inode FROM ingested_segments")
-            while try stmt.step() { out[stmt.string(0)] = (UInt64(stmt.int64(1)), stmt.int64(2)) }
-            return out
+    /// Remembers a folder's modification time as one at which every file in it was ingested to its end.
+    func rememberFolder(_ mark: (key: String, mtime: Int64)) throws {
+        try write { s in
+            _ = try s.db.rows(
+                "INSERT INTO segment_folders (folder, mtime) VALUES (?, ?) ON CONFLICT(folder) DO UPDATE SET mtime = excluded.mtime",
+                [.text(mark.key), .integer(mark.mtime)])
         }
+    }
+
+    /// How far each segment was ingested, its inode and whether it is sealed, by key (`filter`: an SQL condition
+    /// on the rows), without the rest of its identity: the quick look. Call inside `read`.
+    func ingestedSizes(where filter: String?) throws -> [String: IngestedSize] {
+        guard try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'ingested_segments'")?.int64 == 1 else { return [:] }
+        let sealed = try db.scalar("SELECT count(*) FROM pragma_table_info('ingested_segments') WHERE name = 'sealed'")?.int64 == 1
+        var out: [String: IngestedSize] = [:]
+        let stmt = try db.prepare(
+            "SELECT segment, bytes, inode, \(sealed ? "sealed" : "0") FROM ingested_segments\(filter.map { " WHERE " + $0 } ?? "")")
+        while try stmt.step() { out[stmt.string(0)] = IngestedSize(bytes: UInt64(stmt.int64(1)), inode: stmt.int64(2), sealed: stmt.int64(3) != 0) }
+        return out
     }
 
     /// How far each segment was ingested, by key. Empty for a log older than the bookkeeping (schema 3, read-only).
@@ -236,11 +329,19 @@ extension EventLog {
     }
 }
 
-/// How far one segment is read.
+/// How far one segment is read, and whether that is its end (sealed by its writer, read to its last byte).
 struct SegmentMark {
     var key: String
     var bytes: UInt64
     var identity: SegmentIdentity
+    var sealed: Bool
+}
+
+/// A segment's row in the bookkeeping, as the quick look reads it.
+struct IngestedSize {
+    var bytes: UInt64
+    var inode: Int64
+    var sealed: Bool
 }
 
 /// Events read from segments and not yet committed, with how far each segment will then be read.
@@ -285,9 +386,14 @@ extension ExperimentLayout {
     /// an ingest only when one grew (the log is not written otherwise).
     public func ingestNewSegments() throws -> NewSegments {
         guard FileManager.default.fileExists(atPath: segments) else { return .nothingNew }
-        let pending = try EventLog(path: log, mode: .readOnly).segmentsWithNewBytes(in: segments)
-        guard !pending.isEmpty else { return .nothingNew }
-        guard access(directory, W_OK) == 0 && access(log, W_OK) == 0 else { return .unwritable(segments: pending.count) }
+        let look = try EventLog(path: log, mode: .readOnly).look(at: segments)
+        let writable = access(directory, W_OK) == 0 && access(log, W_OK) == 0
+        guard !look.pending.isEmpty else {
+            // Everything is read: remember the folder's time, so that the next look stats only open segments.
+            if let mark = look.folderMark, writable { try EventLog(path: log, mode: .readWrite).rememberFolder(mark) }
+            return .nothingNew
+        }
+        guard writable else { return .unwritable(segments: look.pending.count) }
         let writer = try EventLog(path: log, mode: .readWrite)
         let report = try writer.ingestNewSegments(in: segments)
         try writer.checkpoint()

@@ -16,12 +16,34 @@ public final class SegmentWriter: EventSink, @unchecked Sendable {
     private let lock = Lock()
     private var failure: (any Error)?
 
-    /// Opens (creating or appending to) the segment at `path`.
+    /// Opens (creating or appending to) the segment at `path`. A segment an earlier writer sealed (a requeued
+    /// element writing again) is unsealed, and its folder's time set to now, so that readers look at it again.
     public init(path: String) throws {
         self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        var fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        if fd < 0 && errno == EACCES && chmod(path, 0o644) == 0 { fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC) }
         guard fd >= 0 else { throw EventLogError.io(path: path, reason: "cannot open the segment for writing: \(String(cString: strerror(errno)))") }
+        self.fd = fd
+        var info = stat()
+        if fstat(fd, &info) == 0 && Self.isSealed(info) {
+            fchmod(fd, 0o644)
+            let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+            utimensat(AT_FDCWD, folder.isEmpty ? "/" : folder, nil, 0)
+        }
     }
+
+    /// Seals the segment: its writer adds nothing more. The file becomes read-only, and a reader that has read it
+    /// to its end never looks at it again while its folder is unchanged.
+    public func seal() throws {
+        try lock.withLock {
+            guard fchmod(fd, 0o444) == 0 else {
+                throw EventLogError.io(path: path, reason: "cannot seal the segment (chmod): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    /// Whether a segment file is sealed: no write permission for anyone.
+    static func isSealed(_ info: stat) -> Bool { info.st_mode & 0o222 == 0 }
 
     deinit { close(fd) }
 

@@ -130,8 +130,13 @@ public enum Runs {
 
     /// Whether a task that has no final word is still being worked on (its controller is alive).
     public static func isAlive(_ state: ExperimentState) -> (TaskState) -> Bool {
-        let alive = latestController(state).map(HostInfo.isAlive) ?? false
+        let alive = controllerAlive(state)
         return { _ in alive }
+    }
+
+    /// Whether the process that last ran or followed the experiment is still alive.
+    public static func controllerAlive(_ state: ExperimentState) -> Bool {
+        latestController(state).map(HostInfo.isAlive) ?? false
     }
 }
 

@@ -139,6 +139,7 @@ public enum Worker {
     /// Runs every attempt, one after the other; returns how each ended.
     public static func run(tasks: [TaskFile], segment: String?, cancel: CancellationFlag) throws -> [(TaskFile, TaskStatus)] {
         var results: [(TaskFile, TaskStatus)] = []
+        var writers: [String: SegmentWriter] = [:]
         for t in tasks {
             let layout = ExperimentLayout(directory: t.experiment)
             let d = try DescriptorValidator.load(layout.descriptor)
@@ -151,7 +152,8 @@ public enum Worker {
                 try BoutiquesDocument.load(layout.invocation(t.task)), file: layout.invocation(t.task))
             let segmentPath = segment ?? layout.segments + "/\(HostInfo.hostname)-\(getpid()).ndjson"
             try FileManager.default.createDirectory(atPath: (segmentPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            let writer = try SegmentWriter(path: segmentPath)
+            let writer = try writers[segmentPath] ?? SegmentWriter(path: segmentPath)
+            writers[segmentPath] = writer
             var executor = AttemptExecutor(layout: layout, descriptor: d, options: options, sink: writer, factory: EventFactory())
             executor.backend = t.backend
             executor.recordsSubmission = t.backend == "local"
@@ -160,6 +162,8 @@ public enum Worker {
             results.append((t, state))
             if cancel.cancelledBecause != nil { break }
         }
+        // This worker writes nothing more: readers need not look at its segments again.
+        for writer in writers.values { try writer.seal() }
         return results
     }
 }

@@ -27,8 +27,7 @@ struct Status: ParsableCommand {
         }
         while true {
             print("\u{1B}[H\u{1B}[2J", terminator: "")
-            let state = try show()
-            if !state.tasks.values.contains(where: { $0.state == .running || $0.state == .submitted }) { return }
+            if try !show() { return }
             sleep(2)
         }
     }
@@ -46,57 +45,35 @@ struct Status: ParsableCommand {
         return text.split(separator: "\n").suffix(count).map(String.init)
     }
 
-    /// Prints the status; returns the state it showed.
+    /// Prints the status; returns whether some task is still submitted or running.
     @discardableResult
-    func show() throws -> ExperimentState {
-        let layout: ExperimentLayout
-        layout = try target.layout()
+    func show() throws -> Bool {
+        let layout = try target.layout()
         let log = try EventLog(path: layout.log, mode: .readOnly)
-        let state = try log.projectedState()
-        let incomplete = state.select(.incomplete, isAlive: Runs.isAlive(state))
-        let counts = state.counts
-        let failed = state.orderedTasks.filter { $0.state == .failed }
-        if json {
-            let object: [String: Any] = [
-                "experiment": state.experiment?.experiment ?? NSNull(),
-                "tasks": state.tasks.count,
-                "counts": Dictionary(uniqueKeysWithValues: TaskStatus.allCases.map { ($0.rawValue, counts[$0] ?? 0) }),
-                "failed": failed.map { t -> [String: Any] in
-                    let stderr = t.latest.map { Status.lastLine(of: layout.stderr(t.task, $0.attempt)) } ?? ""
-                    return [
-                        "task": t.task, "labels": TaskLabels.text(t.labels), "attempt": t.latest?.attempt ?? 0,
-                        "exit_code": t.latest?.exitCode ?? NSNull(),
-                        "signal": t.latest?.signal ?? NSNull(),
-                        "reason": t.latest?.failureReason ?? NSNull(), "stderr_last_line": stderr,
-                    ]
-                },
-                "unknown_events": state.unknownEvents.count,
-                "incomplete": incomplete,
-            ]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
-            print(String(decoding: data, as: UTF8.self))
-            return state
-        }
+        if json { return try showJSON(log.projectedState(), layout: layout) }
+        // At most `shown` lines of each kind: an experiment of 100,000 tasks has thousands of either.
+        let shown = 20
+        let summary = try log.statusSummary(shown: shown)
+        let state = summary.state
+        let counts = summary.counts
         if let e = state.experiment {
             print(
                 "experiment \(e.experiment)\(e.name.map { " (\($0))" } ?? "")  tool \(e.toolName ?? "?") \(e.toolVersion ?? "")  backend \(e.backend)"
             )
         }
         let parts = TaskStatus.allCases.compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }
-        print("\(state.tasks.count) tasks: \(parts.joined(separator: ", "))")
+        print("\(summary.tasks) tasks: \(parts.joined(separator: ", "))")
         let now = Date().timeIntervalSince1970
-        // At most `shown` lines of each kind: an experiment of 100,000 tasks has thousands of either.
-        let shown = 20
-        let running = state.orderedTasks.filter { $0.state == .running }
-        for t in running.prefix(shown) {
+        for t in (summary.first[.running] ?? []).compactMap({ state.tasks[$0] }) {
             let a = t.latest
             let elapsed = a?.startedAt.map { now - $0.seconds } ?? 0
             print(
                 "  running: \(TaskLabels.taskName(t.task, labels: t.labels)) attempt \(a?.attempt ?? 0): \(Int(elapsed)) s, peak RSS \((a?.peakRSS ?? 0) >> 20) MiB so far"
             )
         }
-        if running.count > shown { print("  ... and \(running.count - shown) more running: clowdr query --status running") }
-        for t in failed.prefix(shown) {
+        let running = counts[.running] ?? 0
+        if running > shown { print("  ... and \(running - shown) more running: clowdr query --status running") }
+        for t in (summary.first[.failed] ?? []).compactMap({ state.tasks[$0] }) {
             let a = t.latest
             let how = a?.exitCode.map { "exit \($0)" } ?? a?.signal.map { "signal \($0)" } ?? "no exit"
             let stderr = a.map { Status.lastLine(of: layout.stderr(t.task, $0.attempt)) } ?? ""
@@ -104,9 +81,37 @@ struct Status: ParsableCommand {
                 "  failed: \(TaskLabels.taskName(t.task, labels: t.labels)) attempt \(a?.attempt ?? 0): \(how)\(a?.failureReason.map { " (\($0))" } ?? "")\(stderr.isEmpty ? "" : ": \(stderr)")"
             )
         }
-        if failed.count > shown { print("  ... and \(failed.count - shown) more failed: clowdr query --status failed") }
-        if !incomplete.isEmpty { print("  incomplete (rerun incomplete would run them): \(incomplete.count) tasks") }
+        let failed = counts[.failed] ?? 0
+        if failed > shown { print("  ... and \(failed - shown) more failed: clowdr query --status failed") }
+        let incomplete = summary.incomplete(controllerAlive: Runs.controllerAlive(state))
+        if incomplete > 0 { print("  incomplete (rerun incomplete would run them): \(incomplete) tasks") }
         if !state.unknownEvents.isEmpty { print("\(state.unknownEvents.count) events of types this clowdr does not know (kept)") }
-        return state
+        return running + (counts[.submitted] ?? 0) > 0
+    }
+
+    /// The status as JSON: every failed task and every incomplete one, listed.
+    func showJSON(_ state: ExperimentState, layout: ExperimentLayout) throws -> Bool {
+        let incomplete = state.select(.incomplete, isAlive: Runs.isAlive(state))
+        let counts = state.counts
+        let failed = state.orderedTasks.filter { $0.state == .failed }
+        let object: [String: Any] = [
+            "experiment": state.experiment?.experiment ?? NSNull(),
+            "tasks": state.tasks.count,
+            "counts": Dictionary(uniqueKeysWithValues: TaskStatus.allCases.map { ($0.rawValue, counts[$0] ?? 0) }),
+            "failed": failed.map { t -> [String: Any] in
+                let stderr = t.latest.map { Status.lastLine(of: layout.stderr(t.task, $0.attempt)) } ?? ""
+                return [
+                    "task": t.task, "labels": TaskLabels.text(t.labels), "attempt": t.latest?.attempt ?? 0,
+                    "exit_code": t.latest?.exitCode ?? NSNull(),
+                    "signal": t.latest?.signal ?? NSNull(),
+                    "reason": t.latest?.failureReason ?? NSNull(), "stderr_last_line": stderr,
+                ]
+            },
+            "unknown_events": state.unknownEvents.count,
+            "incomplete": incomplete,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+        print(String(decoding: data, as: UTF8.self))
+        return (counts[.running] ?? 0) + (counts[.submitted] ?? 0) > 0
     }
 }

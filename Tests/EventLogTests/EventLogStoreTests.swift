@@ -18,7 +18,7 @@ struct EventLogStoreTests {
         #expect(p["synchronous"] == "2")
         #expect(p["foreign_keys"] == "1")
         #expect(p["busy_timeout"] == "10000")
-        #expect(p["user_version"] == "5")
+        #expect(p["user_version"] == "6")
     }
 
     @Test("UPDATE and DELETE on events fail at the SQL level, whoever tries")
@@ -267,16 +267,54 @@ struct EventLogStoreTests {
         #expect(projected.eventCount == replayed.eventCount && projected.lastSeq == replayed.lastSeq && projected.lastEventAt == replayed.lastEventAt)
     }
 
+    @Test("status's summary (counts, the first tasks of a state in plan order, the incomplete count) agrees with the full state")
+    func statusSummary() throws {
+        let log = try newLog()
+        var s = Script()
+        // 30 planned in a scrambled order; 25 fail, 2 succeed, 1 runs, 2 stay planned; one unplanned task runs.
+        let names = (0..<30).map { "t\(($0 * 7) % 30)" }
+        for t in names { s.plan(t) }
+        for (i, t) in names.enumerated() {
+            guard i < 28 else { continue }
+            s.submit(t, 1)
+            s.start(t, 1)
+            if i == 27 { continue }
+            s.exit(t, 1, code: i < 25 ? 1 : 0)
+        }
+        s.start("unplanned", 1)
+        try log.append(s.events)
+        var unknown = try {
+            var u = Script()
+            u.plan("z")
+            return try u.events.map { try $0.raw() }
+        }()
+        unknown[0].type = "from_the_future"
+        _ = try log.appendReturningSeqs(unknown)
+        let state = try log.projectedState()
+        let summary = try log.statusSummary(shown: 20)
+        #expect(summary.counts == state.counts && summary.tasks == state.tasks.count)
+        for status in [TaskStatus.failed, .running] {
+            let expected = state.orderedTasks.filter { $0.state == status }.prefix(20).map(\.task)
+            #expect(summary.first[status] ?? [] == Array(expected), "\(status)")
+            for t in expected { #expect(summary.state.tasks[t] == state.tasks[t]) }
+        }
+        #expect(summary.first[.failed]?.count == 20 && summary.first[.running] == [names[27], "unplanned"])
+        for alive in [false, true] { #expect(summary.incomplete(controllerAlive: alive) == state.select(.incomplete, isAlive: { _ in alive }).count) }
+        #expect(summary.state.unknownEvents == state.unknownEvents && summary.state.unknownEvents.count == 1)
+    }
+
     @Test("the embedded migrations are exactly schema/sql/*.sql (run scripts/embed-schema.sh after editing them)")
     func migrationsEmbedded() throws {
         let dir = TestSupport.repositoryRoot + "/schema/sql"
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".sql") }.sorted()
-        #expect(files.count == 5)
+        #expect(files.count == 6)
         let log = try newLog()
         let master = try log.withConnection { db in
             try db.rows("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger') ORDER BY name").compactMap { $0[0].string }
         }
-        #expect(master == ["attempts", "events", "events_no_delete", "events_no_update", "ingested_segments", "tasks"], "tables and triggers")
+        #expect(
+            master == ["attempts", "events", "events_no_delete", "events_no_update", "ingested_segments", "segment_folders", "tasks"],
+            "tables and triggers")
         let generated = try String(contentsOfFile: TestSupport.repositoryRoot + "/Sources/EventLog/Migrations+Generated.swift", encoding: .utf8)
         for f in files {
             let sql = try String(contentsOfFile: dir + "/" + f, encoding: .utf8)
@@ -326,7 +364,7 @@ struct UpgradeTests {
         }
         // Back to what schema 2 was: no labels column, no index, version 2.
         try Connection(path: dir + "/clowdr.db").execute(
-            "DROP INDEX events_lifecycle; DROP TABLE ingested_segments; DROP INDEX attempts_peak_rss; ALTER TABLE tasks DROP COLUMN labels; PRAGMA user_version = 2"
+            "DROP INDEX events_lifecycle; DROP INDEX events_other_versions; DROP INDEX tasks_state; DROP TABLE ingested_segments; DROP TABLE segment_folders; DROP INDEX attempts_peak_rss; ALTER TABLE tasks DROP COLUMN labels; PRAGMA user_version = 2"
         )
         let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db"))
         #expect {
@@ -335,7 +373,7 @@ struct UpgradeTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db")) == before, "reading never writes")
         _ = try EventLog(path: dir, mode: .readWrite)
         let reader = try EventLog(path: dir, mode: .readOnly)
-        #expect(try reader.pragmas()["user_version"] == "5")
+        #expect(try reader.pragmas()["user_version"] == "6")
         #expect(try reader.projectedTasks()["t"]?.labels == #"{"participant":"01"}"#)
         #expect(try reader.fsck().ok)
     }
@@ -349,11 +387,13 @@ struct UpgradeTests {
             try log.append([Script.factory.make(task: "t", .taskPlanned(TaskPlanned(invocation: [:], commandLine: "x")))])
             try log.checkpoint()
         }
-        try Connection(path: dir + "/clowdr.db").execute("DROP INDEX events_lifecycle; DROP TABLE ingested_segments; PRAGMA user_version = 3")
+        try Connection(path: dir + "/clowdr.db").execute(
+            "DROP INDEX events_lifecycle; DROP INDEX events_other_versions; DROP INDEX tasks_state; DROP TABLE ingested_segments; DROP TABLE segment_folders; PRAGMA user_version = 3"
+        )
         let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db"))
         let reader = try EventLog(path: dir, mode: .readOnly)
         #expect(try reader.projectedTasks()["t"] != nil && reader.segmentsWithNewBytes(in: dir).isEmpty)
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db")) == before, "reading never writes")
-        #expect(try EventLog(path: dir, mode: .readWrite).pragmas()["user_version"] == "5")
+        #expect(try EventLog(path: dir, mode: .readWrite).pragmas()["user_version"] == "6")
     }
 }

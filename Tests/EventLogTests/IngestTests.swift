@@ -1,5 +1,6 @@
 import EventLog
 import Foundation
+import SQLite
 import TestSupport
 import Testing
 
@@ -37,6 +38,66 @@ struct IngestTests {
         try log.append(t.events)
         let overlap = try segment(t.events + s.events, in: dir, name: "overlap.ndjson")
         #expect(try log.ingest(segmentAt: overlap).inserted == 0)
+    }
+
+    @Test(
+        "while a segment folder keeps the time remembered for it, a look stats only the open segments; sealing, new files and a sealed segment written again are all seen"
+    )
+    func quickLook() throws {
+        let dir = try TestSupport.temporaryDirectory("quick")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let folder = dir + "/segments"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
+        func events(_ task: String, _ code: Int32) -> [Event] {
+            var s = Script()
+            s.start(task, 1)
+            s.exit(task, 1, code: code)
+            return s.events
+        }
+        /// Sets the folder's time into the past, as a folder nobody touched for a while.
+        func settle() { _ = utimes(folder, [timeval(tv_sec: time(nil) - 60, tv_usec: 0), timeval(tv_sec: time(nil) - 60, tv_usec: 0)]) }
+        func remembered() throws -> Int64? {
+            try log.withConnection { try $0.scalar("SELECT mtime FROM segment_folders")?.int64 }
+        }
+        let sealed = try SegmentWriter(path: folder + "/a.ndjson")
+        try sealed.append(events("a", 0))
+        try sealed.seal()
+        let open = try segment(events("b", 0), in: folder, name: "b.ndjson")
+        settle()
+        #expect(try log.ingestNewSegments(in: folder).inserted == 4)
+        #expect(try remembered() == nil, "a look that found news remembers nothing")
+        #expect(try log.ingestNewSegments(in: folder).inserted == 0)
+        let mark = try #require(try remembered(), "a look that found everything read, in a folder settled, is remembered")
+        // An open segment grows: the folder's time does not change, the quick look sees it.
+        let more = try SegmentWriter(path: open)
+        var s = Script()
+        s.sample("b", 1, rss: 7)
+        try more.append(s.events)
+        #expect(try log.segmentsWithNewBytes(in: folder) == [open])
+        #expect(try log.ingestNewSegments(in: folder).inserted == 1)
+        // Sealed after it was read to its end: the seal is news (recorded without events), then it is never statted.
+        try more.seal()
+        #expect(try log.segmentsWithNewBytes(in: folder) == [open])
+        #expect(try log.ingestNewSegments(in: folder).inserted == 0)
+        #expect(try log.segmentsWithNewBytes(in: folder).isEmpty)
+        #expect(try log.withConnection { try $0.scalar("SELECT count(*) FROM ingested_segments WHERE sealed = 1")?.int64 } == 2)
+        #expect(try remembered() == mark)
+        // A sealed segment written again (a requeued element): its writer unseals it and touches the folder.
+        let again = try SegmentWriter(path: folder + "/a.ndjson")
+        var r = Script()
+        r.sample("a", 1, rss: 9)
+        try again.append(r.events)
+        #expect(try log.segmentsWithNewBytes(in: folder) == [folder + "/a.ndjson"])
+        #expect(try log.ingestNewSegments(in: folder).inserted == 1)
+        // A new file changes the folder's time.
+        settle()
+        _ = try log.ingestNewSegments(in: folder)
+        #expect(try remembered() != nil)
+        let c = try segment(events("c", 1), in: folder, name: "c.ndjson")
+        #expect(try log.segmentsWithNewBytes(in: folder) == [c])
+        #expect(try log.ingestNewSegments(in: folder).inserted == 2)
+        #expect(try log.replay().tasks.count == 3 && log.fsck().ok)
     }
 
     @Test("an ingest starts where the last one ended, remembered in the log: only new lines are read; a line being written waits")
