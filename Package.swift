@@ -46,6 +46,8 @@ let package = Package(
         .executableTarget(name: "clowdr-shim", linkerSettings: [.unsafeFlags(["-static-executable"])]),
         // Planning and executing tasks, monitoring their process trees.
         .target(name: "Runner", dependencies: ["EventLog", "Boutiques", "JSON", "CSystem", "ClowdrErrors"], swiftSettings: strict),
+        // AWS's APIs without an SDK: Signature Version 4 (headers and presigned URLs), from the system's libcrypto.
+        .target(name: "AWS", dependencies: ["CSystem", "ClowdrErrors"], swiftSettings: strict),
         // Where attempts run: the local machine, Slurm, AWS Batch.
         .target(name: "Backends", dependencies: ["Runner", "EventLog", "Boutiques", "JSON", "ClowdrErrors"], swiftSettings: strict),
         // Questions asked of an experiment's log.
@@ -84,6 +86,7 @@ let package = Package(
         .testTarget(
             name: "ExportTests", dependencies: ["Export", "EventLog", "JSON", "CSystem", "TestSupport"], exclude: ["golden"], swiftSettings: strict),
         .testTarget(name: "ShareTests", dependencies: ["Share", "Export", "EventLog", "JSON", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "SQLite", "JSON", "TestSupport"], swiftSettings: strict),
         // End-to-end tests of the built `clowdr` binary: output and exit codes.

@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <zlib.h>
 
 pid_t clowdr_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int stdout_fd, int stderr_fd, int fd3) {
@@ -192,6 +193,11 @@ void clowdr_sha256_final(void *ctx, uint8_t out[32]) {
     unsigned int len = 32;
     EVP_DigestFinal_ex((EVP_MD_CTX *)ctx, out, &len);
     EVP_MD_CTX_free((EVP_MD_CTX *)ctx);
+}
+
+int clowdr_hmac_sha256(const void *key, size_t key_len, const void *data, size_t data_len, uint8_t out[32]) {
+    unsigned int len = 32;
+    return HMAC(EVP_sha256(), key, (int)key_len, data, data_len, out, &len) != NULL && len == 32 ? 0 : -1;
 }
 
 void *clowdr_gz_open(const char *path, const char *mode) { return gzopen(path, mode); }

@@ -48,6 +48,9 @@ void *clowdr_sha256_new(void);
 void clowdr_sha256_update(void *ctx, const void *data, size_t n);
 void clowdr_sha256_final(void *ctx, uint8_t out[32]);
 
+/// HMAC-SHA256 of `data` under `key`; writes 32 bytes to `out`. Returns 0, or -1 when libcrypto fails.
+int clowdr_hmac_sha256(const void *key, size_t key_len, const void *data, size_t data_len, uint8_t out[32]);
+
 /// gzip files through zlib: open ("wb9" or "rb"), write, read, close (0 on success).
 void *clowdr_gz_open(const char *path, const char *mode);
 int clowdr_gz_write(void *gz, const void *data, unsigned n);
