@@ -172,15 +172,5 @@ public struct FinalState: Sendable, Equatable {
     public var completed: Bool { state == "COMPLETED" }
 }
 
-/// A scheduler or cloud API that failed after its retries: a runtime failure (exit 1), never a usage error.
-public struct BackendError: CodedError {
-    public var errorCode: String
-    public var message: String
-    public var isUsageError: Bool
-    public init(_ message: String, code: String, usage: Bool = false) {
-        self.message = message
-        errorCode = code
-        isUsageError = usage
-    }
-    public var description: String { message }
-}
+/// A scheduler or cloud API that failed after its retries (exit 1), or a request it refused as asked (`usage`).
+public typealias BackendError = CodedFailure

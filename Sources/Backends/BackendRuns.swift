@@ -1,4 +1,5 @@
 import Boutiques
+import ClowdrErrors
 public import EventLog
 import Foundation
 public import Runner

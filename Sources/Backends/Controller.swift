@@ -1,4 +1,5 @@
 public import Boutiques
+import ClowdrErrors
 public import EventLog
 import Foundation
 public import Runner

@@ -11,3 +11,17 @@ public protocol CodedError: Error, Sendable, CustomStringConvertible {
     /// True when the input was wrong (a file, a flag, a value), false when something failed while working.
     var isUsageError: Bool { get }
 }
+
+/// A coded error that is only its code, its message and whether it is a usage error: what most of clowdr's
+/// libraries throw under their own name (`BackendError`, `AWSError`).
+public struct CodedFailure: CodedError {
+    public var errorCode: String
+    public var message: String
+    public var isUsageError: Bool
+    public init(_ message: String, code: String, usage: Bool = false) {
+        self.message = message
+        errorCode = code
+        isUsageError = usage
+    }
+    public var description: String { message }
+}

@@ -1,3 +1,4 @@
+import ClowdrErrors
 public import EventLog
 import Foundation
 import Runner

@@ -1,3 +1,4 @@
+import ClowdrErrors
 import Foundation
 
 /// Runs Slurm's commands (sbatch, squeue, sacct, scancel, scontrol) as child processes, with bounded exponential
