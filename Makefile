@@ -15,7 +15,7 @@ DEMO_DIR   ?= out/demo
 BOSH_VENV  ?= .build-bosh
 FUZZ_SECONDS ?= 600
 
-.PHONY: all deps build test lint format schema demo bench dist fuzz containers slurm clean
+.PHONY: all deps build test lint format schema demo bench dist fuzz containers slurm moto clean
 
 all: build
 
@@ -58,11 +58,17 @@ containers:
 slurm:
 	@scripts/slurm/setup.sh >/dev/null || echo "Slurm could not be started: the Slurm tests will be skipped"
 
+# moto's server on 127.0.0.1, the AWS stand-in for the AWS client's tests (pip: moto 5.2.5 into .build-moto once),
+# started once per run with signature checking on, stopped by PID file after the tests whatever their outcome.
+moto:
+	@scripts/moto/setup.sh >/dev/null || echo "moto could not be started: the AWS tests against it will be skipped"
+
 # The tests' temporary folders go under one folder of this run, removed afterwards whatever the outcome
 # (readable by others: a test runs commands as nobody).
-test: build lint containers slurm
+test: build lint containers slurm moto
 	@tmp=$$(mktemp -d /tmp/clowdr-test.XXXXXX) && chmod 755 "$$tmp" && \
-	  TMPDIR="$$tmp" $(SWIFT) test --skip-build; status=$$?; rm -rf "$$tmp"; scripts/slurm/teardown.sh >/dev/null; exit $$status
+	  TMPDIR="$$tmp" $(SWIFT) test --skip-build; status=$$?; rm -rf "$$tmp"; scripts/slurm/teardown.sh >/dev/null; \
+	  scripts/moto/teardown.sh >/dev/null; exit $$status
 
 demo: build
 	@scripts/demo.sh $(CLOWDR) $(DEMO_DIR)

@@ -1,0 +1,140 @@
+import ClowdrErrors
+public import Foundation
+
+#if canImport(FoundationNetworking)
+    public import FoundationNetworking
+#endif
+
+/// What an AWS service answered.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [String: String]
+    public var body: Data
+
+    /// A header's value (names compared case-insensitively).
+    public func header(_ name: String) -> String? { headers.first { $0.key.lowercased() == name.lowercased() }?.value }
+}
+
+/// Sends signed requests to AWS: SigV4 in the headers, retries with exponential backoff and jitter on 5xx answers,
+/// throttling and dropped connections, and AWS's error bodies (XML or JSON) turned into messages.
+public struct AWSHTTP: Sendable {
+    public var configuration: AWSConfiguration
+    /// How many times a request is sent at most.
+    public var attempts = 5
+    /// The first retry's delay in seconds (doubled each time, with jitter).
+    public var backoff = 0.2
+
+    public init(configuration: AWSConfiguration) { self.configuration = configuration }
+
+    /// Sends `method url` with `body` and `headers`, signed for `service`. Throws on a failure after retries, and
+    /// on an error answer, naming `operation` and `resource`.
+    public func send(
+        _ method: String, _ url: URL, service: String, body: Data = Data(), headers: [(name: String, value: String)] = [],
+        operation: String, resource: String
+    ) throws -> HTTPResponse {
+        var last: (any Error)?
+        for attempt in 0..<attempts {
+            if attempt > 0 { Thread.sleep(forTimeInterval: backoff * pow(2, Double(attempt - 1)) * Double.random(in: 0.5...1.5)) }
+            let response: HTTPResponse
+            do { response = try exchange(sign(method, url, service: service, body: body, headers: headers), body: body) } catch {
+                last = error  // a dropped connection: try again
+                continue
+            }
+            if response.status < 300 { return response }
+            let error = Self.error(response, operation: operation, resource: resource)
+            if response.status >= 500
+                || ["Throttling", "ThrottlingException", "SlowDown", "TooManyRequestsException", "RequestLimitExceeded"].contains(error.awsCode)
+            {
+                last = error.failure
+                continue
+            }
+            throw error.failure
+        }
+        throw last ?? AWSError("\(operation) \(resource): no answer", code: "aws.unreachable")
+    }
+
+    /// The request signed at this moment.
+    func sign(_ method: String, _ url: URL, service: String, body: Data, headers: [(name: String, value: String)]) -> URLRequest {
+        let host = url.host.map { h in url.port.map { "\(h):\($0)" } ?? h } ?? ""
+        let signer = SigV4(credentials: configuration.credentials, region: configuration.region, service: service)
+        let path = url.path(percentEncoded: true)
+        let unsigned = SignableRequest(
+            method: method, path: path.isEmpty ? "/" : path, query: url.query(percentEncoded: true) ?? "", headers: [("Host", host)] + headers,
+            payloadHash: SigV4.hex(SigV4.sha256(body)))
+        let signed = signer.sign(unsigned, at: Date())
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        for (name, value) in signed.headers where name != "Host" { request.addValue(value, forHTTPHeaderField: name) }
+        return request
+    }
+
+    /// One exchange, waited for.
+    func exchange(_ request: URLRequest, body: Data) throws -> HTTPResponse {
+        final class Box: @unchecked Sendable { var result: Result<HTTPResponse, any Error>? }
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        let handler: @Sendable (Data?, URLResponse?, (any Error)?) -> Void = { data, response, error in
+            if let error {
+                box.result = .failure(error)
+            } else if let http = response as? HTTPURLResponse {
+                var headers: [String: String] = [:]
+                for (k, v) in http.allHeaderFields { headers["\(k)"] = "\(v)" }
+                box.result = .success(HTTPResponse(status: http.statusCode, headers: headers, body: data ?? Data()))
+            } else {
+                box.result = .failure(AWSError("no HTTP answer from \(request.url?.absoluteString ?? "")", code: "aws.unreachable"))
+            }
+            done.signal()
+        }
+        let task =
+            body.isEmpty
+            ? URLSession.shared.dataTask(with: request, completionHandler: handler)
+            : URLSession.shared.uploadTask(with: request, from: body, completionHandler: handler)
+        task.resume()
+        done.wait()
+        return try box.result!.get()
+    }
+
+    /// AWS's error answer: its code (`SignatureDoesNotMatch`) and a message naming the operation, the resource and,
+    /// for AccessDenied, the action refused.
+    static func error(_ response: HTTPResponse, operation: String, resource: String) -> (awsCode: String, failure: AWSError) {
+        let text = String(decoding: response.body, as: UTF8.self)
+        var code = XML.values("Code", in: text).first ?? ""
+        var message = XML.values("Message", in: text).first ?? ""
+        if code.isEmpty, let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any] {
+            code = (object["__type"] as? String).map { String($0.split(separator: "#").last ?? "") } ?? ""
+            message = (object["message"] ?? object["Message"]) as? String ?? ""
+        }
+        if code.isEmpty { code = response.header("x-amzn-ErrorType")?.split(separator: ":").first.map(String.init) ?? "HTTP\(response.status)" }
+        var text2 = "\(operation) \(resource): \(code) (HTTP \(response.status))\(message.isEmpty ? "" : ": \(message)")"
+        if code == "AccessDenied" || code == "AccessDeniedException" {
+            text2 += "; the credentials in use are not allowed \(operation): grant that action on \(resource) to them"
+        } else if code == "SignatureDoesNotMatch" || code == "InvalidAccessKeyId" || code == "InvalidClientTokenId" {
+            text2 += "; check the secret access key (and the clock) of the credentials in use"
+        }
+        return (code, AWSError(text2, code: "aws." + code.lowercased()))
+    }
+}
+
+/// The little XML reading AWS's answers need: the text of every element of a name, unescaped.
+enum XML {
+    static func values(_ tag: String, in text: String) -> [String] { elements(tag, in: text).map(unescape) }
+
+    /// The elements `<tag>...</tag>` themselves (their inner text), for answers that list records.
+    static func elements(_ tag: String, in text: String) -> [String] {
+        var out: [String] = []
+        var rest = text[...]
+        while let open = rest.range(of: "<\(tag)>"), let close = rest.range(of: "</\(tag)>", range: open.upperBound..<rest.endIndex) {
+            out.append(String(rest[open.upperBound..<close.lowerBound]))
+            rest = rest[close.upperBound...]
+        }
+        return out
+    }
+
+    static func unescape(_ s: String) -> String {
+        guard s.contains("&") else { return s }
+        return s.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(
+            of: "&quot;", with: "\""
+        )
+        .replacingOccurrences(of: "&apos;", with: "'").replacingOccurrences(of: "&#13;", with: "\r").replacingOccurrences(of: "&amp;", with: "&")
+    }
+}

@@ -1,0 +1,55 @@
+import AWS
+import ClowdrErrors
+import Foundation
+import TestSupport
+import Testing
+
+/// moto's server as scripts/moto/setup.sh leaves it: signatures checked, a key allowed everything.
+enum Moto {
+    static let state = ProcessInfo.processInfo.environment["MOTO_STATE"] ?? "/tmp/clowdr-moto"
+    static var key: (id: String, secret: String)? {
+        guard let text = try? String(contentsOfFile: state + "/credentials", encoding: .utf8) else { return nil }
+        let parts = text.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        return parts.count == 2 ? (parts[0], parts[1]) : nil
+    }
+    static var endpoint: String? {
+        (try? String(contentsOfFile: state + "/endpoint", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    static var available: Bool { key != nil && endpoint != nil }
+
+    static func configuration(secret: String? = nil) -> AWSConfiguration {
+        AWSConfiguration(
+            credentials: Credentials(accessKeyID: key!.id, secretAccessKey: secret ?? key!.secret), region: "us-east-1", endpoints: ["": endpoint!])
+    }
+}
+
+@Suite("S3 against moto, signatures checked", .enabled(if: Moto.available, "moto is not running: scripts/moto/setup.sh starts it (make test does)"))
+struct S3MotoTests {
+    @Test("put, list, get, head, delete round trip, keys with spaces, slashes and UTF-8")
+    func roundTrip() throws {
+        let s3 = S3Client(configuration: Moto.configuration())
+        let bucket = "clowdr-test-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        try s3.createBucket(bucket)
+        let keys = ["exp/a.txt", "exp/sub 01/b ሴ.json", "exp/c+d=e&f.bin", "other/x"]
+        for (i, key) in keys.enumerated() { try s3.put(Data(repeating: UInt8(i), count: 1000 * (i + 1)), bucket: bucket, key: key) }
+        let listed = try s3.list(bucket: bucket, prefix: "exp/")
+        #expect(listed.map(\.key).sorted() == keys.prefix(3).sorted() && listed.map(\.size).sorted() == [1000, 2000, 3000])
+        #expect(try s3.get(bucket: bucket, key: keys[1]) == Data(repeating: 1, count: 2000))
+        #expect(try s3.head(bucket: bucket, key: keys[2])?.size == 3000)
+        #expect(try s3.head(bucket: bucket, key: "exp/missing") == nil)
+        for key in keys { try s3.delete(bucket: bucket, key: key) }
+        #expect(try s3.list(bucket: bucket).isEmpty)
+    }
+
+    @Test("a wrong secret is refused by the server, and the error names the operation, the object and what to check")
+    func wrongSecret() throws {
+        let s3 = S3Client(configuration: Moto.configuration(secret: "not-the-secret"))
+        #expect {
+            try s3.put(Data("x".utf8), bucket: "clowdr-nowhere", key: "k")
+        } throws: { e in
+            let text = "\(e)"
+            return (e as? CodedFailure)?.errorCode == "aws.signaturedoesnotmatch" && text.contains("PutObject s3://clowdr-nowhere/k")
+                && text.contains("secret access key") && !text.contains("not-the-secret")
+        }
+    }
+}
