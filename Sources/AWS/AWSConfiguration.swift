@@ -80,19 +80,27 @@ public struct AWSConfiguration: Sendable {
                 "no AWS region: give --region, set AWS_REGION, or set region in profile '\(profile)' of \(env.configFile)", code: "aws.no_region",
                 usage: true)
         }
+        // The flag is every service's endpoint; otherwise per-service variables win over the general ones.
         var endpoints: [String: String] = [:]
-        endpoints[""] = endpoint ?? env.variables["AWS_ENDPOINT_URL"] ?? config["endpoint_url"]
-        for (name, value) in env.variables where name.hasPrefix("AWS_ENDPOINT_URL_") {
-            endpoints[String(name.dropFirst("AWS_ENDPOINT_URL_".count)).lowercased()] = value
+        if let endpoint {
+            endpoints[""] = endpoint
+        } else {
+            endpoints[""] = env.variables["AWS_ENDPOINT_URL"] ?? config["endpoint_url"]
+            for (name, value) in env.variables where name.hasPrefix("AWS_ENDPOINT_URL_") {
+                endpoints[String(name.dropFirst("AWS_ENDPOINT_URL_".count)).lowercased()] = value
+            }
         }
-        if let endpoint { endpoints = ["": endpoint] }
-        return AWSConfiguration(credentials: credentials, region: region, endpoints: endpoints.compactMapValues { $0 })
+        return AWSConfiguration(credentials: credentials, region: region, endpoints: endpoints)
     }
 
     /// The endpoint of a service (`s3`, `batch`, `iam`, ...): the user's, else AWS's own.
     public func endpoint(_ service: String) -> String {
-        if let e = endpoints[service.lowercased()] ?? endpoints[""] { return e.hasSuffix("/") ? String(e.dropLast()) : e }
-        return service == "iam" ? "https://iam.amazonaws.com" : "https://\(service).\(region).amazonaws.com"
+        customEndpoint(service) ?? (service == "iam" ? "https://iam.amazonaws.com" : "https://\(service).\(region).amazonaws.com")
+    }
+
+    /// The endpoint the user set for a service (or for every service), without a trailing slash; nil: AWS's own.
+    public func customEndpoint(_ service: String) -> String? {
+        (endpoints[service.lowercased()] ?? endpoints[""]).map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
     }
 
     /// Keys from a profile's section, when it has both.

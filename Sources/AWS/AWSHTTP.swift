@@ -105,13 +105,13 @@ public struct AWSHTTP: Sendable {
             message = (object["message"] ?? object["Message"]) as? String ?? ""
         }
         if code.isEmpty { code = response.header("x-amzn-ErrorType")?.split(separator: ":").first.map(String.init) ?? "HTTP\(response.status)" }
-        var text2 = "\(operation) \(resource): \(code) (HTTP \(response.status))\(message.isEmpty ? "" : ": \(message)")"
+        var said = "\(operation) \(resource): \(code) (HTTP \(response.status))\(message.isEmpty ? "" : ": \(message)")"
         if code == "AccessDenied" || code == "AccessDeniedException" {
-            text2 += "; the credentials in use are not allowed \(operation): grant that action on \(resource) to them"
+            said += "; the credentials in use are not allowed \(operation): grant that action on \(resource) to them"
         } else if code == "SignatureDoesNotMatch" || code == "InvalidAccessKeyId" || code == "InvalidClientTokenId" {
-            text2 += "; check the secret access key (and the clock) of the credentials in use"
+            said += "; check the secret access key (and the clock) of the credentials in use"
         }
-        return (code, AWSError(text2, code: "aws." + code.lowercased()))
+        return (code, AWSError(said, code: "aws." + code.lowercased()))
     }
 }
 

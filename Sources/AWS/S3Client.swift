@@ -19,11 +19,10 @@ public struct S3Client: Sendable {
 
     /// The URL of a bucket, or of an object in it; `query` already encoded.
     func url(_ bucket: String, _ key: String = "", query: String = "") -> URL {
-        let configured = http.configuration.endpoints["s3"] ?? http.configuration.endpoints[""]
         let path = SigV4.encode(key, keepSlash: true)
         var text: String
-        if let configured {
-            text = (configured.hasSuffix("/") ? String(configured.dropLast()) : configured) + "/" + bucket + (key.isEmpty ? "" : "/" + path)
+        if let configured = http.configuration.customEndpoint("s3") {
+            text = configured + "/" + bucket + (key.isEmpty ? "" : "/" + path)
         } else {
             text = "https://\(bucket).s3.\(http.configuration.region).amazonaws.com/" + path
         }

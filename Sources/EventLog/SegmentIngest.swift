@@ -179,11 +179,11 @@ extension EventLog {
         let mtime = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
         let folderKey = segmentKey(folder)
         let prefix = String(segmentKey(folder + "/x").dropLast())
-        let quick = try read { () -> [String: IngestedSize]? in
-            guard try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'segment_folders'")?.int64 == 1,
-                try db.scalar("SELECT mtime FROM segment_folders WHERE folder = ?", [.text(folderKey)])?.int64 == mtime
-            else { return nil }
-            return try ingestedSizes(where: "sealed = 0")
+        // A log older than schema 006 has no folder times: every look is a full one, and nothing is remembered.
+        let (remembers, quick) = try read { () -> (Bool, [String: IngestedSize]?) in
+            guard try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'segment_folders'")?.int64 == 1 else { return (false, nil) }
+            guard try db.scalar("SELECT mtime FROM segment_folders WHERE folder = ?", [.text(folderKey)])?.int64 == mtime else { return (true, nil) }
+            return (true, try ingestedSizes(where: "sealed = 0"))
         }
         if let open = quick {
             // No file was created, removed or renamed in the folder since it was seen whole: only open segments grow.
@@ -200,7 +200,7 @@ extension EventLog {
         var (look, whole) = try lookAtEveryFile(in: folder, prefix: prefix)
         // A file created in the same clock tick as the time read would not change it: only a time safely past counts.
         let now = Int64(Date().timeIntervalSince1970 * 1e9)
-        if whole && look.pending.isEmpty && mtime < now - 2_000_000_000 { look.folderMark = (folderKey, mtime) }
+        if remembers && whole && look.pending.isEmpty && mtime < now - 2_000_000_000 { look.folderMark = (folderKey, mtime) }
         return look
     }
 
@@ -238,7 +238,11 @@ extension EventLog {
     /// Ingests what the segments of `folder` gained since the last ingest (segments still being written: their
     /// last line waits for its newline). Small segments share transactions.
     public func ingestNewSegments(in folder: String) throws -> IngestReport {
-        let look = try look(at: folder)
+        try ingest(try look(at: folder))
+    }
+
+    /// Ingests what a look found (and remembers the folder's time when the look says to).
+    func ingest(_ look: SegmentLook) throws -> IngestReport {
         if let mark = look.folderMark { try rememberFolder(mark) }
         let batch = IngestBatch()
         guard !look.pending.isEmpty else { return batch.report }
@@ -395,7 +399,7 @@ extension ExperimentLayout {
         }
         guard writable else { return .unwritable(segments: look.pending.count) }
         let writer = try EventLog(path: log, mode: .readWrite)
-        let report = try writer.ingestNewSegments(in: segments)
+        let report = try writer.ingest(look)  // what the look found: the folder is not looked at twice
         try writer.checkpoint()
         return .ingested(report)
     }

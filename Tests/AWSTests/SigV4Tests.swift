@@ -141,7 +141,7 @@ struct SigV4Tests {
     @Test("credentials never print their secret or token")
     func hiddenSecret() {
         let c = Credentials(accessKeyID: "AKID", secretAccessKey: "very-secret", sessionToken: "token-secret")
-        #expect(!"\(c)".contains("secret-") && !"\(c)".contains("very-secret") && "\(c)".contains("AKID"))
+        #expect(!"\(c)".contains("token-secret") && !"\(c)".contains("very-secret") && "\(c)".contains("AKID"))
         #expect(!String(reflecting: c).contains("very-secret"))
     }
 }
