@@ -47,7 +47,7 @@ let package = Package(
         // Planning and executing tasks, monitoring their process trees.
         .target(name: "Runner", dependencies: ["EventLog", "Boutiques", "JSON", "CSystem", "ClowdrErrors"], swiftSettings: strict),
         // AWS's APIs without an SDK: Signature Version 4 (headers and presigned URLs), from the system's libcrypto.
-        .target(name: "AWS", dependencies: ["CSystem", "ClowdrErrors"], swiftSettings: strict),
+        .target(name: "AWS", dependencies: ["CSystem", "JSON", "ClowdrErrors"], swiftSettings: strict),
         // Where attempts run: the local machine, Slurm, AWS Batch.
         .target(name: "Backends", dependencies: ["Runner", "EventLog", "Boutiques", "JSON", "ClowdrErrors"], swiftSettings: strict),
         // Questions asked of an experiment's log.

@@ -18,7 +18,7 @@ public struct S3Client: Sendable {
     public init(configuration: AWSConfiguration) { http = AWSHTTP(configuration: configuration) }
 
     /// The URL of a bucket, or of an object in it; `query` already encoded.
-    func url(_ bucket: String, _ key: String = "", query: String = "") -> URL {
+    public func url(_ bucket: String, _ key: String = "", query: String = "") -> URL {
         let path = SigV4.encode(key, keepSlash: true)
         var text: String
         if let configured = http.configuration.customEndpoint("s3") {

@@ -52,4 +52,38 @@ struct S3MotoTests {
                 && text.contains("secret access key") && !text.contains("not-the-secret")
         }
     }
+
+    @Test("50 MB up in a multipart upload and down in parallel ranges: the same bytes, and no upload left open")
+    func multipart() throws {
+        let s3 = S3Client(configuration: Moto.configuration())
+        let bucket = "clowdr-test-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        try s3.createBucket(bucket)
+        let dir = try TestSupport.temporaryDirectory("s3")
+        var bytes = [UInt8](repeating: 0, count: 50_000_000)
+        for i in stride(from: 0, to: bytes.count, by: 4096) { bytes[i] = UInt8(truncatingIfNeeded: i / 4096) }
+        let source = dir + "/big.bin"
+        FileManager.default.createFile(atPath: source, contents: Data(bytes))
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var transfer = S3Client.Transfer()
+        transfer.partSize = 8 << 20
+        let l = S3Location(bucket: bucket, key: "data/big.bin")
+        try s3.upload(file: source, to: l, transfer: transfer)
+        let head = try #require(try s3.head(bucket: bucket, key: l.key))
+        #expect(head.size == 50_000_000 && head.etag.contains("-6"))  // 6 parts of 8 MiB
+        try s3.download(l, to: dir + "/back.bin", transfer: transfer)
+        #expect(FileManager.default.contents(atPath: dir + "/back.bin") == Data(bytes))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/back.bin.part-\(getpid())"))
+        let open = try s3.http.send(
+            "GET", s3.url(bucket, query: "uploads="), service: "s3", operation: "ListMultipartUploads", resource: bucket)
+        #expect(!String(decoding: open.body, as: UTF8.self).contains("<UploadId>"))
+        try s3.delete(bucket: bucket, key: l.key)
+    }
+
+    @Test("S3 locations: s3://bucket/prefix parsed, joined, and anything else refused as a usage error naming the flag")
+    func locations() throws {
+        let l = try #require(S3Location("s3://lab-data/bids/ds001"))
+        #expect(l.bucket == "lab-data" && l.key == "bids/ds001" && l.appending("sub-01/anat").key == "bids/ds001/sub-01/anat")
+        #expect(S3Location("s3://lab-data")?.folderPrefix == "" && S3Location("s3://")==nil && S3Location("/data") == nil)
+        #expect(throws: CodedFailure.self) { try S3Location.parse("lab-data/x", what: "--s3") }
+    }
 }

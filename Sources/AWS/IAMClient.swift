@@ -1,0 +1,111 @@
+import ClowdrErrors
+import Foundation
+/// The IAM and EC2 calls `clowdr cloud setup` and `teardown` make (Query protocol, XML answers).
+public struct IAMClient: Sendable {
+    public var http: AWSHTTP
+    static let version = "2010-05-08"
+
+    public init(configuration: AWSConfiguration) { http = AWSHTTP(configuration: configuration) }
+
+    func call(_ action: String, _ parameters: [(String, String)], resource: String) throws -> String {
+        try http.query(service: "iam", action: action, version: Self.version, parameters, resource: resource)
+    }
+
+    /// A role's ARN and tags, or nil when there is no such role.
+    public func role(_ name: String) throws -> (arn: String, tags: [String: String])? {
+        do {
+            let xml = try call("GetRole", [("RoleName", name)], resource: "role \(name)")
+            return (XML.values("Arn", in: xml).first ?? "", Self.tags(in: xml))
+        } catch let e as AWSError where e.errorCode == "aws.nosuchentity" { return nil }
+    }
+
+    /// Creates a role that `service` (batch.amazonaws.com, ec2.amazonaws.com, ecs-tasks.amazonaws.com) may assume.
+    public func createRole(_ name: String, trusting service: String, tags: [String: String]) throws -> String {
+        let trust =
+            #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"\#(service)"},"Action":"sts:AssumeRole"}]}"#
+        let xml = try call("CreateRole", [("RoleName", name), ("AssumeRolePolicyDocument", trust)] + Self.tagParameters(tags), resource: "role \(name)")
+        return XML.values("Arn", in: xml).first ?? ""
+    }
+
+    public func attachRolePolicy(_ role: String, policy: String) throws {
+        _ = try call("AttachRolePolicy", [("RoleName", role), ("PolicyArn", policy)], resource: "role \(role)")
+    }
+
+    public func detachRolePolicy(_ role: String, policy: String) throws {
+        _ = try call("DetachRolePolicy", [("RoleName", role), ("PolicyArn", policy)], resource: "role \(role)")
+    }
+
+    /// The policies attached to a role, by ARN.
+    public func attachedPolicies(_ role: String) throws -> [String] {
+        XML.values("PolicyArn", in: try call("ListAttachedRolePolicies", [("RoleName", role)], resource: "role \(role)"))
+    }
+
+    public func deleteRole(_ name: String) throws {
+        _ = try call("DeleteRole", [("RoleName", name)], resource: "role \(name)")
+    }
+
+    /// An instance profile's ARN and the roles in it, or nil when there is none of that name.
+    public func instanceProfile(_ name: String) throws -> (arn: String, roles: [String])? {
+        do {
+            let xml = try call("GetInstanceProfile", [("InstanceProfileName", name)], resource: "instance profile \(name)")
+            let profile = XML.elements("InstanceProfile", in: xml).first ?? xml
+            let roles = XML.elements("Roles", in: profile).first.map { XML.values("RoleName", in: $0) } ?? []
+            // The profile's own ARN is the one outside its Roles list.
+            let outside = profile.replacingOccurrences(of: XML.elements("Roles", in: profile).first ?? "\u{0}", with: "")
+            return (XML.values("Arn", in: outside).first ?? "", roles)
+        } catch let e as AWSError where e.errorCode == "aws.nosuchentity" { return nil }
+    }
+
+    public func createInstanceProfile(_ name: String, tags: [String: String]) throws -> String {
+        let xml = try call("CreateInstanceProfile", [("InstanceProfileName", name)] + Self.tagParameters(tags), resource: "instance profile \(name)")
+        return XML.values("Arn", in: xml).first ?? ""
+    }
+
+    public func addRole(_ role: String, toInstanceProfile profile: String) throws {
+        _ = try call("AddRoleToInstanceProfile", [("InstanceProfileName", profile), ("RoleName", role)], resource: "instance profile \(profile)")
+    }
+
+    public func removeRole(_ role: String, fromInstanceProfile profile: String) throws {
+        _ = try call(
+            "RemoveRoleFromInstanceProfile", [("InstanceProfileName", profile), ("RoleName", role)], resource: "instance profile \(profile)")
+    }
+
+    public func deleteInstanceProfile(_ name: String) throws {
+        _ = try call("DeleteInstanceProfile", [("InstanceProfileName", name)], resource: "instance profile \(name)")
+    }
+
+    static func tagParameters(_ tags: [String: String]) -> [(String, String)] {
+        tags.sorted { $0.key < $1.key }.enumerated().flatMap { i, t in [("Tags.member.\(i + 1).Key", t.key), ("Tags.member.\(i + 1).Value", t.value)] }
+    }
+
+    static func tags(in xml: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for member in XML.elements("Tags", in: xml).flatMap({ XML.elements("member", in: $0) }) {
+            if let k = XML.values("Key", in: member).first { out[k] = XML.values("Value", in: member).first ?? "" }
+        }
+        return out
+    }
+}
+
+/// The EC2 calls setup needs: the default VPC's subnets and security group.
+public struct EC2Client: Sendable {
+    public var http: AWSHTTP
+
+    public init(configuration: AWSConfiguration) { http = AWSHTTP(configuration: configuration) }
+
+    /// The default VPC's subnets, by id.
+    public func defaultSubnets() throws -> [String] {
+        let xml = try http.query(
+            service: "ec2", action: "DescribeSubnets", version: "2016-11-15", [("Filter.1.Name", "default-for-az"), ("Filter.1.Value.1", "true")],
+            resource: "the default VPC's subnets")
+        return XML.values("subnetId", in: xml)
+    }
+
+    /// The default VPC's default security group.
+    public func defaultSecurityGroups() throws -> [String] {
+        let xml = try http.query(
+            service: "ec2", action: "DescribeSecurityGroups", version: "2016-11-15", [("Filter.1.Name", "group-name"), ("Filter.1.Value.1", "default")],
+            resource: "the default security group")
+        return Array(Set(XML.values("groupId", in: xml))).sorted()
+    }
+}
