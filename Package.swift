@@ -49,7 +49,7 @@ let package = Package(
         // AWS's APIs without an SDK: Signature Version 4 (headers and presigned URLs), from the system's libcrypto.
         .target(name: "AWS", dependencies: ["CSystem", "JSON", "ClowdrErrors"], swiftSettings: strict),
         // Where attempts run: the local machine, Slurm, AWS Batch.
-        .target(name: "Backends", dependencies: ["Runner", "EventLog", "Boutiques", "JSON", "ClowdrErrors"], swiftSettings: strict),
+        .target(name: "Backends", dependencies: ["Runner", "EventLog", "Boutiques", "JSON", "AWS", "ClowdrErrors"], swiftSettings: strict),
         // Questions asked of an experiment's log.
         .target(name: "Query", dependencies: ["EventLog", "SQLite", "JSON"], swiftSettings: strict),
         // JSON, W3C PROV, HTML report and archive exports.
@@ -66,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "clowdr",
             dependencies: [
-                "EventLog", "Boutiques", "Runner", "Backends", "Query", "Export", "Share", "JSON", "ClowdrErrors", "SQLite",
+                "EventLog", "Boutiques", "Runner", "Backends", "AWS", "Query", "Export", "Share", "JSON", "ClowdrErrors", "SQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(
             name: "ExportTests", dependencies: ["Export", "EventLog", "JSON", "CSystem", "TestSupport"], exclude: ["golden"], swiftSettings: strict),
         .testTarget(name: "ShareTests", dependencies: ["Share", "Export", "EventLog", "JSON", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "AWSTests", dependencies: ["AWS", "ClowdrErrors", "JSON", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "AWSTests", dependencies: ["AWS", "Backends", "ClowdrErrors", "JSON", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "SQLite", "JSON", "TestSupport"], swiftSettings: strict),
         // End-to-end tests of the built `clowdr` binary: output and exit codes.

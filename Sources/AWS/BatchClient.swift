@@ -68,7 +68,7 @@ public struct BatchClient: Sendable {
         var body: JSONObject = [
             "jobName": .string(name), "jobQueue": .string(queue), "jobDefinition": .string(definition),
             "parameters": .object(JSONObject(parameters.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
-            "tags": Self.object(tags), "propagateTags": true, "retryStrategy": ["attempts": .number(JSONNumber(max(1, attempts)))],
+            "tags": Self.stringMap(tags), "propagateTags": true, "retryStrategy": ["attempts": .number(JSONNumber(max(1, attempts)))],
         ]
         if arraySize >= 2 { body["arrayProperties"] = ["size": .number(JSONNumber(arraySize))] }
         if !environment.isEmpty {
@@ -148,7 +148,8 @@ public struct BatchClient: Sendable {
         return answer["jobQueues"]?.arrayValue?.first
     }
 
-    static func object(_ d: [String: String]) -> JSONValue {
+    /// A JSON object of strings (tags, parameters), its keys sorted.
+    public static func stringMap(_ d: [String: String]) -> JSONValue {
         .object(JSONObject(d.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
     }
 }

@@ -1,0 +1,59 @@
+import ClowdrErrors
+public import Foundation
+
+/// What `clowdr cloud setup` made (and found) in one account and region, kept in a small JSON file so that runs know
+/// their queue and role, and `clowdr cloud teardown` removes exactly what setup created and nothing else.
+public struct CloudRecord: Codable, Sendable, Equatable {
+    /// One AWS resource clowdr created.
+    public struct Resource: Codable, Sendable, Equatable, Hashable {
+        /// role, instance_profile, compute_environment, job_queue, job_definition.
+        public var kind: String
+        public var name: String
+        public var arn: String
+    }
+
+    public var version = 1
+    /// The set-up's name: the first part of every resource's name, and the value of its `clowdr:setup` tag.
+    public var name: String
+    public var region: String
+    /// The endpoint the set-up was made against (nil: AWS's own).
+    public var endpoint: String?
+    public var jobQueue: String
+    public var jobRole: String
+    /// What setup created, in creation order (teardown goes backwards). Resources that existed before are not here.
+    public var created: [Resource]
+
+    public init(name: String, region: String, endpoint: String?, jobQueue: String, jobRole: String, created: [Resource]) {
+        self.name = name
+        self.region = region
+        self.endpoint = endpoint
+        self.jobQueue = jobQueue
+        self.jobRole = jobRole
+        self.created = created
+    }
+
+    /// Where a set-up's record lives by default: `$CLOWDR_HOME/aws/NAME-REGION.json` (`CLOWDR_HOME` defaults to
+    /// `~/.clowdr`).
+    public static func defaultPath(name: String, region: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        let home = environment["CLOWDR_HOME"] ?? (NSHomeDirectory() + "/.clowdr")
+        return "\(home)/aws/\(name)-\(region).json"
+    }
+
+    /// Reads a record; nil when there is none at `path`.
+    public static func load(_ path: String) throws -> CloudRecord? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        do { return try JSONDecoder().decode(CloudRecord.self, from: data) } catch {
+            throw BackendError("\(path) is not a clowdr cloud record (\(error)): move it away, then run clowdr cloud setup", code: "aws.record_invalid")
+        }
+    }
+
+    /// Writes the record under a temporary name, then renames it into place.
+    public func save(_ path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        do {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch { throw BackendError("cannot write the cloud record \(path): \(error)", code: "aws.record_io") }
+    }
+}

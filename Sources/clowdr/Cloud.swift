@@ -1,0 +1,85 @@
+import AWS
+import ArgumentParser
+import Backends
+import Foundation
+
+/// `clowdr cloud`: AWS Batch. `setup` and `teardown` make and remove what runs need; `clowdr cloud DESCRIPTOR
+/// INVOCATION PROVDIR s3://... aws credentials.csv` is the original Clowdr's run command.
+struct Cloud: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "AWS Batch: set up, tear down, and the original Clowdr's cloud command line.",
+        discussion: "See docs/aws.md: permissions needed, costs, a run, teardown.",
+        subcommands: [CloudSetupCommand.self, CloudTeardownCommand.self])
+}
+
+/// `clowdr cloud setup`: roles, compute environment and job queue, made once and reused.
+struct CloudSetupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "setup",
+        abstract: "Make what AWS Batch runs need (roles, compute environment, job queue), reusing what exists.",
+        discussion: """
+            Each resource is named NAME-..., tagged clowdr:setup=NAME, and recorded in the set-up's record, so that \
+            `clowdr cloud teardown` removes exactly what setup created. Run twice, it changes nothing.
+            """)
+
+    @OptionGroup var aws: AWSArguments
+
+    @Option(help: "The most vCPUs running at once: the ceiling of what a run costs per hour.")
+    var maxVcpus = 64
+
+    @Option(help: "EC2 instance types, comma-separated (optimal: Batch chooses).")
+    var instanceTypes = "optimal"
+
+    @Flag(help: "Spot instances: reclaimable, much cheaper; reclaimed attempts are run again.")
+    var spot = false
+
+    func validate() throws {
+        if maxVcpus < 1 { throw ValidationError("--max-vcpus must be at least 1, got \(maxVcpus)") }
+    }
+
+    func run() throws {
+        let configuration = try aws.configuration()
+        var options = CloudSetup.Options()
+        options.name = aws.setupName
+        options.maxvCPUs = maxVcpus
+        options.instanceTypes = instanceTypes.split(separator: ",").map(String.init)
+        options.spot = spot
+        var setup = CloudSetup(configuration: configuration, options: options)
+        setup.say = { print($0) }
+        let path = aws.recordPath(region: configuration.region)
+        let record = try setup.setup(previous: try CloudRecord.load(path))
+        try record.save(path)
+        print("job queue \(record.jobQueue); record: \(path)")
+    }
+}
+
+/// `clowdr cloud teardown`: removes what setup created, and nothing else.
+struct CloudTeardownCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "teardown",
+        abstract: "Remove exactly what `clowdr cloud setup` created (job definitions included), in dependency order.",
+        discussion: "Safe to run twice. A resource that no longer carries the set-up's tag is left alone and named.")
+
+    @OptionGroup var aws: AWSArguments
+
+    func run() throws {
+        let configuration = try aws.configuration()
+        let path = aws.recordPath(region: configuration.region)
+        guard var record = try CloudRecord.load(path) else {
+            print("nothing to remove: no set-up record at \(path)")
+            return
+        }
+        var options = CloudSetup.Options()
+        options.name = record.name
+        var setup = CloudSetup(configuration: configuration, options: options)
+        setup.say = { print($0) }
+        record.created = try setup.teardown(record)
+        if record.created.isEmpty {
+            try? FileManager.default.removeItem(atPath: path)
+            print("removed everything set-up \(record.name) created; record \(path) removed")
+        } else {
+            try record.save(path)
+            print("kept \(record.created.count) resources (named above); record \(path) keeps them")
+        }
+    }
+}
