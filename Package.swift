@@ -90,6 +90,6 @@ let package = Package(
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "SQLite", "JSON", "TestSupport"], swiftSettings: strict),
         // End-to-end tests of the built `clowdr` binary: output and exit codes.
-        .testTarget(name: "clowdrTests", dependencies: ["EventLog", "SQLite", "JSON", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "clowdrTests", dependencies: ["EventLog", "SQLite", "JSON", "AWS", "TestSupport"], swiftSettings: strict),
     ]
 )

@@ -1,6 +1,10 @@
 public import ClowdrErrors
 import Foundation
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// A failure of clowdr's AWS client: what failed, where, and what to do.
 public typealias AWSError = CodedFailure
 
@@ -70,6 +74,8 @@ public struct AWSConfiguration: Sendable {
             credentials = c
         } else if let command = keys["credential_process"] ?? config["credential_process"] {
             credentials = try Self.credentials(fromProcess: command)
+        } else if let url = Self.containerCredentialsURL(env.variables) {
+            credentials = try Self.credentials(fromContainer: url)
         } else {
             throw AWSError(
                 "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or define profile '\(profile)' in \(env.credentialsFile), or give a credentials.csv",
@@ -154,6 +160,31 @@ public struct AWSConfiguration: Sendable {
                 code: "aws.credential_process")
         }
         return Credentials(accessKeyID: id, secretAccessKey: secret, sessionToken: object["SessionToken"] as? String)
+    }
+}
+
+extension AWSConfiguration {
+    /// Where a container on ECS or AWS Batch gets its job role's keys: `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` on
+    /// the agent's address, or `AWS_CONTAINER_CREDENTIALS_FULL_URI`.
+    static func containerCredentialsURL(_ env: [String: String]) -> URL? {
+        if let relative = env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"] { return URL(string: "http://169.254.170.2" + relative) }
+        return env["AWS_CONTAINER_CREDENTIALS_FULL_URI"].flatMap(URL.init(string:))
+    }
+
+    /// The job role's temporary keys, from the container agent.
+    static func credentials(fromContainer url: URL) throws -> Credentials {
+        var request = URLRequest(url: url)
+        if let token = ProcessInfo.processInfo.environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"] {
+            request.addValue(token, forHTTPHeaderField: "Authorization")
+        }
+        let http = AWSHTTP(configuration: AWSConfiguration(credentials: Credentials(accessKeyID: "", secretAccessKey: ""), region: ""))
+        let response = try http.exchange(request, body: Data())
+        guard response.status == 200, let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
+            let id = object["AccessKeyId"] as? String, let secret = object["SecretAccessKey"] as? String
+        else {
+            throw AWSError("the container's credentials endpoint \(url) answered HTTP \(response.status) without keys", code: "aws.no_credentials")
+        }
+        return Credentials(accessKeyID: id, secretAccessKey: secret, sessionToken: object["Token"] as? String)
     }
 }
 

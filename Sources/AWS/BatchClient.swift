@@ -94,18 +94,18 @@ public struct BatchClient: Sendable {
         return jobs
     }
 
-    /// The ids of an array's children in one status, every page.
-    public func listChildren(of arrayJob: String, status: String) throws -> [String] {
-        var ids: [String] = []
+    /// An array's children in one status (their summaries: id, status, status reason), every page.
+    public func listChildren(of arrayJob: String, status: String) throws -> [BatchJob] {
+        var jobs: [BatchJob] = []
         var token: String?
         repeat {
             var body: JSONObject = ["arrayJobId": .string(arrayJob), "jobStatus": .string(status), "maxResults": 1000]
             if let token { body["nextToken"] = .string(token) }
             let answer = try call("ListJobs", .object(body), resource: "array job \(arrayJob)")
-            ids += (answer["jobSummaryList"]?.arrayValue ?? []).compactMap { $0["jobId"]?.stringValue }
+            jobs += (answer["jobSummaryList"]?.arrayValue ?? []).map(BatchJob.init)
             token = answer["nextToken"]?.stringValue
         } while token != nil && token != ""
-        return ids
+        return jobs
     }
 
     /// Stops a job whatever its status (queued jobs are cancelled, running ones killed).

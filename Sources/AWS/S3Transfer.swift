@@ -111,7 +111,7 @@ extension S3Client {
     }
 
     /// Runs `body(0..<count)` on `width` threads; throws the first error, after the threads stop taking work.
-    static func parallel(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) throws -> Void) throws {
+    public static func parallel(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) throws -> Void) throws {
         final class Shared: @unchecked Sendable {
             let lock = NSLock()
             var next = 0

@@ -11,7 +11,7 @@ public import Runner
 /// records `task_started`, samples and `task_exited` in a segment the controller ingests. The scheduler is asked
 /// as little as possible: the workers' segments tell most of what happens.
 public protocol Backend: Sendable {
-    /// `slurm`, `awsbatch`: what `task_submitted` records.
+    /// `local`, `slurm`, `awsbatch`: what `task_submitted` records.
     var name: String { get }
 
     /// Submits attempts and returns each one's native id, in order.
@@ -52,6 +52,10 @@ public protocol Backend: Sendable {
     /// Whether the workers record their events in segments that the controller ingests (false: straight into
     /// the log, from this process).
     var recordsThroughSegments: Bool { get }
+
+    /// Brings what the workers wrote somewhere else (AWS: their segments and output streams on S3) into the
+    /// experiment's folder, before the segments are ingested. `force`: now, whatever was fetched lately.
+    func gather(force: Bool) throws
 }
 
 extension Backend {
@@ -62,6 +66,7 @@ extension Backend {
     public func finish() throws {}
     public var schedulerName: String { name }
     public var recordsThroughSegments: Bool { true }
+    public func gather(force: Bool) throws {}
 }
 
 /// How the scheduler is asked: first soon after a submission, then less often while nothing changes, up to a
@@ -96,6 +101,7 @@ public struct PollPolicy: Sendable {
 public enum BackendKind: String, Sendable, CaseIterable {
     case local
     case slurm
+    case awsbatch
 }
 
 /// What to submit: attempts of one experiment, with what each element of a job runs.
@@ -138,7 +144,8 @@ public enum QueueState: Sendable, Equatable {
 
 /// The scheduler's final word on an attempt.
 public struct FinalState: Sendable, Equatable {
-    /// As the scheduler says it (COMPLETED, FAILED, OUT_OF_MEMORY, TIMEOUT, CANCELLED, NODE_FAIL, UNKNOWN...).
+    /// As the scheduler says it (Slurm: COMPLETED, FAILED, OUT_OF_MEMORY, TIMEOUT, CANCELLED, NODE_FAIL, UNKNOWN...;
+    /// AWS Batch: SUCCEEDED, or FAILED with Batch's reason).
     public var state: String
     public var failureClass: FailureClass
     public var exitCode: Int32?
@@ -169,7 +176,7 @@ public struct FinalState: Sendable, Equatable {
     }
 
     /// True when the scheduler says the attempt ended well (its worker's own exit says the rest).
-    public var completed: Bool { state == "COMPLETED" }
+    public var completed: Bool { state == "COMPLETED" || state == "SUCCEEDED" }
 }
 
 /// A scheduler or cloud API that failed after its retries (exit 1), or a request it refused as asked (`usage`).

@@ -1,3 +1,4 @@
+import AWS
 import Boutiques
 import ClowdrErrors
 public import EventLog
@@ -9,8 +10,10 @@ public import Runner
 public enum BackendRuns {
     /// Where and how attempts go.
     public struct Options: Sendable {
-        /// local or slurm (awsbatch to come).
+        /// local, slurm or awsbatch.
         public var backend: BackendKind
+        /// Where AWS is, the S3 prefix, the set-up and the image (awsbatch only).
+        public var aws: AWSBatchSettings?
         /// `--clusterargs`: time, mem, cpus, account, partition, qos, gres, or any sbatch option; `mem:auto` and
         /// `time:auto` are worked out per task from the record.
         public var resources: [String: String] = [:]
@@ -52,7 +55,16 @@ public enum BackendRuns {
             LocalBackend(layout: layout, descriptor: try descriptor(), options: options, log: log, factory: factory, cancel: cancel)
         case .slurm:
             SlurmBackend(layout: layout, clowdr: o.clowdr, jobNamePrefix: o.jobName ?? "clowdr")
+        case .awsbatch:
+            AWSBatchBackend(layout: layout, settings: try awsSettings(o))
         }
+    }
+
+    static func awsSettings(_ o: Options) throws -> AWSBatchSettings {
+        guard let s = o.aws else {
+            throw BackendError("--backend awsbatch needs --s3 s3://BUCKET/PREFIX and a set-up (clowdr cloud setup)", code: "usage.awsbatch", usage: true)
+        }
+        return s
     }
 
     /// The experiment by its absolute path: nodes and Slurm's own files resolve nothing against our folder.
@@ -116,7 +128,8 @@ public enum BackendRuns {
     /// on the backend its record names. A local experiment's attempts died with their controller: it is resumed
     /// with `clowdr rerun incomplete`.
     public static func watch(
-        _ layout: ExperimentLayout, clowdr: String = Installation.executable, cancel: CancellationFlag, onStart: (Controller) -> Void = { _ in }
+        _ layout: ExperimentLayout, clowdr: String = Installation.executable, cancel: CancellationFlag,
+        aws: ([String: String]) throws -> AWSBatchSettings? = { _ in nil }, onStart: (Controller) -> Void = { _ in }
     )
         throws -> RunSummary
     {
@@ -132,6 +145,7 @@ public enum BackendRuns {
         }
         var o = Options(backend: kind, clowdr: clowdr)
         if let name = recorded["jobname"], !name.isEmpty { o.jobName = name }
+        if kind == .awsbatch { o.aws = try aws(recorded) }
         let backend = try backend(
             o, layout: layout, log: log, descriptor: try DescriptorValidator.load(layout.descriptor),
             options: RunOptions(jobs: 1, workingDirectory: "."),

@@ -148,6 +148,7 @@ public final class Controller: @unchecked Sendable {
             }
         }
         progressLock.withLock { progress.total = followed.count }
+        backend.release(Array(Set(followed.values)))
     }
 
     /// Follows every attempt to its end; returns how each that started ended, by `task/attempt` (an attempt
@@ -212,8 +213,11 @@ public final class Controller: @unchecked Sendable {
 
     /// Reads what is new: the workers' segments (a segment that did not grow is not opened: with thousands of
     /// workers, most did not), then the events appended since the last look; updates the open attempts.
-    func look() throws {
-        if backend.recordsThroughSegments { _ = try log.ingestNewSegments(in: layout.segments) }
+    func look(force: Bool = false) throws {
+        if backend.recordsThroughSegments {
+            try backend.gather(force: force)
+            _ = try log.ingestNewSegments(in: layout.segments)
+        }
         for (task, attempt) in try follower.refresh(from: log) {
             let f = Attempt(task: task, attempt: attempt)
             if let id = followed[f] { update(f, id) }
@@ -270,7 +274,7 @@ public final class Controller: @unchecked Sendable {
         if !gone.isEmpty {
             let finals = try backend.accounting(Array(Set(gone.compactMap { open[$0] })))
             // What the workers wrote meanwhile comes first: their exit is the final word.
-            try look()
+            try look(force: true)
             for f in gone {
                 guard let id = self.open[f] else { continue }
                 let waited = Date().timeIntervalSince(goneSince[id] ?? Date())

@@ -7,7 +7,8 @@ import JSON
 /// a job, e.g. `{"experiment": "/shared/prov/2026-...", "task": "12", "attempt": 2, "backend": "slurm"}`.
 ///
 /// Optional members: `workdir` (default: the current folder), `sample_interval` (seconds, default 1),
-/// `container_runtime` (docker, podman, singularity, apptainer), `volumes` (list of HOST:CONTAINER).
+/// `container_runtime` (docker, podman, singularity, apptainer), `volumes` (list of HOST:CONTAINER), `inside_image`
+/// (true: the worker runs inside the descriptor's image already, as on AWS Batch, and starts no container).
 public struct TaskFile: Sendable {
     public var experiment: String
     public var task: String
@@ -17,6 +18,7 @@ public struct TaskFile: Sendable {
     public var sampleInterval: Double
     public var containerRuntime: ContainerEngine?
     public var volumes: [String]
+    public var insideImage = false
 
     public init(
         experiment: String, task: String, attempt: Int, backend: String, workdir: String? = nil, sampleInterval: Double = 1,
@@ -68,6 +70,7 @@ public struct TaskFile: Sendable {
             containerRuntime = e
         }
         volumes = o["volumes"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        insideImage = o["inside_image"]?.boolValue ?? false
     }
 
     /// The task file's contents (`withAttempt` false: what every attempt of a map shares, its first line).
@@ -80,6 +83,7 @@ public struct TaskFile: Sendable {
         if let workdir { o["workdir"] = .string(workdir) }
         if let containerRuntime { o["container_runtime"] = .string(containerRuntime.rawValue) }
         if !volumes.isEmpty { o["volumes"] = .array(volumes.map { .string($0) }) }
+        if insideImage { o["inside_image"] = true }
         return JSONWriter(indent: indent).string(.object(o))
     }
 
@@ -147,7 +151,8 @@ public enum Worker {
             var options = RunOptions(jobs: 1, workingDirectory: workdir)
             options.sampleInterval = t.sampleInterval
             options.releaseStartupMemory = true
-            options.container = try ContainerChoice.options(for: d, runtime: t.containerRuntime, volumes: t.volumes, mapUser: false, imagePath: nil)
+            options.container =
+                t.insideImage ? nil : try ContainerChoice.options(for: d, runtime: t.containerRuntime, volumes: t.volumes, mapUser: false, imagePath: nil)
             let rendered = try Renderer(d, workingDirectory: workdir).render(
                 try BoutiquesDocument.load(layout.invocation(t.task)), file: layout.invocation(t.task))
             let segmentPath = segment ?? layout.segments + "/\(HostInfo.hostname)-\(getpid()).ndjson"

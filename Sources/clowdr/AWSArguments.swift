@@ -23,6 +23,50 @@ struct AWSArguments: ParsableArguments {
     @Option(help: "The file that records the set-up (default: ~/.clowdr/aws/NAME-REGION.json).")
     var setupRecord: String?
 
+    @Option(help: "awsbatch: the S3 folder the workers read and write, s3://BUCKET/PREFIX (each experiment in PREFIX/<id>/).")
+    var s3: String?
+
+    @Option(help: "awsbatch: the image the tasks run in, with clowdr at /opt/clowdr (see `clowdr cloud image`).")
+    var image: String?
+
+    /// What a run records of these options, so that watch, rerun and sync find AWS again (never keys).
+    var recorded: [String: String] {
+        var r: [String: String] = ["aws_setup": setupName]
+        for (k, v) in [("s3", s3), ("image", image), ("aws_region", region), ("aws_profile", profile), ("aws_endpoint", endpoint), ("aws_setup_record", setupRecord)] {
+            if let v { r[k] = v }
+        }
+        return r
+    }
+
+    /// These options, with what an experiment recorded filling those not given.
+    func with(recorded r: [String: String]) -> AWSArguments {
+        var a = self
+        a.s3 = s3 ?? r["s3"]
+        a.image = image ?? r["image"]
+        a.region = region ?? r["aws_region"]
+        a.profile = profile ?? r["aws_profile"]
+        a.endpoint = endpoint ?? r["aws_endpoint"]
+        a.setupRecord = setupRecord ?? r["aws_setup_record"]
+        if let name = r["aws_setup"], setupName == "clowdr" { a.setupName = name }
+        return a
+    }
+
+    /// What a run on AWS Batch needs: AWS, the S3 folder, the set-up's record, the image.
+    func batchSettings() throws -> AWSBatchSettings {
+        guard let s3 else { throw CLIError.usage("--backend awsbatch needs --s3 s3://BUCKET/PREFIX: where the workers read and write") }
+        let location = try S3Location.parse(s3, what: "--s3")
+        guard let image else {
+            throw CLIError.usage("--backend awsbatch needs --image: the tool's image with clowdr at /opt/clowdr (clowdr cloud image builds one)")
+        }
+        let configuration = try configuration()
+        let path = recordPath(region: configuration.region)
+        guard let record = try CloudRecord.load(path) else {
+            throw CLIError.usage(
+                "no AWS Batch set-up '\(setupName)' in region \(configuration.region) (no record at \(path)): run clowdr cloud setup --region \(configuration.region) first")
+        }
+        return AWSBatchSettings(configuration: configuration, s3: location, record: record, image: image, recordPath: path)
+    }
+
     /// The settings, resolved now.
     func configuration() throws -> AWSConfiguration {
         try AWSConfiguration.resolve(credentialsCSV: credentials, profile: profile, region: region, endpoint: endpoint)

@@ -9,7 +9,7 @@ struct Cloud: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "AWS Batch: set up, tear down, and the original Clowdr's cloud command line.",
         discussion: "See docs/aws.md: permissions needed, costs, a run, teardown.",
-        subcommands: [CloudSetupCommand.self, CloudTeardownCommand.self])
+        subcommands: [CloudSetupCommand.self, CloudTeardownCommand.self, CloudImageCommand.self])
 }
 
 /// `clowdr cloud setup`: roles, compute environment and job queue, made once and reused.
@@ -80,6 +80,52 @@ struct CloudTeardownCommand: ParsableCommand {
         } else {
             try record.save(path)
             print("kept \(record.created.count) resources (named above); record \(path) keeps them")
+        }
+    }
+}
+
+/// `clowdr cloud image`: the tool's image with clowdr added, for AWS Batch.
+struct CloudImageCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image",
+        abstract: "Build the tool's image with clowdr added at /opt/clowdr (what AWS Batch runs), and push it.",
+        discussion: """
+            The image is FROM the tool's own image, with a `make dist` install of clowdr copied in (it carries its own \
+            loader and libraries, so it runs in any image). Give the new image's full name, registry included, and \
+            --push to send it there; then run with --backend awsbatch --image TAG.
+            """)
+
+    @Option(help: "The tool's image (e.g. the descriptor's container-image).")
+    var from: String
+
+    @Option(help: "The new image's name, with its registry (e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/tool:clowdr).")
+    var tag: String
+
+    @Option(help: "A `make dist` install of clowdr (default: the one this clowdr runs from).")
+    var dist: String?
+
+    @Option(help: "podman or docker (default: the first one found).")
+    var engine: String?
+
+    @Flag(help: "Push the image to its registry once built.")
+    var push = false
+
+    @Flag(help: "The registry speaks plain HTTP (one on 127.0.0.1).")
+    var insecureRegistry = false
+
+    func run() throws {
+        guard let dist = dist ?? DerivedImage.runningDist() else {
+            throw CLIError.usage("--dist: this clowdr is not a `make dist` install; give the folder make dist wrote (out/dist/clowdr-VERSION-linux-x86_64)")
+        }
+        let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
+        guard let engine = engine ?? ["podman", "docker"].first(where: { e in paths.contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(e)") } })
+        else { throw CLIError.usage("neither podman nor docker is on the PATH: install one, or give --engine") }
+        let image = DerivedImage(base: from, tag: tag, dist: dist, engine: engine)
+        try image.build()
+        print("built \(tag) from \(from)")
+        if push {
+            try image.push(insecure: insecureRegistry)
+            print("pushed \(tag)")
         }
     }
 }

@@ -9,7 +9,7 @@ extension BackendKind: ExpressibleByArgument {}
 struct ClusterArguments: ParsableArguments {
     @Option(
         help:
-            "Where the tasks run: local (this machine) or slurm (job arrays on a Slurm cluster). Default: local; for rerun, where the experiment ran."
+            "Where the tasks run: local (this machine), slurm (job arrays on a Slurm cluster) or awsbatch (array jobs on AWS Batch). Default: local; for rerun, where the experiment ran."
     )
     var backend: BackendKind?
 
@@ -30,6 +30,8 @@ struct ClusterArguments: ParsableArguments {
     @Option(help: "The first part of the jobs' name on the cluster (default clowdr): <jobname>-<experiment-id>.")
     var jobname: String?
 
+    @OptionGroup(title: "AWS Batch (--backend awsbatch)") var aws: AWSArguments
+
     func validate() throws {
         if throttle < 0 { throw ValidationError("--throttle must be 0 (no limit) or more, got \(throttle)") }
         if backend == .local { try checkClusterFlags(for: .local) }
@@ -42,7 +44,10 @@ struct ClusterArguments: ParsableArguments {
     /// Refuses the cluster-only flags on this machine's pool.
     func checkClusterFlags(for kind: BackendKind) throws {
         if kind == .local && (clusterargs != nil || detach || throttle > 0 || jobname != nil) {
-            throw CLIError.usage("--clusterargs, --throttle, --detach and --jobname go with --backend slurm")
+            throw CLIError.usage("--clusterargs, --throttle, --detach and --jobname go with --backend slurm or awsbatch")
+        }
+        if kind != .awsbatch && (aws.s3 != nil || aws.image != nil) {
+            throw CLIError.usage("--s3 and --image go with --backend awsbatch")
         }
     }
 
@@ -51,8 +56,9 @@ struct ClusterArguments: ParsableArguments {
         backend ?? recorded.flatMap(BackendKind.init(rawValue:)) ?? .local
     }
 
-    /// The options for the runs on `kind`, with this clowdr binary as the nodes' worker.
-    func options(groupBy: Int?, on kind: BackendKind) throws -> BackendRuns.Options {
+    /// The options for the runs on `kind`, with this clowdr binary as the nodes' worker; `recorded`: the
+    /// experiment's recorded options (a rerun finds AWS again from them).
+    func options(groupBy: Int?, on kind: BackendKind, recorded: [String: String] = [:]) throws -> BackendRuns.Options {
         try checkClusterFlags(for: kind)
         var o = BackendRuns.Options(backend: kind, clowdr: Installation.executable)
         o.resources = try clusterargs.map(BackendRuns.parseResources) ?? [:]
@@ -60,6 +66,7 @@ struct ClusterArguments: ParsableArguments {
         o.throttle = throttle
         o.detach = detach
         o.jobName = jobname
+        if kind == .awsbatch { o.aws = try aws.with(recorded: recorded).batchSettings() }
         return o
     }
 }

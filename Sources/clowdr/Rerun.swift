@@ -33,10 +33,13 @@ struct Rerun: ParsableCommand {
         let layout = try target.layout()
         try RunCommand.guarded(quiet: execution.quiet) { cancel, display in
             let d = try DescriptorValidator.load(layout.descriptor)
-            let recorded = try EventLog(path: layout.log, mode: .readOnly).projectedState().experiment?.backend
+            let experiment = try EventLog(path: layout.log, mode: .readOnly).projectedState().experiment
+            let kind = cluster.kind(recorded: experiment?.backend)
+            var on = try cluster.options(groupBy: nil, on: kind, recorded: experiment?.options ?? [:])
+            on.aws?.volumes = execution.volumes.isEmpty ? (experiment?.options["volumes"]).map { $0.split(separator: ",").map(String.init) } ?? [] : execution.volumes
             return try BackendRuns.rerun(
-                layout, mode: mode, dev: dev, on: try cluster.options(groupBy: nil, on: cluster.kind(recorded: recorded)),
-                options: try execution.runOptions(for: d),
+                layout, mode: mode, dev: dev, on: on,
+                options: try execution.runOptions(for: d, on: kind),
                 overrides: execution.recorded, cancel: cancel
             ) { display.started(layout, $0, verbose: execution.verbose) }
         }

@@ -41,8 +41,10 @@ struct ExecutionOptions: ParsableArguments {
         if let workdir, !FileManager.default.fileExists(atPath: workdir) { throw ValidationError("--workdir '\(workdir)' does not exist") }
     }
 
-    func runOptions(for d: Descriptor) throws -> RunOptions {
-        if d.container?.image == nil {
+    /// How attempts run; on AWS Batch the task is inside its image already (`--volume` mounts host folders into
+    /// the job's container instead), so no container engine is looked for here.
+    func runOptions(for d: Descriptor, on kind: BackendKind = .local) throws -> RunOptions {
+        if d.container?.image == nil && kind != .awsbatch {
             let given = [!volumes.isEmpty ? "--volume" : nil, simg != nil ? "--simg" : nil, user ? "--user" : nil].compactMap { $0 }
             if !given.isEmpty {
                 throw CLIError.usage(
@@ -55,6 +57,7 @@ struct ExecutionOptions: ParsableArguments {
             jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
             workingDirectory: URL(fileURLWithPath: workdir ?? FileManager.default.currentDirectoryPath).standardizedFileURL.path)
         o.sampleInterval = sampleInterval
+        if kind == .awsbatch { return o }
         o.container = try ContainerChoice.options(for: d, runtime: containerRuntime, volumes: volumes, mapUser: user, imagePath: simg)
         return o
     }
@@ -113,7 +116,7 @@ struct Run: ParsableCommand {
         try RunCommand.guarded(quiet: execution.quiet) { cancel, display in
             let d = try DescriptorValidator.load(descriptor)
             var request = RunRequest(
-                descriptorPath: descriptor, invocationPath: invocation, provdir: provdir, options: try execution.runOptions(for: d))
+                descriptorPath: descriptor, invocationPath: invocation, provdir: provdir, options: try execution.runOptions(for: d, on: cluster.kind()))
             request.sweeps = plan.sweep
             request.bids = plan.bids
             request.dev = plan.dev
@@ -126,8 +129,11 @@ struct Run: ParsableCommand {
                     "groupby": plan.groupby.map(String.init) ?? "", "backend": cluster.kind().rawValue, "jobname": cluster.jobname ?? "",
                     "clusterargs": cluster.clusterargs ?? "",
                 ],
-                uniquingKeysWith: { a, _ in a })
-            return try BackendRuns.start(request, on: try cluster.options(groupBy: plan.groupby, on: cluster.kind()), cancel: cancel) {
+                uniquingKeysWith: { a, _ in a }
+            ).merging(cluster.kind() == .awsbatch ? cluster.aws.recorded : [:], uniquingKeysWith: { a, _ in a })
+            var on = try cluster.options(groupBy: plan.groupby, on: cluster.kind())
+            on.aws?.volumes = execution.volumes
+            return try BackendRuns.start(request, on: on, cancel: cancel) {
                 layout, controller in
                 display.started(layout, controller, verbose: execution.verbose)
             }

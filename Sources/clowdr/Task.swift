@@ -1,4 +1,6 @@
+import AWS
 import ArgumentParser
+import Backends
 import EventLog
 import Foundation
 import Runner
@@ -17,13 +19,14 @@ struct Task: ParsableCommand {
     @Argument(help: "Task files.")
     var taskFiles: [String] = []
 
-    @Option(help: "The segment file to write the events to.")
+    @Option(help: "The segment file to write the events to (with an s3:// map: the S3 folder of the segments).")
     var events: String?
 
     @Option(
         help: """
             A job array's map: run the attempts of element SLURM_ARRAY_TASK_ID (or AWS_BATCH_JOB_ARRAY_INDEX): its \
-            line of task files, or, in a map whose first line holds what every attempt shares, its TASK:ATTEMPT items.
+            line of task files, or, in a map whose first line holds what every attempt shares, its TASK:ATTEMPT items. \
+            An s3:// map (AWS Batch) brings its inputs from S3 and sends its events, streams and outputs back there.
             """)
     var array: String?
 
@@ -35,6 +38,16 @@ struct Task: ParsableCommand {
     func run() throws {
         let (cancel, sources) = cancellationOnSignals()
         defer { for s in sources { s.cancel() } }
+        if let array, let map = S3Location(array) {
+            // A child of an AWS Batch array job: everything comes from S3 and goes back there.
+            guard let events else { throw ValidationError("an s3:// --array map needs --events s3://BUCKET/.../segments/") }
+            let segments = try S3Location.parse(events, what: "--events")
+            let env = ProcessInfo.processInfo.environment
+            let element = AWSBatchWorker.element(env)
+            let worker = AWSBatchWorker(configuration: try AWSConfiguration.resolve())
+            let results = try worker.run(map: map, segments: segments, index: element.index, segmentName: element.name, cancel: cancel)
+            return try report(results, expected: results.count)
+        }
         var tasks = try taskFiles.map(TaskFile.init(path:))
         if let array {
             let env = ProcessInfo.processInfo.environment
@@ -44,8 +57,12 @@ struct Task: ParsableCommand {
             }
             tasks += try Worker.arrayElement(map: array, index: index)
         }
-        let results = try Worker.run(tasks: tasks, segment: events, cancel: cancel)
+        try report(try Worker.run(tasks: tasks, segment: events, cancel: cancel), expected: tasks.count)
+    }
+
+    /// A line per attempt; exit 1 unless every attempt ran and succeeded.
+    func report(_ results: [(TaskFile, TaskStatus)], expected: Int) throws {
         for (t, state) in results { print("task \(t.task) attempt \(t.attempt): \(state.rawValue)") }
-        if results.count < tasks.count || !results.allSatisfy({ $0.1 == .succeeded }) { throw ExitCode(1) }
+        if results.count < expected || !results.allSatisfy({ $0.1 == .succeeded }) { throw ExitCode(1) }
     }
 }

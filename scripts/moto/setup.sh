@@ -7,11 +7,15 @@
 #
 #   MOTO_PORT=5123                 the port on 127.0.0.1
 #   MOTO_STATE=/tmp/clowdr-moto    PID file, log, credentials, endpoint
+#   MOTO_BATCH=simple|podman       simple: Batch jobs succeed at once and run nothing (the API's shapes);
+#                                  podman: they run as real containers through podman's Docker API, on the host's
+#                                  network so that a task inside reaches moto (make test starts one of each)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 venv="${MOTO_VENV:-$here/../../.build-moto}"
 port="${MOTO_PORT:-5123}"
 state="${MOTO_STATE:-/tmp/clowdr-moto}"
+mode="${MOTO_BATCH:-simple}"
 url="http://127.0.0.1:$port"
 
 if [ ! -x "$venv/bin/moto_server" ]; then
@@ -21,11 +25,22 @@ if [ ! -x "$venv/bin/moto_server" ]; then
 fi
 MOTO_STATE="$state" "$here/teardown.sh" >/dev/null 2>&1 || true
 mkdir -p "$state"
-MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > "$state/moto.log" 2>&1 &
+docker=()
+if [ "$mode" = podman ]; then
+  command -v podman >/dev/null || { echo "podman is not installed (make containers installs it)" >&2; exit 1; }
+  export CONTAINERS_CONF="$here/../containers/containers.conf"
+  nohup podman system service --time=0 "unix://$state/podman.sock" > "$state/podman.log" 2>&1 &
+  echo $! > "$state/podman.pid"
+  for _ in $(seq 100); do curl -sf --unix-socket "$state/podman.sock" http://d/_ping >/dev/null && break; sleep 0.1; done
+  docker=(DOCKER_HOST="unix://$state/podman.sock" MOTO_DOCKER_NETWORK_MODE=host)
+fi
+env "${docker[@]}" MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > "$state/moto.log" 2>&1 &
 echo $! > "$state/moto.pid"
 for _ in $(seq 100); do curl -sf "$url/moto-api/config" >/dev/null && break; sleep 0.1; done
 curl -sf "$url/moto-api/config" >/dev/null || { echo "moto did not start: $state/moto.log" >&2; exit 1; }
-curl -sf -X POST -H 'Content-Type: application/json' -d '{"batch": {"use_docker": false}}' "$url/moto-api/config" >/dev/null
+if [ "$mode" = simple ]; then
+  curl -sf -X POST -H 'Content-Type: application/json' -d '{"batch": {"use_docker": false}}' "$url/moto-api/config" >/dev/null
+fi
 # A user allowed everything, and its key; then every request must be signed with a key moto knows.
 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 "$venv/bin/python" - "$url" > "$state/credentials.tmp" <<'PY'
 import sys, json, boto3
@@ -39,4 +54,4 @@ PY
 mv "$state/credentials.tmp" "$state/credentials"
 curl -sf -X POST -H 'Content-Type: text/plain' --data 0 "$url/moto-api/reset-auth" >/dev/null
 echo "$url" > "$state/endpoint"
-echo "moto on $url (pid $(cat "$state/moto.pid")), signatures checked; key in $state/credentials"
+echo "moto on $url (pid $(cat "$state/moto.pid"), Batch $mode), signatures checked; key in $state/credentials"

@@ -1,0 +1,215 @@
+public import AWS
+import ClowdrErrors
+public import EventLog
+import Foundation
+import JSON
+import Runner
+
+/// What a run on AWS Batch needs besides the experiment: where AWS is, the S3 prefix the workers read and write,
+/// the set-up (queue, job role), and the image the tasks run in.
+public struct AWSBatchSettings: Sendable {
+    public var configuration: AWSConfiguration
+    /// `s3://bucket/prefix`: each experiment goes under `<prefix>/<experiment-id>/`.
+    public var s3: S3Location
+    public var record: CloudRecord
+    /// The tool's image with clowdr added (`clowdr cloud image`), or any image where `clowdrPath` runs clowdr.
+    public var image: String
+    /// clowdr's path inside the image.
+    public var clowdrPath = "/opt/clowdr/bin/clowdr"
+    /// Host folders mounted into the job's container (`HOST:CONTAINER[:ro]`, from `--volume`).
+    public var volumes: [String] = []
+    /// Where the record of the set-up is (job definitions registered by runs are added to it, for teardown).
+    public var recordPath: String
+    /// How many times an attempt whose spot instance was reclaimed is run again (each a new attempt).
+    public var spotRetries = 2
+    /// Give the workers this process's keys in their environment: only for an endpoint that is not AWS (moto, an
+    /// S3-compatible store), where there are no job roles. On AWS the job role gives the containers their keys.
+    public var passesKeys: Bool { configuration.customEndpoint("batch") != nil }
+
+    public init(configuration: AWSConfiguration, s3: S3Location, record: CloudRecord, image: String, recordPath: String) {
+        self.configuration = configuration
+        self.s3 = s3
+        self.record = record
+        self.image = image
+        self.recordPath = recordPath
+    }
+}
+
+/// Runs attempts as AWS Batch array jobs (one per up to 10,000 elements). What the workers need travels through S3
+/// under the experiment's prefix, never in the job's overrides: the descriptor, each task's invocation, and the
+/// array's map under a content-addressed key (`arrays/<sha256>.map`, so nothing depends on the job id Batch gives).
+/// Each child runs `clowdr task --array s3://.../map --events s3://.../segments/` inside the image, uploads its
+/// segment every few seconds and at exit, and its output streams and files at exit; the controller copies the
+/// segments back (`gather`) and ingests them as it does Slurm's.
+///
+/// Native ids are Batch's: `<array-job-id>:<index>` for an array's child, the job id for a job of one element.
+public final class AWSBatchBackend: Backend, @unchecked Sendable {
+    public let name = "awsbatch"
+    public var schedulerName: String { "AWS Batch" }
+    public let layout: ExperimentLayout
+    public let settings: AWSBatchSettings
+    let batch: BatchClient
+    let s3: S3Client
+    /// The experiment's folder on S3.
+    public var root: S3Location { settings.s3.appending(layout.id) }
+    /// Largest array AWS Batch accepts.
+    public static let maxArraySize = 10_000
+    private let lock = NSLock()
+    private var uploaded = Set<String>()
+    private var lastGather = Date.distantPast
+    /// Calls made to Batch, for the benchmark.
+    public private(set) var calls = 0
+
+    public init(layout: ExperimentLayout, settings: AWSBatchSettings) {
+        self.layout = layout
+        self.settings = settings
+        batch = BatchClient(configuration: settings.configuration)
+        s3 = S3Client(configuration: settings.configuration)
+    }
+
+    public var pollPolicy: PollPolicy {
+        var p = PollPolicy.fromEnvironment()
+        p.segmentGrace = max(p.segmentGrace, 10)  // a segment crosses S3 before it is seen
+        return p
+    }
+
+    // MARK: Submission
+
+    public func submit(_ batch: SubmissionBatch) throws -> [String] {
+        try upload(batch)
+        let elements = stride(from: 0, to: batch.attempts.count, by: batch.groupBy).map {
+            Array(batch.attempts[$0..<min($0 + batch.groupBy, batch.attempts.count)])
+        }
+        let definition = try JobDefinitions(settings: settings, client: self.batch).arn(for: batch.resources, volumes: settings.volumes)
+        var ids: [String] = []
+        for start in stride(from: 0, to: elements.count, by: Self.maxArraySize) {
+            let chunk = Array(elements[start..<min(start + Self.maxArraySize, elements.count)])
+            let job = try submitArray(chunk.map { $0.map { ($0.task, $0.attempt) } }, batch: batch, definition: definition)
+            for (index, element) in chunk.enumerated() { ids += element.map { _ in chunk.count == 1 ? job : "\(job):\(index)" } }
+        }
+        return ids
+    }
+
+    /// The descriptor and the invocations of the batch's tasks, each uploaded once (in parallel).
+    func upload(_ batch: SubmissionBatch) throws {
+        var files = [(layout.descriptor, "descriptor.json")]
+        for task in Set(batch.attempts.map(\.task)).sorted() {
+            files.append((layout.invocation(task), ExperimentLayout.tasksFolder + "/" + ExperimentLayout.invocationName(task)))
+        }
+        let missing = lock.withLock { files.filter { !uploaded.contains($0.1) } }
+        let s3 = self.s3
+        let root = self.root
+        try S3Client.parallel(missing.count, width: 16) { i in
+            guard let data = FileManager.default.contents(atPath: missing[i].0) else {
+                throw BackendError("cannot read \(missing[i].0) to upload it", code: "aws.io")
+            }
+            try s3.put(data, bucket: root.bucket, key: root.appending(missing[i].1).key)
+        }
+        lock.withLock { uploaded.formUnion(missing.map(\.1)) }
+    }
+
+    /// Submits one job whose element i runs `elements[i]`; returns Batch's job id.
+    func submitArray(_ elements: [[(task: String, attempt: Int)]], batch: SubmissionBatch, definition: String) throws -> String {
+        var template = batch.worker
+        template.experiment = root.description
+        template.insideImage = true
+        template.volumes = []  // mounted by the job definition
+        let map = Worker.arrayMap(template: template, elements: elements)
+        let key = root.appending("arrays/\(SigV4.hex(SigV4.sha256(Data(map.utf8)))).map")
+        try s3.put(Data(map.utf8), bucket: key.bucket, key: key.key)
+        var environment: [String: String] = [:]
+        if settings.passesKeys {
+            let c = settings.configuration
+            environment = [
+                "AWS_ACCESS_KEY_ID": c.credentials.accessKeyID, "AWS_SECRET_ACCESS_KEY": c.credentials.secretAccessKey,
+                "AWS_ENDPOINT_URL": c.customEndpoint("s3") ?? "",
+            ]
+            if let token = c.credentials.sessionToken { environment["AWS_SESSION_TOKEN"] = token }
+        }
+        countCall()
+        return try self.batch.submitJob(
+            name: "clowdr-\(layout.id)", queue: settings.record.jobQueue, definition: definition, arraySize: elements.count,
+            parameters: ["map": key.description, "segments": root.appending("segments/").description], environment: environment,
+            tags: ["clowdr:experiment": layout.id, "clowdr:setup": settings.record.name])
+    }
+
+    // MARK: Following
+
+    /// The parent job of a native id (`P:i` → `P`).
+    static func parent(_ id: String) -> String { String(id.split(separator: ":").first ?? Substring(id)) }
+
+    public func queue() throws -> [String: QueueState] {
+        // Every job of the experiment this controller follows is found from its parents: one DescribeJobs per 100
+        // parents, then, for arrays not yet done, one ListJobs per active status (children, 1,000 a page).
+        let parents = Array(Set(followedIDs().map(Self.parent))).sorted()
+        var states: [String: QueueState] = [:]
+        countCall((parents.count + BatchClient.describeLimit - 1) / BatchClient.describeLimit)
+        for job in try batch.describeJobs(parents) {
+            if job.arraySize == nil {
+                if !job.isFinal { states[job.id] = Self.queueState(job) }
+                continue
+            }
+            let done = (job.statusSummary["SUCCEEDED"] ?? 0) + (job.statusSummary["FAILED"] ?? 0)
+            if done >= (job.arraySize ?? 0) { continue }  // moto leaves a failed array's parent SUBMITTED
+            for status in ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"] where (job.statusSummary[status] ?? 1) > 0 {
+                countCall()
+                for child in try batch.listChildren(of: job.id, status: status) {
+                    states[child.id] = Self.queueState(child)
+                }
+            }
+        }
+        return states
+    }
+
+    static func queueState(_ job: BatchJob) -> QueueState {
+        switch job.status {
+        case "RUNNING": return .running
+        case "RUNNABLE" where BatchAccounting.isStuck(job.statusReason): return .unschedulable(reason: job.statusReason)
+        case "SUBMITTED", "PENDING", "RUNNABLE", "STARTING": return .pending(reason: job.statusReason.isEmpty ? job.status : job.statusReason)
+        default: return .other(job.status)
+        }
+    }
+
+    public func accounting(_ ids: [String]) throws -> [String: FinalState]? {
+        var finals: [String: FinalState] = [:]
+        countCall((ids.count + BatchClient.describeLimit - 1) / BatchClient.describeLimit)
+        for job in try batch.describeJobs(ids) where job.isFinal { finals[job.id] = BatchAccounting.final(job) }
+        return finals
+    }
+
+    public func cancel(_ ids: [String]) throws {
+        for id in Set(ids).sorted() {
+            countCall()
+            try batch.terminateJob(id, reason: "clowdr: cancelled")
+        }
+    }
+
+    /// The ids the controller follows: told by `track` (submissions and adopted attempts).
+    private var followed = Set<String>()
+    func followedIDs() -> Set<String> { lock.withLock { followed } }
+
+    public func release(_ ids: [String]) { lock.withLock { followed.formUnion(ids) } }
+
+    /// Follows ids already submitted (`clowdr watch`).
+    public func track(_ ids: [String]) { lock.withLock { followed.formUnion(ids) } }
+
+    // MARK: What the workers wrote
+
+    /// Copies the workers' segments from S3 into the experiment's `segments/` (only the bytes not yet here: a
+    /// segment only grows), and, when forced, their output streams into `tasks/`.
+    public func gather(force: Bool) throws {
+        let due = lock.withLock {
+            let due = force || Date().timeIntervalSince(lastGather) >= min(5, pollPolicy.first)
+            if due { lastGather = Date() }
+            return due
+        }
+        guard due else { return }
+        try S3Mirror(s3: s3).pull(root.appending("segments/"), into: layout.segments)
+        if force { try S3Mirror(s3: s3).pull(root.appending("streams/"), into: layout.tasks, wholeFiles: true) }
+    }
+
+    /// The output streams of the attempts that ended last.
+    public func finish() throws { try gather(force: true) }
+
+    private func countCall(_ n: Int = 1) { lock.withLock { calls += n } }
+}

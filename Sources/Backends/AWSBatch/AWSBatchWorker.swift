@@ -1,0 +1,168 @@
+public import AWS
+import ClowdrErrors
+public import EventLog
+import Foundation
+import JSON
+public import Runner
+
+/// The worker side of AWS Batch: `clowdr task --array s3://.../arrays/<sha>.map --events s3://.../segments/` inside
+/// a child of an array job. It copies what its element needs from S3 into a scratch folder (the map, the descriptor,
+/// its tasks' invocations, and the `s3://` inputs they name), runs the attempts exactly as a local run does, and
+/// uploads its segment every few seconds and at exit, then each attempt's stdout and stderr (`streams/`) and the
+/// files its task wrote (`outputs/<task>/`). It needs no aws CLI in the image.
+public struct AWSBatchWorker: Sendable {
+    public var s3: S3Client
+    /// Where the element's scratch folder goes.
+    public var scratch: String
+    /// Seconds between uploads of the segment while attempts run.
+    public var uploadInterval = 5.0
+
+    /// `scratch` nil: a folder of this process under the temporary folder.
+    public init(configuration: AWSConfiguration, scratch: String? = nil) {
+        s3 = S3Client(configuration: configuration)
+        self.scratch = scratch ?? NSTemporaryDirectory() + "clowdr-worker-\(getpid())"
+    }
+
+    /// The element of an array job this container runs: AWS_BATCH_JOB_ARRAY_INDEX, else the `:<index>` suffix of
+    /// AWS_BATCH_JOB_ID (moto sets only that), else 0 (a job of one element); and a name for its segment.
+    public static func element(_ env: [String: String]) -> (index: Int, name: String) {
+        let id = env["AWS_BATCH_JOB_ID"] ?? "job-\(getpid())"
+        let index = env["AWS_BATCH_JOB_ARRAY_INDEX"].flatMap(Int.init) ?? id.split(separator: ":").dropFirst().first.flatMap { Int($0) } ?? 0
+        return (index, "batch-" + id.replacingOccurrences(of: ":", with: "_"))
+    }
+
+    /// Runs element `index` of the map; returns how each attempt ended.
+    public func run(map: S3Location, segments: S3Location, index: Int, segmentName: String, cancel: CancellationFlag) throws
+        -> [(TaskFile, TaskStatus)]
+    {
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let localMap = scratch + "/array.map"
+        try s3.download(map, to: localMap)
+        var tasks = try Worker.arrayElement(map: localMap, index: index)
+        guard let first = tasks.first, let root = S3Location(first.experiment) else {
+            throw BackendError("\(map): its element \(index) names no experiment on S3", code: "task_file.array_map")
+        }
+        let layout = ExperimentLayout(directory: scratch + "/" + (root.key as NSString).lastPathComponent)
+        try FileManager.default.createDirectory(atPath: layout.tasks, withIntermediateDirectories: true)
+        try s3.download(root.appending("descriptor.json"), to: layout.descriptor)
+        for i in tasks.indices {
+            try fetchInvocation(of: tasks[i].task, from: root, into: layout)
+            tasks[i].experiment = layout.directory
+            // The working folder asked for when the job mounts it (a shared file system), else one of the task's own
+            // whose files are uploaded at the end.
+            if let w = tasks[i].workdir, FileManager.default.fileExists(atPath: w) { continue }
+            tasks[i].workdir = scratch + "/work/" + tasks[i].task
+            try FileManager.default.createDirectory(atPath: tasks[i].workdir!, withIntermediateDirectories: true)
+        }
+        let segment = layout.segments + "/" + segmentName + ".ndjson"
+        let remote = segments.appending(segmentName + ".ndjson")
+        let uploader = PeriodicUpload(s3: s3, file: segment, to: remote, every: uploadInterval)
+        uploader.start()
+        let results: [(TaskFile, TaskStatus)]
+        do { results = try Worker.run(tasks: tasks, segment: segment, cancel: cancel) } catch {
+            uploader.stop()
+            throw error
+        }
+        uploader.stop()
+        for (t, _) in results { try uploadResults(of: t, layout: layout, root: root) }
+        return results
+    }
+
+    /// The task's invocation, with every `s3://` value (an input file or folder) fetched into the scratch folder and
+    /// replaced by its local path.
+    func fetchInvocation(of task: String, from root: S3Location, into layout: ExperimentLayout) throws {
+        let name = ExperimentLayout.tasksFolder + "/" + ExperimentLayout.invocationName(task)
+        let data = try s3.get(bucket: root.bucket, key: root.appending(name).key)
+        let invocation = try JSONParser.parse([UInt8](data))
+        let local = try localized(invocation)
+        try Data((JSONWriter(indent: 2).string(local) + "\n").utf8).write(to: URL(fileURLWithPath: layout.invocation(task)), options: .atomic)
+    }
+
+    func localized(_ v: JSONValue) throws -> JSONValue {
+        switch v {
+        case .string(let s):
+            guard let l = S3Location(s) else { return v }
+            return .string(try fetch(l))
+        case .array(let a): return .array(try a.map(localized))
+        case .object(let o): return .object(JSONObject(try o.map { ($0.key, try localized($0.value)) }))
+        default: return v
+        }
+    }
+
+    /// Fetches an object, or every object under a prefix, into `inputs/<bucket>/<key>`; returns the local path.
+    func fetch(_ l: S3Location) throws -> String {
+        let path = "\(scratch)/inputs/\(l.bucket)/\(l.key)"
+        if FileManager.default.fileExists(atPath: path) { return path }
+        if !l.key.hasSuffix("/"), try s3.head(bucket: l.bucket, key: l.key) != nil {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try s3.download(l, to: path)
+            return path
+        }
+        let objects = try s3.list(bucket: l.bucket, prefix: l.folderPrefix)
+        guard !objects.isEmpty else { throw BackendError("input \(l) names no object and no folder on S3", code: "aws.input_missing") }
+        for o in objects {
+            let target = "\(scratch)/inputs/\(l.bucket)/\(o.key)"
+            try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try s3.download(S3Location(bucket: l.bucket, key: o.key), to: target)
+        }
+        return path.hasSuffix("/") ? String(path.dropLast()) : path
+    }
+
+    /// The attempt's stdout and stderr, and every file its task wrote in its working folder.
+    func uploadResults(of t: TaskFile, layout: ExperimentLayout, root: S3Location) throws {
+        for path in [layout.stdout(t.task, t.attempt), layout.stderr(t.task, t.attempt)] where FileManager.default.fileExists(atPath: path) {
+            try s3.upload(file: path, to: root.appending("streams/" + (path as NSString).lastPathComponent))
+        }
+        guard let workdir = t.workdir, workdir.hasPrefix(scratch + "/work/"), let files = FileManager.default.enumerator(atPath: workdir) else { return }
+        for case let relative as String in files {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: workdir + "/" + relative, isDirectory: &isFolder), !isFolder.boolValue else { continue }
+            try s3.upload(file: workdir + "/" + relative, to: root.appending("outputs/\(t.task)/\(relative)"))
+        }
+    }
+}
+
+/// Uploads a growing file: its first change at once (the controller learns promptly that the attempt started), then
+/// at most every `interval` seconds while it changes, and once more when stopped.
+final class PeriodicUpload: @unchecked Sendable {
+    let s3: S3Client
+    let file: String
+    let remote: S3Location
+    let interval: Double
+    private let done = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private var uploadedSize: Int64 = -1
+    private var uploadedAt = Date.distantPast
+
+    init(s3: S3Client, file: String, to remote: S3Location, every interval: Double) {
+        self.s3 = s3
+        self.file = file
+        self.remote = remote
+        self.interval = interval
+    }
+
+    func start() {
+        Thread.detachNewThread { [self] in
+            while done.wait(timeout: .now() + min(0.5, interval)) == .timedOut {
+                if Date().timeIntervalSince(uploadedAt) >= interval || uploadedSize <= 0 { try? uploadIfChanged() }
+            }
+            finished.signal()
+        }
+    }
+
+    /// Stops the periodic uploads and uploads the file's last state (retried by the client; an error is told).
+    func stop() {
+        done.signal()
+        finished.wait()
+        do { try uploadIfChanged() } catch {
+            FileHandle.standardError.write(Data("clowdr: cannot upload \(file) to \(remote): \(error)\n".utf8))
+        }
+    }
+
+    func uploadIfChanged() throws {
+        guard let size = ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber)?.int64Value, size != uploadedSize else { return }
+        try s3.upload(file: file, to: remote)
+        uploadedSize = size
+        uploadedAt = Date()
+    }
+}
