@@ -60,15 +60,18 @@ slurm:
 
 # moto's server on 127.0.0.1, the AWS stand-in for the AWS client's tests (pip: moto 5.2.5 into .build-moto once),
 # started once per run with signature checking on, stopped by PID file after the tests whatever their outcome.
+# A second one runs Batch jobs as real containers through podman (port 5125), for the AWS Batch backend's tests.
 moto:
 	@scripts/moto/setup.sh >/dev/null || echo "moto could not be started: the AWS tests against it will be skipped"
+	@MOTO_BATCH=podman MOTO_PORT=5125 MOTO_STATE=/tmp/clowdr-moto-podman scripts/moto/setup.sh >/dev/null \
+	  || echo "moto with podman could not be started: the AWS Batch tests will be skipped"
 
 # The tests' temporary folders go under one folder of this run, removed afterwards whatever the outcome
 # (readable by others: a test runs commands as nobody).
 test: build lint containers slurm moto
 	@tmp=$$(mktemp -d /tmp/clowdr-test.XXXXXX) && chmod 755 "$$tmp" && \
 	  TMPDIR="$$tmp" $(SWIFT) test --skip-build; status=$$?; rm -rf "$$tmp"; scripts/slurm/teardown.sh >/dev/null; \
-	  scripts/moto/teardown.sh >/dev/null; exit $$status
+	  scripts/moto/teardown.sh >/dev/null; MOTO_STATE=/tmp/clowdr-moto-podman scripts/moto/teardown.sh >/dev/null; exit $$status
 
 demo: build
 	@scripts/demo.sh $(CLOWDR) $(DEMO_DIR)

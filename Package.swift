@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
         .testTarget(name: "BoutiquesTests", dependencies: ["Boutiques", "JSON", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "RunnerTests", dependencies: ["Runner", "Backends", "EventLog", "Boutiques", "JSON", "TestSupport"], swiftSettings: strict),
+            name: "RunnerTests", dependencies: ["Runner", "Backends", "AWS", "EventLog", "Boutiques", "JSON", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ExportTests", dependencies: ["Export", "EventLog", "JSON", "CSystem", "TestSupport"], exclude: ["golden"], swiftSettings: strict),
         .testTarget(name: "ShareTests", dependencies: ["Share", "Export", "EventLog", "JSON", "TestSupport"], swiftSettings: strict),

@@ -24,7 +24,8 @@ public struct BatchJob: Sendable, Equatable {
     /// Whether Batch holds the job no longer (it ended).
     public var isFinal: Bool { status == "SUCCEEDED" || status == "FAILED" }
 
-    init(_ o: JSONValue) {
+    /// A job from DescribeJobs' `jobs` or ListJobs' `jobSummaryList`.
+    public init(_ o: JSONValue) {
         id = o["jobId"]?.stringValue ?? ""
         name = o["jobName"]?.stringValue ?? ""
         status = o["status"]?.stringValue ?? ""

@@ -15,7 +15,12 @@ extension FinalState {
             return "\(who): killed at its time limit\(limit); rerun with --clusterargs time:auto"
         case .nodeFail: return "\(who): its node failed (\(state)); rerun failed runs it elsewhere"
         case .preempted: return "\(who): preempted by the scheduler; rerun incomplete runs it again"
-        case .unschedulable: return "\(who): can never start as asked (\(state)); change its resources or partition"
+        case .unschedulable:
+            if BatchAccounting.imageFailures.contains(where: state.contains) {
+                return "\(who): its image cannot be pulled or started (\(state)); check --image and that the registry lets the hosts pull it"
+            }
+            let place = scheduler == "Slurm" ? "partition" : "compute environment"
+            return "\(who): can never start as asked (\(state)); change its resources or the \(place)"
         case .cancelled: return state == "NOT_STARTED" ? "\(who): cancelled before it started" : "\(who): cancelled (\(state))"
         case .unknown: return "\(who): \(scheduler) says \(state); its worker recorded no exit, so it is not taken for success"
         case .appError:

@@ -85,3 +85,92 @@ struct AWSBatchTests {
         try behaviour.controllerKilledThenResumed()
     }
 }
+
+extension AWSBatchTests {
+    /// The secret of the tests' key appears in nothing clowdr wrote, in no export or archive, and in no process's
+    /// arguments while the tasks run (their containers get it in their environment, as moto has no job roles).
+    @Test("credentials never appear in the files clowdr wrote, its exports, its archive, or any process's arguments during a run")
+    func noSecretLeaks() throws {
+        try ready()
+        let secret = try #require(BatchMoto.key?.secret)
+        let dir = try behaviour.project("sleep 3; exit [K]", [0, 1])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let p = try behaviour.start(dir)
+        var seen: [String] = []
+        while p.isRunning {
+            let ps = try TestSupport.run("/bin/ps", ["-eo", "args"])
+            seen += ps.stdout.split(separator: "\n").filter { $0.contains(secret) }.map(String.init)
+            usleep(300_000)
+        }
+        #expect(seen.isEmpty, "the secret in process arguments: \(seen)")
+        let exp = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").first)
+        let layout = dir + "/prov/" + exp
+        for format in ["json", "prov", "html"] {
+            #expect(try behaviour.clowdr(["export", format, layout, "-o", dir + "/export.\(format)"]).status == 0)
+        }
+        try FileManager.default.createDirectory(atPath: dir + "/archive", withIntermediateDirectories: true)
+        #expect(try behaviour.clowdr(["archive", layout, "--into", dir + "/archive"]).status == 0)
+        var files = 0
+        for folder in [dir, BatchMoto.environment["CLOWDR_HOME"]!] {
+            for case let relative as String in FileManager.default.enumerator(atPath: folder)! {
+                guard let data = FileManager.default.contents(atPath: folder + "/" + relative) else { continue }
+                files += 1
+                #expect(data.range(of: Data(secret.utf8)) == nil, "the secret is in \(folder)/\(relative)")
+            }
+        }
+        #expect(files > 10, "searched \(files) files")
+    }
+}
+
+/// moto's Batch without containers (every job succeeds at once and runs nothing): the API's shapes, end to end.
+@Suite("AWS Batch API shapes on moto without containers", .enabled(if: Moto.available, "moto is not running: make test starts it"))
+struct AWSBatchShapeTests {
+    @Test("an array job per run, native ids JOB:INDEX, a child that ran no worker is not taken for success, and one job definition reused by every run")
+    func shapes() throws {
+        let home = try TestSupport.temporaryDirectory("aws-shapes")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        var env = Moto.environment
+        env["CLOWDR_HOME"] = home
+        let clowdr = TestSupport.binary("clowdr")!
+        let s3 = S3Client(configuration: Moto.configuration)
+        try? s3.createBucket("clowdr-shapes")
+        #expect(try TestSupport.run(clowdr, ["cloud", "setup", "--endpoint", Moto.endpoint!], environment: env).status == 0)
+        let behaviour = BackendBehaviour(
+            backend: "awsbatch", arguments: ["--endpoint", Moto.endpoint!, "--s3", "s3://clowdr-shapes/x", "--image", "tool:1"], environment: env,
+            nativeID: "", runsAtOnce: nil)
+        let dir = try behaviour.project("exit [K]", [0, 0, 0])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for _ in 0..<2 {
+            let run = try behaviour.clowdr(behaviour.runArguments(dir))
+            #expect(run.status == 1 && run.stdout.contains("3 attempts: 3 failed"), "\(run.stdout) \(run.stderr)")
+        }
+        let ids = try behaviour.attempts(dir).compactMap(\.nativeID)
+        #expect(ids.count == 3 && Set(ids.map { $0.split(separator: ":")[0] }).count == 1 && ids.map { $0.split(separator: ":")[1] } == ["0", "1", "2"])
+        let reasons = try behaviour.rows(dir, "SELECT json_extract(payload, '$.reason') FROM events WHERE type = 'task_ended'").compactMap { $0[0].string }
+        #expect(reasons.count == 3 && reasons.allSatisfy { $0.contains("AWS Batch says SUCCEEDED; its worker recorded no exit") }, "\(reasons)")
+        let record = try String(contentsOfFile: home + "/aws/clowdr-us-east-1.json", encoding: .utf8)
+        #expect(record.components(separatedBy: "\"job_definition\"").count == 2, "one job definition for two runs: \(record)")
+        let down = try TestSupport.run(clowdr, ["cloud", "teardown", "--endpoint", Moto.endpoint!], environment: env)
+        #expect(down.status == 0 && down.stdout.contains("removed job_definition"), "\(down.stdout) \(down.stderr)")
+    }
+}
+
+/// moto without containers, as scripts/moto/setup.sh leaves it (port 5123).
+enum Moto {
+    static let state = ProcessInfo.processInfo.environment["MOTO_STATE"] ?? "/tmp/clowdr-moto"
+    static var key: (id: String, secret: String)? {
+        guard let text = try? String(contentsOfFile: state + "/credentials", encoding: .utf8) else { return nil }
+        let parts = text.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        return parts.count == 2 ? (parts[0], parts[1]) : nil
+    }
+    static var endpoint: String? {
+        (try? String(contentsOfFile: state + "/endpoint", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    static var available: Bool { key != nil && endpoint != nil && TestSupport.binary("clowdr") != nil }
+    static var environment: [String: String] {
+        ["AWS_ACCESS_KEY_ID": key?.id ?? "", "AWS_SECRET_ACCESS_KEY": key?.secret ?? "", "AWS_REGION": "us-east-1", "CLOWDR_POLL_SECONDS": "1"]
+    }
+    static var configuration: AWSConfiguration {
+        AWSConfiguration(credentials: Credentials(accessKeyID: key!.id, secretAccessKey: key!.secret), region: "us-east-1", endpoints: ["": endpoint!])
+    }
+}
