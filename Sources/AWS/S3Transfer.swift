@@ -60,6 +60,22 @@ extension S3Client {
         }
     }
 
+    /// Uploads every file under a local folder to the same relative keys under `l`; returns how many.
+    @discardableResult
+    public func upload(folder: String, to l: S3Location, transfer: Transfer = Transfer()) throws -> Int {
+        guard let walker = FileManager.default.enumerator(atPath: folder) else {
+            throw AWSError("cannot read the folder \(folder) to upload it to \(l)", code: "aws.io", usage: true)
+        }
+        var count = 0
+        for case let relative as String in walker {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder + "/" + relative, isDirectory: &isFolder), !isFolder.boolValue else { continue }
+            try upload(file: folder + "/" + relative, to: l.appending(relative), transfer: transfer)
+            count += 1
+        }
+        return count
+    }
+
     /// Downloads an object to a file, in ranges fetched in parallel and written in place as they arrive; the file
     /// appears whole under its name (written beside it under a temporary name, then renamed).
     public func download(_ l: S3Location, to path: String, transfer: Transfer = Transfer()) throws {

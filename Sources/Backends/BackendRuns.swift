@@ -200,6 +200,23 @@ public enum BackendRuns {
         return s
     }
 
+    /// `clowdr sync`: brings what the workers of an experiment wrote elsewhere (AWS: segments and output streams on
+    /// S3) into its folder and ingests it. Idempotent: what is already here is neither fetched nor recorded again.
+    public static func sync(_ layout: ExperimentLayout, aws: ([String: String]) throws -> AWSBatchSettings?) throws -> EventLog.IngestReport {
+        let layout = absolute(layout)
+        let log = try EventLog(path: layout.log, mode: .readWrite)
+        let experiment = try log.projectedState().experiment
+        guard experiment?.backend == BackendKind.awsbatch.rawValue, let settings = try aws(experiment?.options ?? [:]) else {
+            throw BackendError(
+                "experiment \(layout.id) ran on the \(experiment?.backend ?? "local") backend: its workers wrote into its folder, there is nothing to pull",
+                code: "sync.not_remote", usage: true)
+        }
+        try AWSBatchBackend(layout: layout, settings: settings).gather(force: true)
+        let report = try log.ingestNewSegments(in: layout.segments)
+        try log.checkpoint()
+        return report
+    }
+
     static func summary(layout: ExperimentLayout, results: [String: TaskStatus], planned: Int) -> RunSummary {
         var byTask: [String: TaskStatus] = [:]
         for (key, state) in results { byTask[String(key.split(separator: "/").first!)] = state }

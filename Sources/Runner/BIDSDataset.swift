@@ -14,18 +14,22 @@ struct BIDSDataset: Sendable {
     /// A BIDS label: letters and digits only (the specification's `[a-zA-Z0-9]+`).
     static func isLabel(_ s: Substring) -> Bool { !s.isEmpty && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } }
 
-    /// Scans `root` (which holds `dataset_description.json`).
-    init(root: String) {
+    /// Where the dataset's files are read.
+    var tree: any DatasetTree
+
+    /// Scans `root` (which holds `dataset_description.json`) in `tree`.
+    init(root: String, tree: any DatasetTree = LocalDatasetTree()) {
         self.root = root
-        for name in Self.folders(root, prefix: "sub-") {
+        self.tree = tree
+        for name in tree.folders(root, prefix: "sub-") {
             let label = name.dropFirst(4)
             guard Self.isLabel(label) else {
                 warnings.append("\(root)/\(name): not a BIDS participant folder (a label is letters and digits only): not planned")
                 continue
             }
-            let sessionFolders = Self.folders(root + "/" + name, prefix: "ses-")
+            let sessionFolders = tree.folders(root + "/" + name, prefix: "ses-")
             if sessionFolders.isEmpty {
-                if Self.holdsAFile(root + "/" + name) {
+                if tree.holdsAFile(root + "/" + name) {
                     participants[String(label)] = []
                 } else {
                     warnings.append("\(root)/\(name) holds no file: not planned")
@@ -37,7 +41,7 @@ struct BIDSDataset: Sendable {
                 let path = "\(root)/\(name)/\(ses)"
                 if !Self.isLabel(ses.dropFirst(4)) {
                     warnings.append("\(path): not a BIDS session folder (a label is letters and digits only): not planned")
-                } else if !Self.holdsAFile(path) {
+                } else if !tree.holdsAFile(path) {
                     warnings.append("\(path) holds no file: not planned")
                 } else {
                     sessions.append(String(ses.dropFirst(4)))
@@ -51,7 +55,7 @@ struct BIDSDataset: Sendable {
     /// `participants.tsv`, when there is one, should list exactly the participants with data.
     mutating func compareParticipantsTable() {
         let path = root + "/participants.tsv"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
+        guard let text = tree.text(path) else { return }
         let lines = text.split(whereSeparator: \.isNewline)
         guard let header = lines.first?.split(separator: "\t", omittingEmptySubsequences: false),
             let column = header.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "participant_id" })
@@ -81,26 +85,5 @@ struct BIDSDataset: Sendable {
     static func names(_ labels: [String], _ prefix: String, limit: Int = 10) -> String {
         let shown = labels.prefix(limit).map { prefix + $0 }.joined(separator: ", ")
         return labels.count > limit ? "\(shown), ... (\(labels.count) in all)" : shown
-    }
-
-    /// The names of the `prefix*` folders of `dir`, sorted.
-    static func folders(_ dir: String, prefix: String) -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        return names.filter { n in
-            var isDir: ObjCBool = false
-            return n.hasPrefix(prefix) && FileManager.default.fileExists(atPath: dir + "/" + n, isDirectory: &isDir) && isDir.boolValue
-        }.sorted()
-    }
-
-    /// True when `dir` or a folder beneath it holds a file (the walk stops at the first one).
-    static func holdsAFile(_ dir: String) -> Bool {
-        guard let walker = FileManager.default.enumerator(atPath: dir) else { return false }
-        while let name = walker.nextObject() as? String {
-            // Hidden files (.gitkeep, .DS_Store) are not data.
-            if walker.fileAttributes?[.type] as? FileAttributeType != .typeDirectory, !(name as NSString).lastPathComponent.hasPrefix(".") {
-                return true
-            }
-        }
-        return false
     }
 }

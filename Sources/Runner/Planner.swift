@@ -42,6 +42,8 @@ public struct Planner: Sendable {
     public var bids = false
     /// Folder the tasks run in (relative paths in invocations resolve against it).
     public var workingDirectory: String
+    /// The dataset a remote location names (`s3://bucket/ds`), listed; nil for a local path.
+    public var remoteDataset: @Sendable (String) throws -> (any DatasetTree)? = { _ in nil }
 
     public init(descriptor: Descriptor, workingDirectory: String) {
         self.descriptor = descriptor
@@ -153,7 +155,8 @@ public struct Planner: Sendable {
             throw PlanError(
                 "--bids: the descriptor has no 'participant_label' input to give each task its participant", code: "plan.bids_no_participant_input")
         }
-        let dataset = BIDSDataset(root: try bidsDataset(inv, file: file))
+        let (root, tree) = try bidsDataset(inv, file: file)
+        let dataset = BIDSDataset(root: root, tree: tree)
         warnings += dataset.warnings
         // Labels may be given as a list or as one string, with or without their prefix, as BIDS apps take them.
         func labelList(_ v: JSONValue?, prefix: String) -> [String]? {
@@ -212,10 +215,22 @@ public struct Planner: Sendable {
 
     /// The dataset: the `bids_dir` input's folder, else the first File input whose value is a folder holding
     /// `dataset_description.json`. A path that does not exist, or is no BIDS dataset, is an error that names it.
-    func bidsDataset(_ inv: JSONObject, file: String) throws(PlanError) -> String {
+    func bidsDataset(_ inv: JSONObject, file: String) throws(PlanError) -> (String, any DatasetTree) {
         let fileInputs = descriptor.inputs.filter { $0.type == .file }.compactMap { i in inv[i.id]?.stringValue.map { (i.id, $0) } }
+        for (id, value) in fileInputs {
+            let tree: (any DatasetTree)?
+            do { tree = try remoteDataset(value) } catch {
+                throw PlanError("--bids: \(file): \(id) '\(value)' cannot be listed: \(error)", code: "plan.bids_dataset_unreadable", usage: false)
+            }
+            guard let tree else { continue }
+            let root = value.hasSuffix("/") ? String(value.dropLast()) : value
+            if tree.fileExists(root + "/dataset_description.json") { return (root, tree) }
+            throw PlanError("--bids: \(file): \(id) '\(value)' is not a BIDS dataset: it has no dataset_description.json", code: "plan.bids_not_a_dataset")
+        }
         let paths = fileInputs.map { ($0.0, $0.1, PythonFormat.abspath($0.1, cwd: workingDirectory)) }
-        if let found = paths.first(where: { FileManager.default.fileExists(atPath: $0.2 + "/dataset_description.json") }) { return found.2 }
+        if let found = paths.first(where: { FileManager.default.fileExists(atPath: $0.2 + "/dataset_description.json") }) {
+            return (found.2, LocalDatasetTree())
+        }
         guard let (id, value, path) = paths.first(where: { $0.0 == "bids_dir" }) ?? paths.first else {
             throw PlanError(
                 "--bids: \(file) gives no folder input, so there is no BIDS dataset to plan from (give bids_dir)", code: "plan.bids_no_dataset")

@@ -21,6 +21,8 @@ public struct RunRequest: Sendable {
     /// Told each planning warning (a folder passed over, a participants.tsv that disagrees), before anything is
     /// written.
     public var warn: @Sendable (String) -> Void = { _ in }
+    /// The dataset a remote location names (`s3://bucket/ds`), listed; nil for a local path (`Planner`).
+    public var remoteDataset: @Sendable (String) throws -> (any DatasetTree)? = { _ in nil }
 
     public init(descriptorPath: String, invocationPath: String, provdir: String, options: RunOptions) {
         self.descriptorPath = descriptorPath
@@ -62,6 +64,7 @@ public enum Runs {
         var planner = Planner(descriptor: d, workingDirectory: r.options.workingDirectory)
         planner.sweeps = r.sweeps
         planner.bids = r.bids
+        planner.remoteDataset = r.remoteDataset
         let plan = try planner.plan(r.invocationPath)
         for w in plan.warnings { r.warn(w) }
         var tasks = plan.tasks

@@ -1,6 +1,7 @@
 import AWS
 import ArgumentParser
 import Backends
+import Foundation
 
 /// Where AWS is and who calls it: options shared by `clowdr cloud ...` and runs with `--backend awsbatch`.
 /// Unset, each comes from the environment and ~/.aws as AWS's own tools read them.
@@ -65,6 +66,13 @@ struct AWSArguments: ParsableArguments {
                 "no AWS Batch set-up '\(setupName)' in region \(configuration.region) (no record at \(path)): run clowdr cloud setup --region \(configuration.region) first")
         }
         return AWSBatchSettings(configuration: configuration, s3: location, record: record, image: image, recordPath: path)
+    }
+
+    /// The invocation (or folder of them) to plan from: `path` itself, or what an `s3://` location holds, fetched into
+    /// `folder` (the caller removes it once the experiment holds its copies).
+    func localInvocation(_ path: String, fetchingInto folder: String) throws -> String {
+        guard let l = S3Location(path) else { return path }
+        return try S3Dataset.fetchInvocations(l, s3: S3Client(configuration: try configuration()), into: folder)
     }
 
     /// The settings, resolved now.

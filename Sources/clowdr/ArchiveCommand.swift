@@ -1,3 +1,4 @@
+import AWS
 import ArgumentParser
 import EventLog
 import Export
@@ -19,8 +20,10 @@ struct ArchiveCommand: ParsableCommand {
     @Argument(help: "The experiment folder (or PROVDIR: its newest experiment); with --verify, the archive.")
     var target: String
 
-    @Option(help: "Folder to write clowdr-<experiment>.tar.gz into.")
+    @Option(help: "Folder to write clowdr-<experiment>.tar.gz into, or an S3 folder (s3://BUCKET/PREFIX) to upload it to.")
     var into: String?
+
+    @OptionGroup(title: "AWS (with --into s3://...)") var aws: AWSArguments
 
     @Flag(help: "Check an archive against its MANIFEST.")
     var verify = false
@@ -40,6 +43,17 @@ struct ArchiveCommand: ParsableCommand {
         }
         let layout: ExperimentLayout
         do { layout = try ExperimentLayout.locate(target) } catch { throw ValidationError("\(error)") }
-        print(try Archive.create(experimentDirectory: layout.directory, into: into!))
+        guard let destination = S3Location(into!) else {
+            print(try Archive.create(experimentDirectory: layout.directory, into: into!))
+            return
+        }
+        // Written whole on this machine first, then uploaded (in parts, in parallel): the object appears complete.
+        let staging = NSTemporaryDirectory() + "clowdr-archive-\(getpid())"
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        let file = try Archive.create(experimentDirectory: layout.directory, into: staging)
+        let target = destination.appending((file as NSString).lastPathComponent)
+        try S3Client(configuration: try aws.configuration()).upload(file: file, to: target)
+        print(target)
     }
 }

@@ -1,6 +1,7 @@
 import AWS
 import ArgumentParser
 import Backends
+import EventLog
 import Foundation
 
 /// `clowdr cloud`: AWS Batch. `setup` and `teardown` make and remove what runs need; `clowdr cloud DESCRIPTOR
@@ -9,7 +10,93 @@ struct Cloud: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "AWS Batch: set up, tear down, and the original Clowdr's cloud command line.",
         discussion: "See docs/aws.md: permissions needed, costs, a run, teardown.",
-        subcommands: [CloudSetupCommand.self, CloudTeardownCommand.self, CloudImageCommand.self])
+        subcommands: [CloudRunCommand.self, CloudSetupCommand.self, CloudTeardownCommand.self, CloudImageCommand.self],
+        defaultSubcommand: CloudRunCommand.self)
+}
+
+/// `clowdr cloud DESCRIPTOR INVOCATION PROVDIR s3://BUCKET/PATH aws CREDENTIALS`: the original Clowdr's cloud command.
+struct CloudRunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "The original Clowdr cloud command line: run the tasks as AWS Batch array jobs (the default of clowdr cloud).",
+        discussion: """
+            Same as `clowdr run DESCRIPTOR INVOCATION --provdir PROVDIR --backend awsbatch --s3 S3 --credentials \
+            CREDENTIALS`. An s3:// PROVDIR keeps the log in a local cache (~/.clowdr/cache/BUCKET/PATH) and uploads the \
+            experiment's record there when the run ends. Needs `clowdr cloud setup` once. See docs/aws.md.
+            """)
+
+    @Argument(help: "The Boutiques descriptor (JSON file).")
+    var descriptor: String
+
+    @Argument(help: "An invocation (JSON file), or a folder of them.")
+    var invocation: String
+
+    @Argument(help: "Where experiments are kept: a local folder, or s3://BUCKET/PATH.")
+    var provdir: String
+
+    @Argument(help: "The S3 folder the workers read and write: s3://BUCKET/PATH.")
+    var s3: String
+
+    @Argument(help: "The cloud: aws.")
+    var cloud: String
+
+    @Argument(help: "A credentials.csv as the AWS console writes it.")
+    var credentials: String
+
+    @Option(name: [.customShort("r"), .long], help: "AWS region.")
+    var region: String?
+
+    @Option(help: "The image the tasks run in, with clowdr at /opt/clowdr (clowdr cloud image).")
+    var image: String?
+
+    @Option(help: "Send every AWS call to this URL (moto in tests).")
+    var endpoint: String?
+
+    @OptionGroup var plan: PlanArguments
+
+    @Flag(help: "Return once the tasks are submitted; `clowdr watch` follows them later.")
+    var detach = false
+
+    @OptionGroup var execution: ExecutionOptions
+
+    func validate() throws {
+        if cloud != "aws" { throw ValidationError("the cloud must be aws, got '\(cloud)'") }
+        _ = try S3Location.parse(s3, what: "the S3 argument")
+        if !FileManager.default.fileExists(atPath: credentials) { throw ValidationError("credentials file '\(credentials)' does not exist") }
+    }
+
+    func run() throws {
+        let remote = S3Location(provdir)
+        let local = remote.map { CloudRecord.cacheFolder(for: $0) } ?? provdir
+        try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true)
+        let before = Set((try? FileManager.default.contentsOfDirectory(atPath: local)) ?? [])
+        var command = try Run.parse([descriptor, invocation, "--provdir", local])
+        command.plan = plan
+        command.execution = execution
+        command.cluster.backend = .awsbatch
+        command.cluster.detach = detach
+        command.cluster.aws.s3 = s3
+        command.cluster.aws.credentials = credentials
+        command.cluster.aws.region = region
+        command.cluster.aws.endpoint = endpoint
+        command.cluster.aws.image = image
+        try command.validate()
+        try command.cluster.validate()
+        defer {
+            // The record goes where the user asked, whatever the run's outcome.
+            if let remote {
+                for id in Set((try? FileManager.default.contentsOfDirectory(atPath: local)) ?? []).subtracting(before).sorted()
+                where ExperimentLayout.isExperimentID(id) {
+                    do {
+                        let s3 = S3Client(configuration: try command.cluster.aws.configuration())
+                        let n = try s3.upload(folder: local + "/" + id, to: remote.appending(id))
+                        print("record of \(id): \(n) files uploaded to \(remote.appending(id))")
+                    } catch { FileHandle.standardError.write(Data("clowdr: cannot upload the record of \(id) to \(remote): \(error)\n".utf8)) }
+                }
+            }
+        }
+        try command.run()
+    }
 }
 
 /// `clowdr cloud setup`: roles, compute environment and job queue, made once and reused.

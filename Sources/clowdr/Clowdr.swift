@@ -17,7 +17,7 @@ struct Clowdr: ParsableCommand {
         version: ClowdrVersion.current,
         subcommands: [
             Run.self, Rerun.self, Watch.self, Status.self, QueryCommand.self, ExportCommand.self, ShareCommand.self, ArchiveCommand.self, Local.self,
-            Cluster.self, Cloud.self,
+            Cluster.self, Cloud.self, Sync.self,
             Task.self,
             Validate.self,
             Simulate.self, Fsck.self, Upgrade.self,

@@ -1,3 +1,4 @@
+import AWS
 public import ArgumentParser
 import Backends
 public import Boutiques
@@ -107,16 +108,22 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         if !FileManager.default.fileExists(atPath: descriptor) { throw ValidationError("descriptor '\(descriptor)' does not exist") }
-        if !FileManager.default.fileExists(atPath: invocation) {
+        if S3Location(invocation) == nil && !FileManager.default.fileExists(atPath: invocation) {
             throw ValidationError("invocation '\(invocation)' does not exist: give a JSON file or a folder of them")
         }
     }
 
     func run() throws {
+        let fetched = NSTemporaryDirectory() + "clowdr-invocations-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: fetched) }
         try RunCommand.guarded(quiet: execution.quiet) { cancel, display in
             let d = try DescriptorValidator.load(descriptor)
             var request = RunRequest(
-                descriptorPath: descriptor, invocationPath: invocation, provdir: provdir, options: try execution.runOptions(for: d, on: cluster.kind()))
+                descriptorPath: descriptor, invocationPath: try cluster.aws.localInvocation(invocation, fetchingInto: fetched), provdir: provdir,
+                options: try execution.runOptions(for: d, on: cluster.kind()))
+            request.remoteDataset = { [aws = cluster.aws] value in
+                try S3Location(value).flatMap { _ in try S3Dataset.tree(value, s3: S3Client(configuration: try aws.configuration())) }
+            }
             request.sweeps = plan.sweep
             request.bids = plan.bids
             request.dev = plan.dev

@@ -2,6 +2,7 @@ public import AWS
 import ClowdrErrors
 public import EventLog
 import Foundation
+import Boutiques
 import JSON
 public import Runner
 
@@ -45,8 +46,9 @@ public struct AWSBatchWorker: Sendable {
         let layout = ExperimentLayout(directory: scratch + "/" + (root.key as NSString).lastPathComponent)
         try FileManager.default.createDirectory(atPath: layout.tasks, withIntermediateDirectories: true)
         try s3.download(root.appending("descriptor.json"), to: layout.descriptor)
+        var destinations: [String: [(local: String, remote: S3Location)]] = [:]
         for i in tasks.indices {
-            try fetchInvocation(of: tasks[i].task, from: root, into: layout)
+            destinations[tasks[i].task] = try fetchInvocation(of: tasks[i].task, from: root, into: layout)
             tasks[i].experiment = layout.directory
             // The working folder asked for when the job mounts it (a shared file system), else one of the task's own
             // whose files are uploaded at the end.
@@ -64,46 +66,85 @@ public struct AWSBatchWorker: Sendable {
             throw error
         }
         uploader.stop()
-        for (t, _) in results { try uploadResults(of: t, layout: layout, root: root) }
+        for (t, _) in results {
+            try uploadResults(of: t, layout: layout, root: root)
+            for d in destinations[t.task] ?? [] { try s3.upload(folder: d.local, to: d.remote) }
+        }
         return results
     }
 
-    /// The task's invocation, with every `s3://` value (an input file or folder) fetched into the scratch folder and
-    /// replaced by its local path.
-    func fetchInvocation(of task: String, from root: S3Location, into layout: ExperimentLayout) throws {
+    /// The task's invocation, with every `s3://` value replaced by a local path: an input (a file, or a folder; of a
+    /// BIDS dataset only the top-level files and the task's `sub-<participant_label>` folders) is fetched into the
+    /// scratch folder; a destination (an input the descriptor's output paths are made from, such as a BIDS app's
+    /// `output_dir`) starts empty and is sent back to S3 when the task ends. Returns the destinations.
+    @discardableResult
+    func fetchInvocation(of task: String, from root: S3Location, into layout: ExperimentLayout) throws -> [(local: String, remote: S3Location)] {
         let name = ExperimentLayout.tasksFolder + "/" + ExperimentLayout.invocationName(task)
         let data = try s3.get(bucket: root.bucket, key: root.appending(name).key)
-        let invocation = try JSONParser.parse([UInt8](data))
-        let local = try localized(invocation)
-        try Data((JSONWriter(indent: 2).string(local) + "\n").utf8).write(to: URL(fileURLWithPath: layout.invocation(task)), options: .atomic)
+        guard case .object(let invocation) = try JSONParser.parse([UInt8](data)) else {
+            throw BackendError("\(root.appending(name)): an invocation must be a JSON object", code: "task_file.invalid")
+        }
+        let d = try DescriptorValidator.load(layout.descriptor)
+        let templates = d.outputs.flatMap { [$0.pathTemplate].compactMap { $0 } + ($0.conditionalPathTemplate?.map(\.path) ?? []) }
+        let destinations = Set(d.inputs.filter { i in i.valueKey.map { k in templates.contains { $0.contains(k) } } ?? false }.map(\.id))
+        let participants = Self.labels(invocation["participant_label"]).map { Set($0) }
+        var local = JSONObject()
+        var sendBack: [(local: String, remote: S3Location)] = []
+        for (id, value) in invocation {
+            if destinations.contains(id), let l = value.stringValue.flatMap(S3Location.init) {
+                let path = "\(scratch)/outputs/\(task)/\(id)"
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                sendBack.append((path, l))
+                local[id] = .string(path)
+            } else {
+                local[id] = try localized(value, participants: participants)
+            }
+        }
+        try Data((JSONWriter(indent: 2).string(.object(local)) + "\n").utf8).write(to: URL(fileURLWithPath: layout.invocation(task)), options: .atomic)
+        return sendBack
     }
 
-    func localized(_ v: JSONValue) throws -> JSONValue {
+    /// `participant_label` as BIDS apps take it (one string or a list, with or without `sub-`).
+    static func labels(_ v: JSONValue?) -> [String]? {
+        guard let v else { return nil }
+        let all = v.arrayValue?.compactMap(\.stringValue) ?? v.stringValue.map { $0.split(separator: " ").map(String.init) } ?? []
+        return all.isEmpty ? nil : all.map { $0.hasPrefix("sub-") ? String($0.dropFirst(4)) : $0 }
+    }
+
+    func localized(_ v: JSONValue, participants: Set<String>?) throws -> JSONValue {
         switch v {
         case .string(let s):
             guard let l = S3Location(s) else { return v }
-            return .string(try fetch(l))
-        case .array(let a): return .array(try a.map(localized))
-        case .object(let o): return .object(JSONObject(try o.map { ($0.key, try localized($0.value)) }))
+            return .string(try fetch(l, participants: participants))
+        case .array(let a): return .array(try a.map { try localized($0, participants: participants) })
         default: return v
         }
     }
 
-    /// Fetches an object, or every object under a prefix, into `inputs/<bucket>/<key>`; returns the local path.
-    func fetch(_ l: S3Location) throws -> String {
+    /// Fetches an object, or the objects under a prefix, into `inputs/<bucket>/<key>`; returns the local path. Of a
+    /// BIDS dataset (a prefix holding `dataset_description.json`), only what `participants` need is fetched.
+    func fetch(_ l: S3Location, participants: Set<String>?) throws -> String {
         let path = "\(scratch)/inputs/\(l.bucket)/\(l.key)"
-        if FileManager.default.fileExists(atPath: path) { return path }
         if !l.key.hasSuffix("/"), try s3.head(bucket: l.bucket, key: l.key) != nil {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try s3.download(l, to: path)
+            if !FileManager.default.fileExists(atPath: path) { try s3.download(l, to: path) }
             return path
         }
-        let objects = try s3.list(bucket: l.bucket, prefix: l.folderPrefix)
+        var objects = try s3.list(bucket: l.bucket, prefix: l.folderPrefix).filter { !$0.key.split(separator: "/").contains("..") }
         guard !objects.isEmpty else { throw BackendError("input \(l) names no object and no folder on S3", code: "aws.input_missing") }
-        for o in objects {
-            let target = "\(scratch)/inputs/\(l.bucket)/\(o.key)"
+        let relative = { (o: S3Object) in String(o.key.dropFirst(l.folderPrefix.count)) }
+        if let participants, objects.contains(where: { relative($0) == "dataset_description.json" }) {
+            objects = objects.filter { o in
+                let r = relative(o)
+                guard let slash = r.firstIndex(of: "/") else { return true }
+                let top = r[..<slash]
+                return !top.hasPrefix("sub-") || participants.contains(String(top.dropFirst(4)))
+            }
+        }
+        try S3Client.parallel(objects.count, width: 8) { [s3, scratch, objects] i in
+            let target = "\(scratch)/inputs/\(l.bucket)/\(objects[i].key)"
             try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try s3.download(S3Location(bucket: l.bucket, key: o.key), to: target)
+            if !FileManager.default.fileExists(atPath: target) { try s3.download(S3Location(bucket: l.bucket, key: objects[i].key), to: target) }
         }
         return path.hasSuffix("/") ? String(path.dropLast()) : path
     }

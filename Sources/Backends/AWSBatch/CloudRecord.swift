@@ -1,3 +1,4 @@
+public import AWS
 import ClowdrErrors
 public import Foundation
 
@@ -35,9 +36,18 @@ public struct CloudRecord: Codable, Sendable, Equatable {
     /// Where a set-up's record lives by default: `$CLOWDR_HOME/aws/NAME-REGION.json` (`CLOWDR_HOME` defaults to
     /// `~/.clowdr`).
     public static func defaultPath(name: String, region: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        let home = environment["CLOWDR_HOME"] ?? (NSHomeDirectory() + "/.clowdr")
-        return "\(home)/aws/\(name)-\(region).json"
+        "\(home(environment))/aws/\(name)-\(region).json"
     }
+
+    /// The local folder that holds the experiments of an S3 PROVDIR (`$CLOWDR_HOME/cache/BUCKET/PATH`).
+    public static func cacheFolder(
+        for provdir: S3Location, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> String {
+        "\(home(environment))/cache/\(provdir.bucket)/\(provdir.key)"
+    }
+
+    /// clowdr's own folder: `CLOWDR_HOME`, else `~/.clowdr`.
+    static func home(_ environment: [String: String]) -> String { environment["CLOWDR_HOME"] ?? (NSHomeDirectory() + "/.clowdr") }
 
     /// Reads a record; nil when there is none at `path`.
     public static func load(_ path: String) throws -> CloudRecord? {
