@@ -53,6 +53,10 @@ public protocol Backend: Sendable {
     /// the log, from this process).
     var recordsThroughSegments: Bool { get }
 
+    /// How many times a task whose attempt lost its host to the provider (a spot instance reclaimed: class
+    /// `preempted`) is given a new attempt automatically, each a visible attempt of its own.
+    var reclaimRetries: Int { get }
+
     /// Brings what the workers wrote somewhere else (AWS: their segments and output streams on S3) into the
     /// experiment's folder, before the segments are ingested. `force`: now, whatever was fetched lately.
     func gather(force: Bool) throws
@@ -67,6 +71,7 @@ extension Backend {
     public var schedulerName: String { name }
     public var recordsThroughSegments: Bool { true }
     public func gather(force: Bool) throws {}
+    public var reclaimRetries: Int { 0 }
 }
 
 /// How the scheduler is asked: first soon after a submission, then less often while nothing changes, up to a

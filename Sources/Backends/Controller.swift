@@ -45,6 +45,10 @@ public final class Controller: @unchecked Sendable {
     private var explained = Set<Attempt>()
     /// Whether this controller asked the scheduler to cancel (then every stop is explained).
     private var cancelling = false
+    /// What this controller submitted, with its resources: a reclaimed attempt is submitted again from it.
+    private var submitted: [Attempt: (plan: AttemptPlan, resources: [String: String])] = [:]
+    /// Attempts given automatically to tasks whose host was reclaimed, by task.
+    private var reclaimRetried: [String: Int] = [:]
 
     /// One attempt of one task.
     struct Attempt: Hashable {
@@ -122,6 +126,7 @@ public final class Controller: @unchecked Sendable {
                     let f = Attempt(task: p.task, attempt: p.attempt)
                     followed[f] = id
                     open[f] = id
+                    submitted[f] = (p, resources)
                 }
                 backend.release(ids)
                 rest = rest.dropFirst(part.count)
@@ -258,6 +263,7 @@ public final class Controller: @unchecked Sendable {
         let open = self.open
         func labels(_ task: String) -> String { TaskLabels.text(follower.tasks[task]?.labels) }
         var gone: [Attempt] = []
+        var reclaimed: [Attempt] = []
         for (f, id) in open {
             switch queue[id] {
             case .unschedulable(let reason)?:
@@ -298,10 +304,29 @@ public final class Controller: @unchecked Sendable {
                     if [.cancelled, .unknown, .appError].contains(final.failureClass) { continue }
                 }
                 ended.append(endEvent(id, f, final, labels: labels(f.task)))
+                if final.failureClass == .preempted { reclaimed.append(f) }
             }
         }
         if !ended.isEmpty { try log.append(ended) }
+        try retryReclaimed(reclaimed)
         return !ended.isEmpty
+    }
+
+    /// Gives each attempt that ended because its host was reclaimed a new attempt, up to `backend.reclaimRetries`
+    /// per task (and not while cancelling): the provider's doing, not the task's.
+    func retryReclaimed(_ reclaimed: [Attempt]) throws {
+        guard backend.reclaimRetries > 0, !cancelling else { return }
+        var again: [(AttemptPlan, [String: String])] = []
+        for f in reclaimed {
+            guard let earlier = submitted[f], reclaimRetried[f.task, default: 0] < backend.reclaimRetries else { continue }
+            reclaimRetried[f.task, default: 0] += 1
+            var plan = earlier.plan
+            plan.attempt = f.attempt + 1
+            again.append((plan, earlier.resources))
+        }
+        guard !again.isEmpty else { return }
+        progressLock.withLock { progress.total += again.count }
+        for (plan, resources) in again { try submitGroup([plan], resources: resources) }
     }
 
     func endEvent(_ id: String, _ f: Attempt, _ final: FinalState, labels: String) -> Event {

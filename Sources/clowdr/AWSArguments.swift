@@ -30,6 +30,9 @@ struct AWSArguments: ParsableArguments {
     @Option(help: "awsbatch: the image the tasks run in, with clowdr at /opt/clowdr (see `clowdr cloud image`).")
     var image: String?
 
+    @Option(help: "awsbatch: new attempts given automatically to a task whose spot instance was reclaimed.")
+    var spotRetries = 2
+
     /// What a run records of these options, so that watch, rerun and sync find AWS again (never keys).
     var recorded: [String: String] {
         var r: [String: String] = ["aws_setup": setupName]
@@ -65,7 +68,9 @@ struct AWSArguments: ParsableArguments {
             throw CLIError.usage(
                 "no AWS Batch set-up '\(setupName)' in region \(configuration.region) (no record at \(path)): run clowdr cloud setup --region \(configuration.region) first")
         }
-        return AWSBatchSettings(configuration: configuration, s3: location, record: record, image: image, recordPath: path)
+        var settings = AWSBatchSettings(configuration: configuration, s3: location, record: record, image: image, recordPath: path)
+        settings.spotRetries = spotRetries
+        return settings
     }
 
     /// The invocation (or folder of them) to plan from: `path` itself, or what an `s3://` location holds, fetched into

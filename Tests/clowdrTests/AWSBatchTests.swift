@@ -174,3 +174,45 @@ enum Moto {
         AWSConfiguration(credentials: Credentials(accessKeyID: key!.id, secretAccessKey: key!.secret), region: "us-east-1", endpoints: ["": endpoint!])
     }
 }
+
+extension AWSBatchTests {
+    /// A BIDS app whose dataset and output folder are on S3, run end to end in containers: planned from the S3
+    /// listing, each child fetches only its participant's folder, its outputs go back to S3, and `clowdr sync`
+    /// afterwards adds nothing (nothing lost, nothing doubled).
+    @Test("a BIDS dataset on S3: one task per participant, each fetching only its own data, outputs sent back to S3; sync adds nothing")
+    func bidsOnS3() throws {
+        try ready()
+        let (endpoint, key) = (try #require(BatchMoto.endpoint), try #require(BatchMoto.key))
+        let s3 = S3Client(configuration: AWSConfiguration(credentials: Credentials(accessKeyID: key.id, secretAccessKey: key.secret), region: "us-east-1", endpoints: ["": endpoint]))
+        let prefix = "bids-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        for f in ["dataset_description.json", "sub-01/anat/a.nii", "sub-02/anat/b.nii", "sub-03/func/c.nii"] {
+            try s3.put(Data("x".utf8), bucket: BatchMoto.bucket, key: "\(prefix)/ds/\(f)")
+        }
+        let dir = try TestSupport.temporaryDirectory("aws-bids")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let d = #"""
+            {"name":"app","tool-version":"1","description":"d","schema-version":"0.5",
+             "command-line":"mkdir -p [OUT] && ls -R [BIDS] > [OUT]/sub-[P].txt; echo [LEVEL]",
+             "inputs":[{"id":"bids_dir","name":"b","type":"File","value-key":"[BIDS]"},
+                       {"id":"output_dir","name":"o","type":"String","value-key":"[OUT]"},
+                       {"id":"analysis_level","name":"a","type":"String","value-key":"[LEVEL]"},
+                       {"id":"participant_label","name":"p","type":"String","list":true,"optional":true,"value-key":"[P]"}],
+             "output-files":[{"id":"listing","name":"l","path-template":"[OUT]/sub-[P].txt"}]}
+            """#
+        try d.write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+        let root = "s3://\(BatchMoto.bucket)/\(prefix)"
+        try #"{"bids_dir":"\#(root)/ds","output_dir":"\#(root)/derivatives","analysis_level":"participant"}"#.write(
+            toFile: dir + "/i.json", atomically: true, encoding: .utf8)
+        let run = try behaviour.clowdr(
+            ["run", dir + "/d.json", dir + "/i.json", "--bids", "--provdir", dir + "/prov", "--backend", "awsbatch", "--endpoint", endpoint, "--s3", "\(root)/runs",
+             "--image", BatchMoto.image])
+        #expect(run.status == 0 && run.stdout.contains("3 attempts: 3 succeeded"), "\(run.stdout) \(run.stderr)")
+        for (p, own, other) in [("01", "a.nii", "b.nii"), ("02", "b.nii", "c.nii"), ("03", "c.nii", "a.nii")] {
+            let listing = String(decoding: try s3.get(bucket: BatchMoto.bucket, key: "\(prefix)/derivatives/sub-\(p).txt"), as: UTF8.self)
+            #expect(listing.contains(own) && !listing.contains(other), "sub-\(p) saw: \(listing)")
+        }
+        let exp = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").first)
+        let sync = try behaviour.clowdr(["sync", dir + "/prov/" + exp])
+        #expect(sync.status == 0 && sync.stdout.contains(": 0 events added"), "\(sync.stdout) \(sync.stderr)")
+    }
+}

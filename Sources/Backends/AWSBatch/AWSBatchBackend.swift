@@ -208,6 +208,8 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
         if force { try S3Mirror(s3: s3).pull(root.appending("streams/"), into: layout.tasks, wholeFiles: true) }
     }
 
+    public var reclaimRetries: Int { settings.spotRetries }
+
     /// The output streams of the attempts that ended last.
     public func finish() throws { try gather(force: true) }
 
