@@ -87,6 +87,7 @@ bench: deps
 	$(BUILD_DIR)/release/clowdr-bench query
 	$(BUILD_DIR)/release/clowdr-bench report
 	$(BUILD_DIR)/release/clowdr-bench ingest
+	@scripts/moto/setup.sh >/dev/null && $(BUILD_DIR)/release/clowdr-bench aws; status=$$?; scripts/moto/teardown.sh >/dev/null; [ $$status = 0 ]
 	@scripts/slurm/setup.sh >/dev/null && $(BUILD_DIR)/release/clowdr-bench slurm; status=$$?; scripts/slurm/teardown.sh >/dev/null; exit $$status
 
 # clowdr with its own loader and libraries, for clusters whose nodes run another Linux (scripts/dist/make-dist.sh).

@@ -74,7 +74,7 @@ let package = Package(
         // `make bench` and the helper processes that the tests drive (concurrent writers, killed writers).
         .executableTarget(
             name: "clowdr-bench",
-            dependencies: ["EventLog", "SQLite", "JSON", "Boutiques", "Runner", "Backends", "Query"],
+            dependencies: ["EventLog", "SQLite", "JSON", "Boutiques", "Runner", "Backends", "AWS", "ClowdrErrors", "Query"],
             path: "Benchmarks/clowdr-bench",
             swiftSettings: strict),
         // Helpers shared by the tests: temporary folders, built binaries, child processes.

@@ -743,6 +743,7 @@ case "report": try reportBenchmark()
 case "synth-experiment": try synthExperiment()
 case "ingest": try ingestBenchmark()
 case "slurm": try slurmBenchmark()
+case "aws": try awsBenchmark()
 default:
     print(
         "usage: clowdr-bench eventlog [--events N] [--batch B] [--rounds R] [--only PHASES] | boutiques [--invocations N] [--bosh PATH] | append-worker --log PATH --stream K --events N --batch B"

@@ -15,6 +15,15 @@ public struct HTTPResponse: Sendable {
     public func header(_ name: String) -> String? { headers.first { $0.key.lowercased() == name.lowercased() }?.value }
 }
 
+/// How many requests this process sent to AWS (retries included), for benchmarks that count API calls.
+public final class AWSRequestCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    public var value: Int { lock.withLock { count } }
+    func add() { lock.withLock { count += 1 } }
+    public static let shared = AWSRequestCount()
+}
+
 /// Sends signed requests to AWS: SigV4 in the headers, retries with exponential backoff and jitter on 5xx answers,
 /// throttling and dropped connections, and AWS's error bodies (XML or JSON) turned into messages.
 public struct AWSHTTP: Sendable {
@@ -36,6 +45,7 @@ public struct AWSHTTP: Sendable {
         for attempt in 0..<attempts {
             if attempt > 0 { Thread.sleep(forTimeInterval: backoff * pow(2, Double(attempt - 1)) * Double.random(in: 0.5...1.5)) }
             let response: HTTPResponse
+            AWSRequestCount.shared.add()
             do { response = try exchange(sign(method, url, service: service, body: body, headers: headers), body: body) } catch {
                 last = error  // a dropped connection: try again
                 continue
