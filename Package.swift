@@ -86,7 +86,8 @@ let package = Package(
         .testTarget(
             name: "ExportTests", dependencies: ["Export", "EventLog", "JSON", "CSystem", "TestSupport"], exclude: ["golden"], swiftSettings: strict),
         .testTarget(name: "ShareTests", dependencies: ["Share", "Export", "EventLog", "JSON", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "AWSTests", dependencies: ["AWS", "Backends", "Runner", "Boutiques", "ClowdrErrors", "JSON", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "AWSTests", dependencies: ["AWS", "Backends", "Runner", "Boutiques", "ClowdrErrors", "JSON", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "SQLite", "JSON", "TestSupport"], swiftSettings: strict),
         // End-to-end tests of the built `clowdr` binary: output and exit codes.

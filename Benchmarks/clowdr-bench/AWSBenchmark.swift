@@ -1,6 +1,6 @@
 import AWS
-import ClowdrErrors
 import Backends
+import ClowdrErrors
 import EventLog
 import Foundation
 import Runner
@@ -39,28 +39,37 @@ func awsBenchmark() throws {
 
     // S3: the same file both ways, clowdr then the aws CLI, twice, alternating.
     let file = dir + "/data.bin"
-    let h = FileHandle(forWritingAtPath: { FileManager.default.createFile(atPath: file, contents: nil); return file }())!
+    let h = FileHandle(
+        forWritingAtPath: {
+            FileManager.default.createFile(atPath: file, contents: nil)
+            return file
+        }())!
     var block = [UInt8](repeating: 0, count: 1 << 20)
     for i in 0..<megabytes {
         for j in stride(from: 0, to: block.count, by: 64) { block[j] = UInt8(truncatingIfNeeded: i &+ j) }
         h.write(Data(block))
     }
     try h.close()
-    let env = [
-        "AWS_ACCESS_KEY_ID=\(key[0])", "AWS_SECRET_ACCESS_KEY=\(key[1])", "AWS_DEFAULT_REGION=us-east-1",
-    ].joined(separator: " ")
+    // Keys in the peer's environment, never on its command line.
+    let env = ProcessInfo.processInfo.environment.merging(
+        ["AWS_ACCESS_KEY_ID": key[0], "AWS_SECRET_ACCESS_KEY": key[1], "AWS_DEFAULT_REGION": "us-east-1"]
+    ) { $1 }
     func awsCLI(_ arguments: String) throws -> Double {
         try seconds {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
-            p.arguments = ["-c", "\(env) aws --endpoint-url \(endpoint) s3 cp --only-show-errors \(arguments)"]
+            p.arguments = ["-c", "aws --endpoint-url \(endpoint) s3 cp --only-show-errors \(arguments)"]
+            p.environment = env
             try p.run()
             p.waitUntilExit()
             if p.terminationStatus != 0 { throw AWSError("aws s3 cp \(arguments) failed", code: "bench.aws_cli") }
         }
     }
-    let hasCLI = FileManager.default.isExecutableFile(atPath: "/usr/bin/aws")
-        || (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: "\($0)/aws") }
+    let hasCLI =
+        FileManager.default.isExecutableFile(atPath: "/usr/bin/aws")
+        || (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").contains {
+            FileManager.default.isExecutableFile(atPath: "\($0)/aws")
+        }
     emit("aws benchmark: S3 on moto (\(endpoint)), \(megabytes) MB, clowdr parts of 16 MiB, 8 at once")
     for round in 1...2 {
         let l = S3Location(bucket: bucket, key: "clowdr/data.bin")
@@ -68,13 +77,15 @@ func awsBenchmark() throws {
         let down = try seconds { try s3.download(l, to: dir + "/back.bin") }
         try s3.delete(bucket: bucket, key: l.key)
         try? FileManager.default.removeItem(atPath: dir + "/back.bin")
-        var line = "  round \(round): clowdr up \(f(up)) s (\(f(Double(megabytes) / up, 0)) MB/s), down \(f(down)) s (\(f(Double(megabytes) / down, 0)) MB/s)"
+        var line =
+            "  round \(round): clowdr up \(f(up)) s (\(f(Double(megabytes) / up, 0)) MB/s), down \(f(down)) s (\(f(Double(megabytes) / down, 0)) MB/s)"
         if hasCLI {
             let peerUp = try awsCLI("\(file) s3://\(bucket)/peer/data.bin")
             let peerDown = try awsCLI("s3://\(bucket)/peer/data.bin \(dir)/peer.bin")
             try s3.delete(bucket: bucket, key: "peer/data.bin")
             try? FileManager.default.removeItem(atPath: dir + "/peer.bin")
-            line += "; aws s3 cp up \(f(peerUp)) s, down \(f(peerDown)) s; ratio (aws / clowdr, >= 1 is at least as fast): up \(f(peerUp / up)), down \(f(peerDown / down))"
+            line +=
+                "; aws s3 cp up \(f(peerUp)) s, down \(f(peerDown)) s; ratio (aws / clowdr, >= 1 is at least as fast): up \(f(peerUp / up)), down \(f(peerDown / down))"
         } else {
             line += "; the aws CLI is not installed: no peer figure"
         }
@@ -88,10 +99,12 @@ func awsBenchmark() throws {
     let record = try CloudSetup(configuration: configuration).setup(previous: nil)
     let recordPath = CloudRecord.defaultPath(name: record.name, region: "us-east-1")
     try record.save(recordPath)
-    try #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"true [N]","inputs":[{"id":"n","name":"n","type":"Number","integer":true,"value-key":"[N]"}]}"#
+    try
+        #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"true [N]","inputs":[{"id":"n","name":"n","type":"Number","integer":true,"value-key":"[N]"}]}"#
         .write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
     try "{\"n\": [\((0..<n).map(String.init).joined(separator: ","))]}".write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
-    var request = RunRequest(descriptorPath: dir + "/d.json", invocationPath: dir + "/i.json", provdir: dir + "/prov", options: RunOptions(jobs: 1, workingDirectory: dir))
+    var request = RunRequest(
+        descriptorPath: dir + "/d.json", invocationPath: dir + "/i.json", provdir: dir + "/prov", options: RunOptions(jobs: 1, workingDirectory: dir))
     request.sweeps = ["n"]
     let (d, tasks) = try Runs.plan(request)
     let (layout, log) = try ExperimentSetup.create(
@@ -99,7 +112,8 @@ func awsBenchmark() throws {
         options: [:], factory: EventFactory(), backend: "awsbatch")
     let backend = AWSBatchBackend(
         layout: layout,
-        settings: AWSBatchSettings(configuration: configuration, s3: S3Location(bucket: bucket, key: "runs"), record: record, image: "tool:1", recordPath: recordPath))
+        settings: AWSBatchSettings(
+            configuration: configuration, s3: S3Location(bucket: bucket, key: "runs"), record: record, image: "tool:1", recordPath: recordPath))
     let controller = Controller(layout: layout, log: log, backend: backend)
     let before = AWSRequestCount.shared.value
     let submit = try seconds {

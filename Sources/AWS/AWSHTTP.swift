@@ -75,6 +75,9 @@ public struct AWSHTTP: Sendable {
         var request = URLRequest(url: url)
         request.httpMethod = method
         for (name, value) in signed.headers where name != "Host" { request.addValue(value, forHTTPHeaderField: name) }
+        // libcurl asks a large body's server for "100 Continue" first and waits up to a second for it when the server
+        // does not answer so: no such wait.
+        if !body.isEmpty { request.setValue("", forHTTPHeaderField: "Expect") }
         return request
     }
 

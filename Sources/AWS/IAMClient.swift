@@ -1,5 +1,6 @@
 import ClowdrErrors
 import Foundation
+
 /// The IAM and EC2 calls `clowdr cloud setup` and `teardown` make (Query protocol, XML answers).
 public struct IAMClient: Sendable {
     public var http: AWSHTTP
@@ -23,7 +24,8 @@ public struct IAMClient: Sendable {
     public func createRole(_ name: String, trusting service: String, tags: [String: String]) throws -> String {
         let trust =
             #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"\#(service)"},"Action":"sts:AssumeRole"}]}"#
-        let xml = try call("CreateRole", [("RoleName", name), ("AssumeRolePolicyDocument", trust)] + Self.tagParameters(tags), resource: "role \(name)")
+        let xml = try call(
+            "CreateRole", [("RoleName", name), ("AssumeRolePolicyDocument", trust)] + Self.tagParameters(tags), resource: "role \(name)")
         return XML.values("Arn", in: xml).first ?? ""
     }
 
@@ -75,7 +77,8 @@ public struct IAMClient: Sendable {
     }
 
     static func tagParameters(_ tags: [String: String]) -> [(String, String)] {
-        tags.sorted { $0.key < $1.key }.enumerated().flatMap { i, t in [("Tags.member.\(i + 1).Key", t.key), ("Tags.member.\(i + 1).Value", t.value)] }
+        tags.sorted { $0.key < $1.key }.enumerated().flatMap { i, t in [("Tags.member.\(i + 1).Key", t.key), ("Tags.member.\(i + 1).Value", t.value)]
+        }
     }
 
     static func tags(in xml: String) -> [String: String] {
@@ -104,7 +107,8 @@ public struct EC2Client: Sendable {
     /// The default VPC's default security group.
     public func defaultSecurityGroups() throws -> [String] {
         let xml = try http.query(
-            service: "ec2", action: "DescribeSecurityGroups", version: "2016-11-15", [("Filter.1.Name", "group-name"), ("Filter.1.Value.1", "default")],
+            service: "ec2", action: "DescribeSecurityGroups", version: "2016-11-15",
+            [("Filter.1.Name", "group-name"), ("Filter.1.Value.1", "default")],
             resource: "the default security group")
         return Array(Set(XML.values("groupId", in: xml))).sorted()
     }

@@ -6,8 +6,8 @@ public import Foundation
 extension S3Client {
     /// How objects are cut: parts of `partSize` bytes (S3's minimum is 5 MiB except the last), `parallel` at once.
     public struct Transfer: Sendable {
-        public var partSize = 16 << 20
-        public var parallel = 8
+        public var partSize = 8 << 20
+        public var parallel = 10
         public init() {}
     }
 
@@ -23,8 +23,10 @@ extension S3Client {
         }
         let resource = l.description
         let started = String(
-            decoding: try http.send("POST", url(l.bucket, l.key, query: "uploads="), service: "s3", operation: "CreateMultipartUpload", resource: resource)
-                .body, as: UTF8.self)
+            decoding: try http.send(
+                "POST", url(l.bucket, l.key, query: "uploads="), service: "s3", operation: "CreateMultipartUpload", resource: resource
+            )
+            .body, as: UTF8.self)
         guard let upload = XML.values("UploadId", in: started).first else {
             throw AWSError("CreateMultipartUpload \(resource): the answer has no UploadId", code: "aws.bad_answer")
         }
@@ -39,10 +41,12 @@ extension S3Client {
             try Self.parallel(parts, width: transfer.parallel) { i in
                 let data = try Self.read(path, offset: Int64(i) * Int64(transfer.partSize), count: transfer.partSize)
                 let query = "partNumber=\(i + 1)&uploadId=" + SigV4.encode(upload)
-                let r = try http.send("PUT", url(l.bucket, l.key, query: query), service: "s3", body: data, operation: "UploadPart", resource: resource)
+                let r = try http.send(
+                    "PUT", url(l.bucket, l.key, query: query), service: "s3", body: data, operation: "UploadPart", resource: resource)
                 etags.lock.withLock { etags.values[i] = r.header("ETag") ?? "" }
             }
-            let body = "<CompleteMultipartUpload>"
+            let body =
+                "<CompleteMultipartUpload>"
                 + etags.values.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\($0.element)</ETag></Part>" }.joined()
                 + "</CompleteMultipartUpload>"
             let done = try http.send(

@@ -62,7 +62,8 @@ public enum BackendRuns {
 
     static func awsSettings(_ o: Options) throws -> AWSBatchSettings {
         guard let s = o.aws else {
-            throw BackendError("--backend awsbatch needs --s3 s3://BUCKET/PREFIX and a set-up (clowdr cloud setup)", code: "usage.awsbatch", usage: true)
+            throw BackendError(
+                "--backend awsbatch needs --s3 s3://BUCKET/PREFIX and a set-up (clowdr cloud setup)", code: "usage.awsbatch", usage: true)
         }
         return s
     }

@@ -220,7 +220,13 @@ public final class Controller: @unchecked Sendable {
     /// workers, most did not), then the events appended since the last look; updates the open attempts.
     func look(force: Bool = false) throws {
         if backend.recordsThroughSegments {
-            try backend.gather(force: force)
+            do { try backend.gather(force: force) } catch let e as BackendError where !e.isUsageError {
+                // Where the workers write is away (S3 down): what is here is ingested, the rest is fetched later.
+                if unreachableSince == nil {
+                    unreachableSince = Date()
+                    onWarning?("\(e.message); following from what was fetched and trying again")
+                }
+            }
             _ = try log.ingestNewSegments(in: layout.segments)
         }
         for (task, attempt) in try follower.refresh(from: log) {

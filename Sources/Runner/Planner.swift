@@ -225,7 +225,8 @@ public struct Planner: Sendable {
             guard let tree else { continue }
             let root = value.hasSuffix("/") ? String(value.dropLast()) : value
             if tree.fileExists(root + "/dataset_description.json") { return (root, tree) }
-            throw PlanError("--bids: \(file): \(id) '\(value)' is not a BIDS dataset: it has no dataset_description.json", code: "plan.bids_not_a_dataset")
+            throw PlanError(
+                "--bids: \(file): \(id) '\(value)' is not a BIDS dataset: it has no dataset_description.json", code: "plan.bids_not_a_dataset")
         }
         let paths = fileInputs.map { ($0.0, $0.1, PythonFormat.abspath($0.1, cwd: workingDirectory)) }
         if let found = paths.first(where: { FileManager.default.fileExists(atPath: $0.2 + "/dataset_description.json") }) {

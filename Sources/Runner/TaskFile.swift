@@ -152,7 +152,8 @@ public enum Worker {
             options.sampleInterval = t.sampleInterval
             options.releaseStartupMemory = true
             options.container =
-                t.insideImage ? nil : try ContainerChoice.options(for: d, runtime: t.containerRuntime, volumes: t.volumes, mapUser: false, imagePath: nil)
+                t.insideImage
+                ? nil : try ContainerChoice.options(for: d, runtime: t.containerRuntime, volumes: t.volumes, mapUser: false, imagePath: nil)
             let rendered = try Renderer(d, workingDirectory: workdir).render(
                 try BoutiquesDocument.load(layout.invocation(t.task)), file: layout.invocation(t.task))
             let segmentPath = segment ?? layout.segments + "/\(HostInfo.hostname)-\(getpid()).ndjson"

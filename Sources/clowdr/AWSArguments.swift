@@ -36,7 +36,10 @@ struct AWSArguments: ParsableArguments {
     /// What a run records of these options, so that watch, rerun and sync find AWS again (never keys).
     var recorded: [String: String] {
         var r: [String: String] = ["aws_setup": setupName]
-        for (k, v) in [("s3", s3), ("image", image), ("aws_region", region), ("aws_profile", profile), ("aws_endpoint", endpoint), ("aws_setup_record", setupRecord)] {
+        for (k, v) in [
+            ("s3", s3), ("image", image), ("aws_region", region), ("aws_profile", profile), ("aws_endpoint", endpoint),
+            ("aws_setup_record", setupRecord),
+        ] {
             if let v { r[k] = v }
         }
         return r
@@ -66,7 +69,8 @@ struct AWSArguments: ParsableArguments {
         let path = recordPath(region: configuration.region)
         guard let record = try CloudRecord.load(path) else {
             throw CLIError.usage(
-                "no AWS Batch set-up '\(setupName)' in region \(configuration.region) (no record at \(path)): run clowdr cloud setup --region \(configuration.region) first")
+                "no AWS Batch set-up '\(setupName)' in region \(configuration.region) (no record at \(path)): run clowdr cloud setup --region \(configuration.region) first"
+            )
         }
         var settings = AWSBatchSettings(configuration: configuration, s3: location, record: record, image: image, recordPath: path)
         settings.spotRetries = spotRetries

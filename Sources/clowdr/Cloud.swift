@@ -202,10 +202,13 @@ struct CloudImageCommand: ParsableCommand {
 
     func run() throws {
         guard let dist = dist ?? DerivedImage.runningDist() else {
-            throw CLIError.usage("--dist: this clowdr is not a `make dist` install; give the folder make dist wrote (out/dist/clowdr-VERSION-linux-x86_64)")
+            throw CLIError.usage(
+                "--dist: this clowdr is not a `make dist` install; give the folder make dist wrote (out/dist/clowdr-VERSION-linux-x86_64)")
         }
         let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
-        guard let engine = engine ?? ["podman", "docker"].first(where: { e in paths.contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(e)") } })
+        guard
+            let engine = engine
+                ?? ["podman", "docker"].first(where: { e in paths.contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(e)") } })
         else { throw CLIError.usage("neither podman nor docker is on the PATH: install one, or give --engine") }
         let image = DerivedImage(base: from, tag: tag, dist: dist, engine: engine)
         try image.build()

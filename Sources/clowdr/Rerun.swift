@@ -36,7 +36,9 @@ struct Rerun: ParsableCommand {
             let experiment = try EventLog(path: layout.log, mode: .readOnly).projectedState().experiment
             let kind = cluster.kind(recorded: experiment?.backend)
             var on = try cluster.options(groupBy: nil, on: kind, recorded: experiment?.options ?? [:])
-            on.aws?.volumes = execution.volumes.isEmpty ? (experiment?.options["volumes"]).map { $0.split(separator: ",").map(String.init) } ?? [] : execution.volumes
+            on.aws?.volumes =
+                execution.volumes.isEmpty
+                ? (experiment?.options["volumes"]).map { $0.split(separator: ",").map(String.init) } ?? [] : execution.volumes
             return try BackendRuns.rerun(
                 layout, mode: mode, dev: dev, on: on,
                 options: try execution.runOptions(for: d, on: kind),

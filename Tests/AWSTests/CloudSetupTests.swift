@@ -4,14 +4,21 @@ import Foundation
 import JSON
 import Testing
 
-@Suite("clowdr cloud setup and teardown against moto", .enabled(if: Moto.available, "moto is not running: scripts/moto/setup.sh starts it (make test does)"))
+@Suite(
+    "clowdr cloud setup and teardown against moto",
+    .enabled(if: Moto.available, "moto is not running: scripts/moto/setup.sh starts it (make test does)"))
 struct CloudSetupTests {
     /// Lines said by a set-up, kept for the checks.
     final class Said: @unchecked Sendable {
         let lock = NSLock()
         var lines: [String] = []
         func add(_ s: String) { lock.withLock { lines.append(s) } }
-        func take() -> [String] { lock.withLock { defer { lines = [] }; return lines } }
+        func take() -> [String] {
+            lock.withLock {
+                defer { lines = [] }
+                return lines
+            }
+        }
     }
 
     func setup(_ name: String, said: Said) -> CloudSetup {
@@ -22,7 +29,9 @@ struct CloudSetupTests {
         return s
     }
 
-    @Test("setup makes tagged resources and reuses what exists; setup again changes nothing; teardown removes exactly those, leaves a role it did not make, and runs twice")
+    @Test(
+        "setup makes tagged resources and reuses what exists; setup again changes nothing; teardown removes exactly those, leaves a role it did not make, and runs twice"
+    )
     func setupTwiceTeardownTwice() throws {
         let name = "ct\(getpid())\(Int.random(in: 0..<100_000))"
         let said = Said()

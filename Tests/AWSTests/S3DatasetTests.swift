@@ -52,7 +52,10 @@ struct S3DatasetTests {
         let local = try plan(dir + "/ds")
         let remote = try plan("s3://\(bucket)/studies/ds")
         func shown(_ p: Planner.Plan, root: String) -> [String] {
-            p.tasks.map { "\($0.labels["participant"] ?? "")/\($0.labels["session"] ?? "-") " + $0.rendered.commandLine.replacingOccurrences(of: root, with: "DS") }
+            p.tasks.map {
+                "\($0.labels["participant"] ?? "")/\($0.labels["session"] ?? "-") "
+                    + $0.rendered.commandLine.replacingOccurrences(of: root, with: "DS")
+            }
         }
         #expect(local.tasks.count == 5)
         #expect(shown(local, root: dir + "/ds") == shown(remote, root: "s3://\(bucket)/studies/ds"))

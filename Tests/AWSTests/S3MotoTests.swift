@@ -83,7 +83,7 @@ struct S3MotoTests {
     func locations() throws {
         let l = try #require(S3Location("s3://lab-data/bids/ds001"))
         #expect(l.bucket == "lab-data" && l.key == "bids/ds001" && l.appending("sub-01/anat").key == "bids/ds001/sub-01/anat")
-        #expect(S3Location("s3://lab-data")?.folderPrefix == "" && S3Location("s3://")==nil && S3Location("/data") == nil)
+        #expect(S3Location("s3://lab-data")?.folderPrefix == "" && S3Location("s3://") == nil && S3Location("/data") == nil)
         #expect(throws: CodedFailure.self) { try S3Location.parse("lab-data/x", what: "--s3") }
     }
 }

@@ -53,7 +53,9 @@ struct BatchAccountingTests {
             #"{"jobId":"p:4","status":"RUNNABLE","statusReason":"MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job resource requirement (vCPU/memory/GPU) is higher than that can be met by the CE(s) attached to the job queue."}"#
         )
         #expect(AWSBatchBackend.queueState(stuck) == .unschedulable(reason: stuck.statusReason))
-        #expect(AWSBatchBackend.queueState(try job(#"{"jobId":"p:5","status":"RUNNABLE","statusReason":"ACTION_REQUIRED - CE has no instances"}"#)) != .running)
+        #expect(
+            AWSBatchBackend.queueState(try job(#"{"jobId":"p:5","status":"RUNNABLE","statusReason":"ACTION_REQUIRED - CE has no instances"}"#))
+                != .running)
         #expect(AWSBatchBackend.queueState(try job(#"{"jobId":"p:6","status":"RUNNABLE"}"#)) == .pending(reason: "RUNNABLE"))
         #expect(AWSBatchBackend.queueState(try job(#"{"jobId":"p:7","status":"RUNNING"}"#)) == .running)
         #expect(AWSBatchBackend.parent("p:7") == "p" && AWSBatchBackend.parent("solo") == "solo")

@@ -29,7 +29,8 @@ final class ReclaimingScheduler: Backend, @unchecked Sendable {
     }
     func queue() throws -> [String: QueueState] { [:] }
     func accounting(_ ids: [String]) throws -> [String: FinalState]? {
-        Dictionary(uniqueKeysWithValues: ids.map { ($0, FinalState(state: "FAILED: Host EC2 (instance i-0abc) terminated.", failureClass: .preempted)) })
+        Dictionary(
+            uniqueKeysWithValues: ids.map { ($0, FinalState(state: "FAILED: Host EC2 (instance i-0abc) terminated.", failureClass: .preempted)) })
     }
     func cancel(_ ids: [String]) throws {}
 }
@@ -40,10 +41,13 @@ struct ReclaimRetryTests {
     func retriedUpToCount() throws {
         let dir = try TestSupport.temporaryDirectory("reclaim")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"true [K]","inputs":[{"id":"k","name":"k","type":"Number","value-key":"[K]"}]}"#
+        try
+            #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"true [K]","inputs":[{"id":"k","name":"k","type":"Number","value-key":"[K]"}]}"#
             .write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
         try #"{"k":[1,2]}"#.write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
-        var request = RunRequest(descriptorPath: dir + "/d.json", invocationPath: dir + "/i.json", provdir: dir + "/prov", options: RunOptions(jobs: 1, workingDirectory: dir))
+        var request = RunRequest(
+            descriptorPath: dir + "/d.json", invocationPath: dir + "/i.json", provdir: dir + "/prov",
+            options: RunOptions(jobs: 1, workingDirectory: dir))
         request.sweeps = ["k"]
         let (d, tasks) = try Runs.plan(request)
         let (layout, log) = try ExperimentSetup.create(

@@ -36,7 +36,9 @@ enum BatchMoto {
         guard available, let key, let endpoint else { return "moto in podman mode is not running" }
         let clowdr = TestSupport.binary("clowdr")!
         do {
-            let s3 = S3Client(configuration: AWSConfiguration(credentials: Credentials(accessKeyID: key.id, secretAccessKey: key.secret), region: "us-east-1", endpoints: ["": endpoint]))
+            let s3 = S3Client(
+                configuration: AWSConfiguration(
+                    credentials: Credentials(accessKeyID: key.id, secretAccessKey: key.secret), region: "us-east-1", endpoints: ["": endpoint]))
             if try s3.head(bucket: bucket, key: "none") == nil { try? s3.createBucket(bucket) }
             let setup = try TestSupport.run(clowdr, ["cloud", "setup", "--endpoint", endpoint], environment: environment)
             guard setup.status == 0 else { return "clowdr cloud setup: \(setup.stderr)" }
@@ -57,12 +59,16 @@ enum BatchMoto {
 
 /// The shared backend behaviour and AWS Batch's own, on moto running each child as a real container: `clowdr task`
 /// runs inside the image against moto's S3, and the controller gathers the segments from S3.
-@Suite("AWS Batch on moto with real containers", .serialized, .enabled(if: BatchMoto.available, "moto in podman mode is not running: make test starts it (scripts/moto/setup.sh with MOTO_BATCH=podman)"))
+@Suite(
+    "AWS Batch on moto with real containers", .serialized,
+    .enabled(if: BatchMoto.available, "moto in podman mode is not running: make test starts it (scripts/moto/setup.sh with MOTO_BATCH=podman)"))
 struct AWSBatchTests {
     var behaviour: BackendBehaviour {
         BackendBehaviour(
             backend: "awsbatch",
-            arguments: ["--endpoint", BatchMoto.endpoint ?? "", "--s3", "s3://\(BatchMoto.bucket)/runs", "--image", BatchMoto.image, "-v", "{dir}:{dir}"],
+            arguments: [
+                "--endpoint", BatchMoto.endpoint ?? "", "--s3", "s3://\(BatchMoto.bucket)/runs", "--image", BatchMoto.image, "-v", "{dir}:{dir}",
+            ],
             environment: BatchMoto.environment, nativeID: #"^[0-9a-f-]{36}(:[0-9]+)?$"#, runsAtOnce: nil)
     }
 
@@ -125,7 +131,8 @@ extension AWSBatchTests {
 /// moto's Batch without containers (every job succeeds at once and runs nothing): the API's shapes, end to end.
 @Suite("AWS Batch API shapes on moto without containers", .enabled(if: Moto.available, "moto is not running: make test starts it"))
 struct AWSBatchShapeTests {
-    @Test("an array job per run, native ids JOB:INDEX, a child that ran no worker is not taken for success, and one job definition reused by every run")
+    @Test(
+        "an array job per run, native ids JOB:INDEX, a child that ran no worker is not taken for success, and one job definition reused by every run")
     func shapes() throws {
         let home = try TestSupport.temporaryDirectory("aws-shapes")
         defer { try? FileManager.default.removeItem(atPath: home) }
@@ -145,8 +152,11 @@ struct AWSBatchShapeTests {
             #expect(run.status == 1 && run.stdout.contains("3 attempts: 3 failed"), "\(run.stdout) \(run.stderr)")
         }
         let ids = try behaviour.attempts(dir).compactMap(\.nativeID)
-        #expect(ids.count == 3 && Set(ids.map { $0.split(separator: ":")[0] }).count == 1 && ids.map { $0.split(separator: ":")[1] } == ["0", "1", "2"])
-        let reasons = try behaviour.rows(dir, "SELECT json_extract(payload, '$.reason') FROM events WHERE type = 'task_ended'").compactMap { $0[0].string }
+        #expect(
+            ids.count == 3 && Set(ids.map { $0.split(separator: ":")[0] }).count == 1 && ids.map { $0.split(separator: ":")[1] } == ["0", "1", "2"])
+        let reasons = try behaviour.rows(dir, "SELECT json_extract(payload, '$.reason') FROM events WHERE type = 'task_ended'").compactMap {
+            $0[0].string
+        }
         #expect(reasons.count == 3 && reasons.allSatisfy { $0.contains("AWS Batch says SUCCEEDED; its worker recorded no exit") }, "\(reasons)")
         let record = try String(contentsOfFile: home + "/aws/clowdr-us-east-1.json", encoding: .utf8)
         #expect(record.components(separatedBy: "\"job_definition\"").count == 2, "one job definition for two runs: \(record)")
@@ -171,7 +181,8 @@ enum Moto {
         ["AWS_ACCESS_KEY_ID": key?.id ?? "", "AWS_SECRET_ACCESS_KEY": key?.secret ?? "", "AWS_REGION": "us-east-1", "CLOWDR_POLL_SECONDS": "1"]
     }
     static var configuration: AWSConfiguration {
-        AWSConfiguration(credentials: Credentials(accessKeyID: key!.id, secretAccessKey: key!.secret), region: "us-east-1", endpoints: ["": endpoint!])
+        AWSConfiguration(
+            credentials: Credentials(accessKeyID: key!.id, secretAccessKey: key!.secret), region: "us-east-1", endpoints: ["": endpoint!])
     }
 }
 
@@ -183,7 +194,9 @@ extension AWSBatchTests {
     func bidsOnS3() throws {
         try ready()
         let (endpoint, key) = (try #require(BatchMoto.endpoint), try #require(BatchMoto.key))
-        let s3 = S3Client(configuration: AWSConfiguration(credentials: Credentials(accessKeyID: key.id, secretAccessKey: key.secret), region: "us-east-1", endpoints: ["": endpoint]))
+        let s3 = S3Client(
+            configuration: AWSConfiguration(
+                credentials: Credentials(accessKeyID: key.id, secretAccessKey: key.secret), region: "us-east-1", endpoints: ["": endpoint]))
         let prefix = "bids-\(getpid())-\(Int.random(in: 0..<1_000_000))"
         for f in ["dataset_description.json", "sub-01/anat/a.nii", "sub-02/anat/b.nii", "sub-03/func/c.nii"] {
             try s3.put(Data("x".utf8), bucket: BatchMoto.bucket, key: "\(prefix)/ds/\(f)")
@@ -204,8 +217,11 @@ extension AWSBatchTests {
         try #"{"bids_dir":"\#(root)/ds","output_dir":"\#(root)/derivatives","analysis_level":"participant"}"#.write(
             toFile: dir + "/i.json", atomically: true, encoding: .utf8)
         let run = try behaviour.clowdr(
-            ["run", dir + "/d.json", dir + "/i.json", "--bids", "--provdir", dir + "/prov", "--backend", "awsbatch", "--endpoint", endpoint, "--s3", "\(root)/runs",
-             "--image", BatchMoto.image])
+            [
+                "run", dir + "/d.json", dir + "/i.json", "--bids", "--provdir", dir + "/prov", "--backend", "awsbatch", "--endpoint", endpoint,
+                "--s3", "\(root)/runs",
+                "--image", BatchMoto.image,
+            ])
         #expect(run.status == 0 && run.stdout.contains("3 attempts: 3 succeeded"), "\(run.stdout) \(run.stderr)")
         for (p, own, other) in [("01", "a.nii", "b.nii"), ("02", "b.nii", "c.nii"), ("03", "c.nii", "a.nii")] {
             let listing = String(decoding: try s3.get(bucket: BatchMoto.bucket, key: "\(prefix)/derivatives/sub-\(p).txt"), as: UTF8.self)
@@ -213,6 +229,42 @@ extension AWSBatchTests {
         }
         let exp = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").first)
         let sync = try behaviour.clowdr(["sync", dir + "/prov/" + exp])
+        #expect(sync.status == 0 && sync.stdout.contains(": 0 events added"), "\(sync.stdout) \(sync.stderr)")
+    }
+}
+
+extension AWSBatchTests {
+    /// AWS away for a while in the middle of a run (a loopback proxy in front of moto answers 503 to every request,
+    /// the controller's and the workers' alike), then back: the run ends on its own with every attempt's events,
+    /// none lost or doubled, and a later `clowdr sync` adds nothing.
+    @Test("AWS away mid-run (503 to every request for 15 s), then back: every event recorded once; sync adds nothing")
+    func awayMidRun() throws {
+        try ready()
+        let endpoint = try #require(BatchMoto.endpoint)
+        let port = try #require(URL(string: endpoint)?.port)
+        let proxy = try ScriptedServer([(0, "")], upstream: UInt16(port))
+        defer { proxy.stop() }
+        let b = BackendBehaviour(
+            backend: "awsbatch",
+            arguments: ["--endpoint", "http://127.0.0.1:\(proxy.port)", "--s3", "s3://\(BatchMoto.bucket)/away", "--image", BatchMoto.image],
+            environment: BatchMoto.environment, nativeID: "", runsAtOnce: nil)
+        let dir = try b.project("sleep 6; exit [K]", [0, 2, 0])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let p = try b.start(dir)
+        #expect(b.wait(dir) { rows in rows.contains { $0.state == "running" } }, "an attempt running: \((try? b.attempts(dir)) ?? [])")
+        proxy.down = true
+        Thread.sleep(forTimeInterval: 15)
+        proxy.down = false
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 1)
+        #expect(proxy.injected > 3, "requests refused while away: \(proxy.injected)")
+        let attempts = try b.attempts(dir)
+        #expect(attempts.map(\.state) == ["succeeded", "failed", "succeeded"] && attempts.map(\.exit) == [0, 2, 0], "\(attempts)")
+        try b.checkRecord(dir)
+        let samples = try b.rows(dir, "SELECT count(DISTINCT task) FROM events WHERE type = 'sample'")
+        #expect(samples.first?.first?.int64 == 3, "every attempt's samples came back")
+        let exp = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").first)
+        let sync = try b.clowdr(["sync", dir + "/prov/" + exp])
         #expect(sync.status == 0 && sync.stdout.contains(": 0 events added"), "\(sync.stdout) \(sync.stderr)")
     }
 }

@@ -173,10 +173,20 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
     public func accounting(_ ids: [String]) throws -> [String: FinalState]? {
         var finals: [String: FinalState] = [:]
         countCall((ids.count + BatchClient.describeLimit - 1) / BatchClient.describeLimit)
-        for job in try batch.describeJobs(ids) where job.isFinal { finals[job.id] = BatchAccounting.final(job) }
+        let jobs = try batch.describeJobs(ids)
+        for job in jobs where job.isFinal { finals[job.id] = BatchAccounting.final(job) }
+        // Batch keeps ended jobs for days: one it does not know was lost (its service restarted, its queue deleted).
+        // Asked again for a while first (a job just submitted may not be listed yet), then recorded as unknown.
+        for id in Set(ids).subtracting(jobs.map(\.id)) {
+            var lost = FinalState(state: "UNKNOWN: AWS Batch does not know this job", failureClass: .unknown)
+            lost.settled = false
+            finals[id] = lost
+        }
         return finals
     }
 
+    /// Terminates the jobs, each child by its own id (AWS would also stop an array's children through their parent;
+    /// moto does not, and one call per child works on both).
     public func cancel(_ ids: [String]) throws {
         for id in Set(ids).sorted() {
             countCall()

@@ -1,8 +1,8 @@
 public import AWS
+import Boutiques
 import ClowdrErrors
 public import EventLog
 import Foundation
-import Boutiques
 import JSON
 public import Runner
 
@@ -17,6 +17,9 @@ public struct AWSBatchWorker: Sendable {
     public var scratch: String
     /// Seconds between uploads of the segment while attempts run.
     public var uploadInterval = 5.0
+    /// How long the uploads at the end (segment, streams, outputs) keep trying while S3 cannot be reached: what an
+    /// attempt recorded is not given up after the client's own few retries.
+    public var patience = 600.0
 
     /// `scratch` nil: a folder of this process under the temporary folder.
     public init(configuration: AWSConfiguration, scratch: String? = nil) {
@@ -58,7 +61,7 @@ public struct AWSBatchWorker: Sendable {
         }
         let segment = layout.segments + "/" + segmentName + ".ndjson"
         let remote = segments.appending(segmentName + ".ndjson")
-        let uploader = PeriodicUpload(s3: s3, file: segment, to: remote, every: uploadInterval)
+        let uploader = PeriodicUpload(s3: s3, file: segment, to: remote, every: uploadInterval, patience: patience)
         uploader.start()
         let results: [(TaskFile, TaskStatus)]
         do { results = try Worker.run(tasks: tasks, segment: segment, cancel: cancel) } catch {
@@ -67,8 +70,8 @@ public struct AWSBatchWorker: Sendable {
         }
         uploader.stop()
         for (t, _) in results {
-            try uploadResults(of: t, layout: layout, root: root)
-            for d in destinations[t.task] ?? [] { try s3.upload(folder: d.local, to: d.remote) }
+            try persistently { try uploadResults(of: t, layout: layout, root: root) }
+            for d in destinations[t.task] ?? [] { try persistently { try s3.upload(folder: d.local, to: d.remote) } }
         }
         return results
     }
@@ -100,7 +103,8 @@ public struct AWSBatchWorker: Sendable {
                 local[id] = try localized(value, participants: participants)
             }
         }
-        try Data((JSONWriter(indent: 2).string(.object(local)) + "\n").utf8).write(to: URL(fileURLWithPath: layout.invocation(task)), options: .atomic)
+        try Data((JSONWriter(indent: 2).string(.object(local)) + "\n").utf8).write(
+            to: URL(fileURLWithPath: layout.invocation(task)), options: .atomic)
         return sendBack
     }
 
@@ -149,12 +153,19 @@ public struct AWSBatchWorker: Sendable {
         return path.hasSuffix("/") ? String(path.dropLast()) : path
     }
 
+    /// Runs `body` until it succeeds, for at most `patience` seconds (S3 away for a while); usage errors at once.
+    func persistently(_ body: () throws -> Void) throws {
+        try PeriodicUpload.persistently(for: patience, body)
+    }
+
     /// The attempt's stdout and stderr, and every file its task wrote in its working folder.
     func uploadResults(of t: TaskFile, layout: ExperimentLayout, root: S3Location) throws {
         for path in [layout.stdout(t.task, t.attempt), layout.stderr(t.task, t.attempt)] where FileManager.default.fileExists(atPath: path) {
             try s3.upload(file: path, to: root.appending("streams/" + (path as NSString).lastPathComponent))
         }
-        guard let workdir = t.workdir, workdir.hasPrefix(scratch + "/work/"), let files = FileManager.default.enumerator(atPath: workdir) else { return }
+        guard let workdir = t.workdir, workdir.hasPrefix(scratch + "/work/"), let files = FileManager.default.enumerator(atPath: workdir) else {
+            return
+        }
         for case let relative as String in files {
             var isFolder: ObjCBool = false
             guard FileManager.default.fileExists(atPath: workdir + "/" + relative, isDirectory: &isFolder), !isFolder.boolValue else { continue }
@@ -175,11 +186,25 @@ final class PeriodicUpload: @unchecked Sendable {
     private var uploadedSize: Int64 = -1
     private var uploadedAt = Date.distantPast
 
-    init(s3: S3Client, file: String, to remote: S3Location, every interval: Double) {
+    let patience: Double
+
+    init(s3: S3Client, file: String, to remote: S3Location, every interval: Double, patience: Double) {
         self.s3 = s3
         self.file = file
         self.remote = remote
         self.interval = interval
+        self.patience = patience
+    }
+
+    /// Runs `body` until it succeeds, pausing 2 s between tries, for at most `seconds`; a usage error at once.
+    static func persistently(for seconds: Double, _ body: () throws -> Void) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            do { return try body() } catch let e as AWSError where !e.isUsageError && Date() < deadline {
+                FileHandle.standardError.write(Data("clowdr: \(e.message); trying again\n".utf8))
+                Thread.sleep(forTimeInterval: 2)
+            }
+        }
     }
 
     func start() {
@@ -195,13 +220,15 @@ final class PeriodicUpload: @unchecked Sendable {
     func stop() {
         done.signal()
         finished.wait()
-        do { try uploadIfChanged() } catch {
+        do { try Self.persistently(for: patience) { try uploadIfChanged() } } catch {
             FileHandle.standardError.write(Data("clowdr: cannot upload \(file) to \(remote): \(error)\n".utf8))
         }
     }
 
     func uploadIfChanged() throws {
-        guard let size = ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber)?.int64Value, size != uploadedSize else { return }
+        guard let size = ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber)?.int64Value, size != uploadedSize else {
+            return
+        }
         try s3.upload(file: file, to: remote)
         uploadedSize = size
         uploadedAt = Date()

@@ -53,7 +53,8 @@ public struct CloudRecord: Codable, Sendable, Equatable {
     public static func load(_ path: String) throws -> CloudRecord? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         do { return try JSONDecoder().decode(CloudRecord.self, from: data) } catch {
-            throw BackendError("\(path) is not a clowdr cloud record (\(error)): move it away, then run clowdr cloud setup", code: "aws.record_invalid")
+            throw BackendError(
+                "\(path) is not a clowdr cloud record (\(error)): move it away, then run clowdr cloud setup", code: "aws.record_invalid")
         }
     }
 

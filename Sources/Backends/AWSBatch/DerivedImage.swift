@@ -42,7 +42,8 @@ public struct DerivedImage: Sendable {
     /// Builds the image (the dist is copied into a build folder of its own first).
     public func build() throws {
         guard FileManager.default.fileExists(atPath: dist + "/bin/clowdr") else {
-            throw BackendError("\(dist) is not a clowdr dist install (no bin/clowdr): give the folder make dist wrote", code: "usage.dist", usage: true)
+            throw BackendError(
+                "\(dist) is not a clowdr dist install (no bin/clowdr): give the folder make dist wrote", code: "usage.dist", usage: true)
         }
         let context = NSTemporaryDirectory() + "clowdr-image-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: context) }
@@ -71,7 +72,8 @@ public struct DerivedImage: Sendable {
         let said = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         guard p.terminationStatus == 0 else {
-            throw BackendError("\(engine) could not \(what): \(said.trimmingCharacters(in: .whitespacesAndNewlines).suffix(2000))", code: "image.failed")
+            throw BackendError(
+                "\(engine) could not \(what): \(said.trimmingCharacters(in: .whitespacesAndNewlines).suffix(2000))", code: "image.failed")
         }
     }
 }

@@ -48,7 +48,10 @@ struct JobDefinitions {
             container["volumes"] = .array(parts.enumerated().map { i, p in ["name": .string("v\(i)"), "host": ["sourcePath": .string(p[0])]] })
             container["mountPoints"] = .array(
                 parts.enumerated().map { i, p in
-                    ["sourceVolume": .string("v\(i)"), "containerPath": .string(p.count > 1 ? p[1] : p[0]), "readOnly": .bool(p.count > 2 && p[2] == "ro")]
+                    [
+                        "sourceVolume": .string("v\(i)"), "containerPath": .string(p.count > 1 ? p[1] : p[0]),
+                        "readOnly": .bool(p.count > 2 && p[2] == "ro"),
+                    ]
                 })
             body["containerProperties"] = .object(container)
         }
