@@ -15,7 +15,7 @@ DEMO_DIR   ?= out/demo
 BOSH_VENV  ?= .build-bosh
 FUZZ_SECONDS ?= 600
 
-.PHONY: all deps build test lint format schema demo bench dist fuzz containers slurm moto clean
+.PHONY: all deps build test lint format schema demo bench dist fuzz containers slurm moto registry clean
 
 all: build
 
@@ -68,10 +68,15 @@ moto:
 
 # The tests' temporary folders go under one folder of this run, removed afterwards whatever the outcome
 # (readable by others: a test runs commands as nobody).
-test: build lint containers slurm moto
+# Debian's docker-registry on 127.0.0.1, for the test that pushes the image `clowdr cloud image` builds.
+registry:
+	@scripts/registry/setup.sh >/dev/null || echo "the registry could not be started: the image push test will be skipped"
+
+test: build lint containers slurm moto registry
 	@tmp=$$(mktemp -d /tmp/clowdr-test.XXXXXX) && chmod 755 "$$tmp" && \
 	  TMPDIR="$$tmp" $(SWIFT) test --skip-build; status=$$?; rm -rf "$$tmp"; scripts/slurm/teardown.sh >/dev/null; \
-	  scripts/moto/teardown.sh >/dev/null; MOTO_STATE=/tmp/clowdr-moto-podman scripts/moto/teardown.sh >/dev/null; exit $$status
+	  scripts/moto/teardown.sh >/dev/null; MOTO_STATE=/tmp/clowdr-moto-podman scripts/moto/teardown.sh >/dev/null; \
+	  scripts/registry/teardown.sh >/dev/null; exit $$status
 
 demo: build
 	@scripts/demo.sh $(CLOWDR) $(DEMO_DIR)

@@ -31,6 +31,15 @@ enum BatchMoto {
         ]
     }()
 
+    /// A `make dist` install of this build (the tests' temporary folder removes it), made once.
+    static let dist: String? = {
+        guard let folder = try? TestSupport.temporaryDirectory("aws-dist"),
+            let made = try? TestSupport.run(TestSupport.repositoryRoot + "/scripts/dist/make-dist.sh", [TestSupport.buildDirectory, folder], environment: [:]),
+            made.status == 0, let tree = try? FileManager.default.contentsOfDirectory(atPath: folder).first(where: { !$0.hasSuffix(".gz") })
+        else { return nil }
+        return folder + "/" + tree
+    }()
+
     /// The set-up, the bucket and the image, made once for the whole run; nil when that worked, else what failed.
     static let prepared: String? = {
         guard available, let key, let endpoint else { return "moto in podman mode is not running" }
@@ -42,16 +51,9 @@ enum BatchMoto {
             if try s3.head(bucket: bucket, key: "none") == nil { try? s3.createBucket(bucket) }
             let setup = try TestSupport.run(clowdr, ["cloud", "setup", "--endpoint", endpoint], environment: environment)
             guard setup.status == 0 else { return "clowdr cloud setup: \(setup.stderr)" }
-            let dist = try TestSupport.temporaryDirectory("aws-dist")
-            let made = try TestSupport.run(
-                TestSupport.repositoryRoot + "/scripts/dist/make-dist.sh", [TestSupport.buildDirectory, dist], environment: [:])
-            guard made.status == 0, let tree = try FileManager.default.contentsOfDirectory(atPath: dist).first(where: { !$0.hasSuffix(".gz") }) else {
-                return "make-dist.sh: \(made.stderr)"
-            }
+            guard let tree = dist else { return "make-dist.sh failed" }
             let image = try TestSupport.run(
-                clowdr, ["cloud", "image", "--from", "localhost/clowdr-busybox:test", "--tag", Self.image, "--dist", dist + "/" + tree],
-                environment: environment)
-            try? FileManager.default.removeItem(atPath: dist)
+                clowdr, ["cloud", "image", "--from", "localhost/clowdr-busybox:test", "--tag", Self.image, "--dist", tree], environment: environment)
             return image.status == 0 ? nil : "clowdr cloud image: \(image.stderr)"
         } catch { return "\(error)" }
     }()
@@ -266,5 +268,35 @@ extension AWSBatchTests {
         let exp = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").first)
         let sync = try b.clowdr(["sync", dir + "/prov/" + exp])
         #expect(sync.status == 0 && sync.stdout.contains(": 0 events added"), "\(sync.stdout) \(sync.stderr)")
+    }
+}
+
+/// The registry of scripts/registry/setup.sh (Debian's docker-registry on 127.0.0.1), which make test starts.
+@Suite(
+    "clowdr cloud image: the tool's image with clowdr added, pushed to a registry",
+    .enabled(
+        if: FileManager.default.fileExists(atPath: "/tmp/clowdr-registry/address") && TestSupport.binary("clowdr") != nil,
+        "no registry on 127.0.0.1: make test starts one (scripts/registry/setup.sh)"))
+struct CloudImageTests {
+    @Test("built FROM the tool's image, pushed to the registry, pulled back: clowdr runs inside it")
+    func buildPushPull() throws {
+        let address = try String(contentsOfFile: "/tmp/clowdr-registry/address", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let dist = try #require(BatchMoto.dist, "make-dist.sh failed")
+        let tag = "\(address)/clowdr/tool:t\(getpid())"
+        let env = ["CONTAINERS_CONF": TestSupport.repositoryRoot + "/scripts/containers/containers.conf"]
+        let clowdr = TestSupport.binary("clowdr")!
+        let built = try TestSupport.run(
+            clowdr, ["cloud", "image", "--from", "localhost/clowdr-busybox:test", "--tag", tag, "--dist", dist, "--push", "--insecure-registry"],
+            environment: env)
+        #expect(built.status == 0 && built.stdout.contains("pushed \(tag)"), "\(built.stdout) \(built.stderr)")
+        let tags = try TestSupport.run("/usr/bin/curl", ["-sf", "http://\(address)/v2/clowdr/tool/tags/list"])
+        #expect(tags.stdout.contains("t\(getpid())"), "\(tags.stdout)")
+        _ = try TestSupport.run("/usr/bin/podman", ["rmi", tag], environment: env)
+        #expect(try TestSupport.run("/usr/bin/podman", ["pull", "--tls-verify=false", tag], environment: env).status == 0)
+        let version = try TestSupport.run("/usr/bin/podman", ["run", "--rm", tag, "/opt/clowdr/bin/clowdr", "--version"], environment: env)
+        #expect(version.status == 0 && !version.stdout.isEmpty, "\(version.stdout) \(version.stderr)")
+        _ = try TestSupport.run("/usr/bin/podman", ["rmi", tag], environment: env)
+        let missing = try TestSupport.run(clowdr, ["cloud", "image", "--from", "x", "--tag", "y", "--dist", "/nowhere"], environment: env)
+        #expect(missing.status == 2 && missing.stderr.contains("not a clowdr dist install"), "\(missing.stderr)")
     }
 }
