@@ -22,6 +22,8 @@ public final class Controller: @unchecked Sendable {
     public var onWarning: ((String) -> Void)?
     /// Since when the scheduler has not answered, if it has not.
     private var unreachableSince: Date?
+    /// How long the last look at the queue took.
+    private var queueCost: Double?
 
     /// Attempts followed: their native id, by attempt. Grouped attempts (`--groupby`) share one native id.
     private var followed: [Attempt: String] = [:]
@@ -198,7 +200,10 @@ public final class Controller: @unchecked Sendable {
                     }
                     interval = policy.steady
                 }
-                let cost = Date().timeIntervalSince(started)
+                // What one look at the queue cost the scheduler (not the accounting of many ended attempts, nor the
+                // submissions): polls never come more often than `costFactor` times that.
+                let cost = queueCost ?? Date().timeIntervalSince(started)
+                queueCost = nil
                 interval = changed ? policy.first : min(policy.steady, interval * policy.growth)
                 nextPoll = Date().addingTimeInterval(max(interval, policy.costFactor * cost))
                 try look()
@@ -264,7 +269,9 @@ public final class Controller: @unchecked Sendable {
     /// One look at the scheduler: the queue for the whole experiment, then the accounting of the attempts that
     /// left it. Returns whether anything changed.
     func reconcile() throws -> Bool {
+        let asked = Date()
         let queue = try backend.queue()
+        queueCost = Date().timeIntervalSince(asked)
         var ended: [Event] = []
         let open = self.open
         func labels(_ task: String) -> String { TaskLabels.text(follower.tasks[task]?.labels) }

@@ -34,7 +34,8 @@ enum BatchMoto {
     /// A `make dist` install of this build (the tests' temporary folder removes it), made once.
     static let dist: String? = {
         guard let folder = try? TestSupport.temporaryDirectory("aws-dist"),
-            let made = try? TestSupport.run(TestSupport.repositoryRoot + "/scripts/dist/make-dist.sh", [TestSupport.buildDirectory, folder], environment: [:]),
+            let made = try? TestSupport.run(
+                TestSupport.repositoryRoot + "/scripts/dist/make-dist.sh", [TestSupport.buildDirectory, folder], environment: [:]),
             made.status == 0, let tree = try? FileManager.default.contentsOfDirectory(atPath: folder).first(where: { !$0.hasSuffix(".gz") })
         else { return nil }
         return folder + "/" + tree
