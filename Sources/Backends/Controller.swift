@@ -24,6 +24,8 @@ public final class Controller: @unchecked Sendable {
     private var unreachableSince: Date?
     /// How long the last look at the queue took.
     private var queueCost: Double?
+    /// Settled final words of attempts still waiting for their worker's segment, by native id.
+    private var settledFinals: [String: FinalState] = [:]
 
     /// Attempts followed: their native id, by attempt. Grouped attempts (`--groupby`) share one native id.
     private var followed: [Attempt: String] = [:]
@@ -291,7 +293,17 @@ public final class Controller: @unchecked Sendable {
             }
         }
         if !gone.isEmpty {
-            let finals = try backend.accounting(Array(Set(gone.compactMap { open[$0] })))
+            // A settled final word does not change: it is asked for once, then waits here for the worker's segment.
+            let unknown = Set(gone.compactMap { open[$0] }).filter { settledFinals[$0] == nil }
+            var finals: [String: FinalState]? = settledFinals
+            if !unknown.isEmpty, let asked = try backend.accounting(Array(unknown)) {
+                for (id, final) in asked {
+                    if final.settled { settledFinals[id] = final }
+                    finals?[id] = final
+                }
+            } else if !unknown.isEmpty {
+                finals = nil  // the scheduler keeps no accounting
+            }
             // What the workers wrote meanwhile comes first: their exit is the final word.
             try look(force: true)
             for f in gone {

@@ -135,7 +135,8 @@ extension AWSBatchTests {
 @Suite("AWS Batch API shapes on moto without containers", .enabled(if: Moto.available, "moto is not running: make test starts it"))
 struct AWSBatchShapeTests {
     @Test(
-        "an array job per run, native ids JOB:INDEX, a child that ran no worker is not taken for success, and one job definition reused by every run")
+        "an array job per run, native ids JOB:INDEX, a child that ran no worker is not taken for success, one job definition reused by every run, detach then watch"
+    )
     func shapes() throws {
         let home = try TestSupport.temporaryDirectory("aws-shapes")
         defer { try? FileManager.default.removeItem(atPath: home) }
@@ -154,6 +155,12 @@ struct AWSBatchShapeTests {
             let run = try behaviour.clowdr(behaviour.runArguments(dir))
             #expect(run.status == 1 && run.stdout.contains("3 attempts: 3 failed"), "\(run.stdout) \(run.stderr)")
         }
+        // Detached, then followed by `clowdr watch` from the record (S3 prefix, endpoint and image recorded).
+        let detached = try behaviour.clowdr(behaviour.runArguments(dir) + ["--detach"])
+        #expect(detached.status == 0 && detached.stdout.contains("3 attempts submitted"), "\(detached.stdout) \(detached.stderr)")
+        let exp = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last)
+        let watched = try behaviour.clowdr(["watch", dir + "/prov/" + exp])
+        #expect(watched.stdout.contains("3 attempts: 3 failed"), "\(watched.stdout) \(watched.stderr)")
         let ids = try behaviour.attempts(dir).compactMap(\.nativeID)
         #expect(
             ids.count == 3 && Set(ids.map { $0.split(separator: ":")[0] }).count == 1 && ids.map { $0.split(separator: ":")[1] } == ["0", "1", "2"])
@@ -162,7 +169,7 @@ struct AWSBatchShapeTests {
         }
         #expect(reasons.count == 3 && reasons.allSatisfy { $0.contains("AWS Batch says SUCCEEDED; its worker recorded no exit") }, "\(reasons)")
         let record = try String(contentsOfFile: home + "/aws/clowdr-us-east-1.json", encoding: .utf8)
-        #expect(record.components(separatedBy: "\"job_definition\"").count == 2, "one job definition for two runs: \(record)")
+        #expect(record.components(separatedBy: "\"job_definition\"").count == 2, "one job definition for three runs: \(record)")
         let down = try TestSupport.run(clowdr, ["cloud", "teardown", "--endpoint", Moto.endpoint!], environment: env)
         #expect(down.status == 0 && down.stdout.contains("removed job_definition"), "\(down.stdout) \(down.stderr)")
     }

@@ -141,16 +141,20 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
     public func queue() throws -> [String: QueueState] {
         // Every job of the experiment this controller follows is found from its parents: one DescribeJobs per 100
         // parents, then, for arrays not yet done, one ListJobs per active status (children, 1,000 a page).
-        let parents = Array(Set(followedIDs().map(Self.parent))).sorted()
+        let followed = followedIDs()
+        let children = Dictionary(grouping: followed.filter { $0.contains(":") }, by: Self.parent)
+        let parents = Array(Set(followed.map(Self.parent))).sorted()
         var states: [String: QueueState] = [:]
         countCall((parents.count + BatchClient.describeLimit - 1) / BatchClient.describeLimit)
         for job in try batch.describeJobs(parents) {
-            if job.arraySize == nil {
-                if !job.isFinal { states[job.id] = Self.queueState(job) }
+            guard let mine = children[job.id] else {
+                if !job.isFinal { states[job.id] = Self.queueState(job) }  // a job of one element
                 continue
             }
+            // An array is done when its summary counts every child ended (moto leaves a failed array's parent
+            // SUBMITTED); a summary not filled in yet is asked about child by child.
             let done = (job.statusSummary["SUCCEEDED"] ?? 0) + (job.statusSummary["FAILED"] ?? 0)
-            if done >= (job.arraySize ?? 0) { continue }  // moto leaves a failed array's parent SUBMITTED
+            if job.isFinal || done >= (job.arraySize ?? mine.count) { continue }
             for status in ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"] where (job.statusSummary[status] ?? 1) > 0 {
                 countCall()
                 for child in try batch.listChildren(of: job.id, status: status) {
