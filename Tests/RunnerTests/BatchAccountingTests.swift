@@ -2,6 +2,8 @@ import AWS
 import EventLog
 import Foundation
 import JSON
+import Runner
+import TestSupport
 import Testing
 
 @testable import Backends
@@ -74,5 +76,25 @@ struct BatchAccountingTests {
         #expect(AWSBatchWorker.element(["AWS_BATCH_JOB_ARRAY_INDEX": "7", "AWS_BATCH_JOB_ID": "p:7"]) == (7, "batch-p_7"))
         #expect(AWSBatchWorker.element(["AWS_BATCH_JOB_ID": "p:12"]).index == 12)
         #expect(AWSBatchWorker.element(["AWS_BATCH_JOB_ID": "solo"]) == (0, "batch-solo"))
+    }
+}
+
+@Suite("AWS Batch array maps")
+struct BatchArrayMapTests {
+    @Test("a map names the invocations' object and each item's bytes in it; a worker reads back Worker's map and the ranges")
+    func roundTrip() throws {
+        let bundle = S3Location(bucket: "b", key: "p/exp/invocations/abc")
+        let template = TaskFile(experiment: "s3://b/p/exp", task: "", attempt: 1, backend: "awsbatch")
+        let text = BatchArrayMap.text(
+            template: template, invocations: (bundle, ["0": 0...9, "1": 10...24, "2": 25...30]), elements: [[("0", 1), ("1", 1)], [("2", 3)]])
+        #expect(text.split(separator: "\n")[1] == "0:1@0-9 1:1@10-24")
+        let parsed = try BatchArrayMap.parse(text, source: "m")
+        #expect(parsed.bundle == bundle && parsed.ranges == ["0": 0...9, "1": 10...24, "2": 25...30])
+        let dir = try TestSupport.temporaryDirectory("map")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try parsed.map.write(toFile: dir + "/m", atomically: true, encoding: .utf8)
+        let element = try Worker.arrayElement(map: dir + "/m", index: 1)
+        #expect(element.map(\.task) == ["2"] && element.map(\.attempt) == [3] && element[0].experiment == "s3://b/p/exp")
+        #expect(throws: BackendError.self) { try BatchArrayMap.parse("not json\n0:1", source: "m") }
     }
 }

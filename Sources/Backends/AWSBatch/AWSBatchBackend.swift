@@ -36,8 +36,9 @@ public struct AWSBatchSettings: Sendable {
 }
 
 /// Runs attempts as AWS Batch array jobs (one per up to 10,000 elements). What the workers need travels through S3
-/// under the experiment's prefix, never in the job's overrides: the descriptor, each task's invocation, and the
-/// array's map under a content-addressed key (`arrays/<sha256>.map`, so nothing depends on the job id Batch gives).
+/// under the experiment's prefix, never in the job's overrides: the descriptor, the invocations of a submission's
+/// tasks in one object, and the array's map, under content-addressed keys (`invocations/<sha256>`,
+/// `arrays/<sha256>.map`: nothing depends on the job id Batch gives).
 /// Each child runs `clowdr task --array s3://.../map --events s3://.../segments/` inside the image, uploads its
 /// segment every few seconds and at exit, and its output streams and files at exit; the controller copies the
 /// segments back (`gather`) and ingests them as it does Slurm's.
@@ -55,6 +56,7 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
     /// Largest array AWS Batch accepts.
     public static let maxArraySize = 10_000
     private let lock = NSLock()
+    /// What was uploaded once for the experiment (its descriptor).
     private var uploaded = Set<String>()
     private var lastGather = Date.distantPast
     /// Calls made to Batch, for the benchmark.
@@ -76,7 +78,7 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
     // MARK: Submission
 
     public func submit(_ batch: SubmissionBatch) throws -> [String] {
-        try upload(batch)
+        let invocations = try upload(batch)
         let elements = stride(from: 0, to: batch.attempts.count, by: batch.groupBy).map {
             Array(batch.attempts[$0..<min($0 + batch.groupBy, batch.attempts.count)])
         }
@@ -84,37 +86,49 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
         var ids: [String] = []
         for start in stride(from: 0, to: elements.count, by: Self.maxArraySize) {
             let chunk = Array(elements[start..<min(start + Self.maxArraySize, elements.count)])
-            let job = try submitArray(chunk.map { $0.map { ($0.task, $0.attempt) } }, batch: batch, definition: definition)
+            let job = try submitArray(chunk.map { $0.map { ($0.task, $0.attempt) } }, batch: batch, definition: definition, invocations: invocations)
             for (index, element) in chunk.enumerated() { ids += element.map { _ in chunk.count == 1 ? job : "\(job):\(index)" } }
         }
         return ids
     }
 
-    /// The descriptor and the invocations of the batch's tasks, each uploaded once (in parallel).
-    func upload(_ batch: SubmissionBatch) throws {
-        var files = [(layout.descriptor, "descriptor.json")]
+    /// Uploads the descriptor (once) and the invocations of the batch's tasks as one object, under a
+    /// content-addressed key (`invocations/<sha256>`): one request however many tasks. Returns where each task's
+    /// invocation is in it.
+    func upload(_ batch: SubmissionBatch) throws -> (bundle: S3Location, ranges: [String: ClosedRange<Int>]) {
+        if !lock.withLock({ uploaded.contains("descriptor.json") }) {
+            try put(file: layout.descriptor, at: root.appending("descriptor.json"))
+            lock.withLock { _ = uploaded.insert("descriptor.json") }
+        }
+        var bundle = Data()
+        var ranges: [String: ClosedRange<Int>] = [:]
         for task in Set(batch.attempts.map(\.task)).sorted() {
-            files.append((layout.invocation(task), ExperimentLayout.tasksFolder + "/" + ExperimentLayout.invocationName(task)))
-        }
-        let missing = lock.withLock { files.filter { !uploaded.contains($0.1) } }
-        let s3 = self.s3
-        let root = self.root
-        try S3Client.parallel(missing.count, width: 16) { i in
-            guard let data = FileManager.default.contents(atPath: missing[i].0) else {
-                throw BackendError("cannot read \(missing[i].0) to upload it", code: "aws.io")
+            guard let data = FileManager.default.contents(atPath: layout.invocation(task)) else {
+                throw BackendError("cannot read \(layout.invocation(task)) to upload it", code: "aws.io")
             }
-            try s3.put(data, bucket: root.bucket, key: root.appending(missing[i].1).key)
+            ranges[task] = bundle.count...(bundle.count + data.count - 1)
+            bundle.append(data)
         }
-        lock.withLock { uploaded.formUnion(missing.map(\.1)) }
+        let location = root.appending("invocations/\(SigV4.hex(SigV4.sha256(bundle)))")
+        try s3.put(bundle, bucket: location.bucket, key: location.key)
+        return (location, ranges)
+    }
+
+    func put(file path: String, at l: S3Location) throws {
+        guard let data = FileManager.default.contents(atPath: path) else { throw BackendError("cannot read \(path) to upload it", code: "aws.io") }
+        try s3.put(data, bucket: l.bucket, key: l.key)
     }
 
     /// Submits one job whose element i runs `elements[i]`; returns Batch's job id.
-    func submitArray(_ elements: [[(task: String, attempt: Int)]], batch: SubmissionBatch, definition: String) throws -> String {
+    func submitArray(
+        _ elements: [[(task: String, attempt: Int)]], batch: SubmissionBatch, definition: String,
+        invocations: (bundle: S3Location, ranges: [String: ClosedRange<Int>])
+    ) throws -> String {
         var template = batch.worker
         template.experiment = root.description
         template.insideImage = true
         template.volumes = []  // mounted by the job definition
-        let map = Worker.arrayMap(template: template, elements: elements)
+        let map = BatchArrayMap.text(template: template, invocations: invocations, elements: elements)
         let key = root.appending("arrays/\(SigV4.hex(SigV4.sha256(Data(map.utf8)))).map")
         try s3.put(Data(map.utf8), bucket: key.bucket, key: key.key)
         var environment: [String: String] = [:]

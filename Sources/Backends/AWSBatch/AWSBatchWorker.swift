@@ -41,7 +41,9 @@ public struct AWSBatchWorker: Sendable {
     {
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         let localMap = scratch + "/array.map"
-        try s3.download(map, to: localMap)
+        let mapText = String(decoding: try s3.get(bucket: map.bucket, key: map.key), as: UTF8.self)
+        let parsed = try BatchArrayMap.parse(mapText, source: map.description)
+        try Data(parsed.map.utf8).write(to: URL(fileURLWithPath: localMap))
         var tasks = try Worker.arrayElement(map: localMap, index: index)
         guard let first = tasks.first, let root = S3Location(first.experiment) else {
             throw BackendError("\(map): its element \(index) names no experiment on S3", code: "task_file.array_map")
@@ -51,7 +53,8 @@ public struct AWSBatchWorker: Sendable {
         try s3.download(root.appending("descriptor.json"), to: layout.descriptor)
         var destinations: [String: [(local: String, remote: S3Location)]] = [:]
         for i in tasks.indices {
-            destinations[tasks[i].task] = try fetchInvocation(of: tasks[i].task, from: root, into: layout)
+            let bytes = try invocation(of: tasks[i].task, root: root, bundle: parsed.bundle, range: parsed.ranges[tasks[i].task])
+            destinations[tasks[i].task] = try fetchInvocation(bytes, of: tasks[i].task, into: layout)
             tasks[i].experiment = layout.directory
             // The working folder asked for when the job mounts it (a shared file system), else one of the task's own
             // whose files are uploaded at the end.
@@ -80,12 +83,9 @@ public struct AWSBatchWorker: Sendable {
     /// BIDS dataset only the top-level files and the task's `sub-<participant_label>` folders) is fetched into the
     /// scratch folder; a destination (an input the descriptor's output paths are made from, such as a BIDS app's
     /// `output_dir`) starts empty and is sent back to S3 when the task ends. Returns the destinations.
-    @discardableResult
-    func fetchInvocation(of task: String, from root: S3Location, into layout: ExperimentLayout) throws -> [(local: String, remote: S3Location)] {
-        let name = ExperimentLayout.tasksFolder + "/" + ExperimentLayout.invocationName(task)
-        let data = try s3.get(bucket: root.bucket, key: root.appending(name).key)
+    func fetchInvocation(_ data: Data, of task: String, into layout: ExperimentLayout) throws -> [(local: String, remote: S3Location)] {
         guard case .object(let invocation) = try JSONParser.parse([UInt8](data)) else {
-            throw BackendError("\(root.appending(name)): an invocation must be a JSON object", code: "task_file.invalid")
+            throw BackendError("the invocation of task \(task) must be a JSON object", code: "task_file.invalid")
         }
         let d = try DescriptorValidator.load(layout.descriptor)
         let templates = d.outputs.flatMap { [$0.pathTemplate].compactMap { $0 } + ($0.conditionalPathTemplate?.map(\.path) ?? []) }
@@ -106,6 +106,13 @@ public struct AWSBatchWorker: Sendable {
         try Data((JSONWriter(indent: 2).string(.object(local)) + "\n").utf8).write(
             to: URL(fileURLWithPath: layout.invocation(task)), options: .atomic)
         return sendBack
+    }
+
+    /// A task's invocation: its bytes in the submission's bundle, else (a map without ranges) `tasks/<task>.json`.
+    func invocation(of task: String, root: S3Location, bundle: S3Location?, range: ClosedRange<Int>?) throws -> Data {
+        if let bundle, let range { return try s3.getRange(bundle, Int64(range.lowerBound)...Int64(range.upperBound)) }
+        let name = ExperimentLayout.tasksFolder + "/" + ExperimentLayout.invocationName(task)
+        return try s3.get(bucket: root.bucket, key: root.appending(name).key)
     }
 
     /// `participant_label` as BIDS apps take it (one string or a list, with or without `sub-`).
