@@ -137,7 +137,7 @@ func awsBenchmark() throws {
     let submitTime = try submit(big, bigTasks)
     let submitted = AWSRequestCount.shared.value - before
     emit(
-        "aws benchmark: AWS Batch on moto: \(n) tasks submitted in \(f(submitTime)) s with \(submitted) requests (\(n) invocations and 1 map to S3, the job definition, one SubmitJob per 10,000); \(followed) tasks followed to their end in \(f(follow)) s with \(following) requests (DescribeJobs of 100 ids a call, S3 listings of the segments)"
+        "aws benchmark: AWS Batch on moto: \(n) tasks submitted in \(f(submitTime)) s with \(submitted) requests (the descriptor, the invocations in one object and the map to S3, the job definition, one SubmitJob per 10,000); \(followed) tasks followed to their end in \(f(follow)) s with \(following) requests (DescribeJobs of 100 ids a call, S3 listings of the segments)"
     )
     _ = try CloudSetup(configuration: configuration).teardown(try CloudRecord.load(recordPath) ?? record)
 }
