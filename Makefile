@@ -22,7 +22,7 @@ all: build
 # System packages, installed only when missing. Debian's names; apt-get update runs only if something is missing.
 # chromium: the report's browser tests (headless, driven by scripts/browser/check-page.py).
 # time: GNU time, the peer the peak-memory tests compare against (/usr/bin/time -v).
-APT_PACKAGES = libsqlite3-dev sqlite3 libssl-dev zlib1g-dev python3 python3-pip parallel chromium time
+APT_PACKAGES = libsqlite3-dev sqlite3 libssl-dev zlib1g-dev libcurl4-openssl-dev python3 python3-pip parallel chromium time
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -46,8 +46,12 @@ let package = Package(
         .executableTarget(name: "clowdr-shim", linkerSettings: [.unsafeFlags(["-static-executable"])]),
         // Planning and executing tasks, monitoring their process trees.
         .target(name: "Runner", dependencies: ["EventLog", "Boutiques", "JSON", "CSystem", "ClowdrErrors"], swiftSettings: strict),
+        // The system's libcurl, seen from C: the AWS client's transport (CHTTP).
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // One HTTP exchange through libcurl's easy interface, on the calling thread (Sources/CHTTP/include/chttp.h).
+        .target(name: "CHTTP", dependencies: ["CCurl"]),
         // AWS's APIs without an SDK: Signature Version 4 (headers and presigned URLs), from the system's libcrypto.
-        .target(name: "AWS", dependencies: ["CSystem", "JSON", "ClowdrErrors"], swiftSettings: strict),
+        .target(name: "AWS", dependencies: ["CSystem", "CHTTP", "JSON", "ClowdrErrors"], swiftSettings: strict),
         // Where attempts run: the local machine, Slurm, AWS Batch.
         .target(name: "Backends", dependencies: ["Runner", "EventLog", "Boutiques", "JSON", "AWS", "ClowdrErrors"], swiftSettings: strict),
         // Questions asked of an experiment's log.

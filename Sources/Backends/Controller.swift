@@ -49,7 +49,8 @@ public final class Controller: @unchecked Sendable {
     private var explained = Set<Attempt>()
     /// Whether this controller asked the scheduler to cancel (then every stop is explained).
     private var cancelling = false
-    /// What this controller submitted, with its resources: a reclaimed attempt is submitted again from it.
+    /// What this controller submitted, with its resources, when its backend reruns reclaimed attempts: a reclaimed
+    /// attempt is submitted again from it.
     private var submitted: [Attempt: (plan: AttemptPlan, resources: [String: String])] = [:]
     /// Attempts given automatically to tasks whose host was reclaimed, by task.
     private var reclaimRetried: [String: Int] = [:]
@@ -130,7 +131,7 @@ public final class Controller: @unchecked Sendable {
                     let f = Attempt(task: p.task, attempt: p.attempt)
                     followed[f] = id
                     open[f] = id
-                    submitted[f] = (p, resources)
+                    if backend.reclaimRetries > 0 { submitted[f] = (p, resources) }
                 }
                 backend.release(ids)
                 rest = rest.dropFirst(part.count)
@@ -279,6 +280,7 @@ public final class Controller: @unchecked Sendable {
         func labels(_ task: String) -> String { TaskLabels.text(follower.tasks[task]?.labels) }
         var gone: [Attempt] = []
         var reclaimed: [Attempt] = []
+        var recorded = Set<String>()
         for (f, id) in open {
             switch queue[id] {
             case .unschedulable(let reason)?:
@@ -329,10 +331,12 @@ public final class Controller: @unchecked Sendable {
                     if [.cancelled, .unknown, .appError].contains(final.failureClass) { continue }
                 }
                 ended.append(endEvent(id, f, final, labels: labels(f.task)))
+                recorded.insert(id)
                 if final.failureClass == .preempted { reclaimed.append(f) }
             }
         }
         if !ended.isEmpty { try log.append(ended) }
+        for id in recorded { settledFinals[id] = nil }
         try retryReclaimed(reclaimed)
         return !ended.isEmpty
     }

@@ -18,64 +18,11 @@ struct AWSArguments: ParsableArguments {
     @Option(help: "Send every AWS call to this URL (an S3-compatible store, or moto in tests). Default: AWS_ENDPOINT_URL, else AWS.")
     var endpoint: String?
 
-    @Option(help: "The set-up to use: the name given to `clowdr cloud setup --name` (default clowdr).")
+    @Option(help: "The set-up's name: the first part of its resources' names (default clowdr).")
     var setupName = "clowdr"
 
     @Option(help: "The file that records the set-up (default: ~/.clowdr/aws/NAME-REGION.json).")
     var setupRecord: String?
-
-    @Option(help: "awsbatch: the S3 folder the workers read and write, s3://BUCKET/PREFIX (each experiment in PREFIX/<id>/).")
-    var s3: String?
-
-    @Option(help: "awsbatch: the image the tasks run in, with clowdr at /opt/clowdr (see `clowdr cloud image`).")
-    var image: String?
-
-    @Option(help: "awsbatch: new attempts given automatically to a task whose spot instance was reclaimed.")
-    var spotRetries = 2
-
-    /// What a run records of these options, so that watch, rerun and sync find AWS again (never keys).
-    var recorded: [String: String] {
-        var r: [String: String] = ["aws_setup": setupName]
-        for (k, v) in [
-            ("s3", s3), ("image", image), ("aws_region", region), ("aws_profile", profile), ("aws_endpoint", endpoint),
-            ("aws_setup_record", setupRecord),
-        ] {
-            if let v { r[k] = v }
-        }
-        return r
-    }
-
-    /// These options, with what an experiment recorded filling those not given.
-    func with(recorded r: [String: String]) -> AWSArguments {
-        var a = self
-        a.s3 = s3 ?? r["s3"]
-        a.image = image ?? r["image"]
-        a.region = region ?? r["aws_region"]
-        a.profile = profile ?? r["aws_profile"]
-        a.endpoint = endpoint ?? r["aws_endpoint"]
-        a.setupRecord = setupRecord ?? r["aws_setup_record"]
-        if let name = r["aws_setup"], setupName == "clowdr" { a.setupName = name }
-        return a
-    }
-
-    /// What a run on AWS Batch needs: AWS, the S3 folder, the set-up's record, the image.
-    func batchSettings() throws -> AWSBatchSettings {
-        guard let s3 else { throw CLIError.usage("--backend awsbatch needs --s3 s3://BUCKET/PREFIX: where the workers read and write") }
-        let location = try S3Location.parse(s3, what: "--s3")
-        guard let image else {
-            throw CLIError.usage("--backend awsbatch needs --image: the tool's image with clowdr at /opt/clowdr (clowdr cloud image builds one)")
-        }
-        let configuration = try configuration()
-        let path = recordPath(region: configuration.region)
-        guard let record = try CloudRecord.load(path) else {
-            throw CLIError.usage(
-                "no AWS Batch set-up '\(setupName)' in region \(configuration.region) (no record at \(path)): run clowdr cloud setup --region \(configuration.region) first"
-            )
-        }
-        var settings = AWSBatchSettings(configuration: configuration, s3: location, record: record, image: image, recordPath: path)
-        settings.spotRetries = spotRetries
-        return settings
-    }
 
     /// The invocation (or folder of them) to plan from: `path` itself, or what an `s3://` location holds, fetched into
     /// `folder` (the caller removes it once the experiment holds its copies).
@@ -91,4 +38,64 @@ struct AWSArguments: ParsableArguments {
 
     /// Where the set-up's record is for this region.
     func recordPath(region: String) -> String { setupRecord ?? CloudRecord.defaultPath(name: setupName, region: region) }
+}
+
+/// What a run on AWS Batch needs besides AWS itself: the S3 folder, the image, the spot retries. A run records them
+/// (never keys), so that watch, rerun and sync find them again.
+struct AWSBatchArguments: ParsableArguments {
+    @OptionGroup var aws: AWSArguments
+
+    @Option(help: "awsbatch: the S3 folder the workers read and write, s3://BUCKET/PREFIX (each experiment in PREFIX/<id>/).")
+    var s3: String?
+
+    @Option(help: "awsbatch: the image the tasks run in, with clowdr at /opt/clowdr (see `clowdr cloud image`).")
+    var image: String?
+
+    @Option(help: "awsbatch: new attempts given automatically to a task whose spot instance was reclaimed.")
+    var spotRetries = 2
+
+    /// What a run records of these options, so that watch, rerun and sync find AWS again (never keys).
+    var recorded: [String: String] {
+        var r: [String: String] = ["aws_setup": aws.setupName]
+        for (k, v) in [
+            ("s3", s3), ("image", image), ("aws_region", aws.region), ("aws_profile", aws.profile), ("aws_endpoint", aws.endpoint),
+            ("aws_setup_record", aws.setupRecord),
+        ] {
+            if let v { r[k] = v }
+        }
+        return r
+    }
+
+    /// These options, with what an experiment recorded filling those not given.
+    func with(recorded r: [String: String]) -> AWSBatchArguments {
+        var a = self
+        a.s3 = s3 ?? r["s3"]
+        a.image = image ?? r["image"]
+        a.aws.region = aws.region ?? r["aws_region"]
+        a.aws.profile = aws.profile ?? r["aws_profile"]
+        a.aws.endpoint = aws.endpoint ?? r["aws_endpoint"]
+        a.aws.setupRecord = aws.setupRecord ?? r["aws_setup_record"]
+        if let name = r["aws_setup"], aws.setupName == "clowdr" { a.aws.setupName = name }
+        return a
+    }
+
+    /// What a run on AWS Batch needs: AWS, the S3 folder, the set-up's record, the image.
+    func batchSettings() throws -> AWSBatchSettings {
+        guard let s3 else { throw CLIError.usage("--backend awsbatch needs --s3 s3://BUCKET/PREFIX: where the workers read and write") }
+        let location = try S3Location.parse(s3, what: "--s3")
+        guard let image else {
+            throw CLIError.usage("--backend awsbatch needs --image: the tool's image with clowdr at /opt/clowdr (clowdr cloud image builds one)")
+        }
+        let configuration = try aws.configuration()
+        let path = aws.recordPath(region: configuration.region)
+        guard let record = try CloudRecord.load(path) else {
+            throw CLIError.usage(
+                "no AWS Batch set-up '\(aws.setupName)' in region \(configuration.region) (no record at \(path)): run clowdr cloud setup --region \(configuration.region) first"
+            )
+        }
+        var settings = AWSBatchSettings(configuration: configuration, s3: location, record: record, image: image, recordPath: path)
+        settings.spotRetries = spotRetries
+        return settings
+    }
+
 }

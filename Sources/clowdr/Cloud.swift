@@ -75,11 +75,11 @@ struct CloudRunCommand: ParsableCommand {
         command.execution = execution
         command.cluster.backend = .awsbatch
         command.cluster.detach = detach
-        command.cluster.aws.s3 = s3
-        command.cluster.aws.credentials = credentials
-        command.cluster.aws.region = region
-        command.cluster.aws.endpoint = endpoint
-        command.cluster.aws.image = image
+        command.cluster.batch.s3 = s3
+        command.cluster.batch.image = image
+        command.cluster.batch.aws.credentials = credentials
+        command.cluster.batch.aws.region = region
+        command.cluster.batch.aws.endpoint = endpoint
         try command.validate()
         try command.cluster.validate()
         defer {
@@ -88,7 +88,7 @@ struct CloudRunCommand: ParsableCommand {
                 for id in Set((try? FileManager.default.contentsOfDirectory(atPath: local)) ?? []).subtracting(before).sorted()
                 where ExperimentLayout.isExperimentID(id) {
                     do {
-                        let s3 = S3Client(configuration: try command.cluster.aws.configuration())
+                        let s3 = S3Client(configuration: try command.cluster.batch.aws.configuration())
                         let n = try s3.upload(folder: local + "/" + id, to: remote.appending(id))
                         print("record of \(id): \(n) files uploaded to \(remote.appending(id))")
                     } catch { FileHandle.standardError.write(Data("clowdr: cannot upload the record of \(id) to \(remote): \(error)\n".utf8)) }

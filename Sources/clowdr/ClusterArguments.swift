@@ -30,7 +30,7 @@ struct ClusterArguments: ParsableArguments {
     @Option(help: "The first part of the jobs' name on the cluster (default clowdr): <jobname>-<experiment-id>.")
     var jobname: String?
 
-    @OptionGroup(title: "AWS Batch (--backend awsbatch)") var aws: AWSArguments
+    @OptionGroup(title: "AWS Batch (--backend awsbatch)") var batch: AWSBatchArguments
 
     func validate() throws {
         if throttle < 0 { throw ValidationError("--throttle must be 0 (no limit) or more, got \(throttle)") }
@@ -46,7 +46,7 @@ struct ClusterArguments: ParsableArguments {
         if kind == .local && (clusterargs != nil || detach || throttle > 0 || jobname != nil) {
             throw CLIError.usage("--clusterargs, --throttle, --detach and --jobname go with --backend slurm or awsbatch")
         }
-        if kind != .awsbatch && (aws.s3 != nil || aws.image != nil) {
+        if kind != .awsbatch && (batch.s3 != nil || batch.image != nil) {
             throw CLIError.usage("--s3 and --image go with --backend awsbatch")
         }
     }
@@ -66,7 +66,7 @@ struct ClusterArguments: ParsableArguments {
         o.throttle = throttle
         o.detach = detach
         o.jobName = jobname
-        if kind == .awsbatch { o.aws = try aws.with(recorded: recorded).batchSettings() }
+        if kind == .awsbatch { o.aws = try batch.with(recorded: recorded).batchSettings() }
         return o
     }
 }

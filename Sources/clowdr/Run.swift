@@ -119,9 +119,10 @@ struct Run: ParsableCommand {
         try RunCommand.guarded(quiet: execution.quiet) { cancel, display in
             let d = try DescriptorValidator.load(descriptor)
             var request = RunRequest(
-                descriptorPath: descriptor, invocationPath: try cluster.aws.localInvocation(invocation, fetchingInto: fetched), provdir: provdir,
+                descriptorPath: descriptor, invocationPath: try cluster.batch.aws.localInvocation(invocation, fetchingInto: fetched),
+                provdir: provdir,
                 options: try execution.runOptions(for: d, on: cluster.kind()))
-            request.remoteDataset = { [aws = cluster.aws] value in
+            request.remoteDataset = { [aws = cluster.batch.aws] value in
                 try S3Location(value).flatMap { _ in try S3Dataset.tree(value, s3: S3Client(configuration: try aws.configuration())) }
             }
             request.sweeps = plan.sweep
@@ -137,7 +138,7 @@ struct Run: ParsableCommand {
                     "clusterargs": cluster.clusterargs ?? "",
                 ],
                 uniquingKeysWith: { a, _ in a }
-            ).merging(cluster.kind() == .awsbatch ? cluster.aws.recorded : [:], uniquingKeysWith: { a, _ in a })
+            ).merging(cluster.kind() == .awsbatch ? cluster.batch.recorded : [:], uniquingKeysWith: { a, _ in a })
             var on = try cluster.options(groupBy: plan.groupby, on: cluster.kind())
             on.aws?.volumes = execution.volumes
             return try BackendRuns.start(request, on: on, cancel: cancel) {

@@ -15,11 +15,11 @@ struct Sync: ParsableCommand {
 
     @OptionGroup var target: ExperimentArgument
 
-    @OptionGroup(title: "AWS (what the experiment recorded, unless given)") var aws: AWSArguments
+    @OptionGroup(title: "AWS (what the experiment recorded, unless given)") var batch: AWSBatchArguments
 
     func run() throws {
         let layout = try target.layout(ingesting: false)
-        let report = try BackendRuns.sync(layout, aws: { try aws.with(recorded: $0).batchSettings() })
+        let report = try BackendRuns.sync(layout, aws: { try batch.with(recorded: $0).batchSettings() })
         print("\(layout.id): \(report.inserted) events added, \(report.duplicates) already present")
     }
 }

@@ -19,12 +19,12 @@ struct Watch: ParsableCommand {
     @Flag(name: [.customShort("V"), .long], help: "Print each attempt as it ends.")
     var verbose = false
 
-    @OptionGroup(title: "AWS Batch (what the experiment recorded, unless given)") var aws: AWSArguments
+    @OptionGroup(title: "AWS Batch (what the experiment recorded, unless given)") var batch: AWSBatchArguments
 
     func run() throws {
         let layout = try target.layout(ingesting: false)
         try RunCommand.guarded(quiet: false) { cancel, display in
-            return try BackendRuns.watch(layout, cancel: cancel, aws: { try aws.with(recorded: $0).batchSettings() }) {
+            return try BackendRuns.watch(layout, cancel: cancel, aws: { try batch.with(recorded: $0).batchSettings() }) {
                 display.started(layout, $0, verbose: verbose)
             }
         }

@@ -59,8 +59,6 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
     /// What was uploaded once for the experiment (its descriptor).
     private var uploaded = Set<String>()
     private var lastGather = Date.distantPast
-    /// Calls made to Batch, for the benchmark.
-    public private(set) var calls = 0
 
     public init(layout: ExperimentLayout, settings: AWSBatchSettings) {
         self.layout = layout
@@ -106,7 +104,7 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
             guard let data = FileManager.default.contents(atPath: layout.invocation(task)) else {
                 throw BackendError("cannot read \(layout.invocation(task)) to upload it", code: "aws.io")
             }
-            ranges[task] = bundle.count...(bundle.count + data.count - 1)
+            ranges[task] = bundle.count...(bundle.count + max(data.count, 1) - 1)
             bundle.append(data)
         }
         let location = root.appending("invocations/\(SigV4.hex(SigV4.sha256(bundle)))")
@@ -140,7 +138,6 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
             ]
             if let token = c.credentials.sessionToken { environment["AWS_SESSION_TOKEN"] = token }
         }
-        countCall()
         return try self.batch.submitJob(
             name: "clowdr-\(layout.id)", queue: settings.record.jobQueue, definition: definition, arraySize: elements.count,
             parameters: ["map": key.description, "segments": root.appending("segments/").description], environment: environment,
@@ -159,7 +156,6 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
         let children = Dictionary(grouping: followed.filter { $0.contains(":") }, by: Self.parent)
         let parents = Array(Set(followed.map(Self.parent))).sorted()
         var states: [String: QueueState] = [:]
-        countCall((parents.count + BatchClient.describeLimit - 1) / BatchClient.describeLimit)
         for job in try batch.describeJobs(parents) {
             guard let mine = children[job.id] else {
                 if !job.isFinal { states[job.id] = Self.queueState(job) }  // a job of one element
@@ -170,7 +166,6 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
             let done = (job.statusSummary["SUCCEEDED"] ?? 0) + (job.statusSummary["FAILED"] ?? 0)
             if job.isFinal || done >= (job.arraySize ?? mine.count) { continue }
             for status in ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"] where (job.statusSummary[status] ?? 1) > 0 {
-                countCall()
                 for child in try batch.listChildren(of: job.id, status: status) {
                     states[child.id] = Self.queueState(child)
                 }
@@ -190,7 +185,6 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
 
     public func accounting(_ ids: [String]) throws -> [String: FinalState]? {
         var finals: [String: FinalState] = [:]
-        countCall((ids.count + BatchClient.describeLimit - 1) / BatchClient.describeLimit)
         let jobs = try batch.describeJobs(ids)
         for job in jobs where job.isFinal { finals[job.id] = BatchAccounting.final(job) }
         // Batch keeps ended jobs for days: one it does not know was lost (its service restarted, its queue deleted).
@@ -207,7 +201,6 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
     /// moto does not, and one call per child works on both).
     public func cancel(_ ids: [String]) throws {
         for id in Set(ids).sorted() {
-            countCall()
             try batch.terminateJob(id, reason: "clowdr: cancelled")
         }
     }
@@ -241,5 +234,4 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
     /// The output streams of the attempts that ended last.
     public func finish() throws { try gather(force: true) }
 
-    private func countCall(_ n: Int = 1) { lock.withLock { calls += n } }
 }

@@ -40,6 +40,7 @@ public struct AWSBatchWorker: Sendable {
         -> [(TaskFile, TaskStatus)]
     {
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }  // all of it is on S3 by then
         let localMap = scratch + "/array.map"
         let mapText = String(decoding: try s3.get(bucket: map.bucket, key: map.key), as: UTF8.self)
         let parsed = try BatchArrayMap.parse(mapText, source: map.description)
@@ -54,7 +55,7 @@ public struct AWSBatchWorker: Sendable {
         var destinations: [String: [(local: String, remote: S3Location)]] = [:]
         for i in tasks.indices {
             let bytes = try invocation(of: tasks[i].task, root: root, bundle: parsed.bundle, range: parsed.ranges[tasks[i].task])
-            destinations[tasks[i].task] = try fetchInvocation(bytes, of: tasks[i].task, into: layout)
+            destinations[tasks[i].task] = try localizeInvocation(bytes, of: tasks[i].task, into: layout)
             tasks[i].experiment = layout.directory
             // The working folder asked for when the job mounts it (a shared file system), else one of the task's own
             // whose files are uploaded at the end.
@@ -83,7 +84,7 @@ public struct AWSBatchWorker: Sendable {
     /// BIDS dataset only the top-level files and the task's `sub-<participant_label>` folders) is fetched into the
     /// scratch folder; a destination (an input the descriptor's output paths are made from, such as a BIDS app's
     /// `output_dir`) starts empty and is sent back to S3 when the task ends. Returns the destinations.
-    func fetchInvocation(_ data: Data, of task: String, into layout: ExperimentLayout) throws -> [(local: String, remote: S3Location)] {
+    func localizeInvocation(_ data: Data, of task: String, into layout: ExperimentLayout) throws -> [(local: String, remote: S3Location)] {
         guard case .object(let invocation) = try JSONParser.parse([UInt8](data)) else {
             throw BackendError("the invocation of task \(task) must be a JSON object", code: "task_file.invalid")
         }

@@ -1,0 +1,96 @@
+#include "chttp.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <strings.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static void global_init(void) { curl_global_init(CURL_GLOBAL_ALL); }
+
+// The calling thread's handle: its connection cache makes the next exchange with the same host skip the connect.
+static __thread CURL *handle;
+
+typedef struct {
+    char *data;
+    size_t length;
+    size_t capacity;
+} buffer;
+
+static size_t append(char *data, size_t size, size_t count, void *target) {
+    buffer *b = target;
+    size_t n = size * count;
+    if (b->length + n + 1 > b->capacity) {
+        size_t capacity = b->capacity ? b->capacity : 16384;
+        while (b->length + n + 1 > capacity) capacity *= 2;
+        char *grown = realloc(b->data, capacity);
+        if (!grown) return 0;  // curl reports a write error
+        b->data = grown;
+        b->capacity = capacity;
+    }
+    memcpy(b->data + b->length, data, n);
+    b->length += n;
+    b->data[b->length] = 0;
+    return n;
+}
+
+int clowdr_http_exchange(const char *method, const char *url, const char *const *headers, int header_count, const void *body,
+                         size_t body_length, long stall_seconds, clowdr_http_answer *answer) {
+    pthread_once(&once, global_init);
+    memset(answer, 0, sizeof *answer);
+    if (!handle) handle = curl_easy_init();
+    if (!handle) {
+        strcpy(answer->error, "cannot create a libcurl handle");
+        return -1;
+    }
+    CURL *h = handle;
+    curl_easy_reset(h);
+    buffer head = {0}, content = {0};
+    struct curl_slist *list = NULL;
+    for (int i = 0; i < header_count; i++) list = curl_slist_append(list, headers[i]);
+    // No "Expect: 100-continue" wait, and no content type curl would add on its own.
+    list = curl_slist_append(list, "Expect:");
+    int has_type = 0;
+    for (int i = 0; i < header_count; i++)
+        if (strncasecmp(headers[i], "content-type:", 13) == 0) has_type = 1;
+    if (!has_type) list = curl_slist_append(list, "Content-Type:");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall_seconds);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+    if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(method, "GET") != 0 || body_length > 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_length);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body_length > 0 ? body : "");
+    }
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, append);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &head);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, append);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &content);
+    CURLcode code = curl_easy_perform(h);
+    curl_slist_free_all(list);
+    if (code != CURLE_OK) {
+        snprintf(answer->error, sizeof answer->error, "%s", curl_easy_strerror(code));
+        free(head.data);
+        free(content.data);
+        return -1;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &answer->status);
+    answer->headers = head.data;
+    answer->headers_length = head.length;
+    answer->body = content.data;
+    answer->body_length = content.length;
+    return 0;
+}
+
+void clowdr_http_answer_free(clowdr_http_answer *answer) {
+    free(answer->headers);
+    free(answer->body);
+    answer->headers = answer->body = NULL;
+}
