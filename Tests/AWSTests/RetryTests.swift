@@ -52,10 +52,9 @@ struct RetryTests {
         let error500 = (500, "<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>")
         let proxy = try ScriptedServer([(0, ""), (0, ""), error500, (0, ""), (0, ""), (503, Self.slowDown)], upstream: UInt16(port))
         defer { proxy.stop() }
-        var s3 = S3Client(
-            configuration: AWSConfiguration(
-                credentials: Credentials(accessKeyID: Moto.key!.id, secretAccessKey: Moto.key!.secret), region: "us-east-1",
-                endpoints: ["": "http://127.0.0.1:\(proxy.port)"]))
+        var throughProxy = Moto.configuration()
+        throughProxy.endpoints = ["": "http://127.0.0.1:\(proxy.port)"]
+        var s3 = S3Client(configuration: throughProxy)
         s3.http.backoff = 0.01
         let bucket = "clowdr-faults-\(getpid())-\(Int.random(in: 0..<1_000_000))"
         try s3.createBucket(bucket)

@@ -4,18 +4,11 @@ import Foundation
 import TestSupport
 import Testing
 
-/// moto's server as scripts/moto/setup.sh leaves it: signatures checked, a key allowed everything.
+/// The moto server the AWS client's tests run against (`MotoServer.simple`).
 enum Moto {
-    static let state = ProcessInfo.processInfo.environment["MOTO_STATE"] ?? "/tmp/clowdr-moto"
-    static var key: (id: String, secret: String)? {
-        guard let text = try? String(contentsOfFile: state + "/credentials", encoding: .utf8) else { return nil }
-        let parts = text.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-        return parts.count == 2 ? (parts[0], parts[1]) : nil
-    }
-    static var endpoint: String? {
-        (try? String(contentsOfFile: state + "/endpoint", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-    static var available: Bool { key != nil && endpoint != nil }
+    static var key: (id: String, secret: String)? { MotoServer.simple.key }
+    static var endpoint: String? { MotoServer.simple.endpoint }
+    static var available: Bool { MotoServer.simple.available }
 
     static func configuration(secret: String? = nil) -> AWSConfiguration {
         AWSConfiguration(

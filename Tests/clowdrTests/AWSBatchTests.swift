@@ -8,27 +8,20 @@ import Testing
 /// make test starts on port 5125), signatures checked; a set-up made once, a bucket, and the test image (busybox with
 /// this build's clowdr added by `clowdr cloud image`).
 enum BatchMoto {
-    static let state = ProcessInfo.processInfo.environment["MOTO_PODMAN_STATE"] ?? "/tmp/clowdr-moto-podman"
     static let image = "localhost/clowdr-aws-test:latest"
     static let bucket = "clowdr-batch-tests"
 
-    static var key: (id: String, secret: String)? {
-        guard let text = try? String(contentsOfFile: state + "/credentials", encoding: .utf8) else { return nil }
-        let parts = text.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-        return parts.count == 2 ? (parts[0], parts[1]) : nil
-    }
-    static var endpoint: String? {
-        (try? String(contentsOfFile: state + "/endpoint", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-    static var available: Bool { key != nil && endpoint != nil && TestSupport.binary("clowdr") != nil }
+    static var key: (id: String, secret: String)? { MotoServer.podman.key }
+    static var endpoint: String? { MotoServer.podman.endpoint }
+    static var available: Bool { MotoServer.podman.available && TestSupport.binary("clowdr") != nil }
+    static var configuration: AWSConfiguration { Moto.configuration(of: .podman) }
 
     /// The environment every clowdr of these tests runs with.
     static let environment: [String: String] = {
         let home = (try? TestSupport.temporaryDirectory("aws-home")) ?? NSTemporaryDirectory()
-        return [
-            "AWS_ACCESS_KEY_ID": key?.id ?? "", "AWS_SECRET_ACCESS_KEY": key?.secret ?? "", "AWS_REGION": "us-east-1", "CLOWDR_HOME": home,
-            "CLOWDR_POLL_SECONDS": "1", "CONTAINERS_CONF": TestSupport.repositoryRoot + "/scripts/containers/containers.conf",
-        ]
+        return MotoServer.podman.environment.merging([
+            "CLOWDR_HOME": home, "CLOWDR_POLL_SECONDS": "1", "CONTAINERS_CONF": TestSupport.repositoryRoot + "/scripts/containers/containers.conf",
+        ]) { $1 }
     }()
 
     /// A `make dist` install of this build (the tests' temporary folder removes it), made once.
@@ -43,12 +36,10 @@ enum BatchMoto {
 
     /// The set-up, the bucket and the image, made once for the whole run; nil when that worked, else what failed.
     static let prepared: String? = {
-        guard available, let key, let endpoint else { return "moto in podman mode is not running" }
+        guard available, let endpoint else { return "moto in podman mode is not running" }
         let clowdr = TestSupport.binary("clowdr")!
         do {
-            let s3 = S3Client(
-                configuration: AWSConfiguration(
-                    credentials: Credentials(accessKeyID: key.id, secretAccessKey: key.secret), region: "us-east-1", endpoints: ["": endpoint]))
+            let s3 = S3Client(configuration: configuration)
             if try s3.head(bucket: bucket, key: "none") == nil { try? s3.createBucket(bucket) }
             let setup = try TestSupport.run(clowdr, ["cloud", "setup", "--endpoint", endpoint], environment: environment)
             guard setup.status == 0 else { return "clowdr cloud setup: \(setup.stderr)" }
@@ -175,24 +166,19 @@ struct AWSBatchShapeTests {
     }
 }
 
-/// moto without containers, as scripts/moto/setup.sh leaves it (port 5123).
+/// moto without containers (`MotoServer.simple`, port 5123).
 enum Moto {
-    static let state = ProcessInfo.processInfo.environment["MOTO_STATE"] ?? "/tmp/clowdr-moto"
-    static var key: (id: String, secret: String)? {
-        guard let text = try? String(contentsOfFile: state + "/credentials", encoding: .utf8) else { return nil }
-        let parts = text.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-        return parts.count == 2 ? (parts[0], parts[1]) : nil
-    }
-    static var endpoint: String? {
-        (try? String(contentsOfFile: state + "/endpoint", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-    static var available: Bool { key != nil && endpoint != nil && TestSupport.binary("clowdr") != nil }
-    static var environment: [String: String] {
-        ["AWS_ACCESS_KEY_ID": key?.id ?? "", "AWS_SECRET_ACCESS_KEY": key?.secret ?? "", "AWS_REGION": "us-east-1", "CLOWDR_POLL_SECONDS": "1"]
-    }
-    static var configuration: AWSConfiguration {
+    static var key: (id: String, secret: String)? { MotoServer.simple.key }
+    static var endpoint: String? { MotoServer.simple.endpoint }
+    static var available: Bool { MotoServer.simple.available && TestSupport.binary("clowdr") != nil }
+    static var environment: [String: String] { MotoServer.simple.environment.merging(["CLOWDR_POLL_SECONDS": "1"]) { $1 } }
+    static var configuration: AWSConfiguration { configuration(of: .simple) }
+
+    /// A client's settings for a moto server: its key, us-east-1, its endpoint.
+    static func configuration(of server: MotoServer) -> AWSConfiguration {
         AWSConfiguration(
-            credentials: Credentials(accessKeyID: key!.id, secretAccessKey: key!.secret), region: "us-east-1", endpoints: ["": endpoint!])
+            credentials: Credentials(accessKeyID: server.key!.id, secretAccessKey: server.key!.secret), region: "us-east-1",
+            endpoints: ["": server.endpoint!])
     }
 }
 
@@ -203,10 +189,8 @@ extension AWSBatchTests {
     @Test("a BIDS dataset on S3: one task per participant, each fetching only its own data, outputs sent back to S3; sync adds nothing")
     func bidsOnS3() throws {
         try ready()
-        let (endpoint, key) = (try #require(BatchMoto.endpoint), try #require(BatchMoto.key))
-        let s3 = S3Client(
-            configuration: AWSConfiguration(
-                credentials: Credentials(accessKeyID: key.id, secretAccessKey: key.secret), region: "us-east-1", endpoints: ["": endpoint]))
+        let endpoint = try #require(BatchMoto.endpoint)
+        let s3 = S3Client(configuration: BatchMoto.configuration)
         let prefix = "bids-\(getpid())-\(Int.random(in: 0..<1_000_000))"
         for f in ["dataset_description.json", "sub-01/anat/a.nii", "sub-02/anat/b.nii", "sub-03/func/c.nii"] {
             try s3.put(Data("x".utf8), bucket: BatchMoto.bucket, key: "\(prefix)/ds/\(f)")

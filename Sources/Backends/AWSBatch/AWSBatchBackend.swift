@@ -65,13 +65,13 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
         self.settings = settings
         batch = BatchClient(configuration: settings.configuration)
         s3 = S3Client(configuration: settings.configuration)
-    }
-
-    public var pollPolicy: PollPolicy {
         var p = PollPolicy.fromEnvironment()
         p.segmentGrace = max(p.segmentGrace, 10)  // a segment crosses S3 before it is seen
-        return p
+        pollPolicy = p
     }
+
+    /// Read once: `gather` consults it at every look.
+    public let pollPolicy: PollPolicy
 
     // MARK: Submission
 

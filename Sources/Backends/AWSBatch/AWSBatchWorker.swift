@@ -52,10 +52,11 @@ public struct AWSBatchWorker: Sendable {
         let layout = ExperimentLayout(directory: scratch + "/" + (root.key as NSString).lastPathComponent)
         try FileManager.default.createDirectory(atPath: layout.tasks, withIntermediateDirectories: true)
         try s3.download(root.appending("descriptor.json"), to: layout.descriptor)
+        let descriptor = try DescriptorValidator.load(layout.descriptor)
         var destinations: [String: [(local: String, remote: S3Location)]] = [:]
         for i in tasks.indices {
             let bytes = try invocation(of: tasks[i].task, root: root, bundle: parsed.bundle, range: parsed.ranges[tasks[i].task])
-            destinations[tasks[i].task] = try localizeInvocation(bytes, of: tasks[i].task, into: layout)
+            destinations[tasks[i].task] = try localizeInvocation(bytes, of: tasks[i].task, descriptor: descriptor, into: layout)
             tasks[i].experiment = layout.directory
             // The working folder asked for when the job mounts it (a shared file system), else one of the task's own
             // whose files are uploaded at the end.
@@ -84,11 +85,12 @@ public struct AWSBatchWorker: Sendable {
     /// BIDS dataset only the top-level files and the task's `sub-<participant_label>` folders) is fetched into the
     /// scratch folder; a destination (an input the descriptor's output paths are made from, such as a BIDS app's
     /// `output_dir`) starts empty and is sent back to S3 when the task ends. Returns the destinations.
-    func localizeInvocation(_ data: Data, of task: String, into layout: ExperimentLayout) throws -> [(local: String, remote: S3Location)] {
+    func localizeInvocation(
+        _ data: Data, of task: String, descriptor d: Descriptor, into layout: ExperimentLayout
+    ) throws -> [(local: String, remote: S3Location)] {
         guard case .object(let invocation) = try JSONParser.parse([UInt8](data)) else {
             throw BackendError("the invocation of task \(task) must be a JSON object", code: "task_file.invalid")
         }
-        let d = try DescriptorValidator.load(layout.descriptor)
         let templates = d.outputs.flatMap { [$0.pathTemplate].compactMap { $0 } + ($0.conditionalPathTemplate?.map(\.path) ?? []) }
         let destinations = Set(d.inputs.filter { i in i.valueKey.map { k in templates.contains { $0.contains(k) } } ?? false }.map(\.id))
         let participants = Self.labels(invocation["participant_label"]).map { Set($0) }
