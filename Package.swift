@@ -44,22 +44,24 @@ let package = Package(
         // The small process between clowdr and each attempt's command, so the command's peak memory is its own
         // (Sources/clowdr-shim/main.c says why). C, linked statically: under 100 KB of private memory.
         .executableTarget(name: "clowdr-shim", linkerSettings: [.unsafeFlags(["-static-executable"])]),
+        // SHA-256, HMAC-SHA256 and hex, over CSystem's libcrypto calls: checksums of outputs and archives, AWS signatures.
+        .target(name: "Digest", dependencies: ["CSystem", "ClowdrErrors"], swiftSettings: strict),
         // Planning and executing tasks, monitoring their process trees.
-        .target(name: "Runner", dependencies: ["EventLog", "Boutiques", "JSON", "CSystem", "ClowdrErrors"], swiftSettings: strict),
+        .target(name: "Runner", dependencies: ["EventLog", "Boutiques", "JSON", "CSystem", "Digest", "ClowdrErrors"], swiftSettings: strict),
         // The system's libcurl, seen from C: the AWS client's transport (CHTTP).
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // One HTTP exchange through libcurl's easy interface, on the calling thread (Sources/CHTTP/include/chttp.h).
         .target(name: "CHTTP", dependencies: ["CCurl"]),
         // AWS's APIs without an SDK: Signature Version 4 (headers and presigned URLs), from the system's libcrypto.
-        .target(name: "AWS", dependencies: ["CSystem", "CHTTP", "JSON", "ClowdrErrors"], swiftSettings: strict),
+        .target(name: "AWS", dependencies: ["Digest", "CHTTP", "JSON", "ClowdrErrors"], swiftSettings: strict),
         // Where attempts run: the local machine, Slurm, AWS Batch.
-        .target(name: "Backends", dependencies: ["Runner", "EventLog", "Boutiques", "JSON", "AWS", "ClowdrErrors"], swiftSettings: strict),
+        .target(name: "Backends", dependencies: ["Runner", "EventLog", "Boutiques", "JSON", "AWS", "Digest", "ClowdrErrors"], swiftSettings: strict),
         // Questions asked of an experiment's log.
-        .target(name: "Query", dependencies: ["EventLog", "SQLite", "JSON"], swiftSettings: strict),
+        .target(name: "Query", dependencies: ["EventLog", "SQLite", "JSON", "ClowdrErrors"], swiftSettings: strict),
         // JSON, W3C PROV, HTML report and archive exports.
         // The report's page, style and script are files of their own (Sources/Export/Report), compiled into the binary.
         .target(
-            name: "Export", dependencies: ["EventLog", "Query", "JSON", "SQLite", "CSystem", "ClowdrErrors"],
+            name: "Export", dependencies: ["EventLog", "Query", "Boutiques", "JSON", "SQLite", "CSystem", "Digest", "ClowdrErrors"],
             resources: [.embedInCode("Report/report.html"), .embedInCode("Report/report.css"), .embedInCode("Report/report.js")],
             swiftSettings: strict),
         // `clowdr share`: the live report over HTTP, read-only, on loopback by default.
@@ -88,10 +90,12 @@ let package = Package(
         .testTarget(
             name: "RunnerTests", dependencies: ["Runner", "Backends", "AWS", "EventLog", "Boutiques", "JSON", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "ExportTests", dependencies: ["Export", "EventLog", "JSON", "CSystem", "TestSupport"], exclude: ["golden"], swiftSettings: strict),
+            name: "ExportTests", dependencies: ["Export", "Query", "EventLog", "JSON", "CSystem", "TestSupport"], exclude: ["golden"],
+            swiftSettings: strict),
         .testTarget(name: "ShareTests", dependencies: ["Share", "Export", "EventLog", "JSON", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "AWSTests", dependencies: ["AWS", "Backends", "Runner", "Boutiques", "ClowdrErrors", "JSON", "TestSupport"], swiftSettings: strict),
+            name: "AWSTests", dependencies: ["AWS", "Digest", "Backends", "Runner", "Boutiques", "ClowdrErrors", "JSON", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "SQLite", "JSON", "TestSupport"], swiftSettings: strict),
         // End-to-end tests of the built `clowdr` binary: output and exit codes.

@@ -1,5 +1,6 @@
 import CHTTP
 import ClowdrErrors
+import Digest
 public import Foundation
 
 #if canImport(FoundationNetworking)
@@ -71,7 +72,7 @@ public struct AWSHTTP: Sendable {
         let path = url.path(percentEncoded: true)
         let unsigned = SignableRequest(
             method: method, path: path.isEmpty ? "/" : path, query: url.query(percentEncoded: true) ?? "", headers: [("Host", host)] + headers,
-            payloadHash: SigV4.hex(SigV4.sha256(body)))
+            payloadHash: Hex.lowercase(SHA256.digest(body)))
         let signed = signer.sign(unsigned, at: Date())
         var request = URLRequest(url: url)
         request.httpMethod = method

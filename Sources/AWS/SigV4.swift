@@ -1,4 +1,4 @@
-import CSystem
+import Digest
 public import Foundation
 
 /// AWS credentials: an access key, its secret, and a session token for temporary credentials.
@@ -135,15 +135,15 @@ public struct SigV4: Sendable {
 
     /// The string to sign for a canonical request made at `time`.
     public func stringToSign(_ canonicalRequest: String, time: String) -> String {
-        [Self.algorithm, time, scope(time), Self.hex(Self.sha256(Data(canonicalRequest.utf8)))].joined(separator: "\n")
+        [Self.algorithm, time, scope(time), Hex.lowercase(SHA256.digest(Data(canonicalRequest.utf8)))].joined(separator: "\n")
     }
 
     /// The signature (hex) of a string to sign: HMAC-SHA256 under the key derived from the secret, the date, the
     /// region and the service.
     public func signature(_ stringToSign: String, time: String) -> String {
-        var key = Self.hmac(Data(("AWS4" + credentials.secretAccessKey).utf8), String(time.prefix(8)))
+        var key = Self.hmac(Array(("AWS4" + credentials.secretAccessKey).utf8), String(time.prefix(8)))
         for part in [region, service, "aws4_request"] { key = Self.hmac(key, part) }
-        return Self.hex(Self.hmac(key, stringToSign))
+        return Hex.lowercase(Self.hmac(key, stringToSign))
     }
 
     /// The path as signed: for S3, as sent; for other services, normalized (unless told not to) and each segment
@@ -210,22 +210,6 @@ public struct SigV4: Sendable {
         return out
     }
 
-    /// SHA-256 of bytes.
-    public static func sha256(_ data: Data) -> Data {
-        var digest = [UInt8](repeating: 0, count: 32)
-        let ctx = clowdr_sha256_new()
-        data.withUnsafeBytes { clowdr_sha256_update(ctx, $0.baseAddress, $0.count) }
-        clowdr_sha256_final(ctx, &digest)
-        return Data(digest)
-    }
-
-    static func hmac(_ key: Data, _ message: String) -> Data {
-        var digest = [UInt8](repeating: 0, count: 32)
-        let text = Data(message.utf8)
-        key.withUnsafeBytes { k in text.withUnsafeBytes { m in _ = clowdr_hmac_sha256(k.baseAddress, k.count, m.baseAddress, m.count, &digest) } }
-        return Data(digest)
-    }
-
-    /// Lower-case hex.
-    public static func hex(_ data: Data) -> String { data.map { String(format: "%02x", $0) }.joined() }
+    /// HMAC-SHA256 of a text under `key`.
+    static func hmac(_ key: [UInt8], _ message: String) -> [UInt8] { SHA256.hmac(key: key, message: Array(message.utf8)) }
 }

@@ -86,11 +86,11 @@ public enum BackendRuns {
         let local = o.backend == .local
         let (layout, log) = try ExperimentSetup.create(
             provdir: r.provdir, descriptorPath: r.descriptorPath, descriptor: d, tasks: tasks,
-            invocationSources: try Planner.invocationFiles(r.invocationPath), name: r.name, options: r.recordedOptions, factory: factory,
-            invocationFiles: !local || r.setupOnly, backend: o.backend.rawValue)
+            invocationSources: try Planner.invocationSources(r.invocationPath), name: r.name, options: r.recordedOptions, factory: factory,
+            writeInvocationFiles: !local || r.setupOnly, backend: o.backend.rawValue)
         if r.setupOnly {
             onCreated(layout, nil)
-            return RunSummary(layout: layout, results: [:], planned: tasks.count, launched: 0)
+            return RunSummary(layout: layout, ended: [:], planned: tasks.count, launched: 0)
         }
         let writer = local ? InvocationFileWriter(tasks.map { ($0.id, $0.rendered.invocation) }, in: layout, cancel: cancel) : nil
         let summary: RunSummary
@@ -115,7 +115,7 @@ public enum BackendRuns {
     ) throws -> RunSummary {
         let layout = absolute(layout)
         let plan = try Runs.prepareRerun(layout, mode: mode, dev: dev, options: options, overrides: overrides, factory: factory)
-        if plan.attempts.isEmpty { return RunSummary(layout: layout, results: [:], planned: plan.state.tasks.count, launched: 0, rerunMode: mode) }
+        if plan.attempts.isEmpty { return RunSummary(layout: layout, ended: [:], planned: plan.state.tasks.count, launched: 0, rerunMode: mode) }
         let backend = try backend(o, layout: layout, log: plan.log, descriptor: plan.descriptor, options: options, factory: factory, cancel: cancel)
         let controller = Controller(layout: layout, log: plan.log, backend: backend, factory: factory)
         onStart(controller)
@@ -159,8 +159,8 @@ public enum BackendRuns {
     }
 
     /// Follows the controller's attempts to their end, then makes the record durable and whole in the log file.
-    static func follow(_ controller: Controller, cancel: CancellationFlag) throws -> [String: TaskStatus] {
-        let results: [String: TaskStatus]
+    static func follow(_ controller: Controller, cancel: CancellationFlag) throws -> [AttemptKey: AttemptState] {
+        let results: [AttemptKey: AttemptState]
         do { results = try controller.follow(cancel: cancel) } catch {
             // Nothing more starts; what runs is stopped and recorded before the error is told.
             cancel.cancel("an error: \(error)")
@@ -192,7 +192,7 @@ public enum BackendRuns {
         }
         if o.detach {
             try controller.log.checkpoint()
-            var s = RunSummary(layout: controller.layout, results: [:], planned: planned, launched: 0)
+            var s = RunSummary(layout: controller.layout, ended: [:], planned: planned, launched: 0)
             s.detached = plans.count
             return s
         }
@@ -218,9 +218,11 @@ public enum BackendRuns {
         return report
     }
 
-    static func summary(layout: ExperimentLayout, results: [String: TaskStatus], planned: Int) -> RunSummary {
-        var byTask: [String: TaskStatus] = [:]
-        for (key, state) in results { byTask[String(key.split(separator: "/").first!)] = state }
-        return RunSummary(layout: layout, results: byTask, planned: planned, launched: byTask.count)
+    /// The run's outcome: how each task's latest attempt of this run ended.
+    static func summary(layout: ExperimentLayout, results: [AttemptKey: AttemptState], planned: Int) -> RunSummary {
+        var latest: [String: AttemptKey] = [:]
+        for key in results.keys where key.attempt > latest[key.task]?.attempt ?? 0 { latest[key.task] = key }
+        let ended = latest.mapValues { results[$0]! }
+        return RunSummary(layout: layout, ended: ended, planned: planned, launched: ended.count)
     }
 }

@@ -16,7 +16,7 @@ public final class Controller: @unchecked Sendable {
     public let factory: EventFactory
     public var policy: PollPolicy
     /// Told a line for each attempt that ends.
-    public var onAttemptEnd: ((String, Int, TaskStatus) -> Void)?
+    public var onAttemptEnd: ((String, Int, AttemptState) -> Void)?
     /// Told when the scheduler cannot be reached (after its own retries) and when it answers again: following goes
     /// on meanwhile, from the workers' segments.
     public var onWarning: ((String) -> Void)?
@@ -28,17 +28,17 @@ public final class Controller: @unchecked Sendable {
     private var settledFinals: [String: FinalState] = [:]
 
     /// Attempts followed: their native id, by attempt. Grouped attempts (`--groupby`) share one native id.
-    private var followed: [Attempt: String] = [:]
+    private var followed: [AttemptKey: String] = [:]
     /// The followed attempts without a final word (kept as events arrive, never recomputed over all attempts).
-    private var open: [Attempt: String] = [:]
+    private var open: [AttemptKey: String] = [:]
     /// Followed attempts that ended since `report` last told of them.
-    private var newlyEnded: [Attempt] = []
+    private var newlyEnded: [AttemptKey] = []
     /// The tasks' states, kept current from the new events.
     private var follower = TaskFollower()
     /// Counts for the progress line (read from another thread).
     private let progressLock = NSLock()
     private var progress = Progress(total: 0)
-    private var running = Set<Attempt>()
+    private var running = Set<AttemptKey>()
     /// Attempts the scheduler would not take yet (its submit limit): submitted as earlier ones finish.
     private var deferred: [(plans: [AttemptPlan], resources: [String: String])] = []
     private var submission = Submission(groupBy: 1, throttle: 0, workdir: ".", sampleInterval: 1)
@@ -46,20 +46,14 @@ public final class Controller: @unchecked Sendable {
     private var goneSince: [String: Date] = [:]
     /// Attempts whose worker recorded a stop by a signal it did not ask for (the scheduler's time limit, a
     /// preemption): followed until the scheduler says why. Those it explained are not asked about again.
-    private var explained = Set<Attempt>()
+    private var explained = Set<AttemptKey>()
     /// Whether this controller asked the scheduler to cancel (then every stop is explained).
     private var cancelling = false
     /// What this controller submitted, with its resources, when its backend reruns reclaimed attempts: a reclaimed
     /// attempt is submitted again from it.
-    private var submitted: [Attempt: (plan: AttemptPlan, resources: [String: String])] = [:]
+    private var submitted: [AttemptKey: (plan: AttemptPlan, resources: [String: String])] = [:]
     /// Attempts given automatically to tasks whose host was reclaimed, by task.
     private var reclaimRetried: [String: Int] = [:]
-
-    /// One attempt of one task.
-    struct Attempt: Hashable {
-        var task: String
-        var attempt: Int
-    }
 
     /// How attempts run on the nodes.
     public struct Submission: Sendable {
@@ -128,7 +122,7 @@ public final class Controller: @unchecked Sendable {
                             .taskSubmitted(TaskSubmitted(backend: backend.name, nativeID: id, resources: resources.isEmpty ? nil : resources)))
                     })
                 for (p, id) in zip(part, ids) {
-                    let f = Attempt(task: p.task, attempt: p.attempt)
+                    let f = AttemptKey(task: p.task, attempt: p.attempt)
                     followed[f] = id
                     open[f] = id
                     if backend.reclaimRetries > 0 { submitted[f] = (p, resources) }
@@ -152,8 +146,8 @@ public final class Controller: @unchecked Sendable {
         for (_, t) in try log.projectedTasks() {
             for a in t.attempts where (!a.state.isTerminal || a.state == .cancelled) && a.backend == backend.name {
                 if let id = a.nativeID {
-                    followed[Attempt(task: t.task, attempt: a.attempt)] = id
-                    open[Attempt(task: t.task, attempt: a.attempt)] = id
+                    followed[AttemptKey(task: t.task, attempt: a.attempt)] = id
+                    open[AttemptKey(task: t.task, attempt: a.attempt)] = id
                 }
             }
         }
@@ -164,7 +158,7 @@ public final class Controller: @unchecked Sendable {
     /// Follows every attempt to its end; returns how each that started ended, by `task/attempt` (an attempt
     /// cancelled before it started is left out: it is counted as not started). On cancellation the scheduler is
     /// asked to cancel them, and they are followed until their workers say so.
-    public func follow(cancel: CancellationFlag) throws -> [String: TaskStatus] {
+    public func follow(cancel: CancellationFlag) throws -> [AttemptKey: AttemptState] {
         var nextPoll = Date().addingTimeInterval(policy.first)
         var interval = policy.first
         var cancelled = false
@@ -215,11 +209,11 @@ public final class Controller: @unchecked Sendable {
             }
             backend.waitForChange(upTo: min(0.5, max(0.01, nextPoll.timeIntervalSinceNow)))
         }
-        var results: [String: TaskStatus] = [:]
+        var results: [AttemptKey: AttemptState] = [:]
         for (f, _) in followed {
             guard let a = follower.attempt(f.attempt, of: f.task) else { continue }
             if a.state == .cancelled && a.startedAt == nil { continue }
-            results["\(f.task)/\(f.attempt)"] = a.state
+            results[f] = a.state
         }
         return results
     }
@@ -238,14 +232,14 @@ public final class Controller: @unchecked Sendable {
             _ = try log.ingestNewSegments(in: layout.segments)
         }
         for (task, attempt) in try follower.refresh(from: log) {
-            let f = Attempt(task: task, attempt: attempt)
+            let f = AttemptKey(task: task, attempt: attempt)
             if let id = followed[f] { update(f, id) }
         }
     }
 
     /// Whether a followed attempt still waits for a final word (an attempt its worker recorded as cancelled waits
     /// for the scheduler's reason, unless this controller cancelled it); keeps `open`, `running` and the counts.
-    func update(_ f: Attempt, _ id: String) {
+    func update(_ f: AttemptKey, _ id: String) {
         let a = follower.attempt(f.attempt, of: f.task)
         let isOpen: Bool
         switch a?.state {
@@ -278,8 +272,8 @@ public final class Controller: @unchecked Sendable {
         var ended: [Event] = []
         let open = self.open
         func labels(_ task: String) -> String { TaskLabels.text(follower.tasks[task]?.labels) }
-        var gone: [Attempt] = []
-        var reclaimed: [Attempt] = []
+        var gone: [AttemptKey] = []
+        var reclaimed: [AttemptKey] = []
         var recorded = Set<String>()
         for (f, id) in open {
             switch queue[id] {
@@ -343,7 +337,7 @@ public final class Controller: @unchecked Sendable {
 
     /// Gives each attempt that ended because its host was reclaimed a new attempt, up to `backend.reclaimRetries`
     /// per task (and not while cancelling): the provider's doing, not the task's.
-    func retryReclaimed(_ reclaimed: [Attempt]) throws {
+    func retryReclaimed(_ reclaimed: [AttemptKey]) throws {
         guard backend.reclaimRetries > 0, !cancelling else { return }
         var again: [(AttemptPlan, [String: String])] = []
         for f in reclaimed {
@@ -358,7 +352,7 @@ public final class Controller: @unchecked Sendable {
         for (plan, resources) in again { try submitGroup([plan], resources: resources) }
     }
 
-    func endEvent(_ id: String, _ f: Attempt, _ final: FinalState, labels: String) -> Event {
+    func endEvent(_ id: String, _ f: AttemptKey, _ final: FinalState, labels: String) -> Event {
         factory.make(
             task: f.task, attempt: f.attempt,
             .taskEnded(
@@ -370,7 +364,7 @@ public final class Controller: @unchecked Sendable {
     }
 
     /// Marks a worker's stop as explained by the scheduler: the attempt needs no more word.
-    func explain(_ f: Attempt, _ id: String) {
+    func explain(_ f: AttemptKey, _ id: String) {
         explained.insert(f)
         update(f, id)
     }

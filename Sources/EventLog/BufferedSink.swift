@@ -5,14 +5,14 @@
 /// A crash loses at most the buffered samples, never an acknowledged lifecycle event.
 public final class BufferedSink: EventSink, @unchecked Sendable {
     private let downstream: any EventSink
-    private let clock: any Clock
+    private let clock: any TimeSource
     private let maxBuffered: Int
     private let maxDelay: Double
     private let lock = Lock()
     private var buffer: [Event] = []
     private var oldest: Timestamp?
 
-    public init(_ downstream: any EventSink, maxBuffered: Int = 10_000, maxDelay: Double = 1.0, clock: any Clock = SystemClock()) {
+    public init(_ downstream: any EventSink, maxBuffered: Int = 10_000, maxDelay: Double = 1.0, clock: any TimeSource = SystemClock()) {
         self.downstream = downstream
         self.maxBuffered = maxBuffered
         self.maxDelay = maxDelay

@@ -1,10 +1,10 @@
 /// Makes events with times from an injected clock and ids from an injected source, so that whole logs are
 /// deterministic in tests.
 public struct EventFactory: Sendable {
-    public let clock: any Clock
+    public let clock: any TimeSource
     public let ids: any IDSource
 
-    public init(clock: any Clock = SystemClock(), ids: any IDSource = ULIDSource()) {
+    public init(clock: any TimeSource = SystemClock(), ids: any IDSource = ULIDSource()) {
         self.clock = clock
         self.ids = ids
     }

@@ -265,7 +265,7 @@ public final class EventLog: EventSink, @unchecked Sendable {
     }
 
     /// The projection tables as they are (the cache, not the truth: compare with `replay()`).
-    public func projectedTasks() throws -> [String: TaskState] {
+    public func projectedTasks() throws -> [String: TaskRecord] {
         try read { try ProjectionTables.loadAll(db) }
     }
 
@@ -403,7 +403,7 @@ final class Statements {
     /// Brings the projection tables up to date with `count` events just inserted. `task(i)` is the task whose state
     /// event `i` changes (nil when it changes none); `apply(i, &state)` applies it. Each task is loaded once, gets
     /// its events in order, and is saved once.
-    func project(_ count: Int, task: (Int) -> String?, apply: (Int, inout TaskState) -> Void) throws {
+    func project(_ count: Int, task: (Int) -> String?, apply: (Int, inout TaskRecord) -> Void) throws {
         // The events grouped by task, tasks in order of first appearance: one hash lookup per event.
         var group: [String: Int] = [:]
         var groups: [(task: String, events: [Int])] = []
@@ -418,7 +418,7 @@ final class Statements {
         }
         for (task, events) in groups {
             let before = try projection.load(task: task)
-            var after = before ?? TaskState(task: task, lastSeq: 0)
+            var after = before ?? TaskRecord(task: task, lastSeq: 0)
             for i in events { apply(i, &after) }
             try projection.save(after, previous: before)
         }

@@ -7,7 +7,7 @@ public protocol EventSink: Sendable {
 
 /// Something that takes events without making the caller wait for each one: `post` queues or writes them, `flush`
 /// returns once everything posted is durable (or throws the first failure).
-public protocol EventPoster: Sendable {
+public protocol QueuedEventSink: Sendable {
     func post(_ events: [Event])
     func flush() throws
 }

@@ -69,7 +69,7 @@ extension EventLog {
     }
 
     /// Field-by-field differences between rebuilt and stored task states.
-    static func compare(rebuilt: [String: TaskState], stored: [String: TaskState]) -> [String] {
+    static func compare(rebuilt: [String: TaskRecord], stored: [String: TaskRecord]) -> [String] {
         var out: [String] = []
         for (task, r) in rebuilt {
             guard let s = stored[task] else {
@@ -106,7 +106,7 @@ extension EventLog {
         return out
     }
 
-    static func fieldPairs(_ s: AttemptState, _ r: AttemptState) -> [(String, String, String)] {
+    static func fieldPairs(_ s: AttemptRecord, _ r: AttemptRecord) -> [(String, String, String)] {
         func d(_ v: (any CustomStringConvertible)?) -> String { v.map { "\($0)" } ?? "NULL" }
         return [
             ("state", s.state.rawValue, r.state.rawValue), ("submitted_at", d(s.submittedAt), d(r.submittedAt)),

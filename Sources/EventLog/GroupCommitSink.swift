@@ -5,7 +5,7 @@ import Foundation
 /// on the disk's sync latency. `flush()` waits until everything posted is durable.
 ///
 /// A crash loses only events not yet committed; for tasks they mean "incomplete", which a rerun picks up.
-public final class GroupCommitSink: EventPoster, @unchecked Sendable {
+public final class GroupCommitSink: QueuedEventSink, @unchecked Sendable {
     private let log: EventLog
     private let condition = NSCondition()
     private var queue: [Event] = []

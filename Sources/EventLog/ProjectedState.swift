@@ -62,12 +62,12 @@ extension EventLog {
         try read {
             var summary = StatusSummary(state: try experimentLevelState())
             for row in try db.rows("SELECT state, count(*) FROM tasks GROUP BY state") {
-                guard let name = row[0].string, let status = TaskStatus(rawValue: name) else { continue }
+                guard let name = row[0].string, let status = TaskState(rawValue: name) else { continue }
                 summary.counts[status] = Int(row[1].int64 ?? 0)
             }
             let first = try db.prepare("SELECT task FROM tasks WHERE state = ? ORDER BY coalesce(planned_seq, last_seq), task LIMIT ?")
             let tables = try ProjectionTables(db)
-            for status in [TaskStatus.running, .failed] {
+            for status in [TaskState.running, .failed] {
                 first.reset()
                 try first.bind([.text(status.rawValue), .integer(Int64(shown))])
                 var names: [String] = []
@@ -88,9 +88,9 @@ public struct StatusSummary: Sendable {
     /// The experiment-level state, with only the tasks listed in `first`.
     public var state: ExperimentState
     /// How many tasks are in each state.
-    public var counts: [TaskStatus: Int] = [:]
+    public var counts: [TaskState: Int] = [:]
     /// The first tasks of a state, in plan order (running and failed).
-    public var first: [TaskStatus: [String]] = [:]
+    public var first: [TaskState: [String]] = [:]
 
     /// The number of tasks.
     public var tasks: Int { counts.values.reduce(0, +) }
@@ -98,7 +98,7 @@ public struct StatusSummary: Sendable {
     /// How many tasks `rerun incomplete` would run: planned, lost and cancelled ones, and running or submitted ones
     /// unless the process that follows them is alive (`isAlive`, as `ExperimentState.select`).
     public func incomplete(controllerAlive: Bool) -> Int {
-        let never = [TaskStatus.planned, .lost, .cancelled].reduce(0) { $0 + (counts[$1] ?? 0) }
+        let never = [TaskState.planned, .lost, .cancelled].reduce(0) { $0 + (counts[$1] ?? 0) }
         return never + (controllerAlive ? 0 : (counts[.running] ?? 0) + (counts[.submitted] ?? 0))
     }
 }

@@ -1,11 +1,10 @@
 import Foundation
-import SQLite
+public import SQLite
 
 /// Reads and writes the projection tables `tasks` and `attempts` (schema/sql/002-projections.sql), which hold
-/// exactly what `TaskState` holds, so a task can be loaded, advanced by the reducer and saved back.
+/// exactly what `TaskRecord` holds, so a task can be loaded, advanced by the reducer and saved back.
 final class ProjectionTables {
-    static let attemptColumns =
-        "attempt, state, submitted_at, started_at, ended_at, backend, native_id, host, pid, boot_id, exit_code, signal, wall_time, cpu_user, cpu_system, peak_rss, read_bytes, write_bytes, failure_reason, samples, last_sample_seq, last_seq"
+    static let attemptColumns = AttemptRecord.columns
 
     let selectTask: Statement
     let selectAttempts: Statement
@@ -30,20 +29,20 @@ final class ProjectionTables {
             """)
     }
 
-    func load(task: String) throws -> TaskState? {
+    func load(task: String) throws -> TaskRecord? {
         defer { selectTask.reset() }
         try selectTask.bind(.text(task), at: 1)
         guard try selectTask.step() else { return nil }
-        var state = TaskState(task: task, plannedSeq: selectTask.optionalInt64(0), lastSeq: selectTask.int64(1))
+        var state = TaskRecord(task: task, plannedSeq: selectTask.optionalInt64(0), lastSeq: selectTask.int64(1))
         state.labels = selectTask.optionalString(2)
         defer { selectAttempts.reset() }
         try selectAttempts.bind(.text(task), at: 1)
-        while try selectAttempts.step() { state.attempts.append(ProjectionTables.attempt(from: selectAttempts, offset: 0)) }
+        while try selectAttempts.step() { state.attempts.append(AttemptRecord(selectAttempts, from: 0)) }
         return state
     }
 
     /// Writes the task row and the attempts that changed since `previous`.
-    func save(_ task: TaskState, previous: TaskState?) throws {
+    func save(_ task: TaskRecord, previous: TaskRecord?) throws {
         if previous == nil || previous!.plannedSeq != task.plannedSeq || previous!.lastSeq != task.lastSeq
             || previous!.state != task.state || previous!.attempts.last?.attempt != task.attempts.last?.attempt || previous!.labels != task.labels
         {
@@ -63,8 +62,44 @@ final class ProjectionTables {
         }
     }
 
-    static func attempt(from s: Statement, offset o: Int32) -> AttemptState {
-        var a = AttemptState(attempt: Int(s.int64(o)), state: TaskStatus(rawValue: s.string(o + 1)) ?? .planned, lastSeq: s.int64(o + 21))
+    /// Every task as the projection tables hold it, with the stored `state` and `attempts` columns checked
+    /// against what the attempt rows imply (a mismatch is reported by fsck through `storedSummaries`).
+    static func loadAll(_ db: Connection) throws -> [String: TaskRecord] {
+        var tasks: [String: TaskRecord] = [:]
+        let t = try db.prepare("SELECT task, planned_seq, last_seq, labels FROM tasks")
+        while try t.step() {
+            let name = t.string(0)
+            tasks[name] = TaskRecord(task: name, plannedSeq: t.optionalInt64(1), lastSeq: t.int64(2))
+            tasks[name]!.labels = t.optionalString(3)
+        }
+        let a = try db.prepare("SELECT task, \(attemptColumns) FROM attempts ORDER BY task, attempt")
+        while try a.step() {
+            let name = a.string(0)
+            if tasks[name] == nil { tasks[name] = TaskRecord(task: name, lastSeq: -1) }
+            tasks[name]!.attempts.append(AttemptRecord(a, from: 1))
+        }
+        return tasks
+    }
+
+    /// The `state` and `attempts` columns of the `tasks` table, as stored.
+    static func storedSummaries(_ db: Connection) throws -> [String: (state: String, attempts: Int)] {
+        var out: [String: (state: String, attempts: Int)] = [:]
+        let t = try db.prepare("SELECT task, state, attempts FROM tasks")
+        while try t.step() { out[t.string(0)] = (t.string(1), Int(t.int64(2))) }
+        return out
+    }
+}
+
+/// The one place an attempt row (of the projection table or the `attempts` view) becomes an `AttemptRecord`.
+extension AttemptRecord {
+    /// The columns of the `attempts` table (and view) an attempt record is decoded from, in order.
+    public static let columns =
+        "attempt, state, submitted_at, started_at, ended_at, backend, native_id, host, pid, boot_id, exit_code, signal, wall_time, cpu_user, cpu_system, peak_rss, read_bytes, write_bytes, failure_reason, samples, last_sample_seq, last_seq"
+
+    /// Decodes the row `s` is on, whose columns `columns` start at index `o`. An unreadable state (a damaged
+    /// table) reads as lost; fsck reports the mismatch with the events.
+    public init(_ s: Statement, from o: Int32) {
+        var a = AttemptRecord(attempt: Int(s.int64(o)), state: AttemptState(rawValue: s.string(o + 1)) ?? .lost, lastSeq: s.int64(o + 21))
         a.submittedAt = s.optionalInt64(o + 2).map(Timestamp.init(microseconds:))
         a.startedAt = s.optionalInt64(o + 3).map(Timestamp.init(microseconds:))
         a.endedAt = s.optionalInt64(o + 4).map(Timestamp.init(microseconds:))
@@ -84,33 +119,6 @@ final class ProjectionTables {
         a.failureReason = s.optionalString(o + 18)
         a.samples = Int(s.int64(o + 19))
         a.lastSampleSeq = s.optionalInt64(o + 20)
-        return a
-    }
-
-    /// Every task as the projection tables hold it, with the stored `state` and `attempts` columns checked
-    /// against what the attempt rows imply (a mismatch is reported by fsck through `storedSummaries`).
-    static func loadAll(_ db: Connection) throws -> [String: TaskState] {
-        var tasks: [String: TaskState] = [:]
-        let t = try db.prepare("SELECT task, planned_seq, last_seq, labels FROM tasks")
-        while try t.step() {
-            let name = t.string(0)
-            tasks[name] = TaskState(task: name, plannedSeq: t.optionalInt64(1), lastSeq: t.int64(2))
-            tasks[name]!.labels = t.optionalString(3)
-        }
-        let a = try db.prepare("SELECT task, \(attemptColumns) FROM attempts ORDER BY task, attempt")
-        while try a.step() {
-            let name = a.string(0)
-            if tasks[name] == nil { tasks[name] = TaskState(task: name, lastSeq: -1) }
-            tasks[name]!.attempts.append(attempt(from: a, offset: 1))
-        }
-        return tasks
-    }
-
-    /// The `state` and `attempts` columns of the `tasks` table, as stored.
-    static func storedSummaries(_ db: Connection) throws -> [String: (state: String, attempts: Int)] {
-        var out: [String: (state: String, attempts: Int)] = [:]
-        let t = try db.prepare("SELECT task, state, attempts FROM tasks")
-        while try t.step() { out[t.string(0)] = (t.string(1), Int(t.int64(2))) }
-        return out
+        self = a
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 import JSON
 
-/// The state of a task, or of one of its attempts.
-public enum TaskStatus: String, Sendable, Codable, CaseIterable, Comparable {
+/// The state of a task: its latest attempt's, or `planned` before the first.
+public enum TaskState: String, Sendable, Codable, CaseIterable, Comparable {
     /// Recorded, never launched.
     case planned
     /// Handed to a backend, not started yet.
@@ -21,15 +21,39 @@ public enum TaskStatus: String, Sendable, Codable, CaseIterable, Comparable {
     /// True for the states no later event of the same attempt is expected to leave.
     public var isTerminal: Bool { self == .succeeded || self == .failed || self == .lost || self == .cancelled }
 
-    public static func < (a: TaskStatus, b: TaskStatus) -> Bool {
+    public static func < (a: TaskState, b: TaskState) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+
+    /// The state a task is in when this is its latest attempt's.
+    public init(_ attempt: AttemptState) {
+        self = TaskState(rawValue: attempt.rawValue)!
     }
 }
 
+/// The state of one attempt: a task's states but `planned` (an attempt exists once it is submitted or started).
+public enum AttemptState: String, Sendable, Codable, CaseIterable {
+    /// Handed to a backend, not started yet.
+    case submitted
+    /// Started, no final word yet.
+    case running
+    /// Exited 0 with every required output present.
+    case succeeded
+    /// Exited non-zero, was killed, could not be launched, or missed an output.
+    case failed
+    /// Its worker vanished without a final word.
+    case lost
+    /// Stopped on request.
+    case cancelled
+
+    /// True for the states no later event of the same attempt is expected to leave.
+    public var isTerminal: Bool { TaskState(self).isTerminal }
+}
+
 /// One attempt of a task, as the events tell it.
-public struct AttemptState: Sendable, Equatable {
+public struct AttemptRecord: Sendable, Equatable {
     public var attempt: Int
-    public var state: TaskStatus
+    public var state: AttemptState
     public var submittedAt: Timestamp?
     public var startedAt: Timestamp?
     public var endedAt: Timestamp?
@@ -56,7 +80,7 @@ public struct AttemptState: Sendable, Equatable {
     /// seq of the last lifecycle event of this attempt.
     public var lastSeq: Int64
 
-    public init(attempt: Int, state: TaskStatus, lastSeq: Int64) {
+    public init(attempt: Int, state: AttemptState, lastSeq: Int64) {
         self.attempt = attempt
         self.state = state
         self.samples = 0
@@ -65,18 +89,18 @@ public struct AttemptState: Sendable, Equatable {
 }
 
 /// A task and the history of its attempts.
-public struct TaskState: Sendable, Equatable {
+public struct TaskRecord: Sendable, Equatable {
     public var task: String
     /// seq of its `task_planned` event; nil when the log has attempts of a task it never planned.
     public var plannedSeq: Int64?
     /// Every attempt, in attempt order. Old attempts stay: a rerun adds one.
-    public var attempts: [AttemptState]
+    public var attempts: [AttemptRecord]
     /// seq of the last lifecycle event about this task.
     public var lastSeq: Int64
     /// The task's labels as compact JSON with sorted keys (from `task_planned`), e.g. `{"participant":"01"}`.
     public var labels: String?
 
-    public init(task: String, plannedSeq: Int64? = nil, attempts: [AttemptState] = [], lastSeq: Int64) {
+    public init(task: String, plannedSeq: Int64? = nil, attempts: [AttemptRecord] = [], lastSeq: Int64) {
         self.task = task
         self.plannedSeq = plannedSeq
         self.attempts = attempts
@@ -91,9 +115,9 @@ public struct TaskState: Sendable, Equatable {
     static func jsonString(_ s: String) -> String { JSONWriter().string(.string(s)) }
 
     /// The latest attempt's state, or `planned` when there is none.
-    public var state: TaskStatus { attempts.last?.state ?? .planned }
+    public var state: TaskState { attempts.last.map { TaskState($0.state) } ?? .planned }
     /// The latest attempt.
-    public var latest: AttemptState? { attempts.last }
+    public var latest: AttemptRecord? { attempts.last }
     /// The number the next attempt gets.
     public var nextAttempt: Int { (attempts.last?.attempt ?? 0) + 1 }
 }
@@ -111,7 +135,7 @@ public struct ExperimentState: Sendable, Equatable {
     public var experiment: ExperimentCreated?
     public var createdAt: Timestamp?
     /// Tasks by id.
-    public var tasks: [String: TaskState] = [:]
+    public var tasks: [String: TaskRecord] = [:]
     /// Task ids in the order they first appeared.
     public var taskOrder: [String] = []
     /// Every rerun request, in order, with its seq.
@@ -135,11 +159,11 @@ public struct ExperimentState: Sendable, Equatable {
     }
 
     /// Tasks in order.
-    public var orderedTasks: [TaskState] { taskOrder.compactMap { tasks[$0] } }
+    public var orderedTasks: [TaskRecord] { taskOrder.compactMap { tasks[$0] } }
 
     /// How many tasks are in each state.
-    public var counts: [TaskStatus: Int] {
-        var c: [TaskStatus: Int] = [:]
+    public var counts: [TaskState: Int] {
+        var c: [TaskState: Int] = [:]
         for t in tasks.values { c[t.state, default: 0] += 1 }
         return c
     }
@@ -148,7 +172,7 @@ public struct ExperimentState: Sendable, Equatable {
     ///
     /// `incomplete` takes every task that never finished: planned, submitted, lost, cancelled, and running ones
     /// for which `isAlive` says no process is still working on them (by default: none is, as after a crash).
-    public func select(_ mode: RerunMode, isAlive: (TaskState) -> Bool = { _ in false }) -> [String] {
+    public func select(_ mode: RerunMode, isAlive: (TaskRecord) -> Bool = { _ in false }) -> [String] {
         orderedTasks.filter { t in
             switch mode {
             case .all: return true
@@ -246,7 +270,7 @@ public enum Replay {
 
     /// Applies an event about one task to that task alone (what the projection does, task by task). Inputs that
     /// are not about a task's attempts (experiment-level, unknown or unreadable events) change nothing here.
-    public static func apply(_ input: Input, seq: Int64, time: Timestamp, attempt: Int?, to task: inout TaskState) {
+    public static func apply(_ input: Input, seq: Int64, time: Timestamp, attempt: Int?, to task: inout TaskRecord) {
         switch input {
         case .sample(let rss): applySample(seq: seq, attempt: attempt, rss: rss, to: &task)
         case .body(let body): apply(body, seq: seq, time: time, attempt: attempt, to: &task)
@@ -254,12 +278,12 @@ public enum Replay {
         }
     }
 
-    static func update(task: String, in state: inout ExperimentState, _ body: (inout TaskState) -> Void) {
+    static func update(task: String, in state: inout ExperimentState, _ body: (inout TaskRecord) -> Void) {
         // One hash lookup for a task already seen (the common case: samples), then an in-place change.
         if let i = state.tasks.index(forKey: task) {
             body(&state.tasks.values[i])
         } else {
-            var t = TaskState(task: task, lastSeq: 0)
+            var t = TaskRecord(task: task, lastSeq: 0)
             body(&t)
             state.tasks[task] = t
             state.taskOrder.append(task)
@@ -267,7 +291,7 @@ public enum Replay {
     }
 
     /// Applies a sample to a task: counts it and raises the attempt's peak.
-    public static func applySample(seq: Int64, attempt: Int?, rss: Int64?, to task: inout TaskState) {
+    public static func applySample(seq: Int64, attempt: Int?, rss: Int64?, to task: inout TaskRecord) {
         withAttempt(attempt, of: &task, creating: .running, seq: nil) { a in
             a.samples += 1
             a.lastSampleSeq = seq
@@ -276,12 +300,12 @@ public enum Replay {
     }
 
     /// Applies a lifecycle event's payload to a task.
-    public static func apply(_ body: EventBody, seq: Int64, time: Timestamp, attempt: Int?, to task: inout TaskState) {
+    public static func apply(_ body: EventBody, seq: Int64, time: Timestamp, attempt: Int?, to task: inout TaskRecord) {
         switch body {
         case .taskPlanned(let p):
             if task.plannedSeq == nil {
                 task.plannedSeq = seq
-                task.labels = TaskState.labelsJSON(p.labels)
+                task.labels = TaskRecord.labelsJSON(p.labels)
             }
             task.lastSeq = seq
         case .taskSubmitted(let p):
@@ -368,15 +392,16 @@ public enum Replay {
     }
 
     /// Runs `body` on the attempt numbered `number` (the latest, or 1, when nil), creating it with `initial` state.
-    static func withAttempt(_ number: Int?, of task: inout TaskState, creating initial: TaskStatus, seq: Int64?, _ body: (inout AttemptState) -> Void)
-    {
+    static func withAttempt(
+        _ number: Int?, of task: inout TaskRecord, creating initial: AttemptState, seq: Int64?, _ body: (inout AttemptRecord) -> Void
+    ) {
         let n = number ?? task.attempts.last?.attempt ?? 1
         let index: Int
         if let i = task.attempts.lastIndex(where: { $0.attempt == n }) {
             index = i
         } else {
             let insertAt = task.attempts.firstIndex { $0.attempt > n } ?? task.attempts.endIndex
-            task.attempts.insert(AttemptState(attempt: n, state: initial, lastSeq: seq ?? 0), at: insertAt)
+            task.attempts.insert(AttemptRecord(attempt: n, state: initial, lastSeq: seq ?? 0), at: insertAt)
             index = insertAt
         }
         body(&task.attempts[index])

@@ -70,7 +70,7 @@ public final class SegmentWriter: EventSink, @unchecked Sendable {
     }
 }
 
-extension SegmentWriter: EventPoster {
+extension SegmentWriter: QueuedEventSink {
     /// Writes at once (durable when it returns); a failure is kept for `flush`.
     public func post(_ events: [Event]) {
         do { try append(events) } catch { lock.withLock { if failure == nil { failure = error } } }

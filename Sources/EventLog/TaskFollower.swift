@@ -7,7 +7,7 @@ import SQLite
 /// Samples are passed over: they change a task's peak, never its state, so the peaks here are those of the start.
 public struct TaskFollower: Sendable {
     /// Task states by task id.
-    public private(set) var tasks: [String: TaskState] = [:]
+    public private(set) var tasks: [String: TaskRecord] = [:]
     /// The last seq looked at.
     public private(set) var seenSeq: Int64 = 0
     private var started = false
@@ -38,7 +38,7 @@ public struct TaskFollower: Sendable {
                     attempt: stmt.optionalInt64(4).map { Int($0) }, type: stmt.string(5), version: Int(stmt.int64(6)), payload: stmt.string(7))
                 let input = Replay.input(of: e)
                 guard input.isAboutTask else { continue }
-                Replay.apply(input, seq: e.seq ?? 0, time: e.time, attempt: e.attempt, to: &tasks[task, default: TaskState(task: task, lastSeq: 0)])
+                Replay.apply(input, seq: e.seq ?? 0, time: e.time, attempt: e.attempt, to: &tasks[task, default: TaskRecord(task: task, lastSeq: 0)])
                 if let a = e.attempt { changed.append((task, a)) }
             }
             seenSeq = last
@@ -47,7 +47,7 @@ public struct TaskFollower: Sendable {
     }
 
     /// One attempt's state.
-    public func attempt(_ number: Int, of task: String) -> AttemptState? {
+    public func attempt(_ number: Int, of task: String) -> AttemptRecord? {
         tasks[task]?.attempts.first { $0.attempt == number }
     }
 }

@@ -133,13 +133,13 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
 }
 
 /// Where the current time comes from. Injected so that logs and exports are deterministic in tests.
-public protocol Clock: Sendable {
+public protocol TimeSource: Sendable {
     /// The current time.
     func now() -> Timestamp
 }
 
 /// The system's real-time clock.
-public struct SystemClock: Clock {
+public struct SystemClock: TimeSource {
     public init() {}
     public func now() -> Timestamp {
         var ts = timespec()
@@ -149,7 +149,7 @@ public struct SystemClock: Clock {
 }
 
 /// A clock for tests: starts at a fixed time and advances by a fixed step at every reading.
-public final class SteppingClock: Clock, @unchecked Sendable {
+public final class SteppingClock: TimeSource, @unchecked Sendable {
     private let lock = Lock()
     private var current: Timestamp
     private let step: Int64

@@ -1,4 +1,5 @@
 import CSystem
+import Digest
 import EventLog
 import Foundation
 import SQLite
@@ -22,7 +23,10 @@ public enum Archive {
         let log = try EventLog(path: directory, mode: .readOnly)
         try log.withConnection { try $0.backup(to: staging + "/clowdr.db") }
         try JSONExport.write(logPath: staging + "/clowdr.db", to: staging + "/clowdr-\(id).json", samples: false)
-        try PROVExport.write(logPath: staging + "/clowdr.db", to: staging + "/clowdr-\(id).prov.json", format: .json)
+        try PROVExport.write(
+            logPath: staging + "/clowdr.db", descriptorPath: ExperimentLayout(directory: directory).descriptor,
+            to: staging + "/clowdr-\(id).prov.json",
+            format: .json)
         // The report, from the snapshot (and the attempts' stdout/stderr in the experiment folder).
         let report = try ReportData.build(db: staging + "/clowdr.db", experimentDirectory: directory)
         try AtomicFile.write(to: staging + "/clowdr-\(id).html") { $0.write(try HTMLReport.page(report, title: "clowdr · \(id)")) }
@@ -38,7 +42,7 @@ public enum Archive {
             members.append((ExperimentLayout.tasksFolder + "/" + name, layout.tasks + "/" + name))
         }
         var manifest = ""
-        for m in members { manifest += "\(try Archive.sha256(ofFile: m.source))  \(m.name)\n" }
+        for m in members { manifest += "\(try SHA256.hex(ofFile: m.source))  \(m.name)\n" }
         try manifest.write(toFile: staging + "/MANIFEST", atomically: false, encoding: .utf8)
         members.append(("MANIFEST", staging + "/MANIFEST"))
 
@@ -87,7 +91,7 @@ public enum Archive {
             guard let size = Int(tarString(header, 124, 12).trimmingCharacters(in: .whitespaces), radix: 8) else {
                 throw ExportError("\(path): a member header is damaged")
             }
-            let ctx = clowdr_sha256_new()
+            let hash = SHA256()
             var remaining = size
             var content: [UInt8] = []
             let isManifest = name.hasSuffix("/MANIFEST")
@@ -95,17 +99,16 @@ public enum Archive {
             while remaining > 0 {
                 guard try readFull(gz, &block) else { throw ExportError("\(path): \(name) is cut short") }
                 let n = min(512, remaining)
-                block.withUnsafeBytes { clowdr_sha256_update(ctx, $0.baseAddress, n) }
+                block.withUnsafeBytes { hash.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                 if isManifest { content += block[0..<n] }
                 remaining -= n
             }
-            var digest = [UInt8](repeating: 0, count: 32)
-            clowdr_sha256_final(ctx, &digest)
+            let digest = hash.finalize()
             let member = name.split(separator: "/", maxSplits: 1).dropFirst().first.map(String.init) ?? name
             if isManifest {
                 manifest = String(decoding: content, as: UTF8.self)
             } else {
-                digests[member] = digest.map { String(format: "%02x", $0) }.joined()
+                digests[member] = Hex.lowercase(digest)
             }
             count += 1
         }
@@ -142,12 +145,6 @@ public enum Archive {
         String(decoding: h[offset..<(offset + length)].prefix { $0 != 0 }, as: UTF8.self)
     }
 
-    static func sha256(ofFile path: String) throws -> String {
-        var digest = [UInt8](repeating: 0, count: 32)
-        let rc = clowdr_sha256_file(path, &digest)
-        guard rc == 0 else { throw ExportError("cannot read \(path): \(String(cString: strerror(-rc)))") }
-        return digest.map { String(format: "%02x", $0) }.joined()
-    }
 }
 
 /// Writes a ustar archive into a gzip stream, member by member, streaming each file.

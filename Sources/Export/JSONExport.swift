@@ -2,6 +2,7 @@ public import ClowdrErrors
 import EventLog
 import Foundation
 import JSON
+import Query
 import SQLite
 
 /// `clowdr export json`: the complete record of an experiment as one JSON document, described by
@@ -10,137 +11,140 @@ import SQLite
 public enum JSONExport {
     /// Writes the export of the log at `logPath` to `output` (atomically); samples only when asked.
     public static func write(logPath: String, to output: String, samples: Bool) throws {
-        let log = try EventLog(path: logPath, mode: .readOnly)
-        try AtomicFile.write(to: output) { out in
-            try log.withConnection { db in try export(db, samples: samples, into: out) }
+        try ExperimentRecords.read(path: logPath) { records in
+            try AtomicFile.write(to: output) { out in try export(records, samples: samples, into: out) }
         }
     }
 
-    static func export(_ db: Connection, samples: Bool, into out: BufferedOutput) throws {
-        // Plans and outputs from the lifecycle events (one pass, no samples).
-        var planned: [String: (invocation: String, commandLine: String)] = [:]
-        var outputs: [String: String] = [:]  // "task/attempt" -> outputs JSON
-        var created = "null"
-        var createdAt = "null"
-        let lifecycle = try db.prepare(
-            "SELECT task, attempt, type, payload, time FROM events WHERE type IN ('experiment_created', 'task_planned', 'task_exited') AND version = 1 ORDER BY seq"
-        )
-        while try lifecycle.step() {
-            let type = lifecycle.string(2)
-            let payload = try JSONParser.parse(lifecycle.string(3))
-            switch type {
-            case "experiment_created":
-                if created == "null" {
-                    created = JSONWriter(sortKeys: true).string(payload)
-                    createdAt = JSONExport.time(lifecycle.int64(4))
-                }
-            case "task_planned":
-                let task = lifecycle.string(0)
-                if planned[task] == nil {
-                    planned[task] = (
-                        JSONWriter(sortKeys: true).string(payload["invocation"] ?? .null), JSONWriter().string(payload["command_line"] ?? .null)
-                    )
-                }
-            default:
-                outputs["\(lifecycle.string(0))/\(lifecycle.int64(1))"] = JSONWriter(sortKeys: true).string(payload["outputs"] ?? .array([]))
-            }
-        }
-        out.write(#"{"format":"clowdr-experiment/1","experiment":"#)
-        out.write(created)
-        out.write(#","created_at":"#)
-        out.write(createdAt)
+    /// The document: the experiment, then each task with its plan and attempts (and their samples).
+    static func export(_ records: ExperimentRecords, samples: Bool, into out: BufferedOutput) throws {
+        let plans = try plansByTask(records)
+        let outputs = try outputsByAttempt(records)
+        let sampleStream = samples ? try SampleStream(records.samples(.byTask)) : nil
+        try writeExperiment(records.experiment(), into: out)
         out.write(#","tasks":["#)
-
-        let order = "ORDER BY CAST(task AS INTEGER), task"
-        let tasks = try db.prepare("SELECT task, state, labels FROM tasks \(order)")
-        let attempts = try db.prepare(
-            "SELECT attempt, state, submitted_at, started_at, ended_at, backend, native_id, host, pid, exit_code, signal, wall_time, cpu_user, cpu_system, peak_rss, read_bytes, write_bytes, failure_reason, samples FROM attempts WHERE task = ? ORDER BY attempt"
-        )
-        let sampleRows =
-            samples
-            ? try db.prepare(
-                "SELECT task, attempt, time, json_extract(payload, '$.cpu_user'), json_extract(payload, '$.cpu_system'), json_extract(payload, '$.rss'), json_extract(payload, '$.vms'), json_extract(payload, '$.read_bytes'), json_extract(payload, '$.write_bytes'), json_extract(payload, '$.processes'), json_extract(payload, '$.threads') FROM events WHERE type = 'sample' AND version = 1 ORDER BY CAST(task AS INTEGER), task, attempt, seq"
-            )
-            : nil
-        var pendingSample = try sampleRows?.step() ?? false
-        var firstTask = true
-        while try tasks.step() {
-            let task = tasks.string(0)
-            out.write(firstTask ? "\n" : ",\n")
-            firstTask = false
-            out.write(#"{"task":"#)
-            out.write(JSONWriter().string(.string(task)))
-            out.write(#","state":"#)
-            out.write(JSONWriter().string(.string(tasks.string(1))))
-            out.write(#","labels":"#)
-            out.write(tasks.optionalString(2) ?? "{}")
-            out.write(#","command_line":"#)
-            out.write(planned[task]?.commandLine ?? "null")
-            out.write(#","invocation":"#)
-            out.write(planned[task]?.invocation ?? "null")
-            out.write(#","attempts":["#)
-            try attempts.bind(.text(task), at: 1)
-            var firstAttempt = true
-            while try attempts.step() {
-                let n = attempts.int64(0)
-                out.write(firstAttempt ? "{" : ",{")
-                firstAttempt = false
-                out.write(#""attempt":\#(n),"state":"#)
-                out.write(JSONWriter().string(.string(attempts.string(1))))
-                for (i, name) in [(2, "submitted_at"), (3, "started_at"), (4, "ended_at")] {
-                    out.write(",\"\(name)\":" + (attempts.optionalInt64(Int32(i)).map(JSONExport.time) ?? "null"))
-                }
-                for (i, name) in [(5, "backend"), (6, "native_id"), (7, "host")] {
-                    out.write(",\"\(name)\":" + (attempts.optionalString(Int32(i)).map { JSONWriter().string(.string($0)) } ?? "null"))
-                }
-                for (i, name) in [
-                    (8, "pid"), (9, "exit_code"), (10, "signal"), (14, "peak_rss"), (15, "read_bytes"), (16, "write_bytes"), (18, "samples"),
-                ] {
-                    out.write(",\"\(name)\":" + (attempts.optionalInt64(Int32(i)).map(String.init) ?? "null"))
-                }
-                for (i, name) in [(11, "wall_time"), (12, "cpu_user"), (13, "cpu_system")] {
-                    out.write(",\"\(name)\":" + (attempts.optionalDouble(Int32(i)).map { JSONNumber($0).literal } ?? "null"))
-                }
-                out.write(#","failure_reason":"# + (attempts.optionalString(17).map { JSONWriter().string(.string($0)) } ?? "null"))
-                out.write(#","outputs":"# + (outputs["\(task)/\(n)"] ?? "[]"))
-                if let s = sampleRows {
-                    out.write(#","samples":["#)
-                    var firstSample = true
-                    while pendingSample, s.string(0) == task, s.int64(1) == n {
-                        out.write(firstSample ? "[" : ",[")
-                        firstSample = false
-                        out.write(JSONExport.time(s.int64(2)))
-                        for c in 3...10 { out.write("," + s.value(Int32(c)).jsonText) }
-                        out.write("]")
-                        pendingSample = try s.step()
-                    }
-                    out.write("]")
-                }
-                out.write("}")
-            }
-            attempts.reset()
-            out.write("]}")
+        var first = true
+        try records.forEachTask { task in
+            out.write(first ? "\n" : ",\n")
+            first = false
+            try writeTask(task, plan: plans[task.task], records: records, outputs: outputs, samples: sampleStream, into: out)
         }
         out.write("\n]")
         if samples { out.write(#","sample_columns":["time","cpu_user","cpu_system","rss","vms","read_bytes","write_bytes","processes","threads"]"#) }
         out.write("}\n")
     }
 
-    /// µs since the epoch as an ISO 8601 JSON string.
-    static func time(_ us: Int64) -> String { "\"" + Timestamp(microseconds: us).iso8601 + "\"" }
-}
+    /// Each task's command line and invocation (sorted keys), as JSON text.
+    static func plansByTask(_ records: ExperimentRecords) throws -> [String: (invocation: String, commandLine: String)] {
+        var plans: [String: (invocation: String, commandLine: String)] = [:]
+        try records.forEachPlan { p in
+            let invocation = try p.invocation.map { JSONWriter(sortKeys: true).string(try JSONParser.parse($0)) } ?? "null"
+            plans[p.task] = (invocation, p.commandLine.map { JSONWriter().string(.string($0)) } ?? "null")
+        }
+        return plans
+    }
 
-extension SQLiteValue {
-    /// The value as JSON text.
-    var jsonText: String {
-        switch self {
-        case .null: "null"
-        case .integer(let v): String(v)
-        case .real(let v): v.isFinite ? JSONNumber(v).literal : "null"
-        case .text(let s): JSONWriter().string(.string(s))
-        case .blob: "null"
+    /// Each attempt's outputs (sorted keys) by "task/attempt", as JSON text; a later exit of an attempt wins.
+    static func outputsByAttempt(_ records: ExperimentRecords) throws -> [String: String] {
+        var outputs: [String: String] = [:]
+        try records.forEachExit { x in
+            outputs["\(x.task)/\(x.attempt)"] = try x.outputs.map { JSONWriter(sortKeys: true).string(try JSONParser.parse($0)) } ?? "[]"
+        }
+        return outputs
+    }
+
+    static func writeExperiment(_ created: ExperimentRow?, into out: BufferedOutput) throws {
+        out.write(#"{"format":"clowdr-experiment/1","experiment":"#)
+        out.write(try created.map { JSONWriter(sortKeys: true).string(try JSONParser.parse($0.payload)) } ?? "null")
+        out.write(#","created_at":"#)
+        out.write(created.map { time($0.time) } ?? "null")
+    }
+
+    static func writeTask(
+        _ task: TaskRow, plan: (invocation: String, commandLine: String)?, records: ExperimentRecords, outputs: [String: String],
+        samples: SampleStream?, into out: BufferedOutput
+    ) throws {
+        out.write(#"{"task":"#)
+        out.write(string(task.task))
+        out.write(#","state":"#)
+        out.write(string(task.state.rawValue))
+        out.write(#","labels":"#)
+        out.write(task.labels ?? "{}")
+        out.write(#","command_line":"#)
+        out.write(plan?.commandLine ?? "null")
+        out.write(#","invocation":"#)
+        out.write(plan?.invocation ?? "null")
+        out.write(#","attempts":["#)
+        for (k, a) in try records.attempts(of: task.task).enumerated() {
+            out.write(k == 0 ? "{" : ",{")
+            writeAttempt(a, outputs: outputs["\(task.task)/\(a.attempt)"] ?? "[]", into: out)
+            if let samples {
+                out.write(#","samples":["#)
+                try samples.write(task: task.task, attempt: a.attempt, into: out)
+                out.write("]")
+            }
+            out.write("}")
+        }
+        out.write("]}")
+    }
+
+    /// An attempt's fields, in the schema's order.
+    static func writeAttempt(_ a: AttemptRecord, outputs: String, into out: BufferedOutput) {
+        out.write(#""attempt":\#(a.attempt),"state":"#)
+        out.write(string(a.state.rawValue))
+        for (name, t) in [("submitted_at", a.submittedAt), ("started_at", a.startedAt), ("ended_at", a.endedAt)] {
+            out.write(",\"\(name)\":" + (t.map(time) ?? "null"))
+        }
+        for (name, v) in [("backend", a.backend), ("native_id", a.nativeID), ("host", a.host)] {
+            out.write(",\"\(name)\":" + (v.map(string) ?? "null"))
+        }
+        let integers: [(String, Int64?)] = [
+            ("pid", a.pid.map(Int64.init)), ("exit_code", a.exitCode.map(Int64.init)), ("signal", a.signal.map(Int64.init)), ("peak_rss", a.peakRSS),
+            ("read_bytes", a.readBytes), ("write_bytes", a.writeBytes), ("samples", Int64(a.samples)),
+        ]
+        for (name, v) in integers { out.write(",\"\(name)\":" + (v.map(String.init) ?? "null")) }
+        for (name, v) in [("wall_time", a.wallTime), ("cpu_user", a.cpuUser), ("cpu_system", a.cpuSystem)] {
+            out.write(",\"\(name)\":" + (v.map { JSONNumber($0).literal } ?? "null"))
+        }
+        out.write(#","failure_reason":"# + (a.failureReason.map(string) ?? "null"))
+        out.write(#","outputs":"# + outputs)
+    }
+
+    /// The samples, by task, attempt and seq, walked beside the tasks: each attempt takes the samples that are its own.
+    final class SampleStream {
+        let cursor: RecordCursor<SampleRow>
+        var pending: SampleRow?
+
+        init(_ cursor: RecordCursor<SampleRow>) throws {
+            self.cursor = cursor
+            pending = try cursor.next()
+        }
+
+        func write(task: String, attempt: Int, into out: BufferedOutput) throws {
+            var first = true
+            while let s = pending, s.task == task, s.attempt == attempt {
+                out.write(first ? "[" : ",[")
+                first = false
+                out.write(JSONExport.time(s.time))
+                for v in [s.cpuUser, s.cpuSystem] { out.write("," + number(v)) }
+                for v in [s.rss, s.vms, s.readBytes, s.writeBytes, s.processes, s.threads] { out.write("," + (v.map(String.init) ?? "null")) }
+                out.write("]")
+                pending = try cursor.next()
+            }
+        }
+
+        /// A sample's measure as its payload has it: integral values are written without a fraction there.
+        func number(_ v: Double?) -> String {
+            guard let v, v.isFinite else { return "null" }
+            return v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : JSONNumber(v).literal
         }
     }
+
+    /// A time as an ISO 8601 JSON string.
+    static func time(_ t: Timestamp) -> String { "\"" + t.iso8601 + "\"" }
+
+    /// A JSON string.
+    static func string(_ s: String) -> String { JSONWriter().string(.string(s)) }
 }
 
 /// Buffered writes to a file descriptor.

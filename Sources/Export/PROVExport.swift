@@ -1,7 +1,8 @@
+import Boutiques
 import EventLog
 import Foundation
 import JSON
-import SQLite
+import Query
 
 /// `clowdr export prov`: the experiment as W3C PROV (PROV-JSON or PROV-N).
 ///
@@ -39,15 +40,24 @@ public enum PROVExport {
         var attributes: [(String, Attr)] = []
     }
 
-    public static func write(logPath: String, to output: String, format: Format) throws {
-        let log = try EventLog(path: logPath, mode: .readOnly)
-        let (elements, relations) = try log.withConnection { try build($0) }
+    /// Writes the PROV document of the log at `logPath`. The descriptor at `descriptorPath` (the experiment's copy)
+    /// says which inputs are files: an invocation's values of File inputs become the entities each attempt used.
+    /// Without it (a bare log), no input file is declared.
+    public static func write(logPath: String, descriptorPath: String?, to output: String, format: Format) throws {
+        let fileInputs = try descriptorPath.flatMap(fileInputIDs) ?? []
+        let (elements, relations) = try ExperimentRecords.read(path: logPath) { try build($0, fileInputs: fileInputs) }
         try AtomicFile.write(to: output) { out in
             switch format {
             case .json: writeJSON(elements, relations, out)
             case .provn: writePROVN(elements, relations, out)
             }
         }
+    }
+
+    /// The ids of the descriptor's File inputs; nil when there is no descriptor at `path`.
+    static func fileInputIDs(_ path: String) throws -> Set<String>? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return Set(try DescriptorValidator.load(path).inputs.filter { $0.type == .file }.map(\.id))
     }
 
     /// A qualified name's local part: letters, digits and `_ - .` kept, everything else percent-encoded.
@@ -64,113 +74,145 @@ public enum PROVExport {
         return out
     }
 
-    static func build(_ db: Connection) throws -> ([Element], [Relation]) {
+    /// The document under construction: elements declared once each, in order, and relations.
+    struct Document {
         var elements: [Element] = []
         var relations: [Relation] = []
-        var declared = Set<String>()
-        func declare(_ e: Element) {
+        private var declared = Set<String>()
+
+        mutating func declare(_ e: Element) {
             if declared.insert(e.id).inserted { elements.append(e) }
         }
-        // The experiment and its agents.
-        var user = "unknown"
-        var version = "unknown"
-        var descriptorSHA = "unknown"
-        var toolName = ""
-        var inputs: [String: [String]] = [:]  // task -> input file paths
-        var outputs: [String: [(id: String, path: String, sha: String?)]] = [:]  // "task/attempt"
-        let ev = try db.prepare(
-            "SELECT task, attempt, type, payload, time FROM events WHERE type IN ('experiment_created', 'task_planned', 'task_exited') AND version = 1 ORDER BY seq"
-        )
-        while try ev.step() {
-            let payload = try JSONParser.parse(ev.string(3))
-            switch ev.string(2) {
-            case "experiment_created":
-                user = payload["user"]?.stringValue ?? user
-                version = payload["clowdr_version"]?.stringValue ?? version
-                descriptorSHA = payload["descriptor_sha256"]?.stringValue ?? descriptorSHA
-                toolName = payload["tool_name"]?.stringValue ?? ""
-            case "task_planned":
-                // Input files: invocation values that name existing files are taken as inputs.
-                var files: [String] = []
-                for (_, v) in payload["invocation"]?.objectValue ?? JSONObject() {
-                    for item in (v.arrayValue ?? [v]) {
-                        if let s = item.stringValue, s.contains("/") || s.contains(".") { files.append(s) }
-                    }
-                }
-                inputs[ev.string(0)] = files
-            default:
-                outputs["\(ev.string(0))/\(ev.int64(1))"] = (payload["outputs"]?.arrayValue ?? []).compactMap { o in
-                    guard let id = o["id"]?.stringValue, let path = o["path"]?.stringValue, o["size"]?.isNull == false else { return nil }
-                    return (id, path, o["sha256"]?.stringValue)
-                }
-            }
-        }
-        let userID = "clowdr:user_" + local(user)
-        let agentID = "clowdr:clowdr_" + local(version)
-        let planID = "clowdr:descriptor_" + local(descriptorSHA)
-        declare(Element(kind: "agent", id: userID, attributes: [("prov:type", .qname("prov:Person")), ("prov:label", .string(user))]))
-        declare(Element(kind: "agent", id: agentID, attributes: [("prov:type", .qname("prov:SoftwareAgent")), ("clowdr:version", .string(version))]))
-        declare(
-            Element(
-                kind: "entity", id: planID,
-                attributes: [("prov:type", .qname("prov:Plan")), ("clowdr:sha256", .string(descriptorSHA)), ("prov:label", .string(toolName))]))
-        relations.append(Relation(kind: "actedOnBehalfOf", args: [("prov:delegate", agentID), ("prov:responsible", userID)]))
+        mutating func relate(_ kind: String, _ args: [(String, String?)]) { relations.append(Relation(kind: kind, args: args)) }
+    }
 
-        // Each task's labels (participant, session, swept values...), as people read them.
-        var labels: [String: String] = [:]
-        let tasks = try db.prepare("SELECT task, labels FROM tasks WHERE labels IS NOT NULL AND labels != '{}'")
-        while try tasks.step() { labels[tasks.string(0)] = TaskLabels.text(tasks.optionalString(1)) }
-        let attempts = try db.prepare(
-            "SELECT task, attempt, started_at, ended_at, exit_code, signal, peak_rss, cpu_user, cpu_system, wall_time, state FROM attempts ORDER BY CAST(task AS INTEGER), task, attempt"
-        )
-        var previous: [String: String] = [:]
-        while try attempts.step() {
-            let task = attempts.string(0)
-            let n = attempts.int64(1)
-            let act = "clowdr:attempt_\(local(task))_\(n)"
-            var attrs: [(String, Attr)] = [
-                ("prov:type", .qname("clowdr:Attempt")), ("clowdr:task", .string(task)), ("clowdr:state", .string(attempts.string(10))),
-            ]
-            if let l = labels[task] { attrs += [("prov:label", .string("task \(task) attempt \(n) (\(l))")), ("clowdr:labels", .string(l))] }
-            if let v = attempts.optionalInt64(4) { attrs.append(("clowdr:exitCode", .int(v))) }
-            if let v = attempts.optionalInt64(5) { attrs.append(("clowdr:signal", .int(v))) }
-            if let v = attempts.optionalInt64(6) { attrs.append(("clowdr:peakRSS", .int(v))) }
-            if let u = attempts.optionalDouble(7) { attrs.append(("clowdr:cpuTime", .double(u + (attempts.optionalDouble(8) ?? 0)))) }
-            if let w = attempts.optionalDouble(9) { attrs.append(("clowdr:wallTime", .double(w))) }
-            var e = Element(kind: "activity", id: act, attributes: attrs)
-            e.attributes.insert(("prov:startTime", .time(attempts.optionalInt64(2).map { Timestamp(microseconds: $0).iso8601 } ?? "")), at: 0)
-            e.attributes.insert(("prov:endTime", .time(attempts.optionalInt64(3).map { Timestamp(microseconds: $0).iso8601 } ?? "")), at: 1)
-            e.attributes.removeAll { if case .time(let t) = $0.1 { return t.isEmpty } else { return false } }
-            declare(e)
-            relations.append(Relation(kind: "wasAssociatedWith", args: [("prov:activity", act), ("prov:agent", agentID), ("prov:plan", planID)]))
-            let invocation = "clowdr:invocation_\(local(task))"
-            var invocationAttrs: [(String, Attr)] = [("prov:type", .qname("clowdr:Invocation")), ("clowdr:task", .string(task))]
-            if let l = labels[task] { invocationAttrs.append(("clowdr:labels", .string(l))) }
-            declare(Element(kind: "entity", id: invocation, attributes: invocationAttrs))
-            relations.append(Relation(kind: "used", args: [("prov:activity", act), ("prov:entity", invocation)]))
-            var inputIDs: [String] = []
-            for path in inputs[task] ?? [] {
-                let id = "clowdr:file_" + local(path)
-                declare(Element(kind: "entity", id: id, attributes: [("prov:type", .qname("clowdr:File")), ("prov:location", .string(path))]))
-                relations.append(Relation(kind: "used", args: [("prov:activity", act), ("prov:entity", id)]))
-                inputIDs.append(id)
-            }
-            for o in outputs["\(task)/\(n)"] ?? [] {
-                let id = "clowdr:output_\(local(task))_\(n)_\(local(o.id))"
-                var attrs: [(String, Attr)] = [("prov:type", .qname("clowdr:File")), ("prov:location", .string(o.path))]
-                if let sha = o.sha { attrs.append(("clowdr:sha256", .string(sha))) }
-                declare(Element(kind: "entity", id: id, attributes: attrs))
-                relations.append(Relation(kind: "wasGeneratedBy", args: [("prov:entity", id), ("prov:activity", act)]))
-                for input in inputIDs where input != id {
-                    relations.append(Relation(kind: "wasDerivedFrom", args: [("prov:generatedEntity", id), ("prov:usedEntity", input)]))
-                }
-            }
-            if let before = previous[task] {
-                relations.append(Relation(kind: "wasInformedBy", args: [("prov:informed", act), ("prov:informant", before)]))
-            }
+    /// The ids every attempt refers to: clowdr, acting for the user, and the descriptor, its plan.
+    struct Agents {
+        var clowdr: String
+        var plan: String
+    }
+
+    /// An output of an attempt that exists.
+    typealias Output = (id: String, path: String, sha: String?)
+
+    static func build(_ records: ExperimentRecords, fileInputs: Set<String>) throws -> ([Element], [Relation]) {
+        var doc = Document()
+        let agents = try declareAgents(records.experiment(), into: &doc)
+        let inputs = try inputFiles(records, fileInputs: fileInputs)
+        let outputs = try outputsByAttempt(records)
+        let labels = try labelsByTask(records)
+        var previous: [String: String] = [:]  // task -> its previous attempt's activity
+        try records.forEachAttempt(.task) { task, a in
+            let act = declareAttempt(task, a, labels: labels[task], agents: agents, into: &doc)
+            let used = declareInputs(of: task, activity: act, inputs: inputs[task] ?? [], labels: labels[task], into: &doc)
+            declareOutputs(outputs["\(task)/\(a.attempt)"] ?? [], of: task, attempt: a.attempt, activity: act, derivedFrom: used, into: &doc)
+            if let before = previous[task] { doc.relate("wasInformedBy", [("prov:informed", act), ("prov:informant", before)]) }
             previous[task] = act
         }
-        return (elements, relations)
+        return (doc.elements, doc.relations)
+    }
+
+    /// The user, clowdr and the descriptor, from `experiment_created`.
+    static func declareAgents(_ created: ExperimentRow?, into doc: inout Document) throws -> Agents {
+        let payload = try created.map { try JSONParser.parse($0.payload) }
+        let user = payload?["user"]?.stringValue ?? "unknown"
+        let version = payload?["clowdr_version"]?.stringValue ?? "unknown"
+        let descriptorSHA = payload?["descriptor_sha256"]?.stringValue ?? "unknown"
+        let toolName = payload?["tool_name"]?.stringValue ?? ""
+        let userID = "clowdr:user_" + local(user)
+        let agents = Agents(clowdr: "clowdr:clowdr_" + local(version), plan: "clowdr:descriptor_" + local(descriptorSHA))
+        doc.declare(Element(kind: "agent", id: userID, attributes: [("prov:type", .qname("prov:Person")), ("prov:label", .string(user))]))
+        doc.declare(
+            Element(
+                kind: "agent", id: agents.clowdr, attributes: [("prov:type", .qname("prov:SoftwareAgent")), ("clowdr:version", .string(version))]))
+        doc.declare(
+            Element(
+                kind: "entity", id: agents.plan,
+                attributes: [("prov:type", .qname("prov:Plan")), ("clowdr:sha256", .string(descriptorSHA)), ("prov:label", .string(toolName))]))
+        doc.relate("actedOnBehalfOf", [("prov:delegate", agents.clowdr), ("prov:responsible", userID)])
+        return agents
+    }
+
+    /// Each task's input files: its invocation's values of the File inputs (one path, or a list of them).
+    static func inputFiles(_ records: ExperimentRecords, fileInputs: Set<String>) throws -> [String: [String]] {
+        var inputs: [String: [String]] = [:]
+        guard !fileInputs.isEmpty else { return inputs }
+        try records.forEachPlan { plan in
+            guard let text = plan.invocation, case .object(let invocation) = try JSONParser.parse(text) else { return }
+            var files: [String] = []
+            for (id, v) in invocation where fileInputs.contains(id) {
+                for item in (v.arrayValue ?? [v]) { if let path = item.stringValue { files.append(path) } }
+            }
+            inputs[plan.task] = files
+        }
+        return inputs
+    }
+
+    /// Each attempt's outputs that exist, by "task/attempt".
+    static func outputsByAttempt(_ records: ExperimentRecords) throws -> [String: [Output]] {
+        var outputs: [String: [Output]] = [:]
+        try records.forEachExit { x in
+            let list = try x.outputs.map { try JSONParser.parse($0).arrayValue ?? [] } ?? []
+            outputs["\(x.task)/\(x.attempt)"] = list.compactMap { o in
+                guard let id = o["id"]?.stringValue, let path = o["path"]?.stringValue, o["size"]?.isNull == false else { return nil }
+                return (id, path, o["sha256"]?.stringValue)
+            }
+        }
+        return outputs
+    }
+
+    /// Each task's labels (participant, session, swept values...), as people read them.
+    static func labelsByTask(_ records: ExperimentRecords) throws -> [String: String] {
+        var labels: [String: String] = [:]
+        try records.forEachTask(labelled: true) { labels[$0.task] = TaskLabels.text($0.labels) }
+        return labels
+    }
+
+    /// The attempt's activity, associated with clowdr and the plan; returns its id.
+    static func declareAttempt(_ task: String, _ a: AttemptRecord, labels: String?, agents: Agents, into doc: inout Document) -> String {
+        let act = "clowdr:attempt_\(local(task))_\(a.attempt)"
+        var attrs: [(String, Attr)] = []
+        if let t = a.startedAt { attrs.append(("prov:startTime", .time(t.iso8601))) }
+        if let t = a.endedAt { attrs.append(("prov:endTime", .time(t.iso8601))) }
+        attrs += [("prov:type", .qname("clowdr:Attempt")), ("clowdr:task", .string(task)), ("clowdr:state", .string(a.state.rawValue))]
+        if let l = labels { attrs += [("prov:label", .string("task \(task) attempt \(a.attempt) (\(l))")), ("clowdr:labels", .string(l))] }
+        if let v = a.exitCode { attrs.append(("clowdr:exitCode", .int(Int64(v)))) }
+        if let v = a.signal { attrs.append(("clowdr:signal", .int(Int64(v)))) }
+        if let v = a.peakRSS { attrs.append(("clowdr:peakRSS", .int(v))) }
+        if let u = a.cpuUser { attrs.append(("clowdr:cpuTime", .double(u + (a.cpuSystem ?? 0)))) }
+        if let w = a.wallTime { attrs.append(("clowdr:wallTime", .double(w))) }
+        doc.declare(Element(kind: "activity", id: act, attributes: attrs))
+        doc.relate("wasAssociatedWith", [("prov:activity", act), ("prov:agent", agents.clowdr), ("prov:plan", agents.plan)])
+        return act
+    }
+
+    /// The task's invocation and input files, used by the attempt; returns the input files' ids.
+    static func declareInputs(of task: String, activity act: String, inputs: [String], labels: String?, into doc: inout Document) -> [String] {
+        let invocation = "clowdr:invocation_\(local(task))"
+        var attrs: [(String, Attr)] = [("prov:type", .qname("clowdr:Invocation")), ("clowdr:task", .string(task))]
+        if let l = labels { attrs.append(("clowdr:labels", .string(l))) }
+        doc.declare(Element(kind: "entity", id: invocation, attributes: attrs))
+        doc.relate("used", [("prov:activity", act), ("prov:entity", invocation)])
+        return inputs.map { path in
+            let id = "clowdr:file_" + local(path)
+            doc.declare(Element(kind: "entity", id: id, attributes: [("prov:type", .qname("clowdr:File")), ("prov:location", .string(path))]))
+            doc.relate("used", [("prov:activity", act), ("prov:entity", id)])
+            return id
+        }
+    }
+
+    /// The attempt's outputs, generated by it and derived from its inputs.
+    static func declareOutputs(
+        _ outputs: [Output], of task: String, attempt: Int, activity act: String, derivedFrom inputs: [String], into doc: inout Document
+    ) {
+        for o in outputs {
+            let id = "clowdr:output_\(local(task))_\(attempt)_\(local(o.id))"
+            var attrs: [(String, Attr)] = [("prov:type", .qname("clowdr:File")), ("prov:location", .string(o.path))]
+            if let sha = o.sha { attrs.append(("clowdr:sha256", .string(sha))) }
+            doc.declare(Element(kind: "entity", id: id, attributes: attrs))
+            doc.relate("wasGeneratedBy", [("prov:entity", id), ("prov:activity", act)])
+            for input in inputs where input != id { doc.relate("wasDerivedFrom", [("prov:generatedEntity", id), ("prov:usedEntity", input)]) }
+        }
     }
 
     static func js(_ s: String) -> String { JSONWriter().string(.string(s)) }

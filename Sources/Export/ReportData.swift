@@ -64,7 +64,7 @@ public struct ReportData: Sendable {
     }
 
     /// The states in the order their codes (indexes) appear in the `state` columns.
-    public static let states = TaskStatus.allCases.map(\.rawValue)
+    public static let states = TaskState.allCases.map(\.rawValue)
 
     /// Builds the report data of the experiment folder `directory` (its log and its tasks' stdout/stderr).
     public static func build(experimentDirectory directory: String, budget: Budget = Budget()) throws -> ReportData {
@@ -74,177 +74,78 @@ public struct ReportData: Sendable {
     /// The same from the log at `db` (a folder or a `.db` file: a snapshot, say), with the stdout/stderr files of
     /// the experiment folder `directory`.
     public static func build(db: String, experimentDirectory directory: String, budget: Budget = Budget()) throws -> ReportData {
-        let log = try EventLog(path: db, mode: .readOnly)
-        return try log.withConnection { db in try build(db, directory: directory, budget: budget) }  // one read snapshot
+        try ExperimentRecords.read(path: db) { try build($0, directory: directory, budget: budget) }  // one read snapshot
     }
 
     /// The last event's seq (what a live page polls to know when to reload).
     public static func lastSeq(experimentDirectory directory: String) throws -> Int64 {
-        let log = try EventLog(path: directory, mode: .readOnly)
-        return try log.withConnection { db in try db.scalar("SELECT coalesce(max(seq), 0) FROM events")?.int64 ?? 0 }
+        try ExperimentRecords.read(path: directory) { try $0.lastEvent().seq }
     }
 
     // MARK: - Building
 
-    /// One row of the attempts projection.
-    struct AttemptRow {
+    /// An attempt as the report shows it: its task's index, its state's code, and its record.
+    struct ReportAttempt {
         var task: Int
-        var attempt: Int64
         var state: Int
-        var submitted, started, ended: Int64?
-        var exitCode, signal: Int64?
-        var wall, cpuUser, cpuSystem: Double?
-        var peakRSS, read, write: Int64?
-        var host, reason: String?
-        var samples: Int64
+        var record: AttemptRecord
 
+        var attempt: Int64 { Int64(record.attempt) }
+        var exitCode: Int64? { record.exitCode.map(Int64.init) }
+        var signal: Int64? { record.signal.map(Int64.init) }
+        var peakRSS: Int64? { record.peakRSS }
+        /// Microseconds since the epoch.
+        var submitted: Int64? { record.submittedAt?.microseconds }
+        var started: Int64? { record.startedAt?.microseconds }
+        var ended: Int64? { record.endedAt?.microseconds }
         var cpuPercent: Double? {
-            guard let wall, wall > 0, let u = cpuUser else { return nil }
-            return 100 * (u + (cpuSystem ?? 0)) / wall
+            guard let wall = record.wallTime, wall > 0, let u = record.cpuUser else { return nil }
+            return 100 * (u + (record.cpuSystem ?? 0)) / wall
         }
     }
 
-    static func build(_ db: Connection, directory: String, budget: Budget) throws -> ReportData {
-        let seq = try db.scalar("SELECT coalesce(max(seq), 0) FROM events")?.int64 ?? 0
-        let lastTime = try db.scalar("SELECT time FROM events WHERE seq = ?", [.integer(seq)])?.int64
-        var created = "null"
-        var t0: Int64 = lastTime ?? 0
-        if let row = try db.rows("SELECT payload, time FROM events WHERE type = 'experiment_created' ORDER BY seq LIMIT 1").first {
-            created = row[0].string ?? "null"
-            t0 = row[1].int64 ?? t0
-        }
-
-        // Tasks, in the order every other listing uses.
+    /// The tasks, in task order: one column per field.
+    struct TaskColumns {
         var ids: [String] = []
         var index: [String: Int] = [:]
-        var taskState: [Int] = []
-        var taskAttempts: [Int64] = []
+        var state: [Int] = []
+        var attempts: [Int64] = []
         var labels: [String?] = []
-        let stateCode = Dictionary(uniqueKeysWithValues: states.enumerated().map { ($1, $0) })
-        let tasks = try db.prepare("SELECT task, state, attempts, labels FROM tasks ORDER BY CAST(task AS INTEGER), task")
-        while try tasks.step() {
-            index[tasks.string(0)] = ids.count
-            ids.append(tasks.string(0))
-            taskState.append(stateCode[tasks.string(1)] ?? 0)
-            taskAttempts.append(tasks.int64(2))
-            labels.append(tasks.optionalString(3))
-        }
+    }
 
-        var attempts: [AttemptRow] = []
-        var latest = [Int?](repeating: nil, count: ids.count)  // task -> index in attempts of its latest attempt
-        let rows = try db.prepare(
-            """
-            SELECT task, attempt, state, submitted_at, started_at, ended_at, exit_code, signal, wall_time, cpu_user, cpu_system, \
-            peak_rss, read_bytes, write_bytes, host, failure_reason, samples FROM attempts \
-            ORDER BY coalesce(submitted_at, started_at, ended_at), CAST(task AS INTEGER), task, attempt
-            """)
-        while try rows.step() {
-            guard let t = index[rows.string(0)] else { continue }
-            let a = AttemptRow(
-                task: t, attempt: rows.int64(1), state: stateCode[rows.string(2)] ?? 0, submitted: rows.optionalInt64(3),
-                started: rows.optionalInt64(4), ended: rows.optionalInt64(5), exitCode: rows.optionalInt64(6), signal: rows.optionalInt64(7),
-                wall: rows.optionalDouble(8), cpuUser: rows.optionalDouble(9), cpuSystem: rows.optionalDouble(10), peakRSS: rows.optionalInt64(11),
-                read: rows.optionalInt64(12), write: rows.optionalInt64(13), host: rows.optionalString(14), reason: rows.optionalString(15),
-                samples: rows.int64(16))
-            if a.attempt == taskAttempts[t] { latest[t] = attempts.count }
-            attempts.append(a)
-        }
-        let last: [AttemptRow?] = latest.map { $0.map { attempts[$0] } }
+    /// Each state's code: its index in `states`.
+    static let stateCode = Dictionary(uniqueKeysWithValues: states.enumerated().map { ($1, $0) })
 
-        // Parameters: the labels the planner gave each task, else the invocation keys whose values differ.
-        // Each task's plan, found through the projection's planned_seq (a lookup by seq, not a scan of the log).
-        var planned = [(commandLine: String, invocation: String)?](repeating: nil, count: ids.count)
-        let plans = try db.prepare(
-            "SELECT t.task, json_extract(e.payload, '$.command_line'), json(json_extract(e.payload, '$.invocation')) FROM tasks t JOIN events e ON e.seq = t.planned_seq WHERE e.type = 'task_planned' AND e.version = 1"
-        )
-        while try plans.step() {
-            guard let t = index[plans.string(0)], planned[t] == nil else { continue }
-            planned[t] = (plans.optionalString(1) ?? "", plans.optionalString(2) ?? "null")
-        }
-        let (paramNames, paramColumns) = parameters(labels: labels, invocations: planned.map { $0?.invocation })
+    static func build(_ records: ExperimentRecords, directory: String, budget: Budget) throws -> ReportData {
+        let (seq, lastTime) = try records.lastEvent()
+        let created = try records.experiment()
+        let tasks = try readTasks(records)
+        let (attempts, latest) = try readAttempts(records, tasks: tasks)
+        let planned = try readPlans(records, tasks: tasks)
+        let outputs = budget.outputBytes > 0 ? try latestOutputs(records, tasks: tasks) : Array(repeating: nil, count: tasks.ids.count)
+        let (paramNames, paramColumns) = parameters(labels: tasks.labels, invocations: planned.map { $0?.invocation })
 
-        // The latest attempt's outputs: its exit event is almost always the last event of the attempt (a lookup by
-        // seq); a scan of the exit events covers the others.
-        var outputs = [String?](repeating: nil, count: ids.count)
-        let exits = try db.prepare(
-            "SELECT a.task, e.type, json(json_extract(e.payload, '$.outputs')) FROM tasks t JOIN attempts a ON a.task = t.task AND a.attempt = t.attempts JOIN events e ON e.seq = a.last_seq WHERE a.exit_code IS NOT NULL OR a.signal IS NOT NULL"
-        )
-        var unresolved = 0
-        while budget.outputBytes > 0, try exits.step() {
-            guard let t = index[exits.string(0)] else { continue }
-            if exits.string(1) == "task_exited" { outputs[t] = exits.optionalString(2) } else { unresolved += 1 }
-        }
-        if unresolved > 0 {
-            let scan = try db.prepare(
-                "SELECT task, attempt, json(json_extract(payload, '$.outputs')) FROM events WHERE type = 'task_exited' AND version = 1 ORDER BY seq")
-            while try scan.step() {
-                guard let t = index[scan.string(0)], scan.int64(1) == taskAttempts[t] else { continue }
-                outputs[t] = scan.optionalString(2)
-            }
-        }
-        // Core.
         var c = JSONText()
         c.raw(#"{"format":"clowdr-report/1","seq":"#)
         c.int(seq)
         c.raw(#","as_of":"#)
-        c.time(lastTime)
+        c.time(lastTime?.microseconds)
         c.raw(#","experiment_id":"#)
         c.string((directory as NSString).lastPathComponent)
         c.raw(#","experiment":"#)
-        c.raw(created)
+        c.raw(created?.payload ?? "null")
         c.raw(#","t0":"#)
+        let t0 = created?.time.microseconds ?? lastTime?.microseconds ?? 0
         c.int(t0)
         c.raw(#","states":"#)
         c.array(states) { $0.string($1) }
         c.raw(#","params":"#)
         c.array(paramNames) { $0.string($1) }
-        c.raw(#","tasks":{"id":"#)
-        c.array(ids) { $0.string($1) }
-        c.raw(#","state":"#)
-        c.array(taskState) { $0.int(Int64($1)) }
-        c.raw(#","attempts":"#)
-        c.array(taskAttempts) { $0.int($1) }
-        c.raw(#","exit":"#)
-        c.array(last) { $0.int($1?.exitCode) }
-        c.raw(#","signal":"#)
-        c.array(last) { $0.int($1?.signal) }
-        c.raw(#","duration":"#)
-        c.array(last) { $0.number($1?.wall, places: 3) }
-        c.raw(#","rss":"#)
-        c.array(last) { $0.int($1?.peakRSS) }
-        c.raw(#","cpu":"#)
-        c.array(last) { $0.number($1?.cpuPercent, places: 1) }
-        c.raw(#","read":"#)
-        c.array(last) { $0.int($1?.read) }
-        c.raw(#","write":"#)
-        c.array(last) { $0.int($1?.write) }
-        c.raw(#","reason":"#)
-        c.array(last) { $0.string($1?.reason) }
-        c.raw(#","params":"#)
-        c.array(paramColumns) { c, col in c.array(col) { $0.string($1) } }
-        c.raw(#"},"attempts":{"task":"#)
-        c.array(attempts) { $0.int(Int64($1.task)) }
-        c.raw(#","attempt":"#)
-        c.array(attempts) { $0.int($1.attempt) }
-        c.raw(#","state":"#)
-        c.array(attempts) { $0.int(Int64($1.state)) }
-        // Milliseconds since t0.
-        for (name, key) in [("submitted", \AttemptRow.submitted), ("started", \AttemptRow.started), ("ended", \AttemptRow.ended)] {
-            c.raw(",\"\(name)\":")
-            c.array(attempts) { c, a in c.int(a[keyPath: key].map { ($0 - t0) / 1000 }) }
-        }
-        c.raw(#","exit":"#)
-        c.array(attempts) { $0.int($1.exitCode) }
-        c.raw(#","signal":"#)
-        c.array(attempts) { $0.int($1.signal) }
-        c.raw(#","rss":"#)
-        c.array(attempts) { $0.int($1.peakRSS) }
-        c.raw(#","host":"#)
-        c.array(attempts) { $0.string($1.host) }
-        c.raw("},")
-        summary(last: last, ids: ids, into: &c)
+        writeTaskColumns(tasks, latest: latest, params: paramColumns, into: &c)
+        writeAttemptColumns(attempts, t0: t0, into: &c)
+        summary(last: latest, ids: tasks.ids, into: &c)
         c.raw("}")
-        // Detail.
+
         var d = JSONText()
         d.raw(#"{"format":"clowdr-report-detail/1","seq":"#)
         d.int(seq)
@@ -252,10 +153,10 @@ public struct ReportData: Sendable {
         d.array(planned) { $0.string($1?.commandLine) }
         d.raw(#","invocation":"#)
         d.array(planned) { $0.raw($1?.invocation ?? "null") }
-        let priority = priorityOrder(last: last, taskState: taskState)
+        let priority = priorityOrder(last: latest, taskState: tasks.state)
         let outputStats = embedOutputs(outputs, priority: priority, budget: budget, into: &d)
-        let sampleStats = try embedSamples(db, ids: ids, last: last, priority: priority, budget: budget, into: &d)
-        let logStats = embedLogs(directory: directory, ids: ids, last: last, priority: priority, budget: budget, into: &d)
+        let sampleStats = try embedSamples(records, ids: tasks.ids, last: latest, priority: priority, budget: budget, into: &d)
+        let logStats = embedLogs(directory: directory, ids: tasks.ids, last: latest, priority: priority, budget: budget, into: &d)
         d.raw(#","budget":{"sample_points":"#)
         d.int(Int64(sampleStats.points))
         d.raw(#","sample_tasks":"#)
@@ -271,7 +172,111 @@ public struct ReportData: Sendable {
         d.raw(#","tail_lines":"#)
         d.int(Int64(budget.tailLines))
         d.raw("}}")
-        return ReportData(core: c.text, detail: d.text, seq: seq, tasks: ids.count, attempts: attempts.count)
+        return ReportData(core: c.text, detail: d.text, seq: seq, tasks: tasks.ids.count, attempts: attempts.count)
+    }
+
+    /// The tasks, in the order every other listing uses.
+    static func readTasks(_ records: ExperimentRecords) throws -> TaskColumns {
+        var t = TaskColumns()
+        try records.forEachTask { row in
+            t.index[row.task] = t.ids.count
+            t.ids.append(row.task)
+            t.state.append(stateCode[row.state.rawValue] ?? 0)
+            t.attempts.append(Int64(row.attempts))
+            t.labels.append(row.labels)
+        }
+        return t
+    }
+
+    /// Every attempt in the order of the Gantt chart, and each task's latest attempt.
+    static func readAttempts(_ records: ExperimentRecords, tasks: TaskColumns) throws -> ([ReportAttempt], [ReportAttempt?]) {
+        var attempts: [ReportAttempt] = []
+        var latest = [ReportAttempt?](repeating: nil, count: tasks.ids.count)
+        try records.forEachAttempt(.time) { task, record in
+            guard let t = tasks.index[task] else { return }
+            let a = ReportAttempt(task: t, state: stateCode[record.state.rawValue] ?? 0, record: record)
+            if a.attempt == tasks.attempts[t] { latest[t] = a }
+            attempts.append(a)
+        }
+        return (attempts, latest)
+    }
+
+    /// Each task's command line and invocation (JSON text).
+    static func readPlans(_ records: ExperimentRecords, tasks: TaskColumns) throws -> [(commandLine: String, invocation: String)?] {
+        var planned = [(commandLine: String, invocation: String)?](repeating: nil, count: tasks.ids.count)
+        try records.forEachPlan { p in
+            guard let t = tasks.index[p.task], planned[t] == nil else { return }
+            planned[t] = (p.commandLine ?? "", p.invocation ?? "null")
+        }
+        return planned
+    }
+
+    /// The latest attempt's outputs (JSON text): its exit is almost always the attempt's last event (a lookup by seq);
+    /// a scan of the exits covers the others.
+    static func latestOutputs(_ records: ExperimentRecords, tasks: TaskColumns) throws -> [String?] {
+        var outputs = [String?](repeating: nil, count: tasks.ids.count)
+        let unresolved = try records.latestExits { x in
+            if let t = tasks.index[x.task] { outputs[t] = x.outputs }
+        }
+        if unresolved > 0 {
+            try records.forEachExit { x in
+                guard let t = tasks.index[x.task], Int64(x.attempt) == tasks.attempts[t] else { return }
+                outputs[t] = x.outputs
+            }
+        }
+        return outputs
+    }
+
+    /// The core's `tasks` columns: each task's state, attempts, and its latest attempt's measures and parameters.
+    static func writeTaskColumns(_ tasks: TaskColumns, latest last: [ReportAttempt?], params: [[String?]], into c: inout JSONText) {
+        c.raw(#","tasks":{"id":"#)
+        c.array(tasks.ids) { $0.string($1) }
+        c.raw(#","state":"#)
+        c.array(tasks.state) { $0.int(Int64($1)) }
+        c.raw(#","attempts":"#)
+        c.array(tasks.attempts) { $0.int($1) }
+        c.raw(#","exit":"#)
+        c.array(last) { $0.int($1?.exitCode) }
+        c.raw(#","signal":"#)
+        c.array(last) { $0.int($1?.signal) }
+        c.raw(#","duration":"#)
+        c.array(last) { $0.number($1?.record.wallTime, places: 3) }
+        c.raw(#","rss":"#)
+        c.array(last) { $0.int($1?.peakRSS) }
+        c.raw(#","cpu":"#)
+        c.array(last) { $0.number($1?.cpuPercent, places: 1) }
+        c.raw(#","read":"#)
+        c.array(last) { $0.int($1?.record.readBytes) }
+        c.raw(#","write":"#)
+        c.array(last) { $0.int($1?.record.writeBytes) }
+        c.raw(#","reason":"#)
+        c.array(last) { $0.string($1?.record.failureReason) }
+        c.raw(#","params":"#)
+        c.array(params) { c, col in c.array(col) { $0.string($1) } }
+        c.raw("}")
+    }
+
+    /// The core's `attempts` columns (times in milliseconds since t0), for the Gantt chart.
+    static func writeAttemptColumns(_ attempts: [ReportAttempt], t0: Int64, into c: inout JSONText) {
+        c.raw(#","attempts":{"task":"#)
+        c.array(attempts) { $0.int(Int64($1.task)) }
+        c.raw(#","attempt":"#)
+        c.array(attempts) { $0.int($1.attempt) }
+        c.raw(#","state":"#)
+        c.array(attempts) { $0.int(Int64($1.state)) }
+        for (name, key) in [("submitted", \ReportAttempt.submitted), ("started", \ReportAttempt.started), ("ended", \ReportAttempt.ended)] {
+            c.raw(",\"\(name)\":")
+            c.array(attempts) { c, a in c.int(a[keyPath: key].map { ($0 - t0) / 1000 }) }
+        }
+        c.raw(#","exit":"#)
+        c.array(attempts) { $0.int($1.exitCode) }
+        c.raw(#","signal":"#)
+        c.array(attempts) { $0.int($1.signal) }
+        c.raw(#","rss":"#)
+        c.array(attempts) { $0.int($1.peakRSS) }
+        c.raw(#","host":"#)
+        c.array(attempts) { $0.string($1.record.host) }
+        c.raw("},")
     }
 
     /// Parameter names and one column of display values per name.
@@ -306,7 +311,7 @@ public struct ReportData: Sendable {
     }
 
     /// Failed (and lost, cancelled) tasks first, then by peak RAM, highest first; ties in task order.
-    static func priorityOrder(last: [AttemptRow?], taskState: [Int]) -> [Int] {
+    static func priorityOrder(last: [ReportAttempt?], taskState: [Int]) -> [Int] {
         let bad = Set(["failed", "lost", "cancelled"].compactMap { states.firstIndex(of: $0) })
         return last.indices.sorted { a, b in
             let fa = bad.contains(taskState[a])
@@ -320,9 +325,9 @@ public struct ReportData: Sendable {
 
     /// Quantiles of duration, peak RAM and CPU over the latest attempts that ran, and the tasks whose robust
     /// z-score exceeds 3.5 on one of them (the same statistic as `clowdr query --outliers`).
-    static func summary(last: [AttemptRow?], ids: [String], into c: inout JSONText) {
+    static func summary(last: [ReportAttempt?], ids: [String], into c: inout JSONText) {
         let metrics: [(String, [Double?])] = [
-            ("duration", last.map { $0?.wall }), ("rss", last.map { $0?.peakRSS.map(Double.init) }), ("cpu", last.map { $0?.cpuPercent }),
+            ("duration", last.map { $0?.record.wallTime }), ("rss", last.map { $0?.peakRSS.map(Double.init) }), ("cpu", last.map { $0?.cpuPercent }),
         ]
         c.raw(#""summary":{"#)
         for (k, (name, values)) in metrics.enumerated() {
@@ -401,14 +406,14 @@ public struct ReportData: Sendable {
 
     /// Embeds `"samples":{"<task index>":{...}}` for the latest attempts of as many tasks as the budget allows.
     static func embedSamples(
-        _ db: Connection, ids: [String], last: [AttemptRow?], priority: [Int], budget: Budget, into d: inout JSONText
+        _ records: ExperimentRecords, ids: [String], last: [ReportAttempt?], priority: [Int], budget: Budget, into d: inout JSONText
     ) throws -> (points: Int, tasks: Int) {
         let perTask = max(30, min(budget.pointsPerTask, budget.samplePoints / max(1, ids.count)))
         var chosen: [Int] = []
         var points = 0
         for t in priority {
-            guard let a = last[t], a.samples > 0 else { continue }
-            let n = min(Int(a.samples), perTask)
+            guard let a = last[t], a.record.samples > 0 else { continue }
+            let n = min(a.record.samples, perTask)
             if points + n > budget.samplePoints { break }
             points += n
             chosen.append(t)
@@ -417,26 +422,13 @@ public struct ReportData: Sendable {
         defer { d.raw("}") }
         guard !chosen.isEmpty else { return (0, 0) }
         var raw: [Int: [(time: Int64, rss: Int64, cpu: Double)]] = [:]
-        let columns =
-            "e.task, e.attempt, e.time, json_extract(e.payload, '$.rss'), json_extract(e.payload, '$.cpu_user') + json_extract(e.payload, '$.cpu_system')"
-        let all = chosen.count == ids.count
         let taskIndex = Dictionary(uniqueKeysWithValues: chosen.map { (ids[$0], $0) })
-        if !all {
-            try db.execute("CREATE TEMP TABLE IF NOT EXISTS report_selection (task TEXT, attempt INTEGER, PRIMARY KEY (task, attempt)) WITHOUT ROWID")
-            try db.execute("DELETE FROM temp.report_selection")
-            let insert = try db.prepare("INSERT INTO temp.report_selection VALUES (?, ?)")
-            for t in chosen { try insert.run([.text(ids[t]), .integer(last[t]!.attempt)]) }
+        let selection: ExperimentRecords.SampleSelection =
+            chosen.count == ids.count ? .all : .attempts(chosen.map { (ids[$0], last[$0]!.record.attempt) })
+        try records.forEachSample(selection) { s in
+            guard let t = taskIndex[s.task], s.attempt == last[t]!.record.attempt else { return }
+            raw[t, default: []].append((s.time.microseconds, s.rss ?? 0, s.cpuTime ?? 0))
         }
-        let sql =
-            all
-            ? "SELECT \(columns) FROM events e WHERE e.type = 'sample' AND e.version = 1 ORDER BY e.seq"
-            : "SELECT \(columns) FROM events e JOIN temp.report_selection s ON s.task = e.task AND s.attempt = e.attempt WHERE e.type = 'sample' AND e.version = 1 ORDER BY e.seq"
-        let stmt = try db.prepare(sql)
-        while try stmt.step() {
-            guard let t = taskIndex[stmt.string(0)], stmt.int64(1) == last[t]!.attempt else { continue }
-            raw[t, default: []].append((stmt.int64(2), stmt.int64(3), stmt.double(4)))
-        }
-        if !all { try db.execute("DROP TABLE temp.report_selection") }
         var first = true
         for t in chosen.sorted() {
             guard let samples = raw[t], let a = last[t] else { continue }
@@ -493,7 +485,7 @@ public struct ReportData: Sendable {
 
     /// Embeds `"logs":{"<task index>":{"attempt":n,"stdout":{...},"stderr":{...}}}` within the byte budget.
     static func embedLogs(
-        directory: String, ids: [String], last: [AttemptRow?], priority: [Int], budget: Budget, into d: inout JSONText
+        directory: String, ids: [String], last: [ReportAttempt?], priority: [Int], budget: Budget, into d: inout JSONText
     ) -> (bytes: Int, tasks: Int) {
         var used = 0
         var entries: [(Int, Int64, LogTail, LogTail)] = []
@@ -538,89 +530,36 @@ public struct ReportData: Sendable {
     /// Everything about one task, every attempt: samples (up to 2,000 points each), outputs and log tails. Nil when the
     /// log has no such task.
     public static func task(experimentDirectory directory: String, task: String, budget: Budget = .oneTask) throws -> String? {
-        let log = try EventLog(path: directory, mode: .readOnly)
-        return try log.withConnection { db -> String? in
-            guard try !db.rows("SELECT 1 FROM tasks WHERE task = ?", [.text(task)]).isEmpty else { return nil }
-            let attempts = try db.rows("SELECT attempt, started_at FROM attempts WHERE task = ? ORDER BY attempt", [.text(task)])
-            var series: [Int64: [(time: Int64, rss: Int64, cpu: Double)]] = [:]
-            var outputs: [Int64: String] = [:]
-            let stmt = try db.prepare(
-                """
-                SELECT attempt, type, time, json_extract(payload, '$.rss'), json_extract(payload, '$.cpu_user') + json_extract(payload, '$.cpu_system'), \
-                json(json_extract(payload, '$.outputs')) FROM events WHERE task = ? AND type IN ('sample', 'task_exited') AND version = 1 ORDER BY seq
-                """)
-            try stmt.bind(.text(task), at: 1)
-            while try stmt.step() {
-                if stmt.string(1) == "sample" {
-                    series[stmt.int64(0), default: []].append((stmt.int64(2), stmt.int64(3), stmt.double(4)))
-                } else {
-                    outputs[stmt.int64(0)] = stmt.optionalString(5)
-                }
-            }
+        try ExperimentRecords.read(path: directory) { records -> String? in
+            guard try records.hasTask(task) else { return nil }
+            var series: [Int: [(time: Int64, rss: Int64, cpu: Double)]] = [:]
+            try records.forEachSample(.task(task)) { s in series[s.attempt, default: []].append((s.time.microseconds, s.rss ?? 0, s.cpuTime ?? 0)) }
+            var outputs: [Int: String?] = [:]
+            try records.forEachExit(task: task) { x in outputs[x.attempt] = x.outputs }
             var d = JSONText()
             d.raw(#"{"task":"#)
             d.string(task)
             d.raw(#","attempts":["#)
             let layout = ExperimentLayout(directory: directory)
-            for (k, row) in attempts.enumerated() {
-                let n = row[0].int64 ?? 0
+            for (k, a) in try records.attempts(of: task).enumerated() {
+                let n = a.attempt
                 if k > 0 { d.raw(",") }
                 d.raw(#"{"samples":"#)
                 let samples = series[n] ?? []
                 write(
-                    downsample(samples, start: row[1].int64 ?? samples.first?.time ?? 0, to: budget.pointsPerTask), attempt: n, into: &d)
+                    downsample(samples, start: a.startedAt?.microseconds ?? samples.first?.time ?? 0, to: budget.pointsPerTask), attempt: Int64(n),
+                    into: &d)
                 d.raw(#","outputs":"#)
-                d.raw(outputs[n] ?? "null")
+                d.raw((outputs[n] ?? nil) ?? "null")
                 d.raw(#","logs":"#)
                 writeLogs(
-                    attempt: n, stdout: LogTail.read(path: layout.stdout(task, Int(n)), lines: budget.tailLines, bytes: budget.tailBytes),
-                    stderr: LogTail.read(path: layout.stderr(task, Int(n)), lines: budget.tailLines, bytes: budget.tailBytes), into: &d)
+                    attempt: Int64(n), stdout: LogTail.read(path: layout.stdout(task, n), lines: budget.tailLines, bytes: budget.tailBytes),
+                    stderr: LogTail.read(path: layout.stderr(task, n), lines: budget.tailLines, bytes: budget.tailBytes), into: &d)
                 d.raw("}")
             }
             d.raw("]}")
             return d.text
         }
-    }
-}
-
-/// The last lines of a file, read from its end (never the whole file).
-struct LogTail {
-    var text: String
-    /// The file's size in bytes (-1 when it could not be read).
-    var size: Int64
-    /// True when `text` is the whole file.
-    var complete: Bool
-
-    static func read(path: String, lines: Int, bytes: Int) -> LogTail {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return LogTail(text: "", size: -1, complete: true) }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return LogTail(text: "", size: -1, complete: true) }
-        let size = Int64(st.st_size)
-        let want = Int(min(size, Int64(bytes)))
-        var buffer = [UInt8](repeating: 0, count: want)
-        let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(size - Int64(want))) }
-        guard got >= 0 else { return LogTail(text: "", size: size, complete: true) }
-        var slice = buffer[0..<got]
-        var complete = Int64(got) == size
-        if !complete, let nl = slice.firstIndex(of: UInt8(ascii: "\n")) { slice = slice[(nl + 1)...] }  // a partial first line
-        // Keep the last `lines` lines (a final newline does not start another line).
-        var count = 0
-        var i = slice.endIndex
-        if i > slice.startIndex, slice[i - 1] == UInt8(ascii: "\n") { i -= 1 }
-        while i > slice.startIndex {
-            i -= 1
-            if slice[i] == UInt8(ascii: "\n") {
-                count += 1
-                if count == lines {
-                    slice = slice[(i + 1)...]
-                    complete = false
-                    break
-                }
-            }
-        }
-        return LogTail(text: String(decoding: slice, as: UTF8.self), size: size, complete: complete)
     }
 }
 

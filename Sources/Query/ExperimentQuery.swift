@@ -46,6 +46,11 @@ public final class ExperimentQuery {
         }
     }
 
+    /// Runs `body` on the experiment's records, in one read snapshot.
+    func withRecords<R>(_ body: (ExperimentRecords) throws -> R) throws -> R {
+        try log.withConnection { db in try body(ExperimentRecords(db)) }
+    }
+
     /// Tasks whose labels or invocation have each KEY=VALUE (values compared as text, as they print).
     func whereClause(_ filters: [(String, String)]) -> (String, [SQLiteValue]) {
         guard !filters.isEmpty else { return ("", []) }
@@ -75,7 +80,7 @@ public final class ExperimentQuery {
                 ? "FROM main.attempts a JOIN main.tasks t ON t.task = a.task\(latest)"  // ranking: walk attempts (an index for peak_rss) and stop early
                 : "FROM main.tasks t LEFT JOIN main.attempts a ON a.task = t.task\(latest)")\(filters.isEmpty ? "" : " LEFT JOIN planned p ON p.task = t.task")
             WHERE 1\(stateSQL)\(whereSQL)
-            \(order.map { "ORDER BY \($0) DESC" } ?? "ORDER BY CAST(t.task AS INTEGER), t.task, a.attempt")
+            \(order.map { "ORDER BY \($0) DESC" } ?? "ORDER BY \(QueryViews.taskOrder("t.task")), a.attempt")
             \(limit.map { "LIMIT \($0)" } ?? "")
             """
         return try db.rows(sql, (state.map { [SQLiteValue.text($0)] } ?? []) + whereValues)
@@ -172,11 +177,11 @@ public final class ExperimentQuery {
     }
 
     /// Counts per state, totals, and quantiles of duration, peak RAM and CPU (latest attempts).
-    public func summary(isAlive: (TaskState) -> Bool = { _ in false }) throws -> ResultTable {
+    public func summary(isAlive: (TaskRecord) -> Bool = { _ in false }) throws -> ResultTable {
         let state = try log.replay()
         var rows: [[ResultTable.Cell]] = []
         var units: [ResultTable.Unit?] = []
-        for s in TaskStatus.allCases { rows.append([.text("tasks \(s.rawValue)"), .int(Int64(state.counts[s] ?? 0)), .null, .null, .null, .null]) }
+        for s in TaskState.allCases { rows.append([.text("tasks \(s.rawValue)"), .int(Int64(state.counts[s] ?? 0)), .null, .null, .null, .null]) }
         rows.append([.text("tasks incomplete"), .int(Int64(state.select(.incomplete, isAlive: isAlive).count)), .null, .null, .null, .null])
         let attempts = state.tasks.values.flatMap(\.attempts)
         rows.append([.text("attempts"), .int(Int64(attempts.count)), .null, .null, .null, .null])

@@ -1,7 +1,9 @@
 public import SQLite
 
-/// The documented, read-only views `clowdr query --sql` works over (created as TEMP views on a read-only
-/// connection, so nothing is ever written to the log):
+/// The documented, read-only views of an experiment's record (created as TEMP views on a read-only connection, so
+/// nothing is ever written to the log). `clowdr query --sql` works over them, and every reader of the record (the
+/// queries, the JSON, PROV and HTML exports, `clowdr share`) reads through them, by way of `ExperimentRecords`.
+/// Event types, versions and payload paths are named here and nowhere else.
 ///
 /// - `tasks`: one row per task: `task`, `planned_seq`, `state`, `attempts` (latest attempt number), `last_seq`,
 ///   `labels` (JSON). Tasks come in number order (0, 1, 2, ... 10), as do attempts.
@@ -11,14 +13,21 @@ public import SQLite
 ///   `samples`.
 /// - `samples`: one row per monitor sample: `seq`, `time` (µs), `task`, `attempt`, `cpu_user`, `cpu_system` (s,
 ///   cumulative), `rss`, `vms`, `read_bytes`, `write_bytes` (bytes), `processes`, `threads`.
-/// - `planned`: one row per task: `task`, `command_line`, `invocation` (JSON), `labels` (JSON).
+/// - `planned`: one row per `task_planned` event: `task`, `command_line`, `invocation` (JSON), `labels` (JSON),
+///   `seq`. A task's plan is the row whose seq is its `planned_seq`.
+/// - `exits`: one row per `task_exited` event: `seq`, `time`, `task`, `attempt`, `outputs` (JSON).
+/// - `experiment`: the `experiment_created` event: `seq`, `time`, `payload` (JSON).
 /// - `events`: the log itself: `seq`, `id`, `time`, `task`, `attempt`, `type`, `version`, `payload` (JSON).
 public enum QueryViews {
+    /// The ORDER BY terms of task order, over the task id column `column`: tasks in number order (0, 1, 2, ..., 10),
+    /// ids that are not numbers after, by name. Every listing uses it.
+    public static func taskOrder(_ column: String = "task") -> String { "CAST(\(column) AS INTEGER), \(column)" }
+
     static let sql = """
         CREATE TEMP VIEW IF NOT EXISTS tasks AS
-          SELECT * FROM main.tasks ORDER BY CAST(task AS INTEGER), task;
+          SELECT * FROM main.tasks ORDER BY \(taskOrder());
         CREATE TEMP VIEW IF NOT EXISTS attempts AS
-          SELECT * FROM main.attempts ORDER BY CAST(task AS INTEGER), task, attempt;
+          SELECT * FROM main.attempts ORDER BY \(taskOrder()), attempt;
         CREATE TEMP VIEW IF NOT EXISTS samples AS
           SELECT seq, time, task, attempt,
                  json_extract(payload, '$.cpu_user') AS cpu_user, json_extract(payload, '$.cpu_system') AS cpu_system,
@@ -28,8 +37,13 @@ public enum QueryViews {
           FROM main.events WHERE type = 'sample' AND version = 1;
         CREATE TEMP VIEW IF NOT EXISTS planned AS
           SELECT task, json_extract(payload, '$.command_line') AS command_line,
-                 json_extract(payload, '$.invocation') AS invocation, json_extract(payload, '$.labels') AS labels
+                 json(json_extract(payload, '$.invocation')) AS invocation, json(json_extract(payload, '$.labels')) AS labels, seq
           FROM main.events WHERE type = 'task_planned' AND version = 1;
+        CREATE TEMP VIEW IF NOT EXISTS exits AS
+          SELECT seq, time, task, attempt, json(json_extract(payload, '$.outputs')) AS outputs
+          FROM main.events WHERE type = 'task_exited' AND version = 1;
+        CREATE TEMP VIEW IF NOT EXISTS experiment AS
+          SELECT seq, time, payload FROM main.events WHERE type = 'experiment_created' AND version = 1;
         """
 
     /// Creates the views on a connection (idempotent).

@@ -1,5 +1,6 @@
 public import Boutiques
 import CSystem
+import Digest
 public import EventLog
 import Foundation
 
@@ -47,7 +48,7 @@ public struct AttemptExecutor: Sendable {
     public let layout: ExperimentLayout
     public let descriptor: Descriptor
     public let options: RunOptions
-    public let sink: any EventPoster
+    public let sink: any QueuedEventSink
     /// The backend recorded in `task_submitted`.
     public var backend = "local"
     /// Whether this process records `task_submitted` (it does for local runs; a cluster or cloud worker does not:
@@ -61,7 +62,7 @@ public struct AttemptExecutor: Sendable {
     let baseEnvironment: [String: String]
     let baseEnvp: CStrings
 
-    public init(layout: ExperimentLayout, descriptor: Descriptor, options: RunOptions, sink: any EventPoster, factory: EventFactory) {
+    public init(layout: ExperimentLayout, descriptor: Descriptor, options: RunOptions, sink: any QueuedEventSink, factory: EventFactory) {
         self.layout = layout
         self.descriptor = descriptor
         self.options = options
@@ -73,11 +74,11 @@ public struct AttemptExecutor: Sendable {
     }
 
     /// Runs the attempt to its end and returns the state it ended in.
-    public func run(task: String, attempt: Int, rendered: RenderedInvocation, cancel: CancellationFlag) -> TaskStatus {
+    public func run(task: String, attempt: Int, rendered: RenderedInvocation, cancel: CancellationFlag) -> TaskState {
         func post(_ body: EventBody, at time: Timestamp? = nil) {
             sink.post([time.map { factory.make(at: $0, task: task, attempt: attempt, body) } ?? factory.make(task: task, attempt: attempt, body)])
         }
-        func launchFailed(_ reason: String) -> TaskStatus {
+        func launchFailed(_ reason: String) -> TaskState {
             post(.taskLaunchFailed(TaskLaunchFailed(reason: reason, backend: backend)))
             return .failed
         }
@@ -259,7 +260,7 @@ public struct AttemptExecutor: Sendable {
                 let attributes = try? FileManager.default.attributesOfItem(atPath: m)
                 let isFile = (attributes?[.type] as? FileAttributeType) == .typeRegular
                 let size = (attributes?[.size] as? NSNumber)?.int64Value
-                outputs.append(OutputFile(id: id, path: m, size: size, sha256: isFile ? try? HostInfo.sha256(ofFile: m) : nil))
+                outputs.append(OutputFile(id: id, path: m, size: size, sha256: isFile ? try? SHA256.hex(ofFile: m) : nil))
             }
         }
         if let cancelledFor { post(.taskCancelled(TaskCancelled(reason: cancelledFor, signal: killed ? SIGKILL : SIGTERM))) }

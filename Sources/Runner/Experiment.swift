@@ -1,5 +1,6 @@
 public import Boutiques
 import CSystem
+import Digest
 public import EventLog
 import Foundation
 import JSON
@@ -7,12 +8,12 @@ import JSON
 /// Creating an experiment: the folder, the descriptor copy, each task's invocation, and the first events
 /// (`experiment_created`, then `task_planned` for every task) in one transaction, before anything runs.
 public enum ExperimentSetup {
-    /// Creates the experiment under `provdir`. Nothing is left behind when it fails. With `invocationFiles`, each
+    /// Creates the experiment under `provdir`. Nothing is left behind when it fails. With `writeInvocationFiles`, each
     /// task's `tasks/<task>.json` is written (and made durable) first; without, the caller writes them (see
     /// `InvocationFiles`).
     public static func create(
         provdir: String, descriptorPath: String, descriptor: Descriptor, tasks: [PlannedTask], invocationSources: [String], name: String?,
-        options: [String: String], factory: EventFactory, invocationFiles: Bool = true, backend: String = "local"
+        options: [String: String], factory: EventFactory, writeInvocationFiles: Bool = true, backend: String = "local"
     ) throws -> (ExperimentLayout, EventLog) {
         let fm = FileManager.default
         try fm.createDirectory(atPath: provdir, withIntermediateDirectories: true)
@@ -26,13 +27,13 @@ public enum ExperimentSetup {
             try descriptorData.write(to: URL(fileURLWithPath: staging + "/descriptor.json"))
             // One invocation file per task, from one thread: creations in one folder take the folder's lock in turn,
             // and a second thread would only spin on it (measured: 20% of the run's CPU, no time saved).
-            if invocationFiles { try InvocationFiles.write(tasks.map { ($0.id, $0.rendered.invocation) }, in: stagingLayout) }
+            if writeInvocationFiles { try InvocationFiles.write(tasks.map { ($0.id, $0.rendered.invocation) }, in: stagingLayout) }
             var events = [
                 factory.make(
                     at: created,
                     .experimentCreated(
                         ExperimentCreated(
-                            experiment: layout.id, name: name, descriptorSHA256: try HostInfo.sha256(ofFile: descriptorPath),
+                            experiment: layout.id, name: name, descriptorSHA256: try SHA256.hex(ofFile: descriptorPath),
                             toolName: descriptor.name,
                             toolVersion: descriptor.toolVersion, invocations: invocationSources, options: options, backend: backend,
                             user: HostInfo.user,

@@ -54,13 +54,6 @@ public enum HostInfo {
         return true
     }
 
-    /// sha256 (hex) of a file's bytes.
-    public static func sha256(ofFile path: String) throws -> String {
-        var digest = [UInt8](repeating: 0, count: 32)
-        let rc = clowdr_sha256_file(path, &digest)
-        guard rc == 0 else { throw RunError("cannot read \(path) to hash it: \(String(cString: strerror(-rc)))") }
-        return digest.map { String(format: "%02x", $0) }.joined()
-    }
 }
 
 /// A failure while running: what went wrong and where.

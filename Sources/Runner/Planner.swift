@@ -50,8 +50,8 @@ public struct Planner: Sendable {
         self.workingDirectory = workingDirectory
     }
 
-    /// The invocation files at `path`: the file itself, or a folder's `*.json` files sorted by name.
-    public static func invocationFiles(_ path: String) throws(PlanError) -> [String] {
+    /// The invocations given at `path` (their sources): the file itself, or a folder's `*.json` files sorted by name.
+    public static func invocationSources(_ path: String) throws(PlanError) -> [String] {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw PlanError("invocation '\(path)' does not exist: give a JSON file or a folder of them", code: "plan.invocation_missing")
@@ -73,7 +73,7 @@ public struct Planner: Sendable {
     public func plan(_ path: String) throws -> Plan {
         var expanded: [(JSONObject, [String: String], String)] = []
         var warnings: [String] = []
-        let files = try Planner.invocationFiles(path)
+        let files = try Planner.invocationSources(path)
         var invocations: [JSONObject] = []
         for file in files {
             guard case .object(let inv) = try BoutiquesDocument.load(file) else {

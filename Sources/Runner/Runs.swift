@@ -35,8 +35,8 @@ public struct RunRequest: Sendable {
 /// The outcome of a run or a rerun.
 public struct RunSummary: Sendable {
     public var layout: ExperimentLayout
-    /// How each attempt that ran ended, by task.
-    public var results: [String: TaskStatus]
+    /// How the latest attempt this run launched of each task ended, by task.
+    public var ended: [String: AttemptState]
     /// Tasks planned (run) and attempts launched (run and rerun).
     public var planned: Int
     public var launched: Int
@@ -45,15 +45,15 @@ public struct RunSummary: Sendable {
     /// Submitted to a scheduler and not followed (`--detach`): how many attempts.
     public var detached = 0
 
-    public init(layout: ExperimentLayout, results: [String: TaskStatus], planned: Int, launched: Int, rerunMode: RerunMode? = nil) {
+    public init(layout: ExperimentLayout, ended: [String: AttemptState], planned: Int, launched: Int, rerunMode: RerunMode? = nil) {
         self.layout = layout
-        self.results = results
+        self.ended = ended
         self.planned = planned
         self.launched = launched
         self.rerunMode = rerunMode
     }
     /// True when every launched attempt started and succeeded.
-    public var allSucceeded: Bool { results.values.allSatisfy { $0 == .succeeded } && results.count >= launched }
+    public var allSucceeded: Bool { ended.values.allSatisfy { $0 == .succeeded } && ended.count >= launched }
 }
 
 /// Planning experiments: plan and create, or select a rerun replayed from the log (`BackendRuns` runs them).
@@ -132,7 +132,7 @@ public enum Runs {
     }
 
     /// Whether a task that has no final word is still being worked on (its controller is alive).
-    public static func isAlive(_ state: ExperimentState) -> (TaskState) -> Bool {
+    public static func isAlive(_ state: ExperimentState) -> (TaskRecord) -> Bool {
         let alive = controllerAlive(state)
         return { _ in alive }
     }

@@ -141,8 +141,8 @@ public enum Worker {
     }
 
     /// Runs every attempt, one after the other; returns how each ended.
-    public static func run(tasks: [TaskFile], segment: String?, cancel: CancellationFlag) throws -> [(TaskFile, TaskStatus)] {
-        var results: [(TaskFile, TaskStatus)] = []
+    public static func run(tasks: [TaskFile], segment: String?, cancel: CancellationFlag) throws -> [(TaskFile, TaskState)] {
+        var results: [(TaskFile, TaskState)] = []
         var writers: [String: SegmentWriter] = [:]
         for t in tasks {
             let layout = ExperimentLayout(directory: t.experiment)

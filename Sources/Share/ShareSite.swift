@@ -89,7 +89,7 @@ public final class ShareSite: Sendable {
         var rows = ""
         for (id, dir) in experiments.sorted(by: { $0.key > $1.key }) {
             let state = try? EventLog(path: dir, mode: .readOnly).replay()
-            let counts = TaskStatus.allCases.compactMap { s in state?.counts[s].flatMap { $0 > 0 ? "\($0) \(s.rawValue)" : nil } }
+            let counts = TaskState.allCases.compactMap { s in state?.counts[s].flatMap { $0 > 0 ? "\($0) \(s.rawValue)" : nil } }
             let name = state?.experiment?.name ?? ""
             rows +=
                 "<tr><td><a href=\"/e/\(HTMLReport.escape(id))/\">\(HTMLReport.escape(id))</a></td><td>\(HTMLReport.escape(name))</td><td>\(HTMLReport.escape(counts.joined(separator: ", ")))</td></tr>\n"

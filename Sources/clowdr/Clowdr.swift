@@ -16,13 +16,14 @@ struct Clowdr: ParsableCommand {
             """,
         version: ClowdrVersion.current,
         subcommands: [
-            Run.self, Rerun.self, Watch.self, Status.self, QueryCommand.self, ExportCommand.self, ShareCommand.self, ArchiveCommand.self, Local.self,
-            Cluster.self, Cloud.self, Sync.self,
-            Task.self,
-            Validate.self,
-            Simulate.self, Fsck.self, Upgrade.self,
-            Ingest.self,
-            Events.self,
+            RunCommand.self, RerunCommand.self, WatchCommand.self, StatusCommand.self, QueryCommand.self, ExportCommand.self, ShareCommand.self,
+            ArchiveCommand.self, LocalCommand.self,
+            ClusterCommand.self, CloudCommand.self, SyncCommand.self,
+            TaskCommand.self,
+            ValidateCommand.self,
+            SimulateCommand.self, FsckCommand.self, UpgradeCommand.self,
+            IngestCommand.self,
+            EventsCommand.self,
         ]
     )
 

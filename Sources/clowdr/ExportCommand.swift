@@ -8,11 +8,11 @@ import Runner
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export", abstract: "Write an experiment's record: json, prov, or a self-contained html report.",
-        subcommands: [ExportJSON.self, ExportPROV.self, ExportHTML.self])
+        subcommands: [ExportJSONCommand.self, ExportPROVCommand.self, ExportHTMLCommand.self])
 }
 
 /// `clowdr export json EXPERIMENT [-o FILE] [--samples]`.
-struct ExportJSON: ParsableCommand {
+struct ExportJSONCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "json",
         abstract: "The complete record as JSON (schema/experiment.schema.json).",
@@ -41,7 +41,7 @@ struct ExportJSON: ParsableCommand {
 extension PROVExport.Format: ExpressibleByArgument {}
 
 /// `clowdr export prov EXPERIMENT [--format json|provn] [-o FILE]`.
-struct ExportPROV: ParsableCommand {
+struct ExportPROVCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prov",
         abstract: "The record as W3C PROV: PROV-JSON or PROV-N.",
@@ -62,13 +62,13 @@ struct ExportPROV: ParsableCommand {
     func run() throws {
         let layout = try target.layout()
         try ExportOutput.write(to: output, default: "clowdr-\(layout.id)." + (format == .json ? "prov.json" : "provn")) {
-            try PROVExport.write(logPath: layout.log, to: $0, format: format)
+            try PROVExport.write(logPath: layout.log, descriptorPath: layout.descriptor, to: $0, format: format)
         }
     }
 }
 
 /// `clowdr export html EXPERIMENT [-o FILE]`.
-struct ExportHTML: ParsableCommand {
+struct ExportHTMLCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "html",
         abstract: "The report: one self-contained HTML file to open in any browser, offline.",

@@ -71,9 +71,9 @@ struct QueryCommand: ParsableCommand {
         if modes > 1 { throw ValidationError("give one of --top, --status, --task, --outliers, --summary, --efficiency, --sql") }
         if samples && task == nil { throw ValidationError("--samples goes with --task ID") }
         if !["latest", "all"].contains(attempts) { throw ValidationError("--attempts is latest or all, got '\(attempts)'") }
-        if let status, TaskStatus(rawValue: status) == nil && status != "incomplete" {
+        if let status, TaskState(rawValue: status) == nil && status != "incomplete" {
             throw ValidationError(
-                "--status '\(status)': expected one of \((TaskStatus.allCases.map(\.rawValue) + ["incomplete"]).joined(separator: ", "))")
+                "--status '\(status)': expected one of \((TaskState.allCases.map(\.rawValue) + ["incomplete"]).joined(separator: ", "))")
         }
         for f in filters where !f.contains("=") { throw ValidationError("--where '\(f)' is not KEY=VALUE") }
         if n < 1 { throw ValidationError("-n must be at least 1") }
@@ -134,7 +134,7 @@ struct QueryCommand: ParsableCommand {
         }
         if let task {
             if samples { return try q.samples(task: task, attempt: nil) }
-            return try detail(task, layout: layout, log: q.log)
+            return try q.detail(task: task, layout: layout)
         }
         if let status {
             if status == "incomplete" {
@@ -144,51 +144,5 @@ struct QueryCommand: ParsableCommand {
             return try q.tasks(state: status, filters: parameterFilters)
         }
         return try q.tasks(state: nil, filters: parameterFilters)
-    }
-
-    /// Everything about one task, as rows of (attempt, field, value).
-    func detail(_ task: String, layout: ExperimentLayout, log: EventLog) throws -> ResultTable {
-        let state = try log.replay()
-        guard let t = state.tasks[task] else { throw ValidationError("no task '\(task)' in \(layout.id) (tasks 0 to \(state.tasks.count - 1))") }
-        var rows: [[ResultTable.Cell]] = []
-        var units: [ResultTable.Unit?] = []
-        func add(_ attempt: Int?, _ field: String, _ value: String?) {
-            rows.append([attempt.map { .int(Int64($0)) } ?? .null, .text(field), value.map { .text($0) } ?? .null])
-            units.append(nil)
-        }
-        /// A measure: seconds or bytes raw (--raw, csv, json), human units in a table.
-        func add(_ attempt: Int, _ field: String, _ value: Double?, _ unit: ResultTable.Unit) {
-            rows.append([.int(Int64(attempt)), .text(field), value.map { .real($0) } ?? .null])
-            units.append(unit)
-        }
-        var exits: [Int: TaskExited] = [:]
-        try log.forEachEvent(lifecycleOnly: true) { e in
-            guard e.task == task else { return }
-            if case .taskPlanned(let p)? = try? e.decoded().body {
-                add(nil, "command_line", p.commandLine)
-                add(nil, "invocation", p.invocation.description)
-                if !p.labels.isEmpty { add(nil, "labels", TaskLabels.text(p.labels)) }
-            }
-            if case .taskExited(let x)? = try? e.decoded().body, let a = e.attempt { exits[a] = x }
-        }
-        add(nil, "state", t.state.rawValue)
-        for a in t.attempts {
-            add(a.attempt, "state", a.state.rawValue)
-            add(a.attempt, "started", a.startedAt?.iso8601)
-            add(a.attempt, "ended", a.endedAt?.iso8601)
-            add(a.attempt, "host", a.host.map { "\($0) pid \(a.pid.map(String.init) ?? "?")" })
-            add(a.attempt, "exit", a.exitCode.map { "code \($0)" } ?? a.signal.map { "signal \($0)" })
-            if let r = a.failureReason { add(a.attempt, "reason", r) }
-            add(a.attempt, "wall_time_s", a.wallTime, .seconds)
-            add(a.attempt, "cpu_s", a.cpuUser.map { $0 + (a.cpuSystem ?? 0) }, .seconds)
-            add(a.attempt, "peak_rss_bytes", a.peakRSS.map(Double.init), .bytes)
-            add(a.attempt, "samples", String(a.samples))
-            for o in exits[a.attempt]?.outputs ?? [] {
-                add(a.attempt, "output \(o.id)", "\(o.path) \(o.size.map { "\($0) bytes" } ?? "missing")\(o.sha256.map { " sha256 \($0)" } ?? "")")
-            }
-            let lines = Status.lastLines(of: layout.stderr(task, a.attempt), count: 5)
-            for l in lines { add(a.attempt, "stderr", l) }
-        }
-        return ResultTable(columns: ["attempt", "field", "value"], rows: rows, rowUnits: units)
     }
 }

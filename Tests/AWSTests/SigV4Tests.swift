@@ -1,4 +1,5 @@
 import AWS
+import Digest
 import Foundation
 import JSON
 import TestSupport
@@ -33,7 +34,7 @@ struct SigV4Tests {
             let colon = line.firstIndex(of: ":")!
             headers.append((String(line[..<colon]), String(line[line.index(after: colon)...])))
         }
-        let hash = SigV4.hex(SigV4.sha256(Data(body.utf8)))
+        let hash = Hex.lowercase(SHA256.digest(Data(body.utf8)))
         return (SignableRequest(method: String(first.prefix { $0 != " " }), path: path, query: query, headers: headers, payloadHash: hash), body)
     }
 

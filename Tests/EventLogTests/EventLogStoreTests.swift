@@ -293,7 +293,7 @@ struct EventLogStoreTests {
         let state = try log.projectedState()
         let summary = try log.statusSummary(shown: 20)
         #expect(summary.counts == state.counts && summary.tasks == state.tasks.count)
-        for status in [TaskStatus.failed, .running] {
+        for status in [TaskState.failed, .running] {
             let expected = state.orderedTasks.filter { $0.state == status }.prefix(20).map(\.task)
             #expect(summary.first[status] ?? [] == Array(expected), "\(status)")
             for t in expected { #expect(summary.state.tasks[t] == state.tasks[t]) }

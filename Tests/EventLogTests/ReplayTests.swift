@@ -96,10 +96,10 @@ struct ReplayTests {
     @Test(
         "every way to end an attempt",
         arguments: [
-            ("exit 0", TaskStatus.succeeded), ("exit 3", .failed), ("signal 9", .failed), ("missing output", .failed),
+            ("exit 0", TaskState.succeeded), ("exit 3", .failed), ("signal 9", .failed), ("missing output", .failed),
             ("launch failed", .failed), ("lost", .lost), ("cancelled", .cancelled),
         ])
-    func endings(how: String, expected: TaskStatus) throws {
+    func endings(how: String, expected: TaskState) throws {
         var s = Script()
         s.plan("t")
         s.submit("t", 1)

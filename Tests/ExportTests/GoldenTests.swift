@@ -7,7 +7,8 @@ import Testing
 
 /// Exports of a log made with an injected clock and id source are byte-stable: compared with the golden files in
 /// `Tests/ExportTests/golden/`. After a deliberate change of format, regenerate them with
-/// `CLOWDR_UPDATE_GOLDEN=1 swift test --filter GoldenTests` and review the diff.
+/// `CLOWDR_UPDATE_GOLDEN=1 swift test --filter GoldenTests` (that run fails on purpose), review the diff, and run
+/// the tests again without it.
 @Suite("Exports match their golden files")
 struct GoldenTests {
     static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/golden"
@@ -60,14 +61,27 @@ struct GoldenTests {
             if t == "1" && attempt == 1 { e.append(f.make(.rerunRequested(RerunRequested(mode: .failed, tasks: ["1"])))) }
         }
         try log.append(e)
+        try Self.descriptor.write(toFile: dir + "/descriptor.json", atomically: true, encoding: .utf8)
         return dir + "/clowdr.db"
     }
+
+    /// The tool the golden experiment ran: `in` is a File input (the PROV export declares its values as files),
+    /// `f` a Number.
+    static let descriptor = """
+        {"name": "bet", "tool-version": "6.0", "description": "brain extraction", "schema-version": "0.5",
+         "command-line": "bet [IN] out [F]",
+         "inputs": [{"id": "in", "name": "input image", "type": "File", "value-key": "[IN]"},
+                    {"id": "f", "name": "threshold", "type": "Number", "value-key": "[F]", "command-line-flag": "-f", "optional": true}]}
+        """
 
     func compare(_ produced: String, _ name: String) throws {
         let text = try String(contentsOfFile: produced, encoding: .utf8)
         let path = Self.golden + "/" + name
         if ProcessInfo.processInfo.environment["CLOWDR_UPDATE_GOLDEN"] == "1" {
             try text.write(toFile: path, atomically: true, encoding: .utf8)
+            // A run that rewrites the golden files proves nothing: it fails, so it can never pass CI by accident.
+            Issue.record("\(name) rewritten from this build (CLOWDR_UPDATE_GOLDEN=1): review the diff, then run the tests without it")
+            return
         }
         let expected = try String(contentsOfFile: path, encoding: .utf8)
         #expect(text == expected, "\(name) differs from its golden file (CLOWDR_UPDATE_GOLDEN=1 regenerates it after a deliberate change)")
@@ -79,8 +93,8 @@ struct GoldenTests {
         let dir = (db as NSString).deletingLastPathComponent
         try JSONExport.write(logPath: db, to: dir + "/e.json", samples: false)
         try JSONExport.write(logPath: db, to: dir + "/s.json", samples: true)
-        try PROVExport.write(logPath: db, to: dir + "/p.json", format: .json)
-        try PROVExport.write(logPath: db, to: dir + "/p.provn", format: .provn)
+        try PROVExport.write(logPath: db, descriptorPath: dir + "/descriptor.json", to: dir + "/p.json", format: .json)
+        try PROVExport.write(logPath: db, descriptorPath: dir + "/descriptor.json", to: dir + "/p.provn", format: .provn)
         try compare(dir + "/e.json", "experiment.json")
         try compare(dir + "/s.json", "experiment-samples.json")
         try compare(dir + "/p.json", "experiment.prov.json")

@@ -2,6 +2,7 @@ import CSystem
 import EventLog
 import Foundation
 import JSON
+import Query
 import TestSupport
 import Testing
 

@@ -89,14 +89,14 @@ struct InvocationFileTests {
     @Test("a rerun writes the invocation file a stopped run never wrote, from the log, and runs the task")
     func restoredByRerun() throws {
         let (layout, summary) = try StreamTests().run("test [K] -ne 1", values: [0, 1, 2])
-        #expect(summary.results["1"] == .failed)
+        #expect(summary.ended["1"] == .failed)
         let original = try String(contentsOfFile: layout.invocation("1"), encoding: .utf8)
         try FileManager.default.removeItem(atPath: layout.invocation("1"))
         let rerun = try BackendRuns.rerun(
             layout, mode: .failed, dev: false, on: .init(backend: .local), options: RunOptions(jobs: 1, workingDirectory: NSTemporaryDirectory()),
             overrides: [:],
             cancel: CancellationFlag())
-        #expect(rerun.results == ["1": .failed], "task 1 ran again (and failed again)")
+        #expect(rerun.ended == ["1": .failed], "task 1 ran again (and failed again)")
         #expect(try String(contentsOfFile: layout.invocation("1"), encoding: .utf8) == original)
     }
 }

@@ -1,5 +1,6 @@
 public import AWS
 import ClowdrErrors
+import Digest
 public import EventLog
 import Foundation
 import JSON
@@ -107,7 +108,7 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
             ranges[task] = bundle.count...(bundle.count + max(data.count, 1) - 1)
             bundle.append(data)
         }
-        let location = root.appending("invocations/\(SigV4.hex(SigV4.sha256(bundle)))")
+        let location = root.appending("invocations/\(Hex.lowercase(SHA256.digest(bundle)))")
         try s3.put(bundle, bucket: location.bucket, key: location.key)
         return (location, ranges)
     }
@@ -127,7 +128,7 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
         template.insideImage = true
         template.volumes = []  // mounted by the job definition
         let map = BatchArrayMap.text(template: template, invocations: invocations, elements: elements)
-        let key = root.appending("arrays/\(SigV4.hex(SigV4.sha256(Data(map.utf8)))).map")
+        let key = root.appending("arrays/\(Hex.lowercase(SHA256.digest(Data(map.utf8)))).map")
         try s3.put(Data(map.utf8), bucket: key.bucket, key: key.key)
         var environment: [String: String] = [:]
         if settings.passesKeys {

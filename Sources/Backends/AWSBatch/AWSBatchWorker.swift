@@ -37,7 +37,7 @@ public struct AWSBatchWorker: Sendable {
 
     /// Runs element `index` of the map; returns how each attempt ended.
     public func run(map: S3Location, segments: S3Location, index: Int, segmentName: String, cancel: CancellationFlag) throws
-        -> [(TaskFile, TaskStatus)]
+        -> [(TaskFile, TaskState)]
     {
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }  // all of it is on S3 by then
@@ -68,7 +68,7 @@ public struct AWSBatchWorker: Sendable {
         let remote = segments.appending(segmentName + ".ndjson")
         let uploader = PeriodicUpload(s3: s3, file: segment, to: remote, every: uploadInterval, patience: patience)
         uploader.start()
-        let results: [(TaskFile, TaskStatus)]
+        let results: [(TaskFile, TaskState)]
         do { results = try Worker.run(tasks: tasks, segment: segment, cancel: cancel) } catch {
             uploader.stop()
             throw error

@@ -1,5 +1,6 @@
 import AWS
 import ClowdrErrors
+import Digest
 import Foundation
 import JSON
 
@@ -55,7 +56,7 @@ struct JobDefinitions {
                 })
             body["containerProperties"] = .object(container)
         }
-        let digest = SigV4.hex(SigV4.sha256(Data(JSONWriter(sortKeys: true).string(.object(body)).utf8)))
+        let digest = Hex.lowercase(SHA256.digest(Data(JSONWriter(sortKeys: true).string(.object(body)).utf8)))
         let name = "\(settings.record.name)-\(digest.prefix(16))"
         if let existing = try client.activeJobDefinitions(named: name).first?["jobDefinitionArn"]?.stringValue { return existing }
         let arn = try client.registerJobDefinition(named: name, body)

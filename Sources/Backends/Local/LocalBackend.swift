@@ -130,7 +130,7 @@ public final class LocalBackend: Backend, @unchecked Sendable {
     static let notStarted = FinalState(state: "NOT_STARTED", failureClass: .cancelled)
 
     /// What the pool saw of an attempt that ran (its worker recorded the details).
-    static func final(_ state: TaskStatus) -> FinalState {
+    static func final(_ state: TaskState) -> FinalState {
         switch state {
         case .succeeded: FinalState(state: "COMPLETED", failureClass: .appError, exitCode: 0)
         case .failed: FinalState(state: "FAILED", failureClass: .appError)

@@ -4,8 +4,9 @@ import Foundation
 import SQLite
 
 /// `clowdr upgrade EXPERIMENT`: brings a log written by an older clowdr to this one's schema.
-struct Upgrade: ParsableCommand {
+struct UpgradeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "upgrade",
         abstract: "Upgrade an experiment's log written by an older clowdr (the only reading command that writes it).",
         discussion: """
             Commands that read an experiment (status, query, export, share, fsck, archive --verify) never write it, \

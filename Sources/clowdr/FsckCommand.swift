@@ -3,8 +3,9 @@ import EventLog
 import Foundation
 
 /// `clowdr fsck EXPERIMENT`: checks a log and its projections.
-struct Fsck: ParsableCommand {
+struct FsckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "fsck",
         abstract: "Check an experiment's event log.",
         discussion: """
             Runs SQLite's integrity check, checks that event seqs have no gap and that the append-only triggers are \

@@ -7,8 +7,9 @@ import Runner
 
 /// `clowdr local DESCRIPTOR INVOCATION PROVDIR`: the original Clowdr's command line, on the same code as
 /// `run` and `rerun`.
-struct Local: ParsableCommand {
+struct LocalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "local",
         abstract: "The original Clowdr command line: run (or rerun, with -R and --run_id) on this machine.",
         discussion: """
             Same as `clowdr run DESCRIPTOR INVOCATION --provdir PROVDIR`, and with `--rerun MODE --run_id ID` the same \
@@ -53,12 +54,12 @@ struct Local: ParsableCommand {
 
     func run() throws {
         if let rerun, let runID {
-            var command = try Rerun.parse([rerun.rawValue, provdir + "/" + runID])
+            var command = try RerunCommand.parse([rerun.rawValue, provdir + "/" + runID])
             command.dev = plan.dev
             command.execution = execution
             return try command.run()
         }
-        var command = try Run.parse([descriptor, invocation, "--provdir", provdir])
+        var command = try RunCommand.parse([descriptor, invocation, "--provdir", provdir])
         command.plan = plan
         command.execution = execution
         if let cluster { command.cluster.backend = cluster }

@@ -4,8 +4,9 @@ import Foundation
 import Logging
 
 /// `clowdr ingest EXPERIMENT SEGMENT...`: adds remote workers' event segments to a log, idempotently.
-struct Ingest: ParsableCommand {
+struct IngestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "ingest",
         abstract: "Add event segments (NDJSON written by remote workers) to an experiment's log.",
         discussion: """
             Each segment goes in one transaction. Events already in the log (same id) are skipped, so ingesting a \

@@ -1,11 +1,13 @@
 import ArgumentParser
 import EventLog
 import Foundation
+import Query
 import Runner
 
 /// `clowdr status EXPERIMENT`: where every task stands, from the log's projections.
-struct Status: ParsableCommand {
+struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "Show how many tasks are in each state, and which failed.",
         discussion: """
             Everything shown is derived from the experiment's events (through the projections the log keeps of them); \
@@ -33,17 +35,7 @@ struct Status: ParsableCommand {
     }
 
     /// The last non-empty line of a file (read from its end, so a huge stderr costs nothing).
-    static func lastLine(of path: String) -> String { lastLines(of: path, count: 1).last ?? "" }
-
-    /// The last `count` non-empty lines of a file, read from its last 64 KiB.
-    static func lastLines(of path: String, count: Int) -> [String] {
-        guard let h = FileHandle(forReadingAtPath: path) else { return [] }
-        defer { try? h.close() }
-        let size = (try? h.seekToEnd()) ?? 0
-        try? h.seek(toOffset: size > 65536 ? size - 65536 : 0)
-        let text = String(decoding: h.readDataToEndOfFile(), as: UTF8.self)
-        return text.split(separator: "\n").suffix(count).map(String.init)
-    }
+    static func lastLine(of path: String) -> String { LogTail.lastLines(of: path, count: 1).last ?? "" }
 
     /// Prints the status; returns whether some task is still submitted or running.
     @discardableResult
@@ -61,7 +53,7 @@ struct Status: ParsableCommand {
                 "experiment \(e.experiment)\(e.name.map { " (\($0))" } ?? "")  tool \(e.toolName ?? "?") \(e.toolVersion ?? "")  backend \(e.backend)"
             )
         }
-        let parts = TaskStatus.allCases.compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }
+        let parts = TaskState.allCases.compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }
         print("\(summary.tasks) tasks: \(parts.joined(separator: ", "))")
         let now = Date().timeIntervalSince1970
         for t in (summary.first[.running] ?? []).compactMap({ state.tasks[$0] }) {
@@ -76,7 +68,7 @@ struct Status: ParsableCommand {
         for t in (summary.first[.failed] ?? []).compactMap({ state.tasks[$0] }) {
             let a = t.latest
             let how = a?.exitCode.map { "exit \($0)" } ?? a?.signal.map { "signal \($0)" } ?? "no exit"
-            let stderr = a.map { Status.lastLine(of: layout.stderr(t.task, $0.attempt)) } ?? ""
+            let stderr = a.map { StatusCommand.lastLine(of: layout.stderr(t.task, $0.attempt)) } ?? ""
             print(
                 "  failed: \(TaskLabels.taskName(t.task, labels: t.labels)) attempt \(a?.attempt ?? 0): \(how)\(a?.failureReason.map { " (\($0))" } ?? "")\(stderr.isEmpty ? "" : ": \(stderr)")"
             )
@@ -97,9 +89,9 @@ struct Status: ParsableCommand {
         let object: [String: Any] = [
             "experiment": state.experiment?.experiment ?? NSNull(),
             "tasks": state.tasks.count,
-            "counts": Dictionary(uniqueKeysWithValues: TaskStatus.allCases.map { ($0.rawValue, counts[$0] ?? 0) }),
+            "counts": Dictionary(uniqueKeysWithValues: TaskState.allCases.map { ($0.rawValue, counts[$0] ?? 0) }),
             "failed": failed.map { t -> [String: Any] in
-                let stderr = t.latest.map { Status.lastLine(of: layout.stderr(t.task, $0.attempt)) } ?? ""
+                let stderr = t.latest.map { StatusCommand.lastLine(of: layout.stderr(t.task, $0.attempt)) } ?? ""
                 return [
                     "task": t.task, "labels": TaskLabels.text(t.labels), "attempt": t.latest?.attempt ?? 0,
                     "exit_code": t.latest?.exitCode ?? NSNull(),

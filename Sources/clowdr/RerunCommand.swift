@@ -8,8 +8,9 @@ import Runner
 extension RerunMode: ExpressibleByArgument {}
 
 /// `clowdr rerun all|failed|incomplete [EXPERIMENT|PROVDIR]`.
-struct Rerun: ParsableCommand {
+struct RerunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "rerun",
         abstract: "Run again the tasks of an experiment that failed, never finished, or all of them.",
         discussion: """
             The selection comes from replaying the experiment's log: failed (the latest attempt failed), incomplete \
@@ -31,7 +32,7 @@ struct Rerun: ParsableCommand {
 
     func run() throws {
         let layout = try target.layout()
-        try RunCommand.guarded(quiet: execution.quiet) { cancel, display in
+        try RunSession.guarded(quiet: execution.quiet) { cancel, display in
             let d = try DescriptorValidator.load(layout.descriptor)
             let experiment = try EventLog(path: layout.log, mode: .readOnly).projectedState().experiment
             let kind = cluster.kind(recorded: experiment?.backend)

@@ -6,8 +6,9 @@ import Foundation
 import Runner
 
 /// `clowdr task TASKFILE... [--events FILE]`: the worker side of cluster and cloud backends.
-struct Task: ParsableCommand {
+struct TaskCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "task",
         abstract: "Run planned tasks in this process, writing their events to a segment file (for worker nodes).",
         discussion: """
             Each TASKFILE is a JSON object {"experiment": DIR, "task": ID, "attempt": N} (optionally "backend", \
@@ -61,7 +62,7 @@ struct Task: ParsableCommand {
     }
 
     /// A line per attempt; exit 1 unless every attempt ran and succeeded.
-    func report(_ results: [(TaskFile, TaskStatus)], expected: Int) throws {
+    func report(_ results: [(TaskFile, TaskState)], expected: Int) throws {
         for (t, state) in results { print("task \(t.task) attempt \(t.attempt): \(state.rawValue)") }
         if results.count < expected || !results.allSatisfy({ $0.1 == .succeeded }) { throw ExitCode(1) }
     }

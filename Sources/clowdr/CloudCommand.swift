@@ -6,8 +6,9 @@ import Foundation
 
 /// `clowdr cloud`: AWS Batch. `setup` and `teardown` make and remove what runs need; `clowdr cloud DESCRIPTOR
 /// INVOCATION PROVDIR s3://... aws credentials.csv` is the original Clowdr's run command.
-struct Cloud: ParsableCommand {
+struct CloudCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "cloud",
         abstract: "AWS Batch: set up, tear down, and the original Clowdr's cloud command line.",
         discussion: "See docs/aws.md: permissions needed, costs, a run, teardown.",
         subcommands: [CloudRunCommand.self, CloudSetupCommand.self, CloudTeardownCommand.self, CloudImageCommand.self],
@@ -70,7 +71,7 @@ struct CloudRunCommand: ParsableCommand {
         let local = remote.map { CloudRecord.cacheFolder(for: $0) } ?? provdir
         try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true)
         let before = Set((try? FileManager.default.contentsOfDirectory(atPath: local)) ?? [])
-        var command = try Run.parse([descriptor, invocation, "--provdir", local])
+        var command = try RunCommand.parse([descriptor, invocation, "--provdir", local])
         command.plan = plan
         command.execution = execution
         command.cluster.backend = .awsbatch

@@ -4,8 +4,9 @@ import EventLog
 import Foundation
 
 /// `clowdr sync EXPERIMENT`: pulls what an AWS Batch experiment's workers wrote to S3.
-struct Sync: ParsableCommand {
+struct SyncCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "sync",
         abstract: "Pull an AWS Batch experiment's event segments and output streams from S3 into its folder, and record them.",
         discussion: """
             For an experiment run with --detach, or whose controller stopped: fetches only what is new (segments grow; \

@@ -4,8 +4,9 @@ import Foundation
 import Runner
 
 /// `clowdr cluster DESCRIPTOR INVOCATION PROVDIR slurm`: the original Clowdr's cluster command line.
-struct Cluster: ParsableCommand {
+struct ClusterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "cluster",
         abstract: "The original Clowdr cluster command line: run the tasks as jobs on a Slurm cluster.",
         discussion: """
             Same as `clowdr run DESCRIPTOR INVOCATION --provdir PROVDIR --backend slurm`, with --account and \
@@ -45,7 +46,7 @@ struct Cluster: ParsableCommand {
     }
 
     func run() throws {
-        var command = try Run.parse([descriptor, invocation, "--provdir", provdir])
+        var command = try RunCommand.parse([descriptor, invocation, "--provdir", provdir])
         command.plan = plan
         command.execution = execution
         command.cluster.backend = .slurm

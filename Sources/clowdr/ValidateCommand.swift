@@ -4,8 +4,9 @@ import Foundation
 import JSON
 
 /// `clowdr validate DESCRIPTOR [-i INVOCATION]`: checks a descriptor, and an invocation against it.
-struct Validate: ParsableCommand {
+struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "validate",
         abstract: "Check a Boutiques descriptor, and optionally an invocation against it.",
         discussion: """
             Reports every problem at once, each with the file, the JSON pointer of the offending value, the rule and \
@@ -33,8 +34,9 @@ struct Validate: ParsableCommand {
 }
 
 /// `clowdr simulate DESCRIPTOR -i INVOCATION`: prints the command line, as `bosh exec simulate` does.
-struct Simulate: ParsableCommand {
+struct SimulateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "simulate",
         abstract: "Print the command line a descriptor and an invocation give, as bosh exec simulate does.",
         discussion: """
             The command line is what a task runs through /bin/sh -c: identical to bosh 0.5.33's except where \

@@ -5,8 +5,9 @@ import Foundation
 import Runner
 
 /// `clowdr watch EXPERIMENT`: follows a cluster experiment's unfinished attempts again.
-struct Watch: ParsableCommand {
+struct WatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "watch",
         abstract: "Follow a cluster experiment again: after --detach, or after its controller died, from any login.",
         discussion: """
             Picks up every attempt the log shows submitted and not ended, ingests what their workers wrote, asks the \
@@ -23,7 +24,7 @@ struct Watch: ParsableCommand {
 
     func run() throws {
         let layout = try target.layout(ingesting: false)
-        try RunCommand.guarded(quiet: false) { cancel, display in
+        try RunSession.guarded(quiet: false) { cancel, display in
             return try BackendRuns.watch(layout, cancel: cancel, aws: { try batch.with(recorded: $0).batchSettings() }) {
                 display.started(layout, $0, verbose: verbose)
             }

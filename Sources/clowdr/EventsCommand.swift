@@ -3,8 +3,9 @@ import EventLog
 import Foundation
 
 /// `clowdr events EXPERIMENT`: prints the raw events, one JSON object per line (the segment format).
-struct Events: ParsableCommand {
+struct EventsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "events",
         abstract: "Print an experiment's events as newline-delimited JSON, in log order.",
         discussion: "Each line is one event in the same form segments use, so the output can be ingested elsewhere.")
 

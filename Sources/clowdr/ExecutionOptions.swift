@@ -1,0 +1,77 @@
+public import ArgumentParser
+import Backends
+public import Boutiques
+import Foundation
+import Runner
+
+/// Options shared by `run`, `rerun` and `local`: how attempts run on this machine.
+struct ExecutionOptions: ParsableArguments {
+    @Option(name: [.short, .long], help: "Attempts to run at once (default: the number of cores).")
+    var jobs: Int?
+
+    @Option(name: [.short, .customLong("workdir")], help: "Folder the tasks run in (default: the current folder).")
+    var workdir: String?
+
+    @Option(name: [.short, .customLong("volume"), .customLong("volumes")], help: "Mount HOST:CONTAINER[:MODE] into the container (repeatable).")
+    var volumes: [String] = []
+
+    @Option(name: [.short, .long], help: "A local Singularity/Apptainer image file to run.")
+    var simg: String?
+
+    @Flag(name: [.short, .customLong("user")], help: "Run the container as the calling user.")
+    var user = false
+
+    @Option(help: "Container engine: docker, podman, singularity or apptainer (default: the first one found).")
+    var containerRuntime: ContainerEngine?
+
+    @Option(help: "Seconds between samples of a task's process tree after its first 2 s (sampled every 0.1 s).")
+    var sampleInterval: Double = 1
+
+    @Flag(name: .shortAndLong, help: "No progress line and no summary.")
+    var quiet = false
+
+    @Flag(name: [.customShort("V"), .long], help: "Print each attempt as it ends.")
+    var verbose = false
+
+    func validate() throws {
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1, got \(jobs)") }
+        if sampleInterval <= 0 { throw ValidationError("--sample-interval must be a positive number of seconds, got \(sampleInterval)") }
+        for v in volumes where v.split(separator: ":").count < 2 { throw ValidationError("--volume '\(v)' is not HOST:CONTAINER[:MODE]") }
+        if let workdir, !FileManager.default.fileExists(atPath: workdir) { throw ValidationError("--workdir '\(workdir)' does not exist") }
+    }
+
+    /// How attempts run; on AWS Batch the task is inside its image already (`--volume` mounts host folders into
+    /// the job's container instead), so no container engine is looked for here.
+    func runOptions(for d: Descriptor, on kind: BackendKind = .local) throws -> RunOptions {
+        if d.container?.image == nil && kind != .awsbatch {
+            let given = [!volumes.isEmpty ? "--volume" : nil, simg != nil ? "--simg" : nil, user ? "--user" : nil].compactMap { $0 }
+            if !given.isEmpty {
+                throw CLIError.usage(
+                    "\(given.joined(separator: ", ")): the descriptor '\(d.name)' has no container image, so there is no container to "
+                        + "apply \(given.count == 1 ? "it" : "them") to; leave \(given.count == 1 ? "it" : "them") out, or add \"container-image\" to the descriptor"
+                )
+            }
+        }
+        var o = RunOptions(
+            jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
+            workingDirectory: URL(fileURLWithPath: workdir ?? FileManager.default.currentDirectoryPath).standardizedFileURL.path)
+        o.sampleInterval = sampleInterval
+        if kind == .awsbatch { return o }
+        o.container = try ContainerChoice.options(for: d, runtime: containerRuntime, volumes: volumes, mapUser: user, imagePath: simg)
+        return o
+    }
+
+    /// The options as given, for the record.
+    var recorded: [String: String] {
+        var r: [String: String] = ["sample_interval": String(sampleInterval)]
+        if let jobs { r["jobs"] = String(jobs) }
+        if let workdir { r["workdir"] = workdir }
+        if !volumes.isEmpty { r["volumes"] = volumes.joined(separator: ",") }
+        if let simg { r["simg"] = simg }
+        if user { r["user"] = "true" }
+        if let containerRuntime { r["container_runtime"] = containerRuntime.rawValue }
+        return r
+    }
+}
+
+extension ContainerEngine: ExpressibleByArgument {}

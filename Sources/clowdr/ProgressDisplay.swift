@@ -1,0 +1,66 @@
+import Backends
+import EventLog
+import Foundation
+
+/// The live progress line: on a terminal only, rewritten in place on stderr.
+final class Display: @unchecked Sendable {
+    private let enabled: Bool
+    private var timer: (any DispatchSourceTimer)?
+    private let lock = NSLock()
+
+    private var announced = false
+
+    init(quiet: Bool) { enabled = !quiet && isatty(2) != 0 }
+
+    /// Prints the experiment's id and log, once: as soon as it exists, so it can be queried or shared while it runs.
+    func announce(_ layout: ExperimentLayout) {
+        let first = lock.withLock {
+            defer { announced = true }
+            return !announced
+        }
+        guard first else { return }
+        FileHandle.standardOutput.write(Data("experiment \(layout.id)\nlog \(layout.log)\n".utf8))
+    }
+
+    /// A run on any backend: the id at once, then the progress line (on a terminal), with -V a line for each
+    /// attempt as its end is learnt, and the scheduler's warnings.
+    func started(_ layout: ExperimentLayout, _ controller: Controller?, verbose: Bool) {
+        announce(layout)
+        guard let controller else { return }
+        controller.onWarning = { [self] message in
+            lock.withLock {
+                if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                FileHandle.standardError.write(Data("clowdr: warning: \(message)\n".utf8))
+            }
+        }
+        if verbose {
+            // Each task's labels, read once from the log's projection.
+            let labels = ((try? EventLog(path: layout.log, mode: .readOnly).projectedTasks()) ?? [:]).mapValues(\.labels)
+            controller.onAttemptEnd = { [self] task, attempt, state in
+                let name = TaskLabels.taskName(task, labels: labels[task] ?? nil)
+                lock.withLock {
+                    if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                    FileHandle.standardOutput.write(Data("\(name) attempt \(attempt): \(state.rawValue)\n".utf8))
+                }
+            }
+        }
+        guard enabled else { return }
+        let t = DispatchSource.makeTimerSource(queue: .global())
+        t.schedule(deadline: .now(), repeating: 0.25)
+        t.setEventHandler { [weak self] in self?.draw(controller.snapshot.line) }
+        t.resume()
+        lock.withLock { timer = t }
+    }
+
+    private func draw(_ line: String) {
+        lock.withLock { FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8)) }
+    }
+
+    func stop() {
+        lock.withLock {
+            timer?.cancel()
+            timer = nil
+        }
+        if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}

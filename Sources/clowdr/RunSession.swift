@@ -1,0 +1,44 @@
+import ArgumentParser
+import EventLog
+import Foundation
+import Runner
+
+/// What `run`, `rerun` and `local` share: signals, progress, the summary and the exit code.
+enum RunSession {
+    /// Runs `body` with Ctrl-C and SIGTERM turned into a cancellation, then prints the summary and exits with
+    /// 0 (all succeeded), 1 (some failed or were cancelled) or 2 (usage error: invalid input, nothing created).
+    static func guarded(quiet: Bool, _ body: (CancellationFlag, Display) throws -> RunSummary) throws {
+        let (cancel, sources) = cancellationOnSignals()
+        defer { for s in sources { s.cancel() } }
+        let display = Display(quiet: quiet)
+        let summary: RunSummary
+        do { summary = try body(cancel, display) } catch {
+            display.stop()
+            throw error
+        }
+        display.stop()
+        display.announce(summary.layout)
+        if !quiet || summary.launched == 0 { print(summaryLine(summary, stoppedBy: cancel.cancelledBecause)) }
+        if let reason = cancel.cancelledBecause { FileHandle.standardError.write(Data("clowdr: stopped by \(reason)\n".utf8)) }
+        if !summary.allSucceeded { throw ExitCode(1) }
+    }
+}
+
+/// What happened, counted: the attempts that ran by how they ended, and the tasks never started.
+func summaryLine(_ summary: RunSummary, stoppedBy reason: String?) -> String {
+    if summary.detached > 0 {
+        return "\(summary.detached) attempts submitted; follow them with: clowdr watch \(summary.layout.directory)"
+    }
+    if summary.launched == 0 {
+        if let mode = summary.rerunMode {
+            return "no task is \(mode.rawValue == "all" ? "planned" : mode.rawValue): nothing to rerun (\(summary.planned) tasks in the experiment)"
+        }
+        return "\(summary.planned) tasks planned, none launched"
+    }
+    let counts = summary.ended.values.reduce(into: [AttemptState: Int]()) { $0[$1, default: 0] += 1 }
+    let parts = AttemptState.allCases.compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }
+    var line = "\(summary.ended.count) attempts: \(parts.joined(separator: ", "))"
+    let notStarted = summary.launched - summary.ended.count
+    if notStarted > 0 { line += "; \(notStarted) tasks not started\(reason.map { " (stopped by \($0))" } ?? "")" }
+    return line
+}
