@@ -77,7 +77,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
-        // `make bench` and the helper processes that the tests drive (concurrent writers, killed writers).
+        // The helper processes the tests drive: concurrent and killed writers, synthetic experiments.
+        .executableTarget(
+            name: "clowdr-testkit",
+            dependencies: ["EventLog", "JSON", "Digest", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        // `make bench`: one file per benchmark.
         .executableTarget(
             name: "clowdr-bench",
             dependencies: ["EventLog", "SQLite", "JSON", "Boutiques", "Runner", "Backends", "AWS", "ClowdrErrors", "Query"],
@@ -97,6 +102,8 @@ let package = Package(
             name: "AWSTests", dependencies: ["AWS", "Digest", "Backends", "Runner", "Boutiques", "ClowdrErrors", "JSON", "TestSupport"],
             swiftSettings: strict),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
+        // The read model and the queries, in-process, on logs the tests make.
+        .testTarget(name: "QueryTests", dependencies: ["Query", "EventLog", "JSON", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "SQLite", "JSON", "TestSupport"], swiftSettings: strict),
         // End-to-end tests of the built `clowdr` binary: output and exit codes.
         .testTarget(name: "clowdrTests", dependencies: ["EventLog", "SQLite", "JSON", "AWS", "TestSupport"], swiftSettings: strict),

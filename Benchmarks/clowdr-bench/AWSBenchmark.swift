@@ -41,7 +41,7 @@ func awsBenchmark() throws {
     let file = dir + "/data.bin"
     let h = FileHandle(
         forWritingAtPath: {
-            FileManager.default.createFile(atPath: file, contents: nil)
+            _ = FileManager.default.createFile(atPath: file, contents: nil)
             return file
         }())!
     var block = [UInt8](repeating: 0, count: 1 << 20)

@@ -4,7 +4,7 @@ import Digest
 public import Foundation
 
 #if canImport(FoundationNetworking)
-    public import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// What an AWS service answered.
@@ -83,8 +83,8 @@ public struct AWSHTTP: Sendable {
         return request
     }
 
-    /// One exchange, waited for, through libcurl on this thread (FoundationNetworking hands a large body over in
-    /// small pieces between threads: measured, half the upload speed of the aws CLI on 1 GB).
+    /// One exchange, waited for, through libcurl on this thread (the body goes out from the caller's buffer, not
+    /// handed between threads in small pieces).
     func exchange(_ request: URLRequest, body: Data) throws -> HTTPResponse {
         let method = request.httpMethod ?? "GET"
         let url = request.url?.absoluteString ?? ""

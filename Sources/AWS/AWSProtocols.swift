@@ -1,5 +1,5 @@
 import ClowdrErrors
-public import Foundation
+import Foundation
 public import JSON
 
 /// The three ways AWS's services other than S3 are spoken to, on top of `AWSHTTP.send`:

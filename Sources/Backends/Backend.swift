@@ -3,7 +3,7 @@ public import EventLog
 import Foundation
 public import Runner
 
-/// Where attempts run besides this process: each backend (Slurm, AWS Batch) implements this one small protocol,
+/// Where attempts run: each backend (this machine's pool, Slurm, AWS Batch) implements this one small protocol,
 /// and `Controller` drives any of them the same way. None knows about the others.
 ///
 /// The division of work: the controller records `task_submitted` once the backend has accepted an attempt, and

@@ -244,9 +244,8 @@ public struct RawEvent: Sendable, Equatable {
 }
 
 extension Sample {
-    /// The payload's JSON, written by hand: samples are the bulk of every log, and this is about ten times faster
-    /// than going through `JSONEncoder`. Same keys, in sorted order, as the Codable form. CPU times are written to
-    /// the microsecond.
+    /// The payload's JSON, written by hand rather than through `JSONEncoder`: samples are the bulk of every log.
+    /// Same keys, in sorted order, as the Codable form. CPU times are written to the microsecond.
     public func fastJSON() -> String {
         // Written on the stack, then copied into a string of just the right size.
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Sample.maxJSONBytes) { buf in

@@ -7,9 +7,10 @@ import SQLite
 /// `clowdr archive`: the record of an experiment as one `.tar.gz` to keep beside the derivatives.
 ///
 /// Members (under `clowdr-<experiment>/`): `clowdr.db` (a consistent snapshot taken with SQLite's online backup,
-/// also while the experiment runs), `descriptor.json`, each task's `invocation.json` and each attempt's `stdout`
-/// and `stderr`, the JSON and PROV exports, the HTML report, and `MANIFEST`: `sha256  path` for every other member. Written under
-/// a temporary name and renamed, so a crash never leaves a partial archive.
+/// also while the experiment runs), `descriptor.json`, the files of `tasks/` (each task's invocation, `<task>.json`,
+/// and each attempt's `<task>.<attempt>.stdout` and `.stderr`), the JSON and PROV exports, the HTML report, and
+/// `MANIFEST`: `sha256  path` for every other member. Written under a temporary name and renamed, so a crash never
+/// leaves a partial archive.
 public enum Archive {
     /// Writes `into/clowdr-<id>.tar.gz` for the experiment folder `directory`; returns its path.
     public static func create(experimentDirectory directory: String, into: String) throws -> String {

@@ -148,106 +148,141 @@ private final class Node: @unchecked Sendable {
         }
     }
 
-    func check(_ v: JSONValue, at path: String, into out: inout [JSONSchemaValidator.Violation]) {
-        func fail(_ keyword: String, _ message: String, at p: String? = nil) {
-            out.append(JSONSchemaValidator.Violation(pointer: p ?? path, keyword: keyword, message: message))
-        }
+    typealias Violations = [JSONSchemaValidator.Violation]
+
+    /// Checks `v`, found at the JSON pointer `path`, against this schema; appends what fails to `out`.
+    func check(_ v: JSONValue, at path: String, into out: inout Violations) {
         if let types, !types.contains(where: { JSONSchemaValidator.matches(v, type: $0) }) {
             let expected = types.count == 1 ? "of type '\(types[0])'" : "of one of the types \(types.map { "'\($0)'" }.joined(separator: ", "))"
-            fail("type", "\(v.shortText) is not \(expected)")
+            out.append(.init(pointer: path, keyword: "type", message: "\(v.shortText) is not \(expected)"))
             return  // the other keywords would only repeat the same problem
         }
+        checkCombinators(v, at: path, into: &out)
+        switch v {
+        case .string(let str): checkString(str, v, at: path, into: &out)
+        case .number(let num): checkNumber(num, at: path, into: &out)
+        case .array(let items): checkArray(items, v, at: path, into: &out)
+        case .object(let obj): checkObject(obj, v, at: path, into: &out)
+        default: break
+        }
+    }
+
+    /// `enum`, `allOf`, `anyOf`, `oneOf` and `not`: the keywords that apply to a value of any type.
+    func checkCombinators(_ v: JSONValue, at path: String, into out: inout Violations) {
         if let e = enumValues, !e.contains(where: { JSONSchemaValidator.equal($0, v) }) {
-            fail("enum", "\(v.shortText) is not one of \(JSONValue.array(e).shortText)")
+            out.append(.init(pointer: path, keyword: "enum", message: "\(v.shortText) is not one of \(JSONValue.array(e).shortText)"))
         }
         for sub in allOf { sub.check(v, at: path, into: &out) }
-        if !anyOf.isEmpty || !oneOf.isEmpty {
-            for (keyword, subs) in [("anyOf", anyOf), ("oneOf", oneOf)] where !subs.isEmpty {
-                let results = subs.map { sub -> [JSONSchemaValidator.Violation] in
-                    var o: [JSONSchemaValidator.Violation] = []
-                    sub.check(v, at: path, into: &o)
-                    return o
-                }
-                let passing = results.filter(\.isEmpty).count
-                if passing == 0 {
-                    let best = results.min { $0.count < $1.count } ?? []
-                    fail(
-                        keyword,
-                        "\(v.shortText) is not valid under any of the given schemas"
-                            + (best.isEmpty ? "" : " (closest: \(best.map(\.description).joined(separator: "; ")))"))
-                } else if keyword == "oneOf" && passing > 1 {
-                    fail("oneOf", "\(v.shortText) is valid under \(passing) of the given schemas, exactly one is allowed")
-                }
+        for (keyword, subs) in [("anyOf", anyOf), ("oneOf", oneOf)] where !subs.isEmpty {
+            let results = subs.map { sub -> Violations in
+                var o: Violations = []
+                sub.check(v, at: path, into: &o)
+                return o
+            }
+            let passing = results.filter(\.isEmpty).count
+            if passing == 0 {
+                let best = results.min { $0.count < $1.count } ?? []
+                let closest = best.isEmpty ? "" : " (closest: \(best.map(\.description).joined(separator: "; ")))"
+                out.append(.init(pointer: path, keyword: keyword, message: "\(v.shortText) is not valid under any of the given schemas" + closest))
+            } else if keyword == "oneOf" && passing > 1 {
+                out.append(
+                    .init(
+                        pointer: path, keyword: "oneOf",
+                        message: "\(v.shortText) is valid under \(passing) of the given schemas, exactly one is allowed"))
             }
         }
         if let not {
-            var o: [JSONSchemaValidator.Violation] = []
+            var o: Violations = []
             not.node.check(v, at: path, into: &o)
-            if o.isEmpty { fail("not", "\(v.shortText) should not be valid under \(not.text)") }
+            if o.isEmpty { out.append(.init(pointer: path, keyword: "not", message: "\(v.shortText) should not be valid under \(not.text)")) }
         }
+    }
 
-        switch v {
-        case .string(let str):
-            if minLength != nil || maxLength != nil {
-                let n = str.unicodeScalars.count
-                if let m = minLength, n < m { fail("minLength", "\(v.shortText) is shorter than \(m) characters") }
-                if let m = maxLength, n > m { fail("maxLength", "\(v.shortText) is longer than \(m) characters") }
+    /// `minLength`, `maxLength` (in Unicode scalars) and `pattern`.
+    func checkString(_ str: String, _ v: JSONValue, at path: String, into out: inout Violations) {
+        if minLength != nil || maxLength != nil {
+            let n = str.unicodeScalars.count
+            if let m = minLength, n < m {
+                out.append(.init(pointer: path, keyword: "minLength", message: "\(v.shortText) is shorter than \(m) characters"))
             }
-            if let pattern, let regex = pattern.regex, (try? regex.firstMatch(in: str)) == nil {
-                fail("pattern", "\(v.shortText) does not match '\(pattern.text)'")
+            if let m = maxLength, n > m {
+                out.append(.init(pointer: path, keyword: "maxLength", message: "\(v.shortText) is longer than \(m) characters"))
             }
-        case .number(let num):
-            let x = num.double
-            if let m = minimum, m.exclusive ? !(x > m.value) : !(x >= m.value) {
-                fail("minimum", "\(num.literal) is less than \(m.exclusive ? "or equal to " : "")the minimum of \(m.text)")
-            }
-            if let m = maximum, m.exclusive ? !(x < m.value) : !(x <= m.value) {
-                fail("maximum", "\(num.literal) is greater than \(m.exclusive ? "or equal to " : "")the maximum of \(m.text)")
-            }
-        case .array(let items):
-            if let m = minItems, items.count < m {
-                fail("minItems", "\(v.shortText) is too short: at least \(m) items expected, found \(items.count)")
-            }
-            if let m = maxItems, items.count > m { fail("maxItems", "\(v.shortText) is too long: at most \(m) items expected, found \(items.count)") }
-            if uniqueItems {
-                for i in items.indices {
-                    if let j = items[..<i].firstIndex(where: { JSONSchemaValidator.equal($0, items[i]) }) {
-                        fail("uniqueItems", "items \(j) and \(i) are equal; the items must be unique", at: path + "/\(i)")
-                        break
-                    }
+        }
+        if let pattern, let regex = pattern.regex, (try? regex.firstMatch(in: str)) == nil {
+            out.append(.init(pointer: path, keyword: "pattern", message: "\(v.shortText) does not match '\(pattern.text)'"))
+        }
+    }
+
+    /// `minimum` and `maximum`, exclusive or not.
+    func checkNumber(_ num: JSONNumber, at path: String, into out: inout Violations) {
+        let x = num.double
+        if let m = minimum, m.exclusive ? !(x > m.value) : !(x >= m.value) {
+            let message = "\(num.literal) is less than \(m.exclusive ? "or equal to " : "")the minimum of \(m.text)"
+            out.append(.init(pointer: path, keyword: "minimum", message: message))
+        }
+        if let m = maximum, m.exclusive ? !(x < m.value) : !(x <= m.value) {
+            let message = "\(num.literal) is greater than \(m.exclusive ? "or equal to " : "")the maximum of \(m.text)"
+            out.append(.init(pointer: path, keyword: "maximum", message: message))
+        }
+    }
+
+    /// `minItems`, `maxItems`, `uniqueItems`, and `items` (one schema for all, or one per position).
+    func checkArray(_ items: [JSONValue], _ v: JSONValue, at path: String, into out: inout Violations) {
+        if let m = minItems, items.count < m {
+            out.append(
+                .init(pointer: path, keyword: "minItems", message: "\(v.shortText) is too short: at least \(m) items expected, found \(items.count)"))
+        }
+        if let m = maxItems, items.count > m {
+            out.append(
+                .init(pointer: path, keyword: "maxItems", message: "\(v.shortText) is too long: at most \(m) items expected, found \(items.count)"))
+        }
+        if uniqueItems {
+            for i in items.indices {
+                if let j = items[..<i].firstIndex(where: { JSONSchemaValidator.equal($0, items[i]) }) {
+                    out.append(
+                        .init(pointer: path + "/\(i)", keyword: "uniqueItems", message: "items \(j) and \(i) are equal; the items must be unique"))
+                    break
                 }
             }
-            if let tupleItems {
-                for (i, item) in items.enumerated() where i < tupleItems.count { tupleItems[i].check(item, at: path + "/\(i)", into: &out) }
-            } else if let node = self.items {
-                for (i, item) in items.enumerated() { node.check(item, at: path + "/\(i)", into: &out) }
-            }
-        case .object(let obj):
-            if let m = minProperties, obj.count < m { fail("minProperties", "at least \(m) members expected, found \(obj.count)") }
-            for r in required where obj[r] == nil { fail("required", "'\(r)' is a required property") }
-            var extra: [String] = []
-            for (k, value) in obj {
-                if let node = properties[k] {
-                    node.check(value, at: path + "/" + JSONSchemaValidator.escape(k), into: &out)
-                } else {
-                    switch additional {
-                    case .allowed: break
-                    case .forbidden: extra.append(k)
-                    case .schema(let node): node.check(value, at: path + "/" + JSONSchemaValidator.escape(k), into: &out)
-                    }
+        }
+        if let tupleItems {
+            for (i, item) in items.enumerated() where i < tupleItems.count { tupleItems[i].check(item, at: path + "/\(i)", into: &out) }
+        } else if let node = self.items {
+            for (i, item) in items.enumerated() { node.check(item, at: path + "/\(i)", into: &out) }
+        }
+    }
+
+    /// `minProperties`, `required`, `properties`, `additionalProperties` and `dependencies`.
+    func checkObject(_ obj: JSONObject, _ v: JSONValue, at path: String, into out: inout Violations) {
+        if let m = minProperties, obj.count < m {
+            out.append(.init(pointer: path, keyword: "minProperties", message: "at least \(m) members expected, found \(obj.count)"))
+        }
+        for r in required where obj[r] == nil { out.append(.init(pointer: path, keyword: "required", message: "'\(r)' is a required property")) }
+        var extra: [String] = []
+        for (k, value) in obj {
+            if let node = properties[k] {
+                node.check(value, at: path + "/" + JSONSchemaValidator.escape(k), into: &out)
+            } else {
+                switch additional {
+                case .allowed: break
+                case .forbidden: extra.append(k)
+                case .schema(let node): node.check(value, at: path + "/" + JSONSchemaValidator.escape(k), into: &out)
                 }
             }
-            if !extra.isEmpty {
-                fail(
-                    "additionalProperties",
-                    "additional properties are not allowed (\(extra.map { "'\($0)'" }.joined(separator: ", ")) \(extra.count == 1 ? "was" : "were") unexpected)"
-                )
+        }
+        if !extra.isEmpty {
+            let names = extra.map { "'\($0)'" }.joined(separator: ", ")
+            out.append(
+                .init(
+                    pointer: path, keyword: "additionalProperties",
+                    message: "additional properties are not allowed (\(names) \(extra.count == 1 ? "was" : "were") unexpected)"))
+        }
+        for (k, dep) in dependencies where obj[k] != nil {
+            for n in dep.names where obj[n] == nil {
+                out.append(.init(pointer: path, keyword: "dependencies", message: "'\(n)' is a dependency of '\(k)'"))
             }
-            for (k, dep) in dependencies where obj[k] != nil {
-                for n in dep.names where obj[n] == nil { fail("dependencies", "'\(n)' is a dependency of '\(k)'") }
-                dep.schema?.check(v, at: path, into: &out)
-            }
-        default: break
+            dep.schema?.check(v, at: path, into: &out)
         }
     }
 }

@@ -8,8 +8,7 @@ public import JSON
 ///
 /// `clowdr run --setup` writes them before it returns. `clowdr run` starts its tasks at once and writes them from
 /// a thread of its own meanwhile: with 100,000 subjects, or a slow network file system, writing every file first
-/// would hold back the first task for minutes (and on this machine's disk, just after many deletions, making 2,000
-/// files took 0.6-0.9 s, most of a 2,000-task run). A run that ends early, or a controller killed mid-run, may leave
+/// would hold back the first task for minutes. A run that ends early, or a controller killed mid-run, may leave
 /// some unwritten; a rerun writes those of the tasks it selects, from the log.
 public enum InvocationFiles {
     /// The file's text: the invocation, indented as bosh writes JSON.

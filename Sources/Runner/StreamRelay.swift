@@ -3,8 +3,8 @@ import Foundation
 
 /// One of an attempt's output streams (stdout or stderr). The task writes into a pipe; the attempt's own thread
 /// moves whatever arrives into the stream's file (with splice: the bytes never pass through clowdr's memory). The
-/// file is created on the first byte, so a stream that stays empty leaves no file: for short tasks, creating two
-/// empty files per attempt was most of the run time on a busy ext4 disk.
+/// file is created on the first byte, so a stream that stays empty leaves no file (creating files costs short tasks
+/// more than anything else they do).
 struct StreamRelay {
     /// The file the stream goes to.
     let path: String

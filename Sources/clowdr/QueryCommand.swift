@@ -15,7 +15,7 @@ struct QueryCommand: ParsableCommand {
         abstract: "Ask questions of an experiment: top tasks by RAM or CPU, failures, outliers, a task's detail, SQL.",
         discussion: """
             The log is opened read-only: queries work while an experiment runs, and on an unpacked archive. \
-            --sql runs a SELECT over the views tasks, attempts, samples, planned and events (schema documented in \
+            --sql runs a SELECT over the views tasks, attempts, samples, planned, exits, experiment and events (schema documented in \
             docs/query.md). Human units by default; --raw for bytes and seconds.
             """)
 
@@ -129,7 +129,8 @@ struct QueryCommand: ParsableCommand {
         if summary { return try q.summary(isAlive: Runs.isAlive(try q.log.replay())) }
         if let sql {
             do { return try q.sql(sql) } catch {
-                throw CLIError.usage("--sql: \(error) (queries are read-only: SELECT over tasks, attempts, samples, planned, events)")
+                throw CLIError.usage(
+                    "--sql: \(error) (queries are read-only: SELECT over tasks, attempts, samples, planned, exits, experiment, events)")
             }
         }
         if let task {

@@ -62,7 +62,7 @@ struct RetryTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let bytes = Data((0..<(12 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
-        FileManager.default.createFile(atPath: dir + "/f", contents: bytes)
+        _ = FileManager.default.createFile(atPath: dir + "/f", contents: bytes)
         var transfer = S3Client.Transfer()
         transfer.partSize = 5 << 20
         let l = S3Location(bucket: bucket, key: "x/f")

@@ -55,7 +55,7 @@ struct S3MotoTests {
         var bytes = [UInt8](repeating: 0, count: 50_000_000)
         for i in stride(from: 0, to: bytes.count, by: 4096) { bytes[i] = UInt8(truncatingIfNeeded: i / 4096) }
         let source = dir + "/big.bin"
-        FileManager.default.createFile(atPath: source, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: source, contents: Data(bytes))
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var transfer = S3Client.Transfer()
         transfer.partSize = 8 << 20

@@ -4,16 +4,16 @@ import SQLite
 import TestSupport
 import Testing
 
-/// These tests drive real processes: `clowdr-bench append-worker` (a writer that prints the ids of each batch
+/// These tests drive real processes: `clowdr-testkit append-worker` (a writer that prints the ids of each batch
 /// once committed) and the `clowdr` binary. `make test` builds both before running the tests.
 @Suite("Several writer processes, and writers killed with SIGKILL", .serialized)
 struct ConcurrencyTests {
-    static let worker = TestSupport.binary("clowdr-bench")
+    static let worker = TestSupport.binary("clowdr-testkit")
     static let clowdr = TestSupport.binary("clowdr")
 
     @Test(
         "8 processes x 10,000 events appended at once give 80,000 rows, gapless seq, no error",
-        .enabled(if: worker != nil, "build clowdr-bench first (swift build)"))
+        .enabled(if: worker != nil, "build clowdr-testkit first (swift build)"))
     func eightWriters() throws {
         let dir = try TestSupport.temporaryDirectory("concurrent")
         let path = dir + "/clowdr.db"
@@ -52,7 +52,7 @@ struct ConcurrencyTests {
 
     @Test(
         "a writer killed with SIGKILL mid-batch, 20 times, leaves a log that passes fsck with every acknowledged event",
-        .enabled(if: worker != nil && clowdr != nil, "build clowdr and clowdr-bench first (swift build)"))
+        .enabled(if: worker != nil && clowdr != nil, "build clowdr and clowdr-testkit first (swift build)"))
     func killNine() throws {
         let dir = try TestSupport.temporaryDirectory("kill9")
         let path = dir + "/clowdr.db"

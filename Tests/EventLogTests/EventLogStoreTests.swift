@@ -203,34 +203,6 @@ struct EventLogStoreTests {
         #expect(try log.projectedTasks().keys.sorted() == ["a"])
     }
 
-    @Test("a buffered sink holds samples up to its bound and flushes them before any lifecycle event")
-    func bufferedSink() throws {
-        let log = try newLog()
-        let clock = SteppingClock(stepMicroseconds: 1)
-        let sink = BufferedSink(log, maxBuffered: 5, maxDelay: 3600, clock: clock)
-        var s = Script()
-        s.plan("t")
-        s.start("t", 1)
-        try sink.append(Array(s.events))
-        #expect(try log.count() == 2)
-        var samples = Script()
-        for k in 0..<4 { samples.sample("t", 1, rss: Int64(k)) }
-        try sink.append(samples.events)
-        #expect(try log.count() == 2, "4 samples wait in memory")
-        var one = Script()
-        one.sample("t", 1, rss: 9)
-        try sink.append(one.events)
-        #expect(try log.count() == 7, "the 5th sample reaches the bound")
-        var more = Script()
-        more.sample("t", 1, rss: 1)
-        more.exit("t", 1, code: 0)
-        try sink.append([more.events[0]])
-        #expect(try log.count() == 7)
-        try sink.append([more.events[1]])
-        #expect(try log.count() == 9, "a lifecycle event goes through with the samples before it")
-        #expect(try log.fsck().ok)
-    }
-
     @Test("the projected state (projections and a few indexed events) is the replayed state")
     func projectedState() throws {
         let log = try newLog()

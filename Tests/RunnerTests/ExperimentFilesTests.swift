@@ -11,17 +11,7 @@ import Testing
 struct StreamTests {
     /// Runs one task per value of `k` with `commandLine` (which may use `[K]`) and returns the experiment's layout.
     func run(_ commandLine: String, values: [Int], jobs: Int = 2) throws -> (ExperimentLayout, RunSummary) {
-        let dir = try TestSupport.temporaryDirectory("streams")
-        let descriptor = """
-            {"name":"s","tool-version":"1","description":"d","schema-version":"0.5","command-line":\(String(decoding: try JSONEncoder().encode(commandLine), as: UTF8.self)),
-             "inputs":[{"id":"k","name":"k","type":"Number","integer":true,"value-key":"[K]"}]}
-            """
-        try descriptor.write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
-        try "{\"k\": [\(values.map(String.init).joined(separator: ","))]}".write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
-        var request = RunRequest(
-            descriptorPath: dir + "/d.json", invocationPath: dir + "/i.json", provdir: dir + "/prov",
-            options: RunOptions(jobs: jobs, workingDirectory: dir))
-        request.sweeps = ["k"]
+        let request = try SweepTool.request(commandLine, values, jobs: jobs)
         let summary = try BackendRuns.start(request, on: .init(backend: .local), cancel: CancellationFlag())
         return (summary.layout, summary)
     }

@@ -231,7 +231,7 @@ extension AWSBatchTests {
     /// AWS away for a while in the middle of a run (a loopback proxy in front of moto answers 503 to every request,
     /// the controller's and the workers' alike), then back: the run ends on its own with every attempt's events,
     /// none lost or doubled, and a later `clowdr sync` adds nothing.
-    @Test("AWS away mid-run (503 to every request for 15 s), then back: every event recorded once; sync adds nothing")
+    @Test("AWS away mid-run (503 to every request, a dozen refused), then back: every event recorded once; sync adds nothing")
     func awayMidRun() throws {
         try ready()
         let endpoint = try #require(BatchMoto.endpoint)
@@ -245,9 +245,10 @@ extension AWSBatchTests {
         let dir = try b.project("sleep 6; exit [K]", [0, 2, 0])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = try b.start(dir)
-        #expect(b.wait(dir) { rows in rows.contains { $0.state == "running" } }, "an attempt running: \((try? b.attempts(dir)) ?? [])")
+        try b.wait("an attempt running", dir) { rows in rows.contains { $0.state == "running" } }
         proxy.down = true
-        Thread.sleep(forTimeInterval: 15)
+        // Away long enough that the controller and the workers each meet the 503s again and again.
+        try TestSupport.eventually("12 requests refused while AWS is away", timeout: 60, poll: 0.2) { proxy.injected >= 12 }
         proxy.down = false
         p.waitUntilExit()
         #expect(p.terminationStatus == 1)

@@ -76,16 +76,15 @@ struct BackendBehaviour {
         return try Connection(path: dir + "/prov/" + exp + "/clowdr.db", mode: .readOnly).rows(sql)
     }
 
-    /// Waits (at most `seconds`) until `condition` holds of the attempts.
-    func wait(_ dir: String, seconds: Double = 60, _ condition: ([(task: Int, attempt: Int, state: String, nativeID: String?, exit: Int64?)]) -> Bool)
-        -> Bool
-    {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end {
-            if let rows = try? attempts(dir), condition(rows) { return true }
-            usleep(100_000)
+    /// Waits (at most `seconds`) until `condition` holds of the attempts; throws, naming `what` and the attempts as
+    /// they stand, when it does not.
+    func wait(
+        _ what: String, _ dir: String, seconds: Double = 60,
+        _ condition: ([(task: Int, attempt: Int, state: String, nativeID: String?, exit: Int64?)]) -> Bool
+    ) throws {
+        do { try TestSupport.eventually(what, timeout: seconds, poll: 0.1) { condition(try attempts(dir)) } } catch let e as TestSupport.TimedOut {
+            throw TestSupport.TimedOut(what: "\(e.what); the attempts: \((try? attempts(dir)) ?? [])", seconds: e.seconds)
         }
-        return false
     }
 
     /// The log is sound and every attempt has at most one final word.
@@ -141,11 +140,10 @@ struct BackendBehaviour {
         let dir = try project("test -e fast && exit 0; sleep 6[K]", [0, 1, 2, 3])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = try start(dir)
-        let running = wait(dir) { rows in
+        try wait("\(runsAtOnce.map(String.init) ?? "some") attempts running, the others waiting", dir) { rows in
             let n = rows.filter { $0.state == "running" }.count
             return rows.count == 4 && (runsAtOnce.map { n == $0 } ?? (n >= 1))
         }
-        #expect(running, "\(runsAtOnce.map(String.init) ?? "some") attempts running, the others waiting: \((try? attempts(dir)) ?? [])")
         let stopped = Date()
         kill(p.processIdentifier, SIGTERM)
         p.waitUntilExit()
@@ -155,7 +153,7 @@ struct BackendBehaviour {
         #expect(ended.map(\.state) == ["cancelled", "cancelled", "cancelled", "cancelled"], "\(ended)")
         try checkRecord(dir)
 
-        FileManager.default.createFile(atPath: dir + "/fast", contents: nil)
+        _ = FileManager.default.createFile(atPath: dir + "/fast", contents: nil)
         let rerun = try clowdr(["rerun", "incomplete", dir + "/prov", "-w", dir, "--backend", backend] + arguments(dir))
         #expect(rerun.status == 0 && rerun.stdout.contains("4 attempts: 4 succeeded"), "\(rerun.stdout) \(rerun.stderr)")
         #expect(try latest(dir) == [0: "succeeded", 1: "succeeded", 2: "succeeded", 3: "succeeded"])
@@ -168,8 +166,9 @@ struct BackendBehaviour {
         let dir = try project("sleep 2; exit [K]", [0, 3, 0, 0])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = try start(dir)
-        let submitted = wait(dir) { rows in rows.count == 4 && rows.allSatisfy { $0.nativeID != nil } && rows.contains { $0.state == "running" } }
-        #expect(submitted, "all submitted, some running: \((try? attempts(dir)) ?? [])")
+        try wait("all submitted, some running", dir) { rows in
+            rows.count == 4 && rows.allSatisfy { $0.nativeID != nil } && rows.contains { $0.state == "running" }
+        }
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         let resume =

@@ -15,7 +15,7 @@ import Testing
 @Suite(
     "the report in headless Chromium", .serialized,
     .enabled(if: Chromium.path != nil, "needs Debian's chromium (make test installs it)"),
-    .enabled(if: TestSupport.binary("clowdr") != nil && TestSupport.binary("clowdr-bench") != nil, "build clowdr first (swift build)"))
+    .enabled(if: TestSupport.binary("clowdr") != nil && TestSupport.binary("clowdr-testkit") != nil, "build clowdr first (swift build)"))
 struct ReportBrowserTests {
     let clowdr = TestSupport.binary("clowdr") ?? "clowdr"
 
@@ -61,7 +61,7 @@ struct ReportBrowserTests {
     func staticReport() throws {
         let dir = try TestSupport.temporaryDirectory("report")
         let synth = try TestSupport.run(
-            TestSupport.binary("clowdr-bench")!, ["synth-experiment", "--dir", dir + "/exp", "--tasks", "300", "--samples", "20"])
+            TestSupport.binary("clowdr-testkit")!, ["synth-experiment", "--dir", dir + "/exp", "--tasks", "300", "--samples", "20"])
         #expect(synth.status == 0, "\(synth.stderr)")
         let export = try TestSupport.run(clowdr, ["export", "html", dir + "/exp", "-o", dir + "/report.html"])
         #expect(export.status == 0 && export.stdout == dir + "/report.html\n", "\(export.stderr)")

@@ -19,12 +19,12 @@ struct RunTests {
         return dir
     }
 
-    /// Waits (up to 10 s) until `condition` holds for the attempts of the experiment under `dir`.
-    func waitFor(_ dir: String, _ condition: ([(task: Int, attempt: Int, state: String, exit: Int64?, peak: Int64?)]) -> Bool) {
-        for _ in 0..<200 {
-            if let rows = try? attempts(dir), condition(rows) { return }
-            usleep(50_000)
-        }
+    /// Waits (up to 30 s) until `condition` holds for the attempts of the experiment under `dir`; throws naming `what`
+    /// when it does not.
+    func waitFor(
+        _ what: String, _ dir: String, _ condition: @escaping ([(task: Int, attempt: Int, state: String, exit: Int64?, peak: Int64?)]) -> Bool
+    ) throws {
+        try TestSupport.eventually(what) { condition(try attempts(dir)) }
     }
 
     /// The processes whose command line starts with `commandPrefix` and that are not already being killed (no
@@ -92,7 +92,7 @@ struct RunTests {
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
-        waitFor(dir) { $0.filter { $0.state == "succeeded" }.count >= 2 }
+        try waitFor("two attempts succeeded", dir) { $0.filter { $0.state == "succeeded" }.count >= 2 }
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         let before = try attempts(dir)
@@ -101,7 +101,8 @@ struct RunTests {
         let status = try TestSupport.run(clowdr, ["status", "--json", dir + "/prov"])
         let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
         #expect((object?["incomplete"] as? [String])?.count == 12 - done.count, "\(status.stdout)")
-        usleep(400_000)  // let orphaned attempts finish: they are still incomplete in the log
+        // The orphaned attempts run on without their controller: let them finish (they are still incomplete in the log).
+        try TestSupport.eventually("the orphaned attempts to end") { Self.living(commandPrefix: "sleep 0.3").isEmpty }
         let rerun = try TestSupport.run(clowdr, ["rerun", "incomplete", dir + "/prov", "-j", "2"])
         #expect(rerun.status == 0, "\(rerun.stdout) \(rerun.stderr)")
         let after = try attempts(dir)
@@ -120,12 +121,12 @@ struct RunTests {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: clowdr)
         p.arguments = ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "s", "-j", "2", "-w", dir]
-        FileManager.default.createFile(atPath: dir + "/stdout", contents: nil)
+        _ = FileManager.default.createFile(atPath: dir + "/stdout", contents: nil)
         p.standardOutput = FileHandle(forWritingAtPath: dir + "/stdout")
         p.standardError = FileHandle.nullDevice
         let started = Date()
         try p.run()
-        waitFor(dir) { $0.filter { $0.state == "running" }.count == 2 }
+        try waitFor("two attempts running", dir) { $0.filter { $0.state == "running" }.count == 2 }
         // The experiment's id and log are out while its tasks run, so it can be queried or shared by id.
         let early = try String(contentsOfFile: dir + "/stdout", encoding: .utf8)
         #expect(early.hasPrefix("experiment ") && early.contains("\nlog "), "printed so far: \(early)")
@@ -146,12 +147,11 @@ struct RunTests {
             try db.scalar("SELECT count(*) FROM events WHERE type = 'task_ended' AND payload LIKE '%cancelled before it started%'")?.int64 == 2)
         // Signals are delivered asynchronously: give the killed processes a moment to be gone. A process with SIGKILL
         // pending is already ended (it may still be finishing an exec on a busy disk); any other is a leak.
-        var left = Self.living(commandPrefix: "sleep 30")
-        for _ in 0..<50 where !left.isEmpty {
-            usleep(100_000)
-            left = Self.living(commandPrefix: "sleep 30")
+        try TestSupport.eventually(
+            "the cancelled attempts' whole process groups to end; left: \(Self.living(commandPrefix: "sleep 30"))", timeout: 15
+        ) {
+            Self.living(commandPrefix: "sleep 30").isEmpty
         }
-        #expect(left.isEmpty, "the whole process groups were ended; left: \(left)")
         let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
         #expect(try TestSupport.run(clowdr, ["fsck", dir + "/prov/" + exp]).status == 0)
         let status = try TestSupport.run(clowdr, ["status", "--json", dir + "/prov"])

@@ -94,9 +94,8 @@ struct SlurmTests {
         let failed = try TestSupport.run(
             "/usr/bin/env", ["sbatch", "--parsable", "--job-name", "clowdr-test-dep", "--output", "/dev/null", "--wrap", "exit 1"])
         let dependency = try #require(failed.stdout.split(separator: ";").first.map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) })
-        for _ in 0..<100 {
-            if try !TestSupport.run("/usr/bin/env", ["squeue", "-h", "-j", dependency]).stdout.contains(dependency) { break }
-            usleep(200_000)
+        try TestSupport.eventually("the dependency job \(dependency) to leave the queue", timeout: 20, poll: 0.2) {
+            try !TestSupport.run("/usr/bin/env", ["squeue", "-h", "-j", dependency]).stdout.contains(dependency)
         }
         let dir = try project("exit [K]", [0, 0])
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -127,11 +126,11 @@ struct SlurmTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = try startRun(dir)
         var id: String?
-        for _ in 0..<100 where id == nil {
-            usleep(100_000)
-            if let a = try? attempts(dir)[0], a.state == "running" { id = a.nativeID }
+        try TestSupport.eventually("task 0 running", timeout: 30, poll: 0.1) {
+            if let a = try attempts(dir)[0], a.state == "running" { id = a.nativeID }
+            return id != nil
         }
-        let nativeID = try #require(id, "task 0 never ran")
+        let nativeID = try #require(id)
         #expect(try TestSupport.run("/usr/bin/env", ["scancel", nativeID]).status == 0)
         p.waitUntilExit()
         let rows = try attempts(dir)
@@ -230,22 +229,41 @@ struct SlurmTests {
         #expect(try attempts(slow)[0]?.reason?.contains("killed at its time limit of 60 s; rerun with --clusterargs time:auto") == true)
     }
 
+    /// How many `task_exited` events the workers' segments of the experiment under `dir` hold.
+    static func exitsInSegments(_ dir: String) -> Int {
+        let fm = FileManager.default
+        let experiments = (try? fm.contentsOfDirectory(atPath: dir + "/prov")) ?? []
+        var count = 0
+        for e in experiments {
+            let segments = dir + "/prov/" + e + "/segments"
+            for name in (try? fm.contentsOfDirectory(atPath: segments)) ?? [] {
+                let text = (try? String(contentsOfFile: segments + "/" + name, encoding: .utf8)) ?? ""
+                count += text.split(separator: "\n").filter { $0.contains(#""type":"task_exited""#) }.count
+            }
+        }
+        return count
+    }
+
     /// The PID file of the test cluster's slurmctld (scripts/slurm/setup.sh).
     static let slurmctldPID = (ProcessInfo.processInfo.environment["SLURM_STATE"] ?? "/var/lib/clowdr-slurm") + "/slurmctld.pid"
 
-    @Test("slurmctld stopped for 30 s in the middle of a run, then started again: the controller waits it out, the record complete and exact")
+    @Test(
+        "slurmctld stopped in the middle of a run until every job has ended, then started again: the controller waits it out, the record complete and exact"
+    )
     func slurmctldStopped() throws {
         let dir = try project("sleep 4; exit [K]", [0, 0, 2, 0, 0, 0])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = try startRun(dir)
-        for _ in 0..<100 {
-            usleep(100_000)
-            if let rows = try? attempts(dir), rows.count == 6, rows.values.allSatisfy({ $0.nativeID != nil }) { break }
+        try TestSupport.eventually("6 attempts submitted", timeout: 30, poll: 0.1) {
+            let rows = try attempts(dir)
+            return rows.count == 6 && rows.values.allSatisfy { $0.nativeID != nil }
         }
         let pid = try #require(Int32(try String(contentsOfFile: Self.slurmctldPID, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(kill(pid, SIGTERM) == 0)
-        while kill(pid, 0) == 0 { usleep(100_000) }
-        sleep(30)
+        try TestSupport.eventually("slurmctld to stop", poll: 0.1) { kill(pid, 0) != 0 }
+        // The jobs run on without slurmctld: stopped until every worker has written its exit (the scheduler away
+        // for the whole second half of the run), with the controller still waiting.
+        try TestSupport.eventually("the 6 workers' exits in their segments", timeout: 60, poll: 0.2) { Self.exitsInSegments(dir) == 6 }
         #expect(p.isRunning, "the controller waits for slurmctld")
         let started = try TestSupport.run("/usr/sbin/slurmctld", [])
         #expect(started.status == 0, "\(started.stderr)")

@@ -1,7 +1,9 @@
 #ifndef CLOWDR_CSYSTEM_H
 #define CLOWDR_CSYSTEM_H
-// System calls the runner needs that Swift cannot make directly or safely: spawning into a new process group
-// with redirected output, pidfds, and SHA-256 from the system's libcrypto.
+// The few system calls Swift cannot make directly or safely: spawning into a new process group with redirected
+// output, pidfds, waiting on several descriptors, stream pipes and their relay to files, syncfs, clock ticks and
+// page size, handing pages back to the kernel; SHA-256 and HMAC-SHA256 from the system's libcrypto (Swift reaches
+// them through the Digest target); gzip files and buffers through zlib.
 #include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,7 +53,8 @@ void clowdr_sha256_final(void *ctx, uint8_t out[32]);
 /// HMAC-SHA256 of `data` under `key`; writes 32 bytes to `out`. Returns 0, or -1 when libcrypto fails.
 int clowdr_hmac_sha256(const void *key, size_t key_len, const void *data, size_t data_len, uint8_t out[32]);
 
-/// gzip files through zlib: open ("wb9" or "rb"), write, read, close (0 on success).
+/// gzip files through zlib: open (a mode of gzopen: "wb6" writes at level 6, "rb" reads), write, read, close (0 on
+/// success).
 void *clowdr_gz_open(const char *path, const char *mode);
 int clowdr_gz_write(void *gz, const void *data, unsigned n);
 int clowdr_gz_read(void *gz, void *data, unsigned n);

@@ -1,0 +1,73 @@
+import JSON
+
+/// One attempt of a task, as the events tell it.
+public struct AttemptRecord: Sendable, Equatable {
+    public var attempt: Int
+    public var state: AttemptState
+    public var submittedAt: Timestamp?
+    public var startedAt: Timestamp?
+    public var endedAt: Timestamp?
+    public var backend: String?
+    public var nativeID: String?
+    public var host: String?
+    public var pid: Int32?
+    public var bootID: String?
+    public var exitCode: Int32?
+    public var signal: Int32?
+    /// Seconds.
+    public var wallTime: Double?
+    public var cpuUser: Double?
+    public var cpuSystem: Double?
+    /// Bytes: the larger of the exit totals' peak and the highest sample.
+    public var peakRSS: Int64?
+    public var readBytes: Int64?
+    public var writeBytes: Int64?
+    /// Why it failed, was lost or was cancelled.
+    public var failureReason: String?
+    /// Samples recorded for this attempt, and the seq of the latest.
+    public var samples: Int
+    public var lastSampleSeq: Int64?
+    /// seq of the last lifecycle event of this attempt.
+    public var lastSeq: Int64
+
+    public init(attempt: Int, state: AttemptState, lastSeq: Int64) {
+        self.attempt = attempt
+        self.state = state
+        self.samples = 0
+        self.lastSeq = lastSeq
+    }
+}
+
+/// A task and the history of its attempts.
+public struct TaskRecord: Sendable, Equatable {
+    public var task: String
+    /// seq of its `task_planned` event; nil when the log has attempts of a task it never planned.
+    public var plannedSeq: Int64?
+    /// Every attempt, in attempt order. Old attempts stay: a rerun adds one.
+    public var attempts: [AttemptRecord]
+    /// seq of the last lifecycle event about this task.
+    public var lastSeq: Int64
+    /// The task's labels as compact JSON with sorted keys (from `task_planned`), e.g. `{"participant":"01"}`.
+    public var labels: String?
+
+    public init(task: String, plannedSeq: Int64? = nil, attempts: [AttemptRecord] = [], lastSeq: Int64) {
+        self.task = task
+        self.plannedSeq = plannedSeq
+        self.attempts = attempts
+        self.lastSeq = lastSeq
+    }
+
+    /// Labels as compact JSON with sorted keys.
+    static func labelsJSON(_ labels: [String: String]) -> String {
+        "{" + labels.keys.sorted().map { "\(jsonString($0)):\(jsonString(labels[$0]!))" }.joined(separator: ",") + "}"
+    }
+
+    static func jsonString(_ s: String) -> String { JSONWriter().string(.string(s)) }
+
+    /// The latest attempt's state, or `planned` when there is none.
+    public var state: TaskState { attempts.last.map { TaskState($0.state) } ?? .planned }
+    /// The latest attempt.
+    public var latest: AttemptRecord? { attempts.last }
+    /// The number the next attempt gets.
+    public var nextAttempt: Int { (attempts.last?.attempt ?? 0) + 1 }
+}

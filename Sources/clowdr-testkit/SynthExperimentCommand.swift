@@ -1,0 +1,133 @@
+import ArgumentParser
+import Digest
+import EventLog
+import Foundation
+import JSON
+
+/// `clowdr-testkit synth-experiment`: writes a realistic experiment folder (log, stdout and stderr files) without
+/// running anything: a BIDS app over N participants on L workers, durations of minutes, 3% failures retried once, a
+/// few lost or cancelled, S samples per attempt, two outputs with sha256 each, 20 lines of stdout; 2% fail for good.
+/// The report's benchmark and browser tests read it.
+struct SynthExperimentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synth-experiment", abstract: "Write a synthetic experiment folder (replaced if it exists); prints its path.")
+
+    @Option(help: "The experiment folder to write.")
+    var dir: String
+
+    @Option(help: "Tasks (participants).")
+    var tasks = 1000
+
+    @Option(help: "Monitor samples per attempt.")
+    var samples = 50
+
+    @Option(help: "Workers running at once.")
+    var lanes = 64
+
+    @Option(help: "The random seed: the same seed gives the same experiment.")
+    var seed: UInt64 = 11
+
+    func validate() throws {
+        if tasks < 1 || samples < 0 || lanes < 1 { throw ValidationError("--tasks and --lanes must be at least 1, --samples at least 0") }
+    }
+
+    func run() throws {
+        let n = tasks
+        let perAttempt = samples
+        var rng = SplitMix64(seed: seed)
+        func uniform() -> Double { Double(rng.next() >> 11) / Double(1 << 53) }
+        func hex(_ bytes: Int) -> String { Hex.lowercase((0..<bytes).map { _ in UInt8(truncatingIfNeeded: rng.next()) }) }
+        try? FileManager.default.removeItem(atPath: dir)
+        let layout = ExperimentLayout(directory: dir)
+        try FileManager.default.createDirectory(atPath: layout.tasks, withIntermediateDirectories: true)
+        let factory = EventFactory(clock: SteppingClock(), ids: SequentialIDSource())
+        let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
+        let t0: Int64 = 1_800_000_000_000_000
+        try log.append([
+            factory.make(
+                at: Timestamp(microseconds: t0),
+                .experimentCreated(
+                    ExperimentCreated(
+                        experiment: (dir as NSString).lastPathComponent, name: "synthetic", descriptorSHA256: hex(32), toolName: "fmriprep-like",
+                        toolVersion: "23.1.4", invocations: ["invocation.json"], options: ["jobs": String(lanes)], backend: "local", user: "bench",
+                        host: "node01", clowdrVersion: ClowdrVersion.current, os: "Linux")))
+        ])
+        var laneFree = [Int64](repeating: t0 + 1_000_000, count: lanes)
+        var batch: [Event] = []
+        func at(_ us: Int64, _ task: String, _ attempt: Int?, _ body: EventBody) {
+            batch.append(factory.make(at: Timestamp(microseconds: us), task: task, attempt: attempt, body))
+        }
+        for t in 0..<n {
+            let task = String(t)
+            let subject = String(format: "sub-%06d", t)
+            let smoothing = [4.0, 6.0, 8.0][t % 3]
+            let invocation: JSONValue = [
+                "bids_dir": "/data/ds004215", "output_dir": "/scratch/derivatives/fmriprep", "analysis_level": "participant",
+                "participant_label": [.string(subject)], "smoothing_fwhm": .number(JSONNumber(smoothing)), "nthreads": 4,
+            ]
+            let commandLine =
+                "fmriprep /data/ds004215 /scratch/derivatives/fmriprep participant --participant-label \(subject) --smoothing-fwhm \(smoothing) --nthreads 4 --skip-bids-validation"
+            at(
+                t0 + 1000 + Int64(t), task, nil,
+                .taskPlanned(TaskPlanned(invocation: invocation, commandLine: commandLine, labels: ["participant": subject])))
+            let fate = uniform()
+            let attempts = fate < 0.03 ? 2 : 1
+            for attempt in 1...attempts {
+                let lane = laneFree.indices.min { laneFree[$0] < laneFree[$1] }!
+                let submitted = laneFree[lane]
+                let started = submitted + Int64(uniform() * 20_000_000)
+                let duration = Int64((300 + 900 * uniform() * uniform()) * 1_000_000)
+                let ended = started + duration
+                laneFree[lane] = ended + 200_000
+                at(submitted, task, attempt, .taskSubmitted(TaskSubmitted(backend: "local", nativeID: String(40_000 + t))))
+                at(started, task, attempt, .taskStarted(TaskStarted(host: "node\(String(format: "%02d", lane % 8 + 1))", pid: Int32(10_000 + t))))
+                let base = Int64(800 << 20) + Int64(uniform() * Double(3 << 30))
+                var peak: Int64 = 0
+                for k in 0..<perAttempt {
+                    let f = Double(k + 1) / Double(perAttempt)
+                    let rss = Int64(Double(base) * (0.3 + 0.7 * min(1, f * 1.6)) * (0.9 + 0.1 * uniform()))
+                    peak = max(peak, rss)
+                    let time = started + Int64(Double(duration) * f * 0.98)
+                    at(
+                        time, task, attempt,
+                        .sample(
+                            Sample(
+                                cpuUser: Double(time - started) / 1e6 * 3.2, cpuSystem: Double(time - started) / 1e6 * 0.2, rss: rss, vms: rss * 2,
+                                readBytes: Int64(f * 2e9), writeBytes: Int64(f * 5e8), processes: 6, threads: 24)))
+                }
+                let failed = (attempts == 2 && attempt == 1) || (fate >= 0.03 && fate < 0.05)  // retried, or failed for good
+                let lost = !failed && fate > 0.998
+                var out = ""
+                for line in 0..<20 {
+                    out += "\(subject) step \(line): \(["anatomical", "functional", "confounds", "reports"][line % 4]) workflow done\n"
+                }
+                try out.write(toFile: layout.stdout(task, attempt), atomically: false, encoding: .utf8)
+                try (failed ? "ERROR: node fmri_preproc.bold_confounds failed: MemoryError\n" : "").write(
+                    toFile: layout.stderr(task, attempt), atomically: false, encoding: .utf8)
+                if lost {
+                    at(ended, task, attempt, .taskLost(TaskLost(reason: "no heartbeat for 600 s")))
+                    continue
+                }
+                let outputs = [
+                    OutputFile(id: "report", path: "/scratch/derivatives/fmriprep/\(subject).html", size: 2_000_000 + Int64(t), sha256: hex(32)),
+                    OutputFile(
+                        id: "preproc_bold", path: "/scratch/derivatives/fmriprep/\(subject)/func/\(subject)_task-rest_desc-preproc_bold.nii.gz",
+                        size: failed ? nil : 400_000_000 + Int64(t), sha256: failed ? nil : hex(32)),
+                ]
+                at(
+                    ended, task, attempt,
+                    .taskExited(
+                        TaskExited(
+                            exitCode: failed ? 1 : 0, wallTime: Double(ended - started) / 1e6, cpuUser: Double(ended - started) / 1e6 * 3.2,
+                            cpuSystem: Double(ended - started) / 1e6 * 0.2, peakRSS: peak, readBytes: 2_000_000_000, writeBytes: 500_000_000,
+                            outputs: outputs, failureReason: failed ? "exit code 1" : nil)))
+            }
+            if batch.count >= 20_000 {
+                try log.append(batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        try log.append(batch)
+        print(dir)
+    }
+}
