@@ -14,17 +14,6 @@ public struct EfficiencyReport: Sendable {
 
 extension ExperimentQuery {
     public func efficiency(filters: [(String, String)] = []) throws -> EfficiencyReport {
-        let state = try log.replay()
-        var requested: [String: RequestedResources] = [:]  // "task/attempt"
-        var classes: [String: FailureClass] = [:]
-        try log.forEachEvent(lifecycleOnly: true) { e in
-            guard let task = e.task, let attempt = e.attempt else { return }
-            switch try? e.decoded().body {
-            case .taskSubmitted(let p)?: requested["\(task)/\(attempt)"] = RequestedResources(p.resources)
-            case .taskEnded(let p)?: classes["\(task)/\(attempt)"] = p.failureClass
-            default: break
-            }
-        }
         let keep =
             try filters.isEmpty
             ? nil
@@ -33,6 +22,14 @@ extension ExperimentQuery {
                     if case .text(let t) = row[0] { return t }
                     return nil
                 })
+        var requested: [String: RequestedResources] = [:]  // "task/attempt"
+        var classes: [String: FailureClass] = [:]
+        var latest: [(task: TaskRow, attempt: AttemptRecord)] = []
+        try withRecords { records in
+            try records.forEachSubmission { requested["\($0.task)/\($0.attempt)"] = RequestedResources($0.resources) }
+            try records.forEachSchedulerEnd { e in if let c = e.failureClass { classes["\(e.task)/\(e.attempt)"] = c } }
+            try records.forEachLatestAttempt { t, a in if let a, keep?.contains(t.task) ?? true { latest.append((t, a)) } }
+        }
         var rows: [[ResultTable.Cell]] = []
         var memory: [Double] = []
         var time: [Double] = []
@@ -40,8 +37,7 @@ extension ExperimentQuery {
         var cpuGiven = 0.0
         var unrequested = 0
         var killed: [FailureClass: Int] = [:]
-        for t in state.orderedTasks where keep?.contains(t.task) ?? true {
-            guard let a = t.latest else { continue }
+        for (t, a) in latest {
             let key = "\(t.task)/\(a.attempt)"
             let r = requested[key] ?? RequestedResources()
             let cpus = Double(r.cpus ?? 1)

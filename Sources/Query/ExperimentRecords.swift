@@ -1,4 +1,5 @@
 public import EventLog
+import JSON
 public import SQLite
 
 /// The read model of an experiment: the rows of the documented views (`QueryViews`), decoded into records in one
@@ -146,6 +147,42 @@ public final class ExperimentRecords {
                     outputs: s.optionalString(4)))
         }
         return unresolved
+    }
+
+    /// Every submission, in log order.
+    public func forEachSubmission(_ body: (SubmissionRow) throws -> Void) throws {
+        let s = try db.prepare("SELECT seq, task, attempt, backend, native_id, resources FROM submissions ORDER BY seq")
+        while try s.step() {
+            var resources: [String: String]?
+            if let text = s.optionalString(5), case .object(let o) = try JSONParser.parse(text) {
+                resources = Dictionary(o.compactMap { k, v in v.stringValue.map { (k, $0) } }, uniquingKeysWith: { _, last in last })
+            }
+            try body(
+                SubmissionRow(
+                    seq: s.int64(0), task: s.string(1), attempt: Int(s.int64(2)), backend: s.optionalString(3), nativeID: s.optionalString(4),
+                    resources: resources))
+        }
+    }
+
+    /// Every final word of a scheduler, in log order.
+    public func forEachSchedulerEnd(_ body: (SchedulerEndRow) throws -> Void) throws {
+        let s = try db.prepare("SELECT seq, task, attempt, state, failure_class, reason FROM scheduler_ends ORDER BY seq")
+        while try s.step() {
+            try body(
+                SchedulerEndRow(
+                    seq: s.int64(0), task: s.string(1), attempt: Int(s.int64(2)), state: s.optionalString(3),
+                    failureClass: s.optionalString(4).flatMap(FailureClass.init(rawValue:)), reason: s.optionalString(5)))
+        }
+    }
+
+    /// Each task with its latest attempt (nil before the first), in task order.
+    public func forEachLatestAttempt(_ body: (TaskRow, AttemptRecord?) throws -> Void) throws {
+        var tasks: [TaskRow] = []
+        try forEachTask { tasks.append($0) }
+        var latest: [String: AttemptRecord] = [:]
+        let attempts = Dictionary(uniqueKeysWithValues: tasks.map { ($0.task, $0.attempts) })
+        try forEachAttempt(.task) { task, a in if a.attempt == attempts[task] { latest[task] = a } }
+        for t in tasks { try body(t, latest[t.task]) }
     }
 
     // MARK: - Samples

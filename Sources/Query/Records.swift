@@ -61,3 +61,25 @@ public struct SampleRow: Sendable, Equatable {
     /// CPU seconds, user and system.
     public var cpuTime: Double? { cpuUser.map { $0 + (cpuSystem ?? 0) } }
 }
+
+/// An attempt's submission: a row of the `submissions` view.
+public struct SubmissionRow: Sendable, Equatable {
+    public var seq: Int64
+    public var task: String
+    public var attempt: Int
+    public var backend: String?
+    public var nativeID: String?
+    /// What was requested (`mem`, `cpus-per-task`, `time`...), as given; nil when nothing was.
+    public var resources: [String: String]?
+}
+
+/// The scheduler's final word on an attempt: a row of the `scheduler_ends` view.
+public struct SchedulerEndRow: Sendable, Equatable {
+    public var seq: Int64
+    public var task: String
+    public var attempt: Int
+    /// The scheduler's own state (`TIMEOUT`, `OUT_OF_MEMORY`, `FAILED`...).
+    public var state: String?
+    public var failureClass: FailureClass?
+    public var reason: String?
+}

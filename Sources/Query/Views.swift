@@ -16,6 +16,10 @@ public import SQLite
 /// - `planned`: one row per `task_planned` event: `task`, `command_line`, `invocation` (JSON), `labels` (JSON),
 ///   `seq`. A task's plan is the row whose seq is its `planned_seq`.
 /// - `exits`: one row per `task_exited` event: `seq`, `time`, `task`, `attempt`, `outputs` (JSON).
+/// - `submissions`: one row per `task_submitted` event: `seq`, `time`, `task`, `attempt`, `backend`, `native_id`,
+///   `resources` (JSON: what was requested, `mem`, `cpus-per-task`, `time`...).
+/// - `scheduler_ends`: one row per `task_ended` event (the scheduler's final word on an attempt): `seq`, `time`,
+///   `task`, `attempt`, `state` (the scheduler's), `failure_class`, `reason`.
 /// - `experiment`: the `experiment_created` event: `seq`, `time`, `payload` (JSON).
 /// - `events`: the log itself: `seq`, `id`, `time`, `task`, `attempt`, `type`, `version`, `payload` (JSON).
 public enum QueryViews {
@@ -42,6 +46,14 @@ public enum QueryViews {
         CREATE TEMP VIEW IF NOT EXISTS exits AS
           SELECT seq, time, task, attempt, json(json_extract(payload, '$.outputs')) AS outputs
           FROM main.events WHERE type = 'task_exited' AND version = 1;
+        CREATE TEMP VIEW IF NOT EXISTS submissions AS
+          SELECT seq, time, task, attempt, json_extract(payload, '$.backend') AS backend, json_extract(payload, '$.native_id') AS native_id,
+                 json(json_extract(payload, '$.resources')) AS resources
+          FROM main.events WHERE type = 'task_submitted' AND version = 1;
+        CREATE TEMP VIEW IF NOT EXISTS scheduler_ends AS
+          SELECT seq, time, task, attempt, json_extract(payload, '$.state') AS state, json_extract(payload, '$.failure_class') AS failure_class,
+                 json_extract(payload, '$.reason') AS reason
+          FROM main.events WHERE type = 'task_ended' AND version = 1;
         CREATE TEMP VIEW IF NOT EXISTS experiment AS
           SELECT seq, time, payload FROM main.events WHERE type = 'experiment_created' AND version = 1;
         """

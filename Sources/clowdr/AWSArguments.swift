@@ -37,6 +37,14 @@ struct AWSArguments: ParsableArguments {
     }
 
     /// Where the set-up's record is for this region.
+    /// A set-up (or teardown) with these settings, telling what it does on standard output, and its record's path.
+    func cloudSetup(_ options: CloudSetup.Options) throws -> (CloudSetup, record: String) {
+        let configuration = try configuration()
+        var setup = CloudSetup(configuration: configuration, options: options)
+        setup.say = { print($0) }
+        return (setup, recordPath(region: configuration.region))
+    }
+
     func recordPath(region: String) -> String { setupRecord ?? CloudRecord.defaultPath(name: setupName, region: region) }
 }
 

@@ -26,14 +26,7 @@ struct CloudRunCommand: ParsableCommand {
             experiment's record there when the run ends. Needs `clowdr cloud setup` once. See docs/aws.md.
             """)
 
-    @Argument(help: "The Boutiques descriptor (JSON file).")
-    var descriptor: String
-
-    @Argument(help: "An invocation (JSON file), or a folder of them.")
-    var invocation: String
-
-    @Argument(help: "Where experiments are kept: a local folder, or s3://BUCKET/PATH.")
-    var provdir: String
+    @OptionGroup var original: OriginalFormArguments
 
     @Argument(help: "The S3 folder the workers read and write: s3://BUCKET/PATH.")
     var s3: String
@@ -53,12 +46,8 @@ struct CloudRunCommand: ParsableCommand {
     @Option(help: "Send every AWS call to this URL (moto in tests).")
     var endpoint: String?
 
-    @OptionGroup var plan: PlanArguments
-
     @Flag(help: "Return once the tasks are submitted; `clowdr watch` follows them later.")
     var detach = false
-
-    @OptionGroup var execution: ExecutionOptions
 
     func validate() throws {
         if cloud != "aws" { throw ValidationError("the cloud must be aws, got '\(cloud)'") }
@@ -67,13 +56,11 @@ struct CloudRunCommand: ParsableCommand {
     }
 
     func run() throws {
-        let remote = S3Location(provdir)
-        let local = remote.map { CloudRecord.cacheFolder(for: $0) } ?? provdir
+        let remote = S3Location(original.provdir)
+        let local = remote.map { CloudRecord.cacheFolder(for: $0) } ?? original.provdir
         try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true)
         let before = Set((try? FileManager.default.contentsOfDirectory(atPath: local)) ?? [])
-        var command = try RunCommand.parse([descriptor, invocation, "--provdir", local])
-        command.plan = plan
-        command.execution = execution
+        var command = try original.runCommand(provdir: local)
         command.cluster.backend = .awsbatch
         command.cluster.detach = detach
         command.cluster.batch.s3 = s3
@@ -126,15 +113,12 @@ struct CloudSetupCommand: ParsableCommand {
     }
 
     func run() throws {
-        let configuration = try aws.configuration()
         var options = CloudSetup.Options()
         options.name = aws.setupName
         options.maxvCPUs = maxVcpus
         options.instanceTypes = instanceTypes.split(separator: ",").map(String.init)
         options.spot = spot
-        var setup = CloudSetup(configuration: configuration, options: options)
-        setup.say = { print($0) }
-        let path = aws.recordPath(region: configuration.region)
+        let (setup, path) = try aws.cloudSetup(options)
         let record = try setup.setup(previous: try CloudRecord.load(path))
         try record.save(path)
         print("job queue \(record.jobQueue); record: \(path)")
@@ -151,16 +135,14 @@ struct CloudTeardownCommand: ParsableCommand {
     @OptionGroup var aws: AWSArguments
 
     func run() throws {
-        let configuration = try aws.configuration()
-        let path = aws.recordPath(region: configuration.region)
+        let path = aws.recordPath(region: try aws.configuration().region)
         guard var record = try CloudRecord.load(path) else {
             print("nothing to remove: no set-up record at \(path)")
             return
         }
         var options = CloudSetup.Options()
         options.name = record.name
-        var setup = CloudSetup(configuration: configuration, options: options)
-        setup.say = { print($0) }
+        let (setup, _) = try aws.cloudSetup(options)
         record.created = try setup.teardown(record)
         if record.created.isEmpty {
             try? FileManager.default.removeItem(atPath: path)

@@ -13,14 +13,7 @@ struct ClusterCommand: ParsableCommand {
             --jobname as the original took them. See docs/slurm.md.
             """)
 
-    @Argument(help: "The Boutiques descriptor (JSON file).")
-    var descriptor: String
-
-    @Argument(help: "An invocation (JSON file), or a folder of them.")
-    var invocation: String
-
-    @Argument(help: "Where experiments are kept (on a file system the compute nodes share).")
-    var provdir: String
+    @OptionGroup var original: OriginalFormArguments
 
     @Argument(help: "The scheduler: slurm.")
     var scheduler: BackendKind
@@ -34,21 +27,15 @@ struct ClusterCommand: ParsableCommand {
     @Option(name: [.customShort("a"), .long], help: "Scheduler resources, KEY:VALUE,... (e.g. time:4:00,mem:2048).")
     var clusterargs: String?
 
-    @OptionGroup var plan: PlanArguments
-
     @Flag(help: "Return once the tasks are submitted; `clowdr watch` follows them later.")
     var detach = false
-
-    @OptionGroup var execution: ExecutionOptions
 
     func validate() throws {
         if scheduler != .slurm { throw ValidationError("the scheduler must be slurm, got \(scheduler.rawValue)") }
     }
 
     func run() throws {
-        var command = try RunCommand.parse([descriptor, invocation, "--provdir", provdir])
-        command.plan = plan
-        command.execution = execution
+        var command = try original.runCommand()
         command.cluster.backend = .slurm
         command.cluster.jobname = jobname
         command.cluster.detach = detach

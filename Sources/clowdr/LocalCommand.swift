@@ -16,14 +16,7 @@ struct LocalCommand: ParsableCommand {
             as `clowdr rerun MODE PROVDIR/ID`. PROVDIR is created when it does not exist.
             """)
 
-    @Argument(help: "The Boutiques descriptor (JSON file).")
-    var descriptor: String
-
-    @Argument(help: "An invocation (JSON file), or a folder of them.")
-    var invocation: String
-
-    @Argument(help: "Where experiments are kept.")
-    var provdir: String
+    @OptionGroup var original: OriginalFormArguments
 
     @Option(name: [.customShort("R"), .long], help: "Rerun the tasks of --run_id: all, failed or incomplete.")
     var rerun: RerunMode?
@@ -40,11 +33,8 @@ struct LocalCommand: ParsableCommand {
     @Option(name: [.customShort("n"), .long], help: "The first part of the jobs' name on the cluster.")
     var jobname: String?
 
-    @OptionGroup var plan: PlanArguments
-
-    @OptionGroup var execution: ExecutionOptions
-
     func validate() throws {
+        let provdir = original.provdir
         if rerun != nil && runID == nil { throw ValidationError("--rerun needs --run_id: the experiment (folder name in \(provdir)) to rerun") }
         if rerun == nil && runID != nil { throw ValidationError("--run_id goes with --rerun all|failed|incomplete") }
         if let runID, !FileManager.default.fileExists(atPath: provdir + "/" + runID + "/" + EventLog.fileName) {
@@ -54,14 +44,12 @@ struct LocalCommand: ParsableCommand {
 
     func run() throws {
         if let rerun, let runID {
-            var command = try RerunCommand.parse([rerun.rawValue, provdir + "/" + runID])
-            command.dev = plan.dev
-            command.execution = execution
+            var command = try RerunCommand.parse([rerun.rawValue, original.provdir + "/" + runID])
+            command.dev = original.plan.dev
+            command.execution = original.execution
             return try command.run()
         }
-        var command = try RunCommand.parse([descriptor, invocation, "--provdir", provdir])
-        command.plan = plan
-        command.execution = execution
+        var command = try original.runCommand()
         if let cluster { command.cluster.backend = cluster }
         command.cluster.clusterargs = clusterargs
         command.cluster.jobname = jobname

@@ -229,8 +229,8 @@ struct SlurmTests {
         #expect(try attempts(slow)[0]?.reason?.contains("killed at its time limit of 60 s; rerun with --clusterargs time:auto") == true)
     }
 
-    /// How many `task_exited` events the workers' segments of the experiment under `dir` hold.
-    static func exitsInSegments(_ dir: String) -> Int {
+    /// How many events of `type` the workers' segments of the experiment under `dir` hold.
+    static func eventsInSegments(_ dir: String, type: String) -> Int {
         let fm = FileManager.default
         let experiments = (try? fm.contentsOfDirectory(atPath: dir + "/prov")) ?? []
         var count = 0
@@ -238,7 +238,7 @@ struct SlurmTests {
             let segments = dir + "/prov/" + e + "/segments"
             for name in (try? fm.contentsOfDirectory(atPath: segments)) ?? [] {
                 let text = (try? String(contentsOfFile: segments + "/" + name, encoding: .utf8)) ?? ""
-                count += text.split(separator: "\n").filter { $0.contains(#""type":"task_exited""#) }.count
+                count += text.split(separator: "\n").filter { $0.contains("\"type\":\"\(type)\"") }.count
             }
         }
         return count
@@ -248,24 +248,29 @@ struct SlurmTests {
     static let slurmctldPID = (ProcessInfo.processInfo.environment["SLURM_STATE"] ?? "/var/lib/clowdr-slurm") + "/slurmctld.pid"
 
     @Test(
-        "slurmctld stopped in the middle of a run until every job has ended, then started again: the controller waits it out, the record complete and exact"
+        "slurmctld stopped in the middle of a run until its jobs have ended, then started again: the controller waits it out, the record complete and exact"
     )
     func slurmctldStopped() throws {
         let dir = try project("sleep 4; exit [K]", [0, 0, 2, 0, 0, 0])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = try startRun(dir)
-        try TestSupport.eventually("6 attempts submitted", timeout: 30, poll: 0.1) {
+        try TestSupport.eventually("6 attempts submitted, their workers started", timeout: 60, poll: 0.1) {
             let rows = try attempts(dir)
-            return rows.count == 6 && rows.values.allSatisfy { $0.nativeID != nil }
+            return rows.count == 6 && rows.values.allSatisfy { $0.nativeID != nil } && Self.eventsInSegments(dir, type: "task_started") == 6
         }
         let pid = try #require(Int32(try String(contentsOfFile: Self.slurmctldPID, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(kill(pid, SIGTERM) == 0)
+        var restarted = false
+        defer { if !restarted { _ = try? TestSupport.run("/usr/sbin/slurmctld", []) } }  // the cluster back for the next test, whatever happens
         try TestSupport.eventually("slurmctld to stop", poll: 0.1) { kill(pid, 0) != 0 }
-        // The jobs run on without slurmctld: stopped until every worker has written its exit (the scheduler away
-        // for the whole second half of the run), with the controller still waiting.
-        try TestSupport.eventually("the 6 workers' exits in their segments", timeout: 60, poll: 0.2) { Self.exitsInSegments(dir) == 6 }
+        // The jobs run on without slurmctld: stopped until every worker has written its exit (the scheduler away for
+        // the whole end of the run), with the controller still waiting.
+        try TestSupport.eventually("the 6 workers' exits in their segments", timeout: 60, poll: 0.2) {
+            Self.eventsInSegments(dir, type: "task_exited") == 6
+        }
         #expect(p.isRunning, "the controller waits for slurmctld")
         let started = try TestSupport.run("/usr/sbin/slurmctld", [])
+        restarted = true
         #expect(started.status == 0, "\(started.stderr)")
         p.waitUntilExit()
         #expect(p.terminationStatus == 1, "one task exits 2")
