@@ -24,7 +24,14 @@ public enum TaskState: String, Sendable, Codable, CaseIterable, Comparable {
 
     /// The state a task is in when this is its latest attempt's.
     public init(_ attempt: AttemptState) {
-        self = TaskState(rawValue: attempt.rawValue)!
+        switch attempt {
+        case .submitted: self = .submitted
+        case .running: self = .running
+        case .succeeded: self = .succeeded
+        case .failed: self = .failed
+        case .lost: self = .lost
+        case .cancelled: self = .cancelled
+        }
     }
 }
 
@@ -34,5 +41,5 @@ public enum AttemptState: String, Sendable, Codable, CaseIterable {
     case submitted, running, succeeded, failed, lost, cancelled
 
     /// True for the states no later event of the same attempt is expected to leave.
-    public var isTerminal: Bool { TaskState(self).isTerminal }
+    public var isTerminal: Bool { self == .succeeded || self == .failed || self == .lost || self == .cancelled }
 }
