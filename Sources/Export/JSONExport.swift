@@ -3,7 +3,6 @@ import EventLog
 import Foundation
 import JSON
 import Query
-import SQLite
 
 /// `clowdr export json`: the complete record of an experiment as one JSON document, described by
 /// `schema/experiment.schema.json`. Streams: tasks are written one at a time (memory does not grow with samples),

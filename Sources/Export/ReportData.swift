@@ -2,7 +2,6 @@ import EventLog
 import Foundation
 import JSON
 import Query
-import SQLite
 
 /// The data behind the HTML report (`clowdr export html`, `clowdr share`), as two JSON documents:
 ///
