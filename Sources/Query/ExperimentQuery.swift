@@ -40,10 +40,7 @@ public final class ExperimentQuery {
 
     /// Runs `body` on the read-only connection with the documented views installed.
     func withViews<R>(_ body: (Connection) throws -> R) throws -> R {
-        try log.withConnection { db in
-            try QueryViews.install(on: db)
-            return try body(db)
-        }
+        try withRecords { try body($0.db) }
     }
 
     /// Runs `body` on the experiment's records, in one read snapshot.

@@ -118,11 +118,13 @@ public final class ExperimentRecords {
         let s = try db.prepare("SELECT seq, time, task, attempt, outputs FROM exits\(task == nil ? "" : " WHERE task = ?") ORDER BY seq")
         if let task { try s.bind(.text(task), at: 1) }
         while try s.step() {
-            try body(
-                ExitRow(
-                    seq: s.int64(0), time: Timestamp(microseconds: s.int64(1)), task: s.string(2), attempt: Int(s.int64(3)),
-                    outputs: s.optionalString(4)))
+            try body(Self.exit(s))
         }
+    }
+
+    /// Decodes a row of (seq, time, task, attempt, outputs).
+    static func exit(_ s: Statement) -> ExitRow {
+        ExitRow(seq: s.int64(0), time: Timestamp(microseconds: s.int64(1)), task: s.string(2), attempt: Int(s.int64(3)), outputs: s.optionalString(4))
     }
 
     /// The exit of each task's latest attempt that ended, found by seq where it is the attempt's last event (almost
@@ -141,10 +143,7 @@ public final class ExperimentRecords {
                 unresolved += 1
                 continue
             }
-            try ended(
-                ExitRow(
-                    seq: s.int64(0), time: Timestamp(microseconds: s.int64(1)), task: s.string(2), attempt: Int(s.int64(3)),
-                    outputs: s.optionalString(4)))
+            try ended(Self.exit(s))
         }
         return unresolved
     }
