@@ -55,6 +55,9 @@ func runBenchmark() throws {
     func f(_ x: Double, _ d: Int = 2) -> String { String(format: "%.\(d)f", x) }
 
     print("run benchmark: \(n) trivial tasks (true), -j \(jobs)")
+    // Whether attempts go through clowdr-shim (one more process per task, for an exact peak RSS) changes the time
+    // ratio by about 0.7 here: compare figures only between runs that say the same.
+    print("  attempts run " + (Shim.path.map { "through \($0)" } ?? "directly (no clowdr-shim beside this executable)"))
     // clowdr and the bare loop in turns, `--rounds` times: this disk's speed changes from one second to the next
     // (ext4 without a journal skips inodes freed in the last minute, so any mass deletion slows file creation for a
     // while). The figures are each one's best time, and each round's own ratio.
@@ -96,7 +99,7 @@ func runBenchmark() throws {
     var shm = "/dev/shm"
     var isDirectory: ObjCBool = false
     if FileManager.default.fileExists(atPath: shm, isDirectory: &isDirectory), isDirectory.boolValue {
-        shm += "/clowdr-runbench-\(getpid())"
+        shm += "/clowdr-runbench-tmpfs-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: shm) }
         let t = try clowdr(n, provdir: shm)
         print("  reference: clowdr run with its experiment on tmpfs: \(f(t.seconds)) s (time ratio to bare \(f(t.seconds / bare)))")
