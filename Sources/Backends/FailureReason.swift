@@ -14,7 +14,7 @@ extension FinalState {
             let limit = timeLimit.map { " of \(Int($0)) s" } ?? ""
             return "\(who): killed at its time limit\(limit); rerun with --clusterargs time:auto"
         case .nodeFail: return "\(who): its node failed (\(state)); rerun failed runs it elsewhere"
-        case .preempted: return "\(who): preempted by the scheduler; rerun incomplete runs it again"
+        case .preempted: return "\(who): preempted by the scheduler; rerun failed runs it again"
         case .unschedulable:
             if BatchAccounting.imageFailures.contains(where: state.contains) {
                 return "\(who): its image cannot be pulled or started (\(state)); check --image and that the registry lets the hosts pull it"

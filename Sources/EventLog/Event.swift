@@ -98,8 +98,8 @@ extension EventBody {
         switch self {
         case .experimentCreated(let p): try Self.encode(p)
         case .taskPlanned(let p): try Self.encode(p)
-        case .taskSubmitted(let p): try Self.encode(p)
-        case .taskStarted(let p): try Self.encode(p)
+        case .taskSubmitted(let p): try p.fastJSON() ?? Self.encode(p)
+        case .taskStarted(let p): p.fastJSON()
         case .sample(let p): p.fastJSON()
         case .taskExited(let p): try Self.encode(p)
         case .taskLaunchFailed(let p): try Self.encode(p)

@@ -138,6 +138,67 @@ struct SlurmTests {
         #expect(rows[1]?.state == "succeeded")
     }
 
+    @Test("a node failure (the node set down mid-run): the attempts end as node_fail with a reason, not requeued; rerun failed succeeds")
+    func nodeFailure() throws {
+        let dir = try project("true", [1, 2])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Each task sleeps, until the marker beside the project exists (for the rerun).
+        try
+            #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"test -e \#(dir)/again || sleep 30; echo [K]","inputs":[{"id":"k","name":"k","type":"Number","integer":true,"value-key":"[K]"}]}"#
+            .write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+        let nodes = try TestSupport.run("/usr/bin/env", ["sinfo", "-h", "-N", "-o", "%N"]).stdout.split(separator: "\n")
+        let node = String(try #require(nodes.first))  // listed once per partition
+        defer { _ = try? TestSupport.run("/usr/bin/env", ["scontrol", "update", "nodename=\(node)", "state=resume"]) }
+        let p = try startRun(dir)
+        try TestSupport.eventually("both tasks running", timeout: 30, poll: 0.2) {
+            try attempts(dir).values.filter { $0.state == "running" }.count == 2
+        }
+        let down = try TestSupport.run("/usr/bin/env", ["scontrol", "update", "nodename=\(node)", "state=down", "reason=clowdr-test"])
+        #expect(down.status == 0, "\(down.stderr)")
+        p.waitUntilExit()
+        #expect(p.terminationStatus != 0)
+        for (task, a) in try attempts(dir) {
+            #expect(a.state == "failed" && a.attempt == 1, "task \(task): \(a)")
+            #expect(a.reason?.contains("its node failed (NODE_FAIL)") == true, "task \(task): \(String(describing: a.reason))")
+        }
+        _ = try? TestSupport.run("/usr/bin/env", ["scontrol", "update", "nodename=\(node)", "state=resume"])
+        try TestSupport.eventually("the node back", timeout: 60, poll: 0.5) {
+            try TestSupport.run("/usr/bin/env", ["sinfo", "-h", "-N", "-o", "%t"]).stdout.contains("idle")
+        }
+        try "".write(toFile: dir + "/again", atomically: true, encoding: .utf8)
+        let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
+        let rerun = try clowdr(["rerun", "failed", dir + "/prov/" + exp])
+        #expect(rerun.status == 0, "\(rerun.stdout)\(rerun.stderr)")
+        for (task, a) in try attempts(dir) { #expect(a.state == "succeeded" && a.attempt == 2, "task \(task): \(a)") }
+    }
+
+    @Test("a preemption (a job of a higher-tier partition needs the node): the attempt ends as preempted with a reason")
+    func preemption() throws {
+        let cpus = try TestSupport.run("/usr/bin/env", ["sinfo", "-h", "-p", "urgent", "-o", "%c"]).stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        try #require(Int(cpus) != nil, "needs the test cluster's partition urgent (scripts/slurm/slurm.conf.in), PreemptType partition_prio")
+        let dir = try project("sleep 30; echo [K]", [1])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: clowdr)
+        p.arguments = behaviour.runArguments(dir) + ["--clusterargs", "cpus-per-task:\(cpus)"]
+        p.environment = ProcessInfo.processInfo.environment.merging(Self.environment) { $1 }
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        try TestSupport.eventually("the task running", timeout: 30, poll: 0.2) { try attempts(dir)[0]?.state == "running" }
+        // The whole node, asked for in the higher tier: Slurm cancels the running job to make room.
+        let urgent = try TestSupport.run(
+            "/usr/bin/env",
+            ["sbatch", "--parsable", "-p", "urgent", "--cpus-per-task=\(cpus)", "--output=/dev/null", "--job-name=clowdr-test-urgent", "--wrap=true"])
+        #expect(urgent.status == 0, "\(urgent.stderr)")
+        defer { _ = try? TestSupport.run("/usr/bin/env", ["scancel", "--name=clowdr-test-urgent"]) }
+        p.waitUntilExit()
+        #expect(p.terminationStatus != 0)
+        let a = try #require(try attempts(dir)[0])
+        #expect(a.state == "failed" && a.attempt == 1, "\(a)")  // what `rerun failed`, as the reason says, selects
+        #expect(a.reason?.contains("preempted by the scheduler; rerun failed runs it again") == true, "\(String(describing: a.reason))")
+    }
+
     @Test("--groupby 3: 7 tasks in 3 elements, run one after another in each")
     func groupBy() throws {
         let dir = try project("true [K]", Array(0..<7))

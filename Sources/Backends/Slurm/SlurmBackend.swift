@@ -100,6 +100,9 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
             "--parsable", "--job-name=\(jobName)", "--comment=\(token)",
             "--array=0-\(elements.count - 1)" + (batch.throttle > 0 ? "%\(batch.throttle)" : ""),
             "--output=\(folder)/%A_%a.out", "--chdir=\(layout.directory)",
+            // Slurm's own requeue (after a node failure or a preemption) would run the element again as the same
+            // attempt; instead the attempt ends with Slurm's word (node_fail, preempted) and a rerun gives a new one.
+            "--no-requeue",
         ]
         arguments += Self.options(batch.resources)
         arguments.append(script)
