@@ -101,7 +101,8 @@ func slurmBenchmark() throws {
     let submission = total - created
     // The same arrays through bare sbatch (held, then cancelled: the same acceptance work in slurmctld).
     let arrays = try FileManager.default.contentsOfDirectory(atPath: layout!.directory + "/slurm").filter { $0.hasSuffix(".map") }
-    let sizes = try arrays.map { try String(contentsOfFile: layout!.directory + "/slurm/" + $0, encoding: .utf8).split(separator: "\n").count }
+    // A map is the worker's settings on its first line, then one line per element.
+    let sizes = try arrays.map { try String(contentsOfFile: layout!.directory + "/slurm/" + $0, encoding: .utf8).split(separator: "\n").count - 1 }
     try "#!/bin/sh\ntrue\n".write(toFile: dir + "/bare.sh", atomically: true, encoding: .utf8)
     let bareSubmit = try sh(
         sizes.map { "sbatch --parsable --hold --job-name=bare-bench --output=/dev/null --array=0-\($0 - 1) \(dir)/bare.sh >/dev/null" }.joined(
