@@ -142,9 +142,10 @@ struct SlurmTests {
     func nodeFailure() throws {
         let dir = try project("true", [1, 2])
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        // Each task sleeps, until the marker beside the project exists (for the rerun).
+        // Each task sleeps, until the marker beside the project exists (for the rerun). The shell is replaced by the
+        // sleep: a shell left behind when the sleep is killed would go on to the echo and exit 0.
         try
-            #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"test -e \#(dir)/again || sleep 30; echo [K]","inputs":[{"id":"k","name":"k","type":"Number","integer":true,"value-key":"[K]"}]}"#
+            #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"test -e \#(dir)/again || exec sleep 30; echo [K]","inputs":[{"id":"k","name":"k","type":"Number","integer":true,"value-key":"[K]"}]}"#
             .write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
         let nodes = try TestSupport.run("/usr/bin/env", ["sinfo", "-h", "-N", "-o", "%N"]).stdout.split(separator: "\n")
         let node = String(try #require(nodes.first))  // listed once per partition
@@ -157,6 +158,7 @@ struct SlurmTests {
         #expect(down.status == 0, "\(down.stderr)")
         p.waitUntilExit()
         #expect(p.terminationStatus != 0)
+        #expect(try attempts(dir).count == 2)
         for (task, a) in try attempts(dir) {
             #expect(a.state == "failed" && a.attempt == 1, "task \(task): \(a)")
             #expect(a.reason?.contains("its node failed (NODE_FAIL)") == true, "task \(task): \(String(describing: a.reason))")
@@ -169,6 +171,7 @@ struct SlurmTests {
         let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
         let rerun = try clowdr(["rerun", "failed", dir + "/prov/" + exp])
         #expect(rerun.status == 0, "\(rerun.stdout)\(rerun.stderr)")
+        #expect(try attempts(dir).count == 2)
         for (task, a) in try attempts(dir) { #expect(a.state == "succeeded" && a.attempt == 2, "task \(task): \(a)") }
     }
 
@@ -177,7 +180,7 @@ struct SlurmTests {
         let cpus = try TestSupport.run("/usr/bin/env", ["sinfo", "-h", "-p", "urgent", "-o", "%c"]).stdout.trimmingCharacters(
             in: .whitespacesAndNewlines)
         try #require(Int(cpus) != nil, "needs the test cluster's partition urgent (scripts/slurm/slurm.conf.in), PreemptType partition_prio")
-        let dir = try project("sleep 30; echo [K]", [1])
+        let dir = try project("sleep 30 && echo [K]", [1])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: clowdr)
