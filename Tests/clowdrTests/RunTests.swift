@@ -27,14 +27,15 @@ struct RunTests {
         try TestSupport.eventually(what) { condition(try attempts(dir)) }
     }
 
-    /// The processes whose command line starts with `commandPrefix` and that are not already being killed (no
-    /// SIGKILL pending), each as "pid N, state S, parent P".
-    static func living(commandPrefix: String) -> [String] {
+    /// The processes whose command line is `command` (its words) and that are not already being killed (no
+    /// SIGKILL pending), each as "pid N, state S, parent P". Tests run side by side: each gives its own command a
+    /// duration no other test uses.
+    static func living(command: String) -> [String] {
         let sigkill: UInt64 = 1 << (UInt64(SIGKILL) - 1)
         var found: [String] = []
         for pid in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where pid.allSatisfy(\.isNumber) {
             guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-                String(decoding: cmdline.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self).hasPrefix(commandPrefix),
+                cmdline.split(separator: 0).map({ String(decoding: $0, as: UTF8.self) }) == command.split(separator: " ").map(String.init),
                 let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
             else { continue }
             var field: [String: String] = [:]
@@ -85,7 +86,7 @@ struct RunTests {
     func killController() throws {
         let dir = try project(
             "sleep [S]", inputs: #"[{"id":"s","name":"s","type":"Number","value-key":"[S]"}]"#,
-            invocation: #"{"s":\#(Array(repeating: 0.3, count: 12))}"#)
+            invocation: #"{"s":\#(Array(repeating: 0.31, count: 12))}"#)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: clowdr)
         p.arguments = ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "s", "-j", "2", "-w", dir, "-q"]
@@ -102,7 +103,7 @@ struct RunTests {
         let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
         #expect((object?["incomplete"] as? [String])?.count == 12 - done.count, "\(status.stdout)")
         // The orphaned attempts run on without their controller: let them finish (they are still incomplete in the log).
-        try TestSupport.eventually("the orphaned attempts to end") { Self.living(commandPrefix: "sleep 0.3").isEmpty }
+        try TestSupport.eventually("the orphaned attempts to end") { Self.living(command: "sleep 0.31").isEmpty }
         let rerun = try TestSupport.run(clowdr, ["rerun", "incomplete", dir + "/prov", "-j", "2"])
         #expect(rerun.status == 0, "\(rerun.stdout) \(rerun.stderr)")
         let after = try attempts(dir)
@@ -117,7 +118,8 @@ struct RunTests {
     @Test("SIGTERM stops launching, ends running process groups, records cancellations, and leaves a valid log")
     func sigterm() throws {
         let dir = try project(
-            "sleep 30 & sleep [S]", inputs: #"[{"id":"s","name":"s","type":"Number","value-key":"[S]"}]"#, invocation: #"{"s":[30,30,30,30]}"#)
+            "sleep 29.93 & sleep [S]", inputs: #"[{"id":"s","name":"s","type":"Number","value-key":"[S]"}]"#,
+            invocation: #"{"s":[29.93,29.93,29.93,29.93]}"#)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: clowdr)
         p.arguments = ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "s", "-j", "2", "-w", dir]
@@ -148,9 +150,9 @@ struct RunTests {
         // Signals are delivered asynchronously: give the killed processes a moment to be gone. A process with SIGKILL
         // pending is already ended (it may still be finishing an exec on a busy disk); any other is a leak.
         try TestSupport.eventually(
-            "the cancelled attempts' whole process groups to end; left: \(Self.living(commandPrefix: "sleep 30"))", timeout: 15
+            "the cancelled attempts' whole process groups to end; left: \(Self.living(command: "sleep 29.93"))", timeout: 15
         ) {
-            Self.living(commandPrefix: "sleep 30").isEmpty
+            Self.living(command: "sleep 29.93").isEmpty
         }
         let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
         #expect(try TestSupport.run(clowdr, ["fsck", dir + "/prov/" + exp]).status == 0)
