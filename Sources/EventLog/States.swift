@@ -41,5 +41,5 @@ public enum AttemptState: String, Sendable, Codable, CaseIterable {
     case submitted, running, succeeded, failed, lost, cancelled
 
     /// True for the states no later event of the same attempt is expected to leave.
-    public var isTerminal: Bool { self == .succeeded || self == .failed || self == .lost || self == .cancelled }
+    public var isTerminal: Bool { TaskState(self).isTerminal }
 }
