@@ -12,6 +12,10 @@ BUILD_DIR  ?= .build
 CLOWDR      = $(BUILD_DIR)/debug/clowdr
 DEMO_DIR   ?= out/demo
 
+# Release builds link Swift's runtime and Foundation into the binary: clowdr then starts in about 15 ms instead of
+# 23 (no thirty libraries to load and relocate), which every worker on a cluster node pays (docs/slurm.md).
+RELEASE    = -c release --static-swift-stdlib
+
 BOSH_VENV  ?= .build-bosh
 FUZZ_SECONDS ?= 600
 
@@ -83,7 +87,7 @@ demo: build
 
 bench: deps
 	@mkdir -p $(BUILD_TMP)
-	TMPDIR=$(BUILD_TMP) $(SWIFT) build -c release
+	TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE)
 	$(BUILD_DIR)/release/clowdr-bench eventlog
 	@[ -x $(BOSH_VENV)/bin/bosh ] || { python3 -m venv $(BOSH_VENV) && $(BOSH_VENV)/bin/pip install -q boutiques==0.5.33; } \
 	  || echo "bosh could not be installed: the Boutiques benchmark runs without its peer figure"
@@ -98,8 +102,8 @@ bench: deps
 # clowdr with its own loader and libraries, for clusters whose nodes run another Linux (scripts/dist/make-dist.sh).
 dist: deps
 	@mkdir -p $(BUILD_TMP)
-	TMPDIR=$(BUILD_TMP) $(SWIFT) build -c release --product clowdr
-	TMPDIR=$(BUILD_TMP) $(SWIFT) build -c release --product clowdr-shim
+	TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE) --product clowdr
+	TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE) --product clowdr-shim
 	@scripts/dist/make-dist.sh $(BUILD_DIR)/release out/dist
 
 fuzz:

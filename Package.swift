@@ -93,7 +93,8 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
         .testTarget(name: "BoutiquesTests", dependencies: ["Boutiques", "JSON", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "RunnerTests", dependencies: ["Runner", "Backends", "AWS", "EventLog", "Boutiques", "JSON", "TestSupport"], swiftSettings: strict),
+            name: "RunnerTests", dependencies: ["Runner", "Backends", "AWS", "EventLog", "Boutiques", "JSON", "CSystem", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "ExportTests", dependencies: ["Export", "Query", "EventLog", "JSON", "CSystem", "TestSupport"], exclude: ["golden"],
             swiftSettings: strict),

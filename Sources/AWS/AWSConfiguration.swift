@@ -1,10 +1,6 @@
 public import ClowdrErrors
 import Foundation
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// A failure of clowdr's AWS client: what failed, where, and what to do.
 public typealias AWSError = CodedFailure
 
@@ -33,21 +29,29 @@ public struct AWSEnvironment: Sendable {
 ///
 /// - Credentials: a `credentials.csv` given explicitly (the original Clowdr's form: the file the AWS console
 ///   downloads), else `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`, else the profile's keys
-///   in `~/.aws/credentials`, then in `~/.aws/config`, else the profile's `credential_process`.
+///   in `~/.aws/credentials`, then in `~/.aws/config`, else the profile's `credential_process`, else a container's
+///   (AWS Batch, ECS) job role from `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` or `_FULL_URI`.
 /// - Region: the flag, else `AWS_REGION`, `AWS_DEFAULT_REGION`, else the profile's `region` in `~/.aws/config`.
 /// - Endpoint of a service: the flag, else `AWS_ENDPOINT_URL_<SERVICE>` (`AWS_ENDPOINT_URL_S3`), `AWS_ENDPOINT_URL`,
 ///   the profile's `endpoint_url`, else AWS's own (`https://<service>.<region>.amazonaws.com`).
 public struct AWSConfiguration: Sendable {
+    /// The keys as resolved (requests are signed with `signingCredentials()`).
     public var credentials: Credentials
     public var region: String
     /// Endpoints set by the user, by service (`s3`, `batch`, ...), and for every service (key `""`).
     public var endpoints: [String: String]
+    /// Where keys that expire are fetched again (a container's job role, a `credential_process`).
+    public var refreshing: RefreshingCredentials?
 
-    public init(credentials: Credentials, region: String, endpoints: [String: String] = [:]) {
+    public init(credentials: Credentials, region: String, endpoints: [String: String] = [:], refreshing: RefreshingCredentials? = nil) {
         self.credentials = credentials
         self.region = region
         self.endpoints = endpoints
+        self.refreshing = refreshing
     }
+
+    /// The keys to sign a request with now: `credentials`, or fresh ones when those expire soon.
+    public func signingCredentials() throws -> Credentials { try refreshing?.credentials(at: Date()) ?? credentials }
 
     /// Resolves the settings. `credentialsCSV`, `profile`, `region` and `endpoint` are what flags said (nil: not given).
     public static func resolve(
@@ -66,6 +70,7 @@ public struct AWSConfiguration: Sendable {
                 code: "aws.no_profile", usage: true)
         }
         let credentials: Credentials
+        var refreshing: RefreshingCredentials?
         if let csv = credentialsCSV {
             credentials = try Self.credentials(csvAt: csv)
         } else if let id = env.variables["AWS_ACCESS_KEY_ID"], let secret = env.variables["AWS_SECRET_ACCESS_KEY"], !id.isEmpty {
@@ -73,9 +78,14 @@ public struct AWSConfiguration: Sendable {
         } else if let c = Self.credentials(in: keys) ?? Self.credentials(in: config) {
             credentials = c
         } else if let command = keys["credential_process"] ?? config["credential_process"] {
-            credentials = try Self.credentials(fromProcess: command)
+            let first = try Self.credentials(fromProcess: command)
+            credentials = first.credentials
+            refreshing = RefreshingCredentials(first) { try Self.credentials(fromProcess: command) }
         } else if let url = Self.containerCredentialsURL(env.variables) {
-            credentials = try Self.credentials(fromContainer: url)
+            let authorization = try Self.containerAuthorization(env.variables)
+            let first = try Self.credentials(fromContainer: url, authorization: authorization)
+            credentials = first.credentials
+            refreshing = RefreshingCredentials(first) { try Self.credentials(fromContainer: url, authorization: authorization) }
         } else {
             throw AWSError(
                 "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or define profile '\(profile)' in \(env.credentialsFile), or give a credentials.csv",
@@ -96,7 +106,7 @@ public struct AWSConfiguration: Sendable {
                 endpoints[String(name.dropFirst("AWS_ENDPOINT_URL_".count)).lowercased()] = value
             }
         }
-        return AWSConfiguration(credentials: credentials, region: region, endpoints: endpoints)
+        return AWSConfiguration(credentials: credentials, region: region, endpoints: endpoints, refreshing: refreshing)
     }
 
     /// The endpoint of a service (`s3`, `batch`, `iam`, ...): the user's, else AWS's own.
@@ -138,7 +148,7 @@ public struct AWSConfiguration: Sendable {
 
     /// Credentials from a profile's `credential_process`: the command's standard output, a JSON object with
     /// `Version` 1, `AccessKeyId`, `SecretAccessKey` and optionally `SessionToken`.
-    static func credentials(fromProcess command: String) throws -> Credentials {
+    static func credentials(fromProcess command: String) throws -> (credentials: Credentials, expiration: Date?) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
         p.arguments = ["-c", command]
@@ -159,7 +169,8 @@ public struct AWSConfiguration: Sendable {
                 "credential_process '\(command)': expected a JSON object with AccessKeyId and SecretAccessKey on its standard output",
                 code: "aws.credential_process")
         }
-        return Credentials(accessKeyID: id, secretAccessKey: secret, sessionToken: object["SessionToken"] as? String)
+        let credentials = Credentials(accessKeyID: id, secretAccessKey: secret, sessionToken: object["SessionToken"] as? String)
+        return (credentials, RefreshingCredentials.expiration(object["Expiration"]))
     }
 }
 
@@ -171,12 +182,22 @@ extension AWSConfiguration {
         return env["AWS_CONTAINER_CREDENTIALS_FULL_URI"].flatMap(URL.init(string:))
     }
 
-    /// The job role's temporary keys, from the container agent.
-    static func credentials(fromContainer url: URL) throws -> Credentials {
-        var request = URLRequest(url: url)
-        if let token = ProcessInfo.processInfo.environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"] {
-            request.addValue(token, forHTTPHeaderField: "Authorization")
+    /// What the container agent wants in the Authorization header: `AWS_CONTAINER_AUTHORIZATION_TOKEN`, else the
+    /// contents of `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`, else nothing.
+    static func containerAuthorization(_ env: [String: String]) throws -> String? {
+        if let token = env["AWS_CONTAINER_AUTHORIZATION_TOKEN"], !token.isEmpty { return token }
+        guard let file = env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"], !file.isEmpty else { return nil }
+        guard let token = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw AWSError(
+                "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \(file): the container's credentials need its token", code: "aws.no_credentials")
         }
+        return token.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The job role's temporary keys, from the container agent.
+    static func credentials(fromContainer url: URL, authorization: String?) throws -> (credentials: Credentials, expiration: Date?) {
+        var request = HTTPRequest(method: "GET", url: url)
+        if let authorization { request.headers.append(("Authorization", authorization)) }
         let http = AWSHTTP(configuration: AWSConfiguration(credentials: Credentials(accessKeyID: "", secretAccessKey: ""), region: ""))
         let response = try http.exchange(request, body: Data())
         guard response.status == 200, let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
@@ -184,7 +205,8 @@ extension AWSConfiguration {
         else {
             throw AWSError("the container's credentials endpoint \(url) answered HTTP \(response.status) without keys", code: "aws.no_credentials")
         }
-        return Credentials(accessKeyID: id, secretAccessKey: secret, sessionToken: object["Token"] as? String)
+        let credentials = Credentials(accessKeyID: id, secretAccessKey: secret, sessionToken: object["Token"] as? String)
+        return (credentials, RefreshingCredentials.expiration(object["Expiration"]))
     }
 }
 

@@ -3,10 +3,6 @@ import ClowdrErrors
 import Digest
 public import Foundation
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// What an AWS service answered.
 public struct HTTPResponse: Sendable {
     public var status: Int
@@ -15,6 +11,13 @@ public struct HTTPResponse: Sendable {
 
     /// A header's value (names compared case-insensitively).
     public func header(_ name: String) -> String? { headers.first { $0.key.lowercased() == name.lowercased() }?.value }
+}
+
+/// A request ready to go: its method, URL and header fields (the signature among them).
+struct HTTPRequest: Sendable {
+    var method: String
+    var url: URL
+    var headers: [(name: String, value: String)] = []
 }
 
 /// How many requests this process sent to AWS (retries included), for benchmarks that count API calls.
@@ -48,8 +51,8 @@ public struct AWSHTTP: Sendable {
             if attempt > 0 { Thread.sleep(forTimeInterval: backoff * pow(2, Double(attempt - 1)) * Double.random(in: 0.5...1.5)) }
             let response: HTTPResponse
             AWSRequestCount.shared.add()
-            do { response = try exchange(sign(method, url, service: service, body: body, headers: headers), body: body) } catch {
-                last = error  // a dropped connection: try again
+            do { response = try exchange(try sign(method, url, service: service, body: body, headers: headers), body: body) } catch {
+                last = error  // a dropped connection (or keys that could not be fetched again): try again
                 continue
             }
             if response.status < 300 { return response }
@@ -66,29 +69,24 @@ public struct AWSHTTP: Sendable {
     }
 
     /// The request signed at this moment.
-    func sign(_ method: String, _ url: URL, service: String, body: Data, headers: [(name: String, value: String)]) -> URLRequest {
+    func sign(_ method: String, _ url: URL, service: String, body: Data, headers: [(name: String, value: String)]) throws -> HTTPRequest {
         let host = url.host.map { h in url.port.map { "\(h):\($0)" } ?? h } ?? ""
-        let signer = SigV4(credentials: configuration.credentials, region: configuration.region, service: service)
+        let signer = SigV4(credentials: try configuration.signingCredentials(), region: configuration.region, service: service)
         let path = url.path(percentEncoded: true)
         let unsigned = SignableRequest(
             method: method, path: path.isEmpty ? "/" : path, query: url.query(percentEncoded: true) ?? "", headers: [("Host", host)] + headers,
             payloadHash: Hex.lowercase(SHA256.digest(body)))
         let signed = signer.sign(unsigned, at: Date())
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        for (name, value) in signed.headers where name != "Host" { request.addValue(value, forHTTPHeaderField: name) }
-        // libcurl asks a large body's server for "100 Continue" first and waits up to a second for it when the server
-        // does not answer so: no such wait.
-        if !body.isEmpty { request.setValue("", forHTTPHeaderField: "Expect") }
-        return request
+        // libcurl sends the Host header itself (and never asks for "100 Continue" first: Sources/CHTTP).
+        return HTTPRequest(method: method, url: url, headers: signed.headers.filter { $0.name != "Host" })
     }
 
     /// One exchange, waited for, through libcurl on this thread (the body goes out from the caller's buffer, not
     /// handed between threads in small pieces).
-    func exchange(_ request: URLRequest, body: Data) throws -> HTTPResponse {
-        let method = request.httpMethod ?? "GET"
-        let url = request.url?.absoluteString ?? ""
-        let lines = (request.allHTTPHeaderFields ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+    func exchange(_ request: HTTPRequest, body: Data) throws -> HTTPResponse {
+        let method = request.method
+        let url = request.url.absoluteString
+        let lines = request.headers.map { "\($0.name): \($0.value)" }
         var answer = clowdr_http_answer()
         let sent = withCStrings(lines) { headers in
             body.withUnsafeBytes { bytes in

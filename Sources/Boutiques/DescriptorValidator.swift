@@ -12,11 +12,7 @@ public enum DescriptorValidator {
             BoutiquesIssue(file: file, pointer: $0.pointer, rule: "schema.\($0.keyword)", message: $0.message)
         }
         if !structural.isEmpty { throw BoutiquesError(.invalidDescriptor, structural) }
-        guard case .object(let o) = json else {
-            throw BoutiquesError(
-                .invalidDescriptor, [BoutiquesIssue(file: file, pointer: "", rule: "schema.type", message: "a descriptor must be a JSON object")])
-        }
-        let d = Descriptor(json: o)
+        let d = try parse(json, file: file)
         var issues: [BoutiquesIssue] = []
         func add(_ pointer: String, _ rule: String, _ message: String) {
             issues.append(BoutiquesIssue(file: file, pointer: pointer, rule: rule, message: message))
@@ -35,6 +31,20 @@ public enum DescriptorValidator {
     /// Loads and validates a descriptor file.
     public static func load(_ path: String) throws(BoutiquesError) -> Descriptor {
         try validate(try BoutiquesDocument.load(path), file: path)
+    }
+
+    /// Loads the copy of a descriptor that clowdr validated when it planned the experiment, without validating it
+    /// again (the validation is most of the cost of loading, and a worker loads it for every array element).
+    public static func loadPlanned(_ path: String) throws(BoutiquesError) -> Descriptor {
+        try parse(try BoutiquesDocument.load(path), file: path)
+    }
+
+    static func parse(_ json: JSONValue, file: String?) throws(BoutiquesError) -> Descriptor {
+        guard case .object(let o) = json else {
+            throw BoutiquesError(
+                .invalidDescriptor, [BoutiquesIssue(file: file, pointer: "", rule: "schema.type", message: "a descriptor must be a JSON object")])
+        }
+        return Descriptor(json: o)
     }
 
     typealias Add = (String, String, String) -> Void

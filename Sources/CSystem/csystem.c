@@ -158,12 +158,18 @@ long long clowdr_stream_relay(int pipe_fd, int *file_fd, const char *path) {
 int clowdr_sha256_file(const char *path, uint8_t out[32]) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -errno;
+    // On the heap, for this call: a thread-local megabyte would be zeroed for every thread the process starts.
+    enum { size = 1 << 20 };
+    unsigned char *buf = malloc(size);
+    if (!buf) {
+        close(fd);
+        return -ENOMEM;
+    }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    static __thread unsigned char buf[1 << 20];
     ssize_t n;
     int err = 0;
-    while ((n = read(fd, buf, sizeof buf)) != 0) {
+    while ((n = read(fd, buf, size)) != 0) {
         if (n < 0) {
             if (errno == EINTR) continue;
             err = -errno;
@@ -224,22 +230,31 @@ size_t clowdr_gzip(const void *in, size_t n, void *out, size_t cap, int level) {
 int clowdr_syncfs(int fd) { return syncfs(fd); }
 
 long long clowdr_release_file_pages(void) {
-    // Every mapping backed by a file (inode non-zero): the kernel reclaims its clean pages, which fault back in from
-    // the file when touched again; pages written since (relocations, data) stay. MADV_PAGEOUT is Linux 5.4+.
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT 21
-#endif
-    FILE *maps = fopen("/proc/self/maps", "r");
-    if (!maps) return -1;
+    // Every read-only mapping of a file (code, read-only data) none of whose pages was ever copied on write (the
+    // smaps "Anonymous" of relocated data is not zero: those copies must stay): its pages leave this process's page
+    // tables and fault back from the page cache when touched again. MADV_DONTNEED drops them even when other
+    // processes map the same file (other workers on the node, which a scheduler's sum of resident sizes counts in
+    // every job), and leaves the page cache as it is (nothing read again from disk).
+    FILE *smaps = fopen("/proc/self/smaps", "r");
+    if (!smaps) return -1;
     char line[4096];
     long long advised = 0;
-    while (fgets(line, sizeof line, maps)) {
-        unsigned long start, end, inode;
+    unsigned long start = 0, end = 0;
+    int candidate = 0;
+    while (fgets(line, sizeof line, smaps)) {
+        unsigned long s0, e0, inode;
         char perms[8];
-        if (sscanf(line, "%lx-%lx %7s %*s %*s %lu", &start, &end, perms, &inode) != 4 || inode == 0) continue;
-        if (madvise((void *)start, end - start, MADV_PAGEOUT) == 0) advised += (long long)(end - start);
+        long kb;
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %lu", &s0, &e0, perms, &inode) == 4) {
+            start = s0;
+            end = e0;
+            candidate = inode != 0 && perms[0] == 'r' && perms[1] != 'w';
+        } else if (candidate && sscanf(line, "Anonymous: %ld kB", &kb) == 1) {
+            if (kb == 0 && madvise((void *)start, end - start, MADV_DONTNEED) == 0) advised += (long long)(end - start);
+            candidate = 0;
+        }
     }
-    fclose(maps);
+    fclose(smaps);
     malloc_trim(0);
     return advised;
 }

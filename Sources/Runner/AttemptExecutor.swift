@@ -31,8 +31,8 @@ public struct RunOptions: Sendable {
     public var container: ContainerOptions?
     /// Seconds between SIGTERM and SIGKILL when attempts are stopped.
     public var graceSeconds: Double = 5
-    /// Hand back the process's start-up memory once the attempt has run a while (a worker alone in a job whose
-    /// memory limit it shares with the tool: `clowdr task`), so the scheduler's figures are mostly the tool's.
+    /// Hand back the pages of the process's code after each sample (a worker alone in a job whose memory limit it
+    /// shares with the tool: `clowdr task`), so that the scheduler's figures are the tool's but for a few MB.
     public var releaseStartupMemory = false
 
     public init(jobs: Int, workingDirectory: String) {
@@ -199,9 +199,9 @@ public struct AttemptExecutor: Sendable {
                     last = sample
                     post(.sample(sample))
                 }
-                // Once the attempt has run past the dense window (short tasks never pay for it), and after each
-                // sample since: the pages touched are handed back.
-                if options.releaseStartupMemory && t >= options.denseWindow { _ = clowdr_release_file_pages() }
+                // A worker alone in a job: what its own code touched since the last sample leaves its resident size
+                // (a scheduler's sum of resident sizes would count it as the tool's), cheap to fault in again.
+                if options.releaseStartupMemory { _ = clowdr_release_file_pages() }
                 nextSample = t < options.denseWindow ? t + options.denseInterval : t + options.sampleInterval
             }
         }

@@ -144,9 +144,11 @@ public enum Worker {
     public static func run(tasks: [TaskFile], segment: String?, cancel: CancellationFlag) throws -> [(TaskFile, TaskState)] {
         var results: [(TaskFile, TaskState)] = []
         var writers: [String: SegmentWriter] = [:]
+        var descriptors: [String: Descriptor] = [:]
         for t in tasks {
             let layout = ExperimentLayout(directory: t.experiment)
-            let d = try DescriptorValidator.load(layout.descriptor)
+            let d = try descriptors[layout.descriptor] ?? DescriptorValidator.loadPlanned(layout.descriptor)
+            descriptors[layout.descriptor] = d
             let workdir = URL(fileURLWithPath: t.workdir ?? FileManager.default.currentDirectoryPath).standardizedFileURL.path
             var options = RunOptions(jobs: 1, workingDirectory: workdir)
             options.sampleInterval = t.sampleInterval

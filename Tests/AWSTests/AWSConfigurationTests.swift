@@ -117,4 +117,69 @@ struct AWSConfigurationTests {
                 environment: AWSEnvironment(variables: ["AWS_ACCESS_KEY_ID": "A", "AWS_SECRET_ACCESS_KEY": "B"], home: home))
         } throws: { ($0 as? AWSError)?.errorCode == "aws.no_region" && "\($0)".contains("--region") }
     }
+
+    @Test(
+        "a container's job role (AWS Batch, ECS): its keys and token from the agent's endpoint, with the authorization token or its file; an endpoint that refuses is named"
+    )
+    func containerCredentials() throws {
+        let home = try TestSupport.temporaryDirectory("aws-container")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let keys =
+            #"{"RoleArn":"arn:aws:iam::123456789012:role/job","AccessKeyId":"ASIAJOBROLE","SecretAccessKey":"job-secret","Token":"job-token","Expiration":"2030-01-01T00:00:00Z"}"#
+        let agent = try ScriptedServer([(200, keys)])
+        defer { agent.stop() }
+        let url = "http://127.0.0.1:\(agent.port)/v2/credentials/job"
+        let c = try AWSConfiguration.resolve(
+            environment: AWSEnvironment(
+                variables: [
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI": url, "AWS_CONTAINER_AUTHORIZATION_TOKEN": "agent-token", "AWS_REGION": "us-east-1",
+                ],
+                home: home))
+        #expect(c.credentials == Credentials(accessKeyID: "ASIAJOBROLE", secretAccessKey: "job-secret", sessionToken: "job-token"))
+        #expect(
+            agent.lastHead.hasPrefix("GET /v2/credentials/job HTTP/1.1") && agent.lastHead.contains("Authorization: agent-token"), "\(agent.lastHead)"
+        )
+
+        // The token from a file (EKS Pod Identity's form), read when the variable is not set.
+        try "file-token\n".write(toFile: home + "/token", atomically: true, encoding: .utf8)
+        _ = try AWSConfiguration.resolve(
+            environment: AWSEnvironment(
+                variables: [
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI": url, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": home + "/token", "AWS_REGION": "us-east-1",
+                ],
+                home: home))
+        #expect(agent.lastHead.contains("Authorization: file-token\r\n"), "\(agent.lastHead)")
+
+        let refusing = try ScriptedServer([(403, #"{"message":"not authorized"}"#)])
+        defer { refusing.stop() }
+        #expect {
+            try AWSConfiguration.resolve(
+                environment: AWSEnvironment(
+                    variables: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:\(refusing.port)/creds", "AWS_REGION": "us-east-1"],
+                    home: home))
+        } throws: { ($0 as? AWSError)?.errorCode == "aws.no_credentials" && "\($0)".contains("127.0.0.1:\(refusing.port)/creds answered HTTP 403") }
+    }
+
+    @Test("keys that expire are fetched again when less than five minutes are left, and signed with; keys far from it are not")
+    func expiringKeys() throws {
+        let home = try TestSupport.temporaryDirectory("aws-expiring")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        func keys(_ id: String, expiring: Date) -> String {
+            #"{"AccessKeyId":"\#(id)","SecretAccessKey":"s-\#(id)","Token":"t-\#(id)","Expiration":"\#(ISO8601DateFormatter().string(from: expiring))"}"#
+        }
+        let agent = try ScriptedServer([(200, keys("ASIAFIRST", expiring: Date() + 60)), (200, keys("ASIASECOND", expiring: Date() + 6 * 3600))])
+        defer { agent.stop() }
+        let c = try AWSConfiguration.resolve(
+            environment: AWSEnvironment(
+                variables: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:\(agent.port)/creds", "AWS_REGION": "us-east-1"], home: home))
+        #expect(c.credentials.accessKeyID == "ASIAFIRST" && agent.requests == 1)
+        #expect(try c.signingCredentials() == Credentials(accessKeyID: "ASIASECOND", secretAccessKey: "s-ASIASECOND", sessionToken: "t-ASIASECOND"))
+        #expect(try c.signingCredentials().accessKeyID == "ASIASECOND" && agent.requests == 2, "fetched once more, not at every request")
+        // Keys that never expire (the environment's) are never fetched.
+        let fixed = try AWSConfiguration.resolve(
+            environment: AWSEnvironment(
+                variables: ["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s", "AWS_REGION": "us-east-1"], home: home))
+        #expect(fixed.refreshing == nil)
+        #expect(try fixed.signingCredentials().accessKeyID == "AKID")
+    }
 }

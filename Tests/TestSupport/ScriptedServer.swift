@@ -35,6 +35,10 @@ public final class ScriptedServer: @unchecked Sendable {
 
     public var requests: Int { lock.withLock { served } }
 
+    /// The request line and header lines of the last request.
+    public var lastHead: String { lock.withLock { head } }
+    private var head = ""
+
     /// While down, every request is answered 503 (a server away), and counted as injected.
     public var down: Bool {
         get { lock.withLock { isDown } }
@@ -85,6 +89,7 @@ public final class ScriptedServer: @unchecked Sendable {
         }
         let (status, body) = lock.withLock { () -> (Int, String) in
             served += 1
+            head = String(decoding: request[..<(bodyStart ?? request.count)], as: UTF8.self)
             // Scripted statuses cycle when forwarding (a steady rate of faults), else the last one repeats.
             if isDown {
                 injectedCount += 1

@@ -11,7 +11,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 build="$1"
 out="$2"
 for f in clowdr clowdr-shim; do
-  [ -x "$build/$f" ] || { echo "make-dist: $build/$f is missing: build it first (swift build -c release)" >&2; exit 2; }
+  [ -x "$build/$f" ] || { echo "make-dist: $build/$f is missing: build it first (make dist)" >&2; exit 2; }
 done
 version=$("$build/clowdr" --version)
 name="clowdr-$version-linux-$(uname -m)"

@@ -52,7 +52,7 @@ public struct AWSBatchWorker: Sendable {
         let layout = ExperimentLayout(directory: scratch + "/" + (root.key as NSString).lastPathComponent)
         try FileManager.default.createDirectory(atPath: layout.tasks, withIntermediateDirectories: true)
         try s3.download(root.appending("descriptor.json"), to: layout.descriptor)
-        let descriptor = try DescriptorValidator.load(layout.descriptor)
+        let descriptor = try DescriptorValidator.loadPlanned(layout.descriptor)
         var destinations: [String: [(local: String, remote: S3Location)]] = [:]
         for i in tasks.indices {
             let bytes = try invocation(of: tasks[i].task, root: root, bundle: parsed.bundle, range: parsed.ranges[tasks[i].task])

@@ -65,9 +65,9 @@ int clowdr_gz_close(void *gz);
 size_t clowdr_gzip_bound(size_t n);
 size_t clowdr_gzip(const void *in, size_t n, void *out, size_t cap, int level);
 
-/// Hands back the clean pages of the process's file mappings (code, read-only data: they are read again from their
-/// files when touched) and the free heap, so that a worker waiting on a tool costs its job little memory. Returns
-/// the bytes of mappings advised, or -1. Linux 5.4 and later (MADV_PAGEOUT); elsewhere it does nothing.
+/// Hands back the pages of the process's read-only file mappings (code, read-only data: they come back from the page
+/// cache when touched) and the free heap, so that a worker waiting on a tool costs its job little memory. Returns
+/// the bytes of mappings advised, or -1.
 long long clowdr_release_file_pages(void);
 
 #endif
