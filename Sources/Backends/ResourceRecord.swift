@@ -3,7 +3,7 @@ import Foundation
 
 /// Resources from the record, for `mem:auto` and `time:auto`: what each task used and was given in its attempts.
 ///
-/// - `mem:auto` asks for the task's highest recorded peak (clowdr's own samples and exit, or the scheduler's
+/// - `mem:auto` (or `memory:auto`) asks for the task's highest recorded peak (clowdr's own samples and exit, or the scheduler's
 ///   MaxRSS) times `margin`, rounded up to a MB; an attempt killed for memory gets at least twice what it was given.
 /// - `time:auto` asks for the task's longest recorded run times `margin`, in whole minutes; an attempt killed at its
 ///   time limit gets at least twice that limit.
@@ -48,11 +48,12 @@ public struct ResourceRecord: Sendable {
     public func resolve(_ resources: [String: String], task: String) -> [String: String] {
         var r = resources
         let t = tasks[task]
-        if resources["mem"] == "auto" {
-            r["mem"] = nil
+        // Slurm's name, and AWS Batch's (both backends read either).
+        for key in ["mem", "memory"] where resources[key] == "auto" {
+            r[key] = nil
             var bytes = Double(t?.peak ?? 0) * Self.margin
             if t?.lastClass == .oom, let given = t?.requestedMemory { bytes = max(bytes, 2 * Double(given)) }
-            if bytes > 0 { r["mem"] = "\(Int((bytes / 1_048_576).rounded(.up)))M" }
+            if bytes > 0 { r[key] = "\(Int((bytes / 1_048_576).rounded(.up)))M" }
         }
         if resources["time"] == "auto" {
             r["time"] = nil
