@@ -78,7 +78,11 @@ until_ok 30 scontrol ping || { echo "slurmctld did not answer: $S/log/slurmctld.
 idle() { sinfo -h -N -n localhost -o '%T' | grep -qx idle; }
 if ! until_ok 60 idle; then
   scontrol update NodeName=localhost State=RESUME >/dev/null 2>&1 || true
-  until_ok 30 idle || { echo "the node is not idle: $S/log/slurmd.log" >&2; exit 1; }
+  until_ok 30 idle || {
+    echo "the node is not idle ($(sinfo -h -N -n localhost -o '%T: %E' 2>&1); jobs: $(squeue -h -o '%i %T %r' 2>&1 | head -5 | tr '\n' ';')): $S/log/slurmd.log" >&2
+    tail -5 "$S/log/slurmd.log" >&2 2>/dev/null
+    exit 1
+  }
 fi
 if [ "$DBD" = 1 ]; then
   until_ok 30 sh -c 'sacctmgr -n -P show cluster format=cluster | grep -qx clowdrtest' || { echo "cluster not in slurmdbd" >&2; exit 1; }
