@@ -78,14 +78,12 @@ public struct AWSConfiguration: Sendable {
         } else if let c = Self.credentials(in: keys) ?? Self.credentials(in: config) {
             credentials = c
         } else if let command = keys["credential_process"] ?? config["credential_process"] {
-            let first = try Self.credentials(fromProcess: command)
-            credentials = first.credentials
-            refreshing = RefreshingCredentials(first) { try Self.credentials(fromProcess: command) }
+            let keys = try RefreshingCredentials { try Self.credentials(fromProcess: command) }
+            (credentials, refreshing) = (keys.first, keys)
         } else if let url = Self.containerCredentialsURL(env.variables) {
             let authorization = try Self.containerAuthorization(env.variables)
-            let first = try Self.credentials(fromContainer: url, authorization: authorization)
-            credentials = first.credentials
-            refreshing = RefreshingCredentials(first) { try Self.credentials(fromContainer: url, authorization: authorization) }
+            let keys = try RefreshingCredentials { try Self.credentials(fromContainer: url, authorization: authorization) }
+            (credentials, refreshing) = (keys.first, keys)
         } else {
             throw AWSError(
                 "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or define profile '\(profile)' in \(env.credentialsFile), or give a credentials.csv",

@@ -9,13 +9,16 @@ public final class RefreshingCredentials: @unchecked Sendable {
     /// How long before their expiration keys are fetched again.
     public static let margin: TimeInterval = 300
 
+    /// The keys fetched first.
+    public let first: Credentials
     private let lock = NSLock()
     private var current: (credentials: Credentials, expiration: Date?)
     private let fetch: Fetch
 
-    /// Starts from `first`, fetched already.
-    public init(_ first: (credentials: Credentials, expiration: Date?), fetch: @escaping Fetch) {
-        current = first
+    /// Fetches the first keys.
+    public init(fetch: @escaping Fetch) throws {
+        current = try fetch()
+        first = current.credentials
         self.fetch = fetch
     }
 

@@ -3,8 +3,9 @@ import Foundation
 
 /// Resources from the record, for `mem:auto` and `time:auto`: what each task used and was given in its attempts.
 ///
-/// - `mem:auto` (or `memory:auto`) asks for the task's highest recorded peak (clowdr's own samples and exit, or the scheduler's
-///   MaxRSS) times `margin`, rounded up to a MB; an attempt killed for memory gets at least twice what it was given.
+/// - `mem:auto` (or `memory:auto`) asks for the task's highest recorded peak (clowdr's own samples and exit, or the
+///   scheduler's MaxRSS) times `margin`, rounded up to a MB; an attempt killed for memory gets at least twice what it
+///   was given.
 /// - `time:auto` asks for the task's longest recorded run times `margin`, in whole minutes; an attempt killed at its
 ///   time limit gets at least twice that limit.
 /// A task with no record gets neither (the cluster's default applies).

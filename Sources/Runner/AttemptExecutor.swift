@@ -33,7 +33,7 @@ public struct RunOptions: Sendable {
     public var graceSeconds: Double = 5
     /// Hand back the pages of the process's code after each sample (a worker alone in a job whose memory limit it
     /// shares with the tool: `clowdr task`), so that the scheduler's figures are the tool's but for a few MB.
-    public var releaseStartupMemory = false
+    public var releaseCodePages = false
 
     public init(jobs: Int, workingDirectory: String) {
         self.jobs = max(1, jobs)
@@ -201,7 +201,7 @@ public struct AttemptExecutor: Sendable {
                 }
                 // A worker alone in a job: what its own code touched since the last sample leaves its resident size
                 // (a scheduler's sum of resident sizes would count it as the tool's), cheap to fault in again.
-                if options.releaseStartupMemory { _ = clowdr_release_file_pages() }
+                if options.releaseCodePages { _ = clowdr_release_file_pages() }
                 nextSample = t < options.denseWindow ? t + options.denseInterval : t + options.sampleInterval
             }
         }

@@ -152,7 +152,7 @@ public enum Worker {
             let workdir = URL(fileURLWithPath: t.workdir ?? FileManager.default.currentDirectoryPath).standardizedFileURL.path
             var options = RunOptions(jobs: 1, workingDirectory: workdir)
             options.sampleInterval = t.sampleInterval
-            options.releaseStartupMemory = true
+            options.releaseCodePages = true
             options.container =
                 t.insideImage
                 ? nil : try ContainerChoice.options(for: d, runtime: t.containerRuntime, volumes: t.volumes, mapUser: false, imagePath: nil)
