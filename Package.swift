@@ -20,8 +20,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        // `clowdr share`'s HTTP server: small, no dependencies of its own, builds in seconds.
-        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // What every error of clowdr's libraries has: a stable code, and whether it is a usage error.
@@ -39,8 +37,9 @@ let package = Package(
             name: "EventLog",
             dependencies: ["SQLite", "JSON", "ClowdrErrors", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
-        // Process spawning, pidfds and SHA-256 (system libcrypto): the few calls Swift cannot make directly.
-        .target(name: "CSystem", linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("z")]),
+        // Process spawning, pidfds and SHA-256 (system libcrypto, loaded on first use): the few calls Swift cannot make
+        // directly.
+        .target(name: "CSystem", linkerSettings: [.linkedLibrary("z")]),
         // The small process between clowdr and each attempt's command, so the command's peak memory is its own
         // (Sources/clowdr-shim/main.c says why). C, linked statically: under 100 KB of private memory.
         .executableTarget(name: "clowdr-shim", linkerSettings: [.unsafeFlags(["-static-executable"])]),
@@ -48,10 +47,9 @@ let package = Package(
         .target(name: "Digest", dependencies: ["CSystem", "ClowdrErrors"], swiftSettings: strict),
         // Planning and executing tasks, monitoring their process trees.
         .target(name: "Runner", dependencies: ["EventLog", "Boutiques", "JSON", "CSystem", "Digest", "ClowdrErrors"], swiftSettings: strict),
-        // The system's libcurl, seen from C: the AWS client's transport (CHTTP).
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        // One HTTP exchange through libcurl's easy interface, on the calling thread (Sources/CHTTP/include/chttp.h).
-        .target(name: "CHTTP", dependencies: ["CCurl"]),
+        // One HTTP exchange through libcurl's easy interface, on the calling thread (Sources/CHTTP/include/chttp.h):
+        // the AWS client's transport. libcurl (headers from libcurl4-openssl-dev) is loaded on first use, not linked.
+        .target(name: "CHTTP"),
         // AWS's APIs without an SDK: Signature Version 4 (headers and presigned URLs), from the system's libcrypto.
         .target(name: "AWS", dependencies: ["Digest", "CHTTP", "JSON", "ClowdrErrors"], swiftSettings: strict),
         // Where attempts run: the local machine, Slurm, AWS Batch.
@@ -66,7 +64,7 @@ let package = Package(
             swiftSettings: strict),
         // `clowdr share`: the live report over HTTP, read-only, on loopback by default.
         .target(
-            name: "Share", dependencies: ["Export", "EventLog", .product(name: "FlyingFox", package: "FlyingFox")],
+            name: "Share", dependencies: ["Export", "EventLog", "ClowdrErrors"],
             swiftSettings: strict),
         // The command-line tool: parse arguments, call the libraries, format output.
         .executableTarget(

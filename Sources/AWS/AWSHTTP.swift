@@ -51,7 +51,11 @@ public struct AWSHTTP: Sendable {
             if attempt > 0 { Thread.sleep(forTimeInterval: backoff * pow(2, Double(attempt - 1)) * Double.random(in: 0.5...1.5)) }
             let response: HTTPResponse
             AWSRequestCount.shared.add()
-            do { response = try exchange(try sign(method, url, service: service, body: body, headers: headers), body: body) } catch {
+            do { response = try exchange(try sign(method, url, service: service, body: body, headers: headers), body: body) } catch let e
+                as AWSError where e.errorCode == "aws.no_libcurl"
+            {
+                throw e  // nothing to retry: the library is missing
+            } catch {
                 last = error  // a dropped connection (or keys that could not be fetched again): try again
                 continue
             }
@@ -96,6 +100,7 @@ public struct AWSHTTP: Sendable {
         defer { clowdr_http_answer_free(&answer) }
         guard sent == 0 else {
             let why = withUnsafeBytes(of: answer.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if sent == -2 { throw AWSError(why, code: "aws.no_libcurl") }
             throw AWSError("no answer from \(url): \(why)", code: "aws.unreachable")
         }
         let data = answer.body.map { Data(bytes: $0, count: answer.body_length) } ?? Data()

@@ -14,9 +14,12 @@ public protocol Backend: Sendable {
     /// `local`, `slurm`, `awsbatch`: what `task_submitted` records.
     var name: String { get }
 
-    /// Submits attempts and returns each one's native id, in order.
-    /// Throws only when nothing of the batch was accepted: a batch is accepted whole or not at all, and never twice.
-    func submit(_ batch: SubmissionBatch) throws -> [String]
+    /// Submits attempts, in as many parts (arrays, jobs) as the scheduler needs, and hands each part it accepted to
+    /// `accepted` as soon as it has (the part's attempts, a range of `batch.attempts`, and their native ids in order),
+    /// so that the controller records one part while the next is submitted. Throws for the first part the scheduler
+    /// refused, or when `accepted` throws: the attempts after the last part handed over were not submitted. No part
+    /// is submitted twice.
+    func submit(_ batch: SubmissionBatch, accepted: (_ attempts: Range<Int>, _ ids: [String]) throws -> Void) throws
 
     /// The scheduler's view of the experiment's attempts it still holds, by native id (one call for the whole
     /// experiment). An id it no longer holds is absent.

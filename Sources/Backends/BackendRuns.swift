@@ -48,13 +48,13 @@ public enum BackendRuns {
     /// The backend the options name, for this experiment.
     static func backend(
         _ o: Options, layout: ExperimentLayout, log: EventLog, descriptor: @autoclosure () throws -> Descriptor, options: RunOptions,
-        factory: EventFactory, cancel: CancellationFlag
+        factory: EventFactory, cancel: CancellationFlag, maxArraySize: Prefetched<Int>? = nil
     ) throws -> any Backend {
         switch o.backend {
         case .local:
             LocalBackend(layout: layout, descriptor: try descriptor(), options: options, log: log, factory: factory, cancel: cancel)
         case .slurm:
-            SlurmBackend(layout: layout, clowdr: o.clowdr, jobNamePrefix: o.jobName ?? "clowdr")
+            SlurmBackend(layout: layout, clowdr: o.clowdr, jobNamePrefix: o.jobName ?? "clowdr").withMaxArraySize(maxArraySize)
         case .awsbatch:
             AWSBatchBackend(layout: layout, settings: try awsSettings(o))
         }
@@ -80,6 +80,8 @@ public enum BackendRuns {
     ) throws -> RunSummary {
         var r = r
         r.provdir = URL(fileURLWithPath: r.provdir).standardizedFileURL.path
+        // Slurm's array limit is read while the experiment is planned.
+        let maxArraySize = o.backend == .slurm && !r.setupOnly ? SlurmBackend.prefetchMaxArraySize() : nil
         let (d, tasks) = try Runs.plan(r)
         // Nodes read the invocation files: written (and durable) before anything is submitted. The local pool runs
         // from memory: its tasks start at once, and the files are written meanwhile.
@@ -95,7 +97,8 @@ public enum BackendRuns {
         let writer = local ? InvocationFileWriter(tasks.map { ($0.id, $0.rendered.invocation) }, in: layout, cancel: cancel) : nil
         let summary: RunSummary
         do {
-            let backend = try backend(o, layout: layout, log: log, descriptor: d, options: r.options, factory: factory, cancel: cancel)
+            let backend = try backend(
+                o, layout: layout, log: log, descriptor: d, options: r.options, factory: factory, cancel: cancel, maxArraySize: maxArraySize)
             let controller = Controller(layout: layout, log: log, backend: backend, factory: factory)
             onCreated(layout, controller)
             let plans = tasks.map { AttemptPlan(task: $0.id, attempt: 1, rendered: $0.rendered) }

@@ -106,6 +106,7 @@ public final class Controller: @unchecked Sendable {
     }
 
     /// Submits attempts with the same resources; what the scheduler's submit limit refuses waits in `deferred`.
+    /// Each part the backend accepted is recorded (on another thread) while it submits the next.
     func submitGroup(_ plans: [AttemptPlan], resources: [String: String]) throws {
         var rest = plans[...]
         var size = rest.count
@@ -113,32 +114,49 @@ public final class Controller: @unchecked Sendable {
             let part = Array(rest.prefix(size))
             let batch = SubmissionBatch(
                 layout: layout, attempts: part, worker: worker, groupBy: submission.groupBy, resources: resources, throttle: submission.throttle)
+            let recorder = PipelinedRecorder()
+            var handedOver = 0
             do {
-                let ids = try backend.submit(batch)
-                try log.append(
-                    zip(part, ids).map { p, id in
-                        factory.make(
-                            task: p.task, attempt: p.attempt,
-                            .taskSubmitted(TaskSubmitted(backend: backend.name, nativeID: id, resources: resources.isEmpty ? nil : resources)))
-                    })
-                for (p, id) in zip(part, ids) {
-                    let f = AttemptKey(task: p.task, attempt: p.attempt)
-                    followed[f] = id
-                    open[f] = id
-                    if backend.reclaimRetries > 0 { submitted[f] = (p, resources) }
+                try backend.submit(batch) { attempts, ids in
+                    let plans = Array(part[attempts])
+                    try recorder.add { [self] in try record(plans, ids: ids, resources: resources) }
+                    handedOver = attempts.upperBound
                 }
-                backend.release(ids)
+                try recorder.finish()
                 rest = rest.dropFirst(part.count)
             } catch let e as BackendError where e.errorCode.hasSuffix(".submit_limit") {
+                try recorder.finish()
+                rest = rest.dropFirst(handedOver)
                 // Smaller arrays first; when even one element is refused, wait for earlier tasks to finish.
                 if size > submission.groupBy {
-                    size = max(submission.groupBy, size / 2)
+                    size = max(submission.groupBy, min(size, rest.count) / 2)
                 } else {
                     deferred.append((Array(rest), resources))
                     return
                 }
+            } catch {
+                try? recorder.finish()  // what was accepted is recorded, whatever failed after it
+                throw error
             }
         }
+    }
+
+    /// Records the submission of attempts the backend accepted (`task_submitted` with their native ids), follows
+    /// them, and lets the backend start them.
+    func record(_ plans: [AttemptPlan], ids: [String], resources: [String: String]) throws {
+        try log.append(
+            zip(plans, ids).map { p, id in
+                factory.make(
+                    task: p.task, attempt: p.attempt,
+                    .taskSubmitted(TaskSubmitted(backend: backend.name, nativeID: id, resources: resources.isEmpty ? nil : resources)))
+            })
+        for (p, id) in zip(plans, ids) {
+            let f = AttemptKey(task: p.task, attempt: p.attempt)
+            followed[f] = id
+            open[f] = id
+            if backend.reclaimRetries > 0 { submitted[f] = (p, resources) }
+        }
+        backend.release(ids)
     }
 
     /// Follows the attempts already in the log that have this backend and no final word (after `clowdr watch`).

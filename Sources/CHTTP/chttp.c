@@ -1,14 +1,54 @@
 #include "chttp.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
+// libcurl is loaded on the first exchange, not linked: its thirty libraries (TLS, Kerberos, LDAP...) cost every
+// clowdr process about 6 ms at start, and most (the worker on every node) never send a request.
+static struct {
+    CURLcode (*global_init)(long);
+    CURL *(*easy_init)(void);
+    void (*easy_reset)(CURL *);
+    CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+    CURLcode (*easy_perform)(CURL *);
+    CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+    const char *(*easy_strerror)(CURLcode);
+    struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+    void (*slist_free_all)(struct curl_slist *);
+} curl;
+static char load_error[200];
+
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static void global_init(void) { curl_global_init(CURL_GLOBAL_ALL); }
+static void load(void) {
+    const char *names[] = {"libcurl.so.4", "libcurl-gnutls.so.4", "libcurl.so"};
+    void *lib = NULL;
+    for (size_t i = 0; i < sizeof names / sizeof *names && !lib; i++) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(load_error, sizeof load_error, "%s", dlerror());
+        return;
+    }
+#define BIND(field, symbol)                                                                  \
+    if (!(*(void **)&curl.field = dlsym(lib, symbol))) {                                     \
+        snprintf(load_error, sizeof load_error, "libcurl has no %s (too old?)", symbol);    \
+        return;                                                                              \
+    }
+    BIND(global_init, "curl_global_init")
+    BIND(easy_init, "curl_easy_init")
+    BIND(easy_reset, "curl_easy_reset")
+    BIND(easy_setopt, "curl_easy_setopt")
+    BIND(easy_perform, "curl_easy_perform")
+    BIND(easy_getinfo, "curl_easy_getinfo")
+    BIND(easy_strerror, "curl_easy_strerror")
+    BIND(slist_append, "curl_slist_append")
+    BIND(slist_free_all, "curl_slist_free_all")
+#undef BIND
+    curl.global_init(CURL_GLOBAL_ALL);
+}
 
 // The calling thread's handle: its connection cache makes the next exchange with the same host skip the connect.
 static __thread CURL *handle;
@@ -38,50 +78,57 @@ static size_t append(char *data, size_t size, size_t count, void *target) {
 
 int clowdr_http_exchange(const char *method, const char *url, const char *const *headers, int header_count, const void *body,
                          size_t body_length, long stall_seconds, clowdr_http_answer *answer) {
-    pthread_once(&once, global_init);
+    pthread_once(&once, load);
     memset(answer, 0, sizeof *answer);
-    if (!handle) handle = curl_easy_init();
+    if (load_error[0]) {
+        snprintf(answer->error, sizeof answer->error,
+                 "cannot load libcurl, which clowdr's AWS client sends its requests with (%s): install it (Debian and Ubuntu: "
+                 "libcurl4; RHEL and Fedora: libcurl)",
+                 load_error);
+        return -2;
+    }
+    if (!handle) handle = curl.easy_init();
     if (!handle) {
         strcpy(answer->error, "cannot create a libcurl handle");
         return -1;
     }
     CURL *h = handle;
-    curl_easy_reset(h);
+    curl.easy_reset(h);
     buffer head = {0}, content = {0};
     struct curl_slist *list = NULL;
-    for (int i = 0; i < header_count; i++) list = curl_slist_append(list, headers[i]);
+    for (int i = 0; i < header_count; i++) list = curl.slist_append(list, headers[i]);
     // No "Expect: 100-continue" wait, and no content type curl would add on its own.
-    list = curl_slist_append(list, "Expect:");
+    list = curl.slist_append(list, "Expect:");
     int has_type = 0;
     for (int i = 0; i < header_count; i++)
         if (strncasecmp(headers[i], "content-type:", 13) == 0) has_type = 1;
-    if (!has_type) list = curl_slist_append(list, "Content-Type:");
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall_seconds);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+    if (!has_type) list = curl.slist_append(list, "Content-Type:");
+    curl.easy_setopt(h, CURLOPT_URL, url);
+    curl.easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall_seconds);
+    curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
     if (strcmp(method, "HEAD") == 0) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+        curl.easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (strcmp(method, "GET") != 0 || body_length > 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_length);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body_length > 0 ? body : "");
+        curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+        curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_length);
+        curl.easy_setopt(h, CURLOPT_POSTFIELDS, body_length > 0 ? body : "");
     }
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, append);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &head);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, append);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &content);
-    CURLcode code = curl_easy_perform(h);
-    curl_slist_free_all(list);
+    curl.easy_setopt(h, CURLOPT_HEADERFUNCTION, append);
+    curl.easy_setopt(h, CURLOPT_HEADERDATA, &head);
+    curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, append);
+    curl.easy_setopt(h, CURLOPT_WRITEDATA, &content);
+    CURLcode code = curl.easy_perform(h);
+    curl.slist_free_all(list);
     if (code != CURLE_OK) {
-        snprintf(answer->error, sizeof answer->error, "%s", curl_easy_strerror(code));
+        snprintf(answer->error, sizeof answer->error, "%s", curl.easy_strerror(code));
         free(head.data);
         free(content.data);
         return -1;
     }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &answer->status);
+    curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &answer->status);
     answer->headers = head.data;
     answer->headers_length = head.length;
     answer->body = content.data;

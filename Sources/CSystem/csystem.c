@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "csystem.h"
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -155,6 +156,49 @@ long long clowdr_stream_relay(int pipe_fd, int *file_fd, const char *path) {
     }
 }
 
+// libcrypto is loaded on the first digest, not linked: loading it costs every clowdr process about 2 ms at start,
+// and a worker needs it only after its tool has started (the outputs' checksums). The functions used have the same
+// ABI in OpenSSL 1.1 and 3.
+static struct {
+    EVP_MD_CTX *(*ctx_new)(void);
+    void (*ctx_free)(EVP_MD_CTX *);
+    const EVP_MD *(*sha256)(void);
+    int (*init)(EVP_MD_CTX *, const EVP_MD *, ENGINE *);
+    int (*update)(EVP_MD_CTX *, const void *, size_t);
+    int (*final)(EVP_MD_CTX *, unsigned char *, unsigned int *);
+    unsigned char *(*hmac)(const EVP_MD *, const void *, int, const unsigned char *, size_t, unsigned char *, unsigned int *);
+} crypto;
+static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
+
+static void crypto_load(void) {
+    const char *names[] = {"libcrypto.so.3", "libcrypto.so.1.1", "libcrypto.so"};
+    void *lib = NULL;
+    for (size_t i = 0; i < sizeof names / sizeof *names && !lib; i++) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    const char *missing = NULL;
+    if (lib) {
+#define BIND(field, symbol) \
+    if (!missing && !(*(void **)&crypto.field = dlsym(lib, symbol))) missing = symbol;
+        BIND(ctx_new, "EVP_MD_CTX_new")
+        BIND(ctx_free, "EVP_MD_CTX_free")
+        BIND(sha256, "EVP_sha256")
+        BIND(init, "EVP_DigestInit_ex")
+        BIND(update, "EVP_DigestUpdate")
+        BIND(final, "EVP_DigestFinal_ex")
+        BIND(hmac, "HMAC")
+#undef BIND
+    }
+    if (!lib || missing) {
+        // As if the library were missing at start, which is what linking it did: nothing can be checksummed.
+        fprintf(stderr,
+                "clowdr: error[system.no_libcrypto]: cannot load OpenSSL's libcrypto (%s), which clowdr computes SHA-256 with: "
+                "install it (Debian and Ubuntu: libssl3; RHEL and Fedora: openssl-libs)\n",
+                lib ? missing : dlerror());
+        _exit(127);
+    }
+}
+
+static void crypto_ready(void) { pthread_once(&crypto_once, crypto_load); }
+
 int clowdr_sha256_file(const char *path, uint8_t out[32]) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -errno;
@@ -165,8 +209,9 @@ int clowdr_sha256_file(const char *path, uint8_t out[32]) {
         close(fd);
         return -ENOMEM;
     }
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    crypto_ready();
+    EVP_MD_CTX *ctx = crypto.ctx_new();
+    crypto.init(ctx, crypto.sha256(), NULL);
     ssize_t n;
     int err = 0;
     while ((n = read(fd, buf, size)) != 0) {
@@ -175,11 +220,11 @@ int clowdr_sha256_file(const char *path, uint8_t out[32]) {
             err = -errno;
             break;
         }
-        EVP_DigestUpdate(ctx, buf, (size_t)n);
+        crypto.update(ctx, buf, (size_t)n);
     }
     unsigned int len = 32;
-    EVP_DigestFinal_ex(ctx, out, &len);
-    EVP_MD_CTX_free(ctx);
+    crypto.final(ctx, out, &len);
+    crypto.ctx_free(ctx);
     close(fd);
     return err;
 }
@@ -188,22 +233,24 @@ long clowdr_clock_ticks(void) { return sysconf(_SC_CLK_TCK); }
 long clowdr_page_size(void) { return sysconf(_SC_PAGESIZE); }
 
 void *clowdr_sha256_new(void) {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    crypto_ready();
+    EVP_MD_CTX *ctx = crypto.ctx_new();
+    crypto.init(ctx, crypto.sha256(), NULL);
     return ctx;
 }
 
-void clowdr_sha256_update(void *ctx, const void *data, size_t n) { EVP_DigestUpdate((EVP_MD_CTX *)ctx, data, n); }
+void clowdr_sha256_update(void *ctx, const void *data, size_t n) { crypto.update((EVP_MD_CTX *)ctx, data, n); }
 
 void clowdr_sha256_final(void *ctx, uint8_t out[32]) {
     unsigned int len = 32;
-    EVP_DigestFinal_ex((EVP_MD_CTX *)ctx, out, &len);
-    EVP_MD_CTX_free((EVP_MD_CTX *)ctx);
+    crypto.final((EVP_MD_CTX *)ctx, out, &len);
+    crypto.ctx_free((EVP_MD_CTX *)ctx);
 }
 
 int clowdr_hmac_sha256(const void *key, size_t key_len, const void *data, size_t data_len, uint8_t out[32]) {
+    crypto_ready();
     unsigned int len = 32;
-    return HMAC(EVP_sha256(), key, (int)key_len, data, data_len, out, &len) != NULL && len == 32 ? 0 : -1;
+    return crypto.hmac(crypto.sha256(), key, (int)key_len, data, data_len, out, &len) != NULL && len == 32 ? 0 : -1;
 }
 
 void *clowdr_gz_open(const char *path, const char *mode) { return gzopen(path, mode); }

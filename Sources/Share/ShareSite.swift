@@ -42,7 +42,7 @@ public final class ShareSite: Sendable {
     }
 
     /// Answers one request. `path` is the request target's path, percent-decoded.
-    public func respond(method: String, path: String, acceptsGzip: Bool) async -> Response {
+    public func respond(method: String, path: String, acceptsGzip: Bool) -> Response {
         guard method == "GET" || method == "HEAD" else { return text(405, "clowdr share is read-only: GET and HEAD only\n") }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         // Every request names a fixed route; no component may walk anywhere.
@@ -71,7 +71,7 @@ public final class ShareSite: Sendable {
                     let data = try ReportData.build(experimentDirectory: dir, budget: .live)
                     return json(Data((p[3] == "core" ? data.core : data.detail).utf8), gzipped: false)
                 }
-                let docs = try await cache.documents(directory: dir)
+                let docs = try cache.documents(directory: dir)
                 return json(p[3] == "core" ? docs.core : docs.detail, gzipped: true)
             case 5 where p[2] == "api" && p[3] == "task":
                 guard let body = try ReportData.task(experimentDirectory: dir, task: p[4]) else { return text(404, "no task \(p[4]) in \(id)\n") }
@@ -112,16 +112,22 @@ public final class ShareSite: Sendable {
     }
 }
 
-/// The report documents of each experiment, gzipped, rebuilt only when the log has new events.
-actor ReportCache {
+/// The report documents of each experiment, gzipped, rebuilt only when the log has new events (one build at a
+/// time: the connections of a page wait for it rather than build it twice).
+final class ReportCache: @unchecked Sendable {
     struct Entry {
         var seq: Int64
         var core: Data
         var detail: Data
     }
-    var entries: [String: Entry] = [:]
+    private var entries: [String: Entry] = [:]
+    private let lock = NSLock()
 
     func documents(directory: String) throws -> Entry {
+        try lock.withLock { try build(directory: directory) }
+    }
+
+    private func build(directory: String) throws -> Entry {
         let seq = try ReportData.lastSeq(experimentDirectory: directory)
         if let e = entries[directory], e.seq == seq { return e }
         let data = try ReportData.build(experimentDirectory: directory, budget: .live)

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Dispatch
+import ClowdrErrors
 import EventLog
 import Foundation
 import Share
@@ -59,26 +59,13 @@ struct ShareCommand: ParsableCommand {
             log = { (line: String) in FileHandle.standardError.write(Data("clowdr share: \(line)\n".utf8)) }
         }
         let server = ShareServer(site: site, host: host, port: UInt16(port), log: log)
-        let failure = FailureSlot()
-        let done = DispatchSemaphore(value: 0)
-        _Concurrency.Task {
-            do {
-                try await server.run { url in
-                    let line = "serving \(url)  (\(isExperiment ? "experiment" : "experiments of") \(target); Ctrl-C stops)\n"
-                    FileHandle.standardOutput.write(Data(line.utf8))  // unbuffered: scripts wait for this line
-                }
-            } catch { failure.set(error) }
-            done.signal()
+        do {
+            try server.run { url in
+                let line = "serving \(url)  (\(isExperiment ? "experiment" : "experiments of") \(target); Ctrl-C stops)\n"
+                FileHandle.standardOutput.write(Data(line.utf8))  // unbuffered: scripts wait for this line
+            }
+        } catch let e as CodedFailure where e.isUsageError {
+            throw CLIError.usage("--host: \(e.message)", code: e.errorCode)
         }
-        done.wait()
-        if let error = failure.get() { throw CLIError.failure("cannot serve on \(host):\(port): \(error)") }
     }
-}
-
-/// The error of a server task, handed to the waiting thread.
-final class FailureSlot: @unchecked Sendable {
-    private let lock = NSLock()
-    private var error: (any Error)?
-    func set(_ e: any Error) { lock.withLock { error = e } }
-    func get() -> (any Error)? { lock.withLock { error } }
 }

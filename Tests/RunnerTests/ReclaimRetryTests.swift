@@ -22,10 +22,10 @@ final class ReclaimingScheduler: Backend, @unchecked Sendable {
 
     init(retries: Int) { reclaimRetries = retries }
 
-    func submit(_ batch: SubmissionBatch) throws -> [String] {
+    func submit(_ batch: SubmissionBatch, accepted: (Range<Int>, [String]) throws -> Void) throws {
         let ids = batch.attempts.map { "job-\($0.task)-\($0.attempt)" }
         lock.withLock { submitted += ids }
-        return ids
+        try accepted(0..<ids.count, ids)
     }
     func queue() throws -> [String: QueueState] { [:] }
     func accounting(_ ids: [String]) throws -> [String: FinalState]? {

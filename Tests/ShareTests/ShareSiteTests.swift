@@ -36,41 +36,41 @@ struct ShareSiteTests {
     func body(_ r: ShareSite.Response) -> String { String(decoding: r.body, as: UTF8.self) }
 
     @Test("the index lists the PROVDIR's experiments; the page and its data are served; a single experiment redirects")
-    func routes() async throws {
+    func routes() throws {
         let (provdir, id) = try provdir()
         let site = ShareSite(root: .provdir(provdir))
-        let index = await site.respond(method: "GET", path: "/", acceptsGzip: true)
+        let index = site.respond(method: "GET", path: "/", acceptsGzip: true)
         #expect(index.status == 200 && body(index).contains("/e/\(id)/") && body(index).contains("1 planned, 1 succeeded"), "\(body(index))")
-        let page = await site.respond(method: "GET", path: "/e/\(id)/", acceptsGzip: true)
+        let page = site.respond(method: "GET", path: "/e/\(id)/", acceptsGzip: true)
         #expect(page.status == 200 && body(page).contains("\"api\":\"/e/\(id)/api/\"") && body(page).contains("connect-src 'self'"))
-        let version = await site.respond(method: "GET", path: "/e/\(id)/api/version", acceptsGzip: true)
+        let version = site.respond(method: "GET", path: "/e/\(id)/api/version", acceptsGzip: true)
         #expect(body(version) == "{\"seq\":5}")
-        let core = await site.respond(method: "GET", path: "/e/\(id)/api/core", acceptsGzip: false)
+        let core = site.respond(method: "GET", path: "/e/\(id)/api/core", acceptsGzip: false)
         #expect(core.status == 200 && !core.gzipped && body(core).hasPrefix("{\"format\":\"clowdr-report/1\",\"seq\":5"))
-        let gz = await site.respond(method: "GET", path: "/e/\(id)/api/detail", acceptsGzip: true)
+        let gz = site.respond(method: "GET", path: "/e/\(id)/api/detail", acceptsGzip: true)
         #expect(gz.status == 200 && gz.gzipped && gz.body.prefix(2) == Data([0x1f, 0x8b]))
-        let task = await site.respond(method: "GET", path: "/e/\(id)/api/task/0", acceptsGzip: true)
+        let task = site.respond(method: "GET", path: "/e/\(id)/api/task/0", acceptsGzip: true)
         #expect(task.status == 200 && body(task).contains("hello from task 0"))
         let single = ShareSite(root: .experiment(provdir + "/" + id))
-        let redirect = await single.respond(method: "GET", path: "/", acceptsGzip: true)
+        let redirect = single.respond(method: "GET", path: "/", acceptsGzip: true)
         #expect(redirect.status == 302 && redirect.location == "/e/\(id)/")
     }
 
     @Test("read-only and nothing but its own routes: no traversal, no files by path, no other methods")
-    func refusals() async throws {
+    func refusals() throws {
         let (provdir, id) = try provdir()
         let site = ShareSite(root: .provdir(provdir))
         for path in [
             "/secret.txt", "/e/\(id)/clowdr.db", "/e/\(id)/tasks/0.1.stdout", "/e/../secret.txt", "/e/\(id)/../../secret.txt", "/e/%2e%2e/secret.txt",
             "/e/\(id)/api/task/..", "/e/\(id)/api/task/9", "/e/nope/", "/e/\(id)/api/other", "/e/\(id)/api/task/0/../../x", "/../etc/passwd",
         ] {
-            let r = await site.respond(method: "GET", path: path, acceptsGzip: true)
+            let r = site.respond(method: "GET", path: path, acceptsGzip: true)
             #expect(r.status == 404, "\(path) gave \(r.status)")
             #expect(!body(r).contains("not served"))
         }
         for method in ["POST", "PUT", "DELETE", "PATCH"] {
-            #expect(await site.respond(method: method, path: "/e/\(id)/api/core", acceptsGzip: true).status == 405)
+            #expect(site.respond(method: method, path: "/e/\(id)/api/core", acceptsGzip: true).status == 405)
         }
-        #expect(await site.respond(method: "HEAD", path: "/e/\(id)/api/version", acceptsGzip: true).status == 200)
+        #expect(site.respond(method: "HEAD", path: "/e/\(id)/api/version", acceptsGzip: true).status == 200)
     }
 }

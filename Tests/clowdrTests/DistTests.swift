@@ -27,17 +27,16 @@ struct DistTests {
         let work = dir + "/work"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let d =
-            #"{"name":"b","tool-version":"1","description":"d","schema-version":"0.5","command-line":"echo hello [K] > out-[K].txt; exit [K]","inputs":[{"id":"k","name":"k","type":"Number","integer":true,"value-key":"[K]"}]}"#
+            #"{"name":"b","tool-version":"1","description":"d","schema-version":"0.5","command-line":"echo hello [K] > [OUT]; exit [K]","inputs":[{"id":"k","name":"k","type":"Number","integer":true,"value-key":"[K]"}],"output-files":[{"id":"out","name":"out","value-key":"[OUT]","path-template":"out-[K].txt"}]}"#
         try d.write(toFile: work + "/d.json", atomically: true, encoding: .utf8)
         try #"{"k": [0, 3]}"#.write(toFile: work + "/i.json", atomically: true, encoding: .utf8)
-        func inBusybox(_ arguments: [String]) throws -> TestSupport.Output {
+        func inBusybox(_ arguments: [String], environment: [String] = []) throws -> TestSupport.Output {
             try TestSupport.run(
                 "/usr/bin/env",
                 [
                     "CONTAINERS_CONF=\(TestSupport.repositoryRoot)/scripts/containers/containers.conf", "podman", "run", "--rm", "--network=none",
-                    "-v", "\(dir)/opt:/opt:ro", "-v", "\(work):/work", "-w", "/work", "localhost/clowdr-busybox:test",
-                    "/opt/\(install)/bin/clowdr",
-                ] + arguments)
+                    "-v", "\(dir)/opt:/opt:ro", "-v", "\(work):/work", "-w", "/work",
+                ] + environment.flatMap { ["-e", $0] } + ["localhost/clowdr-busybox:test", "/opt/\(install)/bin/clowdr"] + arguments)
         }
         let noLibc = try TestSupport.run(
             "/usr/bin/env",
@@ -56,5 +55,24 @@ struct DistTests {
         #expect(status.stdout.contains("\n0,1,succeeded,0,") && status.stdout.contains("\n1,1,failed,3,"), "\(status.stdout) \(status.stderr)")
         let peaks = try TestSupport.run(clowdr, ["query", "--sql", "SELECT min(peak_rss) FROM attempts", "--format", "csv", work + "/prov"])
         #expect((Int(peaks.stdout.split(separator: "\n").last ?? "") ?? 0) > 0, "the shim reported the peaks: \(peaks.stdout)")
+        // The outputs' checksums: libcrypto, loaded on first use from the tarball's own libraries.
+        let events = try TestSupport.run(clowdr, ["events", "--no-samples", work + "/prov"]).stdout
+        #expect(events.contains("5cac75949d52bdd627c7bb0770e2848ffad0c122a159ffa463f4ec0a5f53c82e"), "sha256 of out-0.txt: \(events)")
+
+        // The AWS client loads libcurl on its first request (it is not linked): the tarball carries it and its
+        // libraries. Nothing listens in the container, so the request fails as a refused connection, after libcurl
+        // loaded; without libcurl, the error says what to install, at once.
+        let aws = ["AWS_ACCESS_KEY_ID=a", "AWS_SECRET_ACCESS_KEY=b", "AWS_ENDPOINT_URL=http://127.0.0.1:1", "HOME=/work"]
+        let refused = try inBusybox(["cloud", "setup", "--region", "us-east-1"], environment: aws)
+        #expect(refused.status == 1 && refused.stderr.contains("error[aws.unreachable]"), "\(refused.stdout) \(refused.stderr)")
+        try FileManager.default.removeItem(atPath: dir + "/opt/\(install)/lib/clowdr/libcurl.so.4")
+        let missing = try inBusybox(["cloud", "setup", "--region", "us-east-1"], environment: aws)
+        #expect(
+            missing.status == 1 && missing.stderr.contains("error[aws.no_libcurl]") && missing.stderr.contains("libcurl4"),
+            "\(missing.stdout) \(missing.stderr)")
+        // Without libcrypto (loaded at the first checksum): the error says what to install.
+        try FileManager.default.removeItem(atPath: dir + "/opt/\(install)/lib/clowdr/libcrypto.so.3")
+        let noCrypto = try inBusybox(["run", "d.json", "i.json", "--sweep", "k", "--provdir", "prov-broken"])
+        #expect(noCrypto.status == 127 && noCrypto.stderr.contains("error[system.no_libcrypto]"), "\(noCrypto.stdout) \(noCrypto.stderr)")
     }
 }

@@ -404,11 +404,14 @@ struct SlurmTests {
         }
     }
 
-    @Test("a per-user submit limit (MaxSubmitJobs 4, enforced): 10 tasks all run, the rest submitted as earlier ones end, never more than 4 held")
+    @Test(
+        "a per-user submit limit (MaxSubmitJobs 4, enforced) and MaxArraySize 3: 10 tasks all run once, the rest submitted as earlier ones end, never more than 4 held"
+    )
     func submitLimit() throws {
         let dir = try project("sleep 2; exit [K]", Array(repeating: 0, count: 10))
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try withCluster(["SLURM_ENFORCE": "limits"]) {
+        // The first array of 3 is accepted and the second refused: the first is recorded and never submitted again.
+        try withCluster(["SLURM_ENFORCE": "limits", "SLURM_MAX_ARRAY": "3"]) {
             let limit = try TestSupport.run("/usr/bin/env", ["sacctmgr", "-i", "modify", "user", "where", "name=root", "set", "MaxSubmitJobs=4"])
             try #require(limit.status == 0, "\(limit.stdout) \(limit.stderr)")
             defer { _ = try? TestSupport.run("/usr/bin/env", ["sacctmgr", "-i", "modify", "user", "where", "name=root", "set", "MaxSubmitJobs=-1"]) }
@@ -419,6 +422,9 @@ struct SlurmTests {
             let spans = try rows(dir, "SELECT submitted_at, ended_at FROM attempts").map { ($0[0].int64 ?? 0, $0[1].int64 ?? 0) }
             let most = spans.map { s in spans.filter { $0.0 <= s.0 && s.0 < $0.1 }.count }.max() ?? 0
             #expect(spans.count == 10 && most <= 4, "at most 4 submitted and not ended at once: \(most)")
+            let once = try rows(
+                dir, "SELECT task, sum(type = 'task_submitted'), sum(type = 'task_started') FROM events GROUP BY task HAVING task IS NOT NULL")
+            #expect(once.count == 10 && once.allSatisfy { $0[1].int64 == 1 && $0[2].int64 == 1 }, "each task submitted and run once: \(once)")
         }
     }
 

@@ -22,6 +22,14 @@ root="$stage/$name"
 mkdir -p "$root/bin" "$root/lib/clowdr"
 cp "$build/clowdr" "$build/clowdr-shim" "$root/lib/clowdr/"
 # Every library the binary loads, found as this machine's loader finds them; the loader itself under its own name.
+# libcurl and libcrypto too, with their own libraries: clowdr loads them on first use (the AWS client's requests,
+# SHA-256), they are not linked.
+lazy=""
+for want in libcurl.so.4 libcrypto.so.3; do
+  found=$(ldconfig -p | awk -v want="$want" '$1 == want && /x86-64/ { print $NF; exit }')
+  [ -n "$found" ] || { echo "make-dist: no $want on this machine (apt install libcurl4-openssl-dev libssl-dev)" >&2; exit 1; }
+  lazy="$lazy $want=$found"
+done
 loader=""
 while read -r lib path _; do
   case "$lib" in
@@ -29,7 +37,7 @@ while read -r lib path _; do
     /*) loader="$lib"; cp -L "$lib" "$root/lib/clowdr/$(basename "$lib")" ;;
     *) [ -n "$path" ] && cp -L "$path" "$root/lib/clowdr/$lib" ;;
   esac
-done < <(ldd "$build/clowdr" | sed -e 's/ => / /' -e 's/ (0x[0-9a-f]*)//' -e 's/^\t//')
+done < <({ ldd "$build/clowdr"; for l in $lazy; do echo "${l%%=*} => ${l#*=}"; ldd "${l#*=}"; done; } | sed -e 's/ => / /' -e 's/ (0x[0-9a-f]*)//' -e 's/^\t//')
 [ -n "$loader" ] || { echo "make-dist: ldd named no dynamic loader for $build/clowdr" >&2; exit 1; }
 sed -e "s|@LOADER@|$(basename "$loader")|" "$here/clowdr.sh.in" > "$root/bin/clowdr"
 chmod 755 "$root/bin/clowdr"

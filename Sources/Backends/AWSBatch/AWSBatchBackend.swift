@@ -76,19 +76,19 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
 
     // MARK: Submission
 
-    public func submit(_ batch: SubmissionBatch) throws -> [String] {
+    public func submit(_ batch: SubmissionBatch, accepted: (Range<Int>, [String]) throws -> Void) throws {
         let invocations = try upload(batch)
-        let elements = stride(from: 0, to: batch.attempts.count, by: batch.groupBy).map {
-            Array(batch.attempts[$0..<min($0 + batch.groupBy, batch.attempts.count)])
-        }
         let definition = try JobDefinitions(settings: settings, client: self.batch).arn(for: batch.resources, volumes: settings.volumes)
-        var ids: [String] = []
-        for start in stride(from: 0, to: elements.count, by: Self.maxArraySize) {
-            let chunk = Array(elements[start..<min(start + Self.maxArraySize, elements.count)])
-            let job = try submitArray(chunk.map { $0.map { ($0.task, $0.attempt) } }, batch: batch, definition: definition, invocations: invocations)
-            for (index, element) in chunk.enumerated() { ids += element.map { _ in chunk.count == 1 ? job : "\(job):\(index)" } }
+        // Jobs: up to maxArraySize elements of groupBy attempts each.
+        let perJob = Self.maxArraySize * batch.groupBy
+        for start in stride(from: 0, to: batch.attempts.count, by: perJob) {
+            let attempts = start..<min(start + perJob, batch.attempts.count)
+            let elements = stride(from: attempts.lowerBound, to: attempts.upperBound, by: batch.groupBy).map {
+                batch.attempts[$0..<min($0 + batch.groupBy, attempts.upperBound)].map { ($0.task, $0.attempt) }
+            }
+            let job = try submitArray(elements, batch: batch, definition: definition, invocations: invocations)
+            try accepted(attempts, attempts.map { elements.count == 1 ? job : "\(job):\(($0 - attempts.lowerBound) / batch.groupBy)" })
         }
-        return ids
     }
 
     /// Uploads the descriptor (once) and the invocations of the batch's tasks as one object, under a

@@ -51,8 +51,8 @@ public final class LocalBackend: Backend, @unchecked Sendable {
         cancelled = cancel
     }
 
-    public func submit(_ batch: SubmissionBatch) throws -> [String] {
-        condition.withLock {
+    public func submit(_ batch: SubmissionBatch, accepted: (Range<Int>, [String]) throws -> Void) throws {
+        let ids = condition.withLock {
             batch.attempts.map { plan in
                 submitted += 1
                 let id = "\(getpid())-\(submitted)"
@@ -60,6 +60,7 @@ public final class LocalBackend: Backend, @unchecked Sendable {
                 return id
             }
         }
+        try accepted(0..<ids.count, ids)
     }
 
     public func release(_ ids: [String]) {

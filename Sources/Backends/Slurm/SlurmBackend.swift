@@ -23,6 +23,7 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
     public var commands: SlurmCommands
     private let lock = NSLock()
     private var maxArraySizeCache: Int?
+    private var maxArraySizePrefetch: Prefetched<Int>?
 
     public init(layout: ExperimentLayout, clowdr: String, jobNamePrefix: String = "clowdr", commands: SlurmCommands = SlurmCommands()) {
         self.layout = layout
@@ -38,15 +39,31 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
     /// Where the workers write their segments.
     public var segments: String { layout.segments }
 
+    /// Starts reading the cluster's MaxArraySize now, on another thread (while an experiment is planned): the
+    /// backend made `withMaxArraySize` it then does not wait for `scontrol` when it submits.
+    static func prefetchMaxArraySize(_ commands: SlurmCommands = SlurmCommands()) -> Prefetched<Int> {
+        Prefetched { try readMaxArraySize(commands) }
+    }
+
+    /// Uses a MaxArraySize being read already (`prefetchMaxArraySize`).
+    func withMaxArraySize(_ prefetched: Prefetched<Int>?) -> SlurmBackend {
+        lock.withLock { maxArraySizePrefetch = prefetched }
+        return self
+    }
+
     /// The cluster's MaxArraySize (`scontrol show config`), read once.
     public func maxArraySize() throws -> Int {
         if let cached = lock.withLock({ maxArraySizeCache }) { return cached }
+        let size = try lock.withLock({ maxArraySizePrefetch }).flatMap { try? $0.value() } ?? Self.readMaxArraySize(commands)
+        lock.withLock { maxArraySizeCache = size }
+        return size
+    }
+
+    static func readMaxArraySize(_ commands: SlurmCommands) throws -> Int {
         let out = try commands.run("scontrol", ["show", "config"])
         guard out.status == 0 else { throw BackendError("scontrol show config failed: \(out.stderr)", code: "slurm.unreachable") }
         let line = out.stdout.split(separator: "\n").first { $0.hasPrefix("MaxArraySize") }
-        let size = line.flatMap { Int($0.split(separator: "=").last!.trimmingCharacters(in: .whitespaces)) } ?? 1001
-        lock.withLock { maxArraySizeCache = size }
-        return size
+        return line.flatMap { Int($0.split(separator: "=").last!.trimmingCharacters(in: .whitespaces)) } ?? 1001
     }
 
     /// sbatch options from `--clusterargs` keys: time, mem, cpus (cpus-per-task), account, partition, qos, gres,
@@ -63,21 +80,19 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
         }
     }
 
-    public func submit(_ batch: SubmissionBatch) throws -> [String] {
+    public func submit(_ batch: SubmissionBatch, accepted: (Range<Int>, [String]) throws -> Void) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: segments, withIntermediateDirectories: true)
-        // Elements: groupBy attempts each, run one after another.
-        let elements = stride(from: 0, to: batch.attempts.count, by: batch.groupBy).map {
-            Array(batch.attempts[$0..<min($0 + batch.groupBy, batch.attempts.count)])
+        // Elements: groupBy attempts each, run one after another; arrays: up to MaxArraySize elements each.
+        let perArray = max(1, try maxArraySize()) * batch.groupBy
+        for start in stride(from: 0, to: batch.attempts.count, by: perArray) {
+            let attempts = start..<min(start + perArray, batch.attempts.count)
+            let elements = stride(from: attempts.lowerBound, to: attempts.upperBound, by: batch.groupBy).map {
+                batch.attempts[$0..<min($0 + batch.groupBy, attempts.upperBound)].map { ($0.task, $0.attempt) }
+            }
+            let job = try submitArray(elements, batch: batch)
+            try accepted(attempts, attempts.map { "\(job)_\(($0 - attempts.lowerBound) / batch.groupBy)" })
         }
-        let perArray = max(1, try maxArraySize())
-        var ids: [String] = []
-        for start in stride(from: 0, to: elements.count, by: perArray) {
-            let chunk = Array(elements[start..<min(start + perArray, elements.count)])
-            let job = try submitArray(chunk.map { $0.map { ($0.task, $0.attempt) } }, batch: batch)
-            for (index, element) in chunk.enumerated() { ids += element.map { _ in "\(job)_\(index)" } }
-        }
-        return ids
     }
 
     /// Submits one array whose element `i` runs the attempts `elements[i]`; returns its job id. Before a retry

@@ -15,7 +15,8 @@ typedef struct {
 } clowdr_http_answer;
 
 // Sends `method url` with the given header lines ("Name: value") and body; waits for the whole answer. Returns 0 on
-// an answer (whatever its status), -1 when there was none (refused, dropped, stalled for `stall_seconds`).
+// an answer (whatever its status), -1 when there was none (refused, dropped, stalled for `stall_seconds`), -2 when
+// libcurl (loaded on the first call) cannot be loaded. `answer->error` says why.
 int clowdr_http_exchange(const char *method, const char *url, const char *const *headers, int header_count, const void *body,
                          size_t body_length, long stall_seconds, clowdr_http_answer *answer);
 
