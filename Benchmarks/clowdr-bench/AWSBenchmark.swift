@@ -37,7 +37,7 @@ func awsBenchmark() throws {
         return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
     }
 
-    // S3: the same file both ways, clowdr then the aws CLI, twice, alternating.
+    // S3: the same file both ways, clowdr and the aws CLI, twice.
     let file = dir + "/data.bin"
     let h = FileHandle(
         forWritingAtPath: {
@@ -71,21 +71,32 @@ func awsBenchmark() throws {
             FileManager.default.isExecutableFile(atPath: "\($0)/aws")
         }
     emit("aws benchmark: S3 on moto (\(endpoint)), \(megabytes) MB, clowdr parts of 8 MiB, 10 at once (the aws CLI's own defaults)")
+    // The order alternates from round to round: whichever went first ran slower on moto.
     for round in 1...2 where megabytes > 0 {
-        let l = S3Location(bucket: bucket, key: "clowdr/data.bin")
-        let up = try seconds { try s3.upload(file: file, to: l) }
-        let down = try seconds { try s3.download(l, to: dir + "/back.bin") }
-        try s3.delete(bucket: bucket, key: l.key)
-        try? FileManager.default.removeItem(atPath: dir + "/back.bin")
-        var line =
-            "  round \(round): clowdr up \(f(up)) s (\(f(Double(megabytes) / up, 0)) MB/s), down \(f(down)) s (\(f(Double(megabytes) / down, 0)) MB/s)"
-        if hasCLI {
-            let peerUp = try awsCLI("\(file) s3://\(bucket)/peer/data.bin")
-            let peerDown = try awsCLI("s3://\(bucket)/peer/data.bin \(dir)/peer.bin")
+        func clowdr() throws -> (up: Double, down: Double) {
+            let l = S3Location(bucket: bucket, key: "clowdr/data.bin")
+            let up = try seconds { try s3.upload(file: file, to: l) }
+            let down = try seconds { try s3.download(l, to: dir + "/back.bin") }
+            try s3.delete(bucket: bucket, key: l.key)
+            try? FileManager.default.removeItem(atPath: dir + "/back.bin")
+            return (up, down)
+        }
+        func peer() throws -> (up: Double, down: Double) {
+            let up = try awsCLI("\(file) s3://\(bucket)/peer/data.bin")
+            let down = try awsCLI("s3://\(bucket)/peer/data.bin \(dir)/peer.bin")
             try s3.delete(bucket: bucket, key: "peer/data.bin")
             try? FileManager.default.removeItem(atPath: dir + "/peer.bin")
+            return (up, down)
+        }
+        let peerFirst = hasCLI && round % 2 == 0
+        let earlier = peerFirst ? try peer() : nil
+        let ours = try clowdr()
+        var line =
+            "  round \(round)\(peerFirst ? " (aws first)" : ""): clowdr up \(f(ours.up)) s (\(f(Double(megabytes) / ours.up, 0)) MB/s), down \(f(ours.down)) s (\(f(Double(megabytes) / ours.down, 0)) MB/s)"
+        if hasCLI {
+            let theirs = try earlier ?? peer()
             line +=
-                "; aws s3 cp up \(f(peerUp)) s, down \(f(peerDown)) s; ratio (aws / clowdr, >= 1 is at least as fast): up \(f(peerUp / up)), down \(f(peerDown / down))"
+                "; aws s3 cp up \(f(theirs.up)) s, down \(f(theirs.down)) s; ratio (aws / clowdr, >= 1 is at least as fast): up \(f(theirs.up / ours.up)), down \(f(theirs.down / ours.down))"
         } else {
             line += "; the aws CLI is not installed: no peer figure"
         }

@@ -1,4 +1,5 @@
 import ClowdrErrors
+import Digest
 public import Foundation
 
 /// One object of a listing.
@@ -42,7 +43,9 @@ public struct S3Client: Sendable {
     }
 
     public func put(_ data: Data, bucket: String, key: String) throws {
-        _ = try http.send("PUT", url(bucket, key), service: "s3", body: data, operation: "PutObject", resource: "s3://\(bucket)/\(key)")
+        _ = try http.send(
+            "PUT", url(bucket, key), service: "s3", body: data, headers: [("x-amz-checksum-crc32", CRC32.base64(data))], operation: "PutObject",
+            resource: "s3://\(bucket)/\(key)")
     }
 
     public func get(bucket: String, key: String) throws -> Data {

@@ -1,4 +1,5 @@
 import ClowdrErrors
+import Digest
 public import Foundation
 
 /// Large objects: multipart upload and ranged parallel download, each part in flight at most `parallel` at once, so
@@ -24,36 +25,50 @@ extension S3Client {
         let resource = l.description
         let started = String(
             decoding: try http.send(
-                "POST", url(l.bucket, l.key, query: "uploads="), service: "s3", operation: "CreateMultipartUpload", resource: resource
+                "POST", url(l.bucket, l.key, query: "uploads="), service: "s3", headers: [("x-amz-checksum-algorithm", "CRC32")],
+                operation: "CreateMultipartUpload", resource: resource
             )
             .body, as: UTF8.self)
         guard let upload = XML.values("UploadId", in: started).first else {
             throw AWSError("CreateMultipartUpload \(resource): the answer has no UploadId", code: "aws.bad_answer")
         }
         let parts = Int((size + Int64(transfer.partSize) - 1) / Int64(transfer.partSize))
-        final class ETags: @unchecked Sendable {
+        // Each part's ETag, and its CRC-32, which S3 verifies on arrival and combines into the object's checksum
+        // (without one, S3 computes a checksum of the whole object itself when the upload completes).
+        final class Parts: @unchecked Sendable {
             let lock = NSLock()
-            var values: [String]
-            init(_ n: Int) { values = [String](repeating: "", count: n) }
+            var etags: [String]
+            var checksums: [String]
+            init(_ n: Int) {
+                etags = [String](repeating: "", count: n)
+                checksums = etags
+            }
         }
-        let etags = ETags(parts)
+        let done = Parts(parts)
         do {
             try Self.parallel(parts, width: transfer.parallel) { i in
                 let data = try Self.read(path, offset: Int64(i) * Int64(transfer.partSize), count: transfer.partSize)
                 let query = "partNumber=\(i + 1)&uploadId=" + SigV4.encode(upload)
+                let checksum = CRC32.base64(data)
                 let r = try http.send(
-                    "PUT", url(l.bucket, l.key, query: query), service: "s3", body: data, operation: "UploadPart", resource: resource)
-                etags.lock.withLock { etags.values[i] = r.header("ETag") ?? "" }
+                    "PUT", url(l.bucket, l.key, query: query), service: "s3", body: data, headers: [("x-amz-checksum-crc32", checksum)],
+                    operation: "UploadPart", resource: resource)
+                done.lock.withLock {
+                    done.etags[i] = r.header("ETag") ?? ""
+                    done.checksums[i] = checksum
+                }
             }
             let body =
                 "<CompleteMultipartUpload>"
-                + etags.values.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\($0.element)</ETag></Part>" }.joined()
+                + (0..<parts).map {
+                    "<Part><PartNumber>\($0 + 1)</PartNumber><ETag>\(done.etags[$0])</ETag><ChecksumCRC32>\(done.checksums[$0])</ChecksumCRC32></Part>"
+                }.joined()
                 + "</CompleteMultipartUpload>"
-            let done = try http.send(
+            let completed = try http.send(
                 "POST", url(l.bucket, l.key, query: "uploadId=" + SigV4.encode(upload)), service: "s3", body: Data(body.utf8),
                 operation: "CompleteMultipartUpload", resource: resource)
             // S3 may answer 200 with an error in the body.
-            if let code = XML.values("Code", in: String(decoding: done.body, as: UTF8.self)).first {
+            if let code = XML.values("Code", in: String(decoding: completed.body, as: UTF8.self)).first {
                 throw AWSError("CompleteMultipartUpload \(resource): \(code)", code: "aws." + code.lowercased())
             }
         } catch {

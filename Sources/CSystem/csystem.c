@@ -247,6 +247,18 @@ void clowdr_sha256_final(void *ctx, uint8_t out[32]) {
     crypto.ctx_free((EVP_MD_CTX *)ctx);
 }
 
+uint32_t clowdr_crc32(const void *data, size_t n) {
+    uLong crc = crc32(0L, Z_NULL, 0);
+    const unsigned char *p = data;
+    while (n > 0) {  // zlib takes an unsigned int length
+        uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = crc32(crc, p, chunk);
+        p += chunk;
+        n -= chunk;
+    }
+    return (uint32_t)crc;
+}
+
 int clowdr_hmac_sha256(const void *key, size_t key_len, const void *data, size_t data_len, uint8_t out[32]) {
     crypto_ready();
     unsigned int len = 32;

@@ -1,5 +1,6 @@
 import AWS
 import ClowdrErrors
+import Digest
 import Foundation
 import TestSupport
 import Testing
@@ -63,6 +64,18 @@ struct S3MotoTests {
         try s3.upload(file: source, to: l, transfer: transfer)
         let head = try #require(try s3.head(bucket: bucket, key: l.key))
         #expect(head.size == 50_000_000 && head.etag.contains("-6"))  // 6 parts of 8 MiB
+        // Each part went with its CRC-32, which S3 checked and combined into the object's (a checksum of 6 parts).
+        let checked = try s3.http.send(
+            "HEAD", s3.url(bucket, l.key), service: "s3", headers: [("x-amz-checksum-mode", "ENABLED")], operation: "HeadObject",
+            resource: l.description)
+        // The composite: the CRC-32 of the parts' CRC-32s (AWS writes "-6" after it; moto does not).
+        var crcs = Data()
+        for start in stride(from: 0, to: bytes.count, by: 8 << 20) {
+            withUnsafeBytes(of: CRC32.checksum(Data(bytes[start..<min(start + (8 << 20), bytes.count)])).bigEndian) { crcs.append(contentsOf: $0) }
+        }
+        let composite = CRC32.base64(crcs)
+        let stored = checked.header("x-amz-checksum-crc32")
+        #expect(stored == composite || stored == composite + "-6", "\(checked.headers)")
         try s3.download(l, to: dir + "/back.bin", transfer: transfer)
         #expect(FileManager.default.contents(atPath: dir + "/back.bin") == Data(bytes))
         #expect(!FileManager.default.fileExists(atPath: dir + "/back.bin.part-\(getpid())"))
@@ -70,6 +83,13 @@ struct S3MotoTests {
             "GET", s3.url(bucket, query: "uploads="), service: "s3", operation: "ListMultipartUploads", resource: bucket)
         #expect(!String(decoding: open.body, as: UTF8.self).contains("<UploadId>"))
         try s3.delete(bucket: bucket, key: l.key)
+    }
+
+    @Test("CRC-32 as S3 checks it: the standard check value, big-endian in base64")
+    func crc32() {
+        #expect(CRC32.checksum(Data("123456789".utf8)) == 0xCBF4_3926)
+        #expect(CRC32.base64(Data("123456789".utf8)) == "y/Q5Jg==")
+        #expect(CRC32.checksum(Data()) == 0)
     }
 
     @Test("S3 locations: s3://bucket/prefix parsed, joined, and anything else refused as a usage error naming the flag")

@@ -271,6 +271,9 @@ struct SlurmTests {
         // Raw, sacct also counts the worker: 7-8 MB beside the tool's 117 MB when this suite runs alone (7%), 13.8 MB
         // once in a full CI run (11.5%), 37 MB when the worker could not hand its pages back (31%).
         let held = measured[1]
+        print(
+            "Slurm: 100 MB held: clowdr's peak \(held.peak >> 10) KiB, sacct's MaxRSS \(held.sacct >> 10) KiB (\(String(format: "%.1f", 100 * Double(held.sacct - held.peak) / Double(held.peak)))% apart)"
+        )
         #expect(abs(Double(held.sacct - held.peak)) <= 0.15 * Double(held.peak), "100 MB held, raw: clowdr \(held.peak) B, sacct \(held.sacct) B")
         // seff for the experiment: what was asked beside what was used.
         let eff = try clowdr(["query", "--efficiency", "--format", "json", hold + "/prov"])

@@ -50,6 +50,9 @@ void *clowdr_sha256_new(void);
 void clowdr_sha256_update(void *ctx, const void *data, size_t n);
 void clowdr_sha256_final(void *ctx, uint8_t out[32]);
 
+/// zlib's CRC-32 of `n` bytes (the checksum S3 verifies for each part uploaded with `x-amz-checksum-crc32`).
+uint32_t clowdr_crc32(const void *data, size_t n);
+
 /// HMAC-SHA256 of `data` under `key`; writes 32 bytes to `out`. Returns 0, or -1 when libcrypto fails.
 int clowdr_hmac_sha256(const void *key, size_t key_len, const void *data, size_t data_len, uint8_t out[32]);
 
