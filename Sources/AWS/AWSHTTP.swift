@@ -61,8 +61,10 @@ public struct AWSHTTP: Sendable {
             }
             if response.status < 300 { return response }
             let error = Self.error(response, operation: operation, resource: resource)
+            // Server faults and throttling pass; so does a body damaged on the way (its checksum did not match).
             if response.status >= 500
-                || ["Throttling", "ThrottlingException", "SlowDown", "TooManyRequestsException", "RequestLimitExceeded"].contains(error.awsCode)
+                || ["Throttling", "ThrottlingException", "SlowDown", "TooManyRequestsException", "RequestLimitExceeded", "BadDigest"].contains(
+                    error.awsCode)
             {
                 last = error.failure
                 continue

@@ -25,6 +25,15 @@ struct RetryTests {
         #expect(server.requests == 3)
     }
 
+    @Test("a body whose checksum S3 found wrong (BadDigest: damaged on the way) is sent again")
+    func badDigestRetried() throws {
+        let badDigest = "<Error><Code>BadDigest</Code><Message>The CRC32 you specified did not match the calculated checksum.</Message></Error>"
+        let server = try ScriptedServer([(400, badDigest), (200, "")])
+        defer { server.stop() }
+        try client(server).put(Data("x".utf8), bucket: "b", key: "k")
+        #expect(server.requests == 2)
+    }
+
     @Test("an answer that keeps failing is retried a bounded number of times, then reported with AWS's words")
     func boundedRetries() throws {
         let server = try ScriptedServer([(503, Self.slowDown)])
