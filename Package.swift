@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "Runner", dependencies: ["EventLog", "Boutiques", "JSON", "CSystem", "Digest", "ClowdrErrors"], swiftSettings: strict),
         // One HTTP exchange through libcurl's easy interface, on the calling thread (Sources/CHTTP/include/chttp.h):
         // the AWS client's transport. libcurl (headers from libcurl4-openssl-dev) is loaded on first use, not linked.
-        .target(name: "CHTTP"),
+        .target(name: "CHTTP", dependencies: ["CSystem"]),
         // AWS's APIs without an SDK: Signature Version 4 (headers and presigned URLs), from the system's libcrypto.
         .target(name: "AWS", dependencies: ["Digest", "CHTTP", "JSON", "ClowdrErrors"], swiftSettings: strict),
         // Where attempts run: the local machine, Slurm, AWS Batch.

@@ -1,7 +1,8 @@
 #include "chttp.h"
 
+#include "csystem.h"
+
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <strings.h>
@@ -26,27 +27,12 @@ static char load_error[200];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void load(void) {
     const char *names[] = {"libcurl.so.4", "libcurl-gnutls.so.4", "libcurl.so"};
-    void *lib = NULL;
-    for (size_t i = 0; i < sizeof names / sizeof *names && !lib; i++) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(load_error, sizeof load_error, "%s", dlerror());
-        return;
-    }
-#define BIND(field, symbol)                                                                  \
-    if (!(*(void **)&curl.field = dlsym(lib, symbol))) {                                     \
-        snprintf(load_error, sizeof load_error, "libcurl has no %s (too old?)", symbol);    \
-        return;                                                                              \
-    }
-    BIND(global_init, "curl_global_init")
-    BIND(easy_init, "curl_easy_init")
-    BIND(easy_reset, "curl_easy_reset")
-    BIND(easy_setopt, "curl_easy_setopt")
-    BIND(easy_perform, "curl_easy_perform")
-    BIND(easy_getinfo, "curl_easy_getinfo")
-    BIND(easy_strerror, "curl_easy_strerror")
-    BIND(slist_append, "curl_slist_append")
-    BIND(slist_free_all, "curl_slist_free_all")
-#undef BIND
+    const char *symbols[] = {"curl_global_init",   "curl_easy_init",    "curl_easy_reset",   "curl_easy_setopt",   "curl_easy_perform",
+                             "curl_easy_getinfo",  "curl_easy_strerror", "curl_slist_append", "curl_slist_free_all"};
+    void **const slots[] = {(void **)&curl.global_init,  (void **)&curl.easy_init,     (void **)&curl.easy_reset,
+                            (void **)&curl.easy_setopt,  (void **)&curl.easy_perform,  (void **)&curl.easy_getinfo,
+                            (void **)&curl.easy_strerror, (void **)&curl.slist_append, (void **)&curl.slist_free_all};
+    if (clowdr_load_library(names, 3, symbols, slots, 9, load_error, sizeof load_error) != 0) return;
     curl.global_init(CURL_GLOBAL_ALL);
 }
 

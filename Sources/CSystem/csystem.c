@@ -170,29 +170,35 @@ static struct {
 } crypto;
 static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
 
+int clowdr_load_library(const char *const names[], int name_count, const char *const symbols[], void **const slots[], int count,
+                        char *error, size_t error_size) {
+    void *lib = NULL;
+    for (int i = 0; i < name_count && !lib; i++) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(error, error_size, "%s", dlerror());
+        return -1;
+    }
+    for (int i = 0; i < count; i++) {
+        if (!(*slots[i] = dlsym(lib, symbols[i]))) {
+            snprintf(error, error_size, "%s has no %s (too old?)", names[0], symbols[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void crypto_load(void) {
     const char *names[] = {"libcrypto.so.3", "libcrypto.so.1.1", "libcrypto.so"};
-    void *lib = NULL;
-    for (size_t i = 0; i < sizeof names / sizeof *names && !lib; i++) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-    const char *missing = NULL;
-    if (lib) {
-#define BIND(field, symbol) \
-    if (!missing && !(*(void **)&crypto.field = dlsym(lib, symbol))) missing = symbol;
-        BIND(ctx_new, "EVP_MD_CTX_new")
-        BIND(ctx_free, "EVP_MD_CTX_free")
-        BIND(sha256, "EVP_sha256")
-        BIND(init, "EVP_DigestInit_ex")
-        BIND(update, "EVP_DigestUpdate")
-        BIND(final, "EVP_DigestFinal_ex")
-        BIND(hmac, "HMAC")
-#undef BIND
-    }
-    if (!lib || missing) {
+    const char *symbols[] = {"EVP_MD_CTX_new", "EVP_MD_CTX_free", "EVP_sha256", "EVP_DigestInit_ex", "EVP_DigestUpdate", "EVP_DigestFinal_ex", "HMAC"};
+    void **const slots[] = {(void **)&crypto.ctx_new, (void **)&crypto.ctx_free, (void **)&crypto.sha256, (void **)&crypto.init,
+                            (void **)&crypto.update,  (void **)&crypto.final,    (void **)&crypto.hmac};
+    char error[200];
+    if (clowdr_load_library(names, 3, symbols, slots, 7, error, sizeof error) != 0) {
         // As if the library were missing at start, which is what linking it did: nothing can be checksummed.
         fprintf(stderr,
                 "clowdr: error[system.no_libcrypto]: cannot load OpenSSL's libcrypto (%s), which clowdr computes SHA-256 with: "
                 "install it (Debian and Ubuntu: libssl3; RHEL and Fedora: openssl-libs)\n",
-                lib ? missing : dlerror());
+                error);
         _exit(127);
     }
 }
@@ -225,6 +231,7 @@ int clowdr_sha256_file(const char *path, uint8_t out[32]) {
     unsigned int len = 32;
     crypto.final(ctx, out, &len);
     crypto.ctx_free(ctx);
+    free(buf);
     close(fd);
     return err;
 }

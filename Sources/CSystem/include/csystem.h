@@ -50,6 +50,12 @@ void *clowdr_sha256_new(void);
 void clowdr_sha256_update(void *ctx, const void *data, size_t n);
 void clowdr_sha256_final(void *ctx, uint8_t out[32]);
 
+/// Loads the first of `names` (library file names) that the dynamic loader finds, and looks up `count` symbols into
+/// `slots`: for libraries clowdr uses only sometimes (libcurl, libcrypto) and so does not link. Returns 0, or -1 with
+/// what failed in `error` (`error_size` bytes).
+int clowdr_load_library(const char *const names[], int name_count, const char *const symbols[], void **const slots[], int count,
+                        char *error, size_t error_size);
+
 /// zlib's CRC-32 of `n` bytes (the checksum S3 verifies for each part uploaded with `x-amz-checksum-crc32`).
 uint32_t clowdr_crc32(const void *data, size_t n);
 
