@@ -9,7 +9,7 @@
 //   clowdr-bench run | query | report                           Local runs, queries and the HTML report.
 //   clowdr-bench ingest [--segments N] [--events-per-segment E]
 //       Ingests N worker segments beside EventLog.append of the same events, then times `clowdr status` (IngestBenchmark.swift).
-//   clowdr-bench slurm [--tasks N] [--follow SECONDS]
+//   clowdr-bench slurm [--tasks N] [--follow SECONDS] [--rounds R]
 //       Submission, following and worker overhead on the Slurm of scripts/slurm/setup.sh (SlurmBenchmark.swift).
 //   clowdr-bench aws                                            S3 and Batch against moto (AWSBenchmark.swift).
 import Foundation

@@ -185,6 +185,14 @@ public struct FinalState: Sendable, Equatable {
 
     /// True when the scheduler says the attempt ended well (its worker's own exit says the rest).
     public var completed: Bool { state == "COMPLETED" || state == "SUCCEEDED" }
+
+    /// An attempt cancelled before it started.
+    public static let notStarted = FinalState(state: "NOT_STARTED", failureClass: .cancelled)
+
+    /// The state of an attempt that the scheduler no longer holds and that its accounting does not list, although
+    /// it lists others of the same submission (Slurm keeps no record of some array elements cancelled before they
+    /// started). Never success.
+    public static let noRecord = "NO RECORD"
 }
 
 /// A scheduler or cloud API that failed after its retries (exit 1), or a request it refused as asked (`usage`).

@@ -117,7 +117,8 @@ public enum BackendRuns {
         cancel: CancellationFlag, factory: EventFactory = EventFactory(), onStart: (Controller) -> Void = { _ in }
     ) throws -> RunSummary {
         let layout = absolute(layout)
-        let plan = try Runs.prepareRerun(layout, mode: mode, dev: dev, options: options, overrides: overrides, factory: factory)
+        let held = mode == .incomplete && o.backend != .local ? try heldByScheduler(layout, on: o, options: options, cancel: cancel) : []
+        let plan = try Runs.prepareRerun(layout, mode: mode, dev: dev, options: options, overrides: overrides, factory: factory, held: held)
         if plan.attempts.isEmpty { return RunSummary(layout: layout, ended: [:], planned: plan.state.tasks.count, launched: 0, rerunMode: mode) }
         let backend = try backend(o, layout: layout, log: plan.log, descriptor: plan.descriptor, options: options, factory: factory, cancel: cancel)
         let controller = Controller(layout: layout, log: plan.log, backend: backend, factory: factory)
@@ -126,6 +127,22 @@ public enum BackendRuns {
             plan.attempts, controller: controller, on: o, options: options, cancel: cancel, planned: plan.state.tasks.count)
         summary.rerunMode = mode
         return summary
+    }
+
+    /// The native ids of the experiment's unfinished attempts on `o`'s backend that its scheduler still holds
+    /// (queued or running): a detached or dead controller makes none of them incomplete. One look at the queue.
+    static func heldByScheduler(_ layout: ExperimentLayout, on o: Options, options: RunOptions, cancel: CancellationFlag) throws -> Set<String> {
+        let log = try EventLog(path: layout.log, mode: .readWrite)
+        _ = try log.ingestNewSegments(in: layout.segments)
+        let ids = try log.projectedTasks().values.compactMap { t in
+            t.latest.flatMap { !$0.state.isTerminal && $0.backend == o.backend.rawValue ? $0.nativeID : nil }
+        }
+        guard !ids.isEmpty else { return [] }
+        let backend = try backend(
+            o, layout: layout, log: log, descriptor: try DescriptorValidator.load(layout.descriptor), options: options, factory: EventFactory(),
+            cancel: cancel)
+        backend.release(Array(Set(ids)))
+        return Set(try backend.queue().keys)
     }
 
     /// Follows an experiment's unfinished attempts again, from any login (after a controller died or detached),
@@ -139,6 +156,8 @@ public enum BackendRuns {
     {
         let layout = absolute(layout)
         let log = try EventLog(path: layout.log, mode: .readWrite)
+        // The submissions (a controller's segment) and what the workers recorded since the last look.
+        _ = try log.ingestNewSegments(in: layout.segments)
         let experiment = try log.projectedState().experiment
         let recorded = experiment?.options ?? [:]
         let name = experiment?.backend ?? "local"
@@ -157,8 +176,14 @@ public enum BackendRuns {
         let controller = Controller(layout: layout, log: log, backend: backend)
         try controller.adoptUnfinished()
         onStart(controller)
-        let results = try follow(controller, cancel: cancel)
-        return summary(layout: layout, results: results, planned: try log.projectedTasks().count)
+        var results = try follow(controller, cancel: cancel)
+        // How every task's latest attempt ended, those that ended before this watch began included.
+        let tasks = try log.projectedTasks()
+        for t in tasks.values {
+            guard let a = t.latest, a.backend == name, a.state.isTerminal, a.state != .cancelled || a.startedAt != nil else { continue }
+            results[AttemptKey(task: t.task, attempt: a.attempt)] = a.state
+        }
+        return summary(layout: layout, results: results, planned: tasks.count)
     }
 
     /// Follows the controller's attempts to their end, then makes the record durable and whole in the log file.
@@ -168,9 +193,11 @@ public enum BackendRuns {
             // Nothing more starts; what runs is stopped and recorded before the error is told.
             cancel.cancel("an error: \(error)")
             try? controller.backend.finish()
+            try? controller.sealSubmissions()
             throw error
         }
         try controller.backend.finish()
+        try controller.sealSubmissions()
         // The log file alone holds every event now (a copy of the folder is complete).
         try controller.log.checkpoint()
         return results
@@ -191,12 +218,15 @@ public enum BackendRuns {
             try controller.submit(plans, resources: { auto?.resolve(o.resources, task: $0.task) ?? o.resources }, how: how)
         } catch {
             try? controller.backend.finish()
+            try? controller.sealSubmissions()
             throw error
         }
         if o.detach {
+            try controller.sealSubmissions()
             try controller.log.checkpoint()
             var s = RunSummary(layout: controller.layout, ended: [:], planned: planned, launched: 0)
-            s.detached = plans.count
+            s.notSubmitted = controller.notSubmitted
+            s.detached = plans.count - s.notSubmitted
             return s
         }
         var s = summary(layout: controller.layout, results: try follow(controller, cancel: cancel), planned: planned)

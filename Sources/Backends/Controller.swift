@@ -54,6 +54,8 @@ public final class Controller: @unchecked Sendable {
     private var submitted: [AttemptKey: (plan: AttemptPlan, resources: [String: String])] = [:]
     /// Attempts given automatically to tasks whose host was reclaimed, by task.
     private var reclaimRetried: [String: Int] = [:]
+    /// The segment this controller records its submissions in, once it recorded one (see `submissionSink`).
+    private var submissionSegment: SegmentWriter?
 
     /// How attempts run on the nodes.
     public struct Submission: Sendable {
@@ -81,6 +83,9 @@ public final class Controller: @unchecked Sendable {
         policy = backend.pollPolicy
     }
 
+    /// Attempts the scheduler would not take yet (its submit limit), waiting to be submitted as earlier ones end.
+    public var notSubmitted: Int { deferred.reduce(0) { $0 + $1.plans.count } }
+
     /// The counts so far, for a progress line.
     public var snapshot: Progress { progressLock.withLock { progress } }
 
@@ -95,14 +100,22 @@ public final class Controller: @unchecked Sendable {
     public func submit(_ plans: [AttemptPlan], resources: (AttemptPlan) -> [String: String], how: Submission) throws {
         submission = how
         progressLock.withLock { progress.total += plans.count }
-        var groups: [[String: String]: [AttemptPlan]] = [:]
-        var order: [[String: String]] = []
+        // Groups in order of first appearance; an attempt with the resources of the one before it (the common
+        // case: the same for all) joins its group without hashing them.
+        var groups: [(resources: [String: String], plans: [AttemptPlan])] = []
+        var index: [[String: String]: Int] = [:]
         for p in plans {
             let r = resources(p)
-            if groups[r] == nil { order.append(r) }
-            groups[r, default: []].append(p)
+            if let last = groups.indices.last, groups[last].resources == r {
+                groups[last].plans.append(p)
+            } else if let i = index[r] {
+                groups[i].plans.append(p)
+            } else {
+                index[r] = groups.count
+                groups.append((r, [p]))
+            }
         }
-        for r in order { try submitGroup(groups[r]!, resources: r) }
+        for g in groups { try submitGroup(g.plans, resources: g.resources) }
     }
 
     /// Submits attempts with the same resources; what the scheduler's submit limit refuses waits in `deferred`.
@@ -144,7 +157,7 @@ public final class Controller: @unchecked Sendable {
     /// Records the submission of attempts the backend accepted (`task_submitted` with their native ids), follows
     /// them, and lets the backend start them.
     func record(_ plans: [AttemptPlan], ids: [String], resources: [String: String]) throws {
-        try log.append(
+        try submissionSink().append(
             zip(plans, ids).map { p, id in
                 factory.make(
                     task: p.task, attempt: p.attempt,
@@ -157,6 +170,29 @@ public final class Controller: @unchecked Sendable {
             if backend.reclaimRetries > 0 { submitted[f] = (p, resources) }
         }
         backend.release(ids)
+    }
+
+    /// Where submissions are recorded: the log itself when the attempts run in this process (the local pool);
+    /// otherwise this controller's own segment, written like a worker's and ingested with the workers' segments
+    /// (by this controller's next look, or by the next command that reads the experiment). A segment line costs a
+    /// few microseconds where a row of the log, with its projection, costs some thirty: submitting 10,000 attempts
+    /// then takes about as long as the scheduler takes to accept them.
+    func submissionSink() throws -> any EventSink {
+        guard backend.recordsThroughSegments else { return log }
+        if let submissionSegment { return submissionSegment }
+        do { try FileManager.default.createDirectory(atPath: layout.segments, withIntermediateDirectories: true) } catch {
+            throw BackendError("cannot create \(layout.segments): \(error)", code: "backend.io")
+        }
+        // An id from the experiment's id source: a later controller's segment sorts after an earlier one's.
+        let token = factory.ids.next(at: factory.clock.now()).text
+        let segment = try SegmentWriter(path: layout.controllerSegment(token))
+        submissionSegment = segment
+        return segment
+    }
+
+    /// Seals this controller's segment (it records nothing more in it): readers stop looking at it once read.
+    public func sealSubmissions() throws {
+        try submissionSegment?.seal()
     }
 
     /// Follows the attempts already in the log that have this backend and no final word (after `clowdr watch`).
@@ -331,6 +367,11 @@ public final class Controller: @unchecked Sendable {
                 } else if waited >= policy.segmentGrace {
                     // No accounting on this cluster: what slurmstepd wrote, else an unknown end (never success).
                     final = backend.finalWithoutAccounting(id) ?? FinalState(state: "UNKNOWN", failureClass: .unknown)
+                }
+                if cancelling, final?.state == FinalState.noRecord, follower.attempt(f.attempt, of: f.task)?.startedAt == nil,
+                    waited >= policy.segmentGrace
+                {
+                    final = FinalState.notStarted  // this controller cancelled it, and it never started
                 }
                 let workerCancelled = follower.attempt(f.attempt, of: f.task)?.state == .cancelled
                 if final == nil && workerCancelled && waited >= policy.segmentGrace {

@@ -22,7 +22,12 @@ extension FinalState {
             let place = scheduler == "Slurm" ? "partition" : "compute environment"
             return "\(who): can never start as asked (\(state)); change its resources or the \(place)"
         case .cancelled: return state == "NOT_STARTED" ? "\(who): cancelled before it started" : "\(who): cancelled (\(state))"
-        case .unknown: return "\(who): \(scheduler) says \(state); its worker recorded no exit, so it is not taken for success"
+        case .unknown:
+            if state == FinalState.noRecord {
+                return
+                    "\(who): \(scheduler) no longer holds it and its accounting has no record of it (as for an array element cancelled before it started); its worker recorded no start or exit, so it is not taken for success: rerun failed runs it again"
+            }
+            return "\(who): \(scheduler) says \(state); its worker recorded no exit, so it is not taken for success"
         case .appError:
             let how = exitCode.map { "exit \($0)" } ?? signal.map { "signal \($0)" } ?? state
             return "\(who): ended \(how) (\(state)) without its worker's exit record; see its \(scheduler) output"

@@ -187,10 +187,17 @@ public struct RawEvent: Sendable, Equatable {
     public var ndjsonLine: String {
         var out: [UInt8] = []
         out.reserveCapacity(payload.utf8.count + 160)
+        writeNDJSONLine(into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the event's segment line (without the newline) to `out` (which grows as arrays do: reserving room
+    /// line by line would copy the whole buffer at every line).
+    public func writeNDJSONLine(into out: inout [UInt8]) {
         out.append(contentsOf: #"{"id":"#.utf8)
         JSONWriter.writeString(id, into: &out)
         out.append(contentsOf: #","time":""#.utf8)
-        out.append(contentsOf: time.iso8601.utf8)
+        time.writeISO8601(into: &out)
         out.append(contentsOf: #"","task":"#.utf8)
         if let task { JSONWriter.writeString(task, into: &out) } else { out.append(contentsOf: "null".utf8) }
         out.append(contentsOf: #","attempt":"#.utf8)
@@ -202,7 +209,6 @@ public struct RawEvent: Sendable, Equatable {
         out.append(contentsOf: #","payload":"#.utf8)
         out.append(contentsOf: payload.utf8)
         out.append(UInt8(ascii: "}"))
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Reads one segment line. Throws a message that says which field is wrong.

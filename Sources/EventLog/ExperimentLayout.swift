@@ -24,6 +24,12 @@ public struct ExperimentLayout: Sendable {
     /// Where workers on other machines write their events (`*.ndjson`), which every command that reads the
     /// experiment ingests first.
     public var segments: String { directory + "/segments" }
+    /// The segment in which a controller records what it submitted to a scheduler (`task_submitted`), `token`
+    /// naming the controller: `segments/controller-<token>.ndjson`. Ingest reads such segments before the
+    /// workers', so an attempt's submission comes before its start in the log.
+    public func controllerSegment(_ token: String) -> String { segments + "/" + ExperimentLayout.controllerSegmentPrefix + token + ".ndjson" }
+    /// `controller-`: how the name of a controller's segment begins.
+    public static let controllerSegmentPrefix = "controller-"
     /// The folder of every task's files.
     public var tasks: String { directory + "/" + ExperimentLayout.tasksFolder }
     public func invocation(_ task: String) -> String { tasks + "/" + ExperimentLayout.invocationName(task) }

@@ -194,7 +194,7 @@ extension EventLog {
                 guard stat(folder + "/" + name, &file) == 0, Self.hasNews(file, size) else { continue }
                 look.pending.append((folder + "/" + name, key))
             }
-            look.pending.sort { $0.path < $1.path }
+            look.pending.sort(by: Self.ingestOrder)
             return look
         }
         var (look, whole) = try lookAtEveryFile(in: folder, prefix: prefix)
@@ -224,8 +224,15 @@ extension EventLog {
             if let known = sizes![prefix + name], !Self.hasNews(info, known) { continue }
             found.pending.append((folder + "/" + name, prefix + name))
         }
-        found.pending.sort { $0.path < $1.path }
+        found.pending.sort(by: Self.ingestOrder)
         return (found, whole)
+    }
+
+    /// The order in which segments are ingested: controllers' segments (submissions) first, then by path.
+    static func ingestOrder(_ a: (path: String, key: String), _ b: (path: String, key: String)) -> Bool {
+        func isController(_ path: String) -> Bool { (path as NSString).lastPathComponent.hasPrefix(ExperimentLayout.controllerSegmentPrefix) }
+        let (ca, cb) = (isController(a.path), isController(b.path))
+        return ca != cb ? ca : a.path < b.path
     }
 
     /// Whether a segment holds something its bookkeeping row lacks: more bytes, another file (a different inode;

@@ -48,13 +48,12 @@ public final class SegmentWriter: EventSink, @unchecked Sendable {
     deinit { close(fd) }
 
     public func append(_ events: [Event]) throws {
-        var text = ""
+        var bytes: [UInt8] = []
         for e in events {
-            text += try e.raw().ndjsonLine
-            text += "\n"
+            try e.raw().writeNDJSONLine(into: &bytes)
+            bytes.append(UInt8(ascii: "\n"))
         }
         try lock.withLock {
-            var bytes = Array(text.utf8)
             var offset = 0
             while offset < bytes.count {
                 let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }

@@ -27,6 +27,13 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
     /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
     public var iso8601: String {
+        var out: [UInt8] = []
+        writeISO8601(into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `YYYY-MM-DDTHH:MM:SS.ffffffZ` to `out`, digit by digit (no string is made: a segment line holds one).
+    public func writeISO8601(into out: inout [UInt8]) {
         var us = microseconds % 1_000_000
         var secs = microseconds / 1_000_000
         if us < 0 {
@@ -40,11 +47,34 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
             days -= 1
         }
         let (y, m, d) = Timestamp.civil(fromDays: days)
-        func pad(_ v: Int64, _ n: Int) -> String {
-            let s = String(v)
-            return s.count >= n ? s : String(repeating: "0", count: n - s.count) + s
+        func put2(_ v: Int64) {
+            out.append(UInt8(ascii: "0") + UInt8(v / 10))
+            out.append(UInt8(ascii: "0") + UInt8(v % 10))
         }
-        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(rem / 3600, 2)):\(pad(rem / 60 % 60, 2)):\(pad(rem % 60, 2)).\(pad(us, 6))Z"
+        if y >= 0 && y <= 9999 {
+            put2(y / 100)
+            put2(y % 100)
+        } else {
+            // Years outside 0...9999, as the text form always wrote them: zeros before the sign and digits.
+            let text = String(y)
+            for _ in text.utf8.count..<max(4, text.utf8.count) { out.append(UInt8(ascii: "0")) }
+            out.append(contentsOf: text.utf8)
+        }
+        out.append(UInt8(ascii: "-"))
+        put2(m)
+        out.append(UInt8(ascii: "-"))
+        put2(d)
+        out.append(UInt8(ascii: "T"))
+        put2(rem / 3600)
+        out.append(UInt8(ascii: ":"))
+        put2(rem / 60 % 60)
+        out.append(UInt8(ascii: ":"))
+        put2(rem % 60)
+        out.append(UInt8(ascii: "."))
+        put2(us / 10_000)
+        put2(us / 100 % 100)
+        put2(us % 100)
+        out.append(UInt8(ascii: "Z"))
     }
 
     public var description: String { iso8601 }

@@ -68,6 +68,17 @@ public struct JSONWriter: Sendable {
     /// Appends `s` as a JSON string literal, escaping quotes, backslashes and control characters.
     public static func writeString(_ s: String, into out: inout [UInt8], asciiOnly: Bool = false) {
         out.append(0x22)
+        // Most strings (ids, names, paths) need no escape: copied in one go.
+        var s = s
+        let plain = s.withUTF8 { u in
+            guard !u.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || (asciiOnly && $0 >= 0x80) }) else { return false }
+            out.append(contentsOf: u)
+            return true
+        }
+        if plain {
+            out.append(0x22)
+            return
+        }
         if asciiOnly {
             for u in s.utf16 {
                 if u < 0x80 {

@@ -44,6 +44,8 @@ public struct RunSummary: Sendable {
     public var rerunMode: RerunMode?
     /// Submitted to a scheduler and not followed (`--detach`): how many attempts.
     public var detached = 0
+    /// Detached, the attempts the scheduler would not take yet (its per-user submit limit): not submitted.
+    public var notSubmitted = 0
 
     public init(layout: ExperimentLayout, ended: [String: AttemptState], planned: Int, launched: Int, rerunMode: RerunMode? = nil) {
         self.layout = layout
@@ -86,10 +88,16 @@ public enum Runs {
 
     /// Selects and prepares a rerun: writes the missing invocation files and records `rerun_requested` when
     /// anything is selected (nothing is recorded otherwise).
+    ///
+    /// `held`: the native ids of attempts a scheduler still holds (queued or running); their tasks are not
+    /// incomplete, whatever became of the controller that submitted them.
     public static func prepareRerun(
-        _ layout: ExperimentLayout, mode: RerunMode, dev: Bool, options: RunOptions, overrides: [String: String], factory: EventFactory
+        _ layout: ExperimentLayout, mode: RerunMode, dev: Bool, options: RunOptions, overrides: [String: String], factory: EventFactory,
+        held: Set<String> = []
     ) throws -> RerunPlan {
         let log = try EventLog(path: layout.log, mode: .readWrite)
+        // What the controllers and workers recorded in segments since the last look.
+        _ = try log.ingestNewSegments(in: layout.segments)
         let state = try log.replay()
         // Only one controller drives an experiment at a time.
         if let c = latestController(state), c.pid != getpid() || c.host != HostInfo.hostname, HostInfo.isAlive(c),
@@ -99,7 +107,7 @@ public enum Runs {
                 "experiment \(layout.id) is being run by pid \(c.pid) on \(c.host); wait for it to end, or stop it, before a rerun",
                 code: "run.controller_alive", usage: false)
         }
-        var selected = state.select(mode)
+        var selected = state.select(mode) { t in t.latest?.nativeID.map(held.contains) ?? false }
         if dev { selected = Array(selected.prefix(1)) }
         let d = try DescriptorValidator.load(layout.descriptor)
         var plan = RerunPlan(log: log, state: state, descriptor: d, selected: selected, attempts: [])

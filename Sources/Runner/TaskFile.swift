@@ -135,9 +135,18 @@ public enum Worker {
     /// The map of an array whose element i runs `elements[i]` (attempts as `TASK:ATTEMPT` items), every attempt
     /// with the settings of `template`.
     public static func arrayMap(template: TaskFile, elements: [[(task: String, attempt: Int)]]) -> String {
-        var text = template.json(withAttempt: false, indent: nil) + "\n"
-        for e in elements { text += e.map { "\($0.task):\($0.attempt)" }.joined(separator: " ") + "\n" }
-        return text
+        var bytes = Array(template.json(withAttempt: false, indent: nil).utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        for e in elements {
+            for (i, item) in e.enumerated() {
+                if i > 0 { bytes.append(UInt8(ascii: " ")) }
+                bytes.append(contentsOf: item.task.utf8)
+                bytes.append(UInt8(ascii: ":"))
+                bytes.append(contentsOf: String(item.attempt).utf8)
+            }
+            bytes.append(UInt8(ascii: "\n"))
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Runs every attempt, one after the other; returns how each ended.

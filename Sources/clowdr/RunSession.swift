@@ -26,8 +26,13 @@ enum RunSession {
 
 /// What happened, counted: the attempts that ran by how they ended, and the tasks never started.
 func summaryLine(_ summary: RunSummary, stoppedBy reason: String?) -> String {
-    if summary.detached > 0 {
-        return "\(summary.detached) attempts submitted; follow them with: clowdr watch \(summary.layout.directory)"
+    if summary.detached > 0 || summary.notSubmitted > 0 {
+        var line = "\(summary.detached) attempts submitted; follow them with: clowdr watch \(summary.layout.directory)"
+        if summary.notSubmitted > 0 {
+            line +=
+                "\n\(summary.notSubmitted) attempts not submitted: the scheduler's submit limit is reached; submit them once earlier ones have ended with: clowdr rerun incomplete \(summary.layout.directory)"
+        }
+        return line
     }
     if summary.launched == 0 {
         if let mode = summary.rerunMode {

@@ -16,6 +16,12 @@ struct EventModelTests {
         #expect(Timestamp(microseconds: 0).iso8601 == "1970-01-01T00:00:00.000000Z")
         #expect(Timestamp(microseconds: -1).iso8601 == "1969-12-31T23:59:59.999999Z")
         #expect(Timestamp(iso8601: "2024-02-29T00:00:00Z")?.iso8601 == "2024-02-29T00:00:00.000000Z")
+        // Any time from year 1 to 9999 reads back as written.
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let t = Timestamp(microseconds: Int64.random(in: -62_135_596_800_000_000...253_402_300_799_999_999, using: &rng))
+            #expect(Timestamp(iso8601: t.iso8601) == t, "\(t.microseconds)")
+        }
         for bad in ["", "2026-11-22", "2026-13-01T00:00:00Z", "2026-11-22T18:27:19", "2026-11-22T18:27:19.Z", "x026-11-22T18:27:19Z"] {
             #expect(Timestamp(iso8601: bad) == nil, "\(bad)")
         }

@@ -227,3 +227,29 @@ struct IngestTests {
         #expect(report.ok && report.unknownEvents == 1)
     }
 }
+
+extension IngestTests {
+    @Test("a controller's segment (its submissions) is ingested before the workers' segments, whatever their names")
+    func controllerSegmentFirst() throws {
+        let dir = try TestSupport.temporaryDirectory("controller-first")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let layout = ExperimentLayout(directory: dir)
+        try FileManager.default.createDirectory(atPath: layout.segments, withIntermediateDirectories: true)
+        var planned = Script()
+        planned.plan("1")
+        let log = try EventLog(path: layout.log, mode: .create)
+        try log.append(planned.events)
+        // The worker's segment sorts first by name ("a..." < "controller-..."), and was written after.
+        var controller = Script()
+        controller.submit("1", 1)
+        var worker = Script()
+        worker.start("1", 1)
+        worker.exit("1", 1, code: 0)
+        _ = try segment(
+            controller.events, in: layout.segments, name: (layout.controllerSegment("01M8SNGNJE8KJ7VNNTAHB36MV6") as NSString).lastPathComponent)
+        _ = try segment(worker.events, in: layout.segments, name: "a-node-1.ndjson")
+        #expect(try log.ingestNewSegments(in: layout.segments).inserted == 3)
+        #expect(try log.events().compactMap(\.knownType) == [.taskPlanned, .taskSubmitted, .taskStarted, .taskExited])
+        #expect(try log.replay().tasks["1"]?.state == .succeeded && log.fsck().ok)
+    }
+}

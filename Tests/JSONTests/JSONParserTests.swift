@@ -34,6 +34,16 @@ struct JSONParserTests {
         #expect(JSONWriter().string(v) == #"["a\"b\\c/d\n\t","é😀","é😀"]"#)
         #expect(JSONWriter(asciiOnly: true).string(.string("é😀")) == #""\u00e9\ud83d\ude00""#)
         #expect(JSONWriter().string(.string("\u{1}")) == #""\u0001""#)
+        // Plain strings are copied whole, others escaped byte by byte: both read back as they were.
+        for text in ["", "plain", "sub-01_ses-2/anat", "é😀", "tab\there", "q\"", "b\\", "\u{7f}", "\u{1f}x", String(repeating: "a", count: 300)] {
+            var out: [UInt8] = []
+            JSONWriter.writeString(text, into: &out)
+            #expect(try JSONParser.parse(String(decoding: out, as: UTF8.self)).stringValue == text, "\(text)")
+            out.removeAll()
+            JSONWriter.writeString(text, into: &out, asciiOnly: true)
+            let ascii = try JSONParser.parse(String(decoding: out, as: UTF8.self)).stringValue
+            #expect(out.allSatisfy { $0 < 0x80 } && ascii == text, "\(text)")
+        }
     }
 
     @Test("pretty output indents like Python's json.dumps(indent=4)")

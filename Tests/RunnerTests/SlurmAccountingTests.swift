@@ -57,3 +57,28 @@ extension SlurmAccountingTests {
         #expect(early?.settled == false && early?.state == "FAILED", "\(String(describing: early))")
     }
 }
+
+extension SlurmAccountingTests {
+    @Test("an element its array's records do not list (slurmdbd kept none) is asked for again, then ends as no record: never success")
+    func elementWithoutRecord() throws {
+        // Slurm 22.05, an array of 1,000 cancelled while pending: the array's record lists only some of its elements.
+        let text = "4100_[52,79,108]|CANCELLED by 0|0:0|00:00:00|00:00:00||80M|UNLIMITED\n4100_3|COMPLETED|0:0|00:00:01|00:00.100||80M|UNLIMITED\n"
+        let finals = SlurmAccounting.finals(of: ["4100_79", "4100_500", "4101_0"], in: SlurmAccounting.parse(text), output: { _ in "" })
+        #expect(finals["4100_79"]?.failureClass == .cancelled && finals["4100_79"]?.settled == true)
+        let missing = try #require(finals["4100_500"])
+        #expect(missing.state == FinalState.noRecord && missing.failureClass == .unknown && !missing.settled && !missing.completed)
+        #expect(missing.reason(task: "500", labels: "", scheduler: "Slurm").contains("no record"))
+        // An array sacct does not know at all may be on its way to slurmdbd: nothing is said of it yet.
+        #expect(finals["4101_0"] == nil)
+    }
+
+    @Test("Slurm's commands print an array's element list whole (SLURM_BITSTR_LEN=0), and run without env in between")
+    func commandEnvironment() throws {
+        let out = try SlurmCommands().once("env", [])
+        #expect(out.status == 0)
+        #expect(out.stdout.split(separator: "\n").contains("SLURM_BITSTR_LEN=0"))
+        #expect(SlurmCommands.onPath("env") != nil && SlurmCommands.onPath("no-such-command-\(getpid())") == nil)
+        let missing = try SlurmCommands().once("no-such-command-\(getpid())", [])
+        #expect(missing.status != 0 && missing.stderr.contains("no-such-command"))
+    }
+}

@@ -428,6 +428,20 @@ struct SlurmTests {
             let once = try rows(
                 dir, "SELECT task, sum(type = 'task_submitted'), sum(type = 'task_started') FROM events GROUP BY task HAVING task IS NOT NULL")
             #expect(once.count == 10 && once.allSatisfy { $0[1].int64 == 1 && $0[2].int64 == 1 }, "each task submitted and run once: \(once)")
+            // Detached, what the limit refuses is said, not dropped: rerun incomplete submits it once watch has
+            // followed the rest to their end.
+            let detached = try clowdr([
+                "run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--provdir", dir + "/prov2", "--detach",
+            ])
+            let said = detached.stdout.split(separator: "\n")
+            func count(_ words: String) -> Int { said.first { $0.contains(words) }.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0 }
+            let (submitted, waiting) = (count("attempts submitted"), count("attempts not submitted"))
+            #expect(
+                detached.status == 0 && submitted > 0 && waiting > 0 && submitted + waiting == 10 && said.last?.contains("rerun incomplete") == true,
+                "\(detached.stdout) \(detached.stderr)")
+            #expect(try clowdr(["watch", dir + "/prov2"]).stdout.contains("\(submitted) attempts: \(submitted) succeeded"))
+            let rest = try clowdr(["rerun", "incomplete", dir + "/prov2", "--backend", "slurm", "-w", dir])
+            #expect(rest.stdout.contains("\(waiting) attempts: \(waiting) succeeded"), "\(rest.stdout) \(rest.stderr)")
         }
     }
 
@@ -476,5 +490,21 @@ struct SlurmTests {
         #expect(names.contains("lab-"), "the jobs are named after --jobname: \(names)")
         let watch = try clowdr(["watch", dir + "/prov2"])
         #expect(watch.status == 1 && watch.stdout.contains("3 attempts: 2 succeeded, 1 failed"), "\(watch.stdout) \(watch.stderr)")
+    }
+
+    @Test("rerun incomplete while a detached experiment's elements still wait or run: Slurm holds them, nothing is run twice")
+    func rerunWhileHeld() throws {
+        let dir = try project("sleep 6; exit [K]", [0, 0, 0])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let detached = try clowdr([
+            "run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--throttle", "1", "--provdir", dir + "/prov", "--detach",
+        ])
+        #expect(detached.status == 0, "\(detached.stdout) \(detached.stderr)")
+        // The controller is gone; Slurm holds the three (one running, two waiting behind the throttle).
+        let rerun = try clowdr(["rerun", "incomplete", dir + "/prov", "--backend", "slurm", "-w", dir])
+        #expect(rerun.status == 0 && !rerun.stdout.contains("submitted"), "\(rerun.stdout) \(rerun.stderr)")
+        let watch = try clowdr(["watch", dir + "/prov"])
+        #expect(watch.status == 0 && watch.stdout.contains("3 attempts: 3 succeeded"), "\(watch.stdout) \(watch.stderr)")
+        #expect(try attempts(dir).values.allSatisfy { $0.attempt == 1 && $0.state == "succeeded" }, "one attempt each")
     }
 }

@@ -105,7 +105,7 @@ public final class LocalBackend: Backend, @unchecked Sendable {
                 continue
             }
             if cancelled.cancelledBecause != nil {
-                end(id, Self.notStarted)
+                end(id, FinalState.notStarted)
                 condition.unlock()
                 continue
             }
@@ -127,8 +127,6 @@ public final class LocalBackend: Backend, @unchecked Sendable {
         endedSinceLastWait = true
         condition.broadcast()
     }
-
-    static let notStarted = FinalState(state: "NOT_STARTED", failureClass: .cancelled)
 
     /// What the pool saw of an attempt that ran (its worker recorded the details).
     static func final(_ state: TaskState) -> FinalState {
@@ -168,7 +166,7 @@ public final class LocalBackend: Backend, @unchecked Sendable {
         condition.withLock {
             for id in ids {
                 switch slots[id] {
-                case .staged?, .queued?: end(id, Self.notStarted)
+                case .staged?, .queued?: end(id, FinalState.notStarted)
                 case .running(let flag)?: flag.cancel(cancelled.cancelledBecause ?? "cancelled")
                 default: break
                 }

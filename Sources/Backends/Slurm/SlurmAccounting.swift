@@ -47,6 +47,7 @@ public enum SlurmAccounting {
     /// The final word on each element `A_T` of `ids`, from sacct's parsed records, refined by its Slurm output.
     static func finals(of ids: [String], in all: [String: FinalState], output: (String) -> String) -> [String: FinalState] {
         var answer: [String: FinalState] = [:]
+        let arrays = Set(all.keys.map { $0.split(separator: "_").first.map(String.init) ?? $0 })
         for id in ids {
             if let f = all[id] {
                 answer[id] = refine(f, output: output(id))
@@ -56,6 +57,11 @@ public enum SlurmAccounting {
                 // A record of `A` that ran is an element not yet listed under its own id (a one-element array read
                 // early): not settled, so asked again.
                 answer[id] = (rest.wallTime ?? 0) > 0 ? unsettled(refine(rest, output: output(id))) : rest
+            } else if let array = id.split(separator: "_").first, arrays.contains(String(array)) {
+                // sacct knows the array but not this element: slurmdbd keeps no record of some elements cancelled
+                // before they started (Slurm 22.05: the array's record lists only part of them). Asked again until
+                // the controller's patience ends (a record may lag), then recorded as such: never success.
+                answer[id] = unsettled(FinalState(state: FinalState.noRecord, failureClass: .unknown))
             }
         }
         return answer

@@ -81,46 +81,75 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
     }
 
     public func submit(_ batch: SubmissionBatch, accepted: (Range<Int>, [String]) throws -> Void) throws {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: segments, withIntermediateDirectories: true)
+        try makeFolder(folder)
+        try makeFolder(segments)
         // Elements: groupBy attempts each, run one after another; arrays: up to MaxArraySize elements each.
         let perArray = max(1, try maxArraySize()) * batch.groupBy
-        for start in stride(from: 0, to: batch.attempts.count, by: perArray) {
-            let attempts = start..<min(start + perArray, batch.attempts.count)
-            let elements = stride(from: attempts.lowerBound, to: attempts.upperBound, by: batch.groupBy).map {
-                batch.attempts[$0..<min($0 + batch.groupBy, attempts.upperBound)].map { ($0.task, $0.attempt) }
+        let parts = stride(from: 0, to: batch.attempts.count, by: perArray).map { $0..<min($0 + perArray, batch.attempts.count) }
+        // Each array's files are written while the array before it is being submitted.
+        var next: Prefetched<PreparedArray>? = parts.first.map { first in Prefetched { try self.prepareArray(first, of: batch) } }
+        for (i, attempts) in parts.enumerated() {
+            let array = try next!.value()
+            next = i + 1 < parts.count ? Prefetched { try self.prepareArray(parts[i + 1], of: batch) } : nil
+            do {
+                let job = try submitArray(array, batch: batch)
+                try accepted(attempts, attempts.map { "\(job)_\(($0 - attempts.lowerBound) / batch.groupBy)" })
+            } catch {
+                (try? next?.value())?.remove()  // the next array's files, never submitted
+                throw error
             }
-            let job = try submitArray(elements, batch: batch)
-            try accepted(attempts, attempts.map { "\(job)_\(($0 - attempts.lowerBound) / batch.groupBy)" })
         }
     }
 
-    /// Submits one array whose element `i` runs the attempts `elements[i]`; returns its job id. Before a retry
-    /// it looks for the array by its token: sbatch may have been accepted even though its answer was lost.
-    func submitArray(_ elements: [[(task: String, attempt: Int)]], batch: SubmissionBatch) throws -> String {
+    /// The files of one array, written before it is submitted.
+    struct PreparedArray: Sendable {
+        /// Names the array's files and goes as its comment: how a retry finds an array already accepted.
+        var token: String
+        var elements: Int
+        var map: String
+        var script: String
+
+        func remove() {
+            unlink(map)
+            unlink(script)
+        }
+    }
+
+    /// Writes the map and the script of an array running the attempts `attempts` of `batch`, `batch.groupBy`
+    /// attempts per element: element `i` of the map runs its line `i`.
+    func prepareArray(_ attempts: Range<Int>, of batch: SubmissionBatch) throws -> PreparedArray {
+        let elements = stride(from: attempts.lowerBound, to: attempts.upperBound, by: batch.groupBy).map {
+            batch.attempts[$0..<min($0 + batch.groupBy, attempts.upperBound)].map { ($0.task, $0.attempt) }
+        }
         let token = "\(layout.id)-\(UUID().uuidString.prefix(8).lowercased())"
-        let map = "\(folder)/\(token).map"
-        let script = "\(folder)/\(token).sh"
-        try write(Worker.arrayMap(template: batch.worker, elements: elements), to: map)
+        let array = PreparedArray(token: token, elements: elements.count, map: "\(folder)/\(token).map", script: "\(folder)/\(token).sh")
+        try write(Worker.arrayMap(template: batch.worker, elements: elements), to: array.map)
         let segment = "\(segments)/slurm-${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.ndjson"
         try write(
             """
             #!/bin/sh
             # clowdr: one element of an array of experiment \(layout.id): the attempts of element $SLURM_ARRAY_TASK_ID of the map.
-            exec \(Self.quote(clowdr)) task --array \(Self.quote(map)) --events "\(segment)"
+            exec \(Self.quote(clowdr)) task --array \(Self.quote(array.map)) --events "\(segment)"
 
-            """, to: script)
-        chmod(script, 0o755)
+            """, to: array.script)
+        chmod(array.script, 0o755)
+        return array
+    }
+
+    /// Submits a prepared array; returns its job id. Before a retry it looks for the array by its token: sbatch
+    /// may have been accepted even though its answer was lost.
+    func submitArray(_ array: PreparedArray, batch: SubmissionBatch) throws -> String {
+        let token = array.token
         var arguments = [
             "--parsable", "--job-name=\(jobName)", "--comment=\(token)",
-            "--array=0-\(elements.count - 1)" + (batch.throttle > 0 ? "%\(batch.throttle)" : ""),
+            "--array=0-\(array.elements - 1)" + (batch.throttle > 0 ? "%\(batch.throttle)" : ""),
             "--output=\(folder)/%A_%a.out", "--chdir=\(layout.directory)",
             // Slurm's own requeue (after a node failure or a preemption) would run the element again as the same
             // attempt; instead the attempt ends with Slurm's word (node_fail, preempted) and a rerun gives a new one.
             "--no-requeue",
         ]
         arguments += Self.options(batch.resources)
-        arguments.append(script)
+        arguments.append(array.script)
         let out = try commands.run("sbatch", arguments) { try self.alreadySubmitted(token) }
         guard out.status == 0 else {
             let text = out.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -131,7 +160,7 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
                 throw BackendError("sbatch: \(text)", code: "slurm.submit_limit")
             }
             throw BackendError(
-                "sbatch refused the array (\(elements.count) elements): \(text)", code: "slurm.submit_failed",
+                "sbatch refused the array (\(array.elements) elements): \(text)", code: "slurm.submit_failed",
                 usage: !SlurmCommands.isTransient(out))
         }
         guard let id = out.stdout.split(separator: ";").first?.trimmingCharacters(in: .whitespacesAndNewlines), !id.isEmpty else {
@@ -151,11 +180,12 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
         return nil
     }
 
-    /// Pending reasons that mean a job can never start as asked.
+    /// Pending reasons that mean a job can never start as asked. Not ReqNodeNotAvail: nodes drained, down or
+    /// reserved for maintenance come back, and the jobs waiting for them start then.
     static let hopeless = [
         "PartitionNodeLimit", "PartitionTimeLimit", "BadConstraints", "InvalidAccount", "InvalidQOS", "QOSMaxMemoryPerJob",
         "QOSMaxCpuPerJobLimit", "QOSMaxWallDurationPerJobLimit", "AssocMaxWallDurationPerJobLimit", "AccountNotAllowed", "PartitionConfig",
-        "ReqNodeNotAvail", "MaxMemPerLimit", "DependencyNeverSatisfied",
+        "MaxMemPerLimit", "DependencyNeverSatisfied",
     ]
 
     public func queue() throws -> [String: QueueState] {
@@ -203,6 +233,14 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
         guard !ids.isEmpty else { return }
         let out = try commands.run("scancel", ids)
         if out.status != 0 { throw BackendError("scancel failed: \(out.stderr)", code: "slurm.cancel_failed") }
+    }
+
+    /// Makes a folder of the experiment if it is not there.
+    func makeFolder(_ path: String) throws {
+        guard mkdir(path, 0o755) != 0, errno != EEXIST else { return }
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw BackendError("cannot create \(path): \(error)", code: "slurm.io")
+        }
     }
 
     func write(_ text: String, to path: String) throws {

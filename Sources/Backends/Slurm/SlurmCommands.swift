@@ -23,11 +23,11 @@ public struct SlurmCommands: Sendable {
     /// Runs `command ARGS` once.
     public func once(_ command: String, _ arguments: [String]) throws -> Output {
         let p = Process()
-        if let bin {
-            p.executableURL = URL(fileURLWithPath: bin + "/" + command)
+        if let path = bin.map({ $0 + "/" + command }) ?? Self.onPath(command) {
+            p.executableURL = URL(fileURLWithPath: path)
             p.arguments = arguments
         } else {
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")  // says what is missing
             p.arguments = [command] + arguments
         }
         let out = Pipe()
@@ -35,6 +35,11 @@ public struct SlurmCommands: Sendable {
         p.standardOutput = out
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
+        // An array's element list in full (`A_[3,9,27,...]`): Slurm cuts it at 64 characters otherwise, and the
+        // elements past the cut would never get their final word.
+        var environment = ProcessInfo.processInfo.environment
+        environment["SLURM_BITSTR_LEN"] = "0"
+        p.environment = environment
         // Told at once when the child ends (waitUntilExit looks only every 50 ms: 5 times sbatch's own time here).
         let ended = DispatchSemaphore(value: 0)
         p.terminationHandler = { _ in ended.signal() }
@@ -57,6 +62,16 @@ public struct SlurmCommands: Sendable {
         return Output(
             status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self),
             seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+    }
+
+    /// Where `command` is on the PATH (executed straight, not through `env`: one exec fewer for every sbatch,
+    /// squeue and sacct); nil when it is not there.
+    static func onPath(_ command: String) -> String? {
+        for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
+            let path = "\(folder)/\(command)"
+            if access(path, X_OK) == 0 { return path }
+        }
+        return nil
     }
 
     /// Whether a failed command may succeed if tried again (the controller or its database is away or busy).
