@@ -1,5 +1,6 @@
 import AWS
 import Foundation
+import JSON
 import SQLite
 import TestSupport
 import Testing
@@ -291,5 +292,37 @@ struct CloudImageTests {
         _ = try TestSupport.run("/usr/bin/podman", ["rmi", tag], environment: env)
         let missing = try TestSupport.run(clowdr, ["cloud", "image", "--from", "x", "--tag", "y", "--dist", "/nowhere"], environment: env)
         #expect(missing.status == 2 && missing.stderr.contains("not a clowdr dist install"), "\(missing.stderr)")
+    }
+}
+
+extension AWSBatchTests {
+    /// A task that failed after holding 60 MB, rerun with `memory:auto`: the rerun asks for 1.5 times the peak
+    /// the record holds, and the job Batch runs has that memory (its job definition's MEMORY).
+    @Test("memory:auto from the record: a failed task's rerun asks Batch for 1.5x its recorded peak, and its job gets it")
+    func memoryAuto() throws {
+        try ready()
+        let dir = try behaviour.project("dd if=/dev/zero bs=60M count=1 2>/dev/null | (sleep 2; wc -c >/dev/null); exit [K]", [3])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try behaviour.clowdr(behaviour.runArguments(dir))
+        #expect(run.status == 1 && run.stdout.contains("1 attempts: 1 failed"), "\(run.stdout) \(run.stderr)")
+        let peak = try behaviour.rows(dir, "SELECT peak_rss FROM attempts WHERE attempt = 1").first?.first?.int64 ?? 0
+        #expect(peak > 60 << 20, "dd's 60 MB buffer recorded: \(peak)")
+        let rerun = try behaviour.clowdr(["rerun", "failed", dir + "/prov", "-w", dir, "--clusterargs", "memory:auto"] + behaviour.arguments(dir))
+        #expect(rerun.status == 1 && rerun.stdout.contains("1 attempts: 1 failed"), "\(rerun.stdout) \(rerun.stderr)")
+        let mib = Int((Double(peak) * 1.5 / 1_048_576).rounded(.up))
+        let submitted = try behaviour.rows(
+            dir,
+            "SELECT json_extract(payload, '$.resources.memory'), json_extract(payload, '$.native_id') FROM events WHERE type = 'task_submitted' AND attempt = 2"
+        )
+        #expect(submitted.first?[0].string == "\(mib)M", "\(submitted)")
+        let job = try #require(submitted.first?[1].string?.split(separator: ":").first.map(String.init))
+        // The job's definition (clowdr registers one per image and resources) asks Batch for that memory.
+        let batch = BatchClient(configuration: BatchMoto.configuration)
+        let described = try batch.call("DescribeJobs", ["jobs": [.string(job)]], resource: job)
+        let definition = try #require(described["jobs"]?.arrayValue?.first?["jobDefinition"]?.stringValue, "\(described)")
+        let definitions = try batch.call("DescribeJobDefinitions", ["jobDefinitions": [.string(definition)]], resource: definition)
+        let requirements = definitions["jobDefinitions"]?.arrayValue?.first?["containerProperties"]?["resourceRequirements"]?.arrayValue ?? []
+        let memory = requirements.first { $0["type"]?.stringValue == "MEMORY" }?["value"]?.stringValue
+        #expect(memory == String(mib), "the job definition's resources: \(requirements)")
     }
 }
