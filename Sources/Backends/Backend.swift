@@ -136,6 +136,23 @@ public struct SubmissionBatch: Sendable {
         self.resources = resources
         self.throttle = throttle
     }
+
+    /// The attempts split into jobs (arrays) of at most `maxElements` elements of `groupBy` attempts each: ranges of
+    /// `attempts`, in order.
+    public func jobs(ofAtMost maxElements: Int) -> [Range<Int>] {
+        let perJob = max(1, maxElements) * groupBy
+        return stride(from: 0, to: attempts.count, by: perJob).map { $0..<min($0 + perJob, attempts.count) }
+    }
+
+    /// The elements of a job: the attempts each one runs, one after another.
+    public func elements(of job: Range<Int>) -> [[(task: String, attempt: Int)]] {
+        stride(from: job.lowerBound, to: job.upperBound, by: groupBy).map {
+            attempts[$0..<min($0 + groupBy, job.upperBound)].map { ($0.task, $0.attempt) }
+        }
+    }
+
+    /// The index of the element of `job` that runs attempt `attempt`.
+    public func element(of attempt: Int, in job: Range<Int>) -> Int { (attempt - job.lowerBound) / groupBy }
 }
 
 /// An attempt the scheduler still holds.

@@ -132,8 +132,9 @@ public enum BackendRuns {
     /// The native ids of the experiment's unfinished attempts on `o`'s backend that its scheduler still holds
     /// (queued or running): a detached or dead controller makes none of them incomplete. One look at the queue.
     static func heldByScheduler(_ layout: ExperimentLayout, on o: Options, options: RunOptions, cancel: CancellationFlag) throws -> Set<String> {
+        // Segments are not ingested here (prepareRerun does): an attempt whose exit is still in one is asked about
+        // in vain, and then found ended.
         let log = try EventLog(path: layout.log, mode: .readWrite)
-        _ = try log.ingestNewSegments(in: layout.segments)
         let ids = try log.projectedTasks().values.compactMap { t in
             t.latest.flatMap { !$0.state.isTerminal && $0.backend == o.backend.rawValue ? $0.nativeID : nil }
         }

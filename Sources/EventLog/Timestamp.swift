@@ -47,34 +47,28 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
             days -= 1
         }
         let (y, m, d) = Timestamp.civil(fromDays: days)
-        func put2(_ v: Int64) {
-            out.append(UInt8(ascii: "0") + UInt8(v / 10))
-            out.append(UInt8(ascii: "0") + UInt8(v % 10))
-        }
-        if y >= 0 && y <= 9999 {
-            put2(y / 100)
-            put2(y % 100)
-        } else {
+        if !(0...9999).contains(y) {
             // Years outside 0...9999, as the text form always wrote them: zeros before the sign and digits.
             let text = String(y)
             for _ in text.utf8.count..<max(4, text.utf8.count) { out.append(UInt8(ascii: "0")) }
             out.append(contentsOf: text.utf8)
         }
-        out.append(UInt8(ascii: "-"))
-        put2(m)
-        out.append(UInt8(ascii: "-"))
-        put2(d)
-        out.append(UInt8(ascii: "T"))
-        put2(rem / 3600)
-        out.append(UInt8(ascii: ":"))
-        put2(rem / 60 % 60)
-        out.append(UInt8(ascii: ":"))
-        put2(rem % 60)
-        out.append(UInt8(ascii: "."))
-        put2(us / 10_000)
-        put2(us / 100 % 100)
-        put2(us % 100)
-        out.append(UInt8(ascii: "Z"))
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
+            var w = ByteWriter(base: buffer.baseAddress!)
+            if (0...9999).contains(y) { w.unsigned(UInt64(y), minDigits: 4) }
+            func field(_ separator: Unicode.Scalar, _ value: Int64, _ digits: Int) {
+                w.byte(UInt8(ascii: separator))
+                w.unsigned(UInt64(value), minDigits: digits)
+            }
+            field("-", m, 2)
+            field("-", d, 2)
+            field("T", rem / 3600, 2)
+            field(":", rem / 60 % 60, 2)
+            field(":", rem % 60, 2)
+            field(".", us, 6)
+            w.byte(UInt8(ascii: "Z"))
+            out.append(contentsOf: UnsafeBufferPointer(start: buffer.baseAddress, count: w.count))
+        }
     }
 
     public var description: String { iso8601 }

@@ -79,15 +79,10 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
     public func submit(_ batch: SubmissionBatch, accepted: (Range<Int>, [String]) throws -> Void) throws {
         let invocations = try upload(batch)
         let definition = try JobDefinitions(settings: settings, client: self.batch).arn(for: batch.resources, volumes: settings.volumes)
-        // Jobs: up to maxArraySize elements of groupBy attempts each.
-        let perJob = Self.maxArraySize * batch.groupBy
-        for start in stride(from: 0, to: batch.attempts.count, by: perJob) {
-            let attempts = start..<min(start + perJob, batch.attempts.count)
-            let elements = stride(from: attempts.lowerBound, to: attempts.upperBound, by: batch.groupBy).map {
-                batch.attempts[$0..<min($0 + batch.groupBy, attempts.upperBound)].map { ($0.task, $0.attempt) }
-            }
+        for attempts in batch.jobs(ofAtMost: Self.maxArraySize) {
+            let elements = batch.elements(of: attempts)
             let job = try submitArray(elements, batch: batch, definition: definition, invocations: invocations)
-            try accepted(attempts, attempts.map { elements.count == 1 ? job : "\(job):\(($0 - attempts.lowerBound) / batch.groupBy)" })
+            try accepted(attempts, attempts.map { elements.count == 1 ? job : "\(job):\(batch.element(of: $0, in: attempts))" })
         }
     }
 

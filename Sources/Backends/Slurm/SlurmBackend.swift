@@ -83,9 +83,8 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
     public func submit(_ batch: SubmissionBatch, accepted: (Range<Int>, [String]) throws -> Void) throws {
         try makeFolder(folder)
         try makeFolder(segments)
-        // Elements: groupBy attempts each, run one after another; arrays: up to MaxArraySize elements each.
-        let perArray = max(1, try maxArraySize()) * batch.groupBy
-        let parts = stride(from: 0, to: batch.attempts.count, by: perArray).map { $0..<min($0 + perArray, batch.attempts.count) }
+        // Arrays of up to MaxArraySize elements.
+        let parts = batch.jobs(ofAtMost: try maxArraySize())
         // Each array's files are written while the array before it is being submitted.
         var next: Prefetched<PreparedArray>? = parts.first.map { first in Prefetched { try self.prepareArray(first, of: batch) } }
         for (i, attempts) in parts.enumerated() {
@@ -93,7 +92,7 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
             next = i + 1 < parts.count ? Prefetched { try self.prepareArray(parts[i + 1], of: batch) } : nil
             do {
                 let job = try submitArray(array, batch: batch)
-                try accepted(attempts, attempts.map { "\(job)_\(($0 - attempts.lowerBound) / batch.groupBy)" })
+                try accepted(attempts, attempts.map { "\(job)_\(batch.element(of: $0, in: attempts))" })
             } catch {
                 (try? next?.value())?.remove()  // the next array's files, never submitted
                 throw error
@@ -118,9 +117,7 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
     /// Writes the map and the script of an array running the attempts `attempts` of `batch`, `batch.groupBy`
     /// attempts per element: element `i` of the map runs its line `i`.
     func prepareArray(_ attempts: Range<Int>, of batch: SubmissionBatch) throws -> PreparedArray {
-        let elements = stride(from: attempts.lowerBound, to: attempts.upperBound, by: batch.groupBy).map {
-            batch.attempts[$0..<min($0 + batch.groupBy, attempts.upperBound)].map { ($0.task, $0.attempt) }
-        }
+        let elements = batch.elements(of: attempts)
         let token = "\(layout.id)-\(UUID().uuidString.prefix(8).lowercased())"
         let array = PreparedArray(token: token, elements: elements.count, map: "\(folder)/\(token).map", script: "\(folder)/\(token).sh")
         try write(Worker.arrayMap(template: batch.worker, elements: elements), to: array.map)
