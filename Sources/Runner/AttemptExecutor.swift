@@ -160,6 +160,9 @@ public struct AttemptExecutor: Sendable {
             return launchFailed("cannot start \(argv[0]): \(String(cString: strerror(-pid)))")
         }
         post(.taskStarted(TaskStarted(host: HostInfo.hostname, pid: pid, bootID: HostInfo.bootID)))
+        // A worker alone in a job: what its start touched (the task's files, the descriptor, the command line: well over
+        // 10 MB of code and heap) leaves its resident size now, not at the first sample, which a loaded node may delay.
+        if options.releaseCodePages { _ = clowdr_release_file_pages() }
 
         // Wait for the exit, sampling the tree: densely at first, then every sample interval.
         let pidfd = clowdr_pidfd_open(pid)

@@ -27,14 +27,21 @@ public struct ProcessTreeReader: Sendable {
 
     public init() {}
 
+    // Parsing below is on bytes, never through Foundation: a worker alone in a job samples every second, and what its
+    // code touches to do so counts in the scheduler's sum of the job's resident sizes.
+
     /// Every process on the machine (one scan of /proc).
     static func allProcesses() -> [Stat] {
         guard let dir = opendir("/proc") else { return [] }
         defer { closedir(dir) }
         var out: [Stat] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard let pid = Int32(name), let s = stat(pid) else { continue }
+            let pid = withUnsafeBytes(of: entry.pointee.d_name) { name -> Int32? in
+                let digits = name.prefix { $0 != 0 }
+                guard !digits.isEmpty, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+                return Int32(truncatingIfNeeded: number(digits))
+            }
+            guard let pid, let s = stat(pid) else { continue }
             out.append(s)
         }
         return out
@@ -49,11 +56,37 @@ public struct ProcessTreeReader: Sendable {
         return n > 0 ? Array(buf[0..<n]) : nil
     }
 
+    /// The decimal integer that `bytes` starts with, after any blanks (0 when there is none).
+    static func number<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Int64 {
+        var value: Int64 = 0
+        var negative = false
+        var i = bytes.startIndex
+        while i != bytes.endIndex, bytes[i] == UInt8(ascii: " ") || bytes[i] == UInt8(ascii: "\t") { i = bytes.index(after: i) }
+        if i != bytes.endIndex, bytes[i] == UInt8(ascii: "-") {
+            negative = true
+            i = bytes.index(after: i)
+        }
+        while i != bytes.endIndex, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9") {
+            value = value &* 10 &+ Int64(bytes[i] &- UInt8(ascii: "0"))
+            i = bytes.index(after: i)
+        }
+        return negative ? -value : value
+    }
+
+    /// The number after `key` on the line of `bytes` that starts with it (0 when no line does).
+    static func field(_ key: String, in bytes: [UInt8]) -> Int64 {
+        let key = Array(key.utf8)
+        for line in bytes.split(separator: UInt8(ascii: "\n")) where line.starts(with: key) {
+            return number(line.dropFirst(key.count))
+        }
+        return 0
+    }
+
     static func stat(_ pid: Int32) -> Stat? {
         guard let b = read("/proc/\(pid)/stat"), let close = b.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         // Fields after the command name, from field 3 (state).
         let fields = b[(close + 2)...].split(separator: UInt8(ascii: " "))
-        func f(_ n: Int) -> Int64 { Int64(String(decoding: fields[n - 3], as: UTF8.self)) ?? 0 }
+        func f(_ n: Int) -> Int64 { number(fields[n - 3]) }
         guard fields.count > 21 else { return nil }
         return Stat(
             pid: pid, ppid: Int32(f(4)), pgrp: Int32(f(5)), userTicks: UInt64(max(0, f(14) + f(16))), systemTicks: UInt64(max(0, f(15) + f(17))),
@@ -64,26 +97,13 @@ public struct ProcessTreeReader: Sendable {
     /// `read_bytes` and `write_bytes` of `/proc/PID/io` (0 when unreadable).
     static func io(_ pid: Int32) -> (Int64, Int64) {
         guard let b = read("/proc/\(pid)/io") else { return (0, 0) }
-        var r: Int64 = 0
-        var w: Int64 = 0
-        for line in b.split(separator: UInt8(ascii: "\n")) {
-            let s = String(decoding: line, as: UTF8.self)
-            if s.hasPrefix("read_bytes: ") { r = Int64(s.dropFirst(12)) ?? 0 }
-            if s.hasPrefix("write_bytes: ") { w = Int64(s.dropFirst(13)) ?? 0 }
-        }
-        return (r, w)
+        return (field("read_bytes:", in: b), field("write_bytes:", in: b))
     }
 
     /// VmHWM of a process, bytes: its own peak resident memory.
     static func highWaterMark(_ pid: Int32) -> Int64 {
         guard let b = read("/proc/\(pid)/status") else { return 0 }
-        for line in b.split(separator: UInt8(ascii: "\n")) {
-            let s = String(decoding: line, as: UTF8.self)
-            if s.hasPrefix("VmHWM:") {
-                return (Int64(s.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "0") ?? 0) * 1024
-            }
-        }
-        return 0
+        return field("VmHWM:", in: b) * 1024
     }
 
     /// Samples the trees of several roots with one scan of /proc. Returns a sample and the largest VmHWM of a

@@ -250,9 +250,8 @@ struct SlurmTests {
         ])
         try #require(detached.status == 0, "\(detached.stdout) \(detached.stderr)")
 
-        // 100 MB held for 3 s beside nothing held: what the tool used, by clowdr and by sacct, agrees, as the
-        // difference between the two elements and as raw figures (sacct's MaxRSS of an element also counts the worker
-        // that runs it, which hands back its code's pages after each sample).
+        // 100 MB held for 3 s beside nothing held: what the tool used, by clowdr and by sacct, agrees within 10%, as
+        // the difference between the two elements and as raw figures.
         let hold = try project("python3 -c \\\"import time; b=b'x'*([K]<<20); time.sleep(3)\\\"", [0, 100])
         defer { try? FileManager.default.removeItem(atPath: hold) }
         let run = try clowdr([
@@ -268,13 +267,14 @@ struct SlurmTests {
         let bySlurm = measured[1].sacct - measured[0].sacct
         #expect(byClowdr > 95 << 20, "clowdr: \(measured)")
         #expect(abs(Double(bySlurm - byClowdr)) <= 0.1 * Double(byClowdr), "100 MB held: clowdr \(byClowdr) B, sacct \(bySlurm) B (\(measured))")
-        // Raw, sacct also counts the worker: 7-8 MB beside the tool's 117 MB when this suite runs alone (7%), 13.8 MB
-        // once in a full CI run (11.5%), 37 MB when the worker could not hand its pages back (31%).
+        // Raw, sacct also counts the worker and the shim between it and the command: 4.5-4.7 MB beside the tool's
+        // 117 MB (3.7-4.0% in 26 runs, on a quiet machine and under load; the worker hands back the code it touched
+        // to start and to sample, the shim its own at start). Before they did: 5.5-9.5 MB here, 13.8 MB once in CI.
         let held = measured[1]
         print(
             "Slurm: 100 MB held: clowdr's peak \(held.peak >> 10) KiB, sacct's MaxRSS \(held.sacct >> 10) KiB (\(String(format: "%.1f", 100 * Double(held.sacct - held.peak) / Double(held.peak)))% apart)"
         )
-        #expect(abs(Double(held.sacct - held.peak)) <= 0.15 * Double(held.peak), "100 MB held, raw: clowdr \(held.peak) B, sacct \(held.sacct) B")
+        #expect(abs(Double(held.sacct - held.peak)) <= 0.1 * Double(held.peak), "100 MB held, raw: clowdr \(held.peak) B, sacct \(held.sacct) B")
         // seff for the experiment: what was asked beside what was used.
         let eff = try clowdr(["query", "--efficiency", "--format", "json", hold + "/prov"])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(eff.stdout.utf8)) as? [[String: Any]], "\(eff.stdout) \(eff.stderr)")
