@@ -123,36 +123,38 @@ extension EventLog {
     /// Adds the batch's events to the log in one transaction, with how far each of its segments is now read.
     func commit(_ batch: IngestBatch) throws {
         guard !batch.marks.isEmpty else { return }
-        let events = batch.events
-        let inserted: Int = try write { s in
-            var new: [(event: Int, seq: Int64, input: Replay.Input)] = []
-            // Most ingests hold only new events: all of them in multi-row INSERTs, as append does. An event the log
-            // already holds (a segment read again) undoes that attempt, and the events go one by one.
-            try s.db.execute("SAVEPOINT ingest_batch")
-            do {
-                let seqs = try s.insertAll(events.count) { i, arena in PendingRow(events[i].event, into: &arena) }
-                try s.db.execute("RELEASE ingest_batch")
-                new = seqs.enumerated().map { i, seq in (i, seq, Replay.input(of: events[i].event)) }
-            } catch let e as SQLiteError where e.code == 19 {  // SQLITE_CONSTRAINT: an id already in the log
-                try s.db.execute("ROLLBACK TO ingest_batch")
-                try s.db.execute("RELEASE ingest_batch")
-                for (i, e) in events.enumerated() {
-                    if try s.insert(e.event, ignoringDuplicate: true) {
-                        new.append((i, s.db.lastInsertRowID, Replay.input(of: e.event)))
-                    } else if try !s.sameAsStored(e.event) {
-                        throw EventLogError.conflictingDuplicate(path: e.path, id: e.event.id)
+        // Events are read in place (a copy of an event retains each of its strings).
+        let inserted: Int = try batch.events.withUnsafeBufferPointer { events in
+            try write { s in
+                var new = NewRows()
+                // Most ingests hold only new events: all of them in multi-row INSERTs, as append does. An event the
+                // log already holds (a segment read again) undoes that attempt, and the events go one by one.
+                try s.db.execute("SAVEPOINT ingest_batch")
+                do {
+                    let seqs = try s.insertAll(events.count) { i, arena in PendingRow(events[i], into: &arena) }
+                    try s.db.execute("RELEASE ingest_batch")
+                    for (i, seq) in seqs.enumerated() { new.add(i, seq, events[i]) }
+                } catch let e as SQLiteError where e.code == 19 {  // SQLITE_CONSTRAINT: an id already in the log
+                    try s.db.execute("ROLLBACK TO ingest_batch")
+                    try s.db.execute("RELEASE ingest_batch")
+                    for i in events.indices {
+                        if try s.insert(events[i], ignoringDuplicate: true) {
+                            new.add(i, s.db.lastInsertRowID, events[i])
+                        } else if try !s.sameAsStored(events[i]) {
+                            throw EventLogError.conflictingDuplicate(path: batch.paths[batch.pathOf[i]], id: events[i].id)
+                        }
                     }
                 }
+                try s.project(new.count, task: { new.inputs[$0].isAboutTask ? events[new.event[$0]].task : nil }) { k, state in
+                    let e = new.event[k]
+                    Replay.apply(new.inputs[k], seq: new.seq[k], time: events[e].time, attempt: events[e].attempt, to: &state)
+                }
+                for mark in batch.marks.values { try s.recordIngested(mark) }
+                return new.count
             }
-            try s.project(new.count, task: { new[$0].input.isAboutTask ? events[new[$0].event].event.task : nil }) { k, state in
-                let e = events[new[k].event].event
-                Replay.apply(new[k].input, seq: new[k].seq, time: e.time, attempt: e.attempt, to: &state)
-            }
-            for mark in batch.marks.values { try s.recordIngested(mark) }
-            return new.count
         }
         batch.report.inserted += inserted
-        batch.report.duplicates += events.count - inserted
+        batch.report.duplicates += batch.events.count - inserted
         batch.clear()
     }
 
@@ -194,7 +196,7 @@ extension EventLog {
                 guard stat(folder + "/" + name, &file) == 0, Self.hasNews(file, size) else { continue }
                 look.pending.append((folder + "/" + name, key))
             }
-            look.pending.sort(by: Self.ingestOrder)
+            look.pending = Self.inIngestOrder(look.pending)
             return look
         }
         var (look, whole) = try lookAtEveryFile(in: folder, prefix: prefix)
@@ -224,15 +226,21 @@ extension EventLog {
             if let known = sizes![prefix + name], !Self.hasNews(info, known) { continue }
             found.pending.append((folder + "/" + name, prefix + name))
         }
-        found.pending.sort(by: Self.ingestOrder)
+        found.pending = Self.inIngestOrder(found.pending)
         return (found, whole)
     }
 
-    /// The order in which segments are ingested: controllers' segments (submissions) first, then by path.
-    static func ingestOrder(_ a: (path: String, key: String), _ b: (path: String, key: String)) -> Bool {
-        func isController(_ path: String) -> Bool { (path as NSString).lastPathComponent.hasPrefix(ExperimentLayout.controllerSegmentPrefix) }
-        let (ca, cb) = (isController(a.path), isController(b.path))
-        return ca != cb ? ca : a.path < b.path
+    /// The order in which segments are ingested: controllers' segments (submissions) first, then by path. Whether a
+    /// segment is a controller's is read once per segment, not once per comparison.
+    static func inIngestOrder(_ pending: [(path: String, key: String)]) -> [(path: String, key: String)] {
+        let prefix = Array(ExperimentLayout.controllerSegmentPrefix.utf8)
+        func isController(_ path: String) -> Bool {
+            let name = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { path.utf8[path.utf8.index(after: $0)...] } ?? path.utf8[...]
+            return name.starts(with: prefix)
+        }
+        return pending.map { (controller: isController($0.path), segment: $0) }
+            .sorted { $0.controller != $1.controller ? $0.controller : $0.segment.path < $1.segment.path }
+            .map(\.segment)
     }
 
     /// Whether a segment holds something its bookkeeping row lacks: more bytes, another file (a different inode;
@@ -357,21 +365,43 @@ struct IngestedSize {
 
 /// Events read from segments and not yet committed, with how far each segment will then be read.
 final class IngestBatch {
-    var events: [(event: RawEvent, path: String)] = []
+    var events: [RawEvent] = []
+    /// The segment each event was read from: an index in `paths`.
+    var pathOf: [Int] = []
+    var paths: [String] = []
     var marks: [String: SegmentMark] = [:]
     var textBytes = 0
     var report = EventLog.IngestReport(inserted: 0, duplicates: 0, tornLine: nil)
 
     func add(_ new: [RawEvent], path: String, mark: SegmentMark, textBytes n: Int) {
-        events += new.map { ($0, path) }
+        if paths.last != path { paths.append(path) }
+        events += new
+        pathOf += repeatElement(paths.count - 1, count: new.count)
         marks[mark.key] = mark
         textBytes += n
     }
 
     func clear() {
         events.removeAll(keepingCapacity: true)
+        pathOf.removeAll(keepingCapacity: true)
+        paths.removeAll(keepingCapacity: true)
         marks.removeAll(keepingCapacity: true)
         textBytes = 0
+    }
+}
+
+/// The events of a batch that the log did not hold: each one's index in the batch, its position in the log and
+/// what it changes, in parallel arrays.
+struct NewRows {
+    var event: [Int] = []
+    var seq: [Int64] = []
+    var inputs: [Replay.Input] = []
+    var count: Int { event.count }
+
+    mutating func add(_ index: Int, _ position: Int64, _ e: borrowing RawEvent) {
+        event.append(index)
+        seq.append(position)
+        inputs.append(Replay.input(of: e))
     }
 }
 

@@ -210,6 +210,16 @@ struct IngestTests {
         #expect {
             try log.ingest(segmentAt: path)
         } throws: { ($0 as? EventLogError)?.code == "eventlog.conflicting_duplicate" }
+        // Among several segments read into one transaction, the error names the one that holds the conflict.
+        let folder = dir + "/segments"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var t = Script()
+        t.plan("2")
+        try (try t.events.map { try $0.raw().ndjsonLine + "\n" }.joined()).write(toFile: folder + "/a.ndjson", atomically: true, encoding: .utf8)
+        try FileManager.default.moveItem(atPath: path, toPath: folder + "/b.ndjson")
+        #expect {
+            try log.ingestNewSegments(in: folder)
+        } throws: { ($0 as? EventLogError)?.code == "eventlog.conflicting_duplicate" && "\($0)".contains("/b.ndjson") }
     }
 
     @Test("unknown event types in a segment are ingested and kept")
