@@ -24,6 +24,8 @@ let package = Package(
     targets: [
         // What every error of clowdr's libraries has: a stable code, and whether it is a usage error.
         .target(name: "ClowdrErrors", swiftSettings: strict),
+        // A command run to its end with its output: Slurm's commands, container engines, credential helpers.
+        .target(name: "Subprocess", swiftSettings: strict),
         // The system's libsqlite3, seen from Swift.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // A thin, typed wrapper over the SQLite C API: connections, statements, errors.
@@ -46,14 +48,17 @@ let package = Package(
         // SHA-256, HMAC-SHA256 and hex, over CSystem's libcrypto calls: checksums of outputs and archives, AWS signatures.
         .target(name: "Digest", dependencies: ["CSystem", "ClowdrErrors"], swiftSettings: strict),
         // Planning and executing tasks, monitoring their process trees.
-        .target(name: "Runner", dependencies: ["EventLog", "Boutiques", "JSON", "CSystem", "Digest", "ClowdrErrors"], swiftSettings: strict),
+        .target(
+            name: "Runner", dependencies: ["EventLog", "Boutiques", "JSON", "CSystem", "Digest", "Subprocess", "ClowdrErrors"], swiftSettings: strict),
         // One HTTP exchange through libcurl's easy interface, on the calling thread (Sources/CHTTP/include/chttp.h):
         // the AWS client's transport. libcurl (headers from libcurl4-openssl-dev) is loaded on first use, not linked.
         .target(name: "CHTTP", dependencies: ["CSystem"]),
         // AWS's APIs without an SDK: Signature Version 4 (headers and presigned URLs), from the system's libcrypto.
-        .target(name: "AWS", dependencies: ["Digest", "CHTTP", "JSON", "ClowdrErrors"], swiftSettings: strict),
+        .target(name: "AWS", dependencies: ["Digest", "CHTTP", "JSON", "Subprocess", "ClowdrErrors"], swiftSettings: strict),
         // Where attempts run: the local machine, Slurm, AWS Batch.
-        .target(name: "Backends", dependencies: ["Runner", "EventLog", "Boutiques", "JSON", "AWS", "Digest", "ClowdrErrors"], swiftSettings: strict),
+        .target(
+            name: "Backends", dependencies: ["Runner", "EventLog", "Boutiques", "JSON", "AWS", "Digest", "Subprocess", "ClowdrErrors"],
+            swiftSettings: strict),
         // Questions asked of an experiment's log.
         .target(name: "Query", dependencies: ["EventLog", "SQLite", "JSON", "ClowdrErrors"], swiftSettings: strict),
         // JSON, W3C PROV, HTML report and archive exports.
@@ -91,7 +96,8 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
         .testTarget(name: "BoutiquesTests", dependencies: ["Boutiques", "JSON", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "RunnerTests", dependencies: ["Runner", "Backends", "AWS", "EventLog", "Boutiques", "JSON", "CSystem", "TestSupport"],
+            name: "RunnerTests",
+            dependencies: ["Runner", "Backends", "AWS", "EventLog", "Boutiques", "JSON", "CSystem", "Subprocess", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "ExportTests", dependencies: ["Export", "Query", "EventLog", "JSON", "CSystem", "TestSupport"], exclude: ["golden"],

@@ -1,5 +1,6 @@
 public import ClowdrErrors
 import Foundation
+import Subprocess
 
 /// A failure of clowdr's AWS client: what failed, where, and what to do.
 public typealias AWSError = CodedFailure
@@ -147,20 +148,15 @@ public struct AWSConfiguration: Sendable {
     /// Credentials from a profile's `credential_process`: the command's standard output, a JSON object with
     /// `Version` 1, `AccessKeyId`, `SecretAccessKey` and optionally `SessionToken`.
     static func credentials(fromProcess command: String) throws -> (credentials: Credentials, expiration: Date?) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", command]
-        let out = Pipe()
-        p.standardOutput = out
-        do { try p.run() } catch {
+        // Its standard error is the user's: a helper may ask for a second factor there.
+        let o: Subprocess.Output
+        do { o = try Subprocess.run("/bin/sh", ["-c", command], stderr: .inherit) } catch {
             throw AWSError("credential_process '\(command)' could not start: \(error)", code: "aws.credential_process", usage: true)
         }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw AWSError("credential_process '\(command)' exited \(p.terminationStatus)", code: "aws.credential_process")
+        guard o.status == 0 else {
+            throw AWSError("credential_process '\(command)' exited \(o.status)", code: "aws.credential_process")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let id = object["AccessKeyId"] as? String,
+        guard let object = try? JSONSerialization.jsonObject(with: o.stdout) as? [String: Any], let id = object["AccessKeyId"] as? String,
             let secret = object["SecretAccessKey"] as? String
         else {
             throw AWSError(

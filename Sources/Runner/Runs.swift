@@ -2,6 +2,7 @@ public import Boutiques
 public import EventLog
 import Foundation
 import JSON
+import Subprocess
 
 /// What `clowdr run` was asked to do.
 public struct RunRequest: Sendable {
@@ -160,7 +161,7 @@ public enum ContainerChoice {
     {
         guard let c = d.container, c.image != nil else { return nil }
         let candidates: [ContainerEngine] = c.type == "singularity" ? [.singularity, .apptainer] : [.docker, .podman]
-        guard let engine = runtime ?? candidates.first(where: { onPath($0.rawValue) }) else {
+        guard let engine = runtime ?? candidates.first(where: { Subprocess.onPath($0.rawValue) != nil }) else {
             throw PlanError(
                 "the descriptor runs in a \(c.type) image, but none of \(candidates.map(\.rawValue).joined(separator: ", ")) is on the PATH; install one or give --container-runtime",
                 code: "run.no_container_engine")
@@ -171,11 +172,5 @@ public enum ContainerChoice {
         o.imagePath = imagePath
         o.forced = runtime != nil
         return o
-    }
-
-    static func onPath(_ name: String) -> Bool {
-        (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").contains {
-            FileManager.default.isExecutableFile(atPath: "\($0)/\(name)")
-        }
     }
 }

@@ -1,5 +1,6 @@
 import EventLog
 import Foundation
+import Subprocess
 import Testing
 
 @testable import Backends
@@ -77,7 +78,7 @@ extension SlurmAccountingTests {
         let out = try SlurmCommands().once("env", [])
         #expect(out.status == 0)
         #expect(out.stdout.split(separator: "\n").contains("SLURM_BITSTR_LEN=0"))
-        #expect(SlurmCommands.onPath("env") != nil && SlurmCommands.onPath("no-such-command-\(getpid())") == nil)
+        #expect(Subprocess.onPath("env") != nil && Subprocess.onPath("no-such-command-\(getpid())") == nil)
         let missing = try SlurmCommands().once("no-such-command-\(getpid())", [])
         #expect(missing.status != 0 && missing.stderr.contains("no-such-command"))
     }

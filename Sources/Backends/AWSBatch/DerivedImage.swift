@@ -1,5 +1,6 @@
 import ClowdrErrors
 public import Foundation
+import Subprocess
 
 /// The tool's own image with clowdr added at /opt/clowdr: what each child of an AWS Batch array job runs, so that
 /// `clowdr task` monitors the tool exactly as locally, inside the tool's environment. Built by podman or docker from
@@ -62,18 +63,13 @@ public struct DerivedImage: Sendable {
     }
 
     func run(_ arguments: [String], what: String) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = arguments
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        do { try p.run() } catch { throw BackendError("cannot start \(engine) to \(what): \(error)", code: "image.engine_missing", usage: true) }
-        let said = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
+        let o: Subprocess.Output
+        do { o = try Subprocess.run("/usr/bin/env", arguments, stdout: .discard) } catch {
+            throw BackendError("cannot start \(engine) to \(what): \(error)", code: "image.engine_missing", usage: true)
+        }
+        guard o.status == 0 else {
             throw BackendError(
-                "\(engine) could not \(what): \(said.trimmingCharacters(in: .whitespacesAndNewlines).suffix(2000))", code: "image.failed")
+                "\(engine) could not \(what): \(o.standardError.trimmingCharacters(in: .whitespacesAndNewlines).suffix(2000))", code: "image.failed")
         }
     }
 }

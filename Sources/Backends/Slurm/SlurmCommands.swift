@@ -1,5 +1,6 @@
 import ClowdrErrors
 import Foundation
+import Subprocess
 
 /// Runs Slurm's commands (sbatch, squeue, sacct, scancel, scontrol) as child processes, with bounded exponential
 /// backoff on the failures that pass (slurmctld unreachable or busy, a socket timeout): a scheduler fault is retried,
@@ -22,56 +23,20 @@ public struct SlurmCommands: Sendable {
 
     /// Runs `command ARGS` once.
     public func once(_ command: String, _ arguments: [String]) throws -> Output {
-        let p = Process()
-        if let path = bin.map({ $0 + "/" + command }) ?? Self.onPath(command) {
-            p.executableURL = URL(fileURLWithPath: path)
-            p.arguments = arguments
-        } else {
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")  // says what is missing
-            p.arguments = [command] + arguments
-        }
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
+        // Executed straight when found (not through `env`: one exec fewer for every sbatch, squeue and sacct);
+        // else `env` says what is missing.
+        let path = bin.map { $0 + "/" + command } ?? Subprocess.onPath(command)
         // An array's element list in full (`A_[3,9,27,...]`): Slurm cuts it at 64 characters otherwise, and the
         // elements past the cut would never get their final word.
         var environment = ProcessInfo.processInfo.environment
         environment["SLURM_BITSTR_LEN"] = "0"
-        p.environment = environment
-        // Told at once when the child ends (waitUntilExit looks only every 50 ms: 5 times sbatch's own time here).
-        let ended = DispatchSemaphore(value: 0)
-        p.terminationHandler = { _ in ended.signal() }
-        let started = DispatchTime.now().uptimeNanoseconds
-        do { try p.run() } catch {
+        do {
+            let o = try Subprocess.run(path ?? "/usr/bin/env", path == nil ? [command] + arguments : arguments, environment: environment)
+            return Output(status: o.status, stdout: o.standardOutput, stderr: o.standardError, seconds: o.seconds)
+        } catch {
             throw BackendError(
                 "cannot run \(command): \(error); is Slurm installed here (or give its bin folder)?", code: "slurm.not_found", usage: true)
         }
-        // Both pipes drained at once, so neither fills up.
-        nonisolated(unsafe) var errData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        ended.wait()
-        return Output(
-            status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self),
-            seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
-    }
-
-    /// Where `command` is on the PATH (executed straight, not through `env`: one exec fewer for every sbatch,
-    /// squeue and sacct); nil when it is not there.
-    static func onPath(_ command: String) -> String? {
-        for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
-            let path = "\(folder)/\(command)"
-            if access(path, X_OK) == 0 { return path }
-        }
-        return nil
     }
 
     /// Whether a failed command may succeed if tried again (the controller or its database is away or busy).
