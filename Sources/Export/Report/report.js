@@ -2,7 +2,7 @@
 //
 // Data comes from one of two sources with the same shape (docs/report.md):
 //   static  two gzip+base64 blocks embedded in the page (#clowdr-core, #clowdr-detail), decoded here;
-//   live    the endpoints of `clowdr share` (api/core, api/detail, api/task/ID, api/version), polled every second.
+//   live    the endpoints of `clowdr share` (api/core, api/detail, api/task/ID, api/version), polled twice a second.
 // The page is plain DOM and canvas, with no library: a virtualised task table, a Gantt timeline, RAM and CPU
 // plots (drawn through a painter that renders to canvas or SVG), summary statistics and a task panel.
 (function () {
@@ -843,7 +843,7 @@
       } catch (e) {
         $('live-badge').textContent = 'live · disconnected';
       } finally { busy = false; }
-    }, 1000);
+    }, 500);  // a new event shows within 2 s even when building and drawing the documents takes a second
   }
 
   // ---------------------------------------------------------------- start
