@@ -148,9 +148,9 @@ public struct AWSConfiguration: Sendable {
     /// Credentials from a profile's `credential_process`: the command's standard output, a JSON object with
     /// `Version` 1, `AccessKeyId`, `SecretAccessKey` and optionally `SessionToken`.
     static func credentials(fromProcess command: String) throws -> (credentials: Credentials, expiration: Date?) {
-        // Its standard error is the user's: a helper may ask for a second factor there.
+        // Its standard input and error are the user's: a helper may ask for a second factor there.
         let o: Subprocess.Output
-        do { o = try Subprocess.run("/bin/sh", ["-c", command], stderr: .inherit) } catch {
+        do { o = try Subprocess.run("/bin/sh", ["-c", command], inheritingInput: true, stderr: .inherit) } catch {
             throw AWSError("credential_process '\(command)' could not start: \(error)", code: "aws.credential_process", usage: true)
         }
         guard o.status == 0 else {

@@ -25,16 +25,18 @@ public enum Subprocess {
         case inherit
     }
 
-    /// Runs `executable ARGS` to its end, standard input from `/dev/null`. `environment`: the whole environment of
-    /// the command (this process's when nil). Throws only when the command cannot be started.
+    /// Runs `executable ARGS` to its end. `environment`: the whole environment of the command (this process's when
+    /// nil). Standard input is `/dev/null`, or this process's own with `inheritingInput` (a helper that may ask the
+    /// person something). Throws only when the command cannot be started.
     public static func run(
-        _ executable: String, _ arguments: [String], environment: [String: String]? = nil, stdout: Stream = .collect, stderr: Stream = .collect
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil, inheritingInput: Bool = false,
+        stdout: Stream = .collect, stderr: Stream = .collect
     ) throws -> Output {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
         if let environment { p.environment = environment }
-        p.standardInput = FileHandle.nullDevice
+        if !inheritingInput { p.standardInput = FileHandle.nullDevice }
         let out = pipe(for: stdout)
         let err = pipe(for: stderr)
         if let out { p.standardOutput = out } else if stdout == .discard { p.standardOutput = FileHandle.nullDevice }
