@@ -121,8 +121,9 @@ public enum Worker {
         }
         let items = lines[index].split(separator: " ")
         guard let template else {
+            // Task files named relative to the map's folder (the current one when the map is named without one).
             let dir = (map as NSString).deletingLastPathComponent
-            return try items.map { try TaskFile(path: $0.hasPrefix("/") ? String($0) : dir + "/" + $0) }
+            return try items.map { try TaskFile(path: $0.hasPrefix("/") || dir.isEmpty ? String($0) : dir + "/" + $0) }
         }
         return try items.map { item in
             guard let colon = item.lastIndex(of: ":"), let attempt = Int(item[item.index(after: colon)...]), attempt >= 1 else {
@@ -168,7 +169,8 @@ public enum Worker {
             let rendered = try Renderer(d, workingDirectory: workdir).render(
                 try BoutiquesDocument.load(layout.invocation(t.task)), file: layout.invocation(t.task))
             let segmentPath = segment ?? layout.segments + "/\(HostInfo.hostname)-\(getpid()).ndjson"
-            try FileManager.default.createDirectory(atPath: (segmentPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            let segmentFolder = (segmentPath as NSString).deletingLastPathComponent  // empty: the current folder
+            if !segmentFolder.isEmpty { try FileManager.default.createDirectory(atPath: segmentFolder, withIntermediateDirectories: true) }
             let writer = try writers[segmentPath] ?? SegmentWriter(path: segmentPath)
             writers[segmentPath] = writer
             var executor = AttemptExecutor(layout: layout, descriptor: d, options: options, sink: writer, factory: EventFactory())

@@ -332,6 +332,31 @@ struct RunTests {
         #expect(peaks[0] > 0 && peaks[0] < 16 << 20, "an idle python recorded \(peaks[0]) bytes")
         #expect(peaks[1] > 100 << 20 && peaks[1] < peaks[0] + (104 << 20), "python holding 100 MiB recorded \(peaks[1]) bytes")
     }
+
+    @Test("clowdr task with its task files, array map and segment named relative to the current folder")
+    func workerRelativePaths() throws {
+        let dir = try project(
+            "exit [K]", inputs: #"[{"id":"k","name":"k","type":"Number","integer":true,"value-key":"[K]"}]"#, invocation: #"{"k":[0,3]}"#)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(
+            try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "k", "--setup"]).status == 0)
+        let exp = dir + "/prov/" + (try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!)
+        for t in ["0", "1"] {
+            try #"{"experiment": "\#(exp)", "task": "\#(t)", "attempt": 1, "workdir": "\#(dir)"}"#.write(
+                toFile: dir + "/t\(t).json", atomically: true, encoding: .utf8)
+        }
+        try "t1.json\n".write(toFile: dir + "/m.map", atomically: true, encoding: .utf8)
+        // Was: "The file doesn't exist" with no name (the segment's folder taken as ""), and the map's task files
+        // looked for at the root.
+        let direct = try TestSupport.run("/bin/sh", ["-c", "cd \"$0\" && exec \"$1\" task t0.json --events seg.ndjson", dir, clowdr])
+        #expect(direct.status == 0, "\(direct.stderr)")
+        let array = try TestSupport.run(
+            "/bin/sh", ["-c", "cd \"$0\" && exec \"$1\" task --array m.map --events seg2.ndjson", dir, clowdr],
+            environment: ["SLURM_ARRAY_TASK_ID": "0"])
+        #expect(array.status == 1, "the element's task exits 3: \(array.stderr)")
+        #expect(try TestSupport.run(clowdr, ["ingest", exp, dir + "/seg.ndjson", dir + "/seg2.ndjson"]).status == 0)
+        #expect(try attempts(dir).map(\.exit) == [0, 3])
+    }
 }
 
 /// A containerised task run for real with podman (`scripts/containers/make-test-image.sh`, run by `make test`,
