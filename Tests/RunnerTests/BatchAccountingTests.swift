@@ -41,6 +41,12 @@ struct BatchAccountingTests {
             #expect(f.failureClass == expected, "\(body)")
         }
         #expect(BatchAccounting.final(try job(#"{"jobId":"j","status":"FAILED","statusReason":"x","container":{"exitCode":3}}"#)).exitCode == 3)
+        // Neither a reason nor an exit code: unknown, said as such (was "ended FAILED (FAILED)", an app error).
+        let silent = BatchAccounting.final(try job(#"{"jobId":"j","status":"FAILED"}"#))
+        #expect(silent.failureClass == .unknown && silent.exitCode == nil)
+        #expect(
+            silent.reason(task: "3", labels: "", scheduler: "AWS Batch")
+                == "task 3: AWS Batch says FAILED, with no reason or exit code; its worker recorded no exit, so it is not taken for success")
     }
 
     @Test("a success without its worker's exit is not taken for success; SUCCEEDED counts as completed for the segment grace")

@@ -25,15 +25,21 @@ enum BatchMoto {
         ]) { $1 }
     }()
 
-    /// A `make dist` install of this build (the tests' temporary folder removes it), made once.
-    static let dist: String? = {
-        guard let folder = try? TestSupport.temporaryDirectory("aws-dist"),
-            let made = try? TestSupport.run(
-                TestSupport.repositoryRoot + "/scripts/dist/make-dist.sh", [TestSupport.buildDirectory, folder], environment: [:]),
-            made.status == 0, let tree = try? FileManager.default.contentsOfDirectory(atPath: folder).first(where: { !$0.hasSuffix(".gz") })
-        else { return nil }
-        return folder + "/" + tree
+    /// A `make dist` install of this build (the tests' temporary folder removes it), made once; else what
+    /// make-dist.sh said.
+    static let dist: Result<String, DistFailure> = {
+        do {
+            let folder = try TestSupport.temporaryDirectory("aws-dist")
+            let made = try TestSupport.run(TestSupport.repositoryRoot + "/scripts/dist/make-dist.sh", [TestSupport.buildDirectory, folder])
+            guard made.status == 0, let tree = try FileManager.default.contentsOfDirectory(atPath: folder).first(where: { !$0.hasSuffix(".gz") })
+            else { return .failure(DistFailure(said: "make-dist.sh exited \(made.status): \(made.stderr)")) }
+            return .success(folder + "/" + tree)
+        } catch {
+            return .failure(DistFailure(said: "make-dist.sh could not run: \(error)"))
+        }
     }()
+
+    struct DistFailure: Error { var said: String }
 
     /// The set-up, the bucket and the image, made once for the whole run; nil when that worked, else what failed.
     static let prepared: String? = {
@@ -44,7 +50,11 @@ enum BatchMoto {
             if try s3.head(bucket: bucket, key: "none") == nil { try? s3.createBucket(bucket) }
             let setup = try TestSupport.run(clowdr, ["cloud", "setup", "--endpoint", endpoint], environment: environment)
             guard setup.status == 0 else { return "clowdr cloud setup: \(setup.stderr)" }
-            guard let tree = dist else { return "make-dist.sh failed" }
+            let tree: String
+            switch dist {
+            case .success(let made): tree = made
+            case .failure(let failure): return failure.said
+            }
             let image = try TestSupport.run(
                 clowdr, ["cloud", "image", "--from", "localhost/clowdr-busybox:test", "--tag", Self.image, "--dist", tree], environment: environment)
             return image.status == 0 ? nil : "clowdr cloud image: \(image.stderr)"
@@ -275,7 +285,7 @@ struct CloudImageTests {
     @Test("built FROM the tool's image, pushed to the registry, pulled back: clowdr runs inside it")
     func buildPushPull() throws {
         let address = try String(contentsOfFile: "/tmp/clowdr-registry/address", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let dist = try #require(BatchMoto.dist, "make-dist.sh failed")
+        let dist = try BatchMoto.dist.get()
         let tag = "\(address)/clowdr/tool:t\(getpid())"
         let env = ["CONTAINERS_CONF": TestSupport.repositoryRoot + "/scripts/containers/containers.conf"]
         let clowdr = TestSupport.binary("clowdr")!

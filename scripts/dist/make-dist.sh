@@ -26,7 +26,8 @@ cp "$build/clowdr" "$build/clowdr-shim" "$root/lib/clowdr/"
 # SHA-256), they are not linked.
 lazy=""
 for want in libcurl.so.4 libcrypto.so.3; do
-  found=$(ldconfig -p | awk -v want="$want" '$1 == want && /x86-64/ { print $NF; exit }')
+  # awk reads to the end: leaving early could kill ldconfig with SIGPIPE, which pipefail makes this script's exit.
+  found=$(ldconfig -p | awk -v want="$want" '$1 == want && /x86-64/ && found == "" { found = $NF } END { print found }')
   [ -n "$found" ] || { echo "make-dist: no $want on this machine (apt install libcurl4-openssl-dev libssl-dev)" >&2; exit 1; }
   lazy="$lazy $want=$found"
 done

@@ -17,6 +17,13 @@ enum BatchAccounting {
             f.failureClass = .unknown  // recorded only when its worker wrote no exit: not taken for success
             return f
         }
+        guard !said.isEmpty || job.exitCode != nil else {
+            // Nothing says what happened (moto, for one, fails a job whose image it cannot pull so): not the tool's
+            // doing as far as anyone knows.
+            f.state = "\(job.status), with no reason or exit code"
+            f.failureClass = .unknown
+            return f
+        }
         if !said.isEmpty { f.state = "\(job.status): \(said)" }
         f.failureClass = failureClass(said, status: job.status)
         if f.failureClass == .oom { f.signal = job.exitCode == 137 ? 9 : nil }
