@@ -278,18 +278,25 @@ struct RunTests {
         #expect(bad.status == 2 && bad.stderr.contains("bad.json: /task"))
     }
 
-    @Test("every command that reads an experiment first ingests what its workers wrote in its segments folder, and only what is new")
-    func readersIngest() throws {
+    /// A project whose task i exits `exits[i]`, planned (`--setup`), with a task file `t<i>.json` for each task's first
+    /// attempt on `backend`, for `clowdr task`.
+    func workerProject(exits: [Int], backend: String) throws -> (dir: String, experiment: String) {
         let dir = try project(
-            "exit [C]", inputs: #"[{"id":"c","name":"c","type":"Number","integer":true,"value-key":"[C]"}]"#, invocation: #"{"c":[0,5]}"#)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(
-            try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "c", "--setup"]).status == 0)
+            "exit [C]", inputs: #"[{"id":"c","name":"c","type":"Number","integer":true,"value-key":"[C]"}]"#, invocation: #"{"c":\#(exits)}"#)
+        let setup = try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "c", "--setup"])
+        try #require(setup.status == 0, "\(setup.stderr)")
         let exp = dir + "/prov/" + (try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!)
-        for t in ["0", "1"] {
-            try #"{"experiment": "\#(exp)", "task": "\#(t)", "attempt": 1, "backend": "slurm", "workdir": "\#(dir)"}"#.write(
+        for t in exits.indices {
+            try #"{"experiment": "\#(exp)", "task": "\#(t)", "attempt": 1, "backend": "\#(backend)", "workdir": "\#(dir)"}"#.write(
                 toFile: dir + "/t\(t).json", atomically: true, encoding: .utf8)
         }
+        return (dir, exp)
+    }
+
+    @Test("every command that reads an experiment first ingests what its workers wrote in its segments folder, and only what is new")
+    func readersIngest() throws {
+        let (dir, exp) = try workerProject(exits: [0, 5], backend: "slurm")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         // Into DIR/segments, as workers on a cluster write.
         #expect(try TestSupport.run(clowdr, ["task", dir + "/t0.json"]).status == 0)
         let status = try TestSupport.run(clowdr, ["status", exp])
@@ -335,16 +342,8 @@ struct RunTests {
 
     @Test("clowdr task with its task files, array map and segment named relative to the current folder")
     func workerRelativePaths() throws {
-        let dir = try project(
-            "exit [K]", inputs: #"[{"id":"k","name":"k","type":"Number","integer":true,"value-key":"[K]"}]"#, invocation: #"{"k":[0,3]}"#)
+        let (dir, exp) = try workerProject(exits: [0, 3], backend: "local")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(
-            try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "k", "--setup"]).status == 0)
-        let exp = dir + "/prov/" + (try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!)
-        for t in ["0", "1"] {
-            try #"{"experiment": "\#(exp)", "task": "\#(t)", "attempt": 1, "workdir": "\#(dir)"}"#.write(
-                toFile: dir + "/t\(t).json", atomically: true, encoding: .utf8)
-        }
         try "t1.json\n".write(toFile: dir + "/m.map", atomically: true, encoding: .utf8)
         // Was: "The file doesn't exist" with no name (the segment's folder taken as ""), and the map's task files
         // looked for at the root.
