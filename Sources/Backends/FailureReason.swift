@@ -21,7 +21,7 @@ extension FinalState {
             }
             let place = scheduler == "Slurm" ? "partition" : "compute environment"
             return "\(who): can never start as asked (\(state)); change its resources or the \(place)"
-        case .cancelled: return state == "NOT_STARTED" ? "\(who): cancelled before it started" : "\(who): cancelled (\(state))"
+        case .cancelled: return state == FinalState.notStarted.state ? "\(who): cancelled before it started" : "\(who): cancelled (\(state))"
         case .unknown:
             if state == FinalState.noRecord {
                 return

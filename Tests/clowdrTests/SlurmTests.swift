@@ -267,9 +267,10 @@ struct SlurmTests {
         let bySlurm = measured[1].sacct - measured[0].sacct
         #expect(byClowdr > 95 << 20, "clowdr: \(measured)")
         #expect(abs(Double(bySlurm - byClowdr)) <= 0.1 * Double(byClowdr), "100 MB held: clowdr \(byClowdr) B, sacct \(bySlurm) B (\(measured))")
-        // Raw, sacct also counts the worker and the shim between it and the command: 4.5-4.7 MB beside the tool's
-        // 117 MB (3.7-4.0% in 26 runs, on a quiet machine and under load; the worker hands back the code it touched
-        // to start and to sample, the shim its own at start). Before they did: 5.5-9.5 MB here, 13.8 MB once in CI.
+        // Raw, sacct also counts the worker and the shim between it and the command: 4.4-4.7 MB beside the tool's
+        // 117 MB with a release build (3.7-4.0% in 26 runs, on a quiet machine and under load; the worker hands back
+        // the code it touched to start and to sample, the shim its own at start), about 6 MB with the debug build
+        // the tests run (5.1-5.2%). Before they did: 5.5-9.5 MB (release), 13.8 MB once in CI.
         let held = measured[1]
         print(
             "Slurm: 100 MB held: clowdr's peak \(held.peak >> 10) KiB, sacct's MaxRSS \(held.sacct >> 10) KiB (\(String(format: "%.1f", 100 * Double(held.sacct - held.peak) / Double(held.peak)))% apart)"
