@@ -19,22 +19,46 @@ RELEASE    = -c release --static-swift-stdlib
 BOSH_VENV  ?= .build-bosh
 FUZZ_SECONDS ?= 600
 
-.PHONY: all deps build test lint format schema demo bench dist fuzz containers slurm moto registry clean
+.PHONY: all deps test-deps swift-check build test lint format schema demo bench dist fuzz containers slurm moto registry clean
 
 all: build
 
-# System packages, installed only when missing. Debian's names; apt-get update runs only if something is missing.
-# chromium: the report's browser tests (headless, driven by scripts/browser/check-page.py).
-# time: GNU time, the peer the peak-memory tests compare against (/usr/bin/time -v).
-APT_PACKAGES = libsqlite3-dev sqlite3 libssl-dev zlib1g-dev libcurl4-openssl-dev python3 python3-pip parallel chromium time
-deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# What a machine must have before any of this: Debian or Ubuntu (apt), and Swift 6.1 or newer on PATH. Everything
+# else is installed here when missing, as root or through sudo; apt-get update runs only if something is missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing$$missing (build headers; GNU parallel and time, the peers tests and benchmarks compare with; Chromium for the report tests)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  echo "installing$$missing ($(2))"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
-	@python3 -c 'import jsonschema' 2>/dev/null || { echo "installing jsonschema (pip: checks schema/ against JSON Schema's own validator)"; python3 -m pip install -q 'jsonschema>=4.18'; }
-	@python3 -c 'import prov' 2>/dev/null || { echo "installing prov (pip: the W3C PROV package that checks the PROV export)"; python3 -m pip install -q 'prov>=2.0'; }
+endef
+
+swift-check:
+	@v=$$($(SWIFT) --version 2>/dev/null | sed -n 's/.*Swift version \([0-9]*\)\.\([0-9]*\).*/\1 \2/p' | head -1); \
+	set -- $$v; if [ -z "$$v" ] || [ "$$1" -lt 6 ] || { [ "$$1" = 6 ] && [ "$$2" -lt 1 ]; }; then \
+	  echo "clowdr needs Swift 6.1 or newer on PATH (found: $${v:-none}); install it from swift.org, then run make again" >&2; exit 2; fi
+
+# Building, the demo and `make dist` need only the headers of the system libraries clowdr links or loads.
+BUILD_PACKAGES = libsqlite3-dev libssl-dev zlib1g-dev libcurl4-openssl-dev
+BUILD_WHY = headers of SQLite, OpenSSL, zlib and libcurl: what clowdr is built against
+deps: swift-check
+	$(call apt_install,$(BUILD_PACKAGES),$(BUILD_WHY))
+
+# The tests and benchmarks need more: sqlite3 (its shell), GNU parallel and time (the peers the tests and benchmarks
+# compare with), Chromium (the report's browser tests), python3-venv; and Python tools that go into a virtual
+# environment of the project's ($(VENV)), never into the system's Python (Debian marks it externally managed):
+# jsonschema (checks schema/ with JSON Schema's own validator), prov (the W3C PROV package that checks the export) and
+# python-dateutil (scripts/provn_roundtrip.py reads PROV-N times with it).
+TEST_PACKAGES = sqlite3 python3 python3-venv parallel chromium time
+TEST_WHY = what the tests and benchmarks use besides clowdr: peers to compare with, a browser, Python's venv
+VENV ?= .build-venv
+PYTHON_TOOLS = 'jsonschema>=4.18' 'prov>=2.0' python-dateutil
+test-deps: deps
+	$(call apt_install,$(TEST_PACKAGES),$(TEST_WHY))
+	@[ -x $(VENV)/bin/python ] && $(VENV)/bin/python -c 'import jsonschema, prov, dateutil' 2>/dev/null || { \
+	  echo "installing jsonschema and prov into $(VENV) (pip, in the project's own virtual environment: the tests' checkers)"; \
+	  python3 -m venv $(VENV) && $(VENV)/bin/pip install -q $(PYTHON_TOOLS); }
 
 # The Swift tools leave empty TemporaryDirectory.* folders in TMPDIR: theirs go under .build/tmp, not /tmp.
 BUILD_TMP = $(CURDIR)/$(BUILD_DIR)/tmp
@@ -76,7 +100,7 @@ moto:
 registry:
 	@scripts/registry/setup.sh >/dev/null || echo "the registry could not be started: the image push test will be skipped"
 
-test: build lint containers slurm moto registry
+test: build test-deps lint containers slurm moto registry
 	@tmp=$$(mktemp -d /tmp/clowdr-test.XXXXXX) && chmod 755 "$$tmp" && \
 	  TMPDIR="$$tmp" $(SWIFT) test --skip-build; status=$$?; rm -rf "$$tmp"; scripts/slurm/teardown.sh >/dev/null; \
 	  scripts/moto/teardown.sh >/dev/null; MOTO_STATE=/tmp/clowdr-moto-podman scripts/moto/teardown.sh >/dev/null; \
@@ -85,7 +109,7 @@ test: build lint containers slurm moto registry
 demo: build
 	@scripts/demo.sh $(CLOWDR) $(DEMO_DIR)
 
-bench: deps
+bench: test-deps
 	@mkdir -p $(BUILD_TMP)
 	TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE)
 	$(BUILD_DIR)/release/clowdr-bench eventlog

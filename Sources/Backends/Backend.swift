@@ -181,6 +181,8 @@ public struct FinalState: Sendable, Equatable {
     /// The memory and time it was given (for a person: "killed for exceeding its 50 MB memory request").
     public var requestedMemory: Int64?
     public var timeLimit: Double?
+    /// When the attempt ended, as the scheduler says (Slurm: sacct's End, to the second; AWS Batch: stoppedAt).
+    public var endedAt: Timestamp?
     /// False while the scheduler's accounting of this end is incomplete (sacct writes a job's row before its steps'
     /// usage): the controller asks again, and records it as it stands only after `PollPolicy.accountingPatience`.
     public var settled = true

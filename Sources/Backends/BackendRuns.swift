@@ -33,12 +33,14 @@ public enum BackendRuns {
     }
 
     /// `key:value,key:value` (a value may hold colons: `time:4:00`) as a dictionary; a usage error names the item.
+    /// `key:` (no value) is kept with an empty value: a rerun drops that key of what the task asked before.
     public static func parseResources(_ text: String) throws -> [String: String] {
         var out: [String: String] = [:]
         for item in text.split(separator: ",") where !item.isEmpty {
-            guard let colon = item.firstIndex(of: ":"), colon != item.startIndex, item.index(after: colon) != item.endIndex else {
+            guard let colon = item.firstIndex(of: ":"), colon != item.startIndex else {
                 throw BackendError(
-                    "--clusterargs: '\(item)' is not KEY:VALUE (e.g. time:4:00,mem:2048,account:ABC)", code: "usage.clusterargs", usage: true)
+                    "--clusterargs: '\(item)' is not KEY:VALUE (e.g. time:4:00,mem:2048,account:ABC; KEY: with no value removes what a rerun would keep)",
+                    code: "usage.clusterargs", usage: true)
             }
             out[String(item[..<colon])] = String(item[item.index(after: colon)...])
         }
@@ -58,6 +60,29 @@ public enum BackendRuns {
         case .awsbatch:
             AWSBatchBackend(layout: layout, settings: try awsSettings(o))
         }
+    }
+
+    /// Asks the scheduler, before anything is written, whether it would take a submission with the resources given
+    /// (those worked out per task, `auto`, and those a rerun removes, `KEY:`, aside): Slurm through
+    /// `sbatch --test-only`, AWS Batch by the job definition's rules. A refusal is a usage error that says what it
+    /// refused.
+    static func checkSubmission(_ o: Options) throws {
+        let given = o.resources.filter { !$0.value.isEmpty && $0.value != "auto" }
+        switch o.backend {
+        case .local: return
+        case .slurm: try SlurmBackend.checkOptions(given)
+        case .awsbatch: _ = try JobDefinitions.requirements(given)
+        }
+    }
+
+    /// A submission refused after the experiment was recorded: a failure at run time (exit 1) that says the command
+    /// which submits the rest once the cause is fixed.
+    static func refusedAfterRecording(_ error: any Error, layout: ExperimentLayout, on o: Options) -> any Error {
+        guard let coded = error as? any CodedError else { return error }
+        let backend = o.backend == .local ? "" : " --backend \(o.backend.rawValue)"
+        return CodedFailure(
+            "\(coded.description)\nThe experiment \(layout.id) is recorded; what was not submitted is incomplete. Once the cause is fixed, submit it with: clowdr rerun incomplete \(layout.directory)\(backend) --clusterargs KEY:VALUE,... (KEY: with no value removes an option)",
+            code: coded.errorCode, usage: false)
     }
 
     static func awsSettings(_ o: Options) throws -> AWSBatchSettings {
@@ -83,6 +108,7 @@ public enum BackendRuns {
         // Slurm's array limit is read while the experiment is planned.
         let maxArraySize = o.backend == .slurm && !r.setupOnly ? SlurmBackend.prefetchMaxArraySize() : nil
         let (d, tasks) = try Runs.plan(r)
+        if !r.setupOnly { try checkSubmission(o) }
         // Nodes read the invocation files: written (and durable) before anything is submitted. The local pool runs
         // from memory: its tasks start at once, and the files are written meanwhile.
         let local = o.backend == .local
@@ -117,6 +143,7 @@ public enum BackendRuns {
         cancel: CancellationFlag, factory: EventFactory = EventFactory(), onStart: (Controller) -> Void = { _ in }
     ) throws -> RunSummary {
         let layout = absolute(layout)
+        try checkSubmission(o)
         let held = mode == .incomplete && o.backend != .local ? try heldByScheduler(layout, on: o, options: options, cancel: cancel) : []
         let plan = try Runs.prepareRerun(layout, mode: mode, dev: dev, options: options, overrides: overrides, factory: factory, held: held)
         if plan.attempts.isEmpty { return RunSummary(layout: layout, ended: [:], planned: plan.state.tasks.count, launched: 0, rerunMode: mode) }
@@ -124,7 +151,7 @@ public enum BackendRuns {
         let controller = Controller(layout: layout, log: plan.log, backend: backend, factory: factory)
         onStart(controller)
         var summary = try submitAndFollow(
-            plan.attempts, controller: controller, on: o, options: options, cancel: cancel, planned: plan.state.tasks.count)
+            plan.attempts, controller: controller, on: o, options: options, cancel: cancel, planned: plan.state.tasks.count, rerun: true)
         summary.rerunMode = mode
         return summary
     }
@@ -205,10 +232,10 @@ public enum BackendRuns {
     }
 
     static func submitAndFollow(
-        _ plans: [AttemptPlan], controller: Controller, on o: Options, options: RunOptions, cancel: CancellationFlag, planned: Int
+        _ plans: [AttemptPlan], controller: Controller, on o: Options, options: RunOptions, cancel: CancellationFlag, planned: Int,
+        rerun: Bool = false
     ) throws -> RunSummary {
-        // The record is read only when a resource is worked out from it (`mem:auto`, `time:auto`).
-        let auto = o.resources.values.contains("auto") ? try ResourceRecord(log: controller.log) : nil
+        let asked = try resources(for: plans, on: o, log: controller.log, rerun: rerun)
         var how = Controller.Submission(
             groupBy: o.groupBy, throttle: o.throttle, workdir: options.workingDirectory, sampleInterval: options.sampleInterval)
         if let c = options.container {
@@ -216,11 +243,11 @@ public enum BackendRuns {
             how.volumes = c.volumes
         }
         do {
-            try controller.submit(plans, resources: { auto?.resolve(o.resources, task: $0.task) ?? o.resources }, how: how)
+            try controller.submit(plans, resources: { asked[$0.task] ?? [:] }, how: how)
         } catch {
             try? controller.backend.finish()
             try? controller.sealSubmissions()
-            throw error
+            throw refusedAfterRecording(error, layout: controller.layout, on: o)
         }
         if o.detach {
             try controller.sealSubmissions()
@@ -228,11 +255,29 @@ public enum BackendRuns {
             var s = RunSummary(layout: controller.layout, ended: [:], planned: planned, launched: 0)
             s.notSubmitted = controller.notSubmitted
             s.detached = plans.count - s.notSubmitted
+            s.asked = rerun ? asked : [:]
             return s
         }
         var s = summary(layout: controller.layout, results: try follow(controller, cancel: cancel), planned: planned)
         s.launched = plans.count
+        s.asked = rerun ? asked : [:]
         return s
+    }
+
+    /// What each task's attempt asks of its scheduler: `--clusterargs`, over the task's last attempt's resources for
+    /// a rerun, `auto` worked out from the record. The record is read only for a rerun or an `auto` value.
+    static func resources(for plans: [AttemptPlan], on o: Options, log: EventLog, rerun: Bool) throws -> [String: [String: String]] {
+        guard o.backend != .local else { return [:] }
+        let record = rerun || o.resources.values.contains("auto") ? try ResourceRecord(log: log) : nil
+        var asked: [String: [String: String]] = [:]
+        for p in plans {
+            guard let record else {
+                asked[p.task] = o.resources.filter { !$0.value.isEmpty }
+                continue
+            }
+            asked[p.task] = rerun ? record.rerun(o.resources, task: p.task, backend: o.backend.rawValue) : record.resolve(o.resources, task: p.task)
+        }
+        return asked
     }
 
     /// `clowdr sync`: brings what the workers of an experiment wrote elsewhere (AWS: segments and output streams on

@@ -16,7 +16,7 @@ public final class Controller: @unchecked Sendable {
     public let factory: EventFactory
     public var policy: PollPolicy
     /// Told a line for each attempt that ends.
-    public var onAttemptEnd: ((String, Int, AttemptState) -> Void)?
+    public var onAttemptEnd: ((String, AttemptRecord) -> Void)?
     /// Told when the scheduler cannot be reached (after its own retries) and when it answers again: following goes
     /// on meanwhile, from the workers' segments.
     public var onWarning: ((String) -> Void)?
@@ -419,7 +419,7 @@ public final class Controller: @unchecked Sendable {
                     backend: backend.name, nativeID: id, state: final.state, failureClass: final.failureClass,
                     reason: final.reason(task: f.task, labels: labels, scheduler: backend.schedulerName), exitCode: final.exitCode,
                     signal: final.signal,
-                    peakRSS: final.peakRSS, wallTime: final.wallTime, cpuTime: final.cpuTime)))
+                    peakRSS: final.peakRSS, wallTime: final.wallTime, cpuTime: final.cpuTime, endedAt: final.endedAt)))
     }
 
     /// Marks a worker's stop as explained by the scheduler: the attempt needs no more word.
@@ -436,7 +436,7 @@ public final class Controller: @unchecked Sendable {
         }
         guard let onAttemptEnd else { return }
         for f in done.sorted(by: { ($0.task.count, $0.task, $0.attempt) < ($1.task.count, $1.task, $1.attempt) }) {
-            if let a = follower.attempt(f.attempt, of: f.task) { onAttemptEnd(f.task, f.attempt, a.state) }
+            if let a = follower.attempt(f.attempt, of: f.task) { onAttemptEnd(f.task, a) }
         }
     }
 }

@@ -5,7 +5,7 @@ extension FinalState {
     /// did to the task's attempt and what to change. One wording for every backend.
     public func reason(task: String, labels: String, scheduler: String) -> String {
         let who = labels.isEmpty ? "task \(task)" : "task \(task) (\(labels))"
-        func mb(_ b: Int64?) -> String { b.map { "\(($0 + (1 << 19)) >> 20) MB" } ?? "?" }
+        func mb(_ b: Int64?) -> String { b.map(Units.bytes) ?? "?" }
         switch failureClass {
         case .oom:
             let given = requestedMemory.map { " its \(mb($0)) memory request" } ?? " its memory request"

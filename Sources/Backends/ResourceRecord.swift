@@ -9,25 +9,34 @@ import Foundation
 /// - `time:auto` asks for the task's longest recorded run times `margin`, in whole minutes; an attempt killed at its
 ///   time limit gets at least twice that limit.
 /// A task with no record gets neither (the cluster's default applies).
+///
+/// A rerun starts from what each task's last attempt asked (`rerun(_:task:backend:)`): `--clusterargs` overrides it
+/// key by key, and `KEY:` with no value removes a key.
 public struct ResourceRecord: Sendable {
     public static let margin = 1.5
 
-    struct Task {
+    struct TaskUsage {
         var peak: Int64 = 0
         var wall: Double = 0
         var requestedMemory: Int64?
         var timeLimit: Double?
         var lastClass: FailureClass?
+        /// What its latest submitted attempt asked, and of which backend.
+        var lastAsked: [String: String] = [:]
+        var lastBackend: String?
     }
-    var tasks: [String: Task] = [:]
+    var tasks: [String: TaskUsage] = [:]
 
     public init(log: EventLog) throws {
         var requested: [String: [String: String]] = [:]  // "task/attempt" -> resources
         try log.forEachEvent(lifecycleOnly: true) { e in
             guard let task = e.task, let body = try? e.decoded().body else { return }
-            var t = tasks[task] ?? Task()
+            var t = tasks[task] ?? TaskUsage()
             switch body {
-            case .taskSubmitted(let p): requested["\(task)/\(e.attempt ?? 0)"] = p.resources
+            case .taskSubmitted(let p):
+                requested["\(task)/\(e.attempt ?? 0)"] = p.resources
+                t.lastAsked = p.resources ?? [:]
+                t.lastBackend = p.backend
             case .taskExited(let p):
                 t.peak = max(t.peak, p.peakRSS)
                 t.wall = max(t.wall, p.wallTime)
@@ -45,9 +54,30 @@ public struct ResourceRecord: Sendable {
         }
     }
 
+    /// What a rerun of `task` on `backend` asks: its last attempt's resources (when it ran on the same backend) with
+    /// `given` over them key by key, a key given with no value removed, `auto` values worked out.
+    public func rerun(_ given: [String: String], task: String, backend: String) -> [String: String] {
+        let t = tasks[task]
+        let inherited = t?.lastBackend == backend ? t?.lastAsked ?? [:] : [:]
+        return resolve(Self.merge(inherited, given), task: task)
+    }
+
+    /// Names of one resource: an override of any of them replaces the others (`memory:auto` over `mem:140M`).
+    static let aliases: [[String]] = [["mem", "memory"], ["time", "t"], ["cpus", "cpus-per-task", "c", "vcpus"]]
+
+    /// `base` with `overrides` over it key by key; an override with an empty value removes its key.
+    public static func merge(_ base: [String: String], _ overrides: [String: String]) -> [String: String] {
+        var out = base
+        for (key, value) in overrides {
+            for alias in aliases.first(where: { $0.contains(key) }) ?? [key] { out[alias] = nil }
+            if !value.isEmpty { out[key] = value }
+        }
+        return out
+    }
+
     /// The resources for one task: `auto` values worked out, the others as given.
     public func resolve(_ resources: [String: String], task: String) -> [String: String] {
-        var r = resources
+        var r = resources.filter { !$0.value.isEmpty }
         let t = tasks[task]
         // Slurm's name, and AWS Batch's (both backends read either).
         for key in ["mem", "memory"] where resources[key] == "auto" {

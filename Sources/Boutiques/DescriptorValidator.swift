@@ -49,6 +49,43 @@ public enum DescriptorValidator {
 
     typealias Add = (String, String, String) -> Void
 
+    /// What bosh accepts but is almost always a mistake, each naming the file and JSON pointer: a path-template
+    /// (or conditional one) holding a bracketed key, `[OUT_DIR]`, that no input has as its value-key, which is then
+    /// written literally (the output lands in a folder named `[OUT_DIR]`). bosh's verdict stands: these are warnings.
+    public static func warnings(_ d: Descriptor, file: String) -> [String] {
+        let keys = Set(d.inputs.compactMap(\.valueKey))
+        var out: [String] = []
+        for o in d.outputs {
+            var templates: [(pointer: String, text: String)] = o.pathTemplate.map { [(o.pointer + "/path-template", $0)] } ?? []
+            for (i, c) in (o.conditionalPathTemplate ?? []).enumerated() { templates.append((o.pointer + "/conditional-path-template/\(i)", c.path)) }
+            for t in templates {
+                for key in bracketed(t.text) where !keys.contains(key) {
+                    out.append(
+                        "\(file): \(t.pointer): '\(t.text)' names \(key), which no input has as its value-key: it stays as written, \(key) and all (add an input with \"value-key\": \"\(key)\", or take it out of the template)"
+                    )
+                }
+            }
+        }
+        return out
+    }
+
+    /// The `[NAME]` tokens of a template (letters, digits, _ and - between brackets), in order, each once.
+    static func bracketed(_ text: String) -> [String] {
+        var found: [String] = []
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "[") {
+            let after = rest[rest.index(after: open)...]
+            guard let close = after.firstIndex(of: "]") else { break }
+            let name = after[..<close]
+            if !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) {
+                let token = "[" + name + "]"
+                if !found.contains(token) { found.append(token) }
+            }
+            rest = after[after.index(after: close)...]
+        }
+        return found
+    }
+
     static func checkValueKeys(_ d: Descriptor, _ add: Add) {
         var haystack = d.commandLine
         for o in d.outputs {

@@ -76,6 +76,15 @@ public struct InvocationValidator: Sendable {
         return inv
     }
 
+    /// The problems of one input's value alone, worded and placed as `validate` reports them (for values a planner
+    /// reads and then replaces, such as `--bids`'s participant_label). None for an input the schema does not name.
+    public func issues(of id: String, value: JSONValue, file: String?) -> [BoutiquesIssue] {
+        guard !usesOwnSchema, let property = Self.generatedSchema(descriptor)["properties"]?[id] else { return [] }
+        return JSONSchemaValidator(schema: property).validate(value).map {
+            BoutiquesIssue(file: file, pointer: "/" + id + $0.pointer, rule: "invocation.\($0.keyword)", message: $0.message)
+        }
+    }
+
     /// The schema bosh generates for a descriptor's invocations (draft-04).
     public static func generatedSchema(_ d: Descriptor) -> JSONValue {
         var props = JSONObject()

@@ -16,8 +16,17 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case taskEnded = "task_ended"
     case rerunRequested = "rerun_requested"
 
-    /// The newest version of this type that this build writes and reads.
-    public var currentVersion: Int { 1 }
+    /// The newest version of this type that this build writes and reads. task_ended v2 added `ended_at`.
+    public var currentVersion: Int { self == .taskEnded ? 2 : 1 }
+
+    /// Whether this build reads `version` of the type: every version up to the current one (an older one decodes
+    /// into the current payload type, without the fields it did not have).
+    public func reads(_ version: Int) -> Bool { version >= 1 && version <= currentVersion }
+
+    /// An SQL condition true for the events of types and versions this build reads (over columns `type`, `version`).
+    public static var readableSQL: String {
+        allCases.map { "(+type = '\($0.rawValue)' AND version BETWEEN 1 AND \($0.currentVersion))" }.joined(separator: " OR ")
+    }
 
     /// Every type but `sample` is a lifecycle event: committed durably before `append` returns.
     public var isLifecycle: Bool { self != .sample }
@@ -60,7 +69,7 @@ public enum EventBody: Sendable, Equatable {
     /// The version of the type's payload.
     public var version: Int {
         if case .unknown(_, let version, _) = self { return version }
-        return 1
+        return EventType(rawValue: type)?.currentVersion ?? 1
     }
 }
 
@@ -120,7 +129,7 @@ extension EventBody {
     /// Decodes a stored payload. A type or version this build does not know gives `.unknown`; a known one whose
     /// payload does not match its schema throws.
     public static func decode(type: String, version: Int, payload: String) throws -> EventBody {
-        guard let known = EventType(rawValue: type), version == known.currentVersion else {
+        guard let known = EventType(rawValue: type), known.reads(version) else {
             return .unknown(type: type, version: version, payload: payload)
         }
         let data = Data(payload.utf8)
@@ -168,7 +177,7 @@ public struct RawEvent: Sendable, Equatable {
 
     /// The known event type, if this build knows it at this version.
     public var knownType: EventType? {
-        guard let t = EventType(rawValue: type), t.currentVersion == version else { return nil }
+        guard let t = EventType(rawValue: type), t.reads(version) else { return nil }
         return t
     }
 

@@ -66,7 +66,7 @@ extension EventLog {
             let isSample = stmt.withUTF8(4) { $0.elementsEqual("sample".utf8) } && stmt.int64(5) == 1
             let input: Replay.Input
             if isSample {
-                input = .sample(rss: stmt.withUTF8(6) { Sample.fastRSS($0) })
+                input = .sample(stmt.withUTF8(6) { Sample.fastFigures($0) })
             } else {
                 input = Replay.input(
                     of: RawEvent(

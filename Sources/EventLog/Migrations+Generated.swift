@@ -145,5 +145,16 @@ extension Migrations {
             ) WITHOUT ROWID;
             """#
         ),
+        (
+            "007-figures.sql",
+            #"""
+            -- 007: where an attempt's figures (peak_rss, cpu_user, cpu_system, read_bytes, write_bytes, wall_time) come from,
+            -- one source for all of them: 'exit' (the worker's exact totals at the tool's exit, with its samples' peak),
+            -- 'samples' (the worker's samples of a tool stopped before its exit was recorded; the wall time runs to the
+            -- scheduler's end), 'scheduler' (the scheduler's accounting: the worker reported nothing; Slurm's MaxRSS counts
+            -- clowdr's worker too), NULL (none yet). Projections are rebuilt from the events after this migration.
+            ALTER TABLE attempts ADD COLUMN figures TEXT;
+            """#
+        ),
     ]
 }

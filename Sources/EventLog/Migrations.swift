@@ -14,7 +14,8 @@ enum Migrations {
     static var latest: Int { all.count }
     /// The oldest schema a reader can read without migrating: later migrations only add what readers do not need
     /// (004: the ingest's bookkeeping). A reader never migrates.
-    static let oldestReadable = 3
+    /// 007 added the attempts' `figures` column, which readers select.
+    static let oldestReadable = 7
 
     /// Brings the database up to the latest version in one transaction. Returns the version it had.
     @discardableResult

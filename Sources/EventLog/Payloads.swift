@@ -302,7 +302,7 @@ public enum FailureClass: String, Codable, Sendable, CaseIterable {
     case unknown
 }
 
-/// `task_ended` v1: the scheduler's final word on an attempt whose worker recorded no exit (killed for memory or
+/// `task_ended` v2 (v1 had no `ended_at`): the scheduler's final word on an attempt whose worker recorded no exit (killed for memory or
 /// time, its node failed, cancelled before it started...), recorded by the controller when it reconciles. A
 /// `task_exited` of the same attempt, from its worker, always wins over it.
 public struct TaskEnded: Codable, Sendable, Equatable {
@@ -319,11 +319,15 @@ public struct TaskEnded: Codable, Sendable, Equatable {
     public var peakRSS: Int64?
     public var wallTime: Double?
     public var cpuTime: Double?
+    /// When the attempt ended, as the scheduler says (v2; absent in v1, and when the scheduler does not say): the
+    /// event's own time is when the controller learnt it.
+    public var endedAt: Timestamp?
 
     public init(
         backend: String, nativeID: String, state: String, failureClass: FailureClass, reason: String, exitCode: Int32? = nil, signal: Int32? = nil,
-        peakRSS: Int64? = nil, wallTime: Double? = nil, cpuTime: Double? = nil
+        peakRSS: Int64? = nil, wallTime: Double? = nil, cpuTime: Double? = nil, endedAt: Timestamp? = nil
     ) {
+        self.endedAt = endedAt
         self.backend = backend
         self.nativeID = nativeID
         self.state = state
@@ -344,6 +348,7 @@ public struct TaskEnded: Codable, Sendable, Equatable {
         case peakRSS = "peak_rss"
         case wallTime = "wall_time"
         case cpuTime = "cpu_time"
+        case endedAt = "ended_at"
     }
 }
 

@@ -27,6 +27,8 @@ public struct AttemptRecord: Sendable, Equatable {
     /// Samples recorded for this attempt, and the seq of the latest.
     public var samples: Int
     public var lastSampleSeq: Int64?
+    /// Where its peak, CPU, I/O and wall time come from: one source for all of them.
+    public var figures: Figures?
     /// seq of the last lifecycle event of this attempt.
     public var lastSeq: Int64
 
@@ -35,6 +37,32 @@ public struct AttemptRecord: Sendable, Equatable {
         self.state = state
         self.samples = 0
         self.lastSeq = lastSeq
+    }
+}
+
+/// Where an attempt's figures (peak memory, CPU time, I/O, wall time) come from. One rule: the worker's own measure
+/// of the tool when it has one, the scheduler's only when the worker could not report.
+public enum Figures: String, Sendable, Equatable {
+    /// The worker's exact totals at the tool's exit (with the peak of its samples).
+    case exit
+    /// The worker's samples: the tool was stopped (with its worker) before its exit was recorded; the wall time runs
+    /// to the scheduler's end.
+    case samples
+    /// The scheduler's accounting (Slurm's sacct, AWS Batch's job times): the worker reported nothing. Slurm's
+    /// MaxRSS counts clowdr's worker beside the tool.
+    case scheduler
+}
+
+extension AttemptRecord {
+    /// How an attempt that did not succeed ended, in the one wording `status`, `-V`, `query`, the report and the
+    /// exports share: how it ended (exit code, signal, or its state), the reason clowdr or the scheduler recorded, and
+    /// the last line the tool wrote to stderr, e.g. `exit 3: sub-07: simulated failure (corrupt events)` or
+    /// `signal 9 (task 4: killed for exceeding its 140.0 MiB memory request, peak 169.8 MiB; ...)`. Nil for an attempt
+    /// that succeeded or has not ended.
+    public func failureText(lastStderrLine: String) -> String? {
+        guard state.isTerminal, state != .succeeded else { return nil }
+        let how = exitCode.map { "exit \($0)" } ?? signal.map { "signal \($0)" } ?? (state == .failed ? "no exit" : state.rawValue)
+        return how + (failureReason.map { " (\($0))" } ?? "") + (lastStderrLine.isEmpty ? "" : ": \(lastStderrLine)")
     }
 }
 

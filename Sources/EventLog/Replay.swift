@@ -18,9 +18,9 @@ public enum Replay {
         apply(seq: e.seq ?? state.lastSeq + 1, time: e.time, task: e.task, attempt: e.attempt, input(of: e), to: &state)
     }
 
-    /// What replay needs of one event: for a sample only its RSS, for anything else the decoded payload.
+    /// What replay needs of one event: for a sample only its figures, for anything else the decoded payload.
     public enum Input: Sendable {
-        case sample(rss: Int64?)
+        case sample(SampleFigures)
         case body(EventBody)
         case unknown(type: String, version: Int)
         case unreadable(reason: String)
@@ -39,7 +39,7 @@ public enum Replay {
     /// The replay input of a stored event (decodes its payload unless it is a sample).
     public static func input(of e: RawEvent) -> Input {
         guard let type = e.knownType else { return .unknown(type: e.type, version: e.version) }
-        if type == .sample { return .sample(rss: Sample.fastRSS(e.payload)) }
+        if type == .sample { return .sample(Sample.fastFigures(e.payload)) }
         do { return .body(try EventBody.decode(type: e.type, version: e.version, payload: e.payload)) } catch {
             return .unreadable(reason: "\(e.type) v\(e.version) payload does not match its schema: \(error)")
         }
@@ -48,7 +48,7 @@ public enum Replay {
     /// The replay input of a typed event (nothing to decode).
     public static func input(of e: Event) -> Input {
         switch e.body {
-        case .sample(let s): .sample(rss: s.rss)
+        case .sample(let s): .sample(SampleFigures(s))
         case .unknown(let type, let version, _): .unknown(type: type, version: version)
         default: .body(e.body)
         }
@@ -71,10 +71,10 @@ public enum Replay {
             }
         case .body(.rerunRequested(let p)):
             state.reruns.append((seq, p))
-        case .sample(let rss):
+        case .sample(let figures):
             // The bulk of a log, kept apart from lifecycle events: passing the whole input on costs replay ~9%.
             guard let task else { return }
-            update(task: task, in: &state) { applySample(seq: seq, attempt: attempt, rss: rss, to: &$0) }
+            update(task: task, in: &state) { applySample(seq: seq, attempt: attempt, figures, to: &$0) }
         case .body(let body):
             guard let task else { return }
             update(task: task, in: &state) { apply(body, seq: seq, time: time, attempt: attempt, to: &$0) }
@@ -85,7 +85,7 @@ public enum Replay {
     /// are not about a task's attempts (experiment-level, unknown or unreadable events) change nothing here.
     public static func apply(_ input: Input, seq: Int64, time: Timestamp, attempt: Int?, to task: inout TaskRecord) {
         switch input {
-        case .sample(let rss): applySample(seq: seq, attempt: attempt, rss: rss, to: &task)
+        case .sample(let figures): applySample(seq: seq, attempt: attempt, figures, to: &task)
         case .body(let body): apply(body, seq: seq, time: time, attempt: attempt, to: &task)
         case .unknown, .unreadable: break
         }
@@ -103,12 +103,24 @@ public enum Replay {
         }
     }
 
-    /// Applies a sample to a task: counts it and raises the attempt's peak.
-    public static func applySample(seq: Int64, attempt: Int?, rss: Int64?, to task: inout TaskRecord) {
+    /// Applies a sample to a task: counts it and raises the attempt's peak. Until its worker records the exit, the
+    /// samples are the attempt's figures (CPU and I/O are cumulative: the latest sample's); a scheduler's figures
+    /// read before them give way.
+    public static func applySample(seq: Int64, attempt: Int?, _ s: SampleFigures, to task: inout TaskRecord) {
         withAttempt(attempt, of: &task, creating: .running, seq: nil) { a in
             a.samples += 1
             a.lastSampleSeq = seq
-            if let rss { a.peakRSS = max(a.peakRSS ?? 0, rss) }
+            if a.figures == .scheduler {
+                (a.peakRSS, a.cpuUser, a.cpuSystem, a.readBytes, a.writeBytes) = (nil, nil, nil, nil, nil)
+                a.wallTime = a.startedAt.flatMap { start in a.endedAt.map { max(0, $0.seconds - start.seconds) } }
+            }
+            if let rss = s.rss { a.peakRSS = max(a.peakRSS ?? 0, rss) }
+            guard a.figures != .exit else { return }
+            a.figures = .samples
+            if let v = s.cpuUser { a.cpuUser = max(a.cpuUser ?? 0, v) }
+            if let v = s.cpuSystem { a.cpuSystem = max(a.cpuSystem ?? 0, v) }
+            if let v = s.readBytes { a.readBytes = max(a.readBytes ?? 0, v) }
+            if let v = s.writeBytes { a.writeBytes = max(a.writeBytes ?? 0, v) }
         }
     }
 
@@ -146,9 +158,11 @@ public enum Replay {
                 a.wallTime = p.wallTime
                 a.cpuUser = p.cpuUser
                 a.cpuSystem = p.cpuSystem
-                a.peakRSS = max(a.peakRSS ?? 0, p.peakRSS)
+                // The samples' peak stands beside the exit's (both the worker's); a scheduler's does not.
+                a.peakRSS = a.figures == .scheduler ? p.peakRSS : max(a.peakRSS ?? 0, p.peakRSS)
                 a.readBytes = p.readBytes
                 a.writeBytes = p.writeBytes
+                a.figures = .exit
                 if let reason = p.failureReason { a.failureReason = reason } else if a.state != .cancelled { a.failureReason = nil }
             }
         case .taskLaunchFailed(let p):
@@ -174,18 +188,16 @@ public enum Replay {
                 if a.state == .cancelled {
                     guard p.failureClass != .cancelled else { return }
                     a.state = .failed
-                    if let rss = p.peakRSS { a.peakRSS = max(a.peakRSS ?? 0, rss) }
                     a.failureReason = p.reason
                     return
                 }
                 guard !a.state.isTerminal || a.state == .lost else { return }
                 a.state = p.failureClass == .cancelled ? .cancelled : .failed
-                a.endedAt = time
+                // When the attempt ended (the scheduler's word), not when the controller learnt it.
+                a.endedAt = p.endedAt ?? time
                 a.exitCode = p.exitCode
                 a.signal = p.signal
-                if let rss = p.peakRSS { a.peakRSS = max(a.peakRSS ?? 0, rss) }
-                a.wallTime = p.wallTime ?? a.wallTime
-                if let cpu = p.cpuTime { a.cpuUser = cpu }
+                applySchedulerFigures(p, to: &a)
                 a.failureReason = p.reason
                 a.backend = p.backend
                 a.nativeID = p.nativeID
@@ -202,6 +214,22 @@ public enum Replay {
         case .sample, .experimentCreated, .rerunRequested, .unknown:
             break
         }
+    }
+
+    /// An attempt's figures at the scheduler's final word: the worker's samples when it sampled the tool (the wall
+    /// time running to the scheduler's end), the scheduler's accounting only when the worker reported nothing.
+    static func applySchedulerFigures(_ p: TaskEnded, to a: inout AttemptRecord) {
+        if a.figures == .samples {
+            if let start = a.startedAt, let end = a.endedAt, end >= start { a.wallTime = end.seconds - start.seconds }
+            return
+        }
+        guard a.figures == nil || a.figures == .scheduler else { return }
+        guard p.peakRSS != nil || p.wallTime != nil || p.cpuTime != nil else { return }
+        a.figures = .scheduler
+        a.peakRSS = p.peakRSS
+        a.wallTime = p.wallTime
+        a.cpuUser = p.cpuTime
+        a.cpuSystem = nil
     }
 
     /// Runs `body` on the attempt numbered `number` (the latest, or 1, when nil), creating it with `initial` state.
@@ -225,33 +253,122 @@ public enum Replay {
     }
 }
 
-extension Sample {
-    /// The `rss` field of a sample payload, read without parsing the whole object (replay reads millions).
-    static func fastRSS(_ payload: String) -> Int64? {
-        var payload = payload
-        return payload.withUTF8 { fastRSS($0) }
+/// What replay reads of a sample: the tree's RSS and its cumulative CPU and I/O (an attempt's figures while its
+/// worker has reported no exit).
+public struct SampleFigures: Sendable, Equatable {
+    public var rss: Int64?
+    public var cpuUser: Double?
+    public var cpuSystem: Double?
+    public var readBytes: Int64?
+    public var writeBytes: Int64?
+
+    public init(rss: Int64?, cpuUser: Double? = nil, cpuSystem: Double? = nil, readBytes: Int64? = nil, writeBytes: Int64? = nil) {
+        self.rss = rss
+        self.cpuUser = cpuUser
+        self.cpuSystem = cpuSystem
+        self.readBytes = readBytes
+        self.writeBytes = writeBytes
     }
 
-    /// The `rss` field of a sample payload given as UTF-8 bytes.
-    static func fastRSS(_ b: UnsafeBufferPointer<UInt8>) -> Int64? {
-        // "rss": is 6 bytes; find it, then read the digits.
+    /// A typed sample's figures as its stored form reads back (seconds to the microsecond, as the writer writes
+    /// them), so that appending and replaying give the same projection to the last bit.
+    init(_ s: Sample) {
+        self.init(
+            rss: s.rss, cpuUser: Self.asWritten(s.cpuUser), cpuSystem: Self.asWritten(s.cpuSystem), readBytes: s.readBytes, writeBytes: s.writeBytes)
+    }
+
+    static func asWritten(_ seconds: Double) -> Double {
+        guard seconds.isFinite, abs(seconds) < 9e12 else { return 0 }
+        return Double(Int64((seconds * 1_000_000).rounded())) / 1_000_000
+    }
+}
+
+extension Sample {
+    /// The figures of a sample payload, read in one pass without building the whole object (replay reads millions).
+    static func fastFigures(_ payload: String) -> SampleFigures {
+        var payload = payload
+        return payload.withUTF8 { fastFigures($0) }
+    }
+
+    /// The same, from UTF-8 bytes: each `"key":number` member read in place; a field that is missing or not a plain
+    /// decimal number is nil.
+    static func fastFigures(_ b: UnsafeBufferPointer<UInt8>) -> SampleFigures {
+        var f = SampleFigures(rss: nil)
         let n = b.count
         var i = 0
-        while i + 6 < n {
-            if b[i] == 0x22, b[i + 1] == 0x72, b[i + 2] == 0x73, b[i + 3] == 0x73, b[i + 4] == 0x22, b[i + 5] == 0x3A {
-                var j = i + 6
-                var v: Int64 = 0
-                var digits = 0
-                while j < n, b[j] >= 0x30, b[j] <= 0x39 {
-                    v = v &* 10 &+ Int64(b[j] - 0x30)
-                    j += 1
-                    digits += 1
-                }
-                return digits > 0 && digits < 19 ? v : nil
+        while i < n {
+            guard b[i] == 0x22 else {
+                i += 1
+                continue
             }
+            // A key: its bytes up to the closing quote, then ':' and a number.
+            let keyStart = i + 1
+            var j = keyStart
+            while j < n, b[j] != 0x22 { j += 1 }
+            let keyEnd = j
+            guard j + 1 < n, b[j + 1] == 0x3A else { return f }
+            j += 2
+            let (value, isInteger, end) = number(b, from: j)
+            i = end
+            guard let value else { continue }
+            switch key(b, keyStart, keyEnd) {
+            case 1 where isInteger: f.rss = Int64(value)
+            case 2: f.cpuUser = value
+            case 3: f.cpuSystem = value
+            case 4 where isInteger: f.readBytes = Int64(value)
+            case 5 where isInteger: f.writeBytes = Int64(value)
+            default: break
+            }
+        }
+        return f
+    }
+
+    /// Which figure a key names: 1 rss, 2 cpu_user, 3 cpu_system, 4 read_bytes, 5 write_bytes, 0 another.
+    static func key(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Int {
+        func equals(_ s: StaticString) -> Bool {
+            guard end - start == s.utf8CodeUnitCount else { return false }
+            for k in 0..<s.utf8CodeUnitCount where b[start + k] != s.utf8Start[k] { return false }
+            return true
+        }
+        switch end - start {
+        case 3: return equals("rss") ? 1 : 0
+        case 8: return equals("cpu_user") ? 2 : 0
+        case 10: return equals("cpu_system") ? 3 : (equals("read_bytes") ? 4 : 0)
+        case 11: return equals("write_bytes") ? 5 : 0
+        default: return 0
+        }
+    }
+
+    /// A plain decimal number (`123`, `0.25`) at `i`: its value, whether it had no fraction, and where it ends. Nil
+    /// for anything else (a sign, an exponent, more than 18 digits), which is then left unread.
+    static func number(_ b: UnsafeBufferPointer<UInt8>, from start: Int) -> (Double?, Bool, Int) {
+        var i = start
+        var whole: Int64 = 0
+        var digits = 0
+        while i < b.count, b[i] >= 0x30, b[i] <= 0x39 {
+            whole = whole &* 10 &+ Int64(b[i] - 0x30)
+            digits += 1
             i += 1
         }
-        return nil
+        var fraction: Int64 = 0
+        var scale: Int64 = 1
+        var isInteger = true
+        if i < b.count, b[i] == 0x2E {
+            isInteger = false
+            i += 1
+            while i < b.count, b[i] >= 0x30, b[i] <= 0x39 {
+                if scale < 1_000_000_000_000 {
+                    fraction = fraction * 10 + Int64(b[i] - 0x30)
+                    scale *= 10
+                }
+                i += 1
+            }
+        }
+        let plain = digits > 0 && digits < 19 && (i == b.count || b[i] == 0x2C || b[i] == 0x7D)
+        while i < b.count, b[i] != 0x2C, b[i] != 0x7D { i += 1 }
+        guard plain else { return (nil, false, i) }
+        // whole.fraction as one exact integer over a power of ten: the correctly rounded value, as `asWritten` gives.
+        return (isInteger ? Double(whole) : Double(whole &* scale &+ fraction) / Double(scale), isInteger, i)
     }
 }
 

@@ -106,6 +106,7 @@ public enum JSONExport {
             out.write(",\"\(name)\":" + (v.map { JSONNumber($0).literal } ?? "null"))
         }
         out.write(#","failure_reason":"# + (a.failureReason.map(string) ?? "null"))
+        out.write(#","figures":"# + (a.figures.map { string($0.rawValue) } ?? "null"))
         out.write(#","outputs":"# + outputs)
     }
 

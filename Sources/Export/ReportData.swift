@@ -140,7 +140,9 @@ public struct ReportData: Sendable {
         c.array(states) { $0.string($1) }
         c.raw(#","params":"#)
         c.array(paramNames) { $0.string($1) }
-        writeTaskColumns(tasks, latest: latest, params: paramColumns, into: &c)
+        let layout = ExperimentLayout(directory: directory)
+        let failures = latest.enumerated().map { t, a in a.flatMap { LogTail.failureText($0.record, task: tasks.ids[t], in: layout) } }
+        writeTaskColumns(tasks, latest: latest, failures: failures, params: paramColumns, into: &c)
         writeAttemptColumns(attempts, t0: t0, into: &c)
         summary(last: latest, ids: tasks.ids, into: &c)
         c.raw("}")
@@ -227,7 +229,10 @@ public struct ReportData: Sendable {
     }
 
     /// The core's `tasks` columns: each task's state, attempts, and its latest attempt's measures and parameters.
-    static func writeTaskColumns(_ tasks: TaskColumns, latest last: [ReportAttempt?], params: [[String?]], into c: inout JSONText) {
+    /// `failures`: how each task's latest attempt failed, in the wording `status` uses (nil when it did not).
+    static func writeTaskColumns(
+        _ tasks: TaskColumns, latest last: [ReportAttempt?], failures: [String?], params: [[String?]], into c: inout JSONText
+    ) {
         c.raw(#","tasks":{"id":"#)
         c.array(tasks.ids) { $0.string($1) }
         c.raw(#","state":"#)
@@ -249,7 +254,7 @@ public struct ReportData: Sendable {
         c.raw(#","write":"#)
         c.array(last) { $0.int($1?.record.writeBytes) }
         c.raw(#","reason":"#)
-        c.array(last) { $0.string($1?.record.failureReason) }
+        c.array(failures) { $0.string($1) }
         c.raw(#","params":"#)
         c.array(params) { c, col in c.array(col) { $0.string($1) } }
         c.raw("}")

@@ -108,13 +108,17 @@ public final class ExperimentQuery {
             rows: rows.map { r in r.enumerated().map { i, v in i == 7 ? Self.params(v) : Self.cell(v) } })
     }
 
-    /// The N tasks (or attempts) highest in a metric.
+    /// The N tasks (or attempts) highest in a metric, with where each one's figures come from (`figures`: exit,
+    /// samples or scheduler), so that a scheduler's figure (Slurm's MaxRSS counts clowdr's worker too) is never
+    /// taken for the worker's measure of the tool.
     public func top(_ metric: TopMetric, n: Int, allAttempts: Bool, filters: [(String, String)] = []) throws -> ResultTable {
         try withViews { db in
-            let extra = metric.inBaseColumns ? [] : [metric.expression]
+            let extra = (metric.inBaseColumns ? [] : [metric.expression]) + ["a.figures"]
             let rows = try attemptRows(
                 db: db, extraColumns: extra, order: metric.expression, limit: n, allAttempts: allAttempts, state: nil, filters: filters)
-            return table(rows, extra: extra.isEmpty ? [] : [metric.rawValue], extraUnits: extra.isEmpty ? [] : [metric.unit])
+            return table(
+                rows, extra: (metric.inBaseColumns ? [] : [metric.rawValue]) + ["figures"],
+                extraUnits: (metric.inBaseColumns ? [] : [metric.unit]) + [.none])
         }
     }
 

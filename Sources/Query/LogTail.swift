@@ -1,3 +1,4 @@
+public import EventLog
 import Foundation
 
 /// The last lines of a file, read from its end (never the whole file).
@@ -45,5 +46,17 @@ public struct LogTail: Sendable {
     /// The last `count` lines of a file that are not empty, from its last 64 KiB: what a summary shows of a log.
     public static func lastLines(of path: String, count: Int) -> [String] {
         read(path: path, lines: .max, bytes: 65536).text.split(whereSeparator: \.isNewline).suffix(count).map(String.init)
+    }
+}
+
+extension LogTail {
+    /// The last non-empty line of a file, read from its end (a huge stderr costs nothing); "" when there is none.
+    public static func lastLine(of path: String) -> String { lastLines(of: path, count: 1).last ?? "" }
+
+    /// How `attempt` of `task` failed, in the wording every command shares (`AttemptRecord.failureText`), with the
+    /// last line of its stderr in `layout`. Nil when it succeeded or has not ended.
+    public static func failureText(_ attempt: AttemptRecord, task: String, in layout: ExperimentLayout) -> String? {
+        guard attempt.state.isTerminal, attempt.state != .succeeded else { return nil }
+        return attempt.failureText(lastStderrLine: lastLine(of: layout.stderr(task, attempt.attempt)))
     }
 }

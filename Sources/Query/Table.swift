@@ -1,3 +1,4 @@
+import EventLog
 import Foundation
 import JSON
 
@@ -26,8 +27,10 @@ public struct ResultTable: Sendable {
         self.rowUnits = rowUnits
     }
 
-    /// The unit of one cell: its row's, else its column's.
-    func unit(row: Int, column: Int) -> Unit { rowUnits?[row] ?? units[column] }
+    /// The unit of one cell: in the last column (a detail's values), its row's; else its column's.
+    func unit(row: Int, column: Int) -> Unit {
+        column == columns.count - 1 ? rowUnits?[row] ?? units[column] : units[column]
+    }
 }
 
 /// Output formats of `clowdr query`.
@@ -90,15 +93,7 @@ extension ResultTable {
     func human(_ v: Double, _ u: Unit) -> String {
         switch u {
         case .none: return v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(format: "%.3g", v)
-        case .bytes:
-            let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-            var x = v
-            var k = 0
-            while abs(x) >= 1024 && k < units.count - 1 {
-                x /= 1024
-                k += 1
-            }
-            return k == 0 ? "\(Int64(x)) B" : String(format: "%.1f %@", x, units[k])
+        case .bytes: return Units.bytes(v)
         case .seconds:
             if v < 60 { return String(format: "%.2f s", v) }
             let t = Int(v.rounded())

@@ -52,6 +52,15 @@ extension ExperimentQuery {
         if !labels.isEmpty { table.add(nil, "labels", labels) }
     }
 
+    /// Where an attempt's figures come from, for a person.
+    static func figuresText(_ f: Figures) -> String {
+        switch f {
+        case .exit: "exit (the worker's exact totals)"
+        case .samples: "samples (the worker's; the tool was stopped before its exit was recorded)"
+        case .scheduler: "scheduler (its accounting: the worker reported nothing)"
+        }
+    }
+
     static func addAttempt(_ a: AttemptRecord, outputs: [JSONValue], stderr: String, to table: inout DetailTable) {
         table.add(a.attempt, "state", a.state.rawValue)
         table.add(a.attempt, "started", a.startedAt?.iso8601)
@@ -59,10 +68,12 @@ extension ExperimentQuery {
         table.add(a.attempt, "host", a.host.map { "\($0) pid \(a.pid.map(String.init) ?? "?")" })
         table.add(a.attempt, "exit", a.exitCode.map { "code \($0)" } ?? a.signal.map { "signal \($0)" })
         if let r = a.failureReason { table.add(a.attempt, "reason", r) }
+        if let f = a.failureText(lastStderrLine: LogTail.lastLine(of: stderr)) { table.add(a.attempt, "failure", f) }
         table.add(a.attempt, "wall_time_s", a.wallTime, .seconds)
         table.add(a.attempt, "cpu_s", a.cpuUser.map { $0 + (a.cpuSystem ?? 0) }, .seconds)
         table.add(a.attempt, "peak_rss_bytes", a.peakRSS.map(Double.init), .bytes)
         table.add(a.attempt, "samples", String(a.samples))
+        table.add(a.attempt, "figures_from", a.figures.map(Self.figuresText))
         for o in outputs {
             let size = o["size"]?.numberValue?.int64
             let sha = o["sha256"]?.stringValue

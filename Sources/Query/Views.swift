@@ -10,7 +10,9 @@ public import SQLite
 /// - `attempts`: one row per attempt with its totals: `task`, `attempt`, `state`, `submitted_at`, `started_at`,
 ///   `ended_at` (µs since the epoch, UTC), `backend`, `native_id`, `host`, `pid`, `exit_code`, `signal`,
 ///   `wall_time`, `cpu_user`, `cpu_system` (s), `peak_rss`, `read_bytes`, `write_bytes` (bytes), `failure_reason`,
-///   `samples`.
+///   `samples`, `figures` (where the figures come from: `exit`, the worker's exact totals at the tool's exit;
+///   `samples`, the worker's samples of a tool stopped before its exit was recorded; `scheduler`, the scheduler's
+///   accounting, when the worker reported nothing).
 /// - `samples`: one row per monitor sample: `seq`, `time` (µs), `task`, `attempt`, `cpu_user`, `cpu_system` (s,
 ///   cumulative), `rss`, `vms`, `read_bytes`, `write_bytes` (bytes), `processes`, `threads`.
 /// - `planned`: one row per `task_planned` event: `task`, `command_line`, `invocation` (JSON), `labels` (JSON),
@@ -53,7 +55,7 @@ public enum QueryViews {
         CREATE TEMP VIEW IF NOT EXISTS scheduler_ends AS
           SELECT seq, time, task, attempt, json_extract(payload, '$.state') AS state, json_extract(payload, '$.failure_class') AS failure_class,
                  json_extract(payload, '$.reason') AS reason
-          FROM main.events WHERE type = 'task_ended' AND version = 1;
+          FROM main.events WHERE type = 'task_ended' AND version IN (1, 2);
         CREATE TEMP VIEW IF NOT EXISTS experiment AS
           SELECT seq, time, payload FROM main.events WHERE type = 'experiment_created' AND version = 1;
         """

@@ -155,10 +155,14 @@ public struct Planner: Sendable {
             throw PlanError(
                 "--bids: the descriptor has no 'participant_label' input to give each task its participant", code: "plan.bids_no_participant_input")
         }
+        // The labels as given are checked as `clowdr validate -i` checks them, with its words: a list input takes a list.
+        let validator = InvocationValidator(descriptor)
+        let issues = ["participant_label", "session_label"].flatMap { id in inv[id].map { validator.issues(of: id, value: $0, file: file) } ?? [] }
+        if !issues.isEmpty { throw PlanError("\(BoutiquesError(.invalidInvocation, issues))", code: BoutiquesError.Code.invalidInvocation.rawValue) }
         let (root, tree) = try bidsDataset(inv, file: file)
         let dataset = BIDSDataset(root: root, tree: tree)
         warnings += dataset.warnings
-        // Labels may be given as a list or as one string, with or without their prefix, as BIDS apps take them.
+        // Labels may be given with or without their prefix, as BIDS apps take them.
         func labelList(_ v: JSONValue?, prefix: String) -> [String]? {
             guard let v else { return nil }
             let values = v.stringValue.map { [$0] } ?? v.arrayValue?.compactMap { $0.stringValue ?? $0.numberValue?.literal } ?? []

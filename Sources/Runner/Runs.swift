@@ -47,6 +47,8 @@ public struct RunSummary: Sendable {
     public var detached = 0
     /// Detached, the attempts the scheduler would not take yet (its per-user submit limit): not submitted.
     public var notSubmitted = 0
+    /// For a rerun on a scheduler, what each task's new attempt asked of it (resources), by task.
+    public var asked: [String: [String: String]] = [:]
 
     public init(layout: ExperimentLayout, ended: [String: AttemptState], planned: Int, launched: Int, rerunMode: RerunMode? = nil) {
         self.layout = layout
@@ -64,6 +66,7 @@ public enum Runs {
     /// Validates the descriptor and plans every task; nothing is written. Throws `BoutiquesError` or `PlanError`.
     public static func plan(_ r: RunRequest) throws -> (Descriptor, [PlannedTask]) {
         let d = try DescriptorValidator.load(r.descriptorPath)
+        for w in DescriptorValidator.warnings(d, file: r.descriptorPath) { r.warn(w) }
         var planner = Planner(descriptor: d, workingDirectory: r.options.workingDirectory)
         planner.sweeps = r.sweeps
         planner.bids = r.bids

@@ -20,7 +20,9 @@ struct ArchiveCommand: ParsableCommand {
     @Argument(help: "The experiment folder (or PROVDIR: its newest experiment); with --verify, the archive.")
     var target: String
 
-    @Option(help: "Folder to write clowdr-<experiment>.tar.gz into, or an S3 folder (s3://BUCKET/PREFIX) to upload it to.")
+    @Option(
+        help: "Folder to write clowdr-<experiment>.tar.gz into (default: the current folder), or an S3 folder (s3://BUCKET/PREFIX) to upload it to."
+    )
     var into: String?
 
     @OptionGroup(title: "AWS (with --into s3://...)") var aws: AWSArguments
@@ -29,7 +31,7 @@ struct ArchiveCommand: ParsableCommand {
     var verify = false
 
     func validate() throws {
-        if verify == (into != nil) { throw ValidationError("give either --into DIR (to write an archive) or --verify (to check one)") }
+        if verify && into != nil { throw ValidationError("give either --into DIR (to write an archive) or --verify (to check one), not both") }
     }
 
     func run() throws {
@@ -43,8 +45,9 @@ struct ArchiveCommand: ParsableCommand {
         }
         let layout: ExperimentLayout
         do { layout = try ExperimentLayout.locate(target) } catch { throw ValidationError("\(error)") }
-        guard let destination = S3Location(into!) else {
-            print(try Archive.create(experimentDirectory: layout.directory, into: into!))
+        let into = self.into ?? "."
+        guard let destination = S3Location(into) else {
+            print(try Archive.create(experimentDirectory: layout.directory, into: into))
             return
         }
         // Written whole on this machine first, then uploaded (in parts, in parallel): the object appears complete.

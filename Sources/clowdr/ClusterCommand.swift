@@ -15,8 +15,8 @@ struct ClusterCommand: ParsableCommand {
 
     @OptionGroup var original: OriginalFormArguments
 
-    @Argument(help: "The scheduler: slurm.")
-    var scheduler: BackendKind
+    @Argument(help: "The scheduler: slurm (the one the original's list that clowdr runs on; SGE, PBS and others are not supported).")
+    var scheduler: ClusterScheduler
 
     @Option(help: "The account to charge (sbatch --account).")
     var account: String?
@@ -30,13 +30,9 @@ struct ClusterCommand: ParsableCommand {
     @Flag(help: "Return once the tasks are submitted; `clowdr watch` follows them later.")
     var detach = false
 
-    func validate() throws {
-        if scheduler != .slurm { throw ValidationError("the scheduler must be slurm, got \(scheduler.rawValue)") }
-    }
-
     func run() throws {
         var command = try original.runCommand()
-        command.cluster.backend = .slurm
+        command.cluster.backend = scheduler.backend
         command.cluster.jobname = jobname
         command.cluster.detach = detach
         let resources = [clusterargs, account.map { "account:\($0)" }].compactMap { $0 }.joined(separator: ",")
@@ -44,5 +40,16 @@ struct ClusterCommand: ParsableCommand {
         try command.validate()
         try command.cluster.validate()
         try command.run()
+    }
+}
+
+/// The schedulers the original Clowdr's `cluster` and `local -c` forms name that clowdr runs on.
+enum ClusterScheduler: String, ExpressibleByArgument, CaseIterable {
+    case slurm
+
+    var backend: BackendKind {
+        switch self {
+        case .slurm: .slurm
+        }
     }
 }

@@ -25,7 +25,7 @@ struct LocalCommand: ParsableCommand {
     var runID: String?
 
     @Option(name: [.customShort("c"), .long], help: "Submit to this scheduler instead of running here: slurm.")
-    var cluster: BackendKind?
+    var cluster: ClusterScheduler?
 
     @Option(name: [.customShort("a"), .long], help: "Scheduler resources, KEY:VALUE,... (e.g. time:4:00,mem:2048,account:ABC).")
     var clusterargs: String?
@@ -47,10 +47,14 @@ struct LocalCommand: ParsableCommand {
             var command = try RerunCommand.parse([rerun.rawValue, original.provdir + "/" + runID])
             command.dev = original.plan.dev
             command.execution = original.execution
+            command.cluster.backend = cluster?.backend
+            command.cluster.clusterargs = clusterargs
+            command.cluster.jobname = jobname
+            try command.cluster.validate()
             return try command.run()
         }
         var command = try original.runCommand()
-        if let cluster { command.cluster.backend = cluster }
+        if let cluster { command.cluster.backend = cluster.backend }
         command.cluster.clusterargs = clusterargs
         command.cluster.jobname = jobname
         try command.validate()

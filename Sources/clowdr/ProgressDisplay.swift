@@ -1,6 +1,7 @@
 import Backends
 import EventLog
 import Foundation
+import Query
 
 /// The live progress line: on a terminal only, rewritten in place on stderr.
 final class Display: @unchecked Sendable {
@@ -36,11 +37,12 @@ final class Display: @unchecked Sendable {
         if verbose {
             // Each task's labels, read once from the log's projection.
             let labels = ((try? EventLog(path: layout.log, mode: .readOnly).projectedTasks()) ?? [:]).mapValues(\.labels)
-            controller.onAttemptEnd = { [self] task, attempt, state in
+            controller.onAttemptEnd = { [self] task, attempt in
                 let name = TaskLabels.taskName(task, labels: labels[task] ?? nil)
+                let how = LogTail.failureText(attempt, task: task, in: layout).map { ": \($0)" } ?? ""
                 lock.withLock {
                     if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-                    FileHandle.standardOutput.write(Data("\(name) attempt \(attempt): \(state.rawValue)\n".utf8))
+                    FileHandle.standardOutput.write(Data("\(name) attempt \(attempt.attempt): \(attempt.state.rawValue)\(how)\n".utf8))
                 }
             }
         }

@@ -110,8 +110,11 @@ struct QueryCommand: ParsableCommand {
             if combined == nil { combined = t } else { combined!.rows += t.rows }
         }
         if let combined { print(combined.render(fmt, raw: raw), terminator: "") }
-        // The summary is for people: machine formats stay one table.
-        if fmt == .table { for s in summaries { print(s) } }
+        // The summary is for people: beside a table on standard output; with a machine format (piped: tsv), on
+        // standard error, so that the data stays one table and the line is still seen.
+        for s in summaries {
+            if fmt == .table { print(s) } else { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+        }
     }
 
     /// `--where KEY=VALUE` as pairs.

@@ -19,6 +19,7 @@ enum RunSession {
         display.stop()
         display.announce(summary.layout)
         if !quiet || summary.launched == 0 { print(summaryLine(summary, stoppedBy: cancel.cancelledBecause)) }
+        if !quiet { for line in askedLines(summary) { print(line) } }
         if let reason = cancel.cancelledBecause { FileHandle.standardError.write(Data("clowdr: stopped by \(reason)\n".utf8)) }
         if !summary.allSucceeded { throw ExitCode(1) }
     }
@@ -46,4 +47,28 @@ func summaryLine(_ summary: RunSummary, stoppedBy reason: String?) -> String {
     let notStarted = summary.launched - summary.ended.count
     if notStarted > 0 { line += "; \(notStarted) tasks not started\(reason.map { " (stopped by \($0))" } ?? "")" }
     return line
+}
+
+/// What each rerun task's new attempt asked of its scheduler (its earlier resources with `--clusterargs` over them),
+/// one line per set of resources: `task 15 (participant=07) asks mem:280M,time:10`.
+func askedLines(_ summary: RunSummary, atMost: Int = 10) -> [String] {
+    guard !summary.asked.isEmpty else { return [] }
+    let labels = ((try? EventLog(path: summary.layout.log, mode: .readOnly).projectedTasks()) ?? [:]).mapValues(\.labels)
+    var groups: [(text: String, tasks: [String])] = []
+    for task in summary.asked.keys.sorted(by: { ($0.count, $0) < ($1.count, $1) }) {
+        let r = summary.asked[task]!
+        let text = r.isEmpty ? "the scheduler's defaults" : r.keys.sorted().map { "\($0):\(r[$0]!)" }.joined(separator: ",")
+        if let i = groups.firstIndex(where: { $0.text == text }) { groups[i].tasks.append(task) } else { groups.append((text, [task])) }
+    }
+    var lines = groups.prefix(atMost).map { g in
+        g.tasks.count == 1
+            ? "\(TaskLabels.taskName(g.tasks[0], labels: labels[g.tasks[0]] ?? nil)) asks \(g.text)"
+            : "\(g.tasks.count) tasks (\(g.tasks.prefix(5).joined(separator: ", "))\(g.tasks.count > 5 ? ", ..." : "")) ask \(g.text)"
+    }
+    if groups.count > atMost {
+        lines.append(
+            "... and \(groups.count - atMost) more sets: clowdr query --sql \"SELECT task, attempt, resources FROM submissions\" \(summary.layout.directory)"
+        )
+    }
+    return lines
 }

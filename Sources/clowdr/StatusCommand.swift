@@ -34,9 +34,6 @@ struct StatusCommand: ParsableCommand {
         }
     }
 
-    /// The last non-empty line of a file (read from its end, so a huge stderr costs nothing).
-    static func lastLine(of path: String) -> String { LogTail.lastLines(of: path, count: 1).last ?? "" }
-
     /// Prints the status; returns whether some task is still submitted or running.
     @discardableResult
     func show() throws -> Bool {
@@ -60,18 +57,15 @@ struct StatusCommand: ParsableCommand {
             let a = t.latest
             let elapsed = a?.startedAt.map { now - $0.seconds } ?? 0
             print(
-                "  running: \(TaskLabels.taskName(t.task, labels: t.labels)) attempt \(a?.attempt ?? 0): \(Int(elapsed)) s, peak RSS \((a?.peakRSS ?? 0) >> 20) MiB so far"
+                "  running: \(TaskLabels.taskName(t.task, labels: t.labels)) attempt \(a?.attempt ?? 0): \(Int(elapsed)) s, peak RSS \(Units.bytes(a?.peakRSS ?? 0)) so far"
             )
         }
         let running = counts[.running] ?? 0
         if running > shown { print("  ... and \(running - shown) more running: clowdr query --status running") }
         for t in (summary.first[.failed] ?? []).compactMap({ state.tasks[$0] }) {
-            let a = t.latest
-            let how = a?.exitCode.map { "exit \($0)" } ?? a?.signal.map { "signal \($0)" } ?? "no exit"
-            let stderr = a.map { StatusCommand.lastLine(of: layout.stderr(t.task, $0.attempt)) } ?? ""
-            print(
-                "  failed: \(TaskLabels.taskName(t.task, labels: t.labels)) attempt \(a?.attempt ?? 0): \(how)\(a?.failureReason.map { " (\($0))" } ?? "")\(stderr.isEmpty ? "" : ": \(stderr)")"
-            )
+            guard let a = t.latest else { continue }
+            let how = LogTail.failureText(a, task: t.task, in: layout) ?? a.state.rawValue
+            print("  failed: \(TaskLabels.taskName(t.task, labels: t.labels)) attempt \(a.attempt): \(how)")
         }
         let failed = counts[.failed] ?? 0
         if failed > shown { print("  ... and \(failed - shown) more failed: clowdr query --status failed") }
@@ -91,12 +85,13 @@ struct StatusCommand: ParsableCommand {
             "tasks": state.tasks.count,
             "counts": Dictionary(uniqueKeysWithValues: TaskState.allCases.map { ($0.rawValue, counts[$0] ?? 0) }),
             "failed": failed.map { t -> [String: Any] in
-                let stderr = t.latest.map { StatusCommand.lastLine(of: layout.stderr(t.task, $0.attempt)) } ?? ""
+                let stderr = t.latest.map { LogTail.lastLine(of: layout.stderr(t.task, $0.attempt)) } ?? ""
                 return [
                     "task": t.task, "labels": TaskLabels.text(t.labels), "attempt": t.latest?.attempt ?? 0,
                     "exit_code": t.latest?.exitCode ?? NSNull(),
                     "signal": t.latest?.signal ?? NSNull(),
                     "reason": t.latest?.failureReason ?? NSNull(), "stderr_last_line": stderr,
+                    "failure": t.latest.flatMap { $0.failureText(lastStderrLine: stderr) } ?? NSNull(),
                 ]
             },
             "unknown_events": state.unknownEvents.count,

@@ -26,7 +26,13 @@ struct ValidateCommand: ParsableCommand {
         do {
             let d = try DescriptorValidator.load(descriptor)
             if let invocation { _ = try InvocationValidator(d).validate(try BoutiquesDocument.load(invocation), file: invocation) }
-            print(json ? JSONWriter(indent: 2).string(["ok": true, "errors": []]) : "OK")
+            let warnings = DescriptorValidator.warnings(d, file: descriptor)
+            if json {
+                print(JSONWriter(indent: 2).string(["ok": true, "errors": [], "warnings": .array(warnings.map { .string($0) })]))
+            } else {
+                for w in warnings { FileHandle.standardError.write(Data("clowdr: warning: \(w)\n".utf8)) }
+                print("OK")
+            }
         } catch {
             try BoutiquesReport.fail(error, json: json)
         }

@@ -18,7 +18,7 @@ struct EventLogStoreTests {
         #expect(p["synchronous"] == "2")
         #expect(p["foreign_keys"] == "1")
         #expect(p["busy_timeout"] == "10000")
-        #expect(p["user_version"] == "6")
+        #expect(p["user_version"] == "7")
     }
 
     @Test("UPDATE and DELETE on events fail at the SQL level, whoever tries")
@@ -279,7 +279,7 @@ struct EventLogStoreTests {
     func migrationsEmbedded() throws {
         let dir = TestSupport.repositoryRoot + "/schema/sql"
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".sql") }.sorted()
-        #expect(files.count == 6)
+        #expect(files.count == 7)
         let log = try newLog()
         let master = try log.withConnection { db in
             try db.rows("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger') ORDER BY name").compactMap { $0[0].string }
@@ -336,7 +336,7 @@ struct UpgradeTests {
         }
         // Back to what schema 2 was: no labels column, no index, version 2.
         try Connection(path: dir + "/clowdr.db").execute(
-            "DROP INDEX events_lifecycle; DROP INDEX events_other_versions; DROP INDEX tasks_state; DROP TABLE ingested_segments; DROP TABLE segment_folders; DROP INDEX attempts_peak_rss; ALTER TABLE tasks DROP COLUMN labels; PRAGMA user_version = 2"
+            "DROP INDEX events_lifecycle; DROP INDEX events_other_versions; DROP INDEX tasks_state; DROP TABLE ingested_segments; DROP TABLE segment_folders; DROP INDEX attempts_peak_rss; ALTER TABLE tasks DROP COLUMN labels; ALTER TABLE attempts DROP COLUMN figures; PRAGMA user_version = 2"
         )
         let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db"))
         #expect {
@@ -345,27 +345,32 @@ struct UpgradeTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db")) == before, "reading never writes")
         _ = try EventLog(path: dir, mode: .readWrite)
         let reader = try EventLog(path: dir, mode: .readOnly)
-        #expect(try reader.pragmas()["user_version"] == "6")
+        #expect(try reader.pragmas()["user_version"] == "7")
         #expect(try reader.projectedTasks()["t"]?.labels == #"{"participant":"01"}"#)
         #expect(try reader.fsck().ok)
     }
 
-    @Test("a log of schema 3 (before the ingest's bookkeeping) is read as it is, without migrating; a writer adds the table")
-    func readsThree() throws {
-        let dir = try TestSupport.temporaryDirectory("schema3")
+    @Test("a log of schema 6 (before the attempts' figures): a reader names clowdr upgrade; a writer adds the column and fills it from the events")
+    func upgradeFromSix() throws {
+        let dir = try TestSupport.temporaryDirectory("schema6")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         do {
             let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
-            try log.append([Script.factory.make(task: "t", .taskPlanned(TaskPlanned(invocation: [:], commandLine: "x")))])
+            try log.append([
+                Script.factory.make(task: "t", .taskPlanned(TaskPlanned(invocation: [:], commandLine: "x"))),
+                Script.factory.make(task: "t", attempt: 1, .taskExited(TaskExited(exitCode: 0, wallTime: 1, peakRSS: 5))),
+            ])
             try log.checkpoint()
         }
-        try Connection(path: dir + "/clowdr.db").execute(
-            "DROP INDEX events_lifecycle; DROP INDEX events_other_versions; DROP INDEX tasks_state; DROP TABLE ingested_segments; DROP TABLE segment_folders; PRAGMA user_version = 3"
-        )
+        try Connection(path: dir + "/clowdr.db").execute("ALTER TABLE attempts DROP COLUMN figures; PRAGMA user_version = 6")
         let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db"))
-        let reader = try EventLog(path: dir, mode: .readOnly)
-        #expect(try reader.projectedTasks()["t"] != nil && reader.segmentsWithNewBytes(in: dir).isEmpty)
+        #expect {
+            try EventLog(path: dir, mode: .readOnly)
+        } throws: { "\($0)".contains("schema version 6") && "\($0)".contains("clowdr upgrade") }
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db")) == before, "reading never writes")
-        #expect(try EventLog(path: dir, mode: .readWrite).pragmas()["user_version"] == "6")
+        #expect(try EventLog(path: dir, mode: .readWrite).pragmas()["user_version"] == "7")
+        let reader = try EventLog(path: dir, mode: .readOnly)
+        #expect(try reader.projectedTasks()["t"]?.latest?.figures == .exit)
+        #expect(try reader.fsck().ok)
     }
 }

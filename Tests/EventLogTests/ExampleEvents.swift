@@ -32,7 +32,7 @@ enum ExampleEvents {
             TaskEnded(
                 backend: "slurm", nativeID: "12_3", state: "OUT_OF_MEMORY", failureClass: .oom,
                 reason: "killed for exceeding its 50 MB memory request, peak 214 MB; rerun with mem:auto", exitCode: 0, signal: 9,
-                peakRSS: 224_000_000, wallTime: 4, cpuTime: 1.5)),
+                peakRSS: 224_000_000, wallTime: 4, cpuTime: 1.5, endedAt: Timestamp(microseconds: 1_764_000_000_000_000))),
         .taskEnded(TaskEnded(backend: "slurm", nativeID: "12_4", state: "CANCELLED", failureClass: .cancelled, reason: "scancel before it started")),
         .rerunRequested(RerunRequested(mode: .failed, tasks: ["1", "7"], overrides: ["jobs": "4"], controller: controller)),
     ]

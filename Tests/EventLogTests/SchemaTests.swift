@@ -8,11 +8,7 @@ import Testing
 @Suite("schema/events documents every event type")
 struct SchemaTests {
     static let dir = TestSupport.repositoryRoot + "/schema/events"
-    static let python: String? = {
-        guard let out = try? TestSupport.run("/usr/bin/env", ["python3", "-c", "import jsonschema; print(jsonschema.__version__)"]), out.status == 0
-        else { return nil }
-        return "/usr/bin/env"
-    }()
+    static let python: String? = TestSupport.pythonHas("jsonschema") ? TestSupport.python : nil
 
     @Test("there is one schema per event type, and no other")
     func oneSchemaPerType() throws {
@@ -23,7 +19,7 @@ struct SchemaTests {
 
     @Test(
         "every encoded example validates against its type's schema and the envelope",
-        .enabled(if: python != nil, "needs python3 with jsonschema (make test installs it)"))
+        .enabled(if: python != nil, "needs jsonschema in .build-venv (make test-deps installs it)"))
     func examplesValidate() throws {
         let tmp = try TestSupport.temporaryDirectory("schemas")
         let f = EventFactory(clock: SteppingClock(), ids: SequentialIDSource())
@@ -47,14 +43,14 @@ struct SchemaTests {
                 n += 1
             print(n, "valid")
             """
-        let out = try TestSupport.run("/usr/bin/env", ["python3", "-c", script, Self.dir, tmp + "/events.ndjson"])
+        let out = try TestSupport.run(Self.python!, ["-c", script, Self.dir, tmp + "/events.ndjson"])
         #expect(out.status == 0, "\(out.stdout) \(out.stderr)")
         #expect(out.stdout == "\(lines.count) valid\n")
     }
 
     @Test(
         "a payload with a field the schema does not document is rejected by the validator",
-        .enabled(if: python != nil, "needs python3 with jsonschema"))
+        .enabled(if: python != nil, "needs jsonschema in .build-venv (make test-deps installs it)"))
     func schemasAreClosed() throws {
         let script = """
             import json, sys, jsonschema
@@ -62,7 +58,7 @@ struct SchemaTests {
             ok = jsonschema.Draft202012Validator(s).is_valid({"reason": "x", "extra": 1})
             print("accepted" if ok else "rejected")
             """
-        let out = try TestSupport.run("/usr/bin/env", ["python3", "-c", script, Self.dir])
+        let out = try TestSupport.run(Self.python!, ["-c", script, Self.dir])
         #expect(out.stdout == "rejected\n")
     }
 }

@@ -104,13 +104,12 @@ struct GoldenTests {
     @Test(
         "the golden PROV-N, read back, equals the golden PROV-JSON as the prov package loads it",
         .enabled(
-            if: (try? TestSupport.run("/usr/bin/env", ["python3", "-c", "import prov"]))?.status == 0,
-            "needs Python's prov package (make test installs it)"))
+            if: TestSupport.pythonHas("prov"), "needs Python's prov package in .build-venv (make test-deps installs it)"))
     func provnRoundTrip() throws {
         let out = try TestSupport.run(
-            "/usr/bin/env",
+            TestSupport.python!,
             [
-                "python3", TestSupport.repositoryRoot + "/scripts/provn_roundtrip.py", Self.golden + "/experiment.prov.json",
+                TestSupport.repositoryRoot + "/scripts/provn_roundtrip.py", Self.golden + "/experiment.prov.json",
                 Self.golden + "/experiment.provn",
             ])
         #expect(out.status == 0 && out.stdout == "equal 27\n", "\(out.stdout) \(out.stderr)")

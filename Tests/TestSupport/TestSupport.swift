@@ -31,6 +31,19 @@ public enum TestSupport {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     }
 
+    /// The Python of the project's own virtual environment (`.build-venv`, which `make test-deps` makes with
+    /// jsonschema and prov): the tests' Python checkers run in it, never in the system's Python. Nil when absent.
+    public static let python: String? = {
+        let path = repositoryRoot + "/.build-venv/bin/python"
+        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+    }()
+
+    /// Whether the project's Python has `module` (e.g. `jsonschema`, `prov`).
+    public static func pythonHas(_ module: String) -> Bool {
+        guard let python else { return false }
+        return (try? run(python, ["-c", "import \(module)"]))?.status == 0
+    }
+
     /// Whether podman has the container tests' busybox image (scripts/containers/make-test-image.sh, run by
     /// `make test`, builds it).
     public static var hasBusyboxImage: Bool {

@@ -279,3 +279,63 @@ struct NewUserTests {
         #expect(sql == "task\n" + (0..<12).map { "\($0)\n" }.joined(), "tasks in number order (0, 1, 2, ..., 10, 11)")
     }
 }
+
+/// What a new user meets first: the output says what it means, and one input gets one verdict everywhere.
+@Suite("clowdr's words", .enabled(if: TestSupport.binary("clowdr") != nil, "build clowdr first (swift build)"))
+struct WordingTests {
+    let clowdr = TestSupport.binary("clowdr") ?? "clowdr"
+
+    @Test("validate keeps bosh's verdict (OK) and warns of a path-template key no input has, naming the file and JSON pointer")
+    func pathTemplateWarning() throws {
+        let dir = try TestSupport.temporaryDirectory("warn")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try
+            #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"echo [P] > [OUT]","inputs":[{"id":"p","name":"p","type":"String","value-key":"[PARTICIPANT_LABEL]"}],"output-files":[{"id":"out","name":"out","value-key":"[OUT]","path-template":"[OUT_DIR]/sub-[PARTICIPANT_LABEL].json"}]}"#
+            .write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+        let out = try TestSupport.run(clowdr, ["validate", dir + "/d.json"])
+        #expect(out.status == 0 && out.stdout == "OK\n", "\(out.stdout) \(out.stderr)")
+        #expect(
+            out.stderr.contains("warning: \(dir)/d.json: /output-files/0/path-template: '[OUT_DIR]/sub-[PARTICIPANT_LABEL].json' names [OUT_DIR]"),
+            "\(out.stderr)")
+        #expect(!out.stderr.contains("names [PARTICIPANT_LABEL]"))
+    }
+
+    @Test("run --bids with participant_label as a bare string for a list input: refused as validate -i refuses it, same words, nothing made")
+    func bidsLabelType() throws {
+        let dir = try TestSupport.temporaryDirectory("bidslabel")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let root = TestSupport.repositoryRoot + "/examples/bids-demo"
+        try
+            #"{"app":"\#(root)/demo_app.py","bids_dir":"\#(root)/dataset","output_dir":"\#(dir)/out","analysis_level":"participant","participant_label":"01"}"#
+            .write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
+        let validate = try TestSupport.run(clowdr, ["validate", root + "/descriptor.json", "-i", dir + "/i.json"])
+        let run = try TestSupport.run(clowdr, ["run", root + "/descriptor.json", dir + "/i.json", "--bids", "--provdir", dir + "/prov"])
+        #expect(validate.status == 2 && run.status == 2, "\(validate.stderr) \(run.stderr)")
+        let words = "\(dir)/i.json: /participant_label: [invocation.type]"
+        #expect(validate.stderr.contains(words) && run.stderr.contains(words), "\(validate.stderr)\n\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/prov"))
+    }
+
+    @Test("query --task as a table: units in the value column only; --efficiency piped keeps its summary (on stderr)")
+    func queryUnits() throws {
+        let dir = try TestSupport.temporaryDirectory("units")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try
+            #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"exit [K]","inputs":[{"id":"k","name":"k","type":"Number","integer":true,"value-key":"[K]"}]}"#
+            .write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+        try #"{"k":[0,3]}"#.write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
+        _ = try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--provdir", dir + "/prov"])
+        let detail = try TestSupport.run(clowdr, ["query", "--task", "1", "--format", "table", dir + "/prov"]).stdout
+        let peak = detail.split(separator: "\n").first { $0.contains("peak_rss_bytes") }.map(String.init) ?? ""
+        #expect(peak.hasPrefix("1 ") && !peak.contains(" B ") && peak.hasSuffix("iB"), "\(detail)")
+        #expect(detail.contains("failure") && detail.contains("exit 3"), "\(detail)")
+        #expect(detail.contains("figures_from") && detail.contains("exit (the worker's exact totals)"), "\(detail)")
+        let efficiency = try TestSupport.run(clowdr, ["query", "--efficiency", dir + "/prov"])
+        #expect(efficiency.stdout.hasPrefix("task\t") && !efficiency.stdout.contains("summary"), "\(efficiency.stdout)")
+        #expect(!efficiency.stderr.isEmpty, "the summary line, on stderr when piped: \(efficiency.stderr)")
+        let status = try TestSupport.run(clowdr, ["status", dir + "/prov"]).stdout
+        let verbose = try TestSupport.run(clowdr, ["rerun", "failed", dir + "/prov", "-V"]).stdout
+        #expect(status.contains("failed: task 1 (k=3) attempt 1: exit 3"), "\(status)")
+        #expect(verbose.contains("task 1 (k=3) attempt 2: failed: exit 3"), "\(verbose)")
+    }
+}

@@ -98,7 +98,9 @@ struct QueryTests {
         #expect(rows(try TestSupport.run(clowdr, ["query", "--status", "succeeded", "--all", dir + "/prov"]).stdout).count == 3)
     }
 
-    @Test("export json: the complete record, valid against schema/experiment.schema.json (jsonschema), byte-stable")
+    @Test(
+        "export json: the complete record, valid against schema/experiment.schema.json (jsonschema), byte-stable",
+        .enabled(if: TestSupport.pythonHas("jsonschema"), "needs jsonschema in .build-venv (make test-deps installs it)"))
     func exportJSON() throws {
         let prov = try experiment()
         let a = prov + "/a.json"
@@ -128,15 +130,14 @@ struct QueryTests {
             bad = [e.message for f in sys.argv[2:] for e in v.iter_errors(json.load(open(f)))]
             print(len(bad), bad[:3])
             """
-        let check = try TestSupport.run("/usr/bin/env", ["python3", "-c", script, TestSupport.repositoryRoot + "/schema", a, s])
+        let check = try TestSupport.run(TestSupport.python!, ["-c", script, TestSupport.repositoryRoot + "/schema", a, s])
         #expect(check.stdout.hasPrefix("0 []"), "\(check.stdout) \(check.stderr)")
     }
 
     @Test(
         "export prov: loads in the prov package with warnings as errors, round-trips, counts match the experiment",
         .enabled(
-            if: (try? TestSupport.run("/usr/bin/env", ["python3", "-c", "import prov"]))?.status == 0,
-            "needs Python's prov package (make test installs it)"))
+            if: TestSupport.pythonHas("prov"), "needs Python's prov package in .build-venv (make test-deps installs it)"))
     func exportPROV() throws {
         let dir = try TestSupport.temporaryDirectory("prov")
         let d =
@@ -160,12 +161,12 @@ struct QueryTests {
             theirs = [l for l in d.get_provn().splitlines() if l.startswith('  ') and '(' in l]
             print(d == again, c['ProvActivity'], c['ProvGeneration'], c['ProvCommunication'], c['ProvAgent'], len(ours) == len(theirs))
             """
-        let out = try TestSupport.run("/usr/bin/env", ["python3", "-c", script, dir + "/p.json", dir + "/p.provn"])
+        let out = try TestSupport.run(TestSupport.python!, ["-c", script, dir + "/p.json", dir + "/p.provn"])
         // 4 attempts (3 + the rerun of the failing one), 4 outputs (each attempt copies its file before the check), 1 rerun, 2 agents.
         #expect(out.stdout == "True 4 4 1 2 True\n", "\(out.stdout) \(out.stderr)")
         // PROV-N read back (our parser into prov's model) equals the PROV-JSON as prov loads it.
         let roundTrip = try TestSupport.run(
-            "/usr/bin/env", ["python3", TestSupport.repositoryRoot + "/scripts/provn_roundtrip.py", dir + "/p.json", dir + "/p.provn"])
+            TestSupport.python!, [TestSupport.repositoryRoot + "/scripts/provn_roundtrip.py", dir + "/p.json", dir + "/p.provn"])
         #expect(roundTrip.status == 0 && roundTrip.stdout.hasPrefix("equal "), "\(roundTrip.stdout) \(roundTrip.stderr)")
     }
 
@@ -180,6 +181,12 @@ struct QueryTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: into).count == 1, "no temporary file left")
         let verify = try TestSupport.run(clowdr, ["archive", "--verify", file])
         #expect(verify.status == 0 && verify.stdout.contains("every sha256 matches MANIFEST"), "\(verify.stdout)")
+        // Without --into, into the current folder (as exports are).
+        let here = prov + "/../here"
+        try FileManager.default.createDirectory(atPath: here, withIntermediateDirectories: true)
+        let plain = try TestSupport.run("/bin/sh", ["-c", "cd '\(here)' && '\(clowdr)' archive '\(prov)'"])
+        #expect(plain.status == 0 && plain.stdout.hasPrefix("./clowdr-") && plain.stdout.contains(".tar.gz"), "\(plain.stdout) \(plain.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: here).count == 1)
         // GNU tar reads it, sha256sum agrees with MANIFEST, and the unpacked copy answers queries.
         let unpacked = prov + "/../unpacked"
         try FileManager.default.createDirectory(atPath: unpacked, withIntermediateDirectories: true)

@@ -26,10 +26,11 @@ struct ReportBrowserTests {
     }
 
     /// Loads `url`, runs the steps (name, JavaScript), and returns the driver's JSON answer.
-    func check(_ url: String, steps: [(String, String)], screenshot: String) throws -> JSONValue {
+    func check(_ url: String, steps: [(String, String)], screenshot: String, window: (Int, Int)? = nil) throws -> JSONValue {
         var args = [
             TestSupport.repositoryRoot + "/scripts/browser/check-page.py", url, "--screenshot", Self.artifacts + "/" + screenshot, "--timeout", "60",
         ]
+        if let (width, height) = window { args += ["--width", String(width), "--height", String(height)] }
         for (name, js) in steps { args += ["--step", "\(name)=\(js)"] }
         let out = try TestSupport.run("/usr/bin/env", ["python3"] + args)
         let result = try JSONParser.parse(out.stdout)
@@ -55,6 +56,55 @@ struct ReportBrowserTests {
         case .string(let s)?: Int(s)
         default: nil
         }
+    }
+
+    @Test(
+        "at a common window size (1366x768): no header value cut, no label of the RAM or CPU plot over another, every failed task's failure worded as status words it"
+    )
+    func layoutAtCommonSize() throws {
+        let dir = try TestSupport.temporaryDirectory("report-layout")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let synth = try TestSupport.run(
+            TestSupport.binary("clowdr-testkit")!, ["synth-experiment", "--dir", dir + "/exp", "--tasks", "40", "--samples", "20"])
+        #expect(synth.status == 0, "\(synth.stderr)")
+        #expect(try TestSupport.run(clowdr, ["export", "html", dir + "/exp", "-o", dir + "/report.html"]).status == 0)
+        let r = try check(
+            "file://" + dir + "/report.html",
+            steps: [
+                (
+                    "cut",
+                    "[...document.querySelectorAll('#facts dd')].filter(d => d.scrollWidth > d.clientWidth + 1 || d.scrollHeight > d.clientHeight + 1).map(d => d.textContent)"
+                ),
+                (
+                    "as_of",
+                    "[...document.querySelectorAll('#facts div')].find(d => d.querySelector('dt').textContent === 'as of').querySelector('dd').textContent"
+                ),
+                (
+                    "plot",
+                    "(document.getElementById('plot-top').click(), new Promise(r => setTimeout(() => r(document.getElementById('ram-plot').dataset.series), 300)))"
+                ),
+                ("ram_overlaps", "JSON.parse(document.getElementById('ram-plot').dataset.overlaps)"),
+                ("cpu_overlaps", "JSON.parse(document.getElementById('cpu-plot').dataset.overlaps)"),
+                (
+                    "failures",
+                    "(() => { const t = window.clowdrReport.state.core.tasks, f = window.clowdrReport.state.core.states.indexOf('failed'); return t.id.filter((id, i) => t.state[i] === f).map((id, i) => t.reason[t.id.indexOf(id)]); })()"
+                ),
+            ], screenshot: "report-1366x768.png", window: (1366, 768))
+        expectClean(r)
+        let res = r["results"] ?? .null
+        #expect(res["cut"] == [], "header values cut: \(res["cut"] ?? .null)")
+        #expect(res["as_of"]?.stringValue?.hasSuffix(")") == true, "\(res["as_of"] ?? .null)")
+        #expect((int(res["plot"]) ?? 0) > 0, "tasks plotted")
+        #expect(
+            res["ram_overlaps"] == [] && res["cpu_overlaps"] == [],
+            "labels over each other: \(res["ram_overlaps"] ?? .null) \(res["cpu_overlaps"] ?? .null)")
+        guard case .array(let failures)? = res["failures"] else {
+            Issue.record("no failures column: \(res)")
+            return
+        }
+        #expect(
+            !failures.isEmpty && failures.allSatisfy { ($0.stringValue ?? "").hasPrefix("exit ") || ($0.stringValue ?? "").hasPrefix("signal ") },
+            "\(failures)")
     }
 
     @Test("export html of 300 tasks: every row, sorting by RAM, one Gantt bar per attempt, filters, detail, CSV, SVG; no error, no request")

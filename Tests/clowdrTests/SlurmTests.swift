@@ -62,20 +62,50 @@ struct SlurmTests {
         try behaviour.controllerKilledThenResumed()
     }
 
-    @Test("a task over its --mem is killed by the cluster, recorded as oom with a reason; rerun failed with mem:auto succeeds")
+    @Test(
+        "a task over its --mem is killed by the cluster, recorded as oom with a reason, its figures from its worker's samples and its end the scheduler's; rerun failed with mem:auto keeps its time limit and succeeds"
+    )
     func memoryKill() throws {
         let dir = try project("python3 -c \\\"import time; b=b'x'*([K]<<20); time.sleep(3)\\\"", [150])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let run = try clowdr([
-            "run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--clusterargs", "mem:80M", "--provdir", dir + "/prov",
+            "run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--clusterargs", "mem:80M,time:10", "--provdir",
+            dir + "/prov", "-V",
         ])
         #expect(run.status == 1, "\(run.stdout) \(run.stderr)")
         let first = try attempts(dir)[0]!
-        #expect(first.state == "failed" && first.reason?.contains("killed for exceeding its 80 MB memory request") == true, "\(first)")
+        #expect(first.state == "failed" && first.reason?.contains("killed for exceeding its 80.0 MiB memory request") == true, "\(first)")
+        // -V says why, in the words status uses.
+        #expect(run.stdout.contains("attempt 1: failed: signal 9 (task 0 (k=150): killed for exceeding its 80.0 MiB"), "\(run.stdout)")
         let events = try clowdr(["events", "--no-samples", dir + "/prov"]).stdout
-        #expect(events.contains(#""failure_class":"oom""#))
+        #expect(events.contains(#""failure_class":"oom""#) && events.contains(#""ended_at":""#), "\(events)")
+        // One source for every figure: the worker's samples (the tool's own peak, below sacct's MaxRSS, which counts
+        // the worker too), and the attempt's end as the scheduler says it, not when the controller learnt it.
+        let figures = try rows(
+            dir,
+            """
+            SELECT a.figures, a.peak_rss, (SELECT max(json_extract(payload, '$.rss')) FROM events WHERE type = 'sample'),
+                   a.ended_at - a.started_at, a.wall_time, (SELECT time FROM events WHERE type = 'task_ended') - a.ended_at,
+                   (SELECT json_extract(payload, '$.peak_rss') FROM events WHERE type = 'task_ended')
+            FROM attempts a
+            """)[0]
+        let (source, peak, samplesPeak, span, wall, lag, maxRSS) = (
+            figures[0].string, figures[1].int64 ?? 0, figures[2].int64 ?? -1, figures[3].int64 ?? 0, figures[4].double ?? 0, figures[5].int64 ?? 0,
+            figures[6].int64 ?? 0
+        )
+        #expect(source == "samples", "\(figures)")
+        #expect(peak == samplesPeak && peak < maxRSS, "peak from the samples, below sacct's MaxRSS: \(figures)")
+        let spanSeconds = Double(span) / 1e6
+        #expect(span < 6_000_000 && abs(wall - spanSeconds) < 0.001, "wall time from start to the scheduler's end: \(figures)")
+        #expect(lag >= 0, "the end is never after the controller learnt it: \(figures)")
+        let top = try clowdr(["query", "--top", "ram", "--format", "tsv", dir + "/prov"]).stdout
+        #expect(top.hasPrefix("task\tattempt\tstate\texit\tduration\tpeak_ram\tcpu\tparams\tfigures\n") && top.contains("\tsamples\n"), "\(top)")
         let rerun = try clowdr(["rerun", "failed", dir + "/prov", "--backend", "slurm", "--clusterargs", "mem:auto"])
         #expect(rerun.status == 0 && rerun.stdout.contains("1 attempts: 1 succeeded"), "\(rerun.stdout) \(rerun.stderr)")
+        // The rerun keeps what the first attempt asked (time:10), mem:auto over it, and says what it asks.
+        #expect(rerun.stdout.contains("task 0 (k=150) asks mem:") && rerun.stdout.contains(",time:10"), "\(rerun.stdout)")
+        let asked = try rows(dir, "SELECT json_extract(payload, '$.resources.time') FROM events WHERE type = 'task_submitted' ORDER BY seq")
+        #expect(asked.map { $0[0].string } == ["10", "10"], "\(asked)")
         let second = try attempts(dir)[0]!
         #expect(second.attempt == 2 && second.state == "succeeded")
         // At least twice what it was given (its recorded peak, worker included, times the margin may ask for more).
@@ -87,6 +117,40 @@ struct SlurmTests {
             return Int(line[r].dropFirst(7).dropLast(2))
         }
         #expect(memories.count == 2 && memories[0] == 80 && memories[1] >= 160, "\(memories)")
+    }
+
+    @Test(
+        "mistakes: options sbatch refuses are refused before anything is written (exit 2); a scheduler clowdr does not run on is named alone; reruns (and the original -R form) keep what the task asked, KEY: removes a key"
+    )
+    func mistakes() throws {
+        let dir = try project("exit [K]", [0, 3])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let typo = try clowdr([
+            "run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--clusterargs", "mme:140M", "--provdir", dir + "/prov",
+        ])
+        #expect(
+            typo.status == 2 && typo.stderr.contains("unrecognized option '--mme=140M'") && typo.stderr.contains("nothing was written"),
+            "\(typo.stderr)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir + "/prov")) ?? []).isEmpty, "no experiment made")
+        let sge = try clowdr(["cluster", dir + "/d.json", dir + "/i.json", dir + "/prov", "sge"])
+        #expect(sge.status == 2 && sge.stderr.contains("'slurm'") && !sge.stderr.contains("'local'"), "\(sge.stderr)")
+        let run = try clowdr([
+            "run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--clusterargs", "time:5", "--provdir", dir + "/prov",
+        ])
+        #expect(run.status == 1, "\(run.stdout) \(run.stderr)")
+        let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
+        let local = try clowdr([
+            "local", dir + "/d.json", dir + "/i.json", dir + "/prov", "-R", "failed", "--run_id", exp, "-c", "slurm", "-a", "mem:50M",
+        ])
+        #expect(local.status == 1 && local.stdout.contains("task 1 (k=3) asks mem:50M,time:5"), "\(local.stdout) \(local.stderr)")
+        let dropped = try clowdr(["rerun", "failed", dir + "/prov", "--clusterargs", "time:"])
+        #expect(dropped.status == 1 && dropped.stdout.contains("task 1 (k=3) asks mem:50M\n"), "\(dropped.stdout) \(dropped.stderr)")
+        let asked = try rows(
+            dir, "SELECT task, attempt, json(json_extract(payload, '$.resources')) FROM events WHERE type = 'task_submitted' ORDER BY seq")
+        #expect(
+            asked.map { "\($0[0].string ?? "")/\($0[1].int64 ?? 0) \($0[2].string ?? "")" } == [
+                #"0/1 {"time":"5"}"#, #"1/1 {"time":"5"}"#, #"1/2 {"mem":"50M","time":"5"}"#, #"1/3 {"mem":"50M"}"#,
+            ], "\(asked)")
     }
 
     @Test("a task that can never start (its dependency failed) is cancelled and reported as unschedulable within a poll or two")

@@ -12,6 +12,7 @@ enum BatchAccounting {
         let said = [job.containerReason, job.statusReason].filter { !$0.isEmpty }.joined(separator: "; ")
         var f = FinalState(state: job.status, failureClass: .appError, exitCode: job.exitCode)
         if let start = job.startedAt, let stop = job.stoppedAt, stop >= start { f.wallTime = Double(stop - start) / 1000 }
+        f.endedAt = job.stoppedAt.map { Timestamp(microseconds: $0 * 1000) }
         f.requestedMemory = job.memoryMiB.map { $0 << 20 }
         if job.status == "SUCCEEDED" {
             f.failureClass = .unknown  // recorded only when its worker wrote no exit: not taken for success

@@ -5,7 +5,8 @@ import Foundation
 /// writes into a job's output, and the one failure vocabulary they map to.
 public enum SlurmAccounting {
     /// `sacct -n -P -o` fields, in this order.
-    static let fields = "JobID,State,ExitCode,Elapsed,TotalCPU,MaxRSS,ReqMem,Timelimit"
+    /// End is read as seconds since the epoch (`SlurmCommands` sets SLURM_TIME_FORMAT=%s).
+    static let fields = "JobID,State,ExitCode,Elapsed,TotalCPU,MaxRSS,ReqMem,Timelimit,End"
 
     /// Final states: anything else (PENDING, RUNNING, REQUEUED, COMPLETING, SUSPENDED...) is not a final word.
     static let finalStates: Set<String> = [
@@ -31,10 +32,11 @@ public enum SlurmAccounting {
             let state = String(f[1].split(separator: " ").first ?? "")  // "CANCELLED by 0"
             guard finalStates.contains(state) else { continue }
             let (code, signal) = exitCode(f[2])
-            let final = FinalState(
+            var final = FinalState(
                 state: state, failureClass: classify(state: state, exitCode: code, signal: signal), exitCode: code, signal: signal,
                 peakRSS: size(f[5]),
                 wallTime: duration(f[3]), cpuTime: duration(f[4]), requestedMemory: size(f[6]), timeLimit: duration(f[7]))
+            final.endedAt = f.count > 8 ? endTime(f[8]) : nil
             // Elements never split off their array (cancelled while pending) share one record: `A_[2-3,7%2]`.
             for element in elements(id) { jobs[element] = final }
         }
@@ -156,6 +158,12 @@ public enum SlurmAccounting {
     }
 
     /// Slurm's durations: `[D-]HH:MM:SS`, `MM:SS.mmm`, `MM:SS`, `UNLIMITED` (nil), as seconds.
+    /// sacct's End as seconds since the epoch (SLURM_TIME_FORMAT=%s); nil for `Unknown`, `None` or another form.
+    static func endTime(_ s: String) -> Timestamp? {
+        guard let seconds = Int64(s.trimmingCharacters(in: .whitespaces)), seconds > 0 else { return nil }
+        return Timestamp(microseconds: seconds * 1_000_000)
+    }
+
     static func duration(_ s: String) -> Double? {
         let t = s.trimmingCharacters(in: .whitespaces)
         guard !t.isEmpty, t != "UNLIMITED", t != "Partition_Limit" else { return nil }

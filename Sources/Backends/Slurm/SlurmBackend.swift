@@ -80,6 +80,23 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
         }
     }
 
+    /// Whether sbatch takes these options (`sbatch --test-only`: checked by slurmctld, nothing submitted): an
+    /// unknown option, partition, account or QOS, or resources no node has, are refused before anything is written.
+    public static func checkOptions(_ resources: [String: String], commands: SlurmCommands = SlurmCommands()) throws {
+        guard !resources.isEmpty else { return }
+        let out = try commands.run("sbatch", ["--test-only", "--job-name=clowdr-check", "--output=/dev/null"] + options(resources) + ["--wrap=true"])
+        guard out.status != 0 else { return }
+        if SlurmCommands.isTransient(out) {
+            throw BackendError(
+                "sbatch --test-only: Slurm cannot be reached (\(out.stderr.trimmingCharacters(in: .whitespacesAndNewlines))); try again",
+                code: "slurm.unreachable")
+        }
+        let said = out.stderr.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("Try ") }
+        throw BackendError(
+            "--clusterargs \(resources.keys.sorted().map { "\($0):\(resources[$0]!)" }.joined(separator: ",")): sbatch refuses them (\(said.joined(separator: "; "))); nothing was written. sbatch's options: man sbatch",
+            code: "usage.clusterargs", usage: true)
+    }
+
     public func submit(_ batch: SubmissionBatch, accepted: (Range<Int>, [String]) throws -> Void) throws {
         try makeFolder(folder)
         try makeFolder(segments)

@@ -30,6 +30,8 @@ public struct SlurmCommands: Sendable {
         // elements past the cut would never get their final word.
         var environment = ProcessInfo.processInfo.environment
         environment["SLURM_BITSTR_LEN"] = "0"
+        // Times as seconds since the epoch (sacct's End): no time zone to guess.
+        environment["SLURM_TIME_FORMAT"] = "%s"
         do {
             let o = try Subprocess.run(path ?? "/usr/bin/env", path == nil ? [command] + arguments : arguments, environment: environment)
             return Output(status: o.status, stdout: o.standardOutput, stderr: o.standardError, seconds: o.seconds)

@@ -292,6 +292,7 @@
       this.ctx.clearRect(0, 0, w, height);
       this.width = w;
       this.height = height;
+      this.boxes = [];  // every label's box, so a test can tell that no two overlap
     }
     rect(x, y, w, h, fill) { this.ctx.fillStyle = fill; this.ctx.fillRect(x, y, w, h); }
     line(x1, y1, x2, y2, stroke, width = 1) {
@@ -309,6 +310,17 @@
       const c = this.ctx;
       c.fillStyle = color; c.font = `${size}px system-ui, "DejaVu Sans", sans-serif`; c.textAlign = align; c.textBaseline = baseline;
       c.fillText(s, x, y);
+      const m = c.measureText(s), w = m.width, left = align === 'right' ? x - w : align === 'center' ? x - w / 2 : x;
+      const top = baseline === 'middle' ? y - size / 2 : baseline === 'bottom' ? y - size : y;
+      this.boxes.push({ s, left, top, right: left + w, bottom: top + size });
+    }
+    /** The pairs of labels drawn over each other, as "a / b". */
+    overlaps() {
+      const b = this.boxes, out = [];
+      for (let i = 0; i < b.length; i++) for (let j = i + 1; j < b.length; j++) {
+        if (b[i].left < b[j].right && b[j].left < b[i].right && b[i].top < b[j].bottom && b[j].top < b[i].bottom) out.push(`${b[i].s} / ${b[j].s}`);
+      }
+      return out;
     }
   }
 
@@ -556,7 +568,8 @@
   }
 
   function drawLines(p, metric) {
-    const W = p.width, H = p.height, L = 64, Rm = 12, Tm = 10, B = 26;
+    // B: the time ticks' row, then the axis title's row below it.
+    const W = p.width, H = p.height, L = 64, Rm = 12, Tm = 10, B = 38;
     const series = R.plotted.map((i, k) => ({ i, k, s: seriesOf(i) })).filter((x) => x.s && x.s.t.length);
     let tmax = 0, ymax = 0;
     for (const { s } of series) {
@@ -585,9 +598,12 @@
       const missing = R.plotted.filter((i) => !R.taskCache.has(T().id[i]));
       await Promise.all(missing.map((i) => fetchTask(T().id[i]).catch(() => null)));
     }
-    const ram = drawLines(new CanvasPainter($('ram-plot'), 260), 'rss');
-    drawLines(new CanvasPainter($('cpu-plot'), 260), 'cpu');
+    const ramPainter = new CanvasPainter($('ram-plot'), 260), cpuPainter = new CanvasPainter($('cpu-plot'), 260);
+    const ram = drawLines(ramPainter, 'rss');
+    drawLines(cpuPainter, 'cpu');
     $('ram-plot').dataset.series = String(ram);
+    $('ram-plot').dataset.overlaps = JSON.stringify(ramPainter.overlaps());
+    $('cpu-plot').dataset.overlaps = JSON.stringify(cpuPainter.overlaps());
     const legend = $('plot-legend');
     legend.replaceChildren(...R.plotted.map((i, k) => {
       const s = seriesOf(i);
