@@ -412,12 +412,17 @@ public final class Controller: @unchecked Sendable {
     }
 
     func endEvent(_ id: String, _ f: AttemptKey, _ final: FinalState, labels: String) -> Event {
-        factory.make(
+        // The reason names the peak the record shows: the worker's samples of the tool when it has them (the
+        // scheduler's MaxRSS counts the worker too).
+        var worded = final
+        let measured = (try? log.projectedTask(f.task))?.attempts.first { $0.attempt == f.attempt }
+        if let a = measured, a.figures != nil, a.figures != .scheduler, let peak = a.peakRSS { worded.peakRSS = peak }
+        return factory.make(
             task: f.task, attempt: f.attempt,
             .taskEnded(
                 TaskEnded(
                     backend: backend.name, nativeID: id, state: final.state, failureClass: final.failureClass,
-                    reason: final.reason(task: f.task, labels: labels, scheduler: backend.schedulerName), exitCode: final.exitCode,
+                    reason: worded.reason(task: f.task, labels: labels, scheduler: backend.schedulerName), exitCode: final.exitCode,
                     signal: final.signal,
                     peakRSS: final.peakRSS, wallTime: final.wallTime, cpuTime: final.cpuTime, endedAt: final.endedAt)))
     }

@@ -26,10 +26,18 @@ public struct ResourceRecord: Sendable {
         var lastBackend: String?
     }
     var tasks: [String: TaskUsage] = [:]
+    /// What the run asked (`--clusterargs` as the experiment records it) and on which backend: where a task never
+    /// submitted (refused, or cancelled before) starts from.
+    var runAsked: [String: String] = [:]
+    var runBackend: String?
 
     public init(log: EventLog) throws {
         var requested: [String: [String: String]] = [:]  // "task/attempt" -> resources
         try log.forEachEvent(lifecycleOnly: true) { e in
+            if e.task == nil, case .experimentCreated(let p)? = try? e.decoded().body {
+                runAsked = (try? BackendRuns.parseResources(p.options["clusterargs"] ?? "")) ?? [:]
+                runBackend = p.backend
+            }
             guard let task = e.task, let body = try? e.decoded().body else { return }
             var t = tasks[task] ?? TaskUsage()
             switch body {
@@ -54,11 +62,13 @@ public struct ResourceRecord: Sendable {
         }
     }
 
-    /// What a rerun of `task` on `backend` asks: its last attempt's resources (when it ran on the same backend) with
+    /// What a rerun of `task` on `backend` asks: its last attempt's resources (when it ran on the same backend; the
+    /// run's own for a task never submitted) with
     /// `given` over them key by key, a key given with no value removed, `auto` values worked out.
     public func rerun(_ given: [String: String], task: String, backend: String) -> [String: String] {
         let t = tasks[task]
-        let inherited = t?.lastBackend == backend ? t?.lastAsked ?? [:] : [:]
+        let inherited =
+            if let last = t?.lastBackend { last == backend ? t?.lastAsked ?? [:] : [:] } else { runBackend == backend ? runAsked : [:] }
         return resolve(Self.merge(inherited, given), task: task)
     }
 

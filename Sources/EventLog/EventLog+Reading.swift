@@ -83,6 +83,11 @@ extension EventLog {
         try read { try ProjectionTables.loadAll(db) }
     }
 
+    /// One task as the projection tables hold it (nil when the log has nothing of it).
+    public func projectedTask(_ task: String) throws -> TaskRecord? {
+        try read { try ProjectionTables(db).load(task: task) }
+    }
+
     /// Runs a read against a consistent snapshot (one read transaction).
     func read<R>(_ body: () throws -> R) throws -> R {
         try lock.withLock {

@@ -154,6 +154,9 @@ extension Migrations {
             -- scheduler's end), 'scheduler' (the scheduler's accounting: the worker reported nothing; Slurm's MaxRSS counts
             -- clowdr's worker too), NULL (none yet). Projections are rebuilt from the events after this migration.
             ALTER TABLE attempts ADD COLUMN figures TEXT;
+            -- When the attempt's latest sample was taken (µs since the epoch): an attempt measured by its samples ended no
+            -- earlier than that, whatever the scheduler's end (Slurm's is to the second) says.
+            ALTER TABLE attempts ADD COLUMN last_sample_at INTEGER;
             """#
         ),
     ]

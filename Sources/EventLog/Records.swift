@@ -27,6 +27,8 @@ public struct AttemptRecord: Sendable, Equatable {
     /// Samples recorded for this attempt, and the seq of the latest.
     public var samples: Int
     public var lastSampleSeq: Int64?
+    /// When the latest sample was taken.
+    public var lastSampleAt: Timestamp?
     /// Where its peak, CPU, I/O and wall time come from: one source for all of them.
     public var figures: Figures?
     /// seq of the last lifecycle event of this attempt.

@@ -74,7 +74,7 @@ public enum Replay {
         case .sample(let figures):
             // The bulk of a log, kept apart from lifecycle events: passing the whole input on costs replay ~9%.
             guard let task else { return }
-            update(task: task, in: &state) { applySample(seq: seq, attempt: attempt, figures, to: &$0) }
+            update(task: task, in: &state) { applySample(seq: seq, time: time, attempt: attempt, figures, to: &$0) }
         case .body(let body):
             guard let task else { return }
             update(task: task, in: &state) { apply(body, seq: seq, time: time, attempt: attempt, to: &$0) }
@@ -85,7 +85,7 @@ public enum Replay {
     /// are not about a task's attempts (experiment-level, unknown or unreadable events) change nothing here.
     public static func apply(_ input: Input, seq: Int64, time: Timestamp, attempt: Int?, to task: inout TaskRecord) {
         switch input {
-        case .sample(let figures): applySample(seq: seq, attempt: attempt, figures, to: &task)
+        case .sample(let figures): applySample(seq: seq, time: time, attempt: attempt, figures, to: &task)
         case .body(let body): apply(body, seq: seq, time: time, attempt: attempt, to: &task)
         case .unknown, .unreadable: break
         }
@@ -106,16 +106,17 @@ public enum Replay {
     /// Applies a sample to a task: counts it and raises the attempt's peak. Until its worker records the exit, the
     /// samples are the attempt's figures (CPU and I/O are cumulative: the latest sample's); a scheduler's figures
     /// read before them give way.
-    public static func applySample(seq: Int64, attempt: Int?, _ s: SampleFigures, to task: inout TaskRecord) {
+    public static func applySample(seq: Int64, time: Timestamp, attempt: Int?, _ s: SampleFigures, to task: inout TaskRecord) {
         withAttempt(attempt, of: &task, creating: .running, seq: nil) { a in
             a.samples += 1
             a.lastSampleSeq = seq
-            if a.figures == .scheduler {
-                (a.peakRSS, a.cpuUser, a.cpuSystem, a.readBytes, a.writeBytes) = (nil, nil, nil, nil, nil)
-                a.wallTime = a.startedAt.flatMap { start in a.endedAt.map { max(0, $0.seconds - start.seconds) } }
-            }
+            a.lastSampleAt = max(a.lastSampleAt ?? time, time)
+            if a.figures == .scheduler { (a.peakRSS, a.cpuUser, a.cpuSystem, a.readBytes, a.writeBytes) = (nil, nil, nil, nil, nil) }
             if let rss = s.rss { a.peakRSS = max(a.peakRSS ?? 0, rss) }
             guard a.figures != .exit else { return }
+            // Ended by the scheduler's word (read before this sample, or sampled in its last second): the end is
+            // no earlier than the sample.
+            if a.figures == .scheduler || (a.figures == .samples && a.endedAt != nil) { endAtLastSample(&a) }
             a.figures = .samples
             if let v = s.cpuUser { a.cpuUser = max(a.cpuUser ?? 0, v) }
             if let v = s.cpuSystem { a.cpuSystem = max(a.cpuSystem ?? 0, v) }
@@ -220,7 +221,7 @@ public enum Replay {
     /// time running to the scheduler's end), the scheduler's accounting only when the worker reported nothing.
     static func applySchedulerFigures(_ p: TaskEnded, to a: inout AttemptRecord) {
         if a.figures == .samples {
-            if let start = a.startedAt, let end = a.endedAt, end >= start { a.wallTime = end.seconds - start.seconds }
+            endAtLastSample(&a)
             return
         }
         guard a.figures == nil || a.figures == .scheduler else { return }
@@ -230,6 +231,13 @@ public enum Replay {
         a.wallTime = p.wallTime
         a.cpuUser = p.cpuTime
         a.cpuSystem = nil
+    }
+
+    /// An attempt measured by its samples and ended by the scheduler: it ended no earlier than its last sample (Slurm
+    /// says its end to the second, cut down), and its wall time runs from its start to that end.
+    static func endAtLastSample(_ a: inout AttemptRecord) {
+        if let last = a.lastSampleAt, let end = a.endedAt, last > end { a.endedAt = last }
+        if let start = a.startedAt, let end = a.endedAt { a.wallTime = max(0, end.seconds - start.seconds) }
     }
 
     /// Runs `body` on the attempt numbered `number` (the latest, or 1, when nil), creating it with `initial` state.

@@ -181,13 +181,20 @@ struct PlannerTests {
         } throws: { e in "\(e)".contains("i.json: /analysis_level") }
     }
 
-    @Test("BIDS: a label given as one string is one participant; scalar label inputs get scalar values")
+    @Test(
+        "BIDS: a label given as one string for a list input is refused in validate -i's words (one behaviour); scalar label inputs take and get scalar values"
+    )
     func bidsScalars() throws {
         var (dir, planner) = try setup()
         planner.bids = true
         try dataset(dir, ["sub-07/ses-a/f"])
         try write(
             #"{"bids_dir":"ds","output_dir":"o","analysis_level":"participant","participant_label":"07","session_label":["a"]}"#, dir + "/i.json")
+        #expect {
+            try planner.plan(dir + "/i.json")
+        } throws: { e in "\(e)".contains("i.json: /participant_label: [invocation.type]") }
+        try write(
+            #"{"bids_dir":"ds","output_dir":"o","analysis_level":"participant","participant_label":["07"],"session_label":["a"]}"#, dir + "/i.json")
         #expect(
             try planner.plan(dir + "/i.json").tasks.map(\.rendered.commandLine) == ["tool ds o participant --participant_label 07 --session_label a"])
         let scalar = Self.descriptorText.replacingOccurrences(

@@ -151,6 +151,37 @@ struct SlurmTests {
             asked.map { "\($0[0].string ?? "")/\($0[1].int64 ?? 0) \($0[2].string ?? "")" } == [
                 #"0/1 {"time":"5"}"#, #"1/1 {"time":"5"}"#, #"1/2 {"mem":"50M","time":"5"}"#, #"1/3 {"mem":"50M"}"#,
             ], "\(asked)")
+        try refusedAfterRecording()
+    }
+
+    /// sbatch takes the options in its test but refuses the submission itself (through a wrapper that passes only
+    /// `--test-only` on to the real sbatch, as an account wrong for the partition would): exit 1, the experiment
+    /// recorded, the command that continues named; that command then runs every task.
+    func refusedAfterRecording() throws {
+        let dir = try project("exit [K]", [0, 3])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let real = try #require(path.split(separator: ":").map { "\($0)/sbatch" }.first { FileManager.default.isExecutableFile(atPath: $0) })
+        try FileManager.default.createDirectory(atPath: dir + "/bin", withIntermediateDirectories: true)
+        try """
+        #!/bin/sh
+        case " $* " in *" --test-only "*) exec \(real) "$@" ;; esac
+        echo "sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified" >&2
+        exit 1
+
+        """.write(toFile: dir + "/bin/sbatch", atomically: true, encoding: .utf8)
+        chmod(dir + "/bin/sbatch", 0o755)
+        let refused = try TestSupport.run(
+            clowdr,
+            ["run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--clusterargs", "time:5", "--provdir", dir + "/prov"],
+            environment: Self.environment.merging(["PATH": dir + "/bin:" + path]) { $1 })
+        let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last ?? "none"
+        #expect(refused.status == 1 && refused.stderr.contains("Invalid account"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("submit it with: clowdr rerun incomplete \(dir)/prov/\(exp) --backend slurm"), "\(refused.stderr)")
+        let resumed = try clowdr(["rerun", "incomplete", dir + "/prov"])
+        #expect(
+            resumed.stdout.contains("2 attempts: 1 succeeded, 1 failed") && resumed.stdout.contains("2 tasks (0, 1) ask time:5"),
+            "\(resumed.stdout) \(resumed.stderr)")
     }
 
     @Test("a task that can never start (its dependency failed) is cancelled and reported as unschedulable within a poll or two")
@@ -468,7 +499,7 @@ struct SlurmTests {
             ])
             #expect(killed.status == 1)
             let reason = try attempts(oom)[0]?.reason ?? "none"
-            #expect(reason.contains("killed for exceeding its 80 MB memory request"), "\(reason)")
+            #expect(reason.contains("killed for exceeding its 80.0 MiB memory request"), "\(reason)")
         }
     }
 
