@@ -15,6 +15,7 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case taskCancelled = "task_cancelled"
     case taskEnded = "task_ended"
     case rerunRequested = "rerun_requested"
+    case segmentRefused = "segment_refused"
 
     /// The newest version of this type that this build writes and reads. task_ended v2 added `ended_at`.
     public var currentVersion: Int { self == .taskEnded ? 2 : 1 }
@@ -45,6 +46,7 @@ public enum EventBody: Sendable, Equatable {
     case taskCancelled(TaskCancelled)
     case taskEnded(TaskEnded)
     case rerunRequested(RerunRequested)
+    case segmentRefused(SegmentRefused)
     /// A type or version this build does not know; `payload` is the JSON text as stored.
     case unknown(type: String, version: Int, payload: String)
 
@@ -62,6 +64,7 @@ public enum EventBody: Sendable, Equatable {
         case .taskCancelled: EventType.taskCancelled.rawValue
         case .taskEnded: EventType.taskEnded.rawValue
         case .rerunRequested: EventType.rerunRequested.rawValue
+        case .segmentRefused: EventType.segmentRefused.rawValue
         case .unknown(let type, _, _): type
         }
     }
@@ -116,6 +119,7 @@ extension EventBody {
         case .taskCancelled(let p): try Self.encode(p)
         case .taskEnded(let p): try Self.encode(p)
         case .rerunRequested(let p): try Self.encode(p)
+        case .segmentRefused(let p): try Self.encode(p)
         case .unknown(_, _, let payload): payload
         }
     }
@@ -146,6 +150,7 @@ extension EventBody {
         case .taskCancelled: return .taskCancelled(try d.decode(TaskCancelled.self, from: data))
         case .taskEnded: return .taskEnded(try d.decode(TaskEnded.self, from: data))
         case .rerunRequested: return .rerunRequested(try d.decode(RerunRequested.self, from: data))
+        case .segmentRefused: return .segmentRefused(try d.decode(SegmentRefused.self, from: data))
         }
     }
 }

@@ -18,6 +18,8 @@ public struct ExperimentState: Sendable, Equatable {
     public var reruns: [(seq: Int64, request: RerunRequested)] = []
     /// Events of types or versions this build does not know.
     public var unknownEvents: [UnknownEvent] = []
+    /// Segment lines ingest did not take (`segment_refused`), in log order: shown as warnings, never replayed.
+    public var refusedLines: [(seq: Int64, refusal: SegmentRefused)] = []
     /// Events whose payload could not be read although their type is known (seq and why).
     public var unreadableEvents: [(seq: Int64, reason: String)] = []
     /// The number of events replayed and the last seq seen.
@@ -30,7 +32,8 @@ public struct ExperimentState: Sendable, Equatable {
 
     public static func == (a: ExperimentState, b: ExperimentState) -> Bool {
         a.experiment == b.experiment && a.tasks == b.tasks && a.taskOrder == b.taskOrder
-            && a.reruns.map(\.seq) == b.reruns.map(\.seq) && a.unknownEvents == b.unknownEvents && a.eventCount == b.eventCount
+            && a.reruns.map(\.seq) == b.reruns.map(\.seq) && a.unknownEvents == b.unknownEvents
+            && a.refusedLines.map(\.seq) == b.refusedLines.map(\.seq) && a.eventCount == b.eventCount
             && a.lastSeq == b.lastSeq
     }
 

@@ -16,6 +16,12 @@ public struct FsckReport: Sendable {
     public var unreadableEvents: [String]
     /// Differences between the projection tables and a rebuild from the events alone.
     public var differences: [String]
+    /// Events already in the log that ingest's checks would refuse today (the first ones listed), and how many: written
+    /// before ingest checked segment lines, or appended by a program of its own. Warnings: the log itself is sound.
+    public var wouldRefuse: [String] = []
+    public var wouldRefuseCount = 0
+    /// Segment lines ingest refused (`segment_refused` events): kept aside, not in the record; not a problem.
+    public var refusedLines = 0
 
     /// seq is 1...count without a gap.
     public var gapless: Bool { eventCount == maxSeq }
@@ -31,6 +37,13 @@ public struct FsckReport: Sendable {
         if !appendOnlyEnforced { out.append("the append-only triggers (events_no_update, events_no_delete) are missing") }
         out += unreadableEvents
         out += differences
+        return out
+    }
+
+    /// Warnings, one per line: the events ingest would refuse today.
+    public var warnings: [String] {
+        var out = wouldRefuse.map { "ingest would refuse it today: \($0)" }
+        if wouldRefuseCount > wouldRefuse.count { out.append("... and \(wouldRefuseCount - wouldRefuse.count) more events ingest would refuse") }
         return out
     }
 }
@@ -59,12 +72,15 @@ extension EventLog {
                         "task \(task): tasks.attempts is \(summary.attempts) in the projection, \(t.attempts.last?.attempt ?? 0) from the events")
                 }
             }
-            return FsckReport(
+            var report = FsckReport(
                 integrityOK: integrity == ["ok"], integrityMessages: integrity, eventCount: count, maxSeq: maxSeq,
                 appendOnlyEnforced: Set(triggers).isSuperset(of: ["events_no_update", "events_no_delete"]),
                 unknownEvents: rebuilt.unknownEvents.count,
                 unreadableEvents: rebuilt.unreadableEvents.map { "event seq \($0.seq): \($0.reason)" },
                 differences: differences.sorted())
+            (report.wouldRefuse, report.wouldRefuseCount) = try FsckAudit.findings(db)
+            report.refusedLines = rebuilt.refusedLines.count
+            return report
         }
     }
 
@@ -118,6 +134,7 @@ extension EventLog {
             ("read_bytes", d(s.readBytes), d(r.readBytes)), ("write_bytes", d(s.writeBytes), d(r.writeBytes)),
             ("failure_reason", d(s.failureReason), d(r.failureReason)), ("samples", d(s.samples), d(r.samples)),
             ("last_sample_seq", d(s.lastSampleSeq), d(r.lastSampleSeq)), ("last_seq", d(s.lastSeq), d(r.lastSeq)),
+            ("figures", d(s.figures?.rawValue), d(r.figures?.rawValue)), ("last_sample_at", d(s.lastSampleAt), d(r.lastSampleAt)),
         ]
     }
 }

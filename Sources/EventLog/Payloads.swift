@@ -364,6 +364,56 @@ public struct TaskCancelled: Codable, Sendable, Equatable {
     }
 }
 
+/// `segment_refused` v1: a line of a segment that ingest did not take into the log, and why. The line is not in
+/// the log; the segment was kept as it was (`kept`). Experiment-level (the envelope's task and attempt are null):
+/// the line's own task and attempt, when they could be read, are in the payload.
+public struct SegmentRefused: Codable, Sendable, Equatable {
+    /// The segment, relative to the experiment folder when inside it.
+    public var segment: String
+    /// The line's number in the segment (1 for its first line), and the byte offset where it starts.
+    public var line: Int
+    public var offset: Int64
+    /// A stable code (`segment.not_json`, `segment.version_newer`, `segment.not_submitted`...) and what it means.
+    public var code: String
+    public var reason: String
+    /// Where a copy of the segment, as it was when the line was refused, is kept (relative to the experiment folder).
+    public var kept: String
+    /// Who wrote the segment, as its name says: controller, worker or imported (given to `clowdr ingest`).
+    public var writer: String
+    /// The scheduler's id the segment is named after (a worker's array element), and the host it says it ran on.
+    public var nativeID: String?
+    public var host: String?
+    /// What the line said it was, when that could be read.
+    public var type: String?
+    public var version: Int?
+    public var task: String?
+    public var attempt: Int?
+
+    public init(
+        segment: String, line: Int, offset: Int64, code: String, reason: String, kept: String, writer: String, nativeID: String? = nil,
+        host: String? = nil, type: String? = nil, version: Int? = nil, task: String? = nil, attempt: Int? = nil
+    ) {
+        self.segment = segment
+        self.line = line
+        self.offset = offset
+        self.code = code
+        self.reason = reason
+        self.kept = kept
+        self.writer = writer
+        self.nativeID = nativeID
+        self.host = host
+        self.type = type
+        self.version = version
+        self.task = task
+        self.attempt = attempt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case segment, line, offset, code, reason, kept, writer, host, type, version, task, attempt
+        case nativeID = "native_id"
+    }
+}
+
 /// Which tasks a rerun selects.
 public enum RerunMode: String, Codable, Sendable, CaseIterable {
     /// Every task.

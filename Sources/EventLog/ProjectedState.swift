@@ -34,7 +34,10 @@ extension EventLog {
             guard try next.step() else { break }
             types.append(next.string(0))
         }
-        let wanted = types.filter { !known.contains($0) } + [EventType.experimentCreated.rawValue, EventType.rerunRequested.rawValue]
+        let wanted =
+            types.filter { !known.contains($0) } + [
+                EventType.experimentCreated.rawValue, EventType.rerunRequested.rawValue, EventType.segmentRefused.rawValue,
+            ]
         var events: [RawEvent] = []
         let select = try db.prepare("SELECT seq, id, time, task, attempt, type, version, payload FROM events WHERE type = ? AND type <> 'sample'")
         for type in wanted {

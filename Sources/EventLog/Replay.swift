@@ -71,6 +71,8 @@ public enum Replay {
             }
         case .body(.rerunRequested(let p)):
             state.reruns.append((seq, p))
+        case .body(.segmentRefused(let p)):
+            state.refusedLines.append((seq, p))
         case .sample(let figures):
             // The bulk of a log, kept apart from lifecycle events: passing the whole input on costs replay ~9%.
             guard let task else { return }
@@ -212,7 +214,7 @@ public enum Replay {
                 a.failureReason = p.reason
                 if a.signal == nil { a.signal = p.signal }
             }
-        case .sample, .experimentCreated, .rerunRequested, .unknown:
+        case .sample, .experimentCreated, .rerunRequested, .segmentRefused, .unknown:
             break
         }
     }
@@ -385,7 +387,7 @@ extension EventBody {
     /// and events of unknown types do not.
     public var isAboutTask: Bool {
         switch self {
-        case .experimentCreated, .rerunRequested, .unknown: false
+        case .experimentCreated, .rerunRequested, .segmentRefused, .unknown: false
         default: true
         }
     }

@@ -17,11 +17,14 @@ extension EventLog {
         /// A torn last line (a writer crashed mid-line) that was skipped, with its 1-based line number counted from
         /// where this ingest started.
         public var tornLine: Int?
+        /// The lines not taken, and why (each recorded by a `segment_refused` event).
+        public var refused: [SegmentRefused]
 
-        public init(inserted: Int, duplicates: Int, tornLine: Int?) {
+        public init(inserted: Int, duplicates: Int, tornLine: Int?, refused: [SegmentRefused] = []) {
             self.inserted = inserted
             self.duplicates = duplicates
             self.tornLine = tornLine
+            self.refused = refused
         }
 
     }
@@ -42,15 +45,17 @@ extension EventLog {
     /// reported); otherwise a last line without its newline is being written, and is left for the next ingest.
     /// Any other bad line is an error naming the segment and the line; the chunks before it stay ingested.
     public func ingest(segmentAt path: String, from start: IngestStart = .beginning, finished: Bool = true) throws -> IngestReport {
-        let batch = IngestBatch()
-        try read(segment: path, from: start, finished: finished, held: start == .lastIngested ? try ingestedBytes() : [:], into: batch)
+        let batch = IngestBatch(checker: try SegmentChecker(log: self, segments: (path as NSString).deletingLastPathComponent))
+        try read(
+            segment: path, role: SegmentRole.of(path: path, byHand: true), from: start, finished: finished,
+            held: start == .lastIngested ? try ingestedBytes() : [:], into: batch)
         try commit(batch)
         return batch.report
     }
 
     /// Reads a segment's new whole lines into `batch`, committing the batch whenever it holds a chunk's worth.
     func read(
-        segment path: String, key known: String? = nil, from start: IngestStart, finished: Bool,
+        segment path: String, key known: String? = nil, role: SegmentRole, from start: IngestStart, finished: Bool,
         held: [String: (bytes: UInt64, identity: SegmentIdentity)], into batch: IngestBatch
     ) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -79,14 +84,15 @@ extension EventLog {
         if start == .lastIngested, let mark = held[key], mark.identity == identity, mark.bytes <= size { offset = mark.bytes }
         if offset > 0 { first = offset < UInt64(first.count) ? first.dropFirst(Int(offset)) : Data() }
         var pending = Data()
-        var lines = 0
-        func add(_ text: Data) throws {
-            offset += UInt64(text.count)
-            let parsed = try EventLog.parseSegment(text, path: path, firstLine: lines + 1)
-            batch.add(parsed.events, path: path, mark: SegmentMark(key: key, bytes: offset, identity: identity, sealed: false), textBytes: text.count)
-            batch.report.tornLine = batch.report.tornLine ?? parsed.torn
-            lines += parsed.lines
+        var lines = SegmentLines(path: path, fd: fd)
+        let source = SegmentSource(path: path, key: key, role: role, identity: identity)
+        /// Takes the whole lines of `text`; false when a line waits (the segment is read again from it next time).
+        func add(_ text: Data, last: Bool) throws -> Bool {
+            let (consumed, waiting) = try take(text, at: offset, from: source, lines: &lines, last: last, into: batch)
+            offset += UInt64(consumed)
+            batch.mark(SegmentMark(key: key, bytes: offset, identity: identity, sealed: false), textBytes: consumed)
             if batch.textBytes >= EventLog.ingestChunkBytes { try commit(batch) }
+            return !waiting
         }
         var position = offset + UInt64(first.count)
         var next: Data? = first.isEmpty ? nil : first
@@ -110,10 +116,10 @@ extension EventLog {
                 return k
             }
             guard whole > 0 else { continue }
-            try add(pending.prefix(whole))
+            guard try add(pending.prefix(whole), last: false) else { return }
             pending = Data(pending.dropFirst(whole))
         }
-        if finished && !pending.isEmpty { try add(pending) }
+        if finished && !pending.isEmpty { guard try add(pending, last: true) else { return } }
         // Sealed by its writer and read to its end: never looked at again while its folder is unchanged.
         if SegmentWriter.isSealed(info) && offset == UInt64(info.st_size) {
             batch.marks[key] = SegmentMark(key: key, bytes: offset, identity: identity, sealed: true)
@@ -153,7 +159,7 @@ extension EventLog {
                 return new.count
             }
         }
-        batch.report.inserted += inserted
+        batch.report.inserted += inserted - batch.refusalEvents
         batch.report.duplicates += batch.events.count - inserted
         batch.clear()
     }
@@ -259,10 +265,13 @@ extension EventLog {
     /// Ingests what a look found (and remembers the folder's time when the look says to).
     func ingest(_ look: SegmentLook) throws -> IngestReport {
         if let mark = look.folderMark { try rememberFolder(mark) }
-        let batch = IngestBatch()
+        let batch = IngestBatch(checker: nil)
         guard !look.pending.isEmpty else { return batch.report }
         let held = try ingestedBytes()
-        for (path, key) in look.pending { try read(segment: path, key: key, from: .lastIngested, finished: false, held: held, into: batch) }
+        batch.checker = try SegmentChecker(log: self, segments: look.pending.first.map { ($0.path as NSString).deletingLastPathComponent } ?? "")
+        for (path, key) in look.pending {
+            try read(segment: path, key: key, role: SegmentRole.of(path: path), from: .lastIngested, finished: false, held: held, into: batch)
+        }
         try commit(batch)
         return batch.report
     }
@@ -308,44 +317,6 @@ extension EventLog {
         let full = URL(fileURLWithPath: path).standardizedFileURL.path
         return full.hasPrefix(folder) ? String(full.dropFirst(folder.count)) : full
     }
-
-    /// Splits segment text into events; returns the line number of a torn last line (no newline, not an event),
-    /// if one was skipped, and how many lines the text holds. Blank lines are skipped. A line as clowdr's workers
-    /// write it is read without building its JSON value; any other through the JSON parser.
-    static func parseSegment(_ data: Data, path: String, firstLine: Int = 1) throws -> (events: [RawEvent], torn: Int?, lines: Int) {
-        var events: [RawEvent] = []
-        var torn: Int?
-        var lineNo = firstLine - 1
-        try data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
-            let bytes = buffer.bindMemory(to: UInt8.self)
-            var start = 0
-            while start < bytes.count {
-                lineNo += 1
-                var end = bytes.count
-                if let found = memchr(bytes.baseAddress! + start, 0x0A, bytes.count - start) {
-                    end = UnsafeRawPointer(found) - UnsafeRawPointer(bytes.baseAddress!)
-                }
-                let complete = end < bytes.count
-                let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
-                start = end + 1
-                if let fast = RawEvent(canonicalLine: line) {
-                    events.append(fast)
-                    continue
-                }
-                if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
-                do {
-                    events.append(try RawEvent(ndjsonLine: String(decoding: line, as: UTF8.self)))
-                } catch {
-                    if !complete {
-                        torn = lineNo
-                        break
-                    }
-                    throw EventLogError.badSegment(path: path, line: lineNo, reason: "\(error)")
-                }
-            }
-        }
-        return (events, torn, lineNo - (firstLine - 1))
-    }
 }
 
 /// How far one segment is read, and whether that is its end (sealed by its writer, read to its last byte).
@@ -365,6 +336,8 @@ struct IngestedSize {
 
 /// Events read from segments and not yet committed, with how far each segment will then be read.
 final class IngestBatch {
+    /// What each line is checked against (nil only for a batch that reads nothing).
+    var checker: SegmentChecker?
     var events: [RawEvent] = []
     /// The segment each event was read from: an index in `paths`.
     var pathOf: [Int] = []
@@ -372,11 +345,23 @@ final class IngestBatch {
     var marks: [String: SegmentMark] = [:]
     var textBytes = 0
     var report = EventLog.IngestReport(inserted: 0, duplicates: 0, tornLine: nil)
+    /// The segments already kept aside by this ingest (one copy each), and the lines refused (`key@offset`).
+    var kept: Set<String> = []
+    var refusedOffsets: Set<String> = []
+    /// `segment_refused` events in `events` (added to the log, not counted as the segments' events).
+    var refusalEvents = 0
+    /// Makes the `segment_refused` events.
+    var factory = EventFactory()
 
-    func add(_ new: [RawEvent], path: String, mark: SegmentMark, textBytes n: Int) {
+    init(checker: SegmentChecker?) { self.checker = checker }
+
+    func add(_ event: RawEvent, path: String) {
         if paths.last != path { paths.append(path) }
-        events += new
-        pathOf += repeatElement(paths.count - 1, count: new.count)
+        events.append(event)
+        pathOf.append(paths.count - 1)
+    }
+
+    func mark(_ mark: SegmentMark, textBytes n: Int) {
         marks[mark.key] = mark
         textBytes += n
     }
@@ -387,6 +372,7 @@ final class IngestBatch {
         paths.removeAll(keepingCapacity: true)
         marks.removeAll(keepingCapacity: true)
         textBytes = 0
+        refusalEvents = 0
     }
 }
 

@@ -144,6 +144,12 @@ public struct ReportData: Sendable {
         let failures = latest.enumerated().map { t, a in a.flatMap { LogTail.failureText($0.record, task: tasks.ids[t], in: layout) } }
         writeTaskColumns(tasks, latest: latest, failures: failures, params: paramColumns, into: &c)
         writeAttemptColumns(attempts, t0: t0, into: &c)
+        let refused = try records.refusals(limit: 5)
+        c.raw(#""refused":{"count":"#)
+        c.int(Int64(refused.count))
+        c.raw(#","first":"#)
+        c.array(refused.first) { c, r in c.string("\(r.segment):\(r.line): \(r.reason) (kept in \(r.kept))") }
+        c.raw("},")
         summary(last: latest, ids: tasks.ids, into: &c)
         c.raw("}")
 

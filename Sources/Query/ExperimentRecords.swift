@@ -174,6 +174,14 @@ public final class ExperimentRecords {
         }
     }
 
+    /// The segment lines ingest refused (the `refusals` view), in log order: how many, and the first `limit` as
+    /// (segment, line, reason, kept).
+    public func refusals(limit: Int) throws -> (count: Int, first: [(segment: String, line: Int, reason: String, kept: String)]) {
+        let count = Int(try db.scalar("SELECT count(*) FROM refusals")?.int64 ?? 0)
+        let rows = try db.rows("SELECT segment, line, reason, kept FROM refusals ORDER BY seq LIMIT ?", [.integer(Int64(limit))])
+        return (count, rows.map { ($0[0].string ?? "", Int($0[1].int64 ?? 0), $0[2].string ?? "", $0[3].string ?? "") })
+    }
+
     /// Each task with its latest attempt (nil before the first), in task order.
     public func forEachLatestAttempt(_ body: (TaskRow, AttemptRecord?) throws -> Void) throws {
         var tasks: [TaskRow] = []

@@ -22,6 +22,9 @@ public import SQLite
 ///   `resources` (JSON: what was requested, `mem`, `cpus-per-task`, `time`...).
 /// - `scheduler_ends`: one row per `task_ended` event (the scheduler's final word on an attempt): `seq`, `time`,
 ///   `task`, `attempt`, `state` (the scheduler's), `failure_class`, `reason`.
+/// - `refusals`: one row per `segment_refused` event (a segment line ingest did not take): `seq`, `time`, `segment`,
+///   `line`, `code`, `reason`, `kept` (the copy of the segment, relative to the experiment folder), `writer`,
+///   `native_id`, `host`.
 /// - `experiment`: the `experiment_created` event: `seq`, `time`, `payload` (JSON).
 /// - `events`: the log itself: `seq`, `id`, `time`, `task`, `attempt`, `type`, `version`, `payload` (JSON).
 public enum QueryViews {
@@ -56,6 +59,11 @@ public enum QueryViews {
           SELECT seq, time, task, attempt, json_extract(payload, '$.state') AS state, json_extract(payload, '$.failure_class') AS failure_class,
                  json_extract(payload, '$.reason') AS reason
           FROM main.events WHERE type = 'task_ended' AND version IN (1, 2);
+        CREATE TEMP VIEW IF NOT EXISTS refusals AS
+          SELECT seq, time, json_extract(payload, '$.segment') AS segment, json_extract(payload, '$.line') AS line,
+                 json_extract(payload, '$.code') AS code, json_extract(payload, '$.reason') AS reason, json_extract(payload, '$.kept') AS kept,
+                 json_extract(payload, '$.writer') AS writer, json_extract(payload, '$.native_id') AS native_id, json_extract(payload, '$.host') AS host
+          FROM main.events WHERE type = 'segment_refused' AND version = 1;
         CREATE TEMP VIEW IF NOT EXISTS experiment AS
           SELECT seq, time, payload FROM main.events WHERE type = 'experiment_created' AND version = 1;
         """

@@ -25,7 +25,9 @@ struct FsckCommand: ParsableCommand {
             let object: [String: Any] = [
                 "ok": report.ok, "events": report.eventCount, "max_seq": report.maxSeq, "gapless": report.gapless,
                 "integrity": report.integrityMessages, "append_only": report.appendOnlyEnforced,
-                "unknown_events": report.unknownEvents, "problems": report.problems,
+                "unknown_events": report.unknownEvents, "problems": report.problems, "refused_lines": report.refusedLines,
+                "warnings": report.warnings,
+                "would_refuse": report.wouldRefuseCount,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
             print(String(decoding: data, as: UTF8.self))
@@ -34,9 +36,12 @@ struct FsckCommand: ParsableCommand {
             print("integrity_check: \(report.integrityOK ? "ok" : "FAILED")")
             print("append-only triggers: \(report.appendOnlyEnforced ? "present" : "MISSING")")
             if report.unknownEvents > 0 { print("events of unknown types (kept): \(report.unknownEvents)") }
+            if report.refusedLines > 0 { print("segment lines refused by ingest (kept aside, not in the record): \(report.refusedLines)") }
+            if report.wouldRefuseCount > 0 { print("events ingest would refuse today: \(report.wouldRefuseCount)") }
             print("projections: \(report.differences.isEmpty ? "match a rebuild from the events" : "\(report.differences.count) differences")")
             for p in report.problems { print("  \(p)") }
-            print(report.ok ? "ok" : "PROBLEMS FOUND")
+            for w in report.warnings { print("  warning: \(w)") }
+            print(report.ok ? (report.wouldRefuseCount == 0 ? "ok" : "ok, with \(report.wouldRefuseCount) warnings") : "PROBLEMS FOUND")
         }
         if !report.ok { throw ExitCode.failure }
     }

@@ -20,6 +20,12 @@ enum RunSession {
         display.announce(summary.layout)
         if !quiet || summary.launched == 0 { print(summaryLine(summary, stoppedBy: cancel.cancelledBecause)) }
         if !quiet { for line in askedLines(summary) { print(line) } }
+        if let state = try? EventLog(path: summary.layout.log, mode: .readOnly).statusSummary(shown: 0).state, !state.refusedLines.isEmpty {
+            FileHandle.standardError.write(
+                Data(
+                    "clowdr: warning: \(state.refusedLines.count) segment lines were refused by ingest (not in the record): clowdr status \(summary.layout.directory) lists them\n"
+                        .utf8))
+        }
         if let reason = cancel.cancelledBecause { FileHandle.standardError.write(Data("clowdr: stopped by \(reason)\n".utf8)) }
         if !summary.allSucceeded { throw ExitCode(1) }
     }

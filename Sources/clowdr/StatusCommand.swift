@@ -72,7 +72,24 @@ struct StatusCommand: ParsableCommand {
         let incomplete = summary.incomplete(controllerAlive: Runs.controllerAlive(state))
         if incomplete > 0 { print("  incomplete (rerun incomplete would run them): \(incomplete) tasks") }
         if !state.unknownEvents.isEmpty { print("\(state.unknownEvents.count) events of types this clowdr does not know (kept)") }
+        for line in StatusCommand.refusalLines(state.refusedLines.map(\.refusal), layout: layout) { print(line) }
         return running + (counts[.submitted] ?? 0) > 0
+    }
+
+    /// Warnings for the segment lines ingest refused: how many, the first few with where the segment is kept.
+    static func refusalLines(_ refused: [SegmentRefused], layout: ExperimentLayout, shown: Int = 5) -> [String] {
+        guard !refused.isEmpty else { return [] }
+        var out = [
+            "warning: \(refused.count) segment line\(refused.count == 1 ? "" : "s") refused by ingest (not in the record; the attempts they concern are settled by the scheduler's accounting):"
+        ]
+        for r in refused.prefix(shown) {
+            let writer = [r.nativeID.map { "native id \($0)" }, r.host.map { "host \($0)" }].compactMap { $0 }.joined(separator: ", ")
+            out.append("  \(r.segment):\(r.line)\(writer.isEmpty ? "" : " (\(writer))"): \(r.reason); kept in \(layout.directory)/\(r.kept)")
+        }
+        if refused.count > shown {
+            out.append("  ... and \(refused.count - shown) more: clowdr query --sql \"SELECT * FROM refusals\" \(layout.directory)")
+        }
+        return out
     }
 
     /// The status as JSON: every failed task and every incomplete one, listed.
@@ -95,6 +112,12 @@ struct StatusCommand: ParsableCommand {
                 ]
             },
             "unknown_events": state.unknownEvents.count,
+            "refused": state.refusedLines.map { r -> [String: Any] in
+                [
+                    "segment": r.refusal.segment, "line": r.refusal.line, "code": r.refusal.code, "reason": r.refusal.reason,
+                    "kept": layout.directory + "/" + r.refusal.kept, "native_id": r.refusal.nativeID ?? NSNull(), "host": r.refusal.host ?? NSNull(),
+                ]
+            },
             "incomplete": incomplete,
         ]
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])

@@ -336,7 +336,7 @@ struct UpgradeTests {
         }
         // Back to what schema 2 was: no labels column, no index, version 2.
         try Connection(path: dir + "/clowdr.db").execute(
-            "DROP INDEX events_lifecycle; DROP INDEX events_other_versions; DROP INDEX tasks_state; DROP TABLE ingested_segments; DROP TABLE segment_folders; DROP INDEX attempts_peak_rss; ALTER TABLE tasks DROP COLUMN labels; ALTER TABLE attempts DROP COLUMN figures; ALTER TABLE attempts DROP COLUMN last_sample_at; PRAGMA user_version = 2"
+            "DROP INDEX events_lifecycle; DROP INDEX events_other_versions; DROP INDEX tasks_state; DROP TABLE ingested_segments; DROP TABLE segment_folders; DROP INDEX attempts_peak_rss; ALTER TABLE tasks DROP COLUMN labels; ALTER TABLE attempts DROP COLUMN figures; ALTER TABLE attempts DROP COLUMN last_sample_at; DROP INDEX events_attempt_final; PRAGMA user_version = 2"
         )
         let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db"))
         #expect {
@@ -363,7 +363,8 @@ struct UpgradeTests {
             try log.checkpoint()
         }
         try Connection(path: dir + "/clowdr.db").execute(
-            "ALTER TABLE attempts DROP COLUMN figures; ALTER TABLE attempts DROP COLUMN last_sample_at; PRAGMA user_version = 6")
+            "ALTER TABLE attempts DROP COLUMN figures; ALTER TABLE attempts DROP COLUMN last_sample_at; DROP INDEX events_attempt_final; PRAGMA user_version = 6"
+        )
         let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db"))
         #expect {
             try EventLog(path: dir, mode: .readOnly)

@@ -35,5 +35,10 @@ enum ExampleEvents {
                 peakRSS: 224_000_000, wallTime: 4, cpuTime: 1.5, endedAt: Timestamp(microseconds: 1_764_000_000_000_000))),
         .taskEnded(TaskEnded(backend: "slurm", nativeID: "12_4", state: "CANCELLED", failureClass: .cancelled, reason: "scancel before it started")),
         .rerunRequested(RerunRequested(mode: .failed, tasks: ["1", "7"], overrides: ["jobs": "4"], controller: controller)),
+        .segmentRefused(
+            SegmentRefused(
+                segment: "segments/slurm-12_3.ndjson", line: 7, offset: 1822, code: "segment.after_final",
+                reason: "task 3 attempt 1 has ended (its worker recorded its exit): nothing of it comes after", kept: "refused/slurm-12_3.ndjson",
+                writer: "worker", nativeID: "12_3", host: "node7", type: "sample", version: 1, task: "3", attempt: 1)),
     ]
 }

@@ -49,10 +49,18 @@ struct IngestTests {
         let folder = dir + "/segments"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
-        func events(_ task: String, _ code: Int32) -> [Event] {
+        // Workers write only the attempts they were given: the tasks are planned and submitted in the log.
+        var setup = Script()
+        for t in ["a", "b", "c"] {
+            setup.plan(t)
+            setup.submit(t, 1)
+        }
+        try log.append(setup.events)
+        /// A start and a first sample: the samples appended later come before the attempt's end.
+        func events(_ task: String, _ rss: Int64) -> [Event] {
             var s = Script()
             s.start(task, 1)
-            s.exit(task, 1, code: code)
+            s.sample(task, 1, rss: rss)
             return s.events
         }
         /// Sets the folder's time into the past, as a folder nobody touched for a while.
@@ -105,9 +113,13 @@ struct IngestTests {
         let dir = try TestSupport.temporaryDirectory("incremental")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir + "/segments", withIntermediateDirectories: true)
+        // The plan and the submission in the log; the worker's segment holds what a worker writes.
+        var setup = Script()
+        setup.plan("1")
+        setup.submit("1", 1)
+        setup.plan("2")
+        setup.submit("2", 1)
         var s = Script()
-        s.plan("1")
-        s.submit("1", 1)
         s.start("1", 1)
         for i in 0..<10 { s.sample("1", 1, rss: Int64(i)) }
         s.exit("1", 1, code: 0)
@@ -116,6 +128,7 @@ struct IngestTests {
         try lines[0..<5].joined().write(toFile: path, atomically: false, encoding: .utf8)
         do {
             let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
+            try log.append(setup.events)
             #expect(try log.segmentsWithNewBytes(in: dir + "/segments") == [path])
             #expect(try log.ingestNewSegments(in: dir + "/segments") == EventLog.IngestReport(inserted: 5, duplicates: 0, tornLine: nil))
             #expect(try log.segmentsWithNewBytes(in: dir + "/segments").isEmpty)
@@ -130,11 +143,11 @@ struct IngestTests {
         try h.write(contentsOf: Data((lines[10].dropFirst(20) + lines[11...].joined()).utf8))
         try h.close()
         #expect(try log.ingestNewSegments(in: dir + "/segments").inserted == s.events.count - 10)
-        #expect(try log.count() == Int64(s.events.count) && log.replay().tasks["1"]?.state == .succeeded)
+        #expect(try log.count() == Int64(setup.events.count + s.events.count) && log.replay().tasks["1"]?.state == .succeeded)
         // A segment replaced by another file (another inode) is read from its start; what the log holds is skipped.
         try FileManager.default.removeItem(atPath: path)
         var extra = Script()
-        extra.plan("2")
+        extra.start("2", 1)
         try (lines[1...].joined() + lines[0] + extra.events[0].raw().ndjsonLine + "\n").write(toFile: path, atomically: false, encoding: .utf8)
         #expect(try log.ingestNewSegments(in: dir + "/segments") == EventLog.IngestReport(inserted: 1, duplicates: s.events.count, tornLine: nil))
         #expect(try log.fsck().ok)
@@ -178,22 +191,27 @@ struct IngestTests {
         #expect(try log.replay().tasks["1"]?.state == .running)
     }
 
-    @Test("a bad line in the middle rejects the whole segment and writes nothing")
+    @Test("a bad line in the middle is refused (recorded, the segment kept aside as it was); the lines around it are ingested")
     func badMiddleLine() throws {
         let dir = try TestSupport.temporaryDirectory("bad")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
         var s = Script()
         s.plan("1")
         s.plan("2")
         let lines = try s.events.map { try $0.raw().ndjsonLine }
         let path = dir + "/seg.ndjson"
-        try (lines[0] + "\n{\"id\": 1}\n" + lines[1] + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-        #expect {
-            try log.ingest(segmentAt: path)
-        } throws: { e in
-            "\(e)".contains("seg.ndjson:2") && (e as? EventLogError)?.code == "eventlog.bad_segment"
-        }
-        #expect(try log.count() == 0)
+        let text = lines[0] + "\n{\"id\": 1}\n" + lines[1] + "\n"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let report = try log.ingest(segmentAt: path)
+        #expect(report.inserted == 2 && report.refused.count == 1)
+        let refusal = try #require(report.refused.first)
+        #expect(refusal.line == 2 && refusal.code == "segment.not_json" && refusal.kept == "refused/seg.ndjson", "\(refusal)")
+        #expect(try String(contentsOfFile: dir + "/refused/seg.ndjson", encoding: .utf8) == text)
+        let state = try log.replay()
+        #expect(state.tasks.count == 2 && state.refusedLines.count == 1)
+        // Read again: the refusal is recorded once.
+        #expect(try log.ingest(segmentAt: path).refused.isEmpty && log.replay().refusedLines.count == 1)
     }
 
     @Test("the same id with different content is refused: one of the writers is broken")
@@ -213,28 +231,34 @@ struct IngestTests {
         // Among several segments read into one transaction, the error names the one that holds the conflict.
         let folder = dir + "/segments"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var started = Script()
+        started.submit("1", 1)
+        started.start("1", 1)
+        try log.append(started.events)
         var t = Script()
-        t.plan("2")
+        t.sample("1", 1, rss: 5)
         try (try t.events.map { try $0.raw().ndjsonLine + "\n" }.joined()).write(toFile: folder + "/a.ndjson", atomically: true, encoding: .utf8)
-        try FileManager.default.moveItem(atPath: path, toPath: folder + "/b.ndjson")
+        var other = try started.events[1].raw()
+        other.payload = #"{"boot_id":"b","host":"elsewhere","pid":100}"#
+        try (other.ndjsonLine + "\n").write(toFile: folder + "/b.ndjson", atomically: true, encoding: .utf8)
         #expect {
             try log.ingestNewSegments(in: folder)
         } throws: { ($0 as? EventLogError)?.code == "eventlog.conflicting_duplicate" && "\($0)".contains("/b.ndjson") }
     }
 
-    @Test("unknown event types in a segment are ingested and kept")
+    @Test("an event type this clowdr does not know is refused, naming the upgrade; nothing of it is in the log")
     func unknownInSegment() throws {
         let dir = try TestSupport.temporaryDirectory("unknown")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
         var s = Script()
         s.plan("1")
         s.add("1", 1, .unknown(type: "gpu_sample", version: 3, payload: #"{"util":0.5}"#))
         let path = try segment(s.events, in: dir)
-        #expect(try log.ingest(segmentAt: path).inserted == 2)
-        let stored = try log.events()
-        #expect(stored[1].type == "gpu_sample" && stored[1].version == 3 && stored[1].payload == #"{"util":0.5}"#)
-        let report = try log.fsck()
-        #expect(report.ok && report.unknownEvents == 1)
+        let report = try log.ingest(segmentAt: path)
+        #expect(report.inserted == 1 && report.refused.map(\.code) == ["segment.type"] && report.refused[0].reason.contains("upgrade clowdr"))
+        #expect(try log.events().allSatisfy { $0.type != "gpu_sample" })
+        #expect(try log.fsck().ok)
     }
 }
 

@@ -7,3 +7,5 @@ ALTER TABLE attempts ADD COLUMN figures TEXT;
 -- When the attempt's latest sample was taken (µs since the epoch): an attempt measured by its samples ended no
 -- earlier than that, whatever the scheduler's end (Slurm's is to the second) says.
 ALTER TABLE attempts ADD COLUMN last_sample_at INTEGER;
+-- Ingest checks that an attempt ends once: its worker's final event is found by its task and attempt.
+CREATE INDEX events_attempt_final ON events (task, attempt) WHERE type IN ('task_exited', 'task_launch_failed');

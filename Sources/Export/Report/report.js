@@ -718,6 +718,14 @@
       ['as of', c.as_of ? c.as_of.replace('T', ' ').replace(/\.\d+Z$/, 'Z') + ` (event ${fmt.int(c.seq)})` : '—'],
       ['clowdr', e.clowdr_version || '—'],
     ];
+    const refused = c.refused || { count: 0, first: [] }, banner = $('refused-banner');
+    banner.hidden = refused.count === 0;
+    banner.replaceChildren(...(refused.count === 0 ? [] : [
+      el('strong', { text: `${fmt.int(refused.count)} segment line${refused.count === 1 ? '' : 's'} refused by ingest` }),
+      ' (not in the record; the attempts they concern are settled by the scheduler\'s accounting): ',
+      ...refused.first.flatMap((s, k) => [k ? '; ' : '', el('code', { text: s })]),
+      refused.count > refused.first.length ? ` and ${fmt.int(refused.count - refused.first.length)} more (clowdr status)` : '',
+    ]));
     $('facts').replaceChildren(...facts.map(([k, v, full]) => el('div', {}, el('dt', { text: k }), el('dd', { text: v, title: full || v }))));
     const counts = new Map();
     for (const s of t.state) counts.set(s, (counts.get(s) || 0) + 1);

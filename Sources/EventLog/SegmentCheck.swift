@@ -1,0 +1,292 @@
+import Foundation
+import SQLite
+
+/// Who wrote a segment, as its name says: what it may hold is checked against that before any line of it becomes
+/// part of the log.
+public enum SegmentRole: Sendable, Equatable {
+    /// `controller-<token>.ndjson`: what a controller submitted (`task_submitted`, nothing else).
+    case controller
+    /// A worker's: `slurm-<A>_<a>.ndjson` and `batch-<job>_<index>.ndjson` name the array element it ran (its
+    /// native id, `:` written `_`); any other name (`<host>-<pid>.ndjson`) says none. A worker writes the events of
+    /// the attempts it was given: started, samples, cancelled, exited or launch failed (and, run by hand on the local
+    /// backend, its own submission).
+    case worker(nativeID: String?)
+    /// A segment given to `clowdr ingest` by hand (an export of another log, a demo): any type this clowdr knows.
+    case imported
+
+    /// The role of the segment at `path`; `imported` for a name no clowdr writer gives when `byHand`.
+    public static func of(path: String, byHand: Bool = false) -> SegmentRole {
+        let name = (path as NSString).lastPathComponent
+        if name.hasPrefix(ExperimentLayout.controllerSegmentPrefix) { return .controller }
+        for prefix in ["slurm-", "batch-"] where name.hasPrefix(prefix) && name.hasSuffix(".ndjson") {
+            return .worker(nativeID: String(name.dropFirst(prefix.count).dropLast(".ndjson".count)))
+        }
+        return byHand ? .imported : .worker(nativeID: nil)
+    }
+
+    /// As `segment_refused` names it.
+    public var name: String {
+        switch self {
+        case .controller: "controller"
+        case .worker: "worker"
+        case .imported: "imported"
+        }
+    }
+
+    var nativeID: String? { if case .worker(let id) = self { id } else { nil } }
+
+    /// Whether such a writer writes events of `type`.
+    func writes(_ type: EventType) -> Bool {
+        switch self {
+        case .controller: type == .taskSubmitted
+        case .worker: [.taskSubmitted, .taskStarted, .sample, .taskCancelled, .taskExited, .taskLaunchFailed].contains(type)
+        case .imported: true
+        }
+    }
+}
+
+/// The verdict on one segment line.
+enum LineVerdict: Equatable {
+    case take
+    /// Not yet: what it depends on (its attempt's submission, from a controller still writing) may still come; the
+    /// segment is read again from this line at the next look.
+    case wait
+    case refuse(code: String, reason: String)
+}
+
+/// Checks segment lines against what the log already holds and what their segment's writer may write: types and
+/// versions this clowdr reads, payloads valid against `schema/events/` (sizes bounded), attempts that were planned and
+/// submitted to this segment's writer, at most one final event per attempt and nothing after it, times that make
+/// sense. What it learns from the lines it takes counts for the lines after them (a controller's submissions, read
+/// first, for its workers' lines).
+final class SegmentChecker {
+    /// What the log (and the lines taken so far) says of one attempt.
+    struct AttemptFacts {
+        var planned: Bool
+        var submitted: Bool
+        var nativeID: String?
+        /// The id of its worker's final event (task_exited, task_launch_failed), if it has one.
+        var finalID: String?
+    }
+
+    /// The largest line of each kind: a sample is a few hundred bytes, an exit lists the outputs.
+    static let maxSampleBytes = 4096
+    static let maxExitBytes = 16 << 20
+    static let maxLineBytes = 1 << 20
+    /// How far from the experiment's creation (before) and from now (after) an event's time may be: clocks of other
+    /// hosts drift, not by hours.
+    static let clockSlack: Int64 = 3600 * 1_000_000
+    /// How long a worker's line for an attempt not known to be submitted waits for a controller still writing.
+    static let submissionPatience: Int64 = 600 * 1_000_000
+
+    let log: EventLog
+    let segments: String
+    /// When the experiment was created (its first event; an imported segment's own `experiment_created` when the log
+    /// is new).
+    private(set) var createdAt: Timestamp?
+    let now: Timestamp
+    private var facts: [String: AttemptFacts] = [:]
+    private var plannedTasks: [String: Bool] = [:]
+    /// Each task's latest attempt number, as the log and the lines taken so far say.
+    private var latest: [String: Int] = [:]
+    private var lastKey = ""
+    private var controllersOpen: Bool?
+    /// The host each segment's worker said it ran on (its task_started), by segment key.
+    var hosts: [String: String] = [:]
+
+    init(log: EventLog, segments: String, now: Timestamp = SystemClock().now()) throws {
+        self.log = log
+        self.segments = segments
+        self.now = now
+        createdAt = try log.read { try log.db.scalar("SELECT time FROM events WHERE seq = 1")?.int64.map(Timestamp.init(microseconds:)) }
+    }
+
+    /// The verdict on event `e`, read from a line of `bytes` bytes of a segment written by `role`; a line taken
+    /// updates what later lines are checked against.
+    func verdict(_ e: RawEvent, bytes: Int, role: SegmentRole, segmentKey: String) throws -> LineVerdict {
+        if let problem = typeAndVersion(e, role: role) { return problem }
+        let type = EventType(rawValue: e.type)!
+        if let problem = payload(e, type: type, bytes: bytes) { return problem }
+        if type == .experimentCreated, createdAt == nil { createdAt = e.time }
+        if let problem = time(e) { return problem }
+        guard let task = e.task else {
+            if role == .imported { return .take }
+            return .refuse(code: "segment.no_attempt", reason: "a \(role.name)'s \(e.type) must name a task and an attempt; this one names none")
+        }
+        if type == .taskPlanned {
+            plannedTasks[task] = true
+            return .take
+        }
+        guard let attempt = e.attempt else {
+            return .refuse(code: "segment.no_attempt", reason: "a \(e.type) must name its attempt of task \(task); this one names none")
+        }
+        let key = task + "\t" + String(attempt)
+        var f = try attemptFacts(key, task: task, attempt: attempt)
+        let verdict = try attemptRules(e, type: type, role: role, facts: &f, task: task, attempt: attempt)
+        if verdict == .take {
+            facts[key] = f
+            if type == .taskStarted, let host = try? EventBody.decode(type: e.type, version: e.version, payload: e.payload),
+                case .taskStarted(let p) = host
+            {
+                hosts[segmentKey] = p.host
+            }
+        }
+        return verdict
+    }
+
+    /// A type this clowdr reads, that this writer writes, at a version this clowdr reads.
+    func typeAndVersion(_ e: RawEvent, role: SegmentRole) -> LineVerdict? {
+        guard let type = EventType(rawValue: e.type) else {
+            return .refuse(
+                code: "segment.type",
+                reason:
+                    "\(e.type) v\(e.version) is a type this clowdr does not know: written by a newer clowdr (upgrade clowdr where the experiment is read, then `clowdr ingest` the kept copy) or by something else"
+            )
+        }
+        if e.version > type.currentVersion {
+            return .refuse(
+                code: "segment.version_newer",
+                reason:
+                    "\(e.type) v\(e.version) was written by a newer clowdr: this one reads \(e.type) up to v\(type.currentVersion); upgrade clowdr where the experiment is read (the controller), then `clowdr ingest` the kept copy"
+            )
+        }
+        if e.version < 1 { return .refuse(code: "segment.version", reason: "\(e.type) v\(e.version): versions start at 1") }
+        if !role.writes(type) { return .refuse(code: "segment.type", reason: "a \(role.name) does not write \(e.type) events") }
+        return nil
+    }
+
+    /// A payload valid against its type's schema, within the size its kind allows.
+    func payload(_ e: RawEvent, type: EventType, bytes: Int) -> LineVerdict? {
+        let limit = type == .sample ? Self.maxSampleBytes : type == .taskExited ? Self.maxExitBytes : Self.maxLineBytes
+        if bytes > limit {
+            return .refuse(code: "segment.too_large", reason: "a \(e.type) line of \(bytes) bytes: at most \(limit) are taken")
+        }
+        // A sample as clowdr writes it (its eight fields, in order, numbers) needs no schema.
+        if type == .sample, Sample.parseFast(e.payload) != nil { return nil }
+        return EventSchemas.problem(type: e.type, payload: e.payload).map { .refuse(code: "segment.payload", reason: $0) }
+    }
+
+    /// A time near the experiment's: not long before it was created, not in the future (of this clock or, for a log
+    /// written under another clock, of the experiment's creation). A log without its creation has nothing to measure by.
+    func time(_ e: RawEvent) -> LineVerdict? {
+        guard let createdAt else { return nil }
+        if e.time.microseconds < createdAt.microseconds - Self.clockSlack {
+            return .refuse(code: "segment.time", reason: "its time \(e.time.iso8601) is before the experiment was created (\(createdAt.iso8601))")
+        }
+        if e.time.microseconds > max(now.microseconds, createdAt.microseconds) + Self.clockSlack {
+            return .refuse(code: "segment.time", reason: "its time \(e.time.iso8601) is in the future (now \(now.iso8601))")
+        }
+        return nil
+    }
+
+    /// The rules of an attempt's events: planned, submitted (to this segment's writer), one final word and nothing
+    /// after it. An event already in the log (the same id: a segment read again) is taken, and skipped on insert.
+    func attemptRules(_ e: RawEvent, type: EventType, role: SegmentRole, facts f: inout AttemptFacts, task: String, attempt: Int) throws
+        -> LineVerdict
+    {
+        let who = "task \(task) attempt \(attempt)"
+        guard f.planned else {
+            return .refuse(code: "segment.not_planned", reason: "\(who): the experiment has no task \(task)")
+        }
+        if type == .taskSubmitted {
+            let id = (try? EventBody.decode(type: e.type, version: e.version, payload: e.payload)).flatMap { b -> String? in
+                if case .taskSubmitted(let p) = b { return p.nativeID } else { return nil }
+            }
+            if f.submitted, f.nativeID != nil, id != f.nativeID, try !inLog(e.id) {
+                return .refuse(code: "segment.resubmitted", reason: "\(who) was submitted already, as \(f.nativeID!)")
+            }
+            if case .worker(let named) = role, named != nil {
+                return .refuse(code: "segment.type", reason: "an array element's worker does not record submissions")
+            }
+            f.submitted = true
+            f.nativeID = id ?? f.nativeID
+            latest[task] = max(latest[task] ?? 0, attempt)
+            return .take
+        }
+        if role != .imported {
+            // A worker run by hand (`clowdr task` on a task file of `run --setup`, its segment named after its host)
+            // starts the task's next attempt itself; an array element's worker runs only what was submitted to it.
+            if !f.submitted, role.nativeID == nil, type == .taskStarted, attempt == (try latestAttempt(task)) + 1 {
+                f.submitted = true
+                latest[task] = attempt
+            }
+            guard f.submitted else {
+                if try inLog(e.id) { return .take }
+                return try waitOrRefuse(
+                    e, code: "segment.not_submitted",
+                    reason: "\(who) was never submitted (no controller recorded its submission) nor started as the task's next attempt")
+            }
+            if let named = role.nativeID, let given = f.nativeID, given.replacingOccurrences(of: ":", with: "_") != named {
+                if try inLog(e.id) { return .take }
+                return .refuse(
+                    code: "segment.other_element", reason: "\(who) was submitted as \(given), not as \(named), whose worker wrote this segment")
+            }
+        }
+        // After its worker's final word, nothing more of the worker's (a scheduler's word may still come).
+        let final = type == .taskExited || type == .taskLaunchFailed
+        let workers: Set<EventType> = [.taskStarted, .sample, .taskExited, .taskLaunchFailed]
+        if let ended = f.finalID, ended != e.id, workers.contains(type), try !inLog(e.id) {
+            return final
+                ? .refuse(code: "segment.second_final", reason: "\(who) has ended already (event \(ended)): an attempt ends once")
+                : .refuse(code: "segment.after_final", reason: "\(who) has ended (event \(ended)): nothing of it comes after its end")
+        }
+        if final { f.finalID = f.finalID ?? e.id }
+        return .take
+    }
+
+    /// `wait` while a controller still writing may yet record what the line needs, and the line is recent;
+    /// otherwise the refusal.
+    func waitOrRefuse(_ e: RawEvent, code: String, reason: String) throws -> LineVerdict {
+        if controllersOpen == nil { controllersOpen = Self.anOpenControllerSegment(in: segments) }
+        if controllersOpen == true && now.microseconds - e.time.microseconds < Self.submissionPatience { return .wait }
+        return .refuse(code: code, reason: reason)
+    }
+
+    /// Whether some controller's segment in `folder` is not sealed yet (its controller may still record submissions).
+    static func anOpenControllerSegment(in folder: String) -> Bool {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.contains { name in
+            guard name.hasPrefix(ExperimentLayout.controllerSegmentPrefix) else { return false }
+            var info = stat()
+            return stat(folder + "/" + name, &info) == 0 && !SegmentWriter.isSealed(info)
+        }
+    }
+
+    /// Whether the log holds an event with this id.
+    func inLog(_ id: String) throws -> Bool {
+        try log.read { try log.db.scalar("SELECT count(*) FROM events WHERE id = ?", [.text(id)])?.int64 ?? 0 } > 0
+    }
+
+    /// What the log says of an attempt (once per attempt; the lines of one attempt come together).
+    func attemptFacts(_ key: String, task: String, attempt: Int) throws -> AttemptFacts {
+        if key == lastKey, let f = facts[key] { return f }
+        lastKey = key
+        if let f = facts[key] { return f }
+        let planned = try plannedTasks[task] ?? isPlanned(task)
+        plannedTasks[task] = planned
+        let row = try log.read {
+            try log.db.rows(
+                """
+                SELECT (SELECT submitted_at FROM attempts WHERE task = ?1 AND attempt = ?2),
+                       (SELECT native_id FROM attempts WHERE task = ?1 AND attempt = ?2),
+                       (SELECT id FROM events WHERE task = ?1 AND attempt = ?2 AND type IN ('task_exited', 'task_launch_failed') ORDER BY seq LIMIT 1)
+                """, [.text(task), .integer(Int64(attempt))]
+            ).first ?? []
+        }
+        let f = AttemptFacts(planned: planned, submitted: row[0].int64 != nil, nativeID: row[1].string, finalID: row[2].string)
+        facts[key] = f
+        return f
+    }
+
+    /// The number of the task's latest attempt (0 when it has none).
+    func latestAttempt(_ task: String) throws -> Int {
+        if let n = latest[task] { return n }
+        let n = try log.read { try log.db.scalar("SELECT attempts FROM tasks WHERE task = ?", [.text(task)])?.int64 } ?? 0
+        latest[task] = Int(n)
+        return Int(n)
+    }
+
+    func isPlanned(_ task: String) throws -> Bool {
+        try log.read { try log.db.scalar("SELECT planned_seq FROM tasks WHERE task = ?", [.text(task)])?.int64 != nil }
+    }
+}
