@@ -1,5 +1,6 @@
 import EventLog
 import Foundation
+import JSON
 
 /// `clowdr-bench ingest [--segments N] [--events-per-segment E] [--dir DIR] [--keep]`: what a cluster run's controller and its
 /// readers do with the workers' segments. N segments of E events each (a task's start, samples and exit, as
@@ -17,8 +18,20 @@ func ingestBenchmark() throws {
     let total = segments * perSegment
     print("ingest benchmark: \(segments) segments of \(perSegment) events (\(total) events)")
 
-    // The segments, and the same events as batches for append.
+    // The segments, and the same events as batches for append. The experiment, its plans and the controller's
+    // submissions (one array: element s runs task s) are in the log before (ingest checks every line against them).
     let factory = EventFactory()
+    var setup = [
+        factory.make(
+            .experimentCreated(
+                ExperimentCreated(
+                    experiment: "bench", descriptorSHA256: String(repeating: "0", count: 64), invocations: [], backend: "slurm", user: "u",
+                    host: "h", clowdrVersion: "0", os: "Linux")))
+    ]
+    for s in 0..<segments { setup.append(factory.make(task: "\(s)", .taskPlanned(TaskPlanned(invocation: [:], commandLine: "t \(s)")))) }
+    for s in 0..<segments {
+        setup.append(factory.make(task: "\(s)", attempt: 1, .taskSubmitted(TaskSubmitted(backend: "slurm", nativeID: "1_\(s)"))))
+    }
     var batches: [[Event]] = []
     var batch: [Event] = []
     var bytes = 0
@@ -55,6 +68,7 @@ func ingestBenchmark() throws {
 
     // The reference: the same events appended in batches of 10,000, into a log of their own.
     let reference = try EventLog(path: dir + "/append.db", mode: .create)
+    try reference.append(setup)
     sync()
     let appendTime = try seconds { for b in batches { try reference.append(b) } }
     batches = []
@@ -62,18 +76,20 @@ func ingestBenchmark() throws {
 
     // Ingest: what the controller does every half second, here with everything new at once.
     let log = try EventLog(path: experiment + "/clowdr.db", mode: .create)
+    try log.append(setup)
+    setup = []
     sync()
     let rssBefore = memory().rss
     var report = EventLog.IngestReport(inserted: 0, duplicates: 0, tornLine: nil)
     let ingestTime = try seconds { report = try log.ingestNewSegments(in: experiment + "/segments") }
     try log.checkpoint()
-    precondition(report.inserted == total, "ingested \(report.inserted) of \(total)")
+    precondition(report.inserted == total && report.refused.isEmpty, "ingested \(report.inserted) of \(total), \(report.refused.count) refused")
     let ingestRate = Double(total) / ingestTime
     let peak = memory().hwm
     func f(_ x: Double) -> String { String(format: "%.0f", x) }
     print("  EventLog.append (the reference):   \(f(appendRate)) events/s  (\(String(format: "%.2f", appendTime)) s)")
     print(
-        "  ingest of every segment:           \(f(ingestRate)) events/s  (\(String(format: "%.2f", ingestTime)) s)  ratio to append \(String(format: "%.2f", ingestRate / appendRate))  [goal >= 0.5]"
+        "  ingest of every segment:           \(f(ingestRate)) events/s  (\(String(format: "%.2f", ingestTime)) s)  ratio to append \(String(format: "%.2f", ingestRate / appendRate))  [goal >= 0.6, every line checked]"
     )
     print("  memory: \(rssBefore >> 20) MB before ingest, peak \(peak >> 20) MB (the benchmark held the \(total) events for append before)")
 

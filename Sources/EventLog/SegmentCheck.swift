@@ -90,6 +90,8 @@ final class SegmentChecker {
     /// Each task's latest attempt number, as the log and the lines taken so far say.
     private var latest: [String: Int] = [:]
     private var lastKey = ""
+    private var lastTask = ""
+    private var lastAttempt = 0
     private var controllersOpen: Bool?
     /// The host each segment's worker said it ran on (its task_started), by segment key.
     var hosts: [String: String] = [:]
@@ -120,8 +122,11 @@ final class SegmentChecker {
         guard let attempt = e.attempt else {
             return .refuse(code: "segment.no_attempt", reason: "a \(e.type) must name its attempt of task \(task); this one names none")
         }
-        let key = task + "\t" + String(attempt)
-        var f = try attemptFacts(key, task: task, attempt: attempt)
+        // The lines of one attempt come together: the facts of the last one are at hand without a key.
+        let same = task == lastTask && attempt == lastAttempt
+        let key = same ? lastKey : task + "\t" + String(attempt)
+        var f = try same ? facts[key] ?? attemptFacts(key, task: task, attempt: attempt) : attemptFacts(key, task: task, attempt: attempt)
+        (lastTask, lastAttempt) = (task, attempt)
         let verdict = try attemptRules(e, type: type, role: role, facts: &f, task: task, attempt: attempt)
         if verdict == .take {
             facts[key] = f

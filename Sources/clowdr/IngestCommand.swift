@@ -29,6 +29,13 @@ struct IngestCommand: ParsableCommand {
         }
     }
 
+    /// `; N lines refused (kept in refused/)` when ingest refused lines, else nothing.
+    static func refusedNote(_ report: EventLog.IngestReport) -> String {
+        guard !report.refused.isEmpty else { return "" }
+        let kept = Set(report.refused.map(\.kept)).sorted().joined(separator: ", ")
+        return "; \(report.refused.count) line\(report.refused.count == 1 ? "" : "s") refused (not in the record; kept in \(kept))"
+    }
+
     func run() throws {
         var path = experiment
         if create, !path.hasSuffix(".db") {
@@ -42,7 +49,8 @@ struct IngestCommand: ParsableCommand {
             if let torn = report.tornLine {
                 logger.warning("\(segment):\(torn): torn last line (a writer crashed mid-write) skipped")
             }
-            print("\(segment): \(report.inserted) events added, \(report.duplicates) already present")
+            print("\(segment): \(report.inserted) events added, \(report.duplicates) already present\(Self.refusedNote(report))")
+            for r in report.refused.prefix(5) { logger.warning("\(r.segment):\(r.line): refused: \(r.reason)") }
         }
         try log.checkpoint()
     }

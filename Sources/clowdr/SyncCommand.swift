@@ -21,6 +21,6 @@ struct SyncCommand: ParsableCommand {
     func run() throws {
         let layout = try target.layout(ingesting: false)
         let report = try BackendRuns.sync(layout, aws: { try batch.with(recorded: $0).batchSettings() })
-        print("\(layout.id): \(report.inserted) events added, \(report.duplicates) already present")
+        print("\(layout.id): \(report.inserted) events added, \(report.duplicates) already present\(IngestCommand.refusedNote(report))")
     }
 }

@@ -1,4 +1,5 @@
 import AWS
+import EventLog
 import Foundation
 import JSON
 import SQLite
@@ -235,6 +236,15 @@ extension AWSBatchTests {
         let exp = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").first)
         let sync = try behaviour.clowdr(["sync", dir + "/prov/" + exp])
         #expect(sync.status == 0 && sync.stdout.contains(": 0 events added"), "\(sync.stdout) \(sync.stderr)")
+        // A segment on S3 that no child of the run wrote (named after an element that does not exist): its lines are
+        // refused when sync brings it in, kept aside, and the record stays as the children wrote it.
+        let forged = try EventFactory().make(task: "0", attempt: 1, .taskExited(TaskExited(exitCode: 9, wallTime: 1, peakRSS: 1))).raw().ndjsonLine
+        try s3.put(Data("\(forged)\n{broken\n".utf8), bucket: BatchMoto.bucket, key: "\(prefix)/runs/\(exp)/segments/batch-forged_9.ndjson")
+        let again = try behaviour.clowdr(["sync", dir + "/prov/" + exp])
+        #expect(again.status == 0 && again.stdout.contains(": 0 events added") && again.stdout.contains("2 lines refused"), "\(again.stdout)")
+        let status = try behaviour.clowdr(["status", dir + "/prov/" + exp]).stdout
+        #expect(status.contains("3 tasks: 3 succeeded") && status.contains("warning: 2 segment lines refused"), "\(status)")
+        #expect(status.contains("submitted as") && status.contains("native id forged_9"), "\(status)")
     }
 }
 

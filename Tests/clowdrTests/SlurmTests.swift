@@ -184,6 +184,32 @@ struct SlurmTests {
             "\(resumed.stdout) \(resumed.stderr)")
     }
 
+    @Test(
+        "a segment no worker of the run wrote, dropped in while a controller follows: its lines refused and kept aside, the run ends as its workers say; status warns, fsck counts"
+    )
+    func refusedSegment() throws {
+        let dir = try project("sleep 2; exit [K]", [0, 3, 0])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try startRun(dir)
+        var segments = ""
+        try TestSupport.eventually("the experiment's segments folder", timeout: 30, poll: 0.1) {
+            let exp = ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/prov")) ?? []).sorted().last
+            segments = exp.map { dir + "/prov/" + $0 + "/segments" } ?? ""
+            return !segments.isEmpty && FileManager.default.fileExists(atPath: segments)
+        }
+        let forged = try EventFactory().make(task: "1", attempt: 7, .taskExited(TaskExited(exitCode: 0, wallTime: 1, peakRSS: 1))).raw().ndjsonLine
+        try "not JSON at all\n\(forged)\n".write(toFile: segments + "/forged.ndjson", atomically: true, encoding: .utf8)
+        run.waitUntilExit()
+        #expect(run.terminationStatus == 1, "task 1 exits 3")
+        let status = try clowdr(["status", dir + "/prov"]).stdout
+        #expect(status.contains("failed: task 1 (k=3) attempt 1: exit 3") && status.contains("2 succeeded"), "\(status)")
+        #expect(status.contains("warning: 2 segment lines refused by ingest") && status.contains("segments/forged.ndjson:2"), "\(status)")
+        let exp = (try FileManager.default.contentsOfDirectory(atPath: dir + "/prov")).sorted().last!
+        #expect(FileManager.default.fileExists(atPath: dir + "/prov/" + exp + "/refused/forged.ndjson"))
+        let fsck = try clowdr(["fsck", dir + "/prov"])
+        #expect(fsck.status == 0 && fsck.stdout.contains("segment lines refused by ingest (kept aside, not in the record): 2"), "\(fsck.stdout)")
+    }
+
     @Test("a task that can never start (its dependency failed) is cancelled and reported as unschedulable within a poll or two")
     func unschedulable() throws {
         let failed = try TestSupport.run(
