@@ -35,14 +35,21 @@ public enum SegmentRole: Sendable, Equatable {
 
     var nativeID: String? { if case .worker(let id) = self { id } else { nil } }
 
+    /// A native id as a segment's name writes it: AWS Batch's `JOB:INDEX` as `JOB_INDEX`.
+    static func segmentName(_ nativeID: String) -> String {
+        nativeID.utf8.contains(UInt8(ascii: ":")) ? String(nativeID.map { $0 == ":" ? "_" : $0 }) : nativeID
+    }
+
     /// Whether such a writer writes events of `type`.
     func writes(_ type: EventType) -> Bool {
         switch self {
         case .controller: type == .taskSubmitted
-        case .worker: [.taskSubmitted, .taskStarted, .sample, .taskCancelled, .taskExited, .taskLaunchFailed].contains(type)
+        case .worker: Self.workerTypes.contains(type)
         case .imported: true
         }
     }
+
+    static let workerTypes: Set<EventType> = [.taskSubmitted, .taskStarted, .sample, .taskCancelled, .taskExited, .taskLaunchFailed]
 }
 
 /// The verdict on one segment line.
@@ -64,10 +71,15 @@ final class SegmentChecker {
     struct AttemptFacts {
         var planned: Bool
         var submitted: Bool
-        var nativeID: String?
+        var nativeID: String? { didSet { element = nativeID.map(SegmentRole.segmentName) } }
+        /// The native id as a segment's name writes it (`:` as `_`), worked out once.
+        var element: String?
         /// The id of its worker's final event (task_exited, task_launch_failed), if it has one.
         var finalID: String?
     }
+
+    /// What only an attempt's worker writes: nothing of it comes after the worker's final word.
+    static let workerOnly: Set<EventType> = [.taskStarted, .sample, .taskExited, .taskLaunchFailed]
 
     /// The largest line of each kind: a sample is a few hundred bytes, an exit lists the outputs.
     static let maxSampleBytes = 4096
@@ -87,14 +99,27 @@ final class SegmentChecker {
     let now: Timestamp
     private var facts: [String: AttemptFacts] = [:]
     private var plannedTasks: [String: Bool] = [:]
+    private var factsStatement: Statement?
+    /// Whether every task's and attempt's facts were read at once (`prefetch`).
+    private var prefetched = false
     /// Each task's latest attempt number, as the log and the lines taken so far say.
     private var latest: [String: Int] = [:]
+    /// The attempt of the last line checked: its key in `facts` and its facts (written back when another comes).
     private var lastKey = ""
     private var lastTask = ""
     private var lastAttempt = 0
+    private var current = AttemptFacts(planned: false, submitted: false)
     private var controllersOpen: Bool?
-    /// The host each segment's worker said it ran on (its task_started), by segment key.
-    var hosts: [String: String] = [:]
+    /// Each segment's last `task_started` taken, by segment key: the host its worker ran on, read when a refusal
+    /// names it.
+    private var started: [String: RawEvent] = [:]
+
+    /// The host a segment's worker said it ran on, if this ingest took its `task_started`.
+    func host(of segmentKey: String) -> String? {
+        guard let e = started[segmentKey], case .taskStarted(let p)? = try? EventBody.decode(type: e.type, version: e.version, payload: e.payload)
+        else { return nil }
+        return p.host
+    }
 
     init(log: EventLog, segments: String, now: Timestamp = SystemClock().now()) throws {
         self.log = log
@@ -106,8 +131,11 @@ final class SegmentChecker {
     /// The verdict on event `e`, read from a line of `bytes` bytes of a segment written by `role`; a line taken
     /// updates what later lines are checked against.
     func verdict(_ e: RawEvent, bytes: Int, role: SegmentRole, segmentKey: String) throws -> LineVerdict {
-        if let problem = typeAndVersion(e, role: role) { return problem }
-        let type = EventType(rawValue: e.type)!
+        let type: EventType
+        switch typeAndVersion(e, role: role) {
+        case .success(let t): type = t
+        case .failure(let refusal): return refusal.verdict
+        }
         if let problem = payload(e, type: type, bytes: bytes) { return problem }
         if type == .experimentCreated, createdAt == nil { createdAt = e.time }
         if let problem = time(e) { return problem }
@@ -122,42 +150,47 @@ final class SegmentChecker {
         guard let attempt = e.attempt else {
             return .refuse(code: "segment.no_attempt", reason: "a \(e.type) must name its attempt of task \(task); this one names none")
         }
-        // The lines of one attempt come together: the facts of the last one are at hand without a key.
-        let same = task == lastTask && attempt == lastAttempt
-        let key = same ? lastKey : task + "\t" + String(attempt)
-        var f = try same ? facts[key] ?? attemptFacts(key, task: task, attempt: attempt) : attemptFacts(key, task: task, attempt: attempt)
-        (lastTask, lastAttempt) = (task, attempt)
+        // The lines of one attempt come together: its facts are at hand, without a key, until another attempt's line.
+        if task != lastTask || attempt != lastAttempt {
+            if !lastKey.isEmpty { facts[lastKey] = current }
+            lastKey = task + "\t" + String(attempt)
+            current = try attemptFacts(lastKey, task: task, attempt: attempt)
+            (lastTask, lastAttempt) = (task, attempt)
+        }
+        var f = current
         let verdict = try attemptRules(e, type: type, role: role, facts: &f, task: task, attempt: attempt)
         if verdict == .take {
-            facts[key] = f
-            if type == .taskStarted, let host = try? EventBody.decode(type: e.type, version: e.version, payload: e.payload),
-                case .taskStarted(let p) = host
-            {
-                hosts[segmentKey] = p.host
-            }
+            current = f
+            if type == .taskStarted { started[segmentKey] = e }
         }
         return verdict
     }
 
-    /// A type this clowdr reads, that this writer writes, at a version this clowdr reads.
-    func typeAndVersion(_ e: RawEvent, role: SegmentRole) -> LineVerdict? {
-        guard let type = EventType(rawValue: e.type) else {
-            return .refuse(
-                code: "segment.type",
-                reason:
-                    "\(e.type) v\(e.version) is a type this clowdr does not know: written by a newer clowdr (upgrade clowdr where the experiment is read, then `clowdr ingest` the kept copy) or by something else"
+    /// A refusal, as an error value (what `typeAndVersion` gives when the line is not taken).
+    struct Refusal: Error {
+        var verdict: LineVerdict
+    }
+
+    /// A type this clowdr reads, that this writer writes, at a version this clowdr reads: the type, or the refusal.
+    func typeAndVersion(_ e: RawEvent, role: SegmentRole) -> Result<EventType, Refusal> {
+        func refuse(_ code: String, _ reason: String) -> Result<EventType, Refusal> {
+            .failure(Refusal(verdict: .refuse(code: code, reason: reason)))
+        }
+        guard let type = e.type == "sample" ? .sample : EventType(rawValue: e.type) else {
+            return refuse(
+                "segment.type",
+                "\(e.type) v\(e.version) is a type this clowdr does not know: written by a newer clowdr (upgrade clowdr where the experiment is read, then `clowdr ingest` the kept copy) or by something else"
             )
         }
         if e.version > type.currentVersion {
-            return .refuse(
-                code: "segment.version_newer",
-                reason:
-                    "\(e.type) v\(e.version) was written by a newer clowdr: this one reads \(e.type) up to v\(type.currentVersion); upgrade clowdr where the experiment is read (the controller), then `clowdr ingest` the kept copy"
+            return refuse(
+                "segment.version_newer",
+                "\(e.type) v\(e.version) was written by a newer clowdr: this one reads \(e.type) up to v\(type.currentVersion); upgrade clowdr where the experiment is read (the controller), then `clowdr ingest` the kept copy"
             )
         }
-        if e.version < 1 { return .refuse(code: "segment.version", reason: "\(e.type) v\(e.version): versions start at 1") }
-        if !role.writes(type) { return .refuse(code: "segment.type", reason: "a \(role.name) does not write \(e.type) events") }
-        return nil
+        if e.version < 1 { return refuse("segment.version", "\(e.type) v\(e.version): versions start at 1") }
+        if !role.writes(type) { return refuse("segment.type", "a \(role.name) does not write \(e.type) events") }
+        return .success(type)
     }
 
     /// A payload valid against its type's schema, within the size its kind allows.
@@ -167,7 +200,7 @@ final class SegmentChecker {
             return .refuse(code: "segment.too_large", reason: "a \(e.type) line of \(bytes) bytes: at most \(limit) are taken")
         }
         // A sample as clowdr writes it (its eight fields, in order, numbers) needs no schema.
-        if type == .sample, Sample.parseFast(e.payload) != nil { return nil }
+        if type == .sample, Sample.isCanonical(e.payload) { return nil }
         return EventSchemas.problem(type: e.type, payload: e.payload).map { .refuse(code: "segment.payload", reason: $0) }
     }
 
@@ -189,7 +222,7 @@ final class SegmentChecker {
     func attemptRules(_ e: RawEvent, type: EventType, role: SegmentRole, facts f: inout AttemptFacts, task: String, attempt: Int) throws
         -> LineVerdict
     {
-        let who = "task \(task) attempt \(attempt)"
+        var who: String { "task \(task) attempt \(attempt)" }  // worded only for a refusal
         guard f.planned else {
             return .refuse(code: "segment.not_planned", reason: "\(who): the experiment has no task \(task)")
         }
@@ -221,7 +254,7 @@ final class SegmentChecker {
                     e, code: "segment.not_submitted",
                     reason: "\(who) was never submitted (no controller recorded its submission) nor started as the task's next attempt")
             }
-            if let named = role.nativeID, let given = f.nativeID, given.replacingOccurrences(of: ":", with: "_") != named {
+            if let named = role.nativeID, let given = f.nativeID, f.element != named {
                 if try inLog(e.id) { return .take }
                 return .refuse(
                     code: "segment.other_element", reason: "\(who) was submitted as \(given), not as \(named), whose worker wrote this segment")
@@ -229,8 +262,7 @@ final class SegmentChecker {
         }
         // After its worker's final word, nothing more of the worker's (a scheduler's word may still come).
         let final = type == .taskExited || type == .taskLaunchFailed
-        let workers: Set<EventType> = [.taskStarted, .sample, .taskExited, .taskLaunchFailed]
-        if let ended = f.finalID, ended != e.id, workers.contains(type), try !inLog(e.id) {
+        if let ended = f.finalID, ended != e.id, Self.workerOnly.contains(type), try !inLog(e.id) {
             return final
                 ? .refuse(code: "segment.second_final", reason: "\(who) has ended already (event \(ended)): an attempt ends once")
                 : .refuse(code: "segment.after_final", reason: "\(who) has ended (event \(ended)): nothing of it comes after its end")
@@ -262,23 +294,59 @@ final class SegmentChecker {
         try log.read { try log.db.scalar("SELECT count(*) FROM events WHERE id = ?", [.text(id)])?.int64 ?? 0 } > 0
     }
 
-    /// What the log says of an attempt (once per attempt; the lines of one attempt come together).
-    func attemptFacts(_ key: String, task: String, attempt: Int) throws -> AttemptFacts {
-        if key == lastKey, let f = facts[key] { return f }
-        lastKey = key
-        if let f = facts[key] { return f }
-        let planned = try plannedTasks[task] ?? isPlanned(task)
-        plannedTasks[task] = planned
-        let row = try log.read {
-            try log.db.rows(
-                """
-                SELECT (SELECT submitted_at FROM attempts WHERE task = ?1 AND attempt = ?2),
-                       (SELECT native_id FROM attempts WHERE task = ?1 AND attempt = ?2),
-                       (SELECT id FROM events WHERE task = ?1 AND attempt = ?2 AND type IN ('task_exited', 'task_launch_failed') ORDER BY seq LIMIT 1)
-                """, [.text(task), .integer(Int64(attempt))]
-            ).first ?? []
+    /// Reads what the log says of every task and attempt at once: when many segments are new (a controller catching
+    /// up, a reader after a long run), cheaper than a read per attempt.
+    func prefetch() throws {
+        try log.read {
+            for r in try log.db.rows("SELECT task, planned_seq, attempts FROM tasks") {
+                guard let task = r[0].string else { continue }
+                plannedTasks[task] = r[1].int64 != nil
+                latest[task] = Int(r[2].int64 ?? 0)
+            }
+            var finals: [String: String] = [:]
+            for r in try log.db.rows("SELECT task, attempt, id FROM events WHERE type IN ('task_exited', 'task_launch_failed') ORDER BY seq DESC") {
+                finals[(r[0].string ?? "") + "\t" + String(r[1].int64 ?? 0)] = r[2].string
+            }
+            for r in try log.db.rows("SELECT task, attempt, submitted_at, native_id FROM attempts") {
+                let task = r[0].string ?? ""
+                let key = task + "\t" + String(r[1].int64 ?? 0)
+                var f = AttemptFacts(planned: plannedTasks[task] ?? false, submitted: r[2].int64 != nil, finalID: finals[key])
+                f.nativeID = r[3].string
+                facts[key] = f
+            }
         }
-        let f = AttemptFacts(planned: planned, submitted: row[0].int64 != nil, nativeID: row[1].string, finalID: row[2].string)
+        prefetched = true
+    }
+
+    /// What the log says of an attempt, read once per attempt (one prepared statement, one read), or from what
+    /// `prefetch` read.
+    func attemptFacts(_ key: String, task: String, attempt: Int) throws -> AttemptFacts {
+        if let f = facts[key] { return f }
+        if prefetched {
+            let f = AttemptFacts(planned: plannedTasks[task] ?? false, submitted: false)
+            facts[key] = f
+            return f
+        }
+        let row = try log.read { () -> (planned: Bool, latest: Int, submitted: Bool, nativeID: String?, finalID: String?) in
+            if factsStatement == nil {
+                factsStatement = try log.db.prepare(
+                    """
+                    SELECT (SELECT planned_seq FROM tasks WHERE task = ?1), (SELECT attempts FROM tasks WHERE task = ?1),
+                           (SELECT submitted_at FROM attempts WHERE task = ?1 AND attempt = ?2),
+                           (SELECT native_id FROM attempts WHERE task = ?1 AND attempt = ?2),
+                           (SELECT id FROM events WHERE task = ?1 AND attempt = ?2 AND type IN ('task_exited', 'task_launch_failed') ORDER BY seq LIMIT 1)
+                    """)
+            }
+            let s = factsStatement!
+            defer { s.reset() }
+            try s.bind([.text(task), .integer(Int64(attempt))])
+            _ = try s.step()
+            return (s.optionalInt64(0) != nil, Int(s.optionalInt64(1) ?? 0), s.optionalInt64(2) != nil, s.optionalString(3), s.optionalString(4))
+        }
+        plannedTasks[task] = (plannedTasks[task] ?? false) || row.planned
+        if latest[task] == nil { latest[task] = row.latest }
+        var f = AttemptFacts(planned: plannedTasks[task]!, submitted: row.submitted, finalID: row.finalID)
+        f.nativeID = row.nativeID
         facts[key] = f
         return f
     }
@@ -290,8 +358,44 @@ final class SegmentChecker {
         latest[task] = Int(n)
         return Int(n)
     }
+}
 
-    func isPlanned(_ task: String) throws -> Bool {
-        try log.read { try log.db.scalar("SELECT planned_seq FROM tasks WHERE task = ?", [.text(task)])?.int64 != nil }
+extension Sample {
+    /// The members of a sample payload as clowdr writes it, in order (`"key":`), and which are integers (bit k).
+    static let canonicalKeys: [StaticString] = [
+        #""cpu_system":"#, #""cpu_user":"#, #""processes":"#, #""read_bytes":"#, #""rss":"#, #""threads":"#, #""vms":"#, #""write_bytes":"#,
+    ]
+    static let integerMembers: UInt8 = 0b1111_1100
+
+    /// Whether a sample payload is exactly as clowdr writes it: its eight members in order, each a non-negative plain
+    /// number (an integer where the schema says so). Such a payload is valid against its schema; read in place,
+    /// without building anything (ingest checks millions).
+    static func isCanonical(_ payload: String) -> Bool {
+        var payload = payload
+        return payload.withUTF8 { b in
+            let n = b.count
+            guard n >= 2, b[0] == UInt8(ascii: "{"), b[n - 1] == UInt8(ascii: "}") else { return false }
+            var i = 1
+            for k in 0..<8 {
+                if k > 0 {
+                    guard i < n, b[i] == UInt8(ascii: ",") else { return false }
+                    i += 1
+                }
+                let key = canonicalKeys[k]
+                let length = key.utf8CodeUnitCount
+                guard i + length <= n, memcmp(b.baseAddress! + i, key.utf8Start, length) == 0 else { return false }
+                i += length
+                let start = i
+                while i < n, b[i] &- 0x30 < 10 { i += 1 }
+                guard i > start, i - start < 19 else { return false }
+                if integerMembers & (1 << k) == 0, i < n, b[i] == UInt8(ascii: ".") {
+                    i += 1
+                    let fraction = i
+                    while i < n, b[i] &- 0x30 < 10 { i += 1 }
+                    guard i > fraction else { return false }
+                }
+            }
+            return i == n - 1
+        }
     }
 }

@@ -268,7 +268,10 @@ extension EventLog {
         let batch = IngestBatch(checker: nil)
         guard !look.pending.isEmpty else { return batch.report }
         let held = try ingestedBytes()
-        batch.checker = try SegmentChecker(log: self, segments: look.pending.first.map { ($0.path as NSString).deletingLastPathComponent } ?? "")
+        let checker = try SegmentChecker(log: self, segments: look.pending.first.map { ($0.path as NSString).deletingLastPathComponent } ?? "")
+        // Many new segments: what the log says of every attempt, read at once rather than attempt by attempt.
+        if look.pending.count > 256 { try checker.prefetch() }
+        batch.checker = checker
         for (path, key) in look.pending {
             try read(segment: path, key: key, role: SegmentRole.of(path: path), from: .lastIngested, finished: false, held: held, into: batch)
         }

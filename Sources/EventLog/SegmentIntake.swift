@@ -119,7 +119,7 @@ extension EventLog {
     /// The host a segment's worker ran on: its own `task_started` when this ingest read it, else the host the log
     /// records for an attempt of the native id the segment is named after.
     func host(of source: SegmentSource, batch: IngestBatch) throws -> String? {
-        if let known = batch.checker?.hosts[source.key] { return known }
+        if let known = batch.checker?.host(of: source.key) { return known }
         guard let id = source.role.nativeID else { return nil }
         return try read {
             try db.scalar(

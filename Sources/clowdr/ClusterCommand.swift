@@ -15,7 +15,8 @@ struct ClusterCommand: ParsableCommand {
 
     @OptionGroup var original: OriginalFormArguments
 
-    @Argument(help: "The scheduler: slurm (the one the original's list that clowdr runs on; SGE, PBS and others are not supported).")
+    @Argument(
+        help: "The scheduler: slurm (of the schedulers the original Clowdr named, the one clowdr runs on; SGE, PBS and others are not supported).")
     var scheduler: ClusterScheduler
 
     @Option(help: "The account to charge (sbatch --account).")

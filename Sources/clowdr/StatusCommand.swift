@@ -84,7 +84,9 @@ struct StatusCommand: ParsableCommand {
         ]
         for r in refused.prefix(shown) {
             let writer = [r.nativeID.map { "native id \($0)" }, r.host.map { "host \($0)" }].compactMap { $0 }.joined(separator: ", ")
-            out.append("  \(r.segment):\(r.line)\(writer.isEmpty ? "" : " (\(writer))"): \(r.reason); kept in \(layout.directory)/\(r.kept)")
+            out.append(
+                "  \(r.segment):\(r.line)\(writer.isEmpty ? "" : " (\(writer))"): \(r.reason); kept in \((layout.directory as NSString).appendingPathComponent(r.kept))"
+            )
         }
         if refused.count > shown {
             out.append("  ... and \(refused.count - shown) more: clowdr query --sql \"SELECT * FROM refusals\" \(layout.directory)")
@@ -115,7 +117,8 @@ struct StatusCommand: ParsableCommand {
             "refused": state.refusedLines.map { r -> [String: Any] in
                 [
                     "segment": r.refusal.segment, "line": r.refusal.line, "code": r.refusal.code, "reason": r.refusal.reason,
-                    "kept": layout.directory + "/" + r.refusal.kept, "native_id": r.refusal.nativeID ?? NSNull(), "host": r.refusal.host ?? NSNull(),
+                    "kept": (layout.directory as NSString).appendingPathComponent(r.refusal.kept), "native_id": r.refusal.nativeID ?? NSNull(),
+                    "host": r.refusal.host ?? NSNull(),
                 ]
             },
             "incomplete": incomplete,

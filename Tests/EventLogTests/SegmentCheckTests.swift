@@ -1,7 +1,8 @@
-import EventLog
 import Foundation
 import TestSupport
 import Testing
+
+@testable import EventLog
 
 /// A finished experiment as Slurm leaves it: 12 tasks planned in the log, submitted by a controller as elements
 /// 12_0 ... 12_11 of one array (its segment), each run by its element's worker (`slurm-12_<k>.ndjson`); task 6 failed.
@@ -215,6 +216,31 @@ struct SegmentCheckTests {
         try v1.appending("\n").write(toFile: e.dir + "/old.ndjson", atomically: true, encoding: .utf8)
         let report = try e.log.ingest(segmentAt: e.dir + "/old.ndjson")
         #expect(report.inserted == 1 && report.refused.isEmpty, "\(report)")
+    }
+
+    @Test("the schemas ingest checks with are exactly schema/events/*.schema.json (run scripts/embed-schema.sh after editing them)")
+    func schemasEmbedded() throws {
+        let dir = TestSupport.repositoryRoot + "/schema/events"
+        for type in EventType.allCases {
+            let file = try String(contentsOfFile: dir + "/\(type.rawValue).schema.json", encoding: .utf8)
+            #expect(EventSchemas.texts[type.rawValue] == String(file.dropLast(file.hasSuffix("\n") ? 1 : 0)), "\(type.rawValue)")
+            #expect(EventSchemas.validators[type.rawValue] != nil)
+        }
+    }
+
+    @Test("a sample as clowdr writes it is taken without its schema; any other form goes through the schema")
+    func canonicalSamples() throws {
+        let written = Sample(cpuUser: 1.25, cpuSystem: 0, rss: 7, vms: 9, readBytes: 0, writeBytes: 3, processes: 1, threads: 2).fastJSON()
+        #expect(Sample.isCanonical(written), "\(written)")
+        for other in [
+            written.replacingOccurrences(of: #""rss":7"#, with: #""rss":-7"#), written.replacingOccurrences(of: #""rss":7"#, with: #""rss":7.5"#),
+            written.replacingOccurrences(of: #""vms":9,"#, with: ""), written.replacingOccurrences(of: "{", with: #"{"gpu":1,"#),
+            written.replacingOccurrences(of: #""cpu_user":1.25"#, with: #""cpu_user":1."#),
+        ] {
+            #expect(!Sample.isCanonical(other), "\(other)")
+        }
+        #expect(EventSchemas.problem(type: "sample", payload: written) == nil)
+        #expect(EventSchemas.problem(type: "sample", payload: written.replacingOccurrences(of: #""rss":7"#, with: #""rss":-7"#)) != nil)
     }
 
     @Test("fsck reports events a log already holds that ingest would refuse today (a log written before the checks)")
