@@ -1,57 +1,6 @@
 import Foundation
 import SQLite
 
-/// Who wrote a segment, as its name says: what it may hold is checked against that before any line of it becomes
-/// part of the log.
-public enum SegmentRole: Sendable, Equatable {
-    /// `controller-<token>.ndjson`: what a controller submitted (`task_submitted`, nothing else).
-    case controller
-    /// A worker's: `slurm-<A>_<a>.ndjson` and `batch-<job>_<index>.ndjson` name the array element it ran (its
-    /// native id, `:` written `_`); any other name (`<host>-<pid>.ndjson`) says none. A worker writes the events of
-    /// the attempts it was given: started, samples, cancelled, exited or launch failed (and, run by hand on the local
-    /// backend, its own submission).
-    case worker(nativeID: String?)
-    /// A segment given to `clowdr ingest` by hand (an export of another log, a demo): any type this clowdr knows.
-    case imported
-
-    /// The role of the segment at `path`; `imported` for a name no clowdr writer gives when `byHand`.
-    public static func of(path: String, byHand: Bool = false) -> SegmentRole {
-        let name = (path as NSString).lastPathComponent
-        if name.hasPrefix(ExperimentLayout.controllerSegmentPrefix) { return .controller }
-        for prefix in ["slurm-", "batch-"] where name.hasPrefix(prefix) && name.hasSuffix(".ndjson") {
-            return .worker(nativeID: String(name.dropFirst(prefix.count).dropLast(".ndjson".count)))
-        }
-        return byHand ? .imported : .worker(nativeID: nil)
-    }
-
-    /// As `segment_refused` names it.
-    public var name: String {
-        switch self {
-        case .controller: "controller"
-        case .worker: "worker"
-        case .imported: "imported"
-        }
-    }
-
-    var nativeID: String? { if case .worker(let id) = self { id } else { nil } }
-
-    /// A native id as a segment's name writes it: AWS Batch's `JOB:INDEX` as `JOB_INDEX`.
-    static func segmentName(_ nativeID: String) -> String {
-        nativeID.utf8.contains(UInt8(ascii: ":")) ? String(nativeID.map { $0 == ":" ? "_" : $0 }) : nativeID
-    }
-
-    /// Whether such a writer writes events of `type`.
-    func writes(_ type: EventType) -> Bool {
-        switch self {
-        case .controller: type == .taskSubmitted
-        case .worker: Self.workerTypes.contains(type)
-        case .imported: true
-        }
-    }
-
-    static let workerTypes: Set<EventType> = [.taskSubmitted, .taskStarted, .sample, .taskCancelled, .taskExited, .taskLaunchFailed]
-}
-
 /// The verdict on one segment line.
 enum LineVerdict: Equatable {
     case take
@@ -357,45 +306,5 @@ final class SegmentChecker {
         let n = try log.read { try log.db.scalar("SELECT attempts FROM tasks WHERE task = ?", [.text(task)])?.int64 } ?? 0
         latest[task] = Int(n)
         return Int(n)
-    }
-}
-
-extension Sample {
-    /// The members of a sample payload as clowdr writes it, in order (`"key":`), and which are integers (bit k).
-    static let canonicalKeys: [StaticString] = [
-        #""cpu_system":"#, #""cpu_user":"#, #""processes":"#, #""read_bytes":"#, #""rss":"#, #""threads":"#, #""vms":"#, #""write_bytes":"#,
-    ]
-    static let integerMembers: UInt8 = 0b1111_1100
-
-    /// Whether a sample payload is exactly as clowdr writes it: its eight members in order, each a non-negative plain
-    /// number (an integer where the schema says so). Such a payload is valid against its schema; read in place,
-    /// without building anything (ingest checks millions).
-    static func isCanonical(_ payload: String) -> Bool {
-        var payload = payload
-        return payload.withUTF8 { b in
-            let n = b.count
-            guard n >= 2, b[0] == UInt8(ascii: "{"), b[n - 1] == UInt8(ascii: "}") else { return false }
-            var i = 1
-            for k in 0..<8 {
-                if k > 0 {
-                    guard i < n, b[i] == UInt8(ascii: ",") else { return false }
-                    i += 1
-                }
-                let key = canonicalKeys[k]
-                let length = key.utf8CodeUnitCount
-                guard i + length <= n, memcmp(b.baseAddress! + i, key.utf8Start, length) == 0 else { return false }
-                i += length
-                let start = i
-                while i < n, b[i] &- 0x30 < 10 { i += 1 }
-                guard i > start, i - start < 19 else { return false }
-                if integerMembers & (1 << k) == 0, i < n, b[i] == UInt8(ascii: ".") {
-                    i += 1
-                    let fraction = i
-                    while i < n, b[i] &- 0x30 < 10 { i += 1 }
-                    guard i > fraction else { return false }
-                }
-            }
-            return i == n - 1
-        }
     }
 }
