@@ -27,9 +27,6 @@ final class SegmentChecker {
         var finalID: String?
     }
 
-    /// What only an attempt's worker writes: nothing of it comes after the worker's final word.
-    static let workerOnly: Set<EventType> = [.taskStarted, .sample, .taskExited, .taskLaunchFailed]
-
     /// The largest line of each kind: a sample is a few hundred bytes, an exit lists the outputs.
     static let maxSampleBytes = 4096
     static let maxExitBytes = 16 << 20
@@ -106,10 +103,9 @@ final class SegmentChecker {
             current = try attemptFacts(lastKey, task: task, attempt: attempt)
             (lastTask, lastAttempt) = (task, attempt)
         }
-        var f = current
-        let verdict = try attemptRules(e, type: type, role: role, facts: &f, task: task, attempt: attempt)
+        // The rules change the facts only for a line they take.
+        let verdict = try attemptRules(e, type: type, role: role, facts: &current, task: task, attempt: attempt)
         if verdict == .take {
-            current = f
             if type == .taskStarted { started[segmentKey] = e }
         }
         return verdict
@@ -211,7 +207,7 @@ final class SegmentChecker {
         }
         // After its worker's final word, nothing more of the worker's (a scheduler's word may still come).
         let final = type == .taskExited || type == .taskLaunchFailed
-        if let ended = f.finalID, ended != e.id, Self.workerOnly.contains(type), try !inLog(e.id) {
+        if let ended = f.finalID, ended != e.id, type.isWorkerOnly, try !inLog(e.id) {
             return final
                 ? .refuse(code: "segment.second_final", reason: "\(who) has ended already (event \(ended)): an attempt ends once")
                 : .refuse(code: "segment.after_final", reason: "\(who) has ended (event \(ended)): nothing of it comes after its end")
@@ -306,5 +302,15 @@ final class SegmentChecker {
         let n = try log.read { try log.db.scalar("SELECT attempts FROM tasks WHERE task = ?", [.text(task)])?.int64 } ?? 0
         latest[task] = Int(n)
         return Int(n)
+    }
+}
+
+extension EventType {
+    /// What only an attempt's worker writes: nothing of it comes after the worker's final word.
+    var isWorkerOnly: Bool {
+        switch self {
+        case .taskStarted, .sample, .taskExited, .taskLaunchFailed: true
+        default: false
+        }
     }
 }

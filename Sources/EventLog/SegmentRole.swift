@@ -43,10 +43,12 @@ public enum SegmentRole: Sendable, Equatable {
     func writes(_ type: EventType) -> Bool {
         switch self {
         case .controller: type == .taskSubmitted
-        case .worker: Self.workerTypes.contains(type)
+        case .worker:
+            switch type {
+            case .taskSubmitted, .taskStarted, .sample, .taskCancelled, .taskExited, .taskLaunchFailed: true
+            default: false
+            }
         case .imported: true
         }
     }
-
-    static let workerTypes: Set<EventType> = [.taskSubmitted, .taskStarted, .sample, .taskCancelled, .taskExited, .taskLaunchFailed]
 }
