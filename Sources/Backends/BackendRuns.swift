@@ -146,13 +146,19 @@ public enum BackendRuns {
         try checkSubmission(o)
         let held = mode == .incomplete && o.backend != .local ? try heldByScheduler(layout, on: o, options: options, cancel: cancel) : []
         let plan = try Runs.prepareRerun(layout, mode: mode, dev: dev, options: options, overrides: overrides, factory: factory, held: held)
-        if plan.attempts.isEmpty { return RunSummary(layout: layout, ended: [:], planned: plan.state.tasks.count, launched: 0, rerunMode: mode) }
+        let stillHeld = plan.state.tasks.values.filter { t in t.latest.map { !$0.state.isTerminal && held.contains($0.nativeID ?? "") } ?? false }
+        if plan.attempts.isEmpty {
+            var s = RunSummary(layout: layout, ended: [:], planned: plan.state.tasks.count, launched: 0, rerunMode: mode)
+            s.held = stillHeld.count
+            return s
+        }
         let backend = try backend(o, layout: layout, log: plan.log, descriptor: plan.descriptor, options: options, factory: factory, cancel: cancel)
         let controller = Controller(layout: layout, log: plan.log, backend: backend, factory: factory)
         onStart(controller)
         var summary = try submitAndFollow(
             plan.attempts, controller: controller, on: o, options: options, cancel: cancel, planned: plan.state.tasks.count, rerun: true)
         summary.rerunMode = mode
+        summary.held = stillHeld.count
         return summary
     }
 

@@ -49,6 +49,9 @@ public struct RunSummary: Sendable {
     public var notSubmitted = 0
     /// For a rerun on a scheduler, what each task's new attempt asked of it (resources), by task.
     public var asked: [String: [String: String]] = [:]
+    /// For a rerun, the tasks left out because their scheduler still holds their latest attempt (`clowdr watch`
+    /// follows them).
+    public var held = 0
 
     public init(layout: ExperimentLayout, ended: [String: AttemptState], planned: Int, launched: Int, rerunMode: RerunMode? = nil) {
         self.layout = layout

@@ -41,9 +41,14 @@ func summaryLine(_ summary: RunSummary, stoppedBy reason: String?) -> String {
         }
         return line
     }
+    let held =
+        summary.held == 0
+        ? ""
+        : "\(summary.held) task\(summary.held == 1 ? " is" : "s are") still held by the scheduler (queued or running) and left to it; follow \(summary.held == 1 ? "it" : "them") with: clowdr watch \(summary.layout.directory)"
     if summary.launched == 0 {
         if let mode = summary.rerunMode {
-            return "no task is \(mode.rawValue == "all" ? "planned" : mode.rawValue): nothing to rerun (\(summary.planned) tasks in the experiment)"
+            let nothing = "no task is \(mode.rawValue == "all" ? "planned" : mode.rawValue): nothing to rerun (\(summary.planned) tasks in the experiment)"
+            return held.isEmpty ? nothing : "nothing to rerun: \(held)"
         }
         return "\(summary.planned) tasks planned, none launched"
     }
@@ -52,7 +57,7 @@ func summaryLine(_ summary: RunSummary, stoppedBy reason: String?) -> String {
     var line = "\(summary.ended.count) attempts: \(parts.joined(separator: ", "))"
     let notStarted = summary.launched - summary.ended.count
     if notStarted > 0 { line += "; \(notStarted) tasks not started\(reason.map { " (stopped by \($0))" } ?? "")" }
-    return line
+    return held.isEmpty ? line : line + "\n" + held
 }
 
 /// What each rerun task's new attempt asked of its scheduler (its earlier resources with `--clusterargs` over them),

@@ -70,7 +70,14 @@ struct StatusCommand: ParsableCommand {
         let failed = counts[.failed] ?? 0
         if failed > shown { print("  ... and \(failed - shown) more failed: clowdr query --status failed") }
         let incomplete = summary.incomplete(controllerAlive: Runs.controllerAlive(state))
-        if incomplete > 0 { print("  incomplete (rerun incomplete would run them): \(incomplete) tasks") }
+        if incomplete > 0 {
+            // On a scheduler, a controller gone leaves attempts the scheduler may still hold: watch follows those.
+            let scheduled = state.experiment.map { $0.backend != "local" } ?? false
+            print(
+                scheduled
+                    ? "  incomplete: \(incomplete) tasks (no controller follows them: clowdr watch \(layout.directory) follows those the scheduler still holds; clowdr rerun incomplete \(layout.directory) runs the others again)"
+                    : "  incomplete (rerun incomplete would run them): \(incomplete) tasks")
+        }
         if !state.unknownEvents.isEmpty { print("\(state.unknownEvents.count) events of types this clowdr does not know (kept)") }
         for line in StatusCommand.refusalLines(state.refusedLines.map(\.refusal), layout: layout) { print(line) }
         return running + (counts[.submitted] ?? 0) > 0

@@ -622,9 +622,15 @@ struct SlurmTests {
             "run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--throttle", "1", "--provdir", dir + "/prov", "--detach",
         ])
         #expect(detached.status == 0, "\(detached.stdout) \(detached.stderr)")
-        // The controller is gone; Slurm holds the three (one running, two waiting behind the throttle).
+        // The controller is gone; Slurm holds the three (one running, two waiting behind the throttle). status and
+        // rerun agree, and both name watch.
+        let status = try clowdr(["status", dir + "/prov"])
+        #expect(status.stdout.contains("incomplete: 3 tasks (no controller follows them: clowdr watch "), "\(status.stdout)")
         let rerun = try clowdr(["rerun", "incomplete", dir + "/prov", "--backend", "slurm", "-w", dir])
         #expect(rerun.status == 0 && !rerun.stdout.contains("submitted"), "\(rerun.stdout) \(rerun.stderr)")
+        #expect(
+            rerun.stdout.contains("nothing to rerun: 3 tasks are still held by the scheduler (queued or running) and left to it; follow them with: clowdr watch"),
+            "\(rerun.stdout)")
         let watch = try clowdr(["watch", dir + "/prov"])
         #expect(watch.status == 0 && watch.stdout.contains("3 attempts: 3 succeeded"), "\(watch.stdout) \(watch.stderr)")
         #expect(try attempts(dir).values.allSatisfy { $0.attempt == 1 && $0.state == "succeeded" }, "one attempt each")
