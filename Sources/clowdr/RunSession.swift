@@ -47,7 +47,8 @@ func summaryLine(_ summary: RunSummary, stoppedBy reason: String?) -> String {
         : "\(summary.held) task\(summary.held == 1 ? " is" : "s are") still held by the scheduler (queued or running) and left to it; follow \(summary.held == 1 ? "it" : "them") with: clowdr watch \(summary.layout.directory)"
     if summary.launched == 0 {
         if let mode = summary.rerunMode {
-            let nothing = "no task is \(mode.rawValue == "all" ? "planned" : mode.rawValue): nothing to rerun (\(summary.planned) tasks in the experiment)"
+            let nothing =
+                "no task is \(mode.rawValue == "all" ? "planned" : mode.rawValue): nothing to rerun (\(summary.planned) tasks in the experiment)"
             return held.isEmpty ? nothing : "nothing to rerun: \(held)"
         }
         return "\(summary.planned) tasks planned, none launched"

@@ -629,7 +629,8 @@ struct SlurmTests {
         let rerun = try clowdr(["rerun", "incomplete", dir + "/prov", "--backend", "slurm", "-w", dir])
         #expect(rerun.status == 0 && !rerun.stdout.contains("submitted"), "\(rerun.stdout) \(rerun.stderr)")
         #expect(
-            rerun.stdout.contains("nothing to rerun: 3 tasks are still held by the scheduler (queued or running) and left to it; follow them with: clowdr watch"),
+            rerun.stdout.contains(
+                "nothing to rerun: 3 tasks are still held by the scheduler (queued or running) and left to it; follow them with: clowdr watch"),
             "\(rerun.stdout)")
         let watch = try clowdr(["watch", dir + "/prov"])
         #expect(watch.status == 0 && watch.stdout.contains("3 attempts: 3 succeeded"), "\(watch.stdout) \(watch.stderr)")
