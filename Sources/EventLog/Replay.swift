@@ -127,7 +127,7 @@ public enum Replay {
         }
     }
 
-    /// Applies a lifecycle event's payload to a task.
+    /// Applies a lifecycle event's payload to a task: each type to the attempt it names, by a step of its own.
     public static func apply(_ body: EventBody, seq: Int64, time: Timestamp, attempt: Int?, to task: inout TaskRecord) {
         switch body {
         case .taskPlanned(let p):
@@ -136,87 +136,98 @@ public enum Replay {
                 task.labels = TaskRecord.labelsJSON(p.labels)
             }
             task.lastSeq = seq
-        case .taskSubmitted(let p):
-            withAttempt(attempt, of: &task, creating: .submitted, seq: seq) { a in
-                a.submittedAt = a.submittedAt ?? time
-                a.backend = p.backend
-                a.nativeID = p.nativeID ?? a.nativeID
-            }
-        case .taskStarted(let p):
-            withAttempt(attempt, of: &task, creating: .running, seq: seq) { a in
-                if !a.state.isTerminal { a.state = .running }
-                a.startedAt = time
-                a.host = p.host
-                a.pid = p.pid
-                a.bootID = p.bootID
-            }
-        case .taskExited(let p):
-            withAttempt(attempt, of: &task, creating: .running, seq: seq) { a in
-                // A cancelled attempt stays cancelled (its exit is the effect of the cancellation), but gets its totals.
-                // A worker's exit read after the scheduler's word (a segment ingested late) replaces it.
-                if a.state != .cancelled { a.state = p.succeeded ? .succeeded : .failed }
-                a.endedAt = time
-                a.exitCode = p.exitCode
-                a.signal = p.signal
-                a.wallTime = p.wallTime
-                a.cpuUser = p.cpuUser
-                a.cpuSystem = p.cpuSystem
-                // The samples' peak stands beside the exit's (both the worker's); a scheduler's does not.
-                a.peakRSS = a.figures == .scheduler ? p.peakRSS : max(a.peakRSS ?? 0, p.peakRSS)
-                a.readBytes = p.readBytes
-                a.writeBytes = p.writeBytes
-                a.figures = .exit
-                if let reason = p.failureReason { a.failureReason = reason } else if a.state != .cancelled { a.failureReason = nil }
-            }
+        case .taskSubmitted(let p): withAttempt(attempt, of: &task, creating: .submitted, seq: seq) { applySubmitted(p, time: time, to: &$0) }
+        case .taskStarted(let p): withAttempt(attempt, of: &task, creating: .running, seq: seq) { applyStarted(p, time: time, to: &$0) }
+        case .taskExited(let p): withAttempt(attempt, of: &task, creating: .running, seq: seq) { applyExited(p, time: time, to: &$0) }
         case .taskLaunchFailed(let p):
-            withAttempt(attempt, of: &task, creating: .failed, seq: seq) { a in
-                a.state = .failed
-                a.endedAt = time
-                a.failureReason = p.reason
-                if let b = p.backend { a.backend = b }
-            }
-        case .taskLost(let p):
-            withAttempt(attempt, of: &task, creating: .lost, seq: seq) { a in
-                // Lost is a presumption: it never overrides a final word.
-                guard !a.state.isTerminal || a.state == .lost else { return }
-                a.state = .lost
-                a.endedAt = time
-                a.failureReason = p.reason
-            }
-        case .taskEnded(let p):
-            withAttempt(attempt, of: &task, creating: .failed, seq: seq) { a in
-                // The worker's own exit is the final word when there is one; the scheduler's fills the gap. A worker
-                // stopped by a signal it could not explain (cancelled) gets the scheduler's reason: a time limit,
-                // a preemption, a node failure or memory make the attempt failed, with its worker's totals kept.
-                if a.state == .cancelled {
-                    guard p.failureClass != .cancelled else { return }
-                    a.state = .failed
-                    a.failureReason = p.reason
-                    return
-                }
-                guard !a.state.isTerminal || a.state == .lost else { return }
-                a.state = p.failureClass == .cancelled ? .cancelled : .failed
-                // When the attempt ended (the scheduler's word), not when the controller learnt it.
-                a.endedAt = p.endedAt ?? time
-                a.exitCode = p.exitCode
-                a.signal = p.signal
-                applySchedulerFigures(p, to: &a)
-                a.failureReason = p.reason
-                a.backend = p.backend
-                a.nativeID = p.nativeID
-            }
+            withAttempt(attempt, of: &task, creating: .failed, seq: seq) { applyLaunchFailed(p, time: time, to: &$0) }
+        case .taskLost(let p): withAttempt(attempt, of: &task, creating: .lost, seq: seq) { applyLost(p, time: time, to: &$0) }
+        case .taskEnded(let p): withAttempt(attempt, of: &task, creating: .failed, seq: seq) { applyEnded(p, time: time, to: &$0) }
         case .taskCancelled(let p):
-            withAttempt(attempt, of: &task, creating: .cancelled, seq: seq) { a in
-                // An ended attempt keeps its state (the scheduler's reason for a stop may be read first).
-                guard a.state != .succeeded && a.state != .failed else { return }
-                a.state = .cancelled
-                a.endedAt = a.endedAt ?? time
-                a.failureReason = p.reason
-                if a.signal == nil { a.signal = p.signal }
-            }
+            withAttempt(attempt, of: &task, creating: .cancelled, seq: seq) { applyCancelled(p, time: time, to: &$0) }
         case .sample, .experimentCreated, .rerunRequested, .segmentRefused, .unknown:
             break
         }
+    }
+
+    static func applySubmitted(_ p: TaskSubmitted, time: Timestamp, to a: inout AttemptRecord) {
+        a.submittedAt = a.submittedAt ?? time
+        a.backend = p.backend
+        a.nativeID = p.nativeID ?? a.nativeID
+    }
+
+    static func applyStarted(_ p: TaskStarted, time: Timestamp, to a: inout AttemptRecord) {
+        if !a.state.isTerminal { a.state = .running }
+        a.startedAt = time
+        a.host = p.host
+        a.pid = p.pid
+        a.bootID = p.bootID
+    }
+
+    /// The worker's exit: its totals are the attempt's figures.
+    static func applyExited(_ p: TaskExited, time: Timestamp, to a: inout AttemptRecord) {
+        // A cancelled attempt stays cancelled (its exit is the effect of the cancellation), but gets its totals.
+        // A worker's exit read after the scheduler's word (a segment ingested late) replaces it.
+        if a.state != .cancelled { a.state = p.succeeded ? .succeeded : .failed }
+        a.endedAt = time
+        a.exitCode = p.exitCode
+        a.signal = p.signal
+        a.wallTime = p.wallTime
+        a.cpuUser = p.cpuUser
+        a.cpuSystem = p.cpuSystem
+        // The samples' peak stands beside the exit's (both the worker's); a scheduler's does not.
+        a.peakRSS = a.figures == .scheduler ? p.peakRSS : max(a.peakRSS ?? 0, p.peakRSS)
+        a.readBytes = p.readBytes
+        a.writeBytes = p.writeBytes
+        a.figures = .exit
+        if let reason = p.failureReason { a.failureReason = reason } else if a.state != .cancelled { a.failureReason = nil }
+    }
+
+    static func applyLaunchFailed(_ p: TaskLaunchFailed, time: Timestamp, to a: inout AttemptRecord) {
+        a.state = .failed
+        a.endedAt = time
+        a.failureReason = p.reason
+        if let b = p.backend { a.backend = b }
+    }
+
+    static func applyLost(_ p: TaskLost, time: Timestamp, to a: inout AttemptRecord) {
+        // Lost is a presumption: it never overrides a final word.
+        guard !a.state.isTerminal || a.state == .lost else { return }
+        a.state = .lost
+        a.endedAt = time
+        a.failureReason = p.reason
+    }
+
+    /// The scheduler's final word.
+    static func applyEnded(_ p: TaskEnded, time: Timestamp, to a: inout AttemptRecord) {
+        // The worker's own exit is the final word when there is one; the scheduler's fills the gap. A worker
+        // stopped by a signal it could not explain (cancelled) gets the scheduler's reason: a time limit,
+        // a preemption, a node failure or memory make the attempt failed, with its worker's totals kept.
+        if a.state == .cancelled {
+            guard p.failureClass != .cancelled else { return }
+            a.state = .failed
+            a.failureReason = p.reason
+            return
+        }
+        guard !a.state.isTerminal || a.state == .lost else { return }
+        a.state = p.failureClass == .cancelled ? .cancelled : .failed
+        // When the attempt ended (the scheduler's word), not when the controller learnt it.
+        a.endedAt = p.endedAt ?? time
+        a.exitCode = p.exitCode
+        a.signal = p.signal
+        applySchedulerFigures(p, to: &a)
+        a.failureReason = p.reason
+        a.backend = p.backend
+        a.nativeID = p.nativeID
+    }
+
+    static func applyCancelled(_ p: TaskCancelled, time: Timestamp, to a: inout AttemptRecord) {
+        // An ended attempt keeps its state (the scheduler's reason for a stop may be read first).
+        guard a.state != .succeeded && a.state != .failed else { return }
+        a.state = .cancelled
+        a.endedAt = a.endedAt ?? time
+        a.failureReason = p.reason
+        if a.signal == nil { a.signal = p.signal }
     }
 
     /// An attempt's figures at the scheduler's final word: the worker's samples when it sampled the tool (the wall

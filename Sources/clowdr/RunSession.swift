@@ -65,7 +65,9 @@ func summaryLine(_ summary: RunSummary, stoppedBy reason: String?) -> String {
 /// one line per set of resources: `task 15 (participant=07) asks mem:280M,time:10`.
 func askedLines(_ summary: RunSummary, atMost: Int = 10) -> [String] {
     guard !summary.asked.isEmpty else { return [] }
-    let labels = ((try? EventLog(path: summary.layout.log, mode: .readOnly).projectedTasks()) ?? [:]).mapValues(\.labels)
+    // The labels of the tasks named alone (at most `atMost`), read task by task: never every task of the experiment.
+    let log = try? EventLog(path: summary.layout.log, mode: .readOnly)
+    func name(_ task: String) -> String { TaskLabels.taskName(task, labels: (try? log?.projectedTask(task))?.flatMap(\.labels)) }
     var groups: [(text: String, tasks: [String])] = []
     for task in summary.asked.keys.sorted(by: { ($0.count, $0) < ($1.count, $1) }) {
         let r = summary.asked[task]!
@@ -74,7 +76,7 @@ func askedLines(_ summary: RunSummary, atMost: Int = 10) -> [String] {
     }
     var lines = groups.prefix(atMost).map { g in
         g.tasks.count == 1
-            ? "\(TaskLabels.taskName(g.tasks[0], labels: labels[g.tasks[0]] ?? nil)) asks \(g.text)"
+            ? "\(name(g.tasks[0])) asks \(g.text)"
             : "\(g.tasks.count) tasks (\(g.tasks.prefix(5).joined(separator: ", "))\(g.tasks.count > 5 ? ", ..." : "")) ask \(g.text)"
     }
     if groups.count > atMost {
