@@ -69,10 +69,16 @@ func askedLines(_ summary: RunSummary, atMost: Int = 10) -> [String] {
     let log = try? EventLog(path: summary.layout.log, mode: .readOnly)
     func name(_ task: String) -> String { TaskLabels.taskName(task, labels: (try? log?.projectedTask(task))?.flatMap(\.labels)) }
     var groups: [(text: String, tasks: [String])] = []
+    var group: [String: Int] = [:]  // text -> index in groups: mem:auto gives up to one set per task
     for task in summary.asked.keys.sorted(by: { ($0.count, $0) < ($1.count, $1) }) {
         let r = summary.asked[task]!
         let text = r.isEmpty ? "the scheduler's defaults" : r.keys.sorted().map { "\($0):\(r[$0]!)" }.joined(separator: ",")
-        if let i = groups.firstIndex(where: { $0.text == text }) { groups[i].tasks.append(task) } else { groups.append((text, [task])) }
+        if let i = group[text] {
+            groups[i].tasks.append(task)
+        } else {
+            group[text] = groups.count
+            groups.append((text, [task]))
+        }
     }
     var lines = groups.prefix(atMost).map { g in
         g.tasks.count == 1
