@@ -2,7 +2,7 @@ import EventLog
 import Foundation
 import JSON
 
-/// `clowdr-bench ingest [--segments N] [--events-per-segment E] [--dir DIR] [--keep]`: what a cluster run's controller and its
+/// `clowdr-bench ingest [--segments N] [--events-per-segment E] [--dir DIR] [--keep] [--pause]`: what a cluster run's controller and its
 /// readers do with the workers' segments. N segments of E events each (a task's start, samples and exit, as
 /// `clowdr task` writes them) are ingested into an experiment's log, beside the event log's own append rate for the
 /// same events in the same run; then `clowdr status` on that experiment when nothing is new.
@@ -79,6 +79,11 @@ func ingestBenchmark() throws {
     try log.append(setup)
     setup = []
     sync()
+    if CommandLine.arguments.contains("--pause") {  // time to attach a profiler to the ingest alone
+        print("  pid \(getpid()): ingest starts in 3 s")
+        fflush(nil)
+        sleep(3)
+    }
     let rssBefore = memory().rss
     var report = EventLog.IngestReport(inserted: 0, duplicates: 0, tornLine: nil)
     let ingestTime = try seconds { report = try log.ingestNewSegments(in: experiment + "/segments") }

@@ -20,13 +20,40 @@ public struct IAMClient: Sendable {
         } catch let e as AWSError where e.errorCode == "aws.nosuchentity" { return nil }
     }
 
-    /// Creates a role that `service` (batch.amazonaws.com, ec2.amazonaws.com, ecs-tasks.amazonaws.com) may assume.
-    public func createRole(_ name: String, trusting service: String, tags: [String: String]) throws -> String {
+    /// Creates a role that `service` (batch.amazonaws.com, ec2.amazonaws.com, ecs-tasks.amazonaws.com) may assume,
+    /// and also `principal` (an IAM ARN) when given.
+    public func createRole(_ name: String, trusting service: String, principal: String? = nil, tags: [String: String]) throws -> String {
+        let aws = principal.map { #","AWS":"\#($0)""# } ?? ""
         let trust =
-            #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"\#(service)"},"Action":"sts:AssumeRole"}]}"#
+            #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"\#(service)"\#(aws)},"Action":"sts:AssumeRole"}]}"#
+        // A role a principal assumes directly keeps its keys 12 hours (ECS renews a job role's keys itself).
+        let duration = principal == nil ? [] : [("MaxSessionDuration", "43200")]
         let xml = try call(
-            "CreateRole", [("RoleName", name), ("AssumeRolePolicyDocument", trust)] + Self.tagParameters(tags), resource: "role \(name)")
+            "CreateRole", [("RoleName", name), ("AssumeRolePolicyDocument", trust)] + duration + Self.tagParameters(tags),
+            resource: "role \(name)")
         return XML.values("Arn", in: xml).first ?? ""
+    }
+
+    /// Sets a role's inline policy `policy` to `document` (replacing it if it exists).
+    public func putRolePolicy(_ role: String, policy: String, document: String) throws {
+        _ = try call("PutRolePolicy", [("RoleName", role), ("PolicyName", policy), ("PolicyDocument", document)], resource: "role \(role)")
+    }
+
+    /// A role's inline policy document, decoded; nil when the role has no policy of that name.
+    public func rolePolicy(_ role: String, policy: String) throws -> String? {
+        do {
+            let xml = try call("GetRolePolicy", [("RoleName", role), ("PolicyName", policy)], resource: "role \(role)")
+            return XML.values("PolicyDocument", in: xml).first.map { $0.removingPercentEncoding ?? $0 }
+        } catch let e as AWSError where e.errorCode == "aws.nosuchentity" { return nil }
+    }
+
+    /// The names of a role's inline policies.
+    public func rolePolicies(_ role: String) throws -> [String] {
+        XML.values("member", in: try call("ListRolePolicies", [("RoleName", role)], resource: "role \(role)"))
+    }
+
+    public func deleteRolePolicy(_ role: String, policy: String) throws {
+        _ = try call("DeleteRolePolicy", [("RoleName", role), ("PolicyName", policy)], resource: "role \(role)")
     }
 
     public func attachRolePolicy(_ role: String, policy: String) throws {

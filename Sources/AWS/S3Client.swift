@@ -85,6 +85,16 @@ public struct S3Client: Sendable {
         return objects
     }
 
+    /// Whether `l` names an object, or a folder holding at least one (one HEAD, then a listing of one key).
+    public func exists(_ l: S3Location) throws -> Bool {
+        if !l.key.isEmpty, !l.key.hasSuffix("/"), try head(bucket: l.bucket, key: l.key) != nil { return true }
+        let query = "list-type=2&max-keys=1&prefix=" + SigV4.encode(l.folderPrefix)
+        let text = String(
+            decoding: try http.send("GET", url(l.bucket, query: query), service: "s3", operation: "ListObjectsV2", resource: l.description).body,
+            as: UTF8.self)
+        return !XML.elements("Contents", in: text).isEmpty
+    }
+
     public func delete(bucket: String, key: String) throws {
         _ = try http.send("DELETE", url(bucket, key), service: "s3", operation: "DeleteObject", resource: "s3://\(bucket)/\(key)")
     }

@@ -3,6 +3,7 @@ import Boutiques
 import ClowdrErrors
 public import EventLog
 import Foundation
+import JSON
 public import Runner
 
 /// Runs, reruns and follows experiments on any backend: plans and records them (`Runs`), hands their attempts to
@@ -75,6 +76,13 @@ public enum BackendRuns {
         }
     }
 
+    /// On AWS Batch, before anything is written: the S3 locations the tasks name, against what the job role may
+    /// use, and the inputs they read, which must exist (`RunAccess`).
+    static func checkAccess(_ o: Options, descriptor: Descriptor, invocations: [(task: String, invocation: JSONObject)]) throws {
+        guard o.backend == .awsbatch else { return }
+        try RunAccess.check(try awsSettings(o), descriptor: descriptor, invocations: invocations)
+    }
+
     /// A submission refused after the experiment was recorded: a failure at run time (exit 1) that says the command
     /// which submits the rest once the cause is fixed.
     static func refusedAfterRecording(_ error: any Error, layout: ExperimentLayout, on o: Options) -> any Error {
@@ -108,7 +116,10 @@ public enum BackendRuns {
         // Slurm's array limit is read while the experiment is planned.
         let maxArraySize = o.backend == .slurm && !r.setupOnly ? SlurmBackend.prefetchMaxArraySize() : nil
         let (d, tasks) = try Runs.plan(r)
-        if !r.setupOnly { try checkSubmission(o) }
+        if !r.setupOnly {
+            try checkSubmission(o)
+            try checkAccess(o, descriptor: d, invocations: tasks.map { ($0.id, $0.invocation) })
+        }
         // Nodes read the invocation files: written (and durable) before anything is submitted. The local pool runs
         // from memory: its tasks start at once, and the files are written meanwhile.
         let local = o.backend == .local
@@ -145,7 +156,9 @@ public enum BackendRuns {
         let layout = absolute(layout)
         try checkSubmission(o)
         let held = mode == .incomplete && o.backend != .local ? try heldByScheduler(layout, on: o, options: options, cancel: cancel) : []
-        let plan = try Runs.prepareRerun(layout, mode: mode, dev: dev, options: options, overrides: overrides, factory: factory, held: held)
+        let plan = try Runs.prepareRerun(layout, mode: mode, dev: dev, options: options, overrides: overrides, factory: factory, held: held) {
+            try checkAccess(o, descriptor: $0, invocations: $1)
+        }
         let stillHeld = plan.state.tasks.values.filter { t in t.latest.map { !$0.state.isTerminal && held.contains($0.nativeID ?? "") } ?? false }
         if plan.attempts.isEmpty {
             var s = RunSummary(layout: layout, ended: [:], planned: plan.state.tasks.count, launched: 0, rerunMode: mode)

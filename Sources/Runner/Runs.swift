@@ -1,7 +1,7 @@
 public import Boutiques
 public import EventLog
 import Foundation
-import JSON
+public import JSON
 import Subprocess
 
 /// What `clowdr run` was asked to do.
@@ -97,10 +97,11 @@ public enum Runs {
     /// anything is selected (nothing is recorded otherwise).
     ///
     /// `held`: the native ids of attempts a scheduler still holds (queued or running); their tasks are not
-    /// incomplete, whatever became of the controller that submitted them.
+    /// incomplete, whatever became of the controller that submitted them. `check` sees the selected tasks'
+    /// invocations before anything is written, and may refuse them.
     public static func prepareRerun(
         _ layout: ExperimentLayout, mode: RerunMode, dev: Bool, options: RunOptions, overrides: [String: String], factory: EventFactory,
-        held: Set<String> = []
+        held: Set<String> = [], check: (Descriptor, [(task: String, invocation: JSONObject)]) throws -> Void = { _, _ in }
     ) throws -> RerunPlan {
         let log = try EventLog(path: layout.log, mode: .readWrite)
         // What the controllers and workers recorded in segments since the last look.
@@ -134,6 +135,7 @@ public enum Runs {
                     task: task, attempt: state.tasks[task]?.nextAttempt ?? 1,
                     rendered: try renderer.render(.object(inv), file: layout.invocation(task))))
         }
+        try check(d, invocations)
         try InvocationFiles.write(invocations, in: layout)
         try log.append([
             factory.make(.rerunRequested(RerunRequested(mode: mode, tasks: selected, overrides: overrides, controller: HostInfo.controller())))

@@ -108,8 +108,24 @@ struct CloudSetupCommand: ParsableCommand {
     @Flag(help: "Spot instances: reclaimable, much cheaper; reclaimed attempts are run again.")
     var spot = false
 
+    @Option(
+        name: .customLong("s3"),
+        help: ArgumentHelp(
+            "An S3 folder the jobs may read and write (runs' --s3, outputs sent to S3), s3://BUCKET/PREFIX. Repeat for more.",
+            discussion: "Added to the locations declared before; the job role may use nothing else."))
+    var s3: [String] = []
+
+    @Option(help: "An S3 folder the jobs may only read (a dataset), s3://BUCKET/PREFIX. Repeat for more.")
+    var read: [String] = []
+
+    @Flag(help: "The locations given replace those declared before (instead of adding to them).")
+    var replaceLocations = false
+
     func validate() throws {
         if maxVcpus < 1 { throw ValidationError("--max-vcpus must be at least 1, got \(maxVcpus)") }
+        for (flag, values) in [("--s3", s3), ("--read", read)] {
+            for v in values where S3Location(v) == nil { throw ValidationError("\(flag): '\(v)' is not an S3 location: write s3://BUCKET/PREFIX") }
+        }
     }
 
     func run() throws {
@@ -118,6 +134,12 @@ struct CloudSetupCommand: ParsableCommand {
         options.maxvCPUs = maxVcpus
         options.instanceTypes = instanceTypes.split(separator: ",").map(String.init)
         options.spot = spot
+        // Kept as written, without a trailing slash: a location is a prefix (s3://lab/data covers s3://lab/data/...).
+        func normalized(_ v: String) -> String {
+            S3Location(v).map { S3Location(bucket: $0.bucket, key: String($0.key.reversed().drop { $0 == "/" }.reversed())).description } ?? v
+        }
+        options.locations = S3Grants(readWrite: s3.map(normalized), readOnly: read.map(normalized))
+        options.replaceLocations = replaceLocations
         let (setup, path) = try aws.cloudSetup(options)
         let record = try setup.setup(previous: try CloudRecord.load(path))
         try record.save(path)

@@ -12,6 +12,8 @@ import Testing
 enum BatchMoto {
     static let image = "localhost/clowdr-aws-test:latest"
     static let bucket = "clowdr-batch-tests"
+    /// Datasets the jobs may only read.
+    static let dataBucket = "clowdr-batch-data"
 
     static var key: (id: String, secret: String)? { MotoServer.podman.key }
     static var endpoint: String? { MotoServer.podman.endpoint }
@@ -48,8 +50,14 @@ enum BatchMoto {
         let clowdr = TestSupport.binary("clowdr")!
         do {
             let s3 = S3Client(configuration: configuration)
-            if try s3.head(bucket: bucket, key: "none") == nil { try? s3.createBucket(bucket) }
-            let setup = try TestSupport.run(clowdr, ["cloud", "setup", "--endpoint", endpoint], environment: environment)
+            for b in [bucket, dataBucket] { try? s3.createBucket(b) }
+            // The job role may read and write where the tests' runs go, and only read the datasets.
+            let setup = try TestSupport.run(
+                clowdr,
+                [
+                    "cloud", "setup", "--endpoint", endpoint, "--s3", "s3://\(bucket)/runs", "--s3", "s3://\(bucket)/away", "--s3",
+                    "s3://\(bucket)/bids", "--read", "s3://\(dataBucket)/bids",
+                ], environment: environment)
             guard setup.status == 0 else { return "clowdr cloud setup: \(setup.stderr)" }
             let tree: String
             switch dist {
@@ -100,7 +108,7 @@ struct AWSBatchTests {
 
 extension AWSBatchTests {
     /// The secret of the tests' key appears in nothing clowdr wrote, in no export or archive, and in no process's
-    /// arguments while the tasks run (their containers get it in their environment, as moto has no job roles).
+    /// arguments while the tasks run (their containers get the job role's own temporary keys, assumed by the run).
     @Test("credentials never appear in the files clowdr wrote, its exports, its archive, or any process's arguments during a run")
     func noSecretLeaks() throws {
         try ready()
@@ -148,7 +156,9 @@ struct AWSBatchShapeTests {
         let clowdr = TestSupport.binary("clowdr")!
         let s3 = S3Client(configuration: Moto.configuration)
         try? s3.createBucket("clowdr-shapes")
-        #expect(try TestSupport.run(clowdr, ["cloud", "setup", "--endpoint", Moto.endpoint!], environment: env).status == 0)
+        #expect(
+            try TestSupport.run(clowdr, ["cloud", "setup", "--endpoint", Moto.endpoint!, "--s3", "s3://clowdr-shapes/x"], environment: env).status
+                == 0)
         let behaviour = BackendBehaviour(
             backend: "awsbatch", arguments: ["--endpoint", Moto.endpoint!, "--s3", "s3://clowdr-shapes/x", "--image", "tool:1"], environment: env,
             nativeID: "", runsAtOnce: nil)
@@ -203,9 +213,9 @@ extension AWSBatchTests {
         try ready()
         let endpoint = try #require(BatchMoto.endpoint)
         let s3 = S3Client(configuration: BatchMoto.configuration)
-        let prefix = "bids-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        let prefix = "bids/\(getpid())-\(Int.random(in: 0..<1_000_000))"
         for f in ["dataset_description.json", "sub-01/anat/a.nii", "sub-02/anat/b.nii", "sub-03/func/c.nii"] {
-            try s3.put(Data("x".utf8), bucket: BatchMoto.bucket, key: "\(prefix)/ds/\(f)")
+            try s3.put(Data("x".utf8), bucket: BatchMoto.dataBucket, key: "\(prefix)/ds/\(f)")
         }
         let dir = try TestSupport.temporaryDirectory("aws-bids")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -220,7 +230,8 @@ extension AWSBatchTests {
             """#
         try d.write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
         let root = "s3://\(BatchMoto.bucket)/\(prefix)"
-        try #"{"bids_dir":"\#(root)/ds","output_dir":"\#(root)/derivatives","analysis_level":"participant"}"#.write(
+        let dataset = "s3://\(BatchMoto.dataBucket)/\(prefix)/ds"
+        try #"{"bids_dir":"\#(dataset)","output_dir":"\#(root)/derivatives","analysis_level":"participant"}"#.write(
             toFile: dir + "/i.json", atomically: true, encoding: .utf8)
         let run = try behaviour.clowdr(
             [
@@ -340,9 +351,99 @@ extension AWSBatchTests {
         let batch = BatchClient(configuration: BatchMoto.configuration)
         let described = try batch.call("DescribeJobs", ["jobs": [.string(job)]], resource: job)
         let definition = try #require(described["jobs"]?.arrayValue?.first?["jobDefinition"]?.stringValue, "\(described)")
+        // The container ran with the job role's own keys (assumed by the run), never the operator's: the scoped
+        // policy held inside it.
+        var given: [String: String] = [:]
+        for v in described["jobs"]?.arrayValue?.first?["container"]?["environment"]?.arrayValue ?? [] {
+            if let n = v["name"]?.stringValue { given[n] = v["value"]?.stringValue }
+        }
+        let keys = Credentials(
+            accessKeyID: given["AWS_ACCESS_KEY_ID"] ?? "", secretAccessKey: given["AWS_SECRET_ACCESS_KEY"] ?? "",
+            sessionToken: given["AWS_SESSION_TOKEN"])
+        #expect(keys.accessKeyID != BatchMoto.key?.id && keys.sessionToken != nil, "\(given.keys.sorted())")
+        var inside = BatchMoto.configuration
+        inside.credentials = keys
+        let identity = try STSClient(configuration: inside).callerIdentity().arn
+        #expect(identity.contains(":assumed-role/clowdr-job/"), "the container's keys are \(identity)")
         let definitions = try batch.call("DescribeJobDefinitions", ["jobDefinitions": [.string(definition)]], resource: definition)
         let requirements = definitions["jobDefinitions"]?.arrayValue?.first?["containerProperties"]?["resourceRequirements"]?.arrayValue ?? []
         let memory = requirements.first { $0["type"]?.stringValue == "MEMORY" }?["value"]?.stringValue
         #expect(memory == String(mib), "the job definition's resources: \(requirements)")
+    }
+}
+
+extension AWSBatchTests {
+    /// What a run is checked for before anything is written: its S3 locations against the set-up's declared ones,
+    /// its inputs' existence, and a set-up an earlier clowdr made (every bucket) refused until scoped.
+    @Test(
+        "a run naming an S3 location its job role may not use, or an input that does not exist, or on an unscoped set-up: refused (exit 2) with the command that fixes it, nothing written"
+    )
+    func refusedBeforeAnythingIsWritten() throws {
+        let home = try TestSupport.temporaryDirectory("aws-refusals")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        var env = Moto.environment
+        env["CLOWDR_HOME"] = home
+        let clowdr = TestSupport.binary("clowdr")!
+        let bucket = "clowdr-refusals-\(getpid())"
+        let s3 = S3Client(configuration: Moto.configuration)
+        try s3.createBucket(bucket)
+        try s3.put(Data("x".utf8), bucket: bucket, key: "data/sub-01.txt")
+        let setup = try TestSupport.run(
+            clowdr, ["cloud", "setup", "--endpoint", Moto.endpoint!, "--s3", "s3://\(bucket)/runs", "--read", "s3://\(bucket)/data"], environment: env
+        )
+        #expect(
+            setup.status == 0 && setup.stdout.contains("role clowdr-job: S3 --s3 s3://\(bucket)/runs --read s3://\(bucket)/data"), "\(setup.stdout)")
+        let dir = try TestSupport.temporaryDirectory("aws-refusals-run")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try #"""
+        {"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"cat [F]",
+         "inputs":[{"id":"f","name":"f","type":"File","value-key":"[F]"}]}
+        """#.write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+        func run(_ input: String, s3 location: String = "runs") throws -> TestSupport.Output {
+            try #"{"f":"\#(input)"}"#.write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
+            return try TestSupport.run(
+                clowdr,
+                [
+                    "run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--backend", "awsbatch", "--endpoint", Moto.endpoint!,
+                    "--s3", "s3://\(bucket)/\(location)", "--image", "tool:1", "--detach",
+                ], environment: env)
+        }
+        let cases: [(String, TestSupport.Output, String)] = [
+            (
+                "missing input", try run("s3://\(bucket)/data/sub-99.txt"),
+                "input 'f' of task 0 reads s3://\(bucket)/data/sub-99.txt, which names no object and no folder on S3"
+            ),
+            (
+                "undeclared dataset", try run("s3://elsewhere-\(getpid())/x.txt"),
+                "may not read there (declared: --s3 s3://\(bucket)/runs --read s3://\(bucket)/data); add it with: clowdr cloud setup --region us-east-1 --read s3://elsewhere-\(getpid())/x.txt"
+            ),
+            (
+                "undeclared --s3", try run("s3://\(bucket)/data/sub-01.txt", s3: "other"),
+                "--s3 s3://\(bucket)/other: the job role of set-up 'clowdr' may not write there"
+            ),
+        ]
+        for (what, out, said) in cases {
+            #expect(out.status == 2 && out.stderr.contains(said), "\(what): \(out.status) \(out.stderr)")
+        }
+        let written = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/prov")) ?? []
+        #expect(written.isEmpty, "nothing written: \(written)")
+        // The record of an earlier clowdr (no declared locations): refused until setup scopes the role.
+        let path = home + "/aws/clowdr-us-east-1.json"
+        var record = try JSONParser.parse([UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))).objectValue ?? [:]
+        record["locations"] = nil
+        try JSONWriter().string(.object(record)).write(toFile: path, atomically: true, encoding: .utf8)
+        let unscoped = try run("s3://\(bucket)/data/sub-01.txt")
+        #expect(
+            unscoped.status == 2 && unscoped.stderr.contains("made by an earlier clowdr")
+                && unscoped.stderr.contains("scope it first with: clowdr cloud setup --region us-east-1 --s3 s3://\(bucket)/runs"),
+            "\(unscoped.stderr)")
+        let fine = try run("s3://\(bucket)/data/sub-01.txt")
+        #expect(fine.status == 2, "still unscoped")
+        let again = try TestSupport.run(clowdr, ["cloud", "setup", "--endpoint", Moto.endpoint!, "--s3", "s3://\(bucket)/runs"], environment: env)
+        #expect(again.status == 0, "\(again.stderr)")
+        let ok = try run("s3://\(bucket)/runs/sub-01.txt")
+        #expect(
+            ok.status == 2 && ok.stderr.contains("names no object"), "the run's own location is readable: only the object is missing. \(ok.stderr)")
+        _ = try TestSupport.run(clowdr, ["cloud", "teardown", "--endpoint", Moto.endpoint!], environment: env)
     }
 }

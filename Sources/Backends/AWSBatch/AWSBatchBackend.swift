@@ -23,8 +23,9 @@ public struct AWSBatchSettings: Sendable {
     public var recordPath: String
     /// How many times an attempt whose spot instance was reclaimed is run again (each a new attempt).
     public var spotRetries = 2
-    /// Give the workers this process's keys in their environment: only for an endpoint that is not AWS (moto, an
-    /// S3-compatible store), where there are no job roles. On AWS the job role gives the containers their keys.
+    /// Give the workers keys in their environment: only at an endpoint that is not AWS (moto, a test server), where
+    /// no ECS hands containers their job role's keys. They get the job role's own temporary keys (the run assumes
+    /// the role), never this process's: the same scoped policy holds inside the containers as on AWS.
     public var passesKeys: Bool { configuration.customEndpoint("batch") != nil }
 
     public init(configuration: AWSConfiguration, s3: S3Location, record: CloudRecord, image: String, recordPath: String) {
@@ -127,17 +128,28 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
         try s3.put(Data(map.utf8), bucket: key.bucket, key: key.key)
         var environment: [String: String] = [:]
         if settings.passesKeys {
-            let c = settings.configuration
+            let keys = try jobRoleKeys()
             environment = [
-                "AWS_ACCESS_KEY_ID": c.credentials.accessKeyID, "AWS_SECRET_ACCESS_KEY": c.credentials.secretAccessKey,
-                "AWS_ENDPOINT_URL": c.customEndpoint("s3") ?? "",
+                "AWS_ACCESS_KEY_ID": keys.accessKeyID, "AWS_SECRET_ACCESS_KEY": keys.secretAccessKey,
+                "AWS_ENDPOINT_URL": settings.configuration.customEndpoint("s3") ?? "",
             ]
-            if let token = c.credentials.sessionToken { environment["AWS_SESSION_TOKEN"] = token }
+            if let token = keys.sessionToken { environment["AWS_SESSION_TOKEN"] = token }
         }
         return try self.batch.submitJob(
             name: "clowdr-\(layout.id)", queue: settings.record.jobQueue, definition: definition, arraySize: elements.count,
             parameters: ["map": key.description, "segments": root.appending("segments/").description], environment: environment,
             tags: ["clowdr:experiment": layout.id, "clowdr:setup": settings.record.name])
+    }
+
+    private var assumed: Credentials?
+
+    /// The job role's temporary keys (assumed once per run, valid 12 hours), for containers at a custom endpoint.
+    func jobRoleKeys() throws -> Credentials {
+        if let keys = lock.withLock({ assumed }) { return keys }
+        let keys = try STSClient(configuration: settings.configuration).assumeRole(
+            settings.record.jobRole, session: "clowdr-\(layout.id)", seconds: 43_200)
+        lock.withLock { assumed = keys }
+        return keys
     }
 
     // MARK: Following

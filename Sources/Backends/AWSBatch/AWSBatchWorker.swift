@@ -91,8 +91,7 @@ public struct AWSBatchWorker: Sendable {
         guard case .object(let invocation) = try JSONParser.parse([UInt8](data)) else {
             throw BackendError("the invocation of task \(task) must be a JSON object", code: "task_file.invalid")
         }
-        let templates = d.outputs.flatMap { [$0.pathTemplate].compactMap { $0 } + ($0.conditionalPathTemplate?.map(\.path) ?? []) }
-        let destinations = Set(d.inputs.filter { i in i.valueKey.map { k in templates.contains { $0.contains(k) } } ?? false }.map(\.id))
+        let destinations = S3Use.destinations(of: d)
         let participants = Self.labels(invocation["participant_label"]).map { Set($0) }
         var local = JSONObject()
         var sendBack: [(local: String, remote: S3Location)] = []

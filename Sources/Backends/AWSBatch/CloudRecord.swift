@@ -11,6 +11,12 @@ public struct CloudRecord: Codable, Sendable, Equatable {
         public var kind: String
         public var name: String
         public var arn: String
+
+        public init(kind: String, name: String, arn: String) {
+            self.kind = kind
+            self.name = name
+            self.arn = arn
+        }
     }
 
     public var version = 1
@@ -23,6 +29,9 @@ public struct CloudRecord: Codable, Sendable, Equatable {
     public var jobRole: String
     /// What setup created, in creation order (teardown goes backwards). Resources that existed before are not here.
     public var created: [Resource]
+    /// The S3 locations the job role may use (nil in the record of an earlier clowdr, whose job role could use every
+    /// bucket: `clowdr cloud setup` scopes it).
+    public var locations: S3Grants?
 
     public init(name: String, region: String, endpoint: String?, jobQueue: String, jobRole: String, created: [Resource]) {
         self.name = name

@@ -8,8 +8,8 @@ import JSON
 /// `clowdr:setup=NAME`, and recorded (`CloudRecord`) so that teardown removes exactly what setup created.
 ///
 /// Made, in this order: a service role for Batch, an instance role and its instance profile for the EC2 hosts, a job
-/// role for the containers (S3 access), a managed compute environment (EC2 or SPOT, from 0 to `maxvCPUs` vCPUs) in
-/// the default VPC, and a job queue on it.
+/// role for the containers (with an inline policy granting the S3 locations declared, `S3Grants`, and nothing else),
+/// a managed compute environment (EC2 or SPOT, from 0 to `maxvCPUs` vCPUs) in the default VPC, and a job queue on it.
 public struct CloudSetup: Sendable {
     public struct Options: Sendable {
         /// The first part of every resource's name.
@@ -20,6 +20,10 @@ public struct CloudSetup: Sendable {
         public var instanceTypes = ["optimal"]
         /// Spot instances (reclaimable, up to 90% cheaper); clowdr reruns reclaimed attempts.
         public var spot = false
+        /// S3 locations the job role may use, added to those the set-up declared before (`--s3`, `--read`).
+        public var locations = S3Grants()
+        /// The locations given replace those declared before, instead of adding to them.
+        public var replaceLocations = false
         public init() {}
     }
 
@@ -29,10 +33,14 @@ public struct CloudSetup: Sendable {
     public var say: @Sendable (String) -> Void = { _ in }
     /// How long a compute environment or queue may take to become VALID, or to go away.
     public var patience = 600.0
+    /// How long a changed role policy is left to spread through IAM once IAM reads it back (AWS documents that
+    /// changes take a few seconds to be seen everywhere; a server at a custom endpoint, such as moto, needs none).
+    public var settle: Double
 
     public init(configuration: AWSConfiguration, options: Options = Options()) {
         self.configuration = configuration
         self.options = options
+        settle = configuration.customEndpoint("iam") == nil ? 10 : 0
     }
 
     var iam: IAMClient { IAMClient(configuration: configuration) }
@@ -41,7 +49,8 @@ public struct CloudSetup: Sendable {
 
     static let batchServicePolicy = "arn:aws:iam::aws:policy/service-role/AWSBatchServiceRole"
     static let instancePolicy = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
-    static let jobPolicy = "arn:aws:iam::aws:policy/AmazonS3FullAccess"
+    /// What the job role of an earlier clowdr had: every bucket of the account. Setup replaces it with `S3Grants`.
+    static let broadJobPolicy = "arn:aws:iam::aws:policy/AmazonS3FullAccess"
 
     /// Makes what is missing, reuses what exists; returns the record (saved by the caller). Run twice, the second
     /// run creates nothing and returns the same record.
@@ -55,25 +64,65 @@ public struct CloudSetup: Sendable {
         let service = try role("\(n)-batch-service", trusting: "batch.amazonaws.com", policy: Self.batchServicePolicy, note: note)
         let instance = try role("\(n)-instance", trusting: "ec2.amazonaws.com", policy: Self.instancePolicy, note: note)
         let profile = try instanceProfile("\(n)-instance", role: "\(n)-instance", note: note)
-        let job = try role("\(n)-job", trusting: "ecs-tasks.amazonaws.com", policy: Self.jobPolicy, note: note)
+        // At a custom endpoint (moto, a test server) no ECS gives containers the job role's keys: runs assume the
+        // role themselves and hand its keys to the containers, so the caller is trusted too.
+        let caller = configuration.customEndpoint("sts") != nil ? try STSClient(configuration: configuration).callerIdentity().arn : nil
+        let job = try role("\(n)-job", trusting: "ecs-tasks.amazonaws.com", principal: caller, policy: nil, note: note)
+        let grants = options.replaceLocations ? options.locations : (previous?.locations ?? S3Grants()).adding(options.locations)
+        try scope(jobRole: "\(n)-job", to: grants)
         _ = instance
         let environment = try computeEnvironment(n, serviceRole: service, instanceProfile: profile, note: note)
         let queue = try jobQueue(n, on: environment, note: note)
-        return CloudRecord(
+        var record = CloudRecord(
             name: n, region: configuration.region, endpoint: configuration.customEndpoint("batch"), jobQueue: queue, jobRole: job, created: created)
+        record.locations = grants
+        return record
     }
 
     func role(
-        _ name: String, trusting service: String, policy: String, note: (CloudRecord.Resource, Bool) -> Void
+        _ name: String, trusting service: String, principal: String? = nil, policy: String?, note: (CloudRecord.Resource, Bool) -> Void
     ) throws -> String {
         if let existing = try iam.role(name) {
             note(CloudRecord.Resource(kind: "role", name: name, arn: existing.arn), false)
             return existing.arn
         }
-        let arn = try iam.createRole(name, trusting: service, tags: tags)
-        try iam.attachRolePolicy(name, policy: policy)
+        let arn = try iam.createRole(name, trusting: service, principal: principal, tags: tags)
+        if let policy { try iam.attachRolePolicy(name, policy: policy) }
         note(CloudRecord.Resource(kind: "role", name: name, arn: arn), true)
         return arn
+    }
+
+    /// Gives the job role exactly `grants` (its inline policy `clowdr-job-s3`), and takes away the broad S3 policy
+    /// an earlier clowdr attached. A changed policy is waited for: read back from IAM, then left `settle` seconds
+    /// to spread, so that no run races it.
+    func scope(jobRole name: String, to grants: S3Grants) throws {
+        guard let role = try iam.role(name), role.tags["clowdr:setup"] == options.name else {
+            return say("kept    role \(name): it does not carry the tag clowdr:setup=\(options.name), so its policies are left as they are")
+        }
+        let document = try grants.documentText()
+        let changed = try iam.rolePolicy(name, policy: S3Grants.policyName).map { Self.sameDocument($0, document) } != true
+        if changed {
+            try iam.putRolePolicy(name, policy: S3Grants.policyName, document: document)
+            try waitUntil("IAM to show the new policy of role \(name)") {
+                try iam.rolePolicy(name, policy: S3Grants.policyName).map { Self.sameDocument($0, document) } == true
+            }
+        }
+        if try iam.attachedPolicies(name).contains(Self.broadJobPolicy) {
+            try iam.detachRolePolicy(name, policy: Self.broadJobPolicy)
+            say("replaced AmazonS3FullAccess on role \(name) (every bucket of the account) with the scoped policy \(S3Grants.policyName)")
+        }
+        let declared = grants.isEmpty ? "no S3 location yet (add one: clowdr cloud setup --s3 s3://BUCKET/PREFIX)" : grants.options
+        say("\(changed ? "scoped " : "exists ") role \(name): S3 \(declared)")
+        if changed && settle > 0 {
+            say("waiting \(Int(settle)) s for IAM to spread the new policy")
+            Thread.sleep(forTimeInterval: settle)
+        }
+    }
+
+    /// Whether two policy documents say the same (IAM may give back another spacing or key order).
+    public static func sameDocument(_ a: String, _ b: String) -> Bool {
+        guard let x = try? JSONParser.parse([UInt8](a.utf8)), let y = try? JSONParser.parse([UInt8](b.utf8)) else { return a == b }
+        return JSONWriter(sortKeys: true).string(x) == JSONWriter(sortKeys: true).string(y)
     }
 
     func instanceProfile(_ name: String, role: String, note: (CloudRecord.Resource, Bool) -> Void) throws -> String {
@@ -230,6 +279,7 @@ public struct CloudSetup: Sendable {
             return false
         }
         for policy in try iam.attachedPolicies(r.name) { try iam.detachRolePolicy(r.name, policy: policy) }
+        for policy in try iam.rolePolicies(r.name) { try iam.deleteRolePolicy(r.name, policy: policy) }
         try iam.deleteRole(r.name)
         say("removed role \(r.name)")
         return true
