@@ -11,7 +11,7 @@ struct CloudCommand: ParsableCommand {
         commandName: "cloud",
         abstract: "AWS Batch: set up, tear down, and the original Clowdr's cloud command line.",
         discussion: "See docs/aws.md: permissions needed, costs, a run, teardown.",
-        subcommands: [CloudRunCommand.self, CloudSetupCommand.self, CloudTeardownCommand.self, CloudImageCommand.self],
+        subcommands: [CloudRunCommand.self, CloudSetupCommand.self, CloudTeardownCommand.self, CloudImageCommand.self, CloudPolicyCommand.self],
         defaultSubcommand: CloudRunCommand.self)
 }
 

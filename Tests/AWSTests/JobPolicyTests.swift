@@ -109,4 +109,60 @@ struct JobPolicyTests {
         #expect(try s.teardown(record).isEmpty)
         #expect(try iam.role("\(name)-job") == nil, "the role and its inline policy are gone")
     }
+
+    /// A user of moto's IAM holding `document` as its only policy; its keys.
+    func user(_ name: String, policy document: String) throws -> Credentials {
+        let iam = IAMClient(configuration: Moto.configuration()).http
+        func call(_ action: String, _ p: [(String, String)]) throws -> String {
+            try iam.query(service: "iam", action: action, version: "2010-05-08", p, resource: "user \(name)")
+        }
+        _ = try call("CreateUser", [("UserName", name)])
+        _ = try call("PutUserPolicy", [("UserName", name), ("PolicyName", "p"), ("PolicyDocument", document)])
+        let xml = try call("CreateAccessKey", [("UserName", name)])
+        func value(_ tag: String) -> String {
+            guard let a = xml.range(of: "<\(tag)>"), let b = xml.range(of: "</\(tag)>") else { return "" }
+            return String(xml[a.upperBound..<b.lowerBound])
+        }
+        return Credentials(accessKeyID: value("AccessKeyId"), secretAccessKey: value("SecretAccessKey"))
+    }
+
+    @Test(
+        "the operator's policy (clowdr cloud policy), evaluated by moto where it can: the set-up's roles and S3 locations allowed, other roles and other S3 places AccessDenied"
+    )
+    func operatorPolicy() throws {
+        let tag = "\(getpid())\(Int.random(in: 0..<100_000))"
+        let name = "jo\(tag)"
+        let (lab, other) = ("jo-lab-\(tag)", "jo-other-\(tag)")
+        let admin = S3Client(configuration: Moto.configuration())
+        for b in [lab, other] { try admin.createBucket(b) }
+        try admin.put(Data("x".utf8), bucket: other, key: "x.txt")
+        let adminIAM = IAMClient(configuration: Moto.configuration())
+        _ = try adminIAM.createRole("\(name)-job", trusting: "ecs-tasks.amazonaws.com", tags: ["clowdr:setup": name])
+        _ = try adminIAM.createRole("someone-else-\(tag)", trusting: "ecs-tasks.amazonaws.com", tags: [:])
+        let grants = S3Grants(readWrite: ["s3://\(lab)/runs"])
+        let document = JSONWriter().string(OperatorPolicy.document(setup: name, region: "us-east-1", account: "123456789012", grants: grants))
+        let keys = try user("operator-\(tag)", policy: document)
+        let operatorSide = AWSConfiguration(credentials: keys, region: "us-east-1", endpoints: ["": Moto.endpoint!])
+        let iam = IAMClient(configuration: operatorSide)
+        let s3 = S3Client(configuration: operatorSide)
+        #expect(try iam.role("\(name)-job") != nil)
+        try iam.putRolePolicy("\(name)-job", policy: S3Grants.policyName, document: try grants.documentText())
+        try s3.put(Data("y".utf8), bucket: lab, key: "runs/exp/descriptor.json")
+        #expect(try s3.get(bucket: lab, key: "runs/exp/descriptor.json") == Data("y".utf8))
+        // Batch's statements cannot be checked here: moto passes "*" as every Batch call's resource, and names
+        // Batch actions in lower case (batch:describejobqueues), matched case-sensitively, where AWS ignores case.
+        let elsewhere: [(String, () throws -> Void)] = [
+            ("read another role", { _ = try iam.role("someone-else-\(tag)") }),
+            ("change another role's policy", { try iam.putRolePolicy("someone-else-\(tag)", policy: "x", document: try grants.documentText()) }),
+            ("delete another role", { try iam.deleteRole("someone-else-\(tag)") }),
+            ("read another bucket", { _ = try s3.get(bucket: other, key: "x.txt") }),
+            ("write beside the location", { try s3.put(Data("y".utf8), bucket: lab, key: "elsewhere.txt") }),
+            ("delete inside the location", { try s3.delete(bucket: lab, key: "runs/exp/descriptor.json") }),
+        ]
+        for (what, call) in elsewhere { #expect(refused(call), "not refused: \(what)") }
+        for role in ["\(name)-job", "someone-else-\(tag)"] {
+            for p in try adminIAM.rolePolicies(role) { try adminIAM.deleteRolePolicy(role, policy: p) }
+            try adminIAM.deleteRole(role)
+        }
+    }
 }

@@ -47,8 +47,8 @@ public struct CloudSetup: Sendable {
     var batch: BatchClient { BatchClient(configuration: configuration) }
     var tags: [String: String] { ["clowdr:setup": options.name, "created-by": "clowdr"] }
 
-    static let batchServicePolicy = "arn:aws:iam::aws:policy/service-role/AWSBatchServiceRole"
-    static let instancePolicy = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+    public static let batchServicePolicy = "arn:aws:iam::aws:policy/service-role/AWSBatchServiceRole"
+    public static let instancePolicy = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
     /// What the job role of an earlier clowdr had: every bucket of the account. Setup replaces it with `S3Grants`.
     static let broadJobPolicy = "arn:aws:iam::aws:policy/AmazonS3FullAccess"
 

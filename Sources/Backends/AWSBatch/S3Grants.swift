@@ -61,7 +61,7 @@ public struct S3Grants: Codable, Sendable, Equatable {
             statements.append(
                 [
                     "Sid": "ReadWriteRunLocations", "Effect": "Allow",
-                    "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                    "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
                     "Resource": objects(readWrite),
                 ])
         }
