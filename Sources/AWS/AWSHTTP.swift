@@ -145,6 +145,8 @@ public struct AWSHTTP: Sendable {
         var said = "\(operation) \(resource): \(code) (HTTP \(response.status))\(message.isEmpty ? "" : ": \(message)")"
         if code == "AccessDenied" || code == "AccessDeniedException" {
             said += "; the credentials in use are not allowed \(operation): grant that action on \(resource) to them"
+        } else if code == "NoSuchBucket" {
+            said += "; create the bucket, or correct the s3:// location that names it"
         } else if code == "SignatureDoesNotMatch" || code == "InvalidAccessKeyId" || code == "InvalidClientTokenId" {
             said += "; check the secret access key (and the clock) of the credentials in use"
         }

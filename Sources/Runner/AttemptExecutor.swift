@@ -34,6 +34,17 @@ public struct RunOptions: Sendable {
     /// Hand back the pages of the process's code after each sample (a worker alone in a job whose memory limit it
     /// shares with the tool: `clowdr task`), so that the scheduler's figures are the tool's but for a few MB.
     public var releaseCodePages = false
+    /// Local folders whose files are moved elsewhere once the attempt ends (folder to final place): outputs found
+    /// under one are recorded at their final place (`TaskFile.outputPlaces`).
+    public var outputPlaces: [String: String] = [:]
+
+    /// Where a file at `path` ends up: under the longest folder of `outputPlaces` that holds it, else `path`.
+    public func finalPlace(of path: String) -> String {
+        let folder = outputPlaces.keys.filter { path == $0 || path.hasPrefix($0 + "/") }.max { $0.count < $1.count }
+        guard let folder, let place = outputPlaces[folder] else { return path }
+        let rest = path.dropFirst(folder.count).drop { $0 == "/" }
+        return rest.isEmpty ? place : (place.hasSuffix("/") ? place : place + "/") + rest
+    }
 
     public init(jobs: Int, workingDirectory: String) {
         self.jobs = max(1, jobs)
@@ -255,7 +266,7 @@ public struct AttemptExecutor: Sendable {
             let matches = Self.glob(absolute)
             let output = descriptor.outputs.first { $0.id == id }
             guard let found = matches.first else {
-                outputs.append(OutputFile(id: id, path: absolute))
+                outputs.append(OutputFile(id: id, path: options.finalPlace(of: absolute)))
                 if output?.optional == false && failure == nil { failure = "missing output \(id)" }
                 continue
             }
@@ -263,7 +274,7 @@ public struct AttemptExecutor: Sendable {
                 let attributes = try? FileManager.default.attributesOfItem(atPath: m)
                 let isFile = (attributes?[.type] as? FileAttributeType) == .typeRegular
                 let size = (attributes?[.size] as? NSNumber)?.int64Value
-                outputs.append(OutputFile(id: id, path: m, size: size, sha256: isFile ? try? SHA256.hex(ofFile: m) : nil))
+                outputs.append(OutputFile(id: id, path: options.finalPlace(of: m), size: size, sha256: isFile ? try? SHA256.hex(ofFile: m) : nil))
             }
         }
         if let cancelledFor { post(.taskCancelled(TaskCancelled(reason: cancelledFor, signal: killed ? SIGKILL : SIGTERM))) }

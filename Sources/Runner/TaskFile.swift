@@ -19,6 +19,10 @@ public struct TaskFile: Sendable {
     public var containerRuntime: ContainerEngine?
     public var volumes: [String]
     public var insideImage = false
+    /// Where the files under a local folder end up once the attempt is over (local folder to its final place, such
+    /// as `s3://...`): the attempt's outputs are recorded there, not at the path they were written to. Set by the
+    /// worker that moves them (AWS Batch's); never in a task file.
+    public var outputPlaces: [String: String] = [:]
 
     public init(
         experiment: String, task: String, attempt: Int, backend: String, workdir: String? = nil, sampleInterval: Double = 1,
@@ -163,6 +167,7 @@ public enum Worker {
             var options = RunOptions(jobs: 1, workingDirectory: workdir)
             options.sampleInterval = t.sampleInterval
             options.releaseCodePages = true
+            options.outputPlaces = t.outputPlaces
             options.container =
                 t.insideImage
                 ? nil : try ContainerChoice.options(for: d, runtime: t.containerRuntime, volumes: t.volumes, mapUser: false, imagePath: nil)

@@ -97,8 +97,12 @@ struct AWSBatchArguments: ParsableArguments {
         let configuration = try aws.configuration()
         let path = aws.recordPath(region: configuration.region)
         guard let record = try CloudRecord.load(path) else {
+            let elsewhere = CloudRecord.regions(of: aws.setupName).filter { $0 != configuration.region }
+            let hint =
+                elsewhere.isEmpty
+                ? "" : "; set-up '\(aws.setupName)' exists in \(elsewhere.joined(separator: ", ")): give --region \(elsewhere[0]) to run there"
             throw CLIError.usage(
-                "no AWS Batch set-up '\(aws.setupName)' in region \(configuration.region) (no record at \(path)): run clowdr cloud setup --region \(configuration.region) first"
+                "no AWS Batch set-up '\(aws.setupName)' in region \(configuration.region) (no record at \(path)): run clowdr cloud setup --region \(configuration.region) --s3 \(s3) first\(hint)"
             )
         }
         var settings = AWSBatchSettings(configuration: configuration, s3: location, record: record, image: image, recordPath: path)

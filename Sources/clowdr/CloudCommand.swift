@@ -1,6 +1,7 @@
 import AWS
 import ArgumentParser
 import Backends
+import Boutiques
 import EventLog
 import Foundation
 
@@ -56,6 +57,7 @@ struct CloudRunCommand: ParsableCommand {
     }
 
     func run() throws {
+        guard let image else { throw CLIError.usage(Self.imageNeeded(descriptor: original.descriptor)) }
         let remote = S3Location(original.provdir)
         let local = remote.map { CloudRecord.cacheFolder(for: $0) } ?? original.provdir
         try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true)
@@ -84,6 +86,20 @@ struct CloudRunCommand: ParsableCommand {
             }
         }
         try command.run()
+    }
+}
+
+extension CloudRunCommand {
+    /// What to do without `--image`: the tool's image needs clowdr added, and the descriptor names the tool's image.
+    static func imageNeeded(descriptor path: String) -> String {
+        let named = (try? DescriptorValidator.load(path))?.container?.image
+        guard let named else {
+            return
+                "clowdr cloud needs --image: the tool's image with clowdr added at /opt/clowdr (\(path) names no container-image); make one with: clowdr cloud image --from TOOL-IMAGE --tag REGISTRY/NAME:clowdr --push"
+        }
+        let name = named.split(separator: "/").last.map { String($0.split(separator: ":").first ?? $0) } ?? "tool"
+        return
+            "clowdr cloud needs --image: the descriptor's container-image \(named) has no clowdr inside; make an image with it added: clowdr cloud image --from \(named) --tag REGISTRY/\(name):clowdr --push (REGISTRY: your ECR registry, 123456789012.dkr.ecr.REGION.amazonaws.com), then run this command again with --image REGISTRY/\(name):clowdr"
     }
 }
 

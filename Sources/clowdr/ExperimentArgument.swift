@@ -1,4 +1,6 @@
+import AWS
 import ArgumentParser
+import Backends
 import EventLog
 import Foundation
 
@@ -12,7 +14,17 @@ struct ExperimentArgument: ParsableArguments {
     /// workers wrote since the last look is ingested (`ingesting`), so every command reads the record up to now.
     func layout(ingesting: Bool = true) throws -> ExperimentLayout {
         let layout: ExperimentLayout
-        do { layout = try ExperimentLayout.locate(experiment) } catch { throw ValidationError("\(error)") }
+        if let remote = S3Location(experiment) {
+            // An S3 PROVDIR's experiments are read from the local cache the run kept them in.
+            let local = CloudRecord.cacheFolder(for: remote)
+            do { layout = try ExperimentLayout.locate(local) } catch {
+                throw ValidationError(
+                    "\(experiment) is on S3: clowdr reads its experiments from the local cache \(local), and finds none there; run this on the machine that ran it, or copy the experiment's folder from S3 into \(local)"
+                )
+            }
+        } else {
+            do { layout = try ExperimentLayout.locate(experiment) } catch { throw ValidationError("\(error)") }
+        }
         if ingesting { try Self.ingestNewSegments(layout) }
         return layout
     }

@@ -244,6 +244,13 @@ extension AWSBatchTests {
             let listing = String(decoding: try s3.get(bucket: BatchMoto.bucket, key: "\(prefix)/derivatives/sub-\(p).txt"), as: UTF8.self)
             #expect(listing.contains(own) && !listing.contains(other), "sub-\(p) saw: \(listing)")
         }
+        // Each output is recorded where it ended up on S3, with the size and digest of what was written.
+        let outputs = try behaviour.rows(
+            dir,
+            "SELECT json_extract(o.value, '$.path'), json_extract(o.value, '$.sha256') FROM events, json_each(json_extract(events.payload, '$.outputs')) o WHERE events.type = 'task_exited' ORDER BY 1"
+        )
+        #expect(outputs.map { $0[0].string ?? "" } == ["01", "02", "03"].map { "\(root)/derivatives/sub-\($0).txt" }, "\(outputs)")
+        #expect(outputs.allSatisfy { ($0[1].string ?? "").count == 64 })
         let exp = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").first)
         let sync = try behaviour.clowdr(["sync", dir + "/prov/" + exp])
         #expect(sync.status == 0 && sync.stdout.contains(": 0 events added"), "\(sync.stdout) \(sync.stderr)")
@@ -389,24 +396,29 @@ extension AWSBatchTests {
         try s3.createBucket(bucket)
         try s3.put(Data("x".utf8), bucket: bucket, key: "data/sub-01.txt")
         let setup = try TestSupport.run(
-            clowdr, ["cloud", "setup", "--endpoint", Moto.endpoint!, "--s3", "s3://\(bucket)/runs", "--read", "s3://\(bucket)/data"], environment: env
-        )
+            clowdr,
+            [
+                "cloud", "setup", "--endpoint", Moto.endpoint!, "--s3", "s3://\(bucket)/runs", "--s3", "s3://\(bucket)-none/runs", "--read",
+                "s3://\(bucket)/data",
+            ], environment: env)
         #expect(
-            setup.status == 0 && setup.stdout.contains("role clowdr-job: S3 --s3 s3://\(bucket)/runs --read s3://\(bucket)/data"), "\(setup.stdout)")
+            setup.status == 0
+                && setup.stdout.contains("role clowdr-job: S3 --s3 s3://\(bucket)/runs --s3 s3://\(bucket)-none/runs --read s3://\(bucket)/data"),
+            "\(setup.stdout)")
         let dir = try TestSupport.temporaryDirectory("aws-refusals-run")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try #"""
         {"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"cat [F]",
          "inputs":[{"id":"f","name":"f","type":"File","value-key":"[F]"}]}
         """#.write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
-        func run(_ input: String, s3 location: String = "runs") throws -> TestSupport.Output {
+        func run(_ input: String, s3 location: String = "runs", _ more: [String] = []) throws -> TestSupport.Output {
             try #"{"f":"\#(input)"}"#.write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
             return try TestSupport.run(
                 clowdr,
                 [
                     "run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--backend", "awsbatch", "--endpoint", Moto.endpoint!,
-                    "--s3", "s3://\(bucket)/\(location)", "--image", "tool:1", "--detach",
-                ], environment: env)
+                    "--s3", location.hasPrefix("s3://") ? location : "s3://\(bucket)/\(location)", "--image", "tool:1", "--detach",
+                ] + more, environment: env)
         }
         let cases: [(String, TestSupport.Output, String)] = [
             (
@@ -415,16 +427,48 @@ extension AWSBatchTests {
             ),
             (
                 "undeclared dataset", try run("s3://elsewhere-\(getpid())/x.txt"),
-                "may not read there (declared: --s3 s3://\(bucket)/runs --read s3://\(bucket)/data); add it with: clowdr cloud setup --region us-east-1 --read s3://elsewhere-\(getpid())/x.txt"
+                "may not read there (declared: --s3 s3://\(bucket)/runs --s3 s3://\(bucket)-none/runs --read s3://\(bucket)/data); add it with: clowdr cloud setup --region us-east-1 --read s3://elsewhere-\(getpid())/x.txt"
             ),
             (
                 "undeclared --s3", try run("s3://\(bucket)/data/sub-01.txt", s3: "other"),
                 "--s3 s3://\(bucket)/other: the job role of set-up 'clowdr' may not write there"
             ),
+            (
+                "no such bucket", try run("s3://\(bucket)/data/sub-01.txt", s3: "s3://\(bucket)-none/runs"),
+                "--s3 s3://\(bucket)-none/runs: there is no bucket \(bucket)-none at \(Moto.endpoint!): create it, or correct --s3"
+            ),
+            (
+                "a region with no set-up", try run("s3://\(bucket)/data/sub-01.txt", s3: "runs", ["--region", "eu-west-1"]),
+                "no AWS Batch set-up 'clowdr' in region eu-west-1 (no record at \(home)/aws/clowdr-eu-west-1.json): run clowdr cloud setup --region eu-west-1 --s3 s3://\(bucket)/runs first; set-up 'clowdr' exists in us-east-1: give --region us-east-1 to run there"
+            ),
+            (
+                "an S3 PROVDIR not in the cache", try TestSupport.run(clowdr, ["status", "s3://\(bucket)/prov"], environment: env),
+                "s3://\(bucket)/prov is on S3: clowdr reads its experiments from the local cache \(home)/cache/\(bucket)/prov, and finds none there"
+            ),
         ]
         for (what, out, said) in cases {
             #expect(out.status == 2 && out.stderr.contains(said), "\(what): \(out.status) \(out.stderr)")
         }
+        // The original form, without --image: the descriptor's image is named, with the command that adds clowdr.
+        try #"""
+        {"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"cat [F]",
+         "container-image":{"type":"docker","image":"bids/example:0.0.7"},
+         "inputs":[{"id":"f","name":"f","type":"File","value-key":"[F]"}]}
+        """#.write(toFile: dir + "/image.json", atomically: true, encoding: .utf8)
+        try "Access key ID,Secret access key\n\(Moto.key!.id),\(Moto.key!.secret)\n".write(
+            toFile: dir + "/credentials.csv", atomically: true, encoding: .utf8)
+        let original = try TestSupport.run(
+            clowdr,
+            [
+                "cloud", dir + "/image.json", dir + "/i.json", dir + "/prov", "s3://\(bucket)/runs", "aws", dir + "/credentials.csv", "-r",
+                "us-east-1",
+            ],
+            environment: env)
+        #expect(
+            original.status == 2
+                && original.stderr.contains(
+                    "the descriptor's container-image bids/example:0.0.7 has no clowdr inside; make an image with it added: clowdr cloud image --from bids/example:0.0.7 --tag REGISTRY/example:clowdr --push"
+                ), "\(original.stderr)")
         let written = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/prov")) ?? []
         #expect(written.isEmpty, "nothing written: \(written)")
         // The record of an earlier clowdr (no declared locations): refused until setup scopes the role.
@@ -445,5 +489,35 @@ extension AWSBatchTests {
         #expect(
             ok.status == 2 && ok.stderr.contains("names no object"), "the run's own location is readable: only the object is missing. \(ok.stderr)")
         _ = try TestSupport.run(clowdr, ["cloud", "teardown", "--endpoint", Moto.endpoint!], environment: env)
+    }
+}
+
+extension AWSBatchTests {
+    /// A task whose input is gone by the time its container starts (deleted after the run checked and submitted
+    /// it): the worker's own words reach the record, not Batch's bare FAILED.
+    @Test("an input deleted after submission: the worker records why it could not start the task, and status says it")
+    func workerFailureKeepsItsReason() throws {
+        try ready()
+        let s3 = S3Client(configuration: BatchMoto.configuration)
+        let key = "runs/inputs-\(getpid())-\(Int.random(in: 0..<1_000_000))/sub-99.txt"
+        try s3.put(Data("x".utf8), bucket: BatchMoto.bucket, key: key)
+        let dir = try TestSupport.temporaryDirectory("aws-gone")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try #"""
+        {"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"cat [F]",
+         "inputs":[{"id":"f","name":"f","type":"File","value-key":"[F]"}]}
+        """#.write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+        try #"{"f":"s3://\#(BatchMoto.bucket)/\#(key)"}"#.write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
+        let run = try behaviour.clowdr(
+            ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--backend", "awsbatch", "--detach"] + behaviour.arguments(dir))
+        #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
+        try s3.delete(bucket: BatchMoto.bucket, key: key)
+        let exp = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").first)
+        let watched = try behaviour.clowdr(["watch", dir + "/prov/" + exp])
+        #expect(watched.status == 1 && watched.stdout.contains("1 failed"), "\(watched.stdout) \(watched.stderr)")
+        let reasons = try behaviour.rows(dir, "SELECT json_extract(payload, '$.reason') FROM events WHERE type = 'task_launch_failed'")
+        #expect(reasons.first?.first?.string?.contains("names no object and no folder on S3") == true, "\(reasons)")
+        let status = try behaviour.clowdr(["status", dir + "/prov/" + exp])
+        #expect(status.stdout.contains("names no object and no folder on S3"), "\(status.stdout)")
     }
 }

@@ -50,22 +50,14 @@ public struct AWSBatchWorker: Sendable {
             throw BackendError("\(map): its element \(index) names no experiment on S3", code: "task_file.array_map")
         }
         let layout = ExperimentLayout(directory: scratch + "/" + (root.key as NSString).lastPathComponent)
-        try FileManager.default.createDirectory(atPath: layout.tasks, withIntermediateDirectories: true)
-        try s3.download(root.appending("descriptor.json"), to: layout.descriptor)
-        let descriptor = try DescriptorValidator.loadPlanned(layout.descriptor)
-        var destinations: [String: [(local: String, remote: S3Location)]] = [:]
-        for i in tasks.indices {
-            let bytes = try invocation(of: tasks[i].task, root: root, bundle: parsed.bundle, range: parsed.ranges[tasks[i].task])
-            destinations[tasks[i].task] = try localizeInvocation(bytes, of: tasks[i].task, descriptor: descriptor, into: layout)
-            tasks[i].experiment = layout.directory
-            // The working folder asked for when the job mounts it (a shared file system), else one of the task's own
-            // whose files are uploaded at the end.
-            if let w = tasks[i].workdir, FileManager.default.fileExists(atPath: w) { continue }
-            tasks[i].workdir = scratch + "/work/" + tasks[i].task
-            try FileManager.default.createDirectory(atPath: tasks[i].workdir!, withIntermediateDirectories: true)
-        }
         let segment = layout.segments + "/" + segmentName + ".ndjson"
         let remote = segments.appending(segmentName + ".ndjson")
+        let destinations: [String: [(local: String, remote: S3Location)]]
+        do { destinations = try prepare(&tasks, root: root, layout: layout, map: parsed) } catch {
+            // Nothing ran: each attempt's record says why, in this element's segment, before the worker exits.
+            try? recordLaunchFailure(of: tasks, reason: "\(error)", segment: segment, remote: remote)
+            throw error
+        }
         let uploader = PeriodicUpload(s3: s3, file: segment, to: remote, every: uploadInterval, patience: patience)
         uploader.start()
         let results: [(TaskFile, TaskState)]
@@ -79,6 +71,45 @@ public struct AWSBatchWorker: Sendable {
             for d in destinations[t.task] ?? [] { try persistently { try s3.upload(folder: d.local, to: d.remote) } }
         }
         return results
+    }
+
+    /// Fetches what the element's tasks need (the descriptor, their invocations and `s3://` inputs) and gives each
+    /// a working folder; returns each task's destinations on S3.
+    func prepare(
+        _ tasks: inout [TaskFile], root: S3Location, layout: ExperimentLayout,
+        map parsed: (map: String, bundle: S3Location?, ranges: [String: ClosedRange<Int>])
+    ) throws -> [String: [(local: String, remote: S3Location)]] {
+        try FileManager.default.createDirectory(atPath: layout.tasks, withIntermediateDirectories: true)
+        try s3.download(root.appending("descriptor.json"), to: layout.descriptor)
+        let descriptor = try DescriptorValidator.loadPlanned(layout.descriptor)
+        var destinations: [String: [(local: String, remote: S3Location)]] = [:]
+        for i in tasks.indices {
+            let bytes = try invocation(of: tasks[i].task, root: root, bundle: parsed.bundle, range: parsed.ranges[tasks[i].task])
+            destinations[tasks[i].task] = try localizeInvocation(bytes, of: tasks[i].task, descriptor: descriptor, into: layout)
+            tasks[i].experiment = layout.directory
+            // The working folder asked for when the job mounts it (a shared file system), else one of the task's own
+            // whose files are uploaded at the end.
+            // Outputs are recorded where they end up on S3, not at the container's scratch paths.
+            for d in destinations[tasks[i].task] ?? [] { tasks[i].outputPlaces[d.local] = d.remote.description }
+            if let w = tasks[i].workdir, FileManager.default.fileExists(atPath: w) { continue }
+            tasks[i].workdir = scratch + "/work/" + tasks[i].task
+            try FileManager.default.createDirectory(atPath: tasks[i].workdir!, withIntermediateDirectories: true)
+            tasks[i].outputPlaces[tasks[i].workdir!] = root.appending("outputs/\(tasks[i].task)").description
+        }
+        return destinations
+    }
+
+    /// Writes `task_launch_failed` for each attempt of the element, with the worker's own words, and sends the
+    /// segment to S3: the controller records why, instead of Batch's bare FAILED.
+    func recordLaunchFailure(of tasks: [TaskFile], reason: String, segment: String, remote: S3Location) throws {
+        try FileManager.default.createDirectory(atPath: (segment as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let writer = try SegmentWriter(path: segment)
+        let factory = EventFactory()
+        try writer.append(
+            tasks.map { factory.make(task: $0.task, attempt: $0.attempt, .taskLaunchFailed(TaskLaunchFailed(reason: reason, backend: $0.backend))) })
+        try writer.flush()
+        try writer.seal()
+        try persistently { try s3.upload(file: segment, to: remote) }
     }
 
     /// The task's invocation, with every `s3://` value replaced by a local path: an input (a file, or a folder; of a

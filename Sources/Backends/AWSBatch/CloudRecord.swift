@@ -48,6 +48,12 @@ public struct CloudRecord: Codable, Sendable, Equatable {
         "\(home(environment))/aws/\(name)-\(region).json"
     }
 
+    /// The regions where set-up `name` has a record in the default place.
+    public static func regions(of name: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: "\(home(environment))/aws")) ?? []
+        return files.filter { $0.hasPrefix(name + "-") && $0.hasSuffix(".json") }.map { String($0.dropFirst(name.count + 1).dropLast(5)) }.sorted()
+    }
+
     /// The local folder that holds the experiments of an S3 PROVDIR (`$CLOWDR_HOME/cache/BUCKET/PATH`).
     public static func cacheFolder(
         for provdir: S3Location, environment: [String: String] = ProcessInfo.processInfo.environment

@@ -68,8 +68,11 @@ public struct DerivedImage: Sendable {
             throw BackendError("cannot start \(engine) to \(what): \(error)", code: "image.engine_missing", usage: true)
         }
         guard o.status == 0 else {
-            throw BackendError(
-                "\(engine) could not \(what): \(o.standardError.trimmingCharacters(in: .whitespacesAndNewlines).suffix(2000))", code: "image.failed")
+            let said = o.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
+            let hint =
+                said.contains("server gave HTTP response to HTTPS client")
+                ? "\nThe registry speaks plain HTTP: add --insecure-registry (only for a registry you trust, such as one on 127.0.0.1)" : ""
+            throw BackendError("\(engine) could not \(what): \(said.suffix(2000))\(hint)", code: "image.failed")
         }
     }
 }

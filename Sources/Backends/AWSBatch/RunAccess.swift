@@ -32,7 +32,18 @@ public enum RunAccess {
         for (l, who) in use.reads.sorted(by: { $0.key.description < $1.key.description }) where !grants.mayRead(l) {
             throw refuse("\(who) reads", l, option: "--read")
         }
-        try checkExist(use.reads, s3: S3Client(configuration: settings.configuration))
+        let s3 = S3Client(configuration: settings.configuration)
+        if try look(settings.s3, s3: s3) == nil {
+            throw BackendError(
+                "--s3 \(settings.s3): there is no bucket \(settings.s3.bucket) at \(settings.configuration.endpoint("s3")): create it, or correct --s3; nothing was submitted",
+                code: "aws.no_bucket", usage: true)
+        }
+        try checkExist(use.reads, s3: s3)
+    }
+
+    /// Whether `l` names an object or a folder holding one; nil when its bucket does not exist.
+    static func look(_ l: S3Location, s3: S3Client) throws -> Bool? {
+        do { return try s3.exists(l) } catch let e as AWSError where e.errorCode == "aws.nosuchbucket" { return nil }
     }
 
     /// Every input read exists on S3 (eight looks at once).
@@ -44,7 +55,7 @@ public enum RunAccess {
         }
         let missing = Missing()
         try S3Client.parallel(all.count, width: 8) { i in
-            if try !s3.exists(all[i].key) { missing.lock.withLock { missing.indices.append(i) } }
+            if try look(all[i].key, s3: s3) != true { missing.lock.withLock { missing.indices.append(i) } }
         }
         guard let first = missing.indices.min() else { return }
         let count = missing.indices.count
