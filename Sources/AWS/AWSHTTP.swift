@@ -87,16 +87,22 @@ public struct AWSHTTP: Sendable {
         return HTTPRequest(method: method, url: url, headers: signed.headers.filter { $0.name != "Host" })
     }
 
+    /// One unsigned exchange (a container registry's API, not AWS's), with no retries: nil when nothing answered.
+    public static func plain(_ method: String, _ url: URL, headers: [(name: String, value: String)] = []) -> HTTPResponse? {
+        try? AWSHTTP(configuration: AWSConfiguration(credentials: Credentials(accessKeyID: "", secretAccessKey: ""), region: "", endpoints: [:]))
+            .exchange(HTTPRequest(method: method, url: url, headers: headers), body: Data(), timeout: 10)
+    }
+
     /// One exchange, waited for, through libcurl on this thread (the body goes out from the caller's buffer, not
     /// handed between threads in small pieces).
-    func exchange(_ request: HTTPRequest, body: Data) throws -> HTTPResponse {
+    func exchange(_ request: HTTPRequest, body: Data, timeout: Int = 120) throws -> HTTPResponse {
         let method = request.method
         let url = request.url.absoluteString
         let lines = request.headers.map { "\($0.name): \($0.value)" }
         var answer = clowdr_http_answer()
         let sent = withCStrings(lines) { headers in
             body.withUnsafeBytes { bytes in
-                clowdr_http_exchange(method, url, headers.baseAddress, Int32(lines.count), bytes.baseAddress, bytes.count, 120, &answer)
+                clowdr_http_exchange(method, url, headers.baseAddress, Int32(lines.count), bytes.baseAddress, bytes.count, timeout, &answer)
             }
         }
         defer { clowdr_http_answer_free(&answer) }

@@ -143,7 +143,8 @@ extension AWSBatchTests {
 }
 
 /// moto's Batch without containers (every job succeeds at once and runs nothing): the API's shapes, end to end.
-@Suite("AWS Batch API shapes on moto without containers", .enabled(if: Moto.available, "moto is not running: make test starts it"))
+/// Serialized: its tests make and remove the same set-up (`clowdr`) on the one moto server.
+@Suite("AWS Batch API shapes on moto without containers", .serialized, .enabled(if: Moto.available, "moto is not running: make test starts it"))
 struct AWSBatchShapeTests {
     @Test(
         "an array job per run, native ids JOB:INDEX, a child that ran no worker is not taken for success, one job definition reused by every run, detach then watch"
@@ -160,7 +161,8 @@ struct AWSBatchShapeTests {
             try TestSupport.run(clowdr, ["cloud", "setup", "--endpoint", Moto.endpoint!, "--s3", "s3://clowdr-shapes/x"], environment: env).status
                 == 0)
         let behaviour = BackendBehaviour(
-            backend: "awsbatch", arguments: ["--endpoint", Moto.endpoint!, "--s3", "s3://clowdr-shapes/x", "--image", "tool:1"], environment: env,
+            backend: "awsbatch", arguments: ["--endpoint", Moto.endpoint!, "--s3", "s3://clowdr-shapes/x", "--image", "localhost/tool:1"],
+            environment: env,
             nativeID: "", runsAtOnce: nil)
         let dir = try behaviour.project("exit [K]", [0, 0, 0])
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -317,6 +319,10 @@ struct CloudImageTests {
         let tag = "\(address)/clowdr/tool:t\(getpid())"
         let env = ["CONTAINERS_CONF": TestSupport.repositoryRoot + "/scripts/containers/containers.conf"]
         let clowdr = TestSupport.binary("clowdr")!
+        // Without --insecure-registry, a plain-HTTP registry's refusal says which option is missing.
+        let plain = try TestSupport.run(
+            clowdr, ["cloud", "image", "--from", "localhost/clowdr-busybox:test", "--tag", tag, "--dist", dist, "--push"], environment: env)
+        #expect(plain.status != 0 && plain.stderr.contains("The registry speaks plain HTTP: add --insecure-registry"), "\(plain.stderr)")
         let built = try TestSupport.run(
             clowdr, ["cloud", "image", "--from", "localhost/clowdr-busybox:test", "--tag", tag, "--dist", dist, "--push", "--insecure-registry"],
             environment: env)
@@ -379,7 +385,7 @@ extension AWSBatchTests {
     }
 }
 
-extension AWSBatchTests {
+extension AWSBatchShapeTests {
     /// What a run is checked for before anything is written: its S3 locations against the set-up's declared ones,
     /// its inputs' existence, and a set-up an earlier clowdr made (every bucket) refused until scoped.
     @Test(
@@ -417,7 +423,7 @@ extension AWSBatchTests {
                 clowdr,
                 [
                     "run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--backend", "awsbatch", "--endpoint", Moto.endpoint!,
-                    "--s3", location.hasPrefix("s3://") ? location : "s3://\(bucket)/\(location)", "--image", "tool:1", "--detach",
+                    "--s3", location.hasPrefix("s3://") ? location : "s3://\(bucket)/\(location)", "--image", "localhost/tool:1", "--detach",
                 ] + more, environment: env)
         }
         let cases: [(String, TestSupport.Output, String)] = [
@@ -448,6 +454,15 @@ extension AWSBatchTests {
         ]
         for (what, out, said) in cases {
             #expect(out.status == 2 && out.stderr.contains(said), "\(what): \(out.status) \(out.stderr)")
+        }
+        // An image its registry does not hold (the tests' registry on 127.0.0.1, when make test started it).
+        if let address = try? String(contentsOfFile: "/tmp/clowdr-registry/address", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        {
+            let image = "\(address)/clowdr/none:missing"
+            let missing = try run("s3://\(bucket)/data/sub-01.txt", s3: "runs", ["--image", image])
+            #expect(
+                missing.status == 2 && missing.stderr.contains("--image \(image): \(address) has no image clowdr/none:missing; push it"),
+                "\(missing.stderr)")
         }
         // The original form, without --image: the descriptor's image is named, with the command that adds clowdr.
         try #"""

@@ -51,6 +51,10 @@ public enum OperatorPolicy {
                 "Condition": ["StringEquals": ["aws:ResourceTag/clowdr:setup": .string(name)]],
             ],
             [
+                "Sid": "CheckImages", "Effect": "Allow", "Action": "ecr:DescribeImages",
+                "Resource": .string("arn:aws:ecr:\(region):\(account):repository/*"),
+            ],
+            [
                 "Sid": "ReadOnlyWithoutResourceLevel", "Effect": "Allow",
                 "Action": [
                     "batch:DescribeComputeEnvironments", "batch:DescribeJobQueues", "batch:DescribeJobDefinitions", "batch:DescribeJobs",

@@ -5,8 +5,9 @@ import Foundation
 public import JSON
 
 /// What a run on AWS Batch is checked for before anything is written: every S3 location its tasks would read or
-/// write is one the set-up's job role may use (else the setup option that adds it is named), and every input it
-/// reads exists (else the task and input that name it are). A failure is a usage error (exit 2).
+/// write is one the set-up's job role may use (else the setup option that adds it is named), every input it reads
+/// exists (else the task and input that name it are), and its image exists (`ImageCheck`). A failure is a usage
+/// error (exit 2).
 public enum RunAccess {
     public static func check(_ settings: AWSBatchSettings, descriptor: Descriptor, invocations: [(task: String, invocation: JSONObject)]) throws {
         let record = settings.record
@@ -39,6 +40,7 @@ public enum RunAccess {
                 code: "aws.no_bucket", usage: true)
         }
         try checkExist(use.reads, s3: s3)
+        try ImageCheck.check(settings.image, configuration: settings.configuration)
     }
 
     /// Whether `l` names an object or a folder holding one; nil when its bucket does not exist.
