@@ -21,9 +21,11 @@ struct CloudSetupTests {
         }
     }
 
-    func setup(_ name: String, said: Said) -> CloudSetup {
+    /// A set-up named `name` on moto, declaring `grants`, telling `said` what it does.
+    static func setup(_ name: String, _ grants: S3Grants = S3Grants(), said: Said) -> CloudSetup {
         var o = CloudSetup.Options()
         o.name = name
+        o.locations = grants
         var s = CloudSetup(configuration: Moto.configuration(), options: o)
         s.say = { said.add($0) }
         return s
@@ -35,7 +37,7 @@ struct CloudSetupTests {
     func setupTwiceTeardownTwice() throws {
         let name = "ct\(getpid())\(Int.random(in: 0..<100_000))"
         let said = Said()
-        let s = setup(name, said: said)
+        let s = Self.setup(name, said: said)
         let iam = IAMClient(configuration: Moto.configuration())
         let batch = BatchClient(configuration: Moto.configuration())
         // Someone else's role with one of the names setup would use: reused, never recorded, never removed.

@@ -19,15 +19,6 @@ struct JobPolicyTests {
         } catch let e as AWSError { return e.errorCode.hasPrefix("aws.accessdenied") } catch { return false }
     }
 
-    func setup(_ name: String, _ grants: S3Grants, said: CloudSetupTests.Said) -> CloudSetup {
-        var o = CloudSetup.Options()
-        o.name = name
-        o.locations = grants
-        var s = CloudSetup(configuration: Moto.configuration(), options: o)
-        s.say = { said.add($0) }
-        return s
-    }
-
     @Test(
         "with the job role's keys: reading and writing the run's location and reading a declared dataset work; reading, writing or deleting anywhere else, and any Batch or IAM call, are AccessDenied"
     )
@@ -41,7 +32,7 @@ struct JobPolicyTests {
         }
         let said = CloudSetupTests.Said()
         let name = "jp\(tag)"
-        let s = setup(name, S3Grants(readWrite: ["s3://\(lab)/runs"], readOnly: ["s3://\(data)/ds"]), said: said)
+        let s = CloudSetupTests.setup(name, S3Grants(readWrite: ["s3://\(lab)/runs"], readOnly: ["s3://\(data)/ds"]), said: said)
         let record = try s.setup(previous: nil)
         defer { _ = try? s.teardown(record) }
         #expect(said.take().contains { $0.hasPrefix("scoped  role \(name)-job: S3 --s3 s3://\(lab)/runs --read s3://\(data)/ds") })
@@ -93,7 +84,7 @@ struct JobPolicyTests {
             created: [CloudRecord.Resource(kind: "role", name: "\(name)-job", arn: arn)])
         #expect(earlier.locations == nil)
         let said = CloudSetupTests.Said()
-        let s = setup(name, S3Grants(readWrite: ["s3://jp-lab/runs"]), said: said)
+        let s = CloudSetupTests.setup(name, S3Grants(readWrite: ["s3://jp-lab/runs"]), said: said)
         let record = try s.setup(previous: earlier)
         let lines = said.take()
         #expect(
@@ -104,7 +95,7 @@ struct JobPolicyTests {
         #expect(CloudSetup.sameDocument(document, try S3Grants(readWrite: ["s3://jp-lab/runs"]).documentText()))
         #expect(record.locations == S3Grants(readWrite: ["s3://jp-lab/runs"]))
         // Locations given later are added to those declared; --replace-locations replaces them.
-        let more = setup(name, S3Grants(readOnly: ["s3://jp-data/ds"]), said: said)
+        let more = CloudSetupTests.setup(name, S3Grants(readOnly: ["s3://jp-data/ds"]), said: said)
         #expect(try more.setup(previous: record).locations == S3Grants(readWrite: ["s3://jp-lab/runs"], readOnly: ["s3://jp-data/ds"]))
         #expect(try s.teardown(record).isEmpty)
         #expect(try iam.role("\(name)-job") == nil, "the role and its inline policy are gone")
