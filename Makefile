@@ -119,6 +119,7 @@ bench: test-deps
 	$(BUILD_DIR)/release/clowdr-bench run
 	$(BUILD_DIR)/release/clowdr-bench query
 	$(BUILD_DIR)/release/clowdr-bench report
+	$(BUILD_DIR)/release/clowdr-bench share
 	$(BUILD_DIR)/release/clowdr-bench ingest
 	@scripts/moto/setup.sh >/dev/null && $(BUILD_DIR)/release/clowdr-bench aws; status=$$?; scripts/moto/teardown.sh >/dev/null; [ $$status = 0 ]
 	@# MaxArraySize 1001, Slurm's default: 10,000 tasks go as 10 arrays, as on most clusters (the tests' cluster: 10001).
@@ -129,6 +130,7 @@ dist: deps
 	@mkdir -p $(BUILD_TMP)
 	TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE) --product clowdr
 	TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE) --product clowdr-shim
+	TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE) --product clowdr-share
 	@scripts/dist/make-dist.sh $(BUILD_DIR)/release out/dist
 
 fuzz:

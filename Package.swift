@@ -15,11 +15,14 @@ let package = Package(
     products: [
         .executable(name: "clowdr", targets: ["clowdr"]),
         .executable(name: "clowdr-shim", targets: ["clowdr-shim"]),
+        .executable(name: "clowdr-share", targets: ["clowdr-share"]),
         .library(name: "EventLog", targets: ["EventLog"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // clowdr-share's HTTP/1.1 server only (its own executable: clowdr itself, the worker on every node, links none of it).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // What every error of clowdr's libraries has: a stable code, and whether it is a usage error.
@@ -41,18 +44,19 @@ let package = Package(
             swiftSettings: strict),
         // Process spawning, pidfds and SHA-256 (system libcrypto, loaded on first use): the few calls Swift cannot make
         // directly.
-        .target(name: "CSystem", linkerSettings: [.linkedLibrary("z")]),
+        .target(name: "CClowdrSystem", linkerSettings: [.linkedLibrary("z")]),
         // The small process between clowdr and each attempt's command, so the command's peak memory is its own
         // (Sources/clowdr-shim/main.c says why). C, linked statically: under 100 KB of private memory.
         .executableTarget(name: "clowdr-shim", linkerSettings: [.unsafeFlags(["-static-executable"])]),
-        // SHA-256, HMAC-SHA256 and hex, over CSystem's libcrypto calls: checksums of outputs and archives, AWS signatures.
-        .target(name: "Digest", dependencies: ["CSystem", "ClowdrErrors"], swiftSettings: strict),
+        // SHA-256, HMAC-SHA256 and hex, over CClowdrSystem's libcrypto calls: checksums of outputs and archives, AWS signatures.
+        .target(name: "Digest", dependencies: ["CClowdrSystem", "ClowdrErrors"], swiftSettings: strict),
         // Planning and executing tasks, monitoring their process trees.
         .target(
-            name: "Runner", dependencies: ["EventLog", "Boutiques", "JSON", "CSystem", "Digest", "Subprocess", "ClowdrErrors"], swiftSettings: strict),
+            name: "Runner", dependencies: ["EventLog", "Boutiques", "JSON", "CClowdrSystem", "Digest", "Subprocess", "ClowdrErrors"],
+            swiftSettings: strict),
         // One HTTP exchange through libcurl's easy interface, on the calling thread (Sources/CHTTP/include/chttp.h):
         // the AWS client's transport. libcurl (headers from libcurl4-openssl-dev) is loaded on first use, not linked.
-        .target(name: "CHTTP", dependencies: ["CSystem"]),
+        .target(name: "CHTTP", dependencies: ["CClowdrSystem"]),
         // AWS's APIs without an SDK: Signature Version 4 (headers and presigned URLs), from the system's libcrypto.
         .target(name: "AWS", dependencies: ["Digest", "CHTTP", "JSON", "Subprocess", "ClowdrErrors"], swiftSettings: strict),
         // Where attempts run: the local machine, Slurm, AWS Batch.
@@ -64,12 +68,26 @@ let package = Package(
         // JSON, W3C PROV, HTML report and archive exports.
         // The report's page, style and script are files of their own (Sources/Export/Report), compiled into the binary.
         .target(
-            name: "Export", dependencies: ["EventLog", "Query", "Boutiques", "JSON", "SQLite", "CSystem", "Digest", "ClowdrErrors"],
+            name: "Export", dependencies: ["EventLog", "Query", "Boutiques", "JSON", "SQLite", "CClowdrSystem", "Digest", "ClowdrErrors"],
             resources: [.embedInCode("Report/report.html"), .embedInCode("Report/report.css"), .embedInCode("Report/report.js")],
             swiftSettings: strict),
         // `clowdr share`: the live report over HTTP, read-only, on loopback by default.
         .target(
-            name: "Share", dependencies: ["Export", "EventLog", "ClowdrErrors"],
+            name: "Share", dependencies: ["Export", "EventLog", "SQLite", "ClowdrErrors"],
+            swiftSettings: strict),
+        // `clowdr share`'s server: SwiftNIO's HTTP/1.1, a deadline per request, the report pushed as Server-Sent Events.
+        .target(
+            name: "ShareHTTP",
+            dependencies: [
+                "Share", "EventLog", "ClowdrErrors", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
+        // The server `clowdr share` starts (exec): kept out of clowdr so that no clowdr process loads SwiftNIO.
+        .executableTarget(
+            name: "clowdr-share",
+            dependencies: ["ShareHTTP", "Share", "ClowdrErrors", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         // The command-line tool: parse arguments, call the libraries, format output.
         .executableTarget(
@@ -97,12 +115,13 @@ let package = Package(
         .testTarget(name: "BoutiquesTests", dependencies: ["Boutiques", "JSON", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "RunnerTests",
-            dependencies: ["Runner", "Backends", "AWS", "EventLog", "Boutiques", "JSON", "CSystem", "Subprocess", "TestSupport"],
+            dependencies: ["Runner", "Backends", "AWS", "EventLog", "Boutiques", "JSON", "CClowdrSystem", "Subprocess", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "ExportTests", dependencies: ["Export", "Query", "EventLog", "JSON", "CSystem", "TestSupport"], exclude: ["golden"],
+            name: "ExportTests", dependencies: ["Export", "Query", "EventLog", "JSON", "CClowdrSystem", "TestSupport"], exclude: ["golden"],
             swiftSettings: strict),
-        .testTarget(name: "ShareTests", dependencies: ["Share", "Export", "EventLog", "JSON", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "ShareTests", dependencies: ["Share", "ShareHTTP", "Export", "EventLog", "JSON", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "AWSTests", dependencies: ["AWS", "Digest", "Backends", "Runner", "Boutiques", "ClowdrErrors", "JSON", "TestSupport"],
             swiftSettings: strict),

@@ -6,7 +6,7 @@
 //       same rows into a plain table in the same run (the SQLite limit on this machine). Prints rates and ratios.
 //       --only "append" (or "bare", "bare UNIQUE", comma-separated) runs some phases, to profile one of them.
 //   clowdr-bench boutiques [--invocations N] [--bosh PATH]      Boutiques beside bosh (BoutiquesBenchmark.swift).
-//   clowdr-bench run | query | report                           Local runs, queries and the HTML report.
+//   clowdr-bench run | query | report | share                   Local runs, queries, the HTML report, clowdr share.
 //   clowdr-bench ingest [--segments N] [--events-per-segment E]
 //       Ingests N worker segments beside EventLog.append of the same events, then times `clowdr status` (IngestBenchmark.swift).
 //   clowdr-bench slurm [--tasks N] [--follow SECONDS] [--rounds R]
@@ -20,12 +20,13 @@ case "boutiques": try boutiquesBenchmark()
 case "run": try runBenchmark()
 case "query": try queryBenchmark()
 case "report": try reportBenchmark()
+case "share": try shareBenchmark()
 case "ingest": try ingestBenchmark()
 case "slurm": try slurmBenchmark()
 case "aws": try awsBenchmark()
 default:
     print(
-        "usage: clowdr-bench eventlog [--events N] [--batch B] [--rounds R] [--only PHASES] | boutiques [--invocations N] [--bosh PATH] | run | query | report | ingest | slurm | aws"
+        "usage: clowdr-bench eventlog [--events N] [--batch B] [--rounds R] [--only PHASES] | boutiques [--invocations N] [--bosh PATH] | run | query | report | share | ingest | slurm | aws"
     )
     exit(2)
 }

@@ -189,7 +189,11 @@ public enum BackendRuns {
             o, layout: layout, log: log, descriptor: try DescriptorValidator.load(layout.descriptor), options: options, factory: EventFactory(),
             cancel: cancel)
         backend.release(Array(Set(ids)))
-        return Set(try backend.queue().keys)
+        let held = Set(try backend.queue().keys)
+        // What the workers of the attempts no longer held wrote (AWS Batch's segments are on S3): brought in now, so
+        // that an attempt that ended after the controller died is found ended, not incomplete and run twice.
+        try backend.gather(force: false)
+        return held
     }
 
     /// Follows an experiment's unfinished attempts again, from any login (after a controller died or detached),

@@ -1,4 +1,4 @@
-import CSystem
+import CClowdrSystem
 public import Foundation
 
 /// CRC-32 (zlib's): the checksum S3 verifies for each uploaded part and object (`x-amz-checksum-crc32`).

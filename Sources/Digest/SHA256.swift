@@ -1,8 +1,8 @@
-import CSystem
+import CClowdrSystem
 public import ClowdrErrors
 public import Foundation
 
-/// SHA-256 and HMAC-SHA256 from the system's libcrypto (through CSystem): of bytes, of a file, or fed in pieces.
+/// SHA-256 and HMAC-SHA256 from the system's libcrypto (through CClowdrSystem): of bytes, of a file, or fed in pieces.
 public struct SHA256: ~Copyable {
     private let context: UnsafeMutableRawPointer
 

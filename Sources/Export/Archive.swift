@@ -1,4 +1,4 @@
-import CSystem
+import CClowdrSystem
 import Digest
 import EventLog
 import Foundation

@@ -81,6 +81,43 @@ public struct ReportData: Sendable {
         try ExperimentRecords.read(path: directory) { try $0.lastEvent().seq }
     }
 
+    /// What changed since `seq`, in milliseconds whatever the experiment's size: `{"seq":N,"tasks":{...}}`, the
+    /// rows of the tasks that events after `seq` are about, in the core's `tasks` columns (`params` left out: a
+    /// task's parameters never change); `{"seq":N,"reload":true}` when more than `limit` tasks changed or one is new
+    /// (the page then reloads the documents); `{"seq":N}` when nothing did.
+    public static func changes(experimentDirectory directory: String, since seq: Int64, limit: Int = 1000) throws -> (seq: Int64, json: String) {
+        try ExperimentRecords.read(path: directory) { records in
+            let last = try records.lastEvent().seq
+            guard last > seq else { return (last, #"{"seq":\#(last)}"#) }
+            let touched = try records.tasksTouched(after: seq, limit: limit + 1)
+            let reload = (last, #"{"seq":\#(last),"reload":true}"#)
+            guard touched.count <= limit else { return reload }
+            var tasks = TaskColumns()
+            var latest: [ReportAttempt?] = []
+            var failures: [String?] = []
+            let layout = ExperimentLayout(directory: directory)
+            for id in touched.sorted() {
+                guard let row = try records.task(id), row.plannedSeq != nil else { return reload }
+                let t = tasks.ids.count
+                tasks.index[id] = t
+                tasks.ids.append(id)
+                tasks.state.append(stateCode[row.state.rawValue] ?? 0)
+                tasks.attempts.append(Int64(row.attempts))
+                let a = try records.attempts(of: id).last { $0.attempt == row.attempts }.map {
+                    ReportAttempt(task: t, state: stateCode[$0.state.rawValue] ?? 0, record: $0)
+                }
+                latest.append(a)
+                failures.append(a.flatMap { LogTail.failureText($0.record, task: id, in: layout) })
+            }
+            var c = JSONText()
+            c.raw(#"{"seq":"#)
+            c.int(last)
+            writeTaskColumns(tasks, latest: latest, failures: failures, params: [], into: &c)
+            c.raw("}")
+            return (last, c.text)
+        }
+    }
+
     // MARK: - Building
 
     /// An attempt as the report shows it: its task's index, its state's code, and its record.

@@ -51,14 +51,32 @@ public final class ExperimentRecords {
     /// Every task, in task order; `labelled` keeps those with labels only.
     public func forEachTask(labelled: Bool = false, _ body: (TaskRow) throws -> Void) throws {
         let s = try db.prepare(
-            "SELECT task, planned_seq, state, attempts, last_seq, labels FROM tasks\(labelled ? " WHERE labels IS NOT NULL AND labels != '{}'" : "") ORDER BY \(QueryViews.taskOrder())"
+            "SELECT \(Self.taskColumns) FROM tasks\(labelled ? " WHERE labels IS NOT NULL AND labels != '{}'" : "") ORDER BY \(QueryViews.taskOrder())"
         )
-        while try s.step() {
-            try body(
-                TaskRow(
-                    task: s.string(0), plannedSeq: s.optionalInt64(1), state: TaskState(rawValue: s.string(2)) ?? .planned,
-                    attempts: Int(s.int64(3)), lastSeq: s.int64(4), labels: s.optionalString(5)))
+        while try s.step() { try body(Self.taskRow(s)) }
+    }
+
+    /// One task's row; nil when the log has no such task.
+    public func task(_ task: String) throws -> TaskRow? {
+        let s = try db.prepare("SELECT \(Self.taskColumns) FROM tasks WHERE task = ?")
+        try s.bind(.text(task), at: 1)
+        return try s.step() ? Self.taskRow(s) : nil
+    }
+
+    /// The tasks that events after `seq` are about, at most `limit` of them (in no particular order).
+    public func tasksTouched(after seq: Int64, limit: Int) throws -> [String] {
+        try db.rows("SELECT DISTINCT task FROM events WHERE seq > ? AND task IS NOT NULL LIMIT ?", [.integer(seq), .integer(Int64(limit))]).compactMap
+        {
+            $0[0].string
         }
+    }
+
+    static let taskColumns = "task, planned_seq, state, attempts, last_seq, labels"
+
+    static func taskRow(_ s: Statement) -> TaskRow {
+        TaskRow(
+            task: s.string(0), plannedSeq: s.optionalInt64(1), state: TaskState(rawValue: s.string(2)) ?? .planned, attempts: Int(s.int64(3)),
+            lastSeq: s.int64(4), labels: s.optionalString(5))
     }
 
     /// A task's attempts, by number.

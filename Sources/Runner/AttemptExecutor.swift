@@ -1,5 +1,5 @@
 public import Boutiques
-import CSystem
+import CClowdrSystem
 import Digest
 public import EventLog
 import Foundation

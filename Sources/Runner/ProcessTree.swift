@@ -1,4 +1,4 @@
-import CSystem
+import CClowdrSystem
 public import EventLog
 import Foundation
 

@@ -1,4 +1,4 @@
-import CSystem
+import CClowdrSystem
 import Foundation
 
 /// `clowdr-shim`, the small process that runs each attempt's command line (see `Sources/clowdr-shim/main.c`), and the

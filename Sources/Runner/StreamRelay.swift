@@ -1,4 +1,4 @@
-import CSystem
+import CClowdrSystem
 import Foundation
 
 /// One of an attempt's output streams (stdout or stderr). The task writes into a pipe; the attempt's own thread

@@ -5,7 +5,8 @@ public import Foundation
 /// What `clowdr share` serves, independent of the HTTP server: a request's method and path in, a response out.
 ///
 /// Pages: `/` (the index of a PROVDIR's experiments, or a redirect to the one experiment), `/e/ID/` (the live
-/// report). Data (JSON): `/e/ID/api/version` (`{"seq":N}`, what the page polls), `/e/ID/api/core`,
+/// report). Data (JSON): `/e/ID/api/events` (the changes pushed to the page: `eventStream`, served by the server),
+/// `/e/ID/api/version` (`{"seq":N}`, what a page without Server-Sent Events polls), `/e/ID/api/core`,
 /// `/e/ID/api/detail` (the report's two documents, docs/report.md; a look at `version` first ingests what the
 /// workers of a cluster run wrote since), `/e/ID/api/task/TASK` (one task, every
 /// attempt, samples and log tails). Nothing else: no files by path, no listing, GET and HEAD only. An experiment id
@@ -84,6 +85,14 @@ public final class ShareSite: Sendable {
         }
     }
 
+    /// The experiment folder a `/e/ID/api/events` path names (the live page's push channel, served by the server
+    /// itself as Server-Sent Events); nil for any other path.
+    public func eventStream(path: String) -> String? {
+        let p = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard p.count == 5, p[0] == "", p[1] == "e", p[3] == "api", p[4] == "events" else { return nil }
+        return experiments()[p[2]]
+    }
+
     /// The index page: one row per experiment, newest first, with its counts per state.
     func index(_ experiments: [String: String]) throws -> String {
         var rows = ""
@@ -107,7 +116,9 @@ public final class ShareSite: Sendable {
     func text(_ status: Int, _ s: String) -> Response { Response(status: status, contentType: "text/plain; charset=utf-8", body: Data(s.utf8)) }
     func html(_ s: String) -> Response { Response(status: 200, contentType: "text/html; charset=utf-8", body: Data(s.utf8)) }
     func json(_ d: Data, gzipped: Bool) -> Response { Response(status: 200, contentType: "application/json", body: d, gzipped: gzipped) }
-    func redirect(_ to: String) -> Response {
+    /// A request without the share's secret (403).
+    public func refusal() -> Response { text(403, ShareAccess.refusal) }
+    public func redirect(_ to: String) -> Response {
         Response(status: 302, contentType: "text/plain; charset=utf-8", body: Data("see \(to)\n".utf8), location: to)
     }
 }

@@ -1,4 +1,4 @@
-import CSystem
+import CClowdrSystem
 import EventLog
 import Foundation
 import JSON

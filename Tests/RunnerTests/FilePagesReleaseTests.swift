@@ -1,4 +1,4 @@
-import CSystem
+import CClowdrSystem
 import Foundation
 import Runner
 import Testing

@@ -171,6 +171,19 @@ struct BackendBehaviour {
         }
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
+        if resumesByWatching {
+            // The scheduler still holds what was running: status and rerun agree, and both name watch.
+            let status = try clowdr(["status", dir + "/prov"])
+            if status.stdout.contains("no controller follows them") {
+                #expect(status.stdout.contains("clowdr watch"), "\(status.stdout)")
+                let rerun = try clowdr(["rerun", "incomplete", dir + "/prov", "-w", dir, "--backend", backend] + arguments(dir))
+                // (Unless the attempts ended in between: then nothing is incomplete either. Never run twice.)
+                #expect(
+                    rerun.status == 0 && !rerun.stdout.contains("submitted")
+                        && (rerun.stdout.contains("clowdr watch") || rerun.stdout.contains("no task is incomplete")),
+                    "\(rerun.stdout) \(rerun.stderr)")
+            }
+        }
         let resume =
             resumesByWatching
             ? ["watch", dir + "/prov"] : ["rerun", "incomplete", dir + "/prov", "-w", dir, "--backend", backend] + arguments(dir)

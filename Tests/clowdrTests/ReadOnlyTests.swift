@@ -96,11 +96,13 @@ struct ReadOnlyTests {
         }
         let text = String(decoding: line, as: UTF8.self)
         guard let url = text.split(separator: " ").dropFirst().first else { return "no address in: \(text)" }
-        // The PROVDIR's index, then the first experiment's report page.
+        // The PROVDIR's index, then the first experiment's report page, with the share's secret.
         let fetch = """
             import re, sys, urllib.request
-            index = urllib.request.urlopen(sys.argv[1]).read().decode()
-            print(urllib.request.urlopen(sys.argv[1] + re.search(r'href="/?(e/[^"]+)"', index).group(1)).read().decode())
+            base, token = sys.argv[1].split('?token=')
+            get = lambda u: urllib.request.urlopen(urllib.request.Request(u, headers={'Authorization': 'Bearer ' + token})).read().decode()
+            index = get(base)
+            print(get(base + re.search(r'href="/?(e/[^"]+)"', index).group(1)))
             """
         let page = try TestSupport.run("/usr/bin/env", ["python3", "-c", fetch, String(url)])
         return page.stdout + page.stderr

@@ -13,7 +13,7 @@ JSON-serialisable; `wait:EXPR` polls until EXPR is truthy) and prints:
     {"ready_ms": ..., "interactive_ms": ..., "detail_ms": ..., "load_ms": ...,
      "console_errors": [...], "exceptions": [...], "log_errors": [...],
      "requests": [urls the page asked for], "results": {"NAME": value, ...},
-     "seq_changes": [[unix_seconds, seq], ...]}
+     "seq_changes": [[unix_seconds, seq, shown_ms], ...]}   (shown_ms: when the page showed it, its own clock)
 
 interactive_ms is the report's own performance mark (from navigation start); ready_ms is the same moment seen from
 here. Exit 0 when the page became ready, 1 otherwise (the JSON says why).
@@ -149,7 +149,7 @@ def main():
                 result["detail_ms"] = round((time.time() - started) * 1000, 1)
             result["load_ms"] = evaluate("(performance.getEntriesByType('navigation')[0] || {}).loadEventEnd")
             last_seq = evaluate("document.body?.dataset.seq", False)
-            result["seq_changes"].append([time.time(), last_seq])
+            result["seq_changes"].append([time.time(), last_seq, evaluate("document.body?.dataset.shownAt", False)])
             ok = True
             for step in args.step:
                 name, _, expression = step.partition("=")
@@ -164,7 +164,7 @@ def main():
                         seq = evaluate("document.body?.dataset.seq", False)
                         if seq != last_seq:
                             last_seq = seq
-                            result["seq_changes"].append([time.time(), seq])
+                            result["seq_changes"].append([time.time(), seq, evaluate("document.body?.dataset.shownAt", False)])
                         if not value:
                             time.sleep(0.05)
                     result["results"][name] = value

@@ -2,6 +2,7 @@
 # Writes a tarball of clowdr that runs on any x86-64 Linux, whatever its C library (glibc of any version, musl, or
 # none, as in a busybox image): the binary travels with the dynamic loader and every shared library it was linked
 # with (the C library included), and bin/clowdr starts it through that loader. clowdr-shim is static already.
+# clowdr-share (the server `clowdr share` starts) goes the same way, with bin/clowdr-share, when it was built.
 #
 #   scripts/dist/make-dist.sh BUILD_DIR OUT_DIR     e.g. .build/release out/dist
 #
@@ -21,6 +22,8 @@ trap 'rm -rf "$stage"' EXIT
 root="$stage/$name"
 mkdir -p "$root/bin" "$root/lib/clowdr"
 cp "$build/clowdr" "$build/clowdr-shim" "$root/lib/clowdr/"
+binaries="$build/clowdr"
+if [ -x "$build/clowdr-share" ]; then cp "$build/clowdr-share" "$root/lib/clowdr/"; binaries="$binaries $build/clowdr-share"; fi
 # Every library the binary loads, found as this machine's loader finds them; the loader itself under its own name.
 # libcurl and libcrypto too, with their own libraries: clowdr loads them on first use (the AWS client's requests,
 # SHA-256), they are not linked.
@@ -38,10 +41,13 @@ while read -r lib path _; do
     /*) loader="$lib"; cp -L "$lib" "$root/lib/clowdr/$(basename "$lib")" ;;
     *) [ -n "$path" ] && cp -L "$path" "$root/lib/clowdr/$lib" ;;
   esac
-done < <({ ldd "$build/clowdr"; for l in $lazy; do echo "${l%%=*} => ${l#*=}"; ldd "${l#*=}"; done; } | sed -e 's/ => / /' -e 's/ (0x[0-9a-f]*)//' -e 's/^\t//')
+done < <({ for b in $binaries; do ldd "$b"; done; for l in $lazy; do echo "${l%%=*} => ${l#*=}"; ldd "${l#*=}"; done; } | sed -e 's/ => / /' -e 's/ (0x[0-9a-f]*)//' -e 's/^\t//')
 [ -n "$loader" ] || { echo "make-dist: ldd named no dynamic loader for $build/clowdr" >&2; exit 1; }
-sed -e "s|@LOADER@|$(basename "$loader")|" "$here/clowdr.sh.in" > "$root/bin/clowdr"
-chmod 755 "$root/bin/clowdr"
+for b in $binaries; do
+  b=$(basename "$b")
+  sed -e "s|@LOADER@|$(basename "$loader")|" -e "s|@BINARY@|$b|" "$here/clowdr.sh.in" > "$root/bin/$b"
+  chmod 755 "$root/bin/$b"
+done
 cp "$here/INSTALL.txt" "$root/INSTALL.txt"
 tarball="$out/$name.tar.gz"
 tar -C "$stage" -czf "$tarball.tmp" "$name"
