@@ -1,0 +1,294 @@
+import Boutiques
+import CClowdrSystem
+import Digest
+import EventLog
+import Foundation
+
+/// One attempt while it runs: the steps `AttemptExecutor.run` takes, in order, and what they share (the streams,
+/// the process, the peak seen, why it was stopped). Each step reads on its own; a step that cannot go on throws a
+/// `LaunchFailure`, which the attempt records as `task_launch_failed`.
+final class RunningAttempt {
+    let executor: AttemptExecutor
+    let task: String
+    let attempt: Int
+    let rendered: RenderedInvocation
+    let cancel: CancellationFlag
+    var options: RunOptions { executor.options }
+    var layout: ExperimentLayout { executor.layout }
+
+    // The streams (pipes into files made on their first byte), and the shim's report pipe.
+    var out: StreamRelay?
+    var err: StreamRelay?
+    var report: (read: Int32, write: Int32) = (-1, -1)
+    // The process and what supervising it found.
+    var pid: Int32 = 0
+    var startClock: UInt64 = 0
+    var peakRSS: Int64 = 0
+    var last: Sample?
+    var termSentAt: UInt64?
+    var killed = false
+    var cancelledFor: String?
+    var status: Int32 = 0
+    var rusage = Glibc.rusage()
+    var wall = 0.0
+
+    /// Why an attempt could not be started (its `task_launch_failed` reason).
+    struct LaunchFailure: Error, CustomStringConvertible {
+        var description: String
+        init(_ reason: String) { description = reason }
+    }
+
+    init(executor: AttemptExecutor, task: String, attempt: Int, rendered: RenderedInvocation, cancel: CancellationFlag) {
+        self.executor = executor
+        self.task = task
+        self.attempt = attempt
+        self.rendered = rendered
+        self.cancel = cancel
+    }
+
+    func post(_ body: EventBody) { executor.sink.post([executor.factory.make(task: task, attempt: attempt, body)]) }
+
+    func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - startClock) / 1e9 }
+
+    /// Records why the attempt could not start.
+    func launchFailed(_ error: any Error) -> TaskState {
+        post(.taskLaunchFailed(TaskLaunchFailed(reason: "\(error)", backend: executor.backend)))
+        return .failed
+    }
+
+    // MARK: - Before the start
+
+    /// stdout and stderr through pipes, into files made on their first byte. The streams' folder exists already (it
+    /// holds the invocations), unless a task file points elsewhere.
+    func openStreams() throws {
+        if access(layout.tasks, F_OK) != 0 {
+            do { try FileManager.default.createDirectory(atPath: layout.tasks, withIntermediateDirectories: true) } catch {
+                throw LaunchFailure("cannot create \(layout.tasks): \(error)")
+            }
+        }
+        do {
+            out = try StreamRelay(path: layout.stdout(task, attempt))
+            err = try StreamRelay(path: layout.stderr(task, attempt))
+        } catch { throw LaunchFailure("\(error)") }
+    }
+
+    func closeStreams() {
+        out?.close()
+        err?.close()
+    }
+
+    /// The descriptor's configuration files (file-template), relative to the working directory.
+    func writeConfigFiles() throws {
+        for c in rendered.configFiles {
+            let path = PythonFormat.abspath(c.path, cwd: options.workingDirectory)
+            do {
+                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try Data(c.content.utf8).write(to: URL(fileURLWithPath: path))
+            } catch { throw LaunchFailure("cannot write the config file \(path): \(error)") }
+        }
+    }
+
+    /// The command (bare metal through /bin/sh -c, or the container engine's) and its environment: clowdr's own,
+    /// with the descriptor's variables on bare metal (a container gets them from its launch script).
+    func commandAndEnvironment() throws -> (String, CStrings) {
+        var command = rendered.commandLine
+        var added: [(name: String, value: String)] = []
+        if let container = options.container, executor.descriptor.container?.image != nil {
+            do {
+                let launch = try executor.renderer.containerLaunch(
+                    rendered, options: container, cwd: options.workingDirectory, scriptName: ".clowdr-\(layout.id)-\(task)-\(attempt).sh")
+                try Data(launch.scriptContent.utf8).write(to: URL(fileURLWithPath: launch.scriptPath))
+                chmod(launch.scriptPath, 0o755)
+                command = launch.command
+            } catch { throw LaunchFailure("\(error)") }
+        } else {
+            added = executor.renderer.environment(rendered)
+        }
+        guard !added.isEmpty else { return (command, executor.baseEnvp) }
+        var environment = executor.baseEnvironment
+        for e in added { environment[e.name] = e.value }
+        return (command, CStrings(environment.map { "\($0.key)=\($0.value)" }))
+    }
+
+    // MARK: - Start and supervise
+
+    /// Starts the command in its own process group, through clowdr-shim when there is one (its report has the
+    /// command's exact peak memory), else directly; records the submission (a local run's) and the start.
+    func start(_ command: String, _ envp: CStrings) throws {
+        if executor.recordsSubmission { post(.taskSubmitted(TaskSubmitted(backend: executor.backend))) }
+        var argv = ["/bin/sh", "-c", command]
+        if let shim = Shim.path {
+            var fds: [Int32] = [-1, -1]
+            let rc = clowdr_cloexec_pipe(&fds)
+            guard rc == 0 else { throw LaunchFailure("cannot make a pipe: \(String(cString: strerror(-rc)))") }
+            report = (fds[0], fds[1])
+            argv = [shim, "3", "/bin/sh"] + argv
+        }
+        startClock = DispatchTime.now().uptimeNanoseconds
+        pid = AttemptExecutor.spawn(argv, envp, cwd: options.workingDirectory, stdout: out!.childEnd, stderr: err!.childEnd, fd3: report.write)
+        out!.closeChildEnd()
+        err!.closeChildEnd()
+        if report.write >= 0 { close(report.write) }
+        guard pid > 0 else {
+            if report.read >= 0 { close(report.read) }
+            throw LaunchFailure("cannot start \(argv[0]): \(String(cString: strerror(-pid)))")
+        }
+        post(.taskStarted(TaskStarted(host: HostInfo.hostname, pid: pid, bootID: HostInfo.bootID)))
+        // A worker alone in a job: what its start touched (the task's files, the descriptor, the command line: well
+        // over 10 MB of code and heap) leaves its resident size now, not at the first sample, which a loaded node may
+        // delay.
+        if options.releaseCodePages { _ = clowdr_release_file_pages() }
+    }
+
+    /// Moves what arrived on the streams `clowdr_wait_any` found ready (its bits 2 and 4).
+    func pump(_ ready: Int32) {
+        guard ready > 0 else { return }
+        if ready & 2 != 0 { out!.pump() }
+        if ready & 4 != 0 { err!.pump() }
+    }
+
+    /// Waits for the exit, moving the output and sampling the tree (densely at first, then every sample interval),
+    /// and stops the process group when the attempt is cancelled (SIGTERM, then SIGKILL after the grace period).
+    func superviseAndSample() {
+        let pidfd = clowdr_pidfd_open(pid)
+        defer { if pidfd >= 0 { close(pidfd) } }
+        var nextSample = options.denseInterval
+        while true {
+            let wait = max(0, min(nextSample - elapsed(), 0.05))
+            // The exit (through the pidfd) or output to move, whichever comes first.
+            let ready = clowdr_wait_any(pidfd, out!.pipe, err!.pipe, Int32(wait * 1000))
+            pump(ready)
+            if pidfd >= 0 {
+                if ready > 0 && ready & 1 != 0 { return }
+            } else {
+                // No pidfd (old kernel): poll with waitid(WNOWAIT) so the process stays to be reaped below.
+                var info = siginfo_t()
+                if waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info._sifields._sigchld.si_pid == pid { return }
+            }
+            stopIfCancelled()
+            let t = elapsed()
+            if t >= nextSample {
+                sample()
+                nextSample = t < options.denseWindow ? t + options.denseInterval : t + options.sampleInterval
+            }
+        }
+    }
+
+    /// SIGTERM to the process group once the attempt is cancelled; SIGKILL once the grace period is over.
+    func stopIfCancelled() {
+        guard let reason = cancel.cancelledBecause else { return }
+        if termSentAt == nil {
+            cancelledFor = reason
+            kill(-pid, SIGTERM)
+            termSentAt = DispatchTime.now().uptimeNanoseconds
+        } else if !killed, Double(DispatchTime.now().uptimeNanoseconds - termSentAt!) / 1e9 >= options.graceSeconds {
+            kill(-pid, SIGKILL)
+            killed = true
+        }
+    }
+
+    /// One sample of the whole tree, recorded; its peak kept.
+    func sample() {
+        if let (sample, hwm) = executor.reader.sample(roots: [pid], excludingRoots: report.read >= 0)[pid] {
+            peakRSS = max(peakRSS, sample.rss, hwm)
+            last = sample
+            post(.sample(sample))
+        }
+        // A worker alone in a job: what its own code touched since the last sample leaves its resident size (a
+        // scheduler's sum of resident sizes would count it as the tool's), cheap to fault in again.
+        if options.releaseCodePages { _ = clowdr_release_file_pages() }
+    }
+
+    // MARK: - After the exit
+
+    /// Reaps the command, with the kernel's totals for it and everything it reaped. A stop that reached the command
+    /// before this process noticed it (a scheduler's scancel signals every process of the job at once): killed by
+    /// a signal with a cancellation on its way is a cancellation. A stopped attempt leaves nothing behind.
+    func reap() {
+        while wait4(pid, &status, 0, &rusage) < 0 && errno == EINTR {}
+        if cancelledFor == nil, (status & 0x7f) != 0 || ((status >> 8) & 0xff) > 128 {
+            for _ in 0..<20 where cancel.cancelledBecause == nil { usleep(10_000) }
+            cancelledFor = cancel.cancelledBecause
+        }
+        if cancelledFor != nil { kill(-pid, SIGKILL) }
+        wall = elapsed()
+    }
+
+    /// The rest of the output: to the end of both streams, normally at once (every writer has exited). A process
+    /// left behind that keeps a stream open gets 1 s, or until it is quiet for 0.2 s; then the stream is closed.
+    func drainStreams() {
+        let until = elapsed() + 1
+        while out!.pipe >= 0 || err!.pipe >= 0, elapsed() < until {
+            let ready = clowdr_wait_any(-1, out!.pipe, err!.pipe, 200)
+            guard ready > 0 else { break }
+            pump(ready)
+        }
+    }
+
+    /// What the attempt used, as the kernel counted it.
+    struct Usage {
+        var exitCode: Int32?
+        var signal: Int32?
+        var cpuUser: Double
+        var cpuSystem: Double
+        var readBytes: Int64
+        var writeBytes: Int64
+    }
+
+    /// The kernel's totals: exact even for a task shorter than one sample. From the shim's report when there is one;
+    /// else from the top process's own rusage, whose ru_maxrss is not used (it holds clowdr's own peak, inherited
+    /// across the exec).
+    func usage() -> Usage {
+        var u = Usage(
+            exitCode: (status & 0x7f) == 0 ? (status >> 8) & 0xff : nil, signal: (status & 0x7f) == 0 ? nil : status & 0x7f,
+            cpuUser: Double(rusage.ru_utime.tv_sec) + Double(rusage.ru_utime.tv_usec) / 1e6,
+            cpuSystem: Double(rusage.ru_stime.tv_sec) + Double(rusage.ru_stime.tv_usec) / 1e6, readBytes: 0, writeBytes: 0)
+        var blocks = (read: Int64(rusage.ru_inblock), written: Int64(rusage.ru_oublock))
+        if report.read >= 0, let shim = Shim.readReport(report.read) {
+            (u.exitCode, u.signal) = (shim.exitCode, shim.signal)
+            (u.cpuUser, u.cpuSystem) = (shim.cpuUser, shim.cpuSystem)
+            blocks = (shim.readBlocks, shim.writeBlocks)
+            peakRSS = max(peakRSS, shim.maxRSS)
+        }
+        u.readBytes = max(last?.readBytes ?? 0, blocks.read * 512)
+        u.writeBytes = max(last?.writeBytes ?? 0, blocks.written * 512)
+        return u
+    }
+
+    /// Each output's resolved paths (a glob, as bosh does) with size and sha256, recorded where they end up; and
+    /// why the attempt failed although its command succeeded (a required output missing, a stream not saved).
+    func outputs() -> (files: [OutputFile], failure: String?) {
+        var files: [OutputFile] = []
+        // A stream that could not be saved fails the attempt: its record would be incomplete.
+        var failure: String? = out!.failure ?? err!.failure
+        for (id, path) in rendered.outputs {
+            let absolute = PythonFormat.abspath(path, cwd: options.workingDirectory)
+            let matches = AttemptExecutor.glob(absolute)
+            let output = executor.descriptor.outputs.first { $0.id == id }
+            guard let found = matches.first else {
+                files.append(OutputFile(id: id, path: options.finalPlace(of: absolute)))
+                if output?.optional == false && failure == nil { failure = "missing output \(id)" }
+                continue
+            }
+            for m in (output?.list == true ? matches : [found]) {
+                let attributes = try? FileManager.default.attributesOfItem(atPath: m)
+                let isFile = (attributes?[.type] as? FileAttributeType) == .typeRegular
+                let size = (attributes?[.size] as? NSNumber)?.int64Value
+                files.append(OutputFile(id: id, path: options.finalPlace(of: m), size: size, sha256: isFile ? try? SHA256.hex(ofFile: m) : nil))
+            }
+        }
+        return (files, failure)
+    }
+
+    /// Records how the attempt ended (cancelled first, when it was) and returns its state.
+    func record(_ u: Usage, outputs: (files: [OutputFile], failure: String?)) -> TaskState {
+        if let cancelledFor { post(.taskCancelled(TaskCancelled(reason: cancelledFor, signal: killed ? SIGKILL : SIGTERM))) }
+        let exited = TaskExited(
+            exitCode: u.exitCode, signal: u.signal, wallTime: wall, cpuUser: u.cpuUser, cpuSystem: u.cpuSystem, peakRSS: peakRSS,
+            readBytes: u.readBytes, writeBytes: u.writeBytes, outputs: outputs.files,
+            failureReason: u.exitCode == 0 && u.signal == nil ? outputs.failure : nil)
+        post(.taskExited(exited))
+        if cancelledFor != nil { return .cancelled }
+        return exited.succeeded ? .succeeded : .failed
+    }
+}
