@@ -194,7 +194,7 @@ struct ReportBrowserTests {
         #expect(FileManager.default.fileExists(atPath: Self.artifacts + "/report-static.png"))
     }
 
-    @Test("clowdr share while an experiment runs: the page shows each change pushed within 0.5 s and ends with every task; read-only routes")
+    @Test("clowdr share while an experiment runs: the page shows each change pushed within 300 ms (goal 200 ms) and ends with every task; read-only routes")
     func liveShare() throws {
         let dir = try TestSupport.temporaryDirectory("share")
         let d =
@@ -277,7 +277,8 @@ struct ReportBrowserTests {
             #expect(changes.count >= 3, "the page updated several times while the run went on: \(changes.count)")
         }
         print("clowdr share: the page showed new events at most \(String(format: "%.0f", worst * 1000)) ms after they were written")
-        #expect(worst < 0.5, "shown within 0.5 s of new events (worst \(worst) s)")
+        // The goal is 200 ms (measured well under it: docs/report.md); 300 ms leaves room for a CI machine under load.
+        #expect(worst < 0.3, "shown within 300 ms of new events (worst \(worst) s)")
 
         let index = try TestSupport.run("/usr/bin/curl", ["-s", "-H", "Authorization: Bearer \(token)", base]).stdout
         #expect(index.contains("/e/\(id)/"), "the index lists the experiment")

@@ -148,8 +148,10 @@ def main():
             if wait_for("document.documentElement?.dataset.detail === '1'", args.timeout):
                 result["detail_ms"] = round((time.time() - started) * 1000, 1)
             result["load_ms"] = evaluate("(performance.getEntriesByType('navigation')[0] || {}).loadEventEnd")
-            last_seq = evaluate("document.body?.dataset.seq", False)
-            result["seq_changes"].append([time.time(), last_seq, evaluate("document.body?.dataset.shownAt", False)])
+            # The seq shown and when the page showed it, read together (a change between two reads would pair them wrongly).
+            shown = lambda: (evaluate("[document.body?.dataset.seq, document.body?.dataset.shownAt].join('@')", False) or "@").split("@")
+            last_seq, at = shown()
+            result["seq_changes"].append([time.time(), last_seq, at])
             ok = True
             for step in args.step:
                 name, _, expression = step.partition("=")
@@ -161,10 +163,10 @@ def main():
                             value = bool(evaluate(f"!!({expression[5:]})", False))
                         except RuntimeError:
                             value = False
-                        seq = evaluate("document.body?.dataset.seq", False)
+                        seq, at = shown()
                         if seq != last_seq:
                             last_seq = seq
-                            result["seq_changes"].append([time.time(), seq, evaluate("document.body?.dataset.shownAt", False)])
+                            result["seq_changes"].append([time.time(), seq, at])
                         if not value:
                             time.sleep(0.05)
                     result["results"][name] = value

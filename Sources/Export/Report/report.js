@@ -841,9 +841,11 @@
   }
 
   // ---------------------------------------------------------------- live updates (clowdr share)
-  // The documents again, keeping the sort, filters, selection and scroll position.
+  // The documents again, keeping the sort, filters, selection and scroll position. False when they are older than
+  // what the page shows already (a change pushed while they were built): then they are asked for again.
   async function reload() {
     const [core, detail] = await Promise.all([R.source.core(), R.source.detail()]);
+    if (core.seq < R.core.seq) return false;
     const currentId = R.current === null ? null : T().id[R.current];
     const plottedIds = R.plotted.map((i) => T().id[i]);
     const scrollTop = $('table-scroll').scrollTop;
@@ -860,6 +862,7 @@
     renderPlots();
     if (R.current !== null) renderDetail();
     showSeq(core.seq);
+    return true;
   }
 
   function taskIndex() {
@@ -894,9 +897,10 @@
     const refresh = async () => {
       if (busy) { again = true; return; }
       busy = true; again = false; last = Date.now();
-      try { await reload(); } catch (e) { badge('live · disconnected'); }
+      let current = true;
+      try { current = await reload(); } catch (e) { badge('live · disconnected'); }
       busy = false;
-      if (again) later(0);
+      if (again || !current) later(current ? 0 : 250);
     };
     const later = (ms) => { clearTimeout(timer); timer = setTimeout(refresh, ms); };
     const source = R.source.events();
