@@ -194,7 +194,9 @@ struct ReportBrowserTests {
         #expect(FileManager.default.fileExists(atPath: Self.artifacts + "/report-static.png"))
     }
 
-    @Test("clowdr share while an experiment runs: the page shows each change pushed within 300 ms (goal 200 ms) and ends with every task; read-only routes")
+    @Test(
+        "clowdr share while an experiment runs: the page shows each change pushed within 300 ms (goal 200 ms) and ends with every task; read-only routes"
+    )
     func liveShare() throws {
         let dir = try TestSupport.temporaryDirectory("share")
         let d =
