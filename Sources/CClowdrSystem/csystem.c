@@ -303,6 +303,9 @@ long long clowdr_release_file_pages(void) {
     // every job), and leaves the page cache as it is (nothing read again from disk).
     FILE *smaps = fopen("/proc/self/smaps", "r");
     if (!smaps) return -1;
+    // procfs says its block size is 1 KB, and stdio would read the file (tens of KB) 1 KB a system call.
+    static char buffer[1 << 16];
+    setvbuf(smaps, buffer, _IOFBF, sizeof buffer);
     char line[4096];
     long long advised = 0;
     unsigned long start = 0, end = 0;
