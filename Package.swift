@@ -127,7 +127,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
         // The read model and the queries, in-process, on logs the tests make.
-        .testTarget(name: "QueryTests", dependencies: ["Query", "EventLog", "JSON", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "QueryTests", dependencies: ["Query", "EventLog", "JSON", "SQLite", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "SQLite", "JSON", "TestSupport"], swiftSettings: strict),
         // End-to-end tests of the built `clowdr` binary: output and exit codes.
         .testTarget(name: "clowdrTests", dependencies: ["EventLog", "SQLite", "JSON", "AWS", "TestSupport"], swiftSettings: strict),

@@ -7,7 +7,7 @@ import JSON
 public import Runner
 
 /// Runs, reruns and follows experiments on any backend: plans and records them (`Runs`), hands their attempts to
-/// a `Backend` (the local pool, Slurm) and follows them with a `Controller`.
+/// a `Backend` (the local pool, Slurm, AWS Batch) and follows them with a `Controller`.
 public enum BackendRuns {
     /// Where and how attempts go.
     public struct Options: Sendable {

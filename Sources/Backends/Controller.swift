@@ -4,7 +4,7 @@ public import EventLog
 import Foundation
 public import Runner
 
-/// Drives attempts on any `Backend` (the local pool, Slurm): submits them (recording `task_submitted` with the
+/// Drives attempts on any `Backend` (the local pool, Slurm, AWS Batch): submits them (recording `task_submitted` with the
 /// backend's id once it accepted them), then follows them to their end: it reads what the workers recorded (from
 /// their segments, or straight from the log for the local pool), asks the scheduler for the whole experiment at an
 /// adaptive interval, and gives each attempt that the scheduler no longer holds, and whose worker recorded no exit,
@@ -37,7 +37,7 @@ public final class Controller: @unchecked Sendable {
     private var follower = TaskFollower()
     /// Counts for the progress line (read from another thread).
     private let progressLock = NSLock()
-    private var progress = Progress(total: 0)
+    private var progress = RunProgress(total: 0)
     private var running = Set<AttemptKey>()
     /// Attempts the scheduler would not take yet (its submit limit): submitted as earlier ones finish.
     private var deferred: [(plans: [AttemptPlan], resources: [String: String])] = []
@@ -87,7 +87,7 @@ public final class Controller: @unchecked Sendable {
     public var notSubmitted: Int { deferred.reduce(0) { $0 + $1.plans.count } }
 
     /// The counts so far, for a progress line.
-    public var snapshot: Progress { progressLock.withLock { progress } }
+    public var snapshot: RunProgress { progressLock.withLock { progress } }
 
     /// What every attempt's worker is told besides its task and attempt.
     var worker: TaskFile {

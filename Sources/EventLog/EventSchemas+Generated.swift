@@ -327,7 +327,7 @@ extension EventSchemas {
           "type": "object",
           "properties": {
             "backend": {"type": "string", "description": "local, slurm or awsbatch"},
-            "native_id": {"type": "string", "description": "the scheduler's id of the attempt (local: PID-N; Slurm: ARRAY_INDEX)"},
+            "native_id": {"type": "string", "description": "the scheduler's id of the attempt (local: PID-N; Slurm: ARRAY_INDEX; AWS Batch: JOB-ID:INDEX)"},
             "state": {"type": "string", "description": "the scheduler's state as it says it (Slurm: OUT_OF_MEMORY, TIMEOUT, FAILED, CANCELLED, NODE_FAIL...; local: NOT_STARTED for an attempt cancelled while it waited for a slot)"},
             "failure_class": {
               "enum": ["oom", "timeout", "node_fail", "preempted", "unschedulable", "cancelled", "app_error", "unknown"],

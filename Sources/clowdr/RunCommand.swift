@@ -6,11 +6,12 @@ import EventLog
 import Foundation
 import Runner
 
-/// `clowdr run DESCRIPTOR INVOCATION`: plans, records and runs an experiment on this machine.
+/// `clowdr run DESCRIPTOR INVOCATION`: plans, records and runs an experiment, on this machine, a Slurm cluster or AWS
+/// Batch (`--backend`).
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a Boutiques tool over invocations on this machine, monitoring and recording every task.",
+        abstract: "Run a Boutiques tool over invocations (here, on Slurm or on AWS Batch), monitoring and recording every task.",
         discussion: """
             INVOCATION is a JSON file or a folder of them (sorted by name, so task ids are stable). Every task is \
             validated and recorded before anything runs; nothing is created when a descriptor or invocation is \

@@ -2,6 +2,7 @@ import EventLog
 import Foundation
 import JSON
 import Query
+import SQLite
 import TestSupport
 import Testing
 
@@ -146,5 +147,27 @@ struct RecordsTests {
         let (created, last) = try read { r in (try r.experiment(), try r.lastEvent()) }
         #expect(created?.seq == 1 && created?.payload.contains(#""tool_name":"tool""#) == true)
         #expect(last.seq == 86 && last.time != nil, "1 + 12 plans + 12 attempts of 6 events + 1 scheduler word")
+    }
+}
+
+@Suite("docs/query.md and the views")
+struct QueryDocsTests {
+    @Test("docs/query.md documents every view --sql can read, with its columns in order")
+    func everyViewDocumented() throws {
+        let dir = try TestSupport.temporaryDirectory("query-docs")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
+        let doc = try String(contentsOfFile: TestSupport.repositoryRoot + "/docs/query.md", encoding: .utf8)
+        try log.withConnection { db in
+            try QueryViews.install(on: db)
+            let views = try db.rows("SELECT name FROM sqlite_temp_master WHERE type = 'view' ORDER BY name").compactMap { $0[0].string }
+            #expect(views.count >= 9, "\(views)")
+            for view in views + ["events"] {
+                let columns = try db.rows("SELECT name FROM pragma_table_info(?)", [.text(view)]).compactMap { $0[0].string }
+                let documented = "`\(view)(\(columns.joined(separator: ", ")))`"
+                let flat = doc.replacingOccurrences(of: "\n  ", with: " ")
+                #expect(flat.contains(documented), "docs/query.md does not document \(documented)")
+            }
+        }
     }
 }

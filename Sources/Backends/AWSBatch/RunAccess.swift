@@ -1,4 +1,4 @@
-public import AWS
+import AWS
 public import Boutiques
 import ClowdrErrors
 import Foundation

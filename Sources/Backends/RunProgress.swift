@@ -1,7 +1,7 @@
 public import Foundation
 
 /// Live counts, for a progress line.
-public struct Progress: Sendable {
+public struct RunProgress: Sendable {
     public var total: Int
     public var succeeded = 0
     public var failed = 0
