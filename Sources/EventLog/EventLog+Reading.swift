@@ -32,16 +32,9 @@ extension EventLog {
     public func forEachEvent(after: Int64 = 0, limit: Int? = nil, lifecycleOnly: Bool = false, _ body: (RawEvent) throws -> Void) throws {
         try read {
             let filter = lifecycleOnly ? " AND type <> 'sample'" : ""
-            let stmt = try db.prepare(
-                "SELECT seq, id, time, task, attempt, type, version, payload FROM events WHERE seq > ?\(filter) ORDER BY seq LIMIT ?")
+            let stmt = try db.prepare("SELECT \(RawEvent.columns) FROM events WHERE seq > ?\(filter) ORDER BY seq LIMIT ?")
             try stmt.bind([.integer(after), .integer(Int64(limit ?? -1))])
-            while try stmt.step() {
-                try body(
-                    RawEvent(
-                        seq: stmt.int64(0), id: stmt.string(1), time: Timestamp(microseconds: stmt.int64(2)), task: stmt.optionalString(3),
-                        attempt: stmt.optionalInt64(4).map { Int($0) }, type: stmt.string(5), version: Int(stmt.int64(6)),
-                        payload: stmt.string(7)))
-            }
+            while try stmt.step() { try body(RawEvent(row: stmt)) }
         }
     }
 
@@ -57,22 +50,14 @@ extension EventLog {
     /// building strings for them; every other event goes through `Replay.apply` as a whole.
     static func replay(_ db: Connection) throws -> ExperimentState {
         var state = ExperimentState()
-        let stmt = try db.prepare("SELECT seq, time, task, attempt, type, version, payload, id FROM events ORDER BY seq")
+        let stmt = try db.prepare("SELECT \(RawEvent.columns) FROM events ORDER BY seq")
         while try stmt.step() {
             let seq = stmt.int64(0)
-            let time = Timestamp(microseconds: stmt.int64(1))
-            let task = stmt.optionalString(2)
-            let attempt = stmt.optionalInt64(3).map { Int($0) }
-            let isSample = stmt.withUTF8(4) { $0.elementsEqual("sample".utf8) } && stmt.int64(5) == 1
-            let input: Replay.Input
-            if isSample {
-                input = .sample(stmt.withUTF8(6) { Sample.fastFigures($0) })
-            } else {
-                input = Replay.input(
-                    of: RawEvent(
-                        seq: seq, id: stmt.string(7), time: time, task: task, attempt: attempt, type: stmt.string(4), version: Int(stmt.int64(5)),
-                        payload: stmt.string(6)))
-            }
+            let time = Timestamp(microseconds: stmt.int64(2))
+            let task = stmt.optionalString(3)
+            let attempt = stmt.optionalInt64(4).map { Int($0) }
+            let isSample = stmt.withUTF8(5) { $0.elementsEqual("sample".utf8) } && stmt.int64(6) == 1
+            let input: Replay.Input = isSample ? .sample(stmt.withUTF8(7) { Sample.fastFigures($0) }) : Replay.input(of: RawEvent(row: stmt))
             Replay.apply(seq: seq, time: time, task: task, attempt: attempt, input, to: &state)
         }
         return state

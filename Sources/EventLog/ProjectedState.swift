@@ -39,17 +39,11 @@ extension EventLog {
                 EventType.experimentCreated.rawValue, EventType.rerunRequested.rawValue, EventType.segmentRefused.rawValue,
             ]
         var events: [RawEvent] = []
-        let select = try db.prepare("SELECT seq, id, time, task, attempt, type, version, payload FROM events WHERE type = ? AND type <> 'sample'")
+        let select = try db.prepare("SELECT \(RawEvent.columns) FROM events WHERE type = ? AND type <> 'sample'")
         for type in wanted {
             select.reset()
             try select.bind(.text(type), at: 1)
-            while try select.step() {
-                events.append(
-                    RawEvent(
-                        seq: select.int64(0), id: select.string(1), time: Timestamp(microseconds: select.int64(2)),
-                        task: select.optionalString(3), attempt: select.optionalInt64(4).map { Int($0) }, type: select.string(5),
-                        version: Int(select.int64(6)), payload: select.string(7)))
-            }
+            while try select.step() { events.append(RawEvent(row: select)) }
         }
         for e in events.sorted(by: { ($0.seq ?? 0) < ($1.seq ?? 0) }) { Replay.apply(e, to: &state) }
         let listed = EventType.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")

@@ -28,14 +28,12 @@ public struct TaskFollower: Sendable {
             }
             guard last > seenSeq else { return }
             let stmt = try log.db.prepare(
-                "SELECT seq, id, time, task, attempt, type, version, payload FROM events WHERE seq > ? AND seq <= ? AND type <> 'sample' ORDER BY seq"
+                "SELECT \(RawEvent.columns) FROM events WHERE seq > ? AND seq <= ? AND type <> 'sample' ORDER BY seq"
             )
             try stmt.bind([.integer(seenSeq), .integer(last)])
             while try stmt.step() {
                 guard let task = stmt.optionalString(3) else { continue }
-                let e = RawEvent(
-                    seq: stmt.int64(0), id: stmt.string(1), time: Timestamp(microseconds: stmt.int64(2)), task: task,
-                    attempt: stmt.optionalInt64(4).map { Int($0) }, type: stmt.string(5), version: Int(stmt.int64(6)), payload: stmt.string(7))
+                let e = RawEvent(row: stmt)
                 let input = Replay.input(of: e)
                 guard input.isAboutTask else { continue }
                 Replay.apply(input, seq: e.seq ?? 0, time: e.time, attempt: e.attempt, to: &tasks[task, default: TaskRecord(task: task, lastSeq: 0)])

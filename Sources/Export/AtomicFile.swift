@@ -1,4 +1,4 @@
-public import ClowdrErrors
+import ClowdrErrors
 import EventLog
 import Foundation
 import JSON
