@@ -192,8 +192,7 @@ extension AWSConfiguration {
     static func credentials(fromContainer url: URL, authorization: String?) throws -> (credentials: Credentials, expiration: Date?) {
         var request = HTTPRequest(method: "GET", url: url)
         if let authorization { request.headers.append(("Authorization", authorization)) }
-        let http = AWSHTTP(configuration: AWSConfiguration(credentials: Credentials(accessKeyID: "", secretAccessKey: ""), region: ""))
-        let response = try http.exchange(request, body: Data())
+        let response = try AWSHTTP.exchange(request, body: Data())
         guard response.status == 200, let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
             let id = object["AccessKeyId"] as? String, let secret = object["SecretAccessKey"] as? String
         else {

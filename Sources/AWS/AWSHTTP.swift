@@ -51,7 +51,7 @@ public struct AWSHTTP: Sendable {
             if attempt > 0 { Thread.sleep(forTimeInterval: backoff * pow(2, Double(attempt - 1)) * Double.random(in: 0.5...1.5)) }
             let response: HTTPResponse
             AWSRequestCount.shared.add()
-            do { response = try exchange(try sign(method, url, service: service, body: body, headers: headers), body: body) } catch let e
+            do { response = try Self.exchange(try sign(method, url, service: service, body: body, headers: headers), body: body) } catch let e
                 as AWSError where e.errorCode == "aws.no_libcurl"
             {
                 throw e  // nothing to retry: the library is missing
@@ -89,13 +89,12 @@ public struct AWSHTTP: Sendable {
 
     /// One unsigned exchange (a container registry's API, not AWS's), with no retries: nil when nothing answered.
     public static func plain(_ method: String, _ url: URL, headers: [(name: String, value: String)] = []) -> HTTPResponse? {
-        try? AWSHTTP(configuration: AWSConfiguration(credentials: Credentials(accessKeyID: "", secretAccessKey: ""), region: "", endpoints: [:]))
-            .exchange(HTTPRequest(method: method, url: url, headers: headers), body: Data(), timeout: 10)
+        try? exchange(HTTPRequest(method: method, url: url, headers: headers), body: Data(), timeout: 10)
     }
 
     /// One exchange, waited for, through libcurl on this thread (the body goes out from the caller's buffer, not
     /// handed between threads in small pieces).
-    func exchange(_ request: HTTPRequest, body: Data, timeout: Int = 120) throws -> HTTPResponse {
+    static func exchange(_ request: HTTPRequest, body: Data, timeout: Int = 120) throws -> HTTPResponse {
         let method = request.method
         let url = request.url.absoluteString
         let lines = request.headers.map { "\($0.name): \($0.value)" }
@@ -131,7 +130,7 @@ public struct AWSHTTP: Sendable {
     }
 
     /// `body` with the strings as an array of C strings, valid during the call.
-    func withCStrings<R>(_ strings: [String], _ body: (UnsafeBufferPointer<UnsafePointer<CChar>?>) -> R) -> R {
+    static func withCStrings<R>(_ strings: [String], _ body: (UnsafeBufferPointer<UnsafePointer<CChar>?>) -> R) -> R {
         let copies = strings.map { strdup($0) }
         defer { for c in copies { free(c) } }
         return copies.map { UnsafePointer($0) }.withUnsafeBufferPointer(body)

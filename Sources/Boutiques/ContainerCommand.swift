@@ -60,47 +60,12 @@ extension Renderer {
         let shell = descriptor.shell ?? "/bin/sh"
         let scriptPath = cwd + "/" + scriptName
         let script = "#!" + shell + (shell == "/bin/sh" ? " -l" : "") + "\n" + r.commandLine
-
-        // Mounts: the user's volumes, the launch folder, then every File input not already mounted.
-        var mounts: [String] = []
-        var targets = Set<String>()
-        for v in o.volumes {
-            let parts = v.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count >= 2 else {
-                throw BoutiquesError(.evaluation, [BoutiquesIssue(pointer: "", rule: "volume", message: "'\(v)' is not HOST:CONTAINER[:MODE]")])
-            }
-            let host = parts[0].hasPrefix("/") ? parts[0] : Renderer.realpath(cwd + "/" + parts[0])
-            mounts.append(host + ":" + parts[1])
-            targets.insert(parts[1])
-        }
-        mounts.append(cwd + ":" + cwd)
-        if !o.noAutomounts {
-            var missing: [String] = []
-            for i in descriptor.inputs where i.type == .file {
-                guard let v = r.invocation[i.id] else { continue }
-                for item in (v.arrayValue ?? [v]).compactMap(\.stringValue) {
-                    let target = PythonFormat.abspath(item, cwd: cwd)
-                    if targets.contains(target) { continue }
-                    guard FileManager.default.fileExists(atPath: target) else {
-                        missing.append(target)
-                        continue
-                    }
-                    mounts.append(Renderer.realpath(target) + ":" + target)
-                }
-            }
-            if !missing.isEmpty {
-                throw BoutiquesError(
-                    .evaluation,
-                    [BoutiquesIssue(pointer: "", rule: "mount", message: "missing local mount location: \(missing.joined(separator: ", "))")])
-            }
-        }
-
+        let mounts = try containerMounts(r, options: o, cwd: cwd)
         // Options: the caller's replace the descriptor's; options for another image type are dropped unless
         // the caller forced the engine and gave them.
         var opts = o.containerOpts ?? c.containerOpts ?? []
         if c.type != o.engine.family && !(o.forced && o.containerOpts != nil) { opts = [] }
         let optText = opts.map { $0 + " " }.joined()
-
         let env = environment(r)
         if o.engine.isDockerLike {
             var cmd = o.engine.rawValue + " run"
@@ -113,6 +78,55 @@ extension Renderer {
             return ContainerLaunch(engine: o.engine, scriptPath: scriptPath, scriptContent: script, command: cmd, localImage: nil, pullSource: nil)
         }
         // Singularity / Apptainer: a local image file, pulled from the index when missing.
+        let (local, source) = singularityImage(image, of: c, options: o, cwd: cwd)
+        var cmd = env.map { "SINGULARITYENV_\($0.name)=\(Renderer.singleQuote($0.value)) " }.joined()
+        cmd += o.engine.rawValue + " exec --cleanenv"
+        cmd += mounts.map { " -B " + $0 }.joined()
+        cmd += " -W " + cwd + " " + optText + local + " " + scriptPath
+        return ContainerLaunch(engine: o.engine, scriptPath: scriptPath, scriptContent: script, command: cmd, localImage: local, pullSource: source)
+    }
+
+    /// The mounts, `HOST:CONTAINER`: the user's volumes, the launch folder, then every File input not already
+    /// mounted (each must exist, as bosh requires).
+    func containerMounts(_ r: RenderedInvocation, options o: ContainerOptions, cwd: String) throws(BoutiquesError) -> [String] {
+        var mounts: [String] = []
+        var targets = Set<String>()
+        for v in o.volumes {
+            let parts = v.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count >= 2 else {
+                throw BoutiquesError(.evaluation, [BoutiquesIssue(pointer: "", rule: "volume", message: "'\(v)' is not HOST:CONTAINER[:MODE]")])
+            }
+            let host = parts[0].hasPrefix("/") ? parts[0] : Renderer.realpath(cwd + "/" + parts[0])
+            mounts.append(host + ":" + parts[1])
+            targets.insert(parts[1])
+        }
+        mounts.append(cwd + ":" + cwd)
+        guard !o.noAutomounts else { return mounts }
+        var missing: [String] = []
+        for i in descriptor.inputs where i.type == .file {
+            guard let v = r.invocation[i.id] else { continue }
+            for item in (v.arrayValue ?? [v]).compactMap(\.stringValue) {
+                let target = PythonFormat.abspath(item, cwd: cwd)
+                if targets.contains(target) { continue }
+                guard FileManager.default.fileExists(atPath: target) else {
+                    missing.append(target)
+                    continue
+                }
+                mounts.append(Renderer.realpath(target) + ":" + target)
+            }
+        }
+        if !missing.isEmpty {
+            throw BoutiquesError(
+                .evaluation, [BoutiquesIssue(pointer: "", rule: "mount", message: "missing local mount location: \(missing.joined(separator: ", "))")]
+            )
+        }
+        return mounts
+    }
+
+    /// A Singularity/Apptainer image: the local file to run, and where to pull it from when it is missing.
+    func singularityImage(_ image: String, of c: Descriptor.ContainerImage, options o: ContainerOptions, cwd: String) -> (
+        local: String, source: String
+    ) {
         var img = image
         var index = c.type == "docker" ? "docker://" + (c.index ?? "") : (c.index ?? "shub://")
         if let r = img.range(of: "://") {
@@ -123,12 +137,7 @@ extension Renderer {
         let local =
             o.imagePath.map { $0.hasPrefix("/") ? $0 : cwd + "/" + $0 }
             ?? cwd + "/" + img.replacingOccurrences(of: "/", with: "-").replacingOccurrences(of: ":", with: "-") + ".simg"
-        var cmd = env.map { "SINGULARITYENV_\($0.name)=\(Renderer.singleQuote($0.value)) " }.joined()
-        cmd += o.engine.rawValue + " exec --cleanenv"
-        cmd += mounts.map { " -B " + $0 }.joined()
-        cmd += " -W " + cwd + " " + optText + local + " " + scriptPath
-        return ContainerLaunch(
-            engine: o.engine, scriptPath: scriptPath, scriptContent: script, command: cmd, localImage: local, pullSource: index + img)
+        return (local, index + img)
     }
 
     /// The descriptor's environment variables; a value that is exactly an input's value-key takes that input's

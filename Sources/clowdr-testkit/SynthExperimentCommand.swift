@@ -32,102 +32,148 @@ struct SynthExperimentCommand: ParsableCommand {
     }
 
     func run() throws {
-        let n = tasks
-        let perAttempt = samples
-        var rng = SplitMix64(seed: seed)
-        func uniform() -> Double { Double(rng.next() >> 11) / Double(1 << 53) }
-        func hex(_ bytes: Int) -> String { Hex.lowercase((0..<bytes).map { _ in UInt8(truncatingIfNeeded: rng.next()) }) }
         try? FileManager.default.removeItem(atPath: dir)
         let layout = ExperimentLayout(directory: dir)
         try FileManager.default.createDirectory(atPath: layout.tasks, withIntermediateDirectories: true)
-        let factory = EventFactory(clock: SteppingClock(), ids: SequentialIDSource())
         let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
-        let t0: Int64 = 1_800_000_000_000_000
-        try log.append([
-            factory.make(
-                at: Timestamp(microseconds: t0),
-                .experimentCreated(
-                    ExperimentCreated(
-                        experiment: (dir as NSString).lastPathComponent, name: "synthetic", descriptorSHA256: hex(32), toolName: "fmriprep-like",
-                        toolVersion: "23.1.4", invocations: ["invocation.json"], options: ["jobs": String(lanes)], backend: "local", user: "bench",
-                        host: "node01", clowdrVersion: ClowdrVersion.current, os: "Linux")))
-        ])
-        var laneFree = [Int64](repeating: t0 + 1_000_000, count: lanes)
-        var batch: [Event] = []
-        func at(_ us: Int64, _ task: String, _ attempt: Int?, _ body: EventBody) {
-            batch.append(factory.make(at: Timestamp(microseconds: us), task: task, attempt: attempt, body))
+        let writer = SyntheticExperiment(layout: layout, seed: seed, lanes: lanes, samples: samples)
+        try log.append([writer.created()])
+        for t in 0..<tasks {
+            try writer.task(t)
+            if writer.batch.count >= 20_000 { try log.append(writer.take()) }
         }
-        for t in 0..<n {
-            let task = String(t)
-            let subject = String(format: "sub-%06d", t)
-            let smoothing = [4.0, 6.0, 8.0][t % 3]
-            let invocation: JSONValue = [
-                "bids_dir": "/data/ds004215", "output_dir": "/scratch/derivatives/fmriprep", "analysis_level": "participant",
-                "participant_label": [.string(subject)], "smoothing_fwhm": .number(JSONNumber(smoothing)), "nthreads": 4,
-            ]
-            let commandLine =
-                "fmriprep /data/ds004215 /scratch/derivatives/fmriprep participant --participant-label \(subject) --smoothing-fwhm \(smoothing) --nthreads 4 --skip-bids-validation"
-            at(
-                t0 + 1000 + Int64(t), task, nil,
-                .taskPlanned(TaskPlanned(invocation: invocation, commandLine: commandLine, labels: ["participant": subject])))
-            let fate = uniform()
-            let attempts = fate < 0.03 ? 2 : 1
-            for attempt in 1...attempts {
-                let lane = laneFree.indices.min { laneFree[$0] < laneFree[$1] }!
-                let submitted = laneFree[lane]
-                let started = submitted + Int64(uniform() * 20_000_000)
-                let duration = Int64((300 + 900 * uniform() * uniform()) * 1_000_000)
-                let ended = started + duration
-                laneFree[lane] = ended + 200_000
-                at(submitted, task, attempt, .taskSubmitted(TaskSubmitted(backend: "local", nativeID: String(40_000 + t))))
-                at(started, task, attempt, .taskStarted(TaskStarted(host: "node\(String(format: "%02d", lane % 8 + 1))", pid: Int32(10_000 + t))))
-                let base = Int64(800 << 20) + Int64(uniform() * Double(3 << 30))
-                var peak: Int64 = 0
-                for k in 0..<perAttempt {
-                    let f = Double(k + 1) / Double(perAttempt)
-                    let rss = Int64(Double(base) * (0.3 + 0.7 * min(1, f * 1.6)) * (0.9 + 0.1 * uniform()))
-                    peak = max(peak, rss)
-                    let time = started + Int64(Double(duration) * f * 0.98)
-                    at(
-                        time, task, attempt,
-                        .sample(
-                            Sample(
-                                cpuUser: Double(time - started) / 1e6 * 3.2, cpuSystem: Double(time - started) / 1e6 * 0.2, rss: rss, vms: rss * 2,
-                                readBytes: Int64(f * 2e9), writeBytes: Int64(f * 5e8), processes: 6, threads: 24)))
-                }
-                let failed = (attempts == 2 && attempt == 1) || (fate >= 0.03 && fate < 0.05)  // retried, or failed for good
-                let lost = !failed && fate > 0.998
-                var out = ""
-                for line in 0..<20 {
-                    out += "\(subject) step \(line): \(["anatomical", "functional", "confounds", "reports"][line % 4]) workflow done\n"
-                }
-                try out.write(toFile: layout.stdout(task, attempt), atomically: false, encoding: .utf8)
-                try (failed ? "ERROR: node fmri_preproc.bold_confounds failed: MemoryError\n" : "").write(
-                    toFile: layout.stderr(task, attempt), atomically: false, encoding: .utf8)
-                if lost {
-                    at(ended, task, attempt, .taskLost(TaskLost(reason: "no heartbeat for 600 s")))
-                    continue
-                }
-                let outputs = [
-                    OutputFile(id: "report", path: "/scratch/derivatives/fmriprep/\(subject).html", size: 2_000_000 + Int64(t), sha256: hex(32)),
-                    OutputFile(
-                        id: "preproc_bold", path: "/scratch/derivatives/fmriprep/\(subject)/func/\(subject)_task-rest_desc-preproc_bold.nii.gz",
-                        size: failed ? nil : 400_000_000 + Int64(t), sha256: failed ? nil : hex(32)),
-                ]
-                at(
-                    ended, task, attempt,
-                    .taskExited(
-                        TaskExited(
-                            exitCode: failed ? 1 : 0, wallTime: Double(ended - started) / 1e6, cpuUser: Double(ended - started) / 1e6 * 3.2,
-                            cpuSystem: Double(ended - started) / 1e6 * 0.2, peakRSS: peak, readBytes: 2_000_000_000, writeBytes: 500_000_000,
-                            outputs: outputs, failureReason: failed ? "exit code 1" : nil)))
-            }
-            if batch.count >= 20_000 {
-                try log.append(batch)
-                batch.removeAll(keepingCapacity: true)
-            }
-        }
-        try log.append(batch)
+        try log.append(writer.take())
         print(dir)
+    }
+}
+
+/// The synthetic experiment being written: its random draws (always in the same order, so a seed gives the same
+/// experiment), the workers' lanes and the events not yet appended.
+final class SyntheticExperiment {
+    let layout: ExperimentLayout
+    let samples: Int
+    var rng: SplitMix64
+    let factory = EventFactory(clock: SteppingClock(), ids: SequentialIDSource())
+    let t0: Int64 = 1_800_000_000_000_000
+    /// When each lane (a worker) is free again.
+    var laneFree: [Int64]
+    var batch: [Event] = []
+
+    init(layout: ExperimentLayout, seed: UInt64, lanes: Int, samples: Int) {
+        self.layout = layout
+        self.samples = samples
+        rng = SplitMix64(seed: seed)
+        laneFree = [Int64](repeating: t0 + 1_000_000, count: lanes)
+    }
+
+    func uniform() -> Double { Double(rng.next() >> 11) / Double(1 << 53) }
+    func hex(_ bytes: Int) -> String { Hex.lowercase((0..<bytes).map { _ in UInt8(truncatingIfNeeded: rng.next()) }) }
+
+    func at(_ us: Int64, _ task: String, _ attempt: Int?, _ body: EventBody) {
+        batch.append(factory.make(at: Timestamp(microseconds: us), task: task, attempt: attempt, body))
+    }
+
+    /// The events not appended yet, handed over.
+    func take() -> [Event] {
+        defer { batch.removeAll(keepingCapacity: true) }
+        return batch
+    }
+
+    func created() -> Event {
+        factory.make(
+            at: Timestamp(microseconds: t0),
+            .experimentCreated(
+                ExperimentCreated(
+                    experiment: (layout.directory as NSString).lastPathComponent, name: "synthetic", descriptorSHA256: hex(32),
+                    toolName: "fmriprep-like", toolVersion: "23.1.4", invocations: ["invocation.json"], options: ["jobs": String(laneFree.count)],
+                    backend: "local", user: "bench", host: "node01", clowdrVersion: ClowdrVersion.current, os: "Linux")))
+    }
+
+    /// Task `t`: planned, then one attempt (two for the 3% retried), each failed, lost or succeeded.
+    func task(_ t: Int) throws {
+        let subject = String(format: "sub-%06d", t)
+        plan(t, subject: subject)
+        let fate = uniform()
+        let attempts = fate < 0.03 ? 2 : 1
+        for attempt in 1...attempts {
+            let failed = (attempts == 2 && attempt == 1) || (fate >= 0.03 && fate < 0.05)  // retried, or failed for good
+            try self.attempt(attempt, of: t, subject: subject, failed: failed, lost: !failed && fate > 0.998)
+        }
+    }
+
+    func plan(_ t: Int, subject: String) {
+        let smoothing = [4.0, 6.0, 8.0][t % 3]
+        let invocation: JSONValue = [
+            "bids_dir": "/data/ds004215", "output_dir": "/scratch/derivatives/fmriprep", "analysis_level": "participant",
+            "participant_label": [.string(subject)], "smoothing_fwhm": .number(JSONNumber(smoothing)), "nthreads": 4,
+        ]
+        let commandLine =
+            "fmriprep /data/ds004215 /scratch/derivatives/fmriprep participant --participant-label \(subject) --smoothing-fwhm \(smoothing) --nthreads 4 --skip-bids-validation"
+        at(
+            t0 + 1000 + Int64(t), String(t), nil,
+            .taskPlanned(TaskPlanned(invocation: invocation, commandLine: commandLine, labels: ["participant": subject])))
+    }
+
+    /// One attempt on the lane free first: submitted, started, sampled, its streams written, then lost or exited.
+    func attempt(_ attempt: Int, of t: Int, subject: String, failed: Bool, lost: Bool) throws {
+        let task = String(t)
+        let lane = laneFree.indices.min { laneFree[$0] < laneFree[$1] }!
+        let submitted = laneFree[lane]
+        let started = submitted + Int64(uniform() * 20_000_000)
+        let duration = Int64((300 + 900 * uniform() * uniform()) * 1_000_000)
+        let ended = started + duration
+        laneFree[lane] = ended + 200_000
+        at(submitted, task, attempt, .taskSubmitted(TaskSubmitted(backend: "local", nativeID: String(40_000 + t))))
+        at(started, task, attempt, .taskStarted(TaskStarted(host: "node\(String(format: "%02d", lane % 8 + 1))", pid: Int32(10_000 + t))))
+        let peak = sample(task, attempt, started: started, duration: duration)
+        try writeStreams(task, attempt, subject: subject, failed: failed)
+        if lost {
+            at(ended, task, attempt, .taskLost(TaskLost(reason: "no heartbeat for 600 s")))
+            return
+        }
+        let outputs = [
+            OutputFile(id: "report", path: "/scratch/derivatives/fmriprep/\(subject).html", size: 2_000_000 + Int64(t), sha256: hex(32)),
+            OutputFile(
+                id: "preproc_bold", path: "/scratch/derivatives/fmriprep/\(subject)/func/\(subject)_task-rest_desc-preproc_bold.nii.gz",
+                size: failed ? nil : 400_000_000 + Int64(t), sha256: failed ? nil : hex(32)),
+        ]
+        let wall = Double(ended - started) / 1e6
+        at(
+            ended, task, attempt,
+            .taskExited(
+                TaskExited(
+                    exitCode: failed ? 1 : 0, wallTime: wall, cpuUser: wall * 3.2, cpuSystem: wall * 0.2, peakRSS: peak, readBytes: 2_000_000_000,
+                    writeBytes: 500_000_000, outputs: outputs, failureReason: failed ? "exit code 1" : nil)))
+    }
+
+    /// The attempt's samples, its memory growing to a random base; returns their peak.
+    func sample(_ task: String, _ attempt: Int, started: Int64, duration: Int64) -> Int64 {
+        let base = Int64(800 << 20) + Int64(uniform() * Double(3 << 30))
+        var peak: Int64 = 0
+        for k in 0..<samples {
+            let f = Double(k + 1) / Double(samples)
+            let rss = Int64(Double(base) * (0.3 + 0.7 * min(1, f * 1.6)) * (0.9 + 0.1 * uniform()))
+            peak = max(peak, rss)
+            let time = started + Int64(Double(duration) * f * 0.98)
+            let seconds = Double(time - started) / 1e6
+            at(
+                time, task, attempt,
+                .sample(
+                    Sample(
+                        cpuUser: seconds * 3.2, cpuSystem: seconds * 0.2, rss: rss, vms: rss * 2, readBytes: Int64(f * 2e9),
+                        writeBytes: Int64(f * 5e8), processes: 6, threads: 24)))
+        }
+        return peak
+    }
+
+    /// 20 lines of stdout; a MemoryError on stderr when the attempt failed (an empty file otherwise).
+    func writeStreams(_ task: String, _ attempt: Int, subject: String, failed: Bool) throws {
+        var out = ""
+        for line in 0..<20 {
+            out += "\(subject) step \(line): \(["anatomical", "functional", "confounds", "reports"][line % 4]) workflow done\n"
+        }
+        try out.write(toFile: layout.stdout(task, attempt), atomically: false, encoding: .utf8)
+        try (failed ? "ERROR: node fmri_preproc.bold_confounds failed: MemoryError\n" : "").write(
+            toFile: layout.stderr(task, attempt), atomically: false, encoding: .utf8)
     }
 }
