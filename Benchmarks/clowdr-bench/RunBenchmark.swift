@@ -22,7 +22,7 @@ func runBenchmark() throws {
         #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"true [N]","inputs":[{"id":"n","name":"n","type":"Number","integer":true,"value-key":"[N]"}]}"#
         .write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
 
-    func clowdr(_ count: Int, monitoring: Bool = true, command: String? = nil, provdir: String? = nil) throws -> (
+    func clowdr(_ count: Int, jobs: Int = jobs, monitoring: Bool = true, command: String? = nil, provdir: String? = nil) throws -> (
         seconds: Double, cpu: Double, hwm: Int64
     ) {
         let inv = dir + "/inv-\(count).json"
@@ -54,42 +54,56 @@ func runBenchmark() throws {
     }
     func f(_ x: Double, _ d: Int = 2) -> String { String(format: "%.\(d)f", x) }
 
-    print("run benchmark: \(n) trivial tasks (true), -j \(jobs)")
-    // Whether attempts go through clowdr-shim (one more process per task, for an exact peak RSS) changes the time
-    // ratio by about 0.7 here: compare figures only between runs that say the same.
-    print("  attempts run " + (Shim.path.map { "through \($0)" } ?? "directly (no clowdr-shim beside this executable)"))
-    // clowdr and the bare loop in turns, `--rounds` times: this disk's speed changes from one second to the next
-    // (ext4 without a journal skips inodes freed in the last minute, so any mass deletion slows file creation for a
-    // while). The figures are each one's best time, and each round's own ratio.
-    let rounds = Int(argument("--rounds", default: "3"))!
-    var runs: [(seconds: Double, cpu: Double, hwm: Int64)] = []
-    var bares: [Double] = []
-    for round in 0..<rounds {
-        let c = try clowdr(n)
-        let b = try shell("seq \(n) | xargs -P \(jobs) -I{} sh -c true")
-        runs.append(c)
-        bares.append(b)
-        print(
-            "  round \(round + 1): clowdr \(f(c.seconds)) s, bare \(f(b)) s: time ratio \(f(c.seconds / b)); clowdr's CPU \(f(c.cpu / Double(n) * 1000, 3)) ms per task"
-        )
+    let rounds = Int(argument("--rounds", default: "5"))!
+    let hasParallel = FileManager.default.isExecutableFile(atPath: "/usr/bin/parallel")
+    print("run benchmark: trivial tasks (true) beside xargs -P and GNU parallel, \(rounds) rounds in turn, medians")
+    print("  attempts start " + (Shim.path.map { "through the clowdr-shim server \($0)" } ?? "directly (no clowdr-shim beside this executable)"))
+    // clowdr and its peers in turns, `--rounds` times: this disk's speed changes from one second to the next (ext4
+    // without a journal skips inodes freed in the last minute, so any mass deletion slows file creation for a
+    // while). Each ratio is one round's, pair by pair; the figures are their medians.
+    func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
-    let c = runs.min { $0.seconds < $1.seconds }!
-    let bare = bares.min()!
-    let hasParallel = (try? shell("command -v parallel >/dev/null")) != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/parallel")
-    let par = hasParallel ? try shell("seq \(n) | parallel -j \(jobs) --joblog \(dir)/joblog true") : nil
-    print(
-        "  bare spawn loop (xargs -P \(jobs) sh -c true): \(f(Double(n) / bare, 0)) tasks/s  (\(f(bare)) s, \(f(bare / Double(n) * 1000, 3)) ms per task)  [the limit]"
-    )
-    if let par {
-        print("  GNU parallel --joblog:                    \(f(Double(n) / par, 0)) tasks/s  (\(f(par)) s)")
-    } else {
-        print("  GNU parallel: not installed")
+    var c = (seconds: 0.0, cpu: 0.0, hwm: Int64(0))
+    var bare = 0.0
+    let sizes = argument("--sizes", default: "500,\(n)").split(separator: ",").compactMap { Int($0) }
+    let slots = argument("--slots", default: "\(jobs),8").split(separator: ",").compactMap { Int($0) }
+    for count in sizes {
+        for j in slots {
+            var ratios: [Double] = []
+            var parallelRatios: [Double] = []
+            var cpus: [Double] = []
+            var serverCPUs: [Double] = []
+            var times: (clowdr: [Double], xargs: [Double], parallel: [Double]) = ([], [], [])
+            for _ in 0..<rounds {
+                let serverBefore = Shim.serverCPUSeconds()
+                let run = try clowdr(count, jobs: j)
+                let b = try shell("seq \(count) | xargs -P \(j) -I{} sh -c true")
+                ratios.append(run.seconds / b)
+                let server = Shim.serverCPUSeconds() - serverBefore
+                cpus.append((run.cpu + server) / Double(count) * 1000)
+                serverCPUs.append(server / Double(count) * 1000)
+                times.clowdr.append(run.seconds)
+                times.xargs.append(b)
+                if hasParallel {
+                    let p = try shell("seq \(count) | parallel -j \(j) --joblog \(dir)/joblog true")
+                    parallelRatios.append(run.seconds / p)
+                    times.parallel.append(p)
+                }
+                if count == n && j == jobs && (c.seconds == 0 || run.seconds < c.seconds) { (c, bare) = (run, b) }
+            }
+            let peer =
+                hasParallel
+                ? "; GNU parallel --joblog \(f(median(times.parallel))) s, clowdr/parallel \(f(median(parallelRatios)))"
+                : "; GNU parallel: not installed"
+            emit(
+                "  \(count) tasks, -j \(j): clowdr \(f(median(times.clowdr))) s, xargs \(f(median(times.xargs))) s: time ratio \(f(median(ratios))) (rounds \(ratios.map { f($0) }.joined(separator: " ")))  [goal <= 1.25]\(peer); clowdr's own CPU \(f(median(cpus), 3)) ms per task (the shim server's \(f(median(serverCPUs), 3)))  [goal <= 0.3]"
+            )
+        }
     }
-    print(
-        "  clowdr run (monitoring and log on):       \(f(Double(n) / c.seconds, 0)) tasks/s  (\(f(c.seconds)) s)  time ratio to bare \(f(c.seconds / bare))  [goal <= 1.5]"
-            + (par.map { p in "; \(f(p / c.seconds))x parallel's throughput" } ?? ""))
-    let cpus = runs.map { $0.cpu / Double(n) * 1000 }
-    print("  clowdr's own CPU: \(f(cpus.max()!, 3)) ms per task at most (\(f(cpus.min()!, 3)) at least)  [goal <= 1 ms]")
+    if c.seconds == 0 { c = try clowdr(n) }
+    if bare == 0 { bare = try shell("seq \(n) | xargs -P \(jobs) -I{} sh -c true") }
     // Where the rest goes: every task also creates a file (its invocation; the silent task's streams make none).
     // The same spawn loop creating the same file, and clowdr with its experiment on tmpfs (no disk, fsync free),
     // show how much of the gap is the file system's, on this machine, at this moment.

@@ -212,6 +212,10 @@ public struct FinalState: Sendable, Equatable {
     /// it lists others of the same submission (Slurm keeps no record of some array elements cancelled before they
     /// started). Never success.
     public static let noRecord = "NO RECORD"
+
+    /// The state of a local attempt whose attempt process (clowdr-shim's fork, the command's parent) was killed before
+    /// the command ended: the command's processes were stopped, and the attempt is measured by its samples.
+    public static let shimKilled = "SHIM_KILLED"
 }
 
 /// A scheduler or cloud API that failed after its retries (exit 1), or a request it refused as asked (`usage`).

@@ -27,6 +27,10 @@ extension FinalState {
                 return
                     "\(who): \(scheduler) no longer holds it and its accounting has no record of it (as for an array element cancelled before it started); its worker recorded no start or exit, so it is not taken for success: rerun failed runs it again"
             }
+            if state == FinalState.shimKilled {
+                return
+                    "\(who): clowdr-shim, the process that ran its command, was killed before the command ended; the command's processes were stopped and its figures are its samples'; rerun failed runs it again"
+            }
             return "\(who): \(scheduler) says \(state); its worker recorded no exit, so it is not taken for success"
         case .appError:
             let how = exitCode.map { "exit \($0)" } ?? signal.map { "signal \($0)" } ?? state

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "csystem.h"
+#include "shim_protocol.h"
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,10 +10,12 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <openssl/evp.h>
@@ -75,6 +78,109 @@ pid_t clowdr_spawn(const char *path, char *const argv[], char *const envp[], con
         return -child_err;
     }
     return pid;
+}
+
+pid_t clowdr_shim_start(const char *path, int *sock) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return -errno;
+    // The server's end becomes its descriptor 3 (dup2 clears close-on-exec; an end that is 3 already moves first).
+    if (sv[1] == 3) {
+        int moved = fcntl(3, F_DUPFD_CLOEXEC, 4);
+        close(3);
+        if (moved < 0) {
+            close(sv[0]);
+            return -errno;
+        }
+        sv[1] = moved;
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, sv[1], 3);
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    char *const argv[] = {(char *)path, "3", NULL};
+    extern char **environ;
+    pid_t pid;
+    int rc = posix_spawn(&pid, path, &actions, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    close(sv[1]);
+    if (rc != 0) {
+        close(sv[0]);
+        return -rc;
+    }
+    *sock = sv[0];
+    return pid;
+}
+
+static int shim_send(int sock, const void *data, size_t n) {
+    const char *p = data;
+    while (n > 0) {
+        ssize_t w = send(sock, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -errno;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int32_t shim_answer(int sock) {
+    int32_t answer;
+    char *p = (char *)&answer;
+    size_t n = sizeof answer;
+    while (n > 0) {
+        ssize_t r = recv(sock, p, n, 0);
+        if (r < 0 && errno == EINTR) continue;
+        // The server went after it took the request: it may have started the attempt.
+        if (r <= 0) return -ECONNABORTED;
+        p += r;
+        n -= (size_t)r;
+    }
+    return answer;
+}
+
+pid_t clowdr_shim_run(int sock, char *const argv[], char *const envp[], const char *cwd, int stdout_fd, int stderr_fd, int report_fd) {
+    struct clowdr_shim_request request = {.magic = CLOWDR_SHIM_MAGIC};
+    size_t length = strlen(cwd ? cwd : "") + 1;
+    for (; argv[request.argc]; request.argc++) length += strlen(argv[request.argc]) + 1;
+    for (; envp[request.envc]; request.envc++) length += strlen(envp[request.envc]) + 1;
+    if (length > UINT32_MAX) return -E2BIG;
+    request.length = (uint32_t)length;
+    char *body = malloc(length), *p = body;
+    if (!body) return -ENOMEM;
+    p = stpcpy(p, cwd ? cwd : "") + 1;
+    for (uint32_t i = 0; i < request.argc; i++) p = stpcpy(p, argv[i]) + 1;
+    for (uint32_t i = 0; i < request.envc; i++) p = stpcpy(p, envp[i]) + 1;
+
+    // The header, its descriptors and the body in one message: the server wakes once and finds it whole.
+    int fds[3] = {stdout_fd, stderr_fd, report_fd};
+    char control[CMSG_SPACE(sizeof fds)];
+    memset(control, 0, sizeof control);
+    struct iovec io[2] = {{.iov_base = &request, .iov_len = sizeof request}, {.iov_base = body, .iov_len = length}};
+    struct msghdr msg = {.msg_iov = io, .msg_iovlen = 2, .msg_control = control, .msg_controllen = sizeof control};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof fds);
+    memcpy(CMSG_DATA(c), fds, sizeof fds);
+    ssize_t sent;
+    do { sent = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (sent < 0 && errno == EINTR);
+    int rc = sent < 0 ? -errno : 0;
+    // What a full socket buffer did not take (a large environment): the rest of the header, then of the body.
+    if (rc == 0 && (size_t)sent < sizeof request) {
+        rc = shim_send(sock, (char *)&request + sent, sizeof request - (size_t)sent);
+        sent = sizeof request;
+    }
+    if (rc == 0) rc = shim_send(sock, body + (sent - (ssize_t)sizeof request), length - (size_t)(sent - (ssize_t)sizeof request));
+    free(body);
+    return rc != 0 ? rc : shim_answer(sock);
 }
 
 int clowdr_cloexec_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC) == 0 ? 0 : -errno; }

@@ -112,8 +112,8 @@ extension EventBody {
         case .taskPlanned(let p): try Self.encode(p)
         case .taskSubmitted(let p): try p.fastJSON() ?? Self.encode(p)
         case .taskStarted(let p): p.fastJSON()
+        case .taskExited(let p): try p.fastJSON() ?? Self.encode(p)
         case .sample(let p): p.fastJSON()
-        case .taskExited(let p): try Self.encode(p)
         case .taskLaunchFailed(let p): try Self.encode(p)
         case .taskLost(let p): try Self.encode(p)
         case .taskCancelled(let p): try Self.encode(p)
@@ -136,6 +136,7 @@ extension EventBody {
         guard let known = EventType(rawValue: type), known.reads(version) else {
             return .unknown(type: type, version: version, payload: payload)
         }
+        if version == 1, let fast = parseFast(known, payload: payload) { return fast }
         let data = Data(payload.utf8)
         let d = JSONDecoder()
         switch known {

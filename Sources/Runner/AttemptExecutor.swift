@@ -24,6 +24,9 @@ public struct AttemptExecutor: Sendable {
     /// attempts that add nothing to it.
     let baseEnvironment: [String: String]
     let baseEnvp: CStrings
+    /// The clowdr-shim server that starts the attempts (nil without clowdr-shim: they start directly, and their
+    /// peak comes from samples alone). Copies of the executor share it; a worker gives all its executors one.
+    var supervisor: Supervisor? = Shim.path.map(Supervisor.init)
 
     public init(layout: ExperimentLayout, descriptor: Descriptor, options: RunOptions, sink: any QueuedEventSink, factory: EventFactory) {
         self.layout = layout
@@ -51,14 +54,12 @@ public struct AttemptExecutor: Sendable {
         a.superviseAndSample()
         a.reap()
         a.drainStreams()
+        // No final word of its own: the attempt ends as one whose worker vanished, by its samples (the local pool's
+        // word, or the scheduler's accounting on a cluster).
+        if a.shimLost { return .lost }
         let usage = a.usage()
         let outputs = a.outputs()
         return a.record(usage, outputs: outputs)
-    }
-
-    static func spawn(_ argv: [String], _ envp: CStrings, cwd: String, stdout: Int32, stderr: Int32, fd3: Int32) -> Int32 {
-        let args = CStrings(argv)
-        return args.withPointers { a in envp.withPointers { e in clowdr_spawn(argv[0], a, e, cwd, stdout, stderr, fd3) } }
     }
 
     /// Paths matching a glob pattern, sorted (the path itself when it has no wildcard and exists).

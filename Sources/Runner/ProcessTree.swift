@@ -107,9 +107,8 @@ public struct ProcessTreeReader: Sendable {
     }
 
     /// Samples the trees of several roots with one scan of /proc. Returns a sample and the largest VmHWM of a
-    /// member for each root that still has processes. With `excludingRoots`, a root itself is not a member (it is
-    /// `clowdr-shim`, which is not part of the task), only its descendants and the rest of its process group.
-    public func sample(roots: [Int32], excludingRoots: Bool = false) -> [Int32: (sample: Sample, highWater: Int64)] {
+    /// member for each root that still has processes: the root, its descendants and the rest of its process group.
+    public func sample(roots: [Int32]) -> [Int32: (sample: Sample, highWater: Int64)] {
         let all = ProcessTreeReader.allProcesses()
         var children: [Int32: [Int32]] = [:]
         var byPID: [Int32: Stat] = [:]
@@ -127,7 +126,6 @@ public struct ProcessTreeReader: Sendable {
                 stack += children[p] ?? []
             }
             for s in all where s.pgrp == root { members.insert(s.pid) }
-            if excludingRoots { members.remove(root) }
             guard !members.isEmpty else { continue }
             var user: UInt64 = 0
             var system: UInt64 = 0

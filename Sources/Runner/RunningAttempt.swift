@@ -16,7 +16,7 @@ final class RunningAttempt {
     var options: RunOptions { executor.options }
     var layout: ExperimentLayout { executor.layout }
 
-    // The streams (pipes into files made on their first byte), and the shim's report pipe.
+    // The streams (pipes into files made on their first byte), and the read end of the server's report pipe.
     var out: StreamRelay?
     var err: StreamRelay?
     var report: (read: Int32, write: Int32) = (-1, -1)
@@ -31,6 +31,9 @@ final class RunningAttempt {
     var status: Int32 = 0
     var rusage = Glibc.rusage()
     var wall = 0.0
+    /// The server's report on the command, when it wrote one; `shimLost` when it was killed before it did.
+    var shim: Shim.Report?
+    var shimLost = false
 
     /// Why an attempt could not be started (its `task_launch_failed` reason).
     struct LaunchFailure: Error, CustomStringConvertible {
@@ -112,26 +115,33 @@ final class RunningAttempt {
 
     // MARK: - Start and supervise
 
-    /// Starts the command in its own process group, through clowdr-shim when there is one (its report has the
-    /// command's exact peak memory), else directly; records the submission (a local run's) and the start.
+    /// Starts the command in its own process group, through the clowdr-shim server when there is one (its report
+    /// has the command's exact peak memory), else directly; records the submission (a local run's) and the start.
     func start(_ command: String, _ envp: CStrings) throws {
         if executor.recordsSubmission { post(.taskSubmitted(TaskSubmitted(backend: executor.backend))) }
-        var argv = ["/bin/sh", "-c", command]
-        if let shim = Shim.path {
+        let argv = CStrings(["/bin/sh", "-c", command])
+        startClock = DispatchTime.now().uptimeNanoseconds
+        if let supervisor = executor.supervisor {
             var fds: [Int32] = [-1, -1]
             let rc = clowdr_cloexec_pipe(&fds)
             guard rc == 0 else { throw LaunchFailure("cannot make a pipe: \(String(cString: strerror(-rc)))") }
-            report = (fds[0], fds[1])
-            argv = [shim, "3", "/bin/sh"] + argv
+            report = (fds[0], -1)
+            pid = supervisor.run(argv, envp, cwd: options.workingDirectory, stdout: out!.childEnd, stderr: err!.childEnd, report: fds[1])
+            close(fds[1])
+        } else {
+            pid = argv.withPointers { a in
+                envp.withPointers { e in clowdr_spawn("/bin/sh", a, e, options.workingDirectory, out!.childEnd, err!.childEnd, -1) }
+            }
         }
-        startClock = DispatchTime.now().uptimeNanoseconds
-        pid = AttemptExecutor.spawn(argv, envp, cwd: options.workingDirectory, stdout: out!.childEnd, stderr: err!.childEnd, fd3: report.write)
         out!.closeChildEnd()
         err!.closeChildEnd()
-        if report.write >= 0 { close(report.write) }
         guard pid > 0 else {
             if report.read >= 0 { close(report.read) }
-            throw LaunchFailure("cannot start \(argv[0]): \(String(cString: strerror(-pid)))")
+            report.read = -1
+            if pid == -ECONNABORTED, let path = executor.supervisor?.path {
+                throw LaunchFailure("\(path) ended while it started the command: its processes, if any, are not watched")
+            }
+            throw LaunchFailure("cannot start /bin/sh: \(String(cString: strerror(-pid)))")
         }
         post(.taskStarted(TaskStarted(host: HostInfo.hostname, pid: pid, bootID: HostInfo.bootID)))
         // A worker alone in a job: what its start touched (the task's files, the descriptor, the command line: well
@@ -150,15 +160,17 @@ final class RunningAttempt {
     /// Waits for the exit, moving the output and sampling the tree (densely at first, then every sample interval),
     /// and stops the process group when the attempt is cancelled (SIGTERM, then SIGKILL after the grace period).
     func superviseAndSample() {
-        let pidfd = clowdr_pidfd_open(pid)
+        // The end: the report pipe's (the server writes it and closes it when the command has ended), else a pidfd.
+        let pidfd = report.read >= 0 ? -1 : clowdr_pidfd_open(pid)
         defer { if pidfd >= 0 { close(pidfd) } }
+        let end = report.read >= 0 ? report.read : pidfd
         var nextSample = options.denseInterval
         while true {
             let wait = max(0, min(nextSample - elapsed(), 0.05))
-            // The exit (through the pidfd) or output to move, whichever comes first.
-            let ready = clowdr_wait_any(pidfd, out!.pipe, err!.pipe, Int32(wait * 1000))
+            // The exit or output to move, whichever comes first.
+            let ready = clowdr_wait_any(end, out!.pipe, err!.pipe, Int32(wait * 1000))
             pump(ready)
-            if pidfd >= 0 {
+            if end >= 0 {
                 if ready > 0 && ready & 1 != 0 { return }
             } else {
                 // No pidfd (old kernel): poll with waitid(WNOWAIT) so the process stays to be reaped below.
@@ -189,7 +201,7 @@ final class RunningAttempt {
 
     /// One sample of the whole tree, recorded; its peak kept.
     func sample() {
-        if let (sample, hwm) = executor.reader.sample(roots: [pid], excludingRoots: report.read >= 0)[pid] {
+        if let (sample, hwm) = executor.reader.sample(roots: [pid])[pid] {
             peakRSS = max(peakRSS, sample.rss, hwm)
             last = sample
             post(.sample(sample))
@@ -201,16 +213,25 @@ final class RunningAttempt {
 
     // MARK: - After the exit
 
-    /// Reaps the command, with the kernel's totals for it and everything it reaped. A stop that reached the command
-    /// before this process noticed it (a scheduler's scancel signals every process of the job at once): killed by
-    /// a signal with a cancellation on its way is a cancellation. A stopped attempt leaves nothing behind.
+    /// Reaps the command (or reads the report of the server that reaped it), with the kernel's totals for it and
+    /// everything it reaped. A stop that reached the command before this process noticed it (a scheduler's scancel
+    /// signals every process of the job at once): killed by a signal with a cancellation on its way is a
+    /// cancellation. A stopped attempt leaves nothing behind, nor does one whose server was killed before it
+    /// reported (`shimLost`).
     func reap() {
-        while wait4(pid, &status, 0, &rusage) < 0 && errno == EINTR {}
+        if report.read >= 0 {
+            shim = Shim.readReport(report.read)
+            report.read = -1
+            status = shim?.waitStatus ?? SIGKILL
+        } else {
+            while wait4(pid, &status, 0, &rusage) < 0 && errno == EINTR {}
+        }
         if cancelledFor == nil, (status & 0x7f) != 0 || ((status >> 8) & 0xff) > 128 {
             for _ in 0..<20 where cancel.cancelledBecause == nil { usleep(10_000) }
             cancelledFor = cancel.cancelledBecause
         }
-        if cancelledFor != nil { kill(-pid, SIGKILL) }
+        if executor.supervisor != nil && shim == nil && cancelledFor == nil { shimLost = true }
+        if cancelledFor != nil || shimLost { kill(-pid, SIGKILL) }
         wall = elapsed()
     }
 
@@ -244,7 +265,7 @@ final class RunningAttempt {
             cpuUser: Double(rusage.ru_utime.tv_sec) + Double(rusage.ru_utime.tv_usec) / 1e6,
             cpuSystem: Double(rusage.ru_stime.tv_sec) + Double(rusage.ru_stime.tv_usec) / 1e6, readBytes: 0, writeBytes: 0)
         var blocks = (read: Int64(rusage.ru_inblock), written: Int64(rusage.ru_oublock))
-        if report.read >= 0, let shim = Shim.readReport(report.read) {
+        if let shim {
             (u.exitCode, u.signal) = (shim.exitCode, shim.signal)
             (u.cpuUser, u.cpuSystem) = (shim.cpuUser, shim.cpuSystem)
             blocks = (shim.readBlocks, shim.writeBlocks)

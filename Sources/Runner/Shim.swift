@@ -1,12 +1,12 @@
 import CClowdrSystem
 import Foundation
 
-/// `clowdr-shim`, the small process that runs each attempt's command line (see `Sources/clowdr-shim/main.c`), and the
-/// report it writes when the command ends.
+/// `clowdr-shim`, the small long-lived process that starts each attempt's command line (see
+/// `Sources/clowdr-shim/main.c` and `Supervisor`), and the report it writes when the command ends.
 ///
 /// It exists for one figure: a process that clowdr starts directly inherits clowdr's own peak memory in its
 /// `ru_maxrss` (Linux records the address space it had before `execve`), so the kernel's exit-time peak of every
-/// small task would be clowdr's size. The shim forks the command from its own tiny address space instead and reports
+/// small task would be clowdr's size. The shim starts the command from its own tiny address space instead and reports
 /// the command's exact `rusage`.
 public enum Shim {
     /// The shim's path: `CLOWDR_SHIM` when set, else beside the running executable (where `swift build` puts it, and
@@ -24,6 +24,10 @@ public enum Shim {
         return nil
     }()
 
+    /// The CPU seconds the clowdr-shim servers of this process used, those that have ended (a run's, once it
+    /// returned): part of what clowdr costs per attempt.
+    public static func serverCPUSeconds() -> Double { Supervisor.serverCPULock.withLock { Supervisor.serverCPU } }
+
     /// What the shim reports of the command it ran.
     struct Report: Equatable {
         var exitCode: Int32?
@@ -34,33 +38,45 @@ public enum Shim {
         var maxRSS: Int64
         var readBlocks: Int64
         var writeBlocks: Int64
-        /// Set when the command could not be started at all.
-        var execErrno: Int32?
 
-        /// Parses the shim's one line (nil for anything else: a shim killed before it wrote).
+        /// The command's end as a wait status (what `waitpid` would have said of it).
+        var waitStatus: Int32 { signal ?? ((exitCode ?? 127) & 0xff) << 8 }
+
+        /// Parses the shim's one line (nil for anything else: a server killed before it wrote). Byte by byte: it is
+        /// read once per attempt.
         init?(_ line: String) {
-            let words = line.split(separator: " ")
-            guard words.count >= 3, words[0] == "clowdr-shim", words[1] == "1" else { return nil }
-            var fields: [Substring: Int64] = [:]
-            for w in words.dropFirst(2) {
-                guard let eq = w.firstIndex(of: "="), let v = Int64(w[w.index(after: eq)...].trimmingCharacters(in: .newlines)) else { return nil }
-                fields[w[..<eq]] = v
-            }
-            if let e = fields["exec_errno"] {
-                self.init(exitCode: 127, signal: nil, cpuUser: 0, cpuSystem: 0, maxRSS: 0, readBlocks: 0, writeBlocks: 0, execErrno: Int32(e))
-                return
+            var fields: [String: Int64] = [:]
+            var words = line.utf8.split(separator: UInt8(ascii: " "))
+            if let last = words.last, last.last == UInt8(ascii: "\n") { words[words.count - 1] = last.dropLast() }
+            guard words.count >= 3, words[0].elementsEqual("clowdr-shim".utf8), words[1].elementsEqual("1".utf8) else { return nil }
+            for word in words.dropFirst(2) {
+                guard let eq = word.firstIndex(of: UInt8(ascii: "=")), let value = Self.integer(word[word.index(after: eq)...]) else { return nil }
+                fields[String(decoding: word[..<eq], as: UTF8.self)] = value
             }
             guard let user = fields["utime_us"], let system = fields["stime_us"], let maxrss = fields["maxrss_kb"] else { return nil }
             self.init(
                 exitCode: fields["exit"].map { Int32($0) }, signal: fields["signal"].map { Int32($0) }, cpuUser: Double(user) / 1e6,
-                cpuSystem: Double(system) / 1e6, maxRSS: maxrss * 1024, readBlocks: fields["inblock"] ?? 0, writeBlocks: fields["oublock"] ?? 0,
-                execErrno: nil)
+                cpuSystem: Double(system) / 1e6, maxRSS: maxrss * 1024, readBlocks: fields["inblock"] ?? 0, writeBlocks: fields["oublock"] ?? 0)
         }
 
-        init(
-            exitCode: Int32?, signal: Int32?, cpuUser: Double, cpuSystem: Double, maxRSS: Int64, readBlocks: Int64, writeBlocks: Int64,
-            execErrno: Int32?
-        ) {
+        /// A decimal integer, optionally negative; nil for anything else (or more than 18 digits).
+        static func integer(_ digits: Substring.UTF8View.SubSequence) -> Int64? {
+            var value: Int64 = 0
+            var negative = false
+            var count = 0
+            for (i, b) in digits.enumerated() {
+                if i == 0 && b == UInt8(ascii: "-") {
+                    negative = true
+                    continue
+                }
+                guard b >= UInt8(ascii: "0"), b <= UInt8(ascii: "9"), count < 18 else { return nil }
+                value = value * 10 + Int64(b - UInt8(ascii: "0"))
+                count += 1
+            }
+            return count > 0 ? (negative ? -value : value) : nil
+        }
+
+        init(exitCode: Int32?, signal: Int32?, cpuUser: Double, cpuSystem: Double, maxRSS: Int64, readBlocks: Int64, writeBlocks: Int64) {
             self.exitCode = exitCode
             self.signal = signal
             self.cpuUser = cpuUser
@@ -68,12 +84,11 @@ public enum Shim {
             self.maxRSS = maxRSS
             self.readBlocks = readBlocks
             self.writeBlocks = writeBlocks
-            self.execErrno = execErrno
         }
     }
 
-    /// Reads the shim's report from the read end of its pipe, once the shim has exited (every writer is gone, so
-    /// this never blocks for long), and closes it.
+    /// Reads a command's report from the read end of its pipe, to the end (the server closes it once written, or
+    /// by exiting), and closes it.
     static func readReport(_ fd: Int32) -> Report? {
         defer { close(fd) }
         var bytes: [UInt8] = []

@@ -63,6 +63,8 @@ public enum Worker {
     /// Runs every attempt, one after the other; returns how each ended.
     public static func run(tasks: [TaskFile], segment: String?, cancel: CancellationFlag) throws -> [(TaskFile, TaskState)] {
         var results: [(TaskFile, TaskState)] = []
+        // One clowdr-shim server starts every task of this worker.
+        let supervisor = Shim.path.map(Supervisor.init)
         var writers: [String: SegmentWriter] = [:]
         var descriptors: [String: Descriptor] = [:]
         for t in tasks {
@@ -85,6 +87,7 @@ public enum Worker {
             let writer = try writers[segmentPath] ?? SegmentWriter(path: segmentPath)
             writers[segmentPath] = writer
             var executor = AttemptExecutor(layout: layout, descriptor: d, options: options, sink: writer, factory: EventFactory())
+            executor.supervisor = supervisor
             executor.backend = t.backend
             executor.recordsSubmission = t.backend == "local"
             let state = executor.run(task: t.task, attempt: t.attempt, rendered: rendered, cancel: cancel)

@@ -1,44 +1,51 @@
-// clowdr-shim: the small process between clowdr and an attempt's command, so that the attempt's peak memory is its
-// own and not clowdr's.
+// clowdr-shim: the one small process that starts every attempt's command, so that the attempt's peak memory is its
+// own and not clowdr's, and an attempt costs one `exec`, its command's, as in a bare spawn loop.
 //
-//     clowdr-shim REPORT_FD PATH ARG0 [ARG...]
+//     clowdr-shim SOCKET_FD
 //
 // Linux counts, in a process's `ru_maxrss`, the peak resident size of the address space it had before `execve`. A
 // child that clowdr starts with vfork (or fork) had clowdr's address space then, so its `ru_maxrss` is at least
-// clowdr's own size: tens or hundreds of MB for a task that uses 2. This shim is that child instead: it is tiny
-// (statically linked, under 100 KB of private memory), forks the command from its own small address space, waits for
-// it, and writes the command's exact `rusage` (and that of any orphan it reaped) to REPORT_FD as one line:
+// clowdr's own size: tens or hundreds of MB for a task that uses 2. This program is tiny (statically linked, under
+// 1 MB resident) and long-lived: clowdr starts it once (a local run, a worker) and sends it each attempt over
+// SOCKET_FD, a Unix stream socket (the protocol: CClowdrSystem/include/shim_protocol.h). For each one it starts the
+// command (vfork and exec, from its own small address space) as the leader of a new process group and a child
+// subreaper, with /dev/null as stdin and the descriptors clowdr sent as stdout and stderr, and answers with its pid.
 //
-//     clowdr-shim 1 exit=<code>|signal=<n> utime_us=<n> stime_us=<n> maxrss_kb=<n> inblock=<n> oublock=<n>
+// It is the parent of every command it started, and a subreaper: a command's orphans come to it when the command
+// ends. When a command ends, it reaps it and the orphans of its process group that ended already, and writes their
+// exact `rusage` to the attempt's report pipe as one line (the protocol says which), then closes it. Orphans that end
+// later, or that left the group (setsid), are reaped and not counted: the samples saw them.
 //
-// or `clowdr-shim 1 exec_errno=<n>` when PATH could not be started. It then ends as the command did (the same exit
-// code, or the same signal), so its own wait status is right even when the report is lost. It ignores SIGINT,
-// SIGTERM, SIGHUP and SIGQUIT (they go to the whole process group, and the command decides what they mean); SIGKILL
-// ends it, and then clowdr falls back on its samples.
+// It ignores SIGINT, SIGTERM, SIGHUP and SIGQUIT (they are for the commands' groups or clowdr's terminal) and ends
+// when clowdr closes the socket; commands still running then run on. Killed, it closes every report pipe without a
+// report: clowdr then ends those attempts by their samples and stops their groups, and starts a new server.
 #define _GNU_SOURCE
+#include "../CClowdrSystem/include/shim_protocol.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdint.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+static const int ignored[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
 
-static long long micros(struct timeval t) { return (long long)t.tv_sec * 1000000 + t.tv_usec; }
-
-// The bounds of the shim's code, from the linker.
+// The bounds of the program's code, from the linker.
 extern char __executable_start[], etext[];
 
-// What starting touched of the shim's code (the static C library's and runtime's initialisers: over 1 MB) leaves its
-// resident size while it waits. A scheduler that sums the resident sizes of a job's processes (Slurm's
+// What starting touched of the code (the static C library's and runtime's initialisers: over 1 MB) leaves the resident
+// size while the server waits. A scheduler that sums the resident sizes of a job's processes (Slurm's
 // jobacct_gather/linux) would otherwise count it as the task's. The code is a read-only mapping of the file, never
-// written: the few pages the shim touches again fault back from the page cache.
+// written: the few pages touched again fault back from the page cache.
 static void release_own_code(void) {
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t start = (uintptr_t)__executable_start & ~(page - 1);
@@ -46,70 +53,274 @@ static void release_own_code(void) {
     (void)madvise((void *)start, end - start, MADV_DONTNEED);
 }
 
-int main(int argc, char **argv) {
-    if (argc < 4) {
-        fprintf(stderr, "usage: clowdr-shim REPORT_FD PATH ARG0 [ARG...]\n");
-        return 2;
+static int write_all(int fd, const void *data, size_t n) {
+    const char *p = data;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        n -= (size_t)w;
     }
-    int report = atoi(argv[1]);
-    if (report < 3 || fcntl(report, F_SETFD, FD_CLOEXEC) != 0) {
-        fprintf(stderr, "clowdr-shim: REPORT_FD %s is not an open descriptor above 2\n", argv[1]);
-        return 2;
-    }
-    for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) signal(forwarded[i], SIG_IGN);
+    return 0;
+}
 
-    int errpipe[2];
-    if (pipe2(errpipe, O_CLOEXEC) != 0) return 127;
-    pid_t child = fork();
-    if (child == 0) {
-        for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) signal(forwarded[i], SIG_DFL);
-        execv(argv[2], argv + 3);
-        int e = errno;
-        (void)!write(errpipe[1], &e, sizeof e);
-        _exit(127);
+static int read_all(int fd, void *data, size_t n) {
+    char *p = data;
+    while (n > 0) {
+        ssize_t r = read(fd, p, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        p += r;
+        n -= (size_t)r;
     }
-    close(errpipe[1]);
-    char line[256];
-    int exec_errno = 0;
-    if (child < 0) exec_errno = errno;
-    else if (read(errpipe[0], &exec_errno, sizeof exec_errno) != sizeof exec_errno) exec_errno = 0;
-    close(errpipe[0]);
-    // The shim writes nothing to the task's streams: they close with the command's own.
-    close(0);
-    close(1);
-    close(2);
-    if (exec_errno != 0) {
-        if (child > 0) waitpid(child, NULL, 0);
-        int n = snprintf(line, sizeof line, "clowdr-shim 1 exec_errno=%d\n", exec_errno);
-        (void)!write(report, line, (size_t)n);
-        return 127;
-    }
+    return 0;
+}
 
-    release_own_code();
-    int status = 0;
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
-    // Orphans of the command that ended already (the shim is their subreaper): their CPU and peak count too.
-    while (waitpid(-1, NULL, WNOHANG) > 0) {}
-    struct rusage ru;
-    getrusage(RUSAGE_CHILDREN, &ru);
-    char outcome[32];
-    if (WIFSIGNALED(status)) snprintf(outcome, sizeof outcome, "signal=%d", WTERMSIG(status));
-    else snprintf(outcome, sizeof outcome, "exit=%d", WEXITSTATUS(status));
+// MARK: - The attempts running
+
+// A command started and not yet reported: its pid (also its process group), its report pipe, and what the orphans of
+// its group that were reaped before it used.
+struct attempt {
+    pid_t pid;
+    int report;
+    struct rusage orphans;
+    int ended;
+    int status;
+    struct rusage usage;
+};
+
+static struct attempt *attempts;
+static size_t attempt_count, attempt_capacity;
+
+static struct attempt *find_attempt(pid_t pid) {
+    for (size_t i = 0; i < attempt_count; i++) {
+        if (attempts[i].pid == pid) return &attempts[i];
+    }
+    return NULL;
+}
+
+static int add_attempt(pid_t pid, int report) {
+    if (attempt_count == attempt_capacity) {
+        size_t capacity = attempt_capacity ? attempt_capacity * 2 : 16;
+        struct attempt *grown = realloc(attempts, capacity * sizeof *grown);
+        if (!grown) return -1;
+        attempts = grown;
+        attempt_capacity = capacity;
+    }
+    attempts[attempt_count++] = (struct attempt){.pid = pid, .report = report};
+    return 0;
+}
+
+static void add_usage(struct rusage *into, const struct rusage *r) {
+    into->ru_utime.tv_sec += r->ru_utime.tv_sec;
+    into->ru_utime.tv_usec += r->ru_utime.tv_usec;
+    into->ru_stime.tv_sec += r->ru_stime.tv_sec;
+    into->ru_stime.tv_usec += r->ru_stime.tv_usec;
+    if (r->ru_maxrss > into->ru_maxrss) into->ru_maxrss = r->ru_maxrss;
+    into->ru_inblock += r->ru_inblock;
+    into->ru_oublock += r->ru_oublock;
+}
+
+static long long micros(struct timeval t) { return (long long)t.tv_sec * 1000000 + t.tv_usec; }
+
+// Writes an ended attempt's report (its command's usage, and its orphans') and closes the pipe.
+static void report(const struct attempt *a) {
+    struct rusage total = a->usage;
+    add_usage(&total, &a->orphans);
+    char outcome[32], line[256];
+    if (WIFSIGNALED(a->status)) snprintf(outcome, sizeof outcome, "signal=%d", WTERMSIG(a->status));
+    else snprintf(outcome, sizeof outcome, "exit=%d", WEXITSTATUS(a->status));
     int n = snprintf(
         line, sizeof line, "clowdr-shim 1 %s utime_us=%lld stime_us=%lld maxrss_kb=%ld inblock=%ld oublock=%ld\n", outcome,
-        micros(ru.ru_utime), micros(ru.ru_stime), ru.ru_maxrss, ru.ru_inblock, ru.ru_oublock);
-    (void)!write(report, line, (size_t)n);
+        micros(total.ru_utime), micros(total.ru_stime), total.ru_maxrss, total.ru_inblock, total.ru_oublock);
+    (void)write_all(a->report, line, (size_t)n);
+    close(a->report);
+}
 
-    if (WIFSIGNALED(status)) {
-        // End by the same signal, without a core file of the shim's own.
-        struct rlimit none = {0, 0};
-        setrlimit(RLIMIT_CORE, &none);
-        signal(WTERMSIG(status), SIG_DFL);
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, WTERMSIG(status));
-        sigprocmask(SIG_UNBLOCK, &set, NULL);
-        raise(WTERMSIG(status));
+// The process group of a child that ended and is not reaped yet (its /proc entry stays until then), or 0.
+static pid_t process_group(pid_t pid) {
+    char path[64], stat[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, stat, sizeof stat - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    stat[n] = 0;
+    // After the name, which may hold anything: state, parent, process group.
+    char *close_paren = strrchr(stat, ')');
+    int parent, group;
+    char state;
+    if (!close_paren || sscanf(close_paren + 1, " %c %d %d", &state, &parent, &group) != 3) return 0;
+    return group;
+}
+
+// Reaps every child that ended (commands, and orphans that came to this subreaper), then reports the commands. An
+// orphan's usage counts for the command whose group it is in, when that command has not been reported yet.
+static void collect(void) {
+    for (;;) {
+        siginfo_t info;
+        info.si_pid = 0;
+        if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) break;
+        pid_t pid = info.si_pid;
+        struct attempt *a = find_attempt(pid);
+        pid_t group = a ? 0 : process_group(pid);
+        int status = 0;
+        struct rusage usage;
+        pid_t reaped;
+        do { reaped = wait4(pid, &status, 0, &usage); } while (reaped < 0 && errno == EINTR);
+        if (reaped != pid) break;
+        if (a) {
+            a->ended = 1;
+            a->status = status;
+            a->usage = usage;
+        } else if (group > 0 && (a = find_attempt(group))) {
+            add_usage(&a->orphans, &usage);
+        }
     }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    size_t kept = 0;
+    for (size_t i = 0; i < attempt_count; i++) {
+        if (attempts[i].ended) report(&attempts[i]);
+        else attempts[kept++] = attempts[i];
+    }
+    attempt_count = kept;
+}
+
+// MARK: - Starting a command
+
+// The strings of a request's body: the working directory, then argc arguments (the first is the path to execute),
+// then envc variables, each ending in NUL. `strings` has room for argc + envc + 3 pointers. Returns 0, or -1 when the
+// body does not hold them.
+static int split_body(char *body, size_t length, uint32_t argc, uint32_t envc, char **strings) {
+    char *p = body, *end = body + length;
+    for (uint32_t i = 0; i < 1 + argc + envc; i++) {
+        char *nul = memchr(p, 0, (size_t)(end - p));
+        if (!nul) return -1;
+        // The working directory first, then argv and its NULL, then envp and its NULL.
+        strings[i < 1 + argc ? i : i + 1] = p;
+        p = nul + 1;
+    }
+    strings[1 + argc] = NULL;
+    strings[argc + envc + 2] = NULL;
+    return 0;
+}
+
+static int devnull = -1;
+
+// Starts the command: vfork, so nothing of this process is copied, and exec; the child sets up its group, subreaper,
+// directory and streams first. Returns its pid, or -errno.
+static pid_t start_command(const char *cwd, char *const argv[], char *const envp[], int out, int err) {
+    volatile int child_errno = 0;
+    pid_t pid = vfork();
+    if (pid == 0) {
+        struct sigaction dfl = {.sa_handler = SIG_DFL};
+        for (int sig = 1; sig < 65; sig++) {
+            if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL);
+        }
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 || setpgid(0, 0) != 0 || (cwd[0] && chdir(cwd) != 0) ||
+            dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) {
+            child_errno = errno;
+        } else {
+            sigset_t none;
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, NULL);
+            execve(argv[0], argv, envp);
+            child_errno = errno;
+        }
+        _exit(127);
+    }
+    if (pid < 0) return -errno;
+    if (child_errno != 0) {
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+        return -child_errno;
+    }
+    return pid;
+}
+
+// Receives a request's header and its three descriptors. Returns 0, 1 at the end of the socket, -1 on a malformed
+// request.
+static int receive(int sock, struct clowdr_shim_request *request, int fds[3]) {
+    char control[CMSG_SPACE(3 * sizeof(int))];
+    struct iovec io = {.iov_base = request, .iov_len = sizeof *request};
+    struct msghdr msg = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    ssize_t n;
+    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) return 1;
+    if (n < 0) return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(3 * sizeof(int))) {
+            memcpy(fds, CMSG_DATA(c), 3 * sizeof(int));
+        }
+    }
+    if ((size_t)n < sizeof *request && read_all(sock, (char *)request + n, sizeof *request - (size_t)n) != 0) return -1;
+    return request->magic == CLOWDR_SHIM_MAGIC ? 0 : -1;
+}
+
+// One request: reads its body, starts the command, answers. Returns 0, 1 when clowdr closed the socket, -1 when the
+// conversation cannot go on (a malformed request, the socket broken).
+static int serve(int sock) {
+    struct clowdr_shim_request request;
+    int fds[3] = {-1, -1, -1};
+    int rc = receive(sock, &request, fds);
+    int32_t answer = -EPROTO;
+    char *body = NULL;
+    char **strings = NULL;
+    if (rc == 0) {
+        body = malloc(request.length ? request.length : 1);
+        strings = calloc((size_t)request.argc + request.envc + 3, sizeof *strings);
+        if (!body || !strings || read_all(sock, body, request.length) != 0) rc = -1;
+    }
+    if (rc == 0 && fds[2] >= 0 && request.argc > 0 && split_body(body, request.length, request.argc, request.envc, strings) == 0) {
+        answer = start_command(strings[0], strings + 1, strings + request.argc + 2, fds[0], fds[1]);
+        if (answer > 0 && add_attempt(answer, fds[2]) == 0) fds[2] = -1;
+    }
+    free(strings);
+    free(body);
+    for (int i = 0; i < 3; i++) {
+        if (fds[i] >= 0) close(fds[i]);
+    }
+    if (rc != 0) return rc;
+    return write_all(sock, &answer, sizeof answer) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: clowdr-shim SOCKET_FD (clowdr starts it; it is not a command of its own)\n");
+        return 2;
+    }
+    int sock = atoi(argv[1]);
+    if (sock < 3 || fcntl(sock, F_SETFD, FD_CLOEXEC) != 0) {
+        fprintf(stderr, "clowdr-shim: SOCKET_FD %s is not an open descriptor above 2\n", argv[1]);
+        return 2;
+    }
+    // Descriptors 0 to 2 open, so that those received never take their numbers.
+    devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    while (devnull >= 0 && devnull <= 2) devnull = dup(devnull);
+    if (devnull < 0) return 2;
+    for (size_t i = 0; i < sizeof ignored / sizeof *ignored; i++) signal(ignored[i], SIG_IGN);
+    sigset_t child;
+    sigemptyset(&child);
+    sigaddset(&child, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &child, NULL);
+    int ended = signalfd(-1, &child, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (ended < 0 || prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) return 2;
+    release_own_code();
+    for (;;) {
+        struct pollfd ready[2] = {{.fd = sock, .events = POLLIN}, {.fd = ended, .events = POLLIN}};
+        if (poll(ready, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            return 3;
+        }
+        if (ready[1].revents) {
+            struct signalfd_siginfo drained[16];
+            while (read(ended, drained, sizeof drained) > 0) {}
+            collect();
+        }
+        if (ready[0].revents) {
+            int rc = serve(sock);
+            if (rc == 1) return 0;
+            if (rc < 0) return 3;
+        }
+    }
 }

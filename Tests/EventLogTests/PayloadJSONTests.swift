@@ -50,3 +50,84 @@ struct PayloadJSONTests {
         }
     }
 }
+
+extension PayloadJSONTests {
+    /// Times as the runner measures them and as people type them: whole, tiny, huge, negative zero.
+    static let times: [Double] = [0, -0.0, 1, 2.5, 0.1, 1e-7, 0.004319494, 37.712750613845046, 123_456_789.123, 1e21, 1e-300, 86_400]
+
+    @Test("task_exited: every field present or absent, outputs of every shape, times as JSONEncoder writes them")
+    func taskExited() throws {
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<2000 {
+            func time() -> Double {
+                round % 2 == 0 ? Self.times.randomElement(using: &generator)! : Double.random(in: 0..<100_000, using: &generator)
+            }
+            let outputs = (0..<(round % 4)).map { i in
+                OutputFile(
+                    id: Self.strings.randomElement(using: &generator)!, path: Self.strings.randomElement(using: &generator)! + "/out\(i)",
+                    size: round % 3 == 0 ? nil : Int64.random(in: 0..<Int64.max, using: &generator),
+                    sha256: round % 5 == 0 ? nil : String(repeating: "ab", count: 32))
+            }
+            let p = TaskExited(
+                exitCode: round % 7 == 0 ? nil : Int32.random(in: -1...255, using: &generator), signal: round % 3 == 0 ? 9 : nil, wallTime: time(),
+                cpuUser: time(), cpuSystem: time(), peakRSS: Int64.random(in: 0..<(1 << 40), using: &generator), readBytes: round % 2 == 0 ? 0 : 4096,
+                writeBytes: Int64(round), outputs: outputs, failureReason: round % 4 == 0 ? Self.strings.randomElement(using: &generator)! : nil)
+            #expect(try #require(p.fastJSON()) == EventBody.encode(p))
+        }
+    }
+
+    @Test("task_exited with a time that is not finite falls back to the Codable form")
+    func taskExitedNotFinite() {
+        #expect(TaskExited(exitCode: 0, wallTime: .nan).fastJSON() == nil)
+        #expect(TaskExited(exitCode: 0, wallTime: 1, cpuUser: .infinity).fastJSON() == nil)
+    }
+}
+
+extension PayloadJSONTests {
+    /// The Codable form's reading of a payload (nil when it refuses it).
+    static func decoded<T: Decodable>(_ type: T.Type, _ payload: String) -> T? { try? JSONDecoder().decode(T.self, from: Data(payload.utf8)) }
+
+    @Test("the lifecycle payloads read back without JSONDecoder as JSONDecoder reads them, odd forms included")
+    func readBack() throws {
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<500 {
+            let exited = TaskExited(
+                exitCode: round % 7 == 0 ? nil : Int32(round % 256), signal: round % 3 == 0 ? 15 : nil,
+                wallTime: Self.times[round % Self.times.count], cpuUser: Double.random(in: 0..<10, using: &generator), cpuSystem: 0,
+                peakRSS: Int64(round) << 20, outputs: round % 2 == 0 ? [] : [OutputFile(id: Self.strings[round % Self.strings.count], path: "/x")],
+                failureReason: round % 4 == 0 ? Self.strings[round % Self.strings.count] : nil)
+            let payload = try EventBody.encode(exited)
+            #expect(try EventBody.decode(type: "task_exited", version: 1, payload: payload) == .taskExited(exited))
+            let started = TaskStarted(host: Self.strings[round % Self.strings.count], pid: Int32(round), bootID: round % 2 == 0 ? nil : "b")
+            #expect(try EventBody.decode(type: "task_started", version: 1, payload: EventBody.encode(started)) == .taskStarted(started))
+        }
+        // Forms only another writer makes: the fast reader declines them, and JSONDecoder's answer stands.
+        let odd: [(String, String)] = [
+            ("task_started", #"{"host":"h","pid":1.0}"#), ("task_started", #"{"host":"h","pid":"1"}"#),
+            ("task_started", #"{"host":"h","pid":1,"pid":2}"#), ("task_started", #"{"host":"h","pid":4294967296}"#),
+            ("task_started", #"{"host":null,"pid":1}"#), ("task_started", #"{"host":"h","pid":1,"extra":[1]}"#),
+            ("task_exited", #"{"cpu_system":0,"cpu_user":0,"outputs":[],"peak_rss":0,"read_bytes":0,"wall_time":1e400,"write_bytes":0}"#),
+            ("task_exited", #"{"cpu_system":0,"cpu_user":0,"outputs":[{"id":"a"}],"peak_rss":0,"read_bytes":0,"wall_time":1,"write_bytes":0}"#),
+            (
+                "task_exited",
+                #"{"cpu_system":0,"cpu_user":0,"outputs":[],"peak_rss":0,"read_bytes":0,"wall_time":1,"write_bytes":0,"exit_code":null}"#
+            ),
+            ("task_submitted", #"{"backend":"slurm","resources":{"mem":1}}"#), ("task_submitted", #"{"backend":"slurm","native_id":null}"#),
+            ("task_submitted", #"{"backend":"a:b\"c:","resources":{"mem":"1","mem":"2"}}"#),
+            (
+                "task_exited",
+                #"{"cpu_system":0,"cpu_user":0,"outputs":[{"id":"a","path":"p","id":"b"}],"peak_rss":0,"read_bytes":0,"wall_time":1,"write_bytes":0}"#
+            ),
+        ]
+        for (type, payload) in odd {
+            let fast = try? EventBody.decode(type: type, version: 1, payload: payload)
+            let codable: EventBody? =
+                switch type {
+                case "task_started": Self.decoded(TaskStarted.self, payload).map(EventBody.taskStarted)
+                case "task_exited": Self.decoded(TaskExited.self, payload).map(EventBody.taskExited)
+                default: Self.decoded(TaskSubmitted.self, payload).map(EventBody.taskSubmitted)
+                }
+            #expect(fast == codable, "\(payload)")
+        }
+    }
+}

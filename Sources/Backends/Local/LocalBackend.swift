@@ -134,6 +134,7 @@ public final class LocalBackend: Backend, @unchecked Sendable {
         case .succeeded: FinalState(state: "COMPLETED", failureClass: .appError, exitCode: 0)
         case .failed: FinalState(state: "FAILED", failureClass: .appError)
         case .cancelled: FinalState(state: "CANCELLED", failureClass: .cancelled)
+        case .lost: FinalState(state: FinalState.shimKilled, failureClass: .unknown)
         default: FinalState(state: "UNKNOWN", failureClass: .unknown)
         }
     }

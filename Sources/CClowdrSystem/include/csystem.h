@@ -13,6 +13,18 @@
 /// child subreaper. Returns the pid, or -errno.
 pid_t clowdr_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int stdout_fd, int stderr_fd, int fd3);
 
+/// Starts clowdr-shim at `path` as the server that starts attempts (Sources/clowdr-shim/main.c; the protocol is
+/// shim_protocol.h), with its end of a new Unix socket as descriptor 3. Returns its pid and sets `*sock` to clowdr's
+/// end (close-on-exec; closing it ends the server), or -errno.
+pid_t clowdr_shim_start(const char *path, int *sock);
+
+/// Asks the server on `sock` to start `argv[0]` (a full path) with `envp` in `cwd` (NULL: unchanged), with stdin from
+/// /dev/null, the given stdout and stderr, as the leader of a new process group and a child subreaper; the server
+/// writes the command's report to `report_fd` when it ends, and closes it. Returns the command's pid (also its
+/// process group), or -errno (-EPIPE: the server was gone before it took the request; -ECONNABORTED: it went while
+/// answering).
+pid_t clowdr_shim_run(int sock, char *const argv[], char *const envp[], const char *cwd, int stdout_fd, int stderr_fd, int report_fd);
+
 /// A pidfd for `pid` (readable when the process exits), or -errno.
 int clowdr_pidfd_open(pid_t pid);
 
