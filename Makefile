@@ -117,6 +117,7 @@ bench: test-deps
 	  || echo "bosh could not be installed: the Boutiques benchmark runs without its peer figure"
 	$(BUILD_DIR)/release/clowdr-bench boutiques --bosh $(BOSH_VENV)/bin/bosh
 	$(BUILD_DIR)/release/clowdr-bench run
+	$(BUILD_DIR)/release/clowdr-bench worker
 	$(BUILD_DIR)/release/clowdr-bench query
 	$(BUILD_DIR)/release/clowdr-bench report
 	$(BUILD_DIR)/release/clowdr-bench share

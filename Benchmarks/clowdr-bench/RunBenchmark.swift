@@ -119,6 +119,23 @@ func runBenchmark() throws {
         print("  reference: clowdr run with its experiment on tmpfs: \(f(t.seconds)) s (time ratio to bare \(f(t.seconds / bare)))")
     }
 
+    // What clowdr leaves on disk: the experiment's files for n silent tasks (no stream files), scaled; then with the
+    // original Clowdr's layout (a file per task's invocation) for comparison.
+    for invocationFiles in [false, true] {
+        let provdir = dir + "/files-\(invocationFiles)"
+        let inv = dir + "/inv-\(n).json"
+        var request = RunRequest(
+            descriptorPath: dir + "/d.json", invocationPath: inv, provdir: provdir, options: RunOptions(jobs: jobs, workingDirectory: dir))
+        request.sweeps = ["n"]
+        request.invocationFiles = invocationFiles
+        _ = try BackendRuns.start(request, on: .init(backend: .local), cancel: CancellationFlag())
+        let use = diskUse(provdir)
+        emit(
+            "  files on disk, local run of \(n) silent tasks\(invocationFiles ? " with --invocation-files" : ""): \(use.files) files, \(use.bytes >> 10) KiB: \(per100k(use, tasks: n))\(invocationFiles ? "" : "  [goal: at most one file per 1,000 tasks]")"
+        )
+        try? FileManager.default.removeItem(atPath: provdir)
+    }
+
     if big > 0 {
         let m = try clowdr(big)
         print("  memory: peak RSS of clowdr after \(big) tasks: \(m.hwm >> 20) MiB (after \(n): \(c.hwm >> 20) MiB)  [goal < 100 MiB]")

@@ -10,24 +10,9 @@ import Runner
 ///   are shown apart.
 /// - Following them: slurmctld's query RPCs per minute (`sdiag`) while clowdr follows the N tasks, beside what a
 ///   per-task `squeue -j` poller costs for the same tasks (measured over a sample of them, per poll round).
-/// - The worker's overhead: from `clowdr task` starting to its tool's exec, alone and per task with 100 tasks in one
-///   element (`--groupby 100`).
 func slurmBenchmark() throws {
     let n = Int(argument("--tasks", default: "10000"))!
     let followSeconds = Double(argument("--follow", default: "60"))!
-    func sh(_ script: String) throws -> (status: Int32, out: String, seconds: Double) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", script]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self), Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-    }
     guard (try? sh("scontrol ping"))?.out.contains("UP") == true else {
         emit("slurm benchmark skipped: no Slurm answers (scripts/slurm/setup.sh starts one)")
         return
@@ -38,47 +23,6 @@ func slurmBenchmark() throws {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     func f(_ x: Double, _ d: Int = 2) -> String { String(format: "%.\(d)f", x) }
     emit("slurm benchmark: \(n) tasks (MaxArraySize \(try SlurmBackend(layout: ExperimentLayout(directory: dir), clowdr: "").maxArraySize()))")
-
-    // Worker overhead first, while the cluster is idle: `clowdr task` on this machine, the tool `sh -c 'date +%s%N'`.
-    try
-        #"{"name":"t","tool-version":"1","description":"d","schema-version":"0.5","command-line":"date +%s%N > [N].t","inputs":[{"id":"n","name":"n","type":"Number","integer":true,"value-key":"[N]"}]}"#
-        .write(toFile: dir + "/stamp.json", atomically: true, encoding: .utf8)
-    try "{\"n\": [\((0..<100).map(String.init).joined(separator: ","))]}".write(toFile: dir + "/i100.json", atomically: true, encoding: .utf8)
-    var setup = RunRequest(
-        descriptorPath: dir + "/stamp.json", invocationPath: dir + "/i100.json", provdir: dir + "/wprov",
-        options: RunOptions(jobs: 1, workingDirectory: dir))
-    setup.sweeps = ["n"]
-    setup.setupOnly = true
-    let wlayout = try BackendRuns.start(setup, on: .init(backend: .local), cancel: CancellationFlag()).layout
-    for t in 0..<100 {
-        try #"{"experiment": "\#(wlayout.directory)", "task": "\#(t)", "attempt": 1, "backend": "slurm", "workdir": "\#(dir)"}"#.write(
-            toFile: dir + "/t\(t).json", atomically: true, encoding: .utf8)
-    }
-    // The time from a stamp taken just before exec'ing clowdr to the tool's own stamp.
-    var toExec: [Double] = []
-    for k in 0..<10 {
-        let r = try sh("date +%s%N > \(dir)/start; exec \(bin)/clowdr task \(dir)/t\(k).json --events \(dir)/w\(k).ndjson >/dev/null")
-        precondition(r.status == 0, "clowdr task failed")
-        func stamp(_ path: String) throws -> Double {
-            Double(try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))! / 1e6
-        }
-        toExec.append(try stamp(dir + "/\(k).t") - stamp(dir + "/start"))
-    }
-    let bare = try (0..<10).map { _ -> Double in
-        _ = try sh("date +%s%N > \(dir)/start; exec sh -c 'date +%s%N > \(dir)/bare.t'")
-        func stamp(_ path: String) throws -> Double {
-            Double(try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))! / 1e6
-        }
-        return try stamp(dir + "/bare.t") - stamp(dir + "/start")
-    }.min()!
-    let group = try sh("\(bin)/clowdr task \((0..<100).map { "\(dir)/t\($0).json" }.joined(separator: " ")) --events \(dir)/g.ndjson >/dev/null")
-    let bareGroup = try sh("for i in $(seq 100); do sh -c 'date +%s%N > /dev/null'; done").seconds
-    emit(
-        "  worker: clowdr task start to the tool's exec: median \(f(toExec.sorted()[5], 1)) ms, best \(f(toExec.min()!, 1)) ms  [goal <= 20 ms] (the same stamps around a bare exec of sh -c: \(f(bare, 1)) ms)"
-    )
-    emit(
-        "  worker, 100 tasks in one element (--groupby 100): \(f(group.seconds * 10, 1)) ms per task beside \(f(bareGroup * 10, 1)) ms for the bare commands: \(f((group.seconds - bareGroup) * 10, 1)) ms of clowdr per task"
-    )
 
     // Submission: the experiment planned and recorded, then submitted (detached), beside bare sbatch of the same arrays.
     try
@@ -180,5 +124,9 @@ func slurmBenchmark() throws {
     emit(
         "  a per-task squeue -j poller: \(f(perTask, 1)) RPCs per task per round (\(peerRPCs) for \(ids.count) tasks, \(f(peer.seconds, 1)) s): \(Int(perTask * Double(n))) RPCs per round for \(n) tasks, \(Int(perTask * Double(n) * 2))/min at one round every 30 s"
     )
+    // What the experiment holds on the shared filesystem after the tasks that ended meanwhile.
+    let use = diskUse(layout.directory)
+    emit(
+        "  files on disk, Slurm, after \(ended) of \(n) tasks ended: \(use.files) files, \(use.bytes >> 10) KiB: about \(per100k(use, tasks: ended))")
     _ = try sh("scancel --name=clowdr-\(layout.id)")
 }

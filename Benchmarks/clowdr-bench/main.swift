@@ -6,11 +6,13 @@
 //       same rows into a plain table in the same run (the SQLite limit on this machine). Prints rates and ratios.
 //       --only "append" (or "bare", "bare UNIQUE", comma-separated) runs some phases, to profile one of them.
 //   clowdr-bench boutiques [--invocations N] [--bosh PATH]      Boutiques beside bosh (BoutiquesBenchmark.swift).
-//   clowdr-bench run | query | report | share                   Local runs, queries, the HTML report, clowdr share.
+//   clowdr-bench run [--sizes 500,2000] [--slots 2,8] [--rounds 5] | query | report | share
+//                                                               Local runs, queries, the HTML report, clowdr share.
+//   clowdr-bench worker                                         clowdr task's start and per-task cost (WorkerBenchmark.swift).
 //   clowdr-bench ingest [--segments N] [--events-per-segment E]
 //       Ingests N worker segments beside EventLog.append of the same events, then times `clowdr status` (IngestBenchmark.swift).
 //   clowdr-bench slurm [--tasks N] [--follow SECONDS] [--rounds R]
-//       Submission, following and worker overhead on the Slurm of scripts/slurm/setup.sh (SlurmBenchmark.swift).
+//       Submission, following and files on disk on the Slurm of scripts/slurm/setup.sh (SlurmBenchmark.swift).
 //   clowdr-bench aws                                            S3 and Batch against moto (AWSBenchmark.swift).
 import Foundation
 
@@ -18,6 +20,7 @@ switch CommandLine.arguments.dropFirst().first {
 case "eventlog": try eventlogBenchmark()
 case "boutiques": try boutiquesBenchmark()
 case "run": try runBenchmark()
+case "worker": try workerBenchmark()
 case "query": try queryBenchmark()
 case "report": try reportBenchmark()
 case "share": try shareBenchmark()
@@ -26,7 +29,7 @@ case "slurm": try slurmBenchmark()
 case "aws": try awsBenchmark()
 default:
     print(
-        "usage: clowdr-bench eventlog [--events N] [--batch B] [--rounds R] [--only PHASES] | boutiques [--invocations N] [--bosh PATH] | run | query | report | share | ingest | slurm | aws"
+        "usage: clowdr-bench eventlog [--events N] [--batch B] [--rounds R] [--only PHASES] | boutiques [--invocations N] [--bosh PATH] | run | worker | query | report | share | ingest | slurm | aws"
     )
     exit(2)
 }

@@ -1,6 +1,8 @@
+import Boutiques
 public import ClowdrErrors
 public import EventLog
 import Foundation
+public import JSON
 public import Runner
 
 /// Where attempts run: each backend (this machine's pool, Slurm, AWS Batch) implements this one small protocol,
@@ -146,9 +148,16 @@ public struct SubmissionBatch: Sendable {
 
     /// The elements of a job: the attempts each one runs, one after another.
     public func elements(of job: Range<Int>) -> [[(task: String, attempt: Int)]] {
-        stride(from: job.lowerBound, to: job.upperBound, by: groupBy).map {
-            attempts[$0..<min($0 + groupBy, job.upperBound)].map { ($0.task, $0.attempt) }
-        }
+        elementPlans(of: job).map { $0.map { ($0.task, $0.attempt) } }
+    }
+
+    /// The elements of a job with each attempt's invocation (what a worker needs besides the experiment's folder).
+    public func elementsWithInvocations(of job: Range<Int>) -> [[(task: String, attempt: Int, invocation: JSONObject?)]] {
+        elementPlans(of: job).map { $0.map { ($0.task, $0.attempt, $0.rendered.invocation) } }
+    }
+
+    func elementPlans(of job: Range<Int>) -> [ArraySlice<AttemptPlan>] {
+        stride(from: job.lowerBound, to: job.upperBound, by: groupBy).map { attempts[$0..<min($0 + groupBy, job.upperBound)] }
     }
 
     /// The index of the element of `job` that runs attempt `attempt`.

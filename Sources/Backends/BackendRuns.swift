@@ -113,6 +113,8 @@ public enum BackendRuns {
     ) throws -> RunSummary {
         var r = r
         r.provdir = URL(fileURLWithPath: r.provdir).standardizedFileURL.path
+        // Whether the experiment has the original layout: a rerun writes the files of the tasks it runs again then.
+        r.recordedOptions["invocation_files"] = String(r.invocationFiles)
         // Slurm's array limit is read while the experiment is planned.
         let maxArraySize = o.backend == .slurm && !r.setupOnly ? SlurmBackend.prefetchMaxArraySize() : nil
         let (d, tasks) = try Runs.plan(r)
@@ -120,18 +122,19 @@ public enum BackendRuns {
             try checkSubmission(o)
             try checkAccess(o, descriptor: d, invocations: tasks.map { ($0.id, $0.invocation) })
         }
-        // Nodes read the invocation files: written (and durable) before anything is submitted. The local pool runs
-        // from memory: its tasks start at once, and the files are written meanwhile.
+        // Invocation files only when asked for (workers get theirs in their array's map): with --setup, written (and
+        // durable) before the experiment appears; for a local run, by a thread of their own while its tasks start.
         let local = o.backend == .local
         let (layout, log) = try ExperimentSetup.create(
             provdir: r.provdir, descriptorPath: r.descriptorPath, descriptor: d, tasks: tasks,
             invocationSources: try Planner.invocationSources(r.invocationPath), name: r.name, options: r.recordedOptions, factory: factory,
-            writeInvocationFiles: !local || r.setupOnly, backend: o.backend.rawValue)
+            writeInvocationFiles: r.invocationFiles && (!local || r.setupOnly), backend: o.backend.rawValue)
         if r.setupOnly {
             onCreated(layout, nil)
             return RunSummary(layout: layout, ended: [:], planned: tasks.count, launched: 0)
         }
-        let writer = local ? InvocationFileWriter(tasks.map { ($0.id, $0.rendered.invocation) }, in: layout, cancel: cancel) : nil
+        let writer =
+            local && r.invocationFiles ? InvocationFileWriter(tasks.map { ($0.id, $0.rendered.invocation) }, in: layout, cancel: cancel) : nil
         let summary: RunSummary
         do {
             let backend = try backend(

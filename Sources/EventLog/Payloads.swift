@@ -445,3 +445,9 @@ public struct RerunRequested: Codable, Sendable, Equatable {
 public enum ClowdrVersion {
     public static let current = "0.1.0-dev"
 }
+
+extension TaskPlanned {
+    /// The text of a task's invocation file, `tasks/<task>.json` (the original Clowdr's layout, and archives): the
+    /// invocation, indented as bosh writes JSON.
+    public static func invocationFileText(_ invocation: JSONValue) -> String { JSONWriter(indent: 4).string(invocation) + "\n" }
+}

@@ -7,8 +7,9 @@ import SQLite
 /// `clowdr archive`: the record of an experiment as one `.tar.gz` to keep beside the derivatives.
 ///
 /// Members (under `clowdr-<experiment>/`): `clowdr.db` (a consistent snapshot taken with SQLite's online backup,
-/// also while the experiment runs), `descriptor.json`, the files of `tasks/` (each task's invocation, `<task>.json`,
-/// and each attempt's `<task>.<attempt>.stdout` and `.stderr`), the JSON and PROV exports, the HTML report, and
+/// also while the experiment runs), `descriptor.json`, `tasks/` (each task's invocation, `<task>.json`, written from
+/// the log: the original Clowdr's layout, which the experiment's folder has only with `--invocation-files`; and each
+/// attempt's `<task>.<attempt>.stdout` and `.stderr`), the JSON and PROV exports, the HTML report, and
 /// `MANIFEST`: `sha256  path` for every other member. Written under a temporary name and renamed, so a crash never
 /// leaves a partial archive.
 public enum Archive {
@@ -39,9 +40,11 @@ public enum Archive {
         let fm = FileManager.default
         if fm.fileExists(atPath: directory + "/descriptor.json") { members.append(("descriptor.json", directory + "/descriptor.json")) }
         let layout = ExperimentLayout(directory: directory)
-        for name in ((try? fm.contentsOfDirectory(atPath: layout.tasks)) ?? []).sorted() where ExperimentLayout.isTaskFileName(name) {
-            members.append((ExperimentLayout.tasksFolder + "/" + name, layout.tasks + "/" + name))
+        var taskFiles = try invocationFiles(log: staging + "/clowdr.db", into: staging + "/" + ExperimentLayout.tasksFolder)
+        for name in (try? fm.contentsOfDirectory(atPath: layout.tasks)) ?? [] where ExperimentLayout.isTaskFileName(name) && taskFiles[name] == nil {
+            taskFiles[name] = layout.tasks + "/" + name
         }
+        for name in taskFiles.keys.sorted() { members.append((ExperimentLayout.tasksFolder + "/" + name, taskFiles[name]!)) }
         var manifest = ""
         for m in members { manifest += "\(try SHA256.hex(ofFile: m.source))  \(m.name)\n" }
         try manifest.write(toFile: staging + "/MANIFEST", atomically: false, encoding: .utf8)
@@ -76,6 +79,20 @@ public enum Archive {
         public var members: Int
         public var problems: [String]
         public var ok: Bool { problems.isEmpty }
+    }
+
+    /// Writes each planned task's invocation file into `folder`, from the log's `task_planned` events; returns where
+    /// each one is, by file name.
+    static func invocationFiles(log: String, into folder: String) throws -> [String: String] {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var files: [String: String] = [:]
+        try EventLog(path: log, mode: .readOnly).forEachEvent(lifecycleOnly: true) { e in
+            guard e.type == EventType.taskPlanned.rawValue, let task = e.task, case .taskPlanned(let p) = try e.decoded().body else { return }
+            let name = ExperimentLayout.invocationName(task)
+            try TaskPlanned.invocationFileText(p.invocation).write(toFile: folder + "/" + name, atomically: false, encoding: .utf8)
+            files[name] = folder + "/" + name
+        }
+        return files
     }
 
     /// Reads an archive and checks every member against its MANIFEST.

@@ -12,7 +12,7 @@ public import JSON
 /// some unwritten; a rerun writes those of the tasks it selects, from the log.
 public enum InvocationFiles {
     /// The file's text: the invocation, indented as bosh writes JSON.
-    static func text(_ invocation: JSONObject) -> String { JSONWriter(indent: 4).string(.object(invocation)) + "\n" }
+    public static func text(_ invocation: JSONObject) -> String { TaskPlanned.invocationFileText(.object(invocation)) }
 
     /// Writes the files of `items` that do not exist yet, in order; throws at the first that cannot be written.
     /// Stops early when `cancel` is set (a stopped run; the rerun writes the rest).

@@ -15,6 +15,8 @@ public struct RunRequest: Sendable {
     public var dev = false
     /// Plan and record, launch nothing.
     public var setupOnly = false
+    /// Also write each task's invocation as `tasks/<task>.json` (the original Clowdr's layout).
+    public var invocationFiles = false
     public var name: String?
     public var options: RunOptions
     /// The options as given, recorded in `experiment_created`.
@@ -136,7 +138,8 @@ public enum Runs {
                     rendered: try renderer.render(.object(inv), file: layout.invocation(task))))
         }
         try check(d, invocations)
-        try InvocationFiles.write(invocations, in: layout)
+        // The original Clowdr's layout, when the experiment has it (asked for, or made before clowdr wrote none).
+        if state.experiment?.options["invocation_files"] != "false" { try InvocationFiles.write(invocations, in: layout) }
         try log.append([
             factory.make(.rerunRequested(RerunRequested(mode: mode, tasks: selected, overrides: overrides, controller: HostInfo.controller())))
         ])

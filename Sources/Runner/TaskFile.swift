@@ -1,7 +1,7 @@
 public import Boutiques
 import EventLog
 import Foundation
-import JSON
+public import JSON
 
 /// What a worker needs to run one attempt of a planned task: a small JSON file a backend writes for each task of
 /// a job, e.g. `{"experiment": "/shared/prov/2026-...", "task": "12", "attempt": 2, "backend": "slurm"}`.
@@ -23,6 +23,9 @@ public struct TaskFile: Sendable {
     /// as `s3://...`): the attempt's outputs are recorded there, not at the path they were written to. Set by the
     /// worker that moves them (AWS Batch's); never in a task file.
     public var outputPlaces: [String: String] = [:]
+    /// The task's invocation, when the array's map carries it; else the worker reads `tasks/<task>.json`. Never in
+    /// a task file.
+    public var invocation: JSONObject?
 
     public init(
         experiment: String, task: String, attempt: Int, backend: String, workdir: String? = nil, sampleInterval: Double = 1,

@@ -1,7 +1,7 @@
 import Boutiques
 public import EventLog
 import Foundation
-import JSON
+public import JSON
 
 /// `clowdr task`: runs planned tasks in this process, one after the other, writing their events to a segment
 /// file instead of the experiment's log, so it can run on a worker node that must not write the SQLite file.
@@ -11,8 +11,9 @@ public enum Worker {
     /// The attempts of one element of a job array: line `index` of `map`, the index being `SLURM_ARRAY_TASK_ID`
     /// (or `AWS_BATCH_JOB_ARRAY_INDEX`). A map is either lines of task file paths separated by spaces (several when
     /// tasks are grouped), or a first line holding what every attempt shares (a task file without task and
-    /// attempt, `{"experiment": ...}`) and then, for element i on line i + 2, `TASK:ATTEMPT` items: nothing to
-    /// write per attempt when ten thousand are submitted.
+    /// attempt, `{"experiment": ...}`) and then, for element i on line i + 2, either `TASK:ATTEMPT` items or a JSON
+    /// array of `{"task", "attempt", "invocation"}` objects: nothing to write per attempt when ten thousand are
+    /// submitted, the invocations included.
     public static func arrayElement(map: String, index: Int) throws -> [TaskFile] {
         guard let text = try? String(contentsOfFile: map, encoding: .utf8) else {
             throw PlanError("cannot read the array map \(map)", code: "task_file.array_map")
@@ -29,6 +30,7 @@ public enum Worker {
         guard index >= 0, index < lines.count, !lines[index].isEmpty else {
             throw PlanError("\(map) has no element \(index) (it maps \(lines.filter { !$0.isEmpty }.count) elements)", code: "task_file.array_map")
         }
+        if let template, lines[index].hasPrefix("[") { return try Self.items(json: lines[index], template: template, map: map, index: index) }
         let items = lines[index].split(separator: " ")
         guard let template else {
             // Task files named relative to the map's folder (the current one when the map is named without one).
@@ -43,17 +45,46 @@ public enum Worker {
         }
     }
 
-    /// The map of an array whose element i runs `elements[i]` (attempts as `TASK:ATTEMPT` items), every attempt
-    /// with the settings of `template`.
-    public static func arrayMap(template: TaskFile, elements: [[(task: String, attempt: Int)]]) -> String {
+    /// An element's line in the JSON form: its attempts with their invocations.
+    static func items(json line: Substring, template: JSONObject, map: String, index: Int) throws -> [TaskFile] {
+        let place = "\(map): element \(index)"
+        guard case .array(let items)? = try? JSONParser.parse(String(line)) else {
+            throw PlanError("\(place): the line must be a JSON array of {task, attempt, invocation}", code: "task_file.array_map")
+        }
+        return try items.map { item in
+            guard case .object(let o) = item, let task = o["task"]?.stringValue, let attempt = o["attempt"]?.int64Value, attempt >= 1,
+                case .object(let invocation)? = o["invocation"]
+            else {
+                throw PlanError(
+                    "\(place): each item must be {\"task\": string, \"attempt\": integer from 1, \"invocation\": object}",
+                    code: "task_file.array_map")
+            }
+            var t = try TaskFile(template, source: map, task: (task, Int(attempt)))
+            t.invocation = invocation
+            return t
+        }
+    }
+
+    /// The map of an array whose element i runs `elements[i]`, every attempt with the settings of `template`: the
+    /// attempts as `TASK:ATTEMPT` items, or, with their invocations, as a JSON array (then no worker reads a file per
+    /// task).
+    public static func arrayMap(template: TaskFile, elements: [[(task: String, attempt: Int, invocation: JSONObject?)]]) -> String {
         var bytes = Array(template.json(withAttempt: false, indent: nil).utf8)
         bytes.append(UInt8(ascii: "\n"))
+        let writer = JSONWriter()
         for e in elements {
-            for (i, item) in e.enumerated() {
-                if i > 0 { bytes.append(UInt8(ascii: " ")) }
-                bytes.append(contentsOf: item.task.utf8)
-                bytes.append(UInt8(ascii: ":"))
-                bytes.append(contentsOf: String(item.attempt).utf8)
+            if e.allSatisfy({ $0.invocation != nil }) {
+                let items = e.map {
+                    JSONValue.object(["task": .string($0.task), "attempt": .number(JSONNumber($0.attempt)), "invocation": .object($0.invocation!)])
+                }
+                bytes.append(contentsOf: writer.string(.array(items)).utf8)
+            } else {
+                for (i, item) in e.enumerated() {
+                    if i > 0 { bytes.append(UInt8(ascii: " ")) }
+                    bytes.append(contentsOf: item.task.utf8)
+                    bytes.append(UInt8(ascii: ":"))
+                    bytes.append(contentsOf: String(item.attempt).utf8)
+                }
             }
             bytes.append(UInt8(ascii: "\n"))
         }
@@ -79,8 +110,8 @@ public enum Worker {
             options.container =
                 t.insideImage
                 ? nil : try ContainerChoice.options(for: d, runtime: t.containerRuntime, volumes: t.volumes, mapUser: false, imagePath: nil)
-            let rendered = try Renderer(d, workingDirectory: workdir).render(
-                try BoutiquesDocument.load(layout.invocation(t.task)), file: layout.invocation(t.task))
+            let invocation = try t.invocation.map(JSONValue.object) ?? Self.invocationFile(t.task, in: layout)
+            let rendered = try Renderer(d, workingDirectory: workdir).render(invocation, file: layout.invocation(t.task))
             let segmentPath = segment ?? layout.segments + "/\(HostInfo.hostname)-\(getpid()).ndjson"
             let segmentFolder = (segmentPath as NSString).deletingLastPathComponent  // empty: the current folder
             if !segmentFolder.isEmpty { try FileManager.default.createDirectory(atPath: segmentFolder, withIntermediateDirectories: true) }
@@ -98,5 +129,16 @@ public enum Worker {
         // This worker writes nothing more: readers need not look at its segments again.
         for writer in writers.values { try writer.seal() }
         return results
+    }
+
+    /// A task's invocation from `tasks/<task>.json` (a task file without its invocation, the original layout).
+    static func invocationFile(_ task: String, in layout: ExperimentLayout) throws -> JSONValue {
+        let path = layout.invocation(task)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw PlanError(
+                "\(path) does not exist: this experiment keeps its invocations in its log; plan it with --invocation-files for one file per task, or run the task through its array's map (clowdr task --array)",
+                code: "task_file.no_invocation")
+        }
+        return try BoutiquesDocument.load(path)
     }
 }

@@ -8,6 +8,14 @@ struct PlanArguments: ParsableArguments {
     @Flag(help: "Plan and record the tasks, launch nothing.")
     var setup = false
 
+    @Flag(
+        help: ArgumentHelp(
+            "Also write each task's invocation as tasks/TASK.json, the original Clowdr's layout (for bosh exec launch, or to read).",
+            discussion:
+                "The log holds every invocation either way, and workers get theirs with their array; one file per task costs a cluster's filesystem a file of its quota each."
+        ))
+    var invocationFiles = false
+
     @Option(help: "A list-valued input to sweep: one task per value (repeatable: the cartesian product).")
     var sweep: [String] = []
 

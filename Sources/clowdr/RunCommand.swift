@@ -59,6 +59,7 @@ struct RunCommand: ParsableCommand {
             request.bids = plan.bids
             request.dev = plan.dev
             request.setupOnly = plan.setup
+            request.invocationFiles = plan.invocationFiles
             request.name = name
             request.warn = { FileHandle.standardError.write(Data("clowdr: warning: \($0)\n".utf8)) }
             request.recordedOptions = execution.recorded.merging(

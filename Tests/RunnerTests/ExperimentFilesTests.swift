@@ -10,8 +10,9 @@ import Testing
 @Suite("Attempt output streams")
 struct StreamTests {
     /// Runs one task per value of `k` with `commandLine` (which may use `[K]`) and returns the experiment's layout.
-    func run(_ commandLine: String, values: [Int], jobs: Int = 2) throws -> (ExperimentLayout, RunSummary) {
-        let request = try SweepTool.request(commandLine, values, jobs: jobs)
+    func run(_ commandLine: String, values: [Int], jobs: Int = 2, invocationFiles: Bool = false) throws -> (ExperimentLayout, RunSummary) {
+        var request = try SweepTool.request(commandLine, values, jobs: jobs)
+        request.invocationFiles = invocationFiles
         let summary = try BackendRuns.start(request, on: .init(backend: .local), cancel: CancellationFlag())
         return (summary.layout, summary)
     }
@@ -41,7 +42,8 @@ struct StreamTests {
         #expect(summary.allSucceeded)
         #expect(size(layout.stdout("0", 1)) == nil && size(layout.stderr("0", 1)) == nil, "task 0 printed nothing")
         #expect(size(layout.stdout("1", 1)) == "only stdout 1\n".utf8.count && size(layout.stderr("1", 1)) == nil)
-        #expect(FileManager.default.fileExists(atPath: layout.invocation("0")))
+        // Nothing else per task: the invocations are in the log.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: layout.tasks) == ["1.1.stdout"])
     }
 
     @Test("output written after the first second, slowly, is all there; the task is not held up by its pipe")
@@ -62,13 +64,13 @@ struct StreamTests {
     }
 }
 
-/// `tasks/<task>.json`: written while the tasks run (by `--setup` before it returns), and restored from the log by
-/// a rerun.
+/// `tasks/<task>.json`, the original Clowdr's layout, when asked for (`--invocation-files`): written while the tasks
+/// run (by `--setup` before it returns), and restored from the log by a rerun. Without it, none.
 @Suite("Invocation files")
 struct InvocationFileTests {
     @Test("every task's invocation file is there when the run returns, with the invocation its task_planned holds")
     func written() throws {
-        let (layout, summary) = try StreamTests().run("test [K] -ge 0", values: Array(0..<50))
+        let (layout, summary) = try StreamTests().run("test [K] -ge 0", values: Array(0..<50), invocationFiles: true)
         #expect(summary.allSucceeded)
         for k in 0..<50 {
             let text = try String(contentsOfFile: layout.invocation(String(k)), encoding: .utf8)
@@ -78,7 +80,7 @@ struct InvocationFileTests {
 
     @Test("a rerun writes the invocation file a stopped run never wrote, from the log, and runs the task")
     func restoredByRerun() throws {
-        let (layout, summary) = try StreamTests().run("test [K] -ne 1", values: [0, 1, 2])
+        let (layout, summary) = try StreamTests().run("test [K] -ne 1", values: [0, 1, 2], invocationFiles: true)
         #expect(summary.ended["1"] == .failed)
         let original = try String(contentsOfFile: layout.invocation("1"), encoding: .utf8)
         try FileManager.default.removeItem(atPath: layout.invocation("1"))
@@ -88,5 +90,22 @@ struct InvocationFileTests {
             cancel: CancellationFlag())
         #expect(rerun.ended == ["1": .failed], "task 1 ran again (and failed again)")
         #expect(try String(contentsOfFile: layout.invocation("1"), encoding: .utf8) == original)
+    }
+
+    @Test("without --invocation-files, neither a run, --setup nor a rerun writes a file per task")
+    func noneByDefault() throws {
+        let (layout, summary) = try StreamTests().run("test [K] -ne 1", values: [0, 1, 2])
+        #expect(summary.ended["1"] == .failed)
+        _ = try BackendRuns.rerun(
+            layout, mode: .failed, dev: false, on: .init(backend: .local), options: RunOptions(jobs: 1, workingDirectory: NSTemporaryDirectory()),
+            overrides: [:], cancel: CancellationFlag())
+        #expect(try FileManager.default.contentsOfDirectory(atPath: layout.tasks).isEmpty)
+        var setup = try SweepTool.request("true [K]", Array(0..<20))
+        setup.setupOnly = true
+        let planned = try BackendRuns.start(setup, on: .init(backend: .local), cancel: CancellationFlag())
+        #expect(try FileManager.default.contentsOfDirectory(atPath: planned.layout.tasks).isEmpty)
+        setup.invocationFiles = true
+        let withFiles = try BackendRuns.start(setup, on: .init(backend: .local), cancel: CancellationFlag())
+        #expect(try FileManager.default.contentsOfDirectory(atPath: withFiles.layout.tasks).count == 20)
     }
 }

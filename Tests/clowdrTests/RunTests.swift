@@ -254,7 +254,8 @@ struct RunTests {
     func worker() throws {
         let dir = try project(
             "exit [C]", inputs: #"[{"id":"c","name":"c","type":"Number","integer":true,"value-key":"[C]"}]"#, invocation: #"{"c":[0,5]}"#)
-        let setup = try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "c", "--setup"])
+        let setup = try TestSupport.run(
+            clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "c", "--setup", "--invocation-files"])
         #expect(setup.status == 0 && setup.stdout.contains("2 tasks planned, none launched"))
         let exp = dir + "/prov/" + (try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!)
         for t in ["0", "1"] {
@@ -283,7 +284,8 @@ struct RunTests {
     func workerProject(exits: [Int], backend: String) throws -> (dir: String, experiment: String) {
         let dir = try project(
             "exit [C]", inputs: #"[{"id":"c","name":"c","type":"Number","integer":true,"value-key":"[C]"}]"#, invocation: #"{"c":\#(exits)}"#)
-        let setup = try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "c", "--setup"])
+        let setup = try TestSupport.run(
+            clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "c", "--setup", "--invocation-files"])
         try #require(setup.status == 0, "\(setup.stderr)")
         let exp = dir + "/prov/" + (try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!)
         for t in exits.indices {
@@ -323,7 +325,8 @@ struct RunTests {
             "python3 -c [S]", inputs: #"[{"id":"s","name":"s","type":"String","value-key":"[S]"}]"#,
             invocation: #"{"s":["import time; time.sleep(0.3)", "b = b'x' * (100 << 20)"]}"#)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let setup = try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "s", "--setup"])
+        let setup = try TestSupport.run(
+            clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "--sweep", "s", "--setup", "--invocation-files"])
         #expect(setup.status == 0)
         let exp = dir + "/prov/" + (try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!)
         for t in ["0", "1"] {

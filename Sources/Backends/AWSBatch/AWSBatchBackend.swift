@@ -1,4 +1,5 @@
 public import AWS
+import Boutiques
 import ClowdrErrors
 import Digest
 public import EventLog
@@ -97,11 +98,9 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
         }
         var bundle = Data()
         var ranges: [String: ClosedRange<Int>] = [:]
-        for task in Set(batch.attempts.map(\.task)).sorted() {
-            guard let data = FileManager.default.contents(atPath: layout.invocation(task)) else {
-                throw BackendError("cannot read \(layout.invocation(task)) to upload it", code: "aws.io")
-            }
-            ranges[task] = bundle.count...(bundle.count + max(data.count, 1) - 1)
+        for plan in batch.attempts where ranges[plan.task] == nil {
+            let data = Data(InvocationFiles.text(plan.rendered.invocation).utf8)
+            ranges[plan.task] = bundle.count...(bundle.count + max(data.count, 1) - 1)
             bundle.append(data)
         }
         let location = root.appending("invocations/\(Hex.lowercase(SHA256.digest(bundle)))")

@@ -134,7 +134,7 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
     /// Writes the map and the script of an array running the attempts `attempts` of `batch`, `batch.groupBy`
     /// attempts per element: element `i` of the map runs its line `i`.
     func prepareArray(_ attempts: Range<Int>, of batch: SubmissionBatch) throws -> PreparedArray {
-        let elements = batch.elements(of: attempts)
+        let elements = batch.elementsWithInvocations(of: attempts)
         let token = "\(layout.id)-\(UUID().uuidString.prefix(8).lowercased())"
         let array = PreparedArray(token: token, elements: elements.count, map: "\(folder)/\(token).map", script: "\(folder)/\(token).sh")
         try write(Worker.arrayMap(template: batch.worker, elements: elements), to: array.map)
