@@ -15,7 +15,7 @@ public final class GroupCommitSink: QueuedEventSink, @unchecked Sendable {
     /// Set by `flush` and `close`: commit what is queued now, without gathering more.
     private var urgent = false
     /// How long the writer waits for more events before it commits a small batch, seconds.
-    static let gathering = 0.002
+    static let gathering = 0.010
     private var failure: (any Error)?
     private var thread: Thread?
 
@@ -67,7 +67,7 @@ public final class GroupCommitSink: QueuedEventSink, @unchecked Sendable {
                 condition.unlock()
                 return
             }
-            // A few events alone: gather what the next 2 ms bring (the other attempts' starts and exits) into the
+            // A few events alone: gather what the next 10 ms bring (the other attempts' starts and exits) into the
             // same transaction, unless someone waits for them. A commit costs the same for 1 event or 100.
             let gatherUntil = Date().addingTimeInterval(Self.gathering)
             while queue.count < 256 && !urgent && !stopping && condition.wait(until: gatherUntil) {}

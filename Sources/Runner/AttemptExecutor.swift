@@ -17,6 +17,9 @@ public struct AttemptExecutor: Sendable {
     /// Whether this process records `task_submitted` (it does for local runs; a cluster or cloud worker does not:
     /// its controller recorded the submission, with the scheduler's id).
     public var recordsSubmission = true
+    /// Whether every attempt this executor runs is run for the first time (a local pool's, numbered by its log), so
+    /// no stream file of an earlier run of it can be there; a worker's may be run again by its scheduler.
+    public var attemptsAreNew = false
     public let factory: EventFactory
     let reader = ProcessTreeReader()
     let renderer: Renderer

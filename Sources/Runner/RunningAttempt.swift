@@ -70,8 +70,8 @@ final class RunningAttempt {
             }
         }
         do {
-            out = try StreamRelay(path: layout.stdout(task, attempt))
-            err = try StreamRelay(path: layout.stderr(task, attempt))
+            out = try StreamRelay(path: layout.stdout(task, attempt), new: executor.attemptsAreNew)
+            err = try StreamRelay(path: layout.stderr(task, attempt), new: executor.attemptsAreNew)
         } catch { throw LaunchFailure("\(error)") }
     }
 

@@ -16,14 +16,15 @@ struct StreamRelay {
     /// Why the stream could not be saved (the disk full, say); the rest of it is discarded.
     private(set) var failure: String?
 
-    /// A new pipe for the stream at `path`. A file left at `path` by an earlier run of the same attempt (a worker
-    /// the scheduler started again) is removed, so what is there afterwards is this run's output, or nothing. Looked
-    /// for first: an unlink locks the folder, which every other attempt is creating files in.
-    init(path: String) throws {
+    /// A new pipe for the stream at `path`. Unless the attempt is `new` (a local pool's: no run of it can have
+    /// been before), a file left at `path` by an earlier run of the same attempt (a worker the scheduler started
+    /// again) is removed, so what is there afterwards is this run's output, or nothing. Looked for first: an unlink
+    /// locks the folder, which every other attempt is creating files in.
+    init(path: String, new: Bool) throws {
         var fds: [Int32] = [-1, -1]
         let rc = clowdr_stream_pipe(&fds)
         guard rc == 0 else { throw RunError("cannot create a pipe for \(path): \(String(cString: strerror(-rc)))") }
-        if access(path, F_OK) == 0 { unlink(path) }
+        if !new && access(path, F_OK) == 0 { unlink(path) }
         self.path = path
         pipe = fds[0]
         childEnd = fds[1]

@@ -47,6 +47,7 @@ public final class LocalBackend: Backend, @unchecked Sendable {
         sink = GroupCommitSink(log)
         var executor = AttemptExecutor(layout: layout, descriptor: descriptor, options: options, sink: sink, factory: factory)
         executor.recordsSubmission = false  // the controller records it, with the native id
+        executor.attemptsAreNew = true
         self.executor = executor
         cancelled = cancel
     }
