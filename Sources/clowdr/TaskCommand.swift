@@ -26,10 +26,18 @@ struct TaskCommand: ParsableCommand {
     @Option(
         help: """
             A job array's map: run the attempts of element SLURM_ARRAY_TASK_ID (or AWS_BATCH_JOB_ARRAY_INDEX): its \
-            line of task files, or, in a map whose first line holds what every attempt shares, its TASK:ATTEMPT items. \
+            line of task files, or, in a map whose first line holds what every attempt shares, its attempts (TASK:ATTEMPT \
+            items, or a JSON array of them with their invocations). \
             An s3:// map (AWS Batch) brings its inputs from S3 and sends its events, streams and outputs back there.
             """)
     var array: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "A file to remove once every task succeeded: the scheduler's output of this job, which then holds nothing to keep.",
+            discussion: "The events are the record; a job that failed keeps its output (the scheduler says there why it stopped it).",
+            visibility: .hidden))
+    var removeOnSuccess: String?
 
     func validate() throws {
         if taskFiles.isEmpty && array == nil { throw ValidationError("give at least one task file, or --array MAP") }
@@ -65,5 +73,6 @@ struct TaskCommand: ParsableCommand {
     func report(_ results: [(TaskFile, TaskState)], expected: Int) throws {
         for (t, state) in results { print("task \(t.task) attempt \(t.attempt): \(state.rawValue)") }
         if results.count < expected || !results.allSatisfy({ $0.1 == .succeeded }) { throw ExitCode(1) }
+        if let removeOnSuccess { unlink(removeOnSuccess) }
     }
 }

@@ -336,6 +336,28 @@ struct SlurmTests {
         #expect(Set(rows.values.compactMap(\.nativeID)).count == 3, "\(rows.values.map(\.nativeID))")
     }
 
+    @Test(
+        "no file per task on the shared filesystem: invocations travel in the map, a successful element's Slurm output is removed, a failed one's kept"
+    )
+    func filesOnTheSharedFilesystem() throws {
+        let dir = try project("test [K] -ne 4", Array(0..<7))
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try clowdr([
+            "run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--groupby", "3", "--provdir", dir + "/prov",
+        ])
+        #expect(run.status == 1, "\(run.stdout) \(run.stderr)")
+        let rows = try attempts(dir)
+        #expect(rows.filter { $0.value.state == "succeeded" }.count == 6 && rows[4]?.state == "failed", "\(rows)")
+        let experiment = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!
+        let folder = dir + "/prov/" + experiment
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder + "/tasks").isEmpty, "a file per task")
+        let slurm = try FileManager.default.contentsOfDirectory(atPath: folder + "/slurm")
+        // The failed element (tasks 3, 4, 5) keeps its output; the others' are gone. One map and one script.
+        let outputs = slurm.filter { $0.hasSuffix(".out") }
+        #expect(outputs.count == 1 && outputs.first?.hasSuffix("_1.out") == true, "\(slurm)")
+        #expect(slurm.filter { $0.hasSuffix(".map") }.count == 1 && slurm.filter { $0.hasSuffix(".sh") }.count == 1, "\(slurm)")
+    }
+
     /// One SELECT over the latest experiment's log in `dir`.
     func rows(_ dir: String, _ sql: String) throws -> [[SQLiteValue]] {
         let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!

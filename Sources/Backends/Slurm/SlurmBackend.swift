@@ -143,7 +143,7 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
             """
             #!/bin/sh
             # clowdr: one element of an array of experiment \(layout.id): the attempts of element $SLURM_ARRAY_TASK_ID of the map.
-            exec \(Self.quote(clowdr)) task --array \(Self.quote(array.map)) --events "\(segment)"
+            exec \(Self.quote(clowdr)) task --array \(Self.quote(array.map)) --events "\(segment)" --remove-on-success "\(Self.outputPattern(folder))"
 
             """, to: array.script)
         chmod(array.script, 0o755)
@@ -232,6 +232,10 @@ public final class SlurmBackend: Backend, @unchecked Sendable {
     public func finalWithoutAccounting(_ id: String) -> FinalState? {
         SlurmAccounting.fromOutput(output(of: id))
     }
+
+    /// An element's Slurm output, as its script names it (`--output=FOLDER/%A_%a.out`): the worker removes it when
+    /// every task of the element succeeded, so a successful element leaves only its segment.
+    static func outputPattern(_ folder: String) -> String { "\(folder)/${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.out" }
 
     /// The end of the Slurm output file of an element (`A_T`), where slurmstepd says why it killed a job.
     public func output(of id: String) -> String {
