@@ -109,7 +109,7 @@ extension EventBody {
     public func payloadJSON() throws -> String {
         switch self {
         case .experimentCreated(let p): try Self.encode(p)
-        case .taskPlanned(let p): try Self.encode(p)
+        case .taskPlanned(let p): try p.fastJSON() ?? Self.encode(p)
         case .taskSubmitted(let p): try p.fastJSON() ?? Self.encode(p)
         case .taskStarted(let p): p.fastJSON()
         case .taskExited(let p): try p.fastJSON() ?? Self.encode(p)

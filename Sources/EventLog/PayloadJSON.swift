@@ -214,3 +214,68 @@ extension EventBody {
         }
     }
 }
+
+extension TaskPlanned {
+    /// The payload's JSON, written straight (one per task, all in the transaction that plans the experiment); nil
+    /// when a key is not ASCII (the Codable form then decides the order) or a number is not finite.
+    func fastJSON() -> String? {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        out.append(contentsOf: #"{"command_line":"#.utf8)
+        JSONWriter.writeString(commandLine, into: &out)
+        out.append(contentsOf: #","invocation":"#.utf8)
+        guard Self.write(invocation, into: &out) else { return nil }
+        out.append(contentsOf: #","labels":{"#.utf8)
+        guard labels.keys.allSatisfy(Self.isASCII) else { return nil }
+        for (i, key) in labels.keys.sorted().enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONWriter.writeString(key, into: &out)
+            out.append(UInt8(ascii: ":"))
+            JSONWriter.writeString(labels[key]!, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        if let source {
+            out.append(contentsOf: #","source":"#.utf8)
+            JSONWriter.writeString(source, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func isASCII(_ key: String) -> Bool { key.utf8.allSatisfy { $0 < 0x80 } }
+
+    /// Free-form JSON as its Codable form writes it (`JSONValue+Codable.swift`): integers as integers, other numbers
+    /// as `JSONEncoder` writes a Double, object keys in byte order. False when it cannot (see `fastJSON`).
+    static func write(_ value: JSONValue, into out: inout [UInt8]) -> Bool {
+        switch value {
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .number(let n):
+            if let i = n.int64 {
+                out.append(contentsOf: String(i).utf8)
+            } else {
+                guard n.double.isFinite else { return false }
+                TaskExited.write(n.double, into: &out)
+            }
+        case .string(let s): JSONWriter.writeString(s, into: &out)
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                guard write(item, into: &out) else { return false }
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let o):
+            guard o.keys.allSatisfy(isASCII) else { return false }
+            out.append(UInt8(ascii: "{"))
+            for (i, key) in o.keys.sorted().enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                JSONWriter.writeString(key, into: &out)
+                out.append(UInt8(ascii: ":"))
+                guard write(o[key]!, into: &out) else { return false }
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        return true
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Testing
 
 @testable import EventLog
@@ -129,5 +130,43 @@ extension PayloadJSONTests {
                 }
             #expect(fast == codable, "\(payload)")
         }
+    }
+}
+
+extension PayloadJSONTests {
+    /// A random invocation: strings that need escaping, integers of every size, fractions, nested lists and objects.
+    static func randomValue(depth: Int, _ g: inout SystemRandomNumberGenerator) -> JSONValue {
+        switch Int.random(in: 0..<(depth > 2 ? 5 : 7), using: &g) {
+        case 0: return .null
+        case 1: return .bool(Bool.random(using: &g))
+        case 2: return .number(JSONNumber(Int64.random(in: Int64.min...Int64.max, using: &g) >> Int64.random(in: 0..<63, using: &g)))
+        case 3: return .number(JSONNumber(Double.random(in: -1e6..<1e6, using: &g) * [1, 1e-9, 1e12, 1e300][Int.random(in: 0..<4, using: &g)]))
+        case 4: return .string(strings.randomElement(using: &g)!)
+        case 5: return .array((0..<Int.random(in: 0..<4, using: &g)).map { _ in randomValue(depth: depth + 1, &g) })
+        default:
+            var o = JSONObject()
+            for key in names.shuffled(using: &g).prefix(Int.random(in: 0..<5, using: &g)) { o[key] = randomValue(depth: depth + 1, &g) }
+            return .object(o)
+        }
+    }
+
+    @Test("task_planned: invocations of every shape, labels, with and without a source, as the Codable form writes them")
+    func taskPlanned() throws {
+        var g = SystemRandomNumberGenerator()
+        for round in 0..<1000 {
+            var invocation = JSONObject()
+            for key in Self.names.shuffled(using: &g).prefix(round % 7) { invocation[key] = Self.randomValue(depth: 0, &g) }
+            // Literals as people type them: integers written as 1e2 or 100000000000000000000, fractions with zeros.
+            if round % 5 == 0, case .object(let o)? = try? JSONParser.parse(#"{"a":1e2,"b":100000000000000000000,"c":1.50,"d":-0}"#) {
+                for (k, v) in o { invocation[k] = v }
+            }
+            var labels: [String: String] = [:]
+            for key in Self.names.prefix(round % 3) { labels[key] = Self.strings.randomElement(using: &g)! }
+            let p = TaskPlanned(
+                invocation: .object(invocation), commandLine: Self.strings.randomElement(using: &g)!, labels: labels,
+                source: round % 2 == 0 ? nil : Self.strings.randomElement(using: &g)!)
+            #expect(try #require(p.fastJSON()) == EventBody.encode(p))
+        }
+        #expect(TaskPlanned(invocation: ["mém": 1], commandLine: "x", labels: [:], source: nil).fastJSON() == nil)
     }
 }
