@@ -13,8 +13,15 @@ public struct EventID: Sendable, Hashable, Comparable, Codable, CustomStringConv
 
     /// Accepts exactly 26 characters of Crockford base 32 (upper case), the form this type writes.
     public init?(_ text: String) {
-        guard text.utf8.count == 26, text.utf8.allSatisfy({ EventID.decodeTable[Int($0)] != 0xFF }) else { return nil }
+        var text = text
+        guard text.withUTF8(EventID.isValid) else { return nil }
         self.text = text
+    }
+
+    /// Whether bytes are an id's text: 26 characters of the ULID alphabet.
+    static func isValid(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard b.count == 26 else { return false }
+        return decodeTable.withUnsafeBufferPointer { table in b.allSatisfy { table[Int($0)] != 0xFF } }
     }
 
     init(unchecked text: String) { self.text = text }

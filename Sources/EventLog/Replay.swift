@@ -37,7 +37,7 @@ public enum Replay {
     }
 
     /// The replay input of a stored event (decodes its payload unless it is a sample).
-    public static func input(of e: RawEvent) -> Input {
+    public static func input(of e: borrowing RawEvent) -> Input {
         guard let type = e.knownType else { return .unknown(type: e.type, version: e.version) }
         if type == .sample { return .sample(Sample.fastFigures(e.payload)) }
         do { return .body(try EventBody.decode(type: e.type, version: e.version, payload: e.payload)) } catch {

@@ -131,30 +131,34 @@ extension Sample {
     /// without building anything (ingest checks millions).
     static func isCanonical(_ payload: String) -> Bool {
         var payload = payload
-        return payload.withUTF8 { b in
-            let n = b.count
-            guard n >= 2, b[0] == UInt8(ascii: "{"), b[n - 1] == UInt8(ascii: "}") else { return false }
-            var i = 1
-            for k in 0..<8 {
-                if k > 0 {
-                    guard i < n, b[i] == UInt8(ascii: ",") else { return false }
-                    i += 1
-                }
-                let key = canonicalKeys[k]
-                let length = key.utf8CodeUnitCount
-                guard i + length <= n, memcmp(b.baseAddress! + i, key.utf8Start, length) == 0 else { return false }
-                i += length
-                let start = i
-                while i < n, b[i] &- 0x30 < 10 { i += 1 }
-                guard i > start, i - start < 19 else { return false }
-                if integerMembers & (1 << k) == 0, i < n, b[i] == UInt8(ascii: ".") {
-                    i += 1
-                    let fraction = i
-                    while i < n, b[i] &- 0x30 < 10 { i += 1 }
-                    guard i > fraction else { return false }
-                }
+        return payload.withUTF8 { isCanonical($0) }
+    }
+
+    /// The same, of the payload's bytes. Such a payload is canonical compact JSON too.
+    static func isCanonical(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = b.count
+        guard n >= 2, b[0] == UInt8(ascii: "{"), b[n - 1] == UInt8(ascii: "}") else { return false }
+        var i = 1
+        for k in 0..<8 {
+            if k > 0 {
+                guard i < n, b[i] == UInt8(ascii: ",") else { return false }
+                i += 1
             }
-            return i == n - 1
+            let key = canonicalKeys[k]
+            let length = key.utf8CodeUnitCount
+            guard i + length <= n, memcmp(b.baseAddress! + i, key.utf8Start, length) == 0 else { return false }
+            i += length
+            let start = i
+            while i < n, b[i] &- 0x30 < 10 { i += 1 }
+            // JSON's numbers: no leading zero (then this check implies CompactJSON's).
+            guard i > start, i - start < 19, b[start] != UInt8(ascii: "0") || i - start == 1 else { return false }
+            if integerMembers & (1 << k) == 0, i < n, b[i] == UInt8(ascii: ".") {
+                i += 1
+                let fraction = i
+                while i < n, b[i] &- 0x30 < 10 { i += 1 }
+                guard i > fraction else { return false }
+            }
         }
+        return i == n - 1
     }
 }

@@ -358,9 +358,9 @@ final class IngestBatch {
 
     init(checker: SegmentChecker?) { self.checker = checker }
 
-    func add(_ event: RawEvent, path: String) {
+    func add(_ event: consuming RawEvent, path: String) {
         if paths.last != path { paths.append(path) }
-        events.append(event)
+        events.append(consume event)
         pathOf.append(paths.count - 1)
     }
 

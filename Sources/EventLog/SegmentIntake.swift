@@ -81,7 +81,7 @@ extension EventLog {
                     }
                 }
                 switch try checker.verdict(event, bytes: line.count, role: source.role, segmentKey: source.key) {
-                case .take: batch.add(event, path: source.path)
+                case .take: batch.add(consume event, path: source.path)
                 case .wait: waiting = true
                 case .refuse(let code, let reason):
                     try refuse(event, code: code, reason: reason, at: lineStart, of: source, lines: &lines, into: batch)

@@ -6,8 +6,8 @@ extension RawEvent {
     /// Nil for any other text, which `init(ndjsonLine:)` then reads (and explains, if it is wrong).
     init?(canonicalLine line: UnsafeBufferPointer<UInt8>) {
         var r = LineReader(bytes: line)
-        guard r.expect(#"{"id":"#), let id = r.plainString(), EventID(id) != nil,
-            r.expect(#","time":"#), let timeText = r.plainString(), let time = Timestamp(iso8601: timeText),
+        guard r.expect(#"{"id":"#), let id = r.plainString(where: EventID.isValid),
+            r.expect(#","time":"#), let time = r.plainBytes().flatMap({ Timestamp(iso8601: $0) }),
             r.expect(#","task":"#), let task = r.plainStringOrNull(),
             r.expect(#","attempt":"#), let attempt = r.integerOrNull(),
             r.expect(#","type":"#), let type = r.plainString(), !type.isEmpty,
@@ -15,7 +15,8 @@ extension RawEvent {
             r.expect(#","payload":"#), r.current == UInt8(ascii: "{"), line.last == UInt8(ascii: "}")
         else { return nil }
         let payload = UnsafeBufferPointer(rebasing: line[r.i..<(line.count - 1)])
-        guard CompactJSON.isCanonical(payload) else { return nil }
+        // A sample as clowdr writes it is canonical by its own, cheaper check (samples are most of every segment).
+        guard (type == EventType.sample.rawValue && Sample.isCanonical(payload)) || CompactJSON.isCanonical(payload) else { return nil }
         self.init(
             seq: nil, id: id, time: time, task: task, attempt: attempt.map { Int($0) }, type: type, version: Int(version),
             payload: String(decoding: payload, as: UTF8.self))
@@ -31,8 +32,9 @@ private struct LineReader {
 
     mutating func expect(_ s: StaticString) -> Bool { CompactJSON.skip(s, in: bytes, at: &i) }
 
-    /// A string of printable ASCII with no escapes (ids, times, task ids, types as clowdr writes them).
-    mutating func plainString() -> String? {
+    /// A string of printable ASCII with no escapes (ids, times, task ids, types as clowdr writes them), its bytes
+    /// read in place.
+    mutating func plainBytes() -> UnsafeBufferPointer<UInt8>? {
         guard current == UInt8(ascii: "\"") else { return nil }
         let start = i + 1
         var j = start
@@ -42,7 +44,13 @@ private struct LineReader {
         }
         guard j < bytes.count else { return nil }
         i = j + 1
-        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<j]), as: UTF8.self)
+        return UnsafeBufferPointer(rebasing: bytes[start..<j])
+    }
+
+    /// The same as a string, when its bytes pass `check`.
+    mutating func plainString(where check: (UnsafeBufferPointer<UInt8>) -> Bool = { _ in true }) -> String? {
+        guard let b = plainBytes(), check(b) else { return nil }
+        return String(decoding: b, as: UTF8.self)
     }
 
     /// `null`, or a plain string. Nil when neither; `.some(nil)` for null.

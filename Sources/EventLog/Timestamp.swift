@@ -75,7 +75,13 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
     /// Reads `YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM)`. Returns nil for anything else.
     public init?(iso8601 text: String) {
-        let b = Array(text.utf8)
+        var text = text
+        guard let t = text.withUTF8({ Timestamp(iso8601: $0) }) else { return nil }
+        self = t
+    }
+
+    /// The same, from the text's UTF-8 bytes (a segment line's, read in place).
+    init?(iso8601 b: UnsafeBufferPointer<UInt8>) {
         func num(_ from: Int, _ n: Int) -> Int64? {
             guard from + n <= b.count else { return nil }
             var v: Int64 = 0

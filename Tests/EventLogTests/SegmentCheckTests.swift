@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import TestSupport
 import Testing
 
@@ -232,10 +233,14 @@ struct SegmentCheckTests {
     func canonicalSamples() throws {
         let written = Sample(cpuUser: 1.25, cpuSystem: 0, rss: 7, vms: 9, readBytes: 0, writeBytes: 3, processes: 1, threads: 2).fastJSON()
         #expect(Sample.isCanonical(written), "\(written)")
+        // What it takes is canonical compact JSON: ingest then skips the general check.
+        #expect(Array(written.utf8).withUnsafeBufferPointer { CompactJSON.isCanonical($0) })
         for other in [
             written.replacingOccurrences(of: #""rss":7"#, with: #""rss":-7"#), written.replacingOccurrences(of: #""rss":7"#, with: #""rss":7.5"#),
             written.replacingOccurrences(of: #""vms":9,"#, with: ""), written.replacingOccurrences(of: "{", with: #"{"gpu":1,"#),
             written.replacingOccurrences(of: #""cpu_user":1.25"#, with: #""cpu_user":1."#),
+            written.replacingOccurrences(of: #""rss":7"#, with: #""rss":07"#),
+            written.replacingOccurrences(of: #""cpu_user":1.25"#, with: #""cpu_user":01.25"#),
         ] {
             #expect(!Sample.isCanonical(other), "\(other)")
         }
