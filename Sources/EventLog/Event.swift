@@ -17,16 +17,24 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case rerunRequested = "rerun_requested"
     case segmentRefused = "segment_refused"
 
-    /// The newest version of this type that this build writes and reads. task_ended v2 added `ended_at`.
-    public var currentVersion: Int { self == .taskEnded ? 2 : 1 }
+    /// Every type's first version: versions count from it.
+    public static let firstVersion = 1
+
+    /// The newest version of this type that this build writes and reads. task_ended v2 added `ended_at`. The one
+    /// place versions are named: everything else says `firstVersion`, `currentVersion`, `reads` or `readable`.
+    public var currentVersion: Int { self == .taskEnded ? 2 : Self.firstVersion }
 
     /// Whether this build reads `version` of the type: every version up to the current one (an older one decodes
     /// into the current payload type, without the fields it did not have).
-    public func reads(_ version: Int) -> Bool { version >= 1 && version <= currentVersion }
+    public func reads(_ version: Int) -> Bool { version >= Self.firstVersion && version <= currentVersion }
+
+    /// An SQL condition true for the events of this type at the versions this build reads (over columns `type`,
+    /// `version`).
+    public var readable: String { "type = '\(rawValue)' AND version BETWEEN \(Self.firstVersion) AND \(currentVersion)" }
 
     /// An SQL condition true for the events of types and versions this build reads (over columns `type`, `version`).
     public static var readableSQL: String {
-        allCases.map { "(+type = '\($0.rawValue)' AND version BETWEEN 1 AND \($0.currentVersion))" }.joined(separator: " OR ")
+        allCases.map { "(+type = '\($0.rawValue)' AND version BETWEEN \(firstVersion) AND \($0.currentVersion))" }.joined(separator: " OR ")
     }
 
     /// Every type but `sample` is a lifecycle event: committed durably before `append` returns.
@@ -136,7 +144,7 @@ extension EventBody {
         guard let known = EventType(rawValue: type), known.reads(version) else {
             return .unknown(type: type, version: version, payload: payload)
         }
-        if version == 1, let fast = parseFast(known, payload: payload) { return fast }
+        if version == EventType.firstVersion, let fast = parseFast(known, payload: payload) { return fast }
         let data = Data(payload.utf8)
         let d = JSONDecoder()
         switch known {
@@ -242,7 +250,7 @@ public struct RawEvent: Sendable, Equatable {
         guard let type = o["type"]?.stringValue, !type.isEmpty else {
             throw EventLogError.badEvent(id: id, reason: "\"type\" must be a non-empty string")
         }
-        guard let version = o["version"]?.int64Value, version > 0 else {
+        guard let version = o["version"]?.int64Value, version >= EventType.firstVersion else {
             throw EventLogError.badEvent(id: id, reason: "\"version\" must be a positive integer")
         }
         guard case .object = o["payload"] else { throw EventLogError.badEvent(id: id, reason: "\"payload\" must be a JSON object") }

@@ -48,7 +48,7 @@ extension EventLog {
         for e in events.sorted(by: { ($0.seq ?? 0) < ($1.seq ?? 0) }) { Replay.apply(e, to: &state) }
         let listed = EventType.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
         state.unknownEvents += try db.rows(
-            "SELECT seq, type, version FROM events WHERE version <> 1 AND +type <> 'sample' AND +type IN (\(listed)) AND NOT (\(EventType.readableSQL)) ORDER BY seq"
+            "SELECT seq, type, version FROM events WHERE version <> \(EventType.firstVersion) AND +type <> 'sample' AND +type IN (\(listed)) AND NOT (\(EventType.readableSQL)) ORDER BY seq"
         ).map { UnknownEvent(seq: $0[0].int64 ?? 0, type: $0[1].string ?? "", version: Int($0[2].int64 ?? 0)) }
         return state
     }

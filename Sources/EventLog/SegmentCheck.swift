@@ -133,7 +133,9 @@ final class SegmentChecker {
                 "\(e.type) v\(e.version) was written by a newer clowdr: this one reads \(e.type) up to v\(type.currentVersion); upgrade clowdr where the experiment is read (the controller), then `clowdr ingest` the kept copy"
             )
         }
-        if e.version < 1 { return refuse("segment.version", "\(e.type) v\(e.version): versions start at 1") }
+        if e.version < EventType.firstVersion {
+            return refuse("segment.version", "\(e.type) v\(e.version): versions start at \(EventType.firstVersion)")
+        }
         if !role.writes(type) { return refuse("segment.type", "a \(role.name) does not write \(e.type) events") }
         return .success(type)
     }

@@ -11,7 +11,7 @@ extension RawEvent {
             r.expect(#","task":"#), let task = r.plainStringOrNull(),
             r.expect(#","attempt":"#), let attempt = r.integerOrNull(),
             r.expect(#","type":"#), let type = r.plainString(), !type.isEmpty,
-            r.expect(#","version":"#), let version = r.integerOrNull() ?? nil, version > 0,
+            r.expect(#","version":"#), let version = r.integerOrNull() ?? nil, version >= EventType.firstVersion,
             r.expect(#","payload":"#), r.current == UInt8(ascii: "{"), line.last == UInt8(ascii: "}")
         else { return nil }
         let payload = UnsafeBufferPointer(rebasing: line[r.i..<(line.count - 1)])

@@ -1,3 +1,4 @@
+import EventLog
 public import SQLite
 
 /// The documented, read-only views of an experiment's record (created as TEMP views on a read-only connection, so
@@ -43,29 +44,29 @@ public enum QueryViews {
                  json_extract(payload, '$.rss') AS rss, json_extract(payload, '$.vms') AS vms,
                  json_extract(payload, '$.read_bytes') AS read_bytes, json_extract(payload, '$.write_bytes') AS write_bytes,
                  json_extract(payload, '$.processes') AS processes, json_extract(payload, '$.threads') AS threads
-          FROM main.events WHERE type = 'sample' AND version = 1;
+          FROM main.events WHERE \(EventType.sample.readable);
         CREATE TEMP VIEW IF NOT EXISTS planned AS
           SELECT task, json_extract(payload, '$.command_line') AS command_line,
                  json(json_extract(payload, '$.invocation')) AS invocation, json(json_extract(payload, '$.labels')) AS labels, seq
-          FROM main.events WHERE type = 'task_planned' AND version = 1;
+          FROM main.events WHERE \(EventType.taskPlanned.readable);
         CREATE TEMP VIEW IF NOT EXISTS exits AS
           SELECT seq, time, task, attempt, json(json_extract(payload, '$.outputs')) AS outputs
-          FROM main.events WHERE type = 'task_exited' AND version = 1;
+          FROM main.events WHERE \(EventType.taskExited.readable);
         CREATE TEMP VIEW IF NOT EXISTS submissions AS
           SELECT seq, time, task, attempt, json_extract(payload, '$.backend') AS backend, json_extract(payload, '$.native_id') AS native_id,
                  json(json_extract(payload, '$.resources')) AS resources
-          FROM main.events WHERE type = 'task_submitted' AND version = 1;
+          FROM main.events WHERE \(EventType.taskSubmitted.readable);
         CREATE TEMP VIEW IF NOT EXISTS scheduler_ends AS
           SELECT seq, time, task, attempt, json_extract(payload, '$.state') AS state, json_extract(payload, '$.failure_class') AS failure_class,
                  json_extract(payload, '$.reason') AS reason
-          FROM main.events WHERE type = 'task_ended' AND version IN (1, 2);
+          FROM main.events WHERE \(EventType.taskEnded.readable);
         CREATE TEMP VIEW IF NOT EXISTS refusals AS
           SELECT seq, time, json_extract(payload, '$.segment') AS segment, json_extract(payload, '$.line') AS line,
                  json_extract(payload, '$.code') AS code, json_extract(payload, '$.reason') AS reason, json_extract(payload, '$.kept') AS kept,
                  json_extract(payload, '$.writer') AS writer, json_extract(payload, '$.native_id') AS native_id, json_extract(payload, '$.host') AS host
-          FROM main.events WHERE type = 'segment_refused' AND version = 1;
+          FROM main.events WHERE \(EventType.segmentRefused.readable);
         CREATE TEMP VIEW IF NOT EXISTS experiment AS
-          SELECT seq, time, payload FROM main.events WHERE type = 'experiment_created' AND version = 1;
+          SELECT seq, time, payload FROM main.events WHERE \(EventType.experimentCreated.readable);
         """
 
     /// Creates the views on a connection (idempotent).
