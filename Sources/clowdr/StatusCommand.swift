@@ -27,8 +27,16 @@ struct StatusCommand: ParsableCommand {
             try show()
             return
         }
+        // On a terminal, each refresh replaces the screen; into a pipe or a file, the refreshes follow each other
+        // (no escape sequences), each after a line with its time.
+        let terminal = isatty(1) != 0
         while true {
-            print("\u{1B}[H\u{1B}[2J", terminator: "")
+            if terminal {
+                print("\u{1B}[H\u{1B}[2J", terminator: "")
+            } else {
+                print("-- \(ISO8601DateFormatter().string(from: Date()))")
+            }
+            fflush(nil)
             if try !show() { return }
             sleep(2)
         }

@@ -36,6 +36,14 @@ struct CLITests {
         return dir
     }
 
+    @Test("status --watch into a pipe writes no terminal escapes: each refresh after a line with its time")
+    func watchIntoAPipe() throws {
+        let out = try TestSupport.run(clowdr, ["status", "--watch", try experiment()])
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(!out.stdout.contains("\u{1B}"), "\(out.stdout.debugDescription)")
+        #expect(out.stdout.hasPrefix("-- ") && out.stdout.contains("2 tasks"), "\(out.stdout)")
+    }
+
     @Test("fsck of a sound log prints ok and exits 0")
     func fsckOK() throws {
         let dir = try experiment()
