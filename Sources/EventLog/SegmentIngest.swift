@@ -102,13 +102,15 @@ extension EventLog {
                 chunk = n
                 next = nil
             } else {
+                // A sealed segment read to the size it had when opened has no more (its writer is done with it).
+                if position >= size && SegmentWriter.isSealed(info) { break }
                 // No larger than what the file holds, at least 64 KiB (it may have grown), at most a chunk.
                 let left = size > position ? Int(size - position) : 0
                 chunk = try bytes(min(EventLog.ingestChunkBytes, max(left, 65536)), at: position)
                 position += UInt64(chunk.count)
             }
             if chunk.isEmpty { break }
-            pending.append(chunk)
+            if pending.isEmpty { pending = chunk } else { pending.append(chunk) }
             // The whole lines so far; the rest waits for the next read.
             let whole = pending.withUnsafeBytes { (b: UnsafeRawBufferPointer) -> Int in
                 var k = b.count
