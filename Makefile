@@ -35,7 +35,7 @@ define apt_install
 endef
 
 swift-check:
-	@v=$$($(SWIFT) --version 2>/dev/null | sed -n 's/.*Swift version \([0-9]*\)\.\([0-9]*\).*/\1 \2/p' | head -1); \
+	@mkdir -p $(BUILD_TMP); v=$$(TMPDIR=$(BUILD_TMP) $(SWIFT) --version 2>/dev/null | sed -n 's/.*Swift version \([0-9]*\)\.\([0-9]*\).*/\1 \2/p' | head -1); \
 	set -- $$v; if [ -z "$$v" ] || [ "$$1" -lt 6 ] || { [ "$$1" = 6 ] && [ "$$2" -lt 1 ]; }; then \
 	  echo "clowdr needs Swift 6.1 or newer on PATH (found: $${v:-none}); install it from swift.org, then run make again" >&2; exit 2; fi
 
@@ -68,10 +68,12 @@ build: deps
 	TMPDIR=$(BUILD_TMP) $(SWIFT) build --build-tests
 
 lint:
-	$(SWIFT) format lint --strict --recursive Sources Tests Benchmarks Package.swift
+	@mkdir -p $(BUILD_TMP)
+	TMPDIR=$(BUILD_TMP) $(SWIFT) format lint --strict --recursive Sources Tests Benchmarks Package.swift
 
 format:
-	$(SWIFT) format format --in-place --recursive Sources Tests Benchmarks Package.swift
+	@mkdir -p $(BUILD_TMP)
+	TMPDIR=$(BUILD_TMP) $(SWIFT) format format --in-place --recursive Sources Tests Benchmarks Package.swift
 
 # Regenerates the embedded copy of schema/sql/*.sql (a test fails when it is stale).
 schema:
