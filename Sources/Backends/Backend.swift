@@ -152,7 +152,7 @@ public struct SubmissionBatch: Sendable {
     }
 
     /// The elements of a job with each attempt's invocation (what a worker needs besides the experiment's folder).
-    public func elementsWithInvocations(of job: Range<Int>) -> [[(task: String, attempt: Int, invocation: JSONObject?)]] {
+    public func elementsWithInvocations(of job: Range<Int>) -> [[(task: String, attempt: Int, invocation: JSONObject)]] {
         elementPlans(of: job).map { $0.map { ($0.task, $0.attempt, $0.rendered.invocation) } }
     }
 

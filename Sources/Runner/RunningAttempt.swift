@@ -19,7 +19,7 @@ final class RunningAttempt {
     // The streams (pipes into files made on their first byte), and the read end of the server's report pipe.
     var out: StreamRelay?
     var err: StreamRelay?
-    var report: (read: Int32, write: Int32) = (-1, -1)
+    var reportPipe: Int32 = -1
     // The process and what supervising it found.
     var pid: Int32 = 0
     var startClock: UInt64 = 0
@@ -125,7 +125,7 @@ final class RunningAttempt {
             var fds: [Int32] = [-1, -1]
             let rc = clowdr_cloexec_pipe(&fds)
             guard rc == 0 else { throw LaunchFailure("cannot make a pipe: \(String(cString: strerror(-rc)))") }
-            report = (fds[0], -1)
+            reportPipe = fds[0]
             pid = supervisor.run(argv, envp, cwd: options.workingDirectory, stdout: out!.childEnd, stderr: err!.childEnd, report: fds[1])
             close(fds[1])
         } else {
@@ -136,8 +136,8 @@ final class RunningAttempt {
         out!.closeChildEnd()
         err!.closeChildEnd()
         guard pid > 0 else {
-            if report.read >= 0 { close(report.read) }
-            report.read = -1
+            if reportPipe >= 0 { close(reportPipe) }
+            reportPipe = -1
             if pid == -ECONNABORTED, let path = executor.supervisor?.path {
                 throw LaunchFailure("\(path) ended while it started the command: its processes, if any, are not watched")
             }
@@ -161,9 +161,9 @@ final class RunningAttempt {
     /// and stops the process group when the attempt is cancelled (SIGTERM, then SIGKILL after the grace period).
     func superviseAndSample() {
         // The end: the report pipe's (the server writes it and closes it when the command has ended), else a pidfd.
-        let pidfd = report.read >= 0 ? -1 : clowdr_pidfd_open(pid)
+        let pidfd = reportPipe >= 0 ? -1 : clowdr_pidfd_open(pid)
         defer { if pidfd >= 0 { close(pidfd) } }
-        let end = report.read >= 0 ? report.read : pidfd
+        let end = reportPipe >= 0 ? reportPipe : pidfd
         var nextSample = options.denseInterval
         while true {
             let wait = max(0, min(nextSample - elapsed(), 0.05))
@@ -219,9 +219,9 @@ final class RunningAttempt {
     /// cancellation. A stopped attempt leaves nothing behind, nor does one whose server was killed before it
     /// reported (`shimLost`).
     func reap() {
-        if report.read >= 0 {
-            shim = Shim.readReport(report.read)
-            report.read = -1
+        if reportPipe >= 0 {
+            shim = Shim.readReport(reportPipe)
+            reportPipe = -1
             status = shim?.waitStatus ?? SIGKILL
         } else {
             while wait4(pid, &status, 0, &rusage) < 0 && errno == EINTR {}

@@ -11,8 +11,6 @@ final class Supervisor: @unchecked Sendable {
     let path: String
     private let lock = NSLock()
     private var server: (pid: pid_t, socket: Int32)?
-    /// Servers started so far: more than one when a server was killed.
-    private(set) var started = 0
 
     init(path: String) { self.path = path }
 
@@ -47,7 +45,6 @@ final class Supervisor: @unchecked Sendable {
             return nil
         }
         server = (pid, socket)
-        started += 1
         return socket
     }
 

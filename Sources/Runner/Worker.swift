@@ -65,27 +65,17 @@ public enum Worker {
         }
     }
 
-    /// The map of an array whose element i runs `elements[i]`, every attempt with the settings of `template`: the
-    /// attempts as `TASK:ATTEMPT` items, or, with their invocations, as a JSON array (then no worker reads a file per
-    /// task).
-    public static func arrayMap(template: TaskFile, elements: [[(task: String, attempt: Int, invocation: JSONObject?)]]) -> String {
+    /// The map of an array whose element i runs `elements[i]`, every attempt with the settings of `template`: each
+    /// element's attempts as a JSON array, with their invocations (then no worker reads a file per task).
+    public static func arrayMap(template: TaskFile, elements: [[(task: String, attempt: Int, invocation: JSONObject)]]) -> String {
         var bytes = Array(template.json(withAttempt: false, indent: nil).utf8)
         bytes.append(UInt8(ascii: "\n"))
         let writer = JSONWriter()
         for e in elements {
-            if e.allSatisfy({ $0.invocation != nil }) {
-                let items = e.map {
-                    JSONValue.object(["task": .string($0.task), "attempt": .number(JSONNumber($0.attempt)), "invocation": .object($0.invocation!)])
-                }
-                bytes.append(contentsOf: writer.string(.array(items)).utf8)
-            } else {
-                for (i, item) in e.enumerated() {
-                    if i > 0 { bytes.append(UInt8(ascii: " ")) }
-                    bytes.append(contentsOf: item.task.utf8)
-                    bytes.append(UInt8(ascii: ":"))
-                    bytes.append(contentsOf: String(item.attempt).utf8)
-                }
+            let items = e.map {
+                JSONValue.object(["task": .string($0.task), "attempt": .number(JSONNumber($0.attempt)), "invocation": .object($0.invocation)])
             }
+            bytes.append(contentsOf: writer.string(.array(items)).utf8)
             bytes.append(UInt8(ascii: "\n"))
         }
         return String(decoding: bytes, as: UTF8.self)

@@ -323,13 +323,20 @@ struct SlurmTests {
         #expect(a.reason?.contains("preempted by the scheduler; rerun failed runs it again") == true, "\(String(describing: a.reason))")
     }
 
-    @Test("--groupby 3: 7 tasks in 3 elements, run one after another in each")
-    func groupBy() throws {
-        let dir = try project("true [K]", Array(0..<7))
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+    /// 7 tasks of `commandLine` run on Slurm with --groupby 3 (elements 0, 1, 2 run tasks 0-2, 3-5 and 6); the
+    /// project's folder (the caller removes it) and clowdr's output.
+    func runGroupedBy3(_ commandLine: String) throws -> (dir: String, run: TestSupport.Output) {
+        let dir = try project(commandLine, Array(0..<7))
         let run = try clowdr([
             "run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--groupby", "3", "--provdir", dir + "/prov",
         ])
+        return (dir, run)
+    }
+
+    @Test("--groupby 3: 7 tasks in 3 elements, run one after another in each")
+    func groupBy() throws {
+        let (dir, run) = try runGroupedBy3("true [K]")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
         let rows = try attempts(dir)
         #expect(rows.values.allSatisfy { $0.state == "succeeded" })
@@ -340,11 +347,8 @@ struct SlurmTests {
         "no file per task on the shared filesystem: invocations travel in the map, a successful element's Slurm output is removed, a failed one's kept"
     )
     func filesOnTheSharedFilesystem() throws {
-        let dir = try project("test [K] -ne 4", Array(0..<7))
+        let (dir, run) = try runGroupedBy3("test [K] -ne 4")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let run = try clowdr([
-            "run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--groupby", "3", "--provdir", dir + "/prov",
-        ])
         #expect(run.status == 1, "\(run.stdout) \(run.stderr)")
         let rows = try attempts(dir)
         #expect(rows.filter { $0.value.state == "succeeded" }.count == 6 && rows[4]?.state == "failed", "\(rows)")
