@@ -59,6 +59,8 @@ extension EventLog {
         held: [String: (bytes: UInt64, identity: SegmentIdentity)], into batch: IngestBatch
     ) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // A segment found by a look and removed since (another ingest read it to its sealed end): nothing to read.
+        if fd < 0 && errno == ENOENT && known != nil { return }
         guard fd >= 0 else { throw EventLogError.io(path: path, reason: "cannot read the segment file: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var info = stat()
@@ -125,6 +127,7 @@ extension EventLog {
         // Sealed by its writer and read to its end: never looked at again while its folder is unchanged.
         if SegmentWriter.isSealed(info) && offset == UInt64(info.st_size) {
             batch.marks[key] = SegmentMark(key: key, bytes: offset, identity: identity, sealed: true)
+            if known != nil && role.isOnlyCopy(path) { batch.removable.append((path, Int64(info.st_ino), offset)) }
         }
     }
 
@@ -163,7 +166,22 @@ extension EventLog {
         }
         batch.report.inserted += inserted - batch.refusalEvents
         batch.report.duplicates += batch.events.count - inserted
+        removeSealed(batch.removable)
         batch.clear()
+    }
+
+    /// Removes segments whose every event the log now holds, committed (`synchronous=FULL`), and whose writer
+    /// sealed them: a cluster's shared filesystem keeps no file per array element once its events are in the log.
+    /// Each is checked once more just before: still the same file, still sealed, no larger (a requeued element's
+    /// worker unseals its segment before writing again, and writes to a new file when this one is gone).
+    func removeSealed(_ segments: [(path: String, inode: Int64, bytes: UInt64)]) {
+        for s in segments {
+            var info = stat()
+            guard stat(s.path, &info) == 0, Int64(info.st_ino) == s.inode, SegmentWriter.isSealed(info), UInt64(info.st_size) == s.bytes else {
+                continue
+            }
+            unlink(s.path)
+        }
     }
 
     /// The segments of `folder` (`*.ndjson`) that hold bytes the log has not ingested: a look at each file's size
@@ -348,6 +366,8 @@ final class IngestBatch {
     var pathOf: [Int] = []
     var paths: [String] = []
     var marks: [String: SegmentMark] = [:]
+    /// Segments read to their sealed end that are the only copy of their events (removed once committed).
+    var removable: [(path: String, inode: Int64, bytes: UInt64)] = []
     var textBytes = 0
     var report = EventLog.IngestReport(inserted: 0, duplicates: 0, tornLine: nil)
     /// The segments already kept aside by this ingest (one copy each), and the lines refused (`key@offset`).
@@ -376,6 +396,7 @@ final class IngestBatch {
         pathOf.removeAll(keepingCapacity: true)
         paths.removeAll(keepingCapacity: true)
         marks.removeAll(keepingCapacity: true)
+        removable.removeAll(keepingCapacity: true)
         textBytes = 0
         refusalEvents = 0
     }

@@ -39,6 +39,15 @@ public enum SegmentRole: Sendable, Equatable {
         nativeID.utf8.contains(UInt8(ascii: ":")) ? String(nativeID.map { $0 == ":" ? "_" : $0 }) : nativeID
     }
 
+    /// Whether the segment at `path`, once ingested to its sealed end, can be removed: a Slurm element's worker
+    /// writes the only copy of its events on the shared filesystem, which the log then holds. An AWS Batch segment
+    /// here is a copy of its S3 object (fetched again if removed); a controller's segment or a worker run by hand
+    /// (`<host>-<pid>.ndjson`) is kept.
+    func isOnlyCopy(_ path: String) -> Bool {
+        guard case .worker(let id?) = self else { return false }
+        return (path as NSString).lastPathComponent.hasPrefix("slurm-") && !id.isEmpty
+    }
+
     /// Whether such a writer writes events of `type`.
     func writes(_ type: EventType) -> Bool {
         switch self {

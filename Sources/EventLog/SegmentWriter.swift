@@ -20,16 +20,30 @@ public final class SegmentWriter: EventSink, @unchecked Sendable {
     /// element writing again) is unsealed, and its folder's time set to now, so that readers look at it again.
     public init(path: String) throws {
         self.path = path
-        var fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        if fd < 0 && errno == EACCES && chmod(path, 0o644) == 0 { fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC) }
-        guard fd >= 0 else { throw EventLogError.io(path: path, reason: "cannot open the segment for writing: \(String(cString: strerror(errno)))") }
-        self.fd = fd
-        var info = stat()
-        if fstat(fd, &info) == 0 && Self.isSealed(info) {
-            fchmod(fd, 0o644)
-            let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-            utimensat(AT_FDCWD, folder.isEmpty ? "/" : folder, nil, 0)
+        self.fd = try Self.openUnsealed(path)
+    }
+
+    /// Opens the segment for appending, unsealed. A sealed segment may be removed by an ingest that read it to its
+    /// end: the descriptor is kept only once the path is seen to still name its file (else a new one is created).
+    static func openUnsealed(_ path: String) throws -> Int32 {
+        for _ in 0..<3 {
+            var fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            if fd < 0 && errno == EACCES && chmod(path, 0o644) == 0 { fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC) }
+            if fd < 0 && errno == ENOENT { continue }  // removed between the two opens
+            guard fd >= 0 else {
+                throw EventLogError.io(path: path, reason: "cannot open the segment for writing: \(String(cString: strerror(errno)))")
+            }
+            var info = stat()
+            if fstat(fd, &info) == 0 && Self.isSealed(info) {
+                fchmod(fd, 0o644)
+                let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+                utimensat(AT_FDCWD, folder.isEmpty ? "/" : folder, nil, 0)
+            }
+            var named = stat()
+            if stat(path, &named) == 0 && named.st_ino == info.st_ino && named.st_dev == info.st_dev { return fd }
+            close(fd)
         }
+        throw EventLogError.io(path: path, reason: "cannot open the segment for writing: it was removed three times while being opened")
     }
 
     /// Seals the segment: its writer adds nothing more. The file becomes read-only, and a reader that has read it

@@ -75,6 +75,37 @@ struct SegmentCheckTests {
         #expect(try e.log.fsck().ok && e.log.fsck().wouldRefuseCount == 0)
     }
 
+    @Test(
+        "a Slurm element's segment, sealed and read to its end, is removed once its events are committed; an open one, an AWS Batch copy, a controller's and one given by hand are kept; a look that found a removed one goes on"
+    )
+    func sealedSegmentsRemoved() throws {
+        let e = try SlurmLikeExperiment()
+        defer { try? FileManager.default.removeItem(atPath: e.dir) }
+        let stale = try e.log.look(at: e.layout.segments)  // a reader that looked before the others ingest
+        try FileManager.default.copyItem(atPath: e.layout.segments + "/slurm-12_11.ndjson", toPath: e.dir + "/by-hand.ndjson")
+        // Element 12_11 still writing (not sealed); an AWS Batch segment fetched from S3.
+        chmod(e.layout.segments + "/slurm-12_11.ndjson", 0o644)
+        try FileManager.default.moveItem(atPath: e.layout.segments + "/slurm-12_10.ndjson", toPath: e.layout.segments + "/batch-12_10.ndjson")
+        let report = try e.log.ingestNewSegments(in: e.layout.segments)
+        #expect(report.refused.isEmpty, "\(report.refused)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: e.layout.segments).sorted()
+        #expect(left.count == 3 && left[0] == "batch-12_10.ndjson" && left[1].hasPrefix("controller-") && left[2] == "slurm-12_11.ndjson", "\(left)")
+        #expect(try e.states().count == 12 && e.log.fsck().ok)
+        // The stale look names removed segments: its ingest reads what is left, and fails on nothing.
+        _ = try e.log.ingest(stale)
+        #expect(try e.states().count == 12 && e.log.fsck().ok)
+        // Given by hand, a segment is never removed.
+        _ = try e.log.ingest(segmentAt: e.dir + "/by-hand.ndjson")
+        #expect(FileManager.default.fileExists(atPath: e.dir + "/by-hand.ndjson"))
+        // Sealed at last: removed by the next ingest. A requeued element writing again gets a new file.
+        chmod(e.layout.segments + "/slurm-12_11.ndjson", 0o444)
+        _ = try e.log.ingestNewSegments(in: e.layout.segments)
+        #expect(!FileManager.default.fileExists(atPath: e.layout.segments + "/slurm-12_11.ndjson"))
+        _ = try SegmentWriter(path: e.layout.segments + "/slurm-12_11.ndjson")
+        _ = try e.log.ingestNewSegments(in: e.layout.segments)
+        #expect(FileManager.default.fileExists(atPath: e.layout.segments + "/slurm-12_11.ndjson"), "an open segment is kept")
+    }
+
     /// Ingests the experiment, then `lines` as a segment named `name`; returns the refusals.
     func refusals(_ name: String, _ lines: (SlurmLikeExperiment) throws -> [String]) throws -> (SlurmLikeExperiment, [SegmentRefused]) {
         let e = try SlurmLikeExperiment()
@@ -152,7 +183,7 @@ struct SegmentCheckTests {
         .replacingOccurrences(of: #""time":"2027-"#, with: #""time":"2090-"#)
         let after = try SlurmLikeExperiment.line(
             "3", 1, .sample(Sample(cpuUser: 1, cpuSystem: 0, rss: 1, vms: 0, readBytes: 0, writeBytes: 0, processes: 1, threads: 1)))
-        try FileManager.default.removeItem(atPath: e.layout.segments + "/slurm-12_3.ndjson")
+        try? FileManager.default.removeItem(atPath: e.layout.segments + "/slurm-12_3.ndjson")
         try e.segment("slurm-12_3.ndjson", e.workerLines[3]! + [foreign, late, after])
         let report = try e.log.ingestNewSegments(in: e.layout.segments)
         #expect(report.refused.map(\.code) == ["segment.other_element", "segment.time", "segment.after_final"], "\(report.refused)")
@@ -167,7 +198,7 @@ struct SegmentCheckTests {
         defer { try? FileManager.default.removeItem(atPath: e.dir) }
         var lines = e.workerLines[5]!
         lines.insert("this is not JSON", at: 2)
-        try FileManager.default.removeItem(atPath: e.layout.segments + "/slurm-12_5.ndjson")
+        try? FileManager.default.removeItem(atPath: e.layout.segments + "/slurm-12_5.ndjson")
         try e.segment("slurm-12_5.ndjson", lines)
         let report = try e.log.ingestNewSegments(in: e.layout.segments)
         #expect(report.refused.map(\.code) == ["segment.not_json"] && report.refused[0].line == 3, "\(report.refused)")

@@ -360,6 +360,13 @@ struct SlurmTests {
         let outputs = slurm.filter { $0.hasSuffix(".out") }
         #expect(outputs.count == 1 && outputs.first?.hasSuffix("_1.out") == true, "\(slurm)")
         #expect(slurm.filter { $0.hasSuffix(".map") }.count == 1 && slurm.filter { $0.hasSuffix(".sh") }.count == 1, "\(slurm)")
+        // Each element's segment is removed once its events are in the log and its worker sealed it (by the run, or
+        // by the next command that reads the log); the controller's segment stays.
+        let status = try clowdr(["status", folder])
+        #expect(status.stdout.contains("succeeded"), "\(status.stdout) \(status.stderr)")
+        let segments = try FileManager.default.contentsOfDirectory(atPath: folder + "/segments")
+        #expect(segments.count == 1 && segments[0].hasPrefix("controller-"), "\(segments)")
+        #expect(try attempts(dir).count == 7, "the events of the removed segments are in the log")
     }
 
     /// One SELECT over the latest experiment's log in `dir`.
