@@ -17,6 +17,7 @@ DEMO_DIR   ?= out/demo
 RELEASE    = -c release --static-swift-stdlib
 
 BOSH_VENV  ?= .build-bosh
+REPROZIP_VENV ?= .build-reprozip
 FUZZ_SECONDS ?= 600
 
 .PHONY: all deps test-deps swift-check build test lint format schema demo bench dist fuzz containers slurm moto registry clean
@@ -120,6 +121,9 @@ bench: test-deps
 	$(BUILD_DIR)/release/clowdr-bench boutiques --bosh $(BOSH_VENV)/bin/bosh
 	$(BUILD_DIR)/release/clowdr-bench run
 	$(BUILD_DIR)/release/clowdr-bench worker
+	@[ -x $(REPROZIP_VENV)/bin/reprozip ] || { python3 -m venv $(REPROZIP_VENV) && $(REPROZIP_VENV)/bin/pip install -q reprozip==1.3.2; } \
+	  || echo "reprozip could not be installed: the tracing benchmark runs without its figure"
+	$(BUILD_DIR)/release/clowdr-bench trace $$([ -x $(REPROZIP_VENV)/bin/reprozip ] && echo --reprozip $(REPROZIP_VENV)/bin/reprozip)
 	$(BUILD_DIR)/release/clowdr-bench query
 	$(BUILD_DIR)/release/clowdr-bench report
 	$(BUILD_DIR)/release/clowdr-bench share

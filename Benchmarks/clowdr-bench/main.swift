@@ -9,6 +9,8 @@
 //   clowdr-bench run [--sizes 500,2000] [--slots 2,8] [--rounds 5] | query | report | share
 //                                                               Local runs, queries, the HTML report, clowdr share.
 //   clowdr-bench worker                                         clowdr task's start and per-task cost (WorkerBenchmark.swift).
+//   clowdr-bench trace [--reprozip PATH] [--rounds R] [--attempts N]
+//       File tracing's overhead on three tools beside strace -f and reprozip, and the record's size (TraceBenchmark.swift).
 //   clowdr-bench ingest [--segments N] [--events-per-segment E]
 //       Ingests N worker segments beside EventLog.append of the same events, then times `clowdr status` (IngestBenchmark.swift).
 //   clowdr-bench slurm [--tasks N] [--follow SECONDS] [--rounds R]
@@ -21,6 +23,7 @@ case "eventlog": try eventlogBenchmark()
 case "boutiques": try boutiquesBenchmark()
 case "run": try runBenchmark()
 case "worker": try workerBenchmark()
+case "trace": try traceBenchmark()
 case "query": try queryBenchmark()
 case "report": try reportBenchmark()
 case "share": try shareBenchmark()

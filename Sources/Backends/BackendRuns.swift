@@ -264,6 +264,7 @@ public enum BackendRuns {
         let asked = try resources(for: plans, on: o, log: controller.log, rerun: rerun)
         var how = Controller.Submission(
             groupBy: o.groupBy, throttle: o.throttle, workdir: options.workingDirectory, sampleInterval: options.sampleInterval)
+        how.traceFiles = options.traceFiles
         if let c = options.container {
             how.containerRuntime = c.forced ? c.engine : nil
             how.volumes = c.volumes

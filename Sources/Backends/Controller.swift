@@ -67,6 +67,8 @@ public final class Controller: @unchecked Sendable {
         /// nodes use as a local run would; nil: the node's default for the descriptor's image.
         public var containerRuntime: ContainerEngine?
         public var volumes: [String] = []
+        /// Whether the workers observe the files their attempts use.
+        public var traceFiles = true
         public init(groupBy: Int, throttle: Int, workdir: String, sampleInterval: Double) {
             self.groupBy = groupBy
             self.throttle = throttle
@@ -91,9 +93,11 @@ public final class Controller: @unchecked Sendable {
 
     /// What every attempt's worker is told besides its task and attempt.
     var worker: TaskFile {
-        TaskFile(
+        var t = TaskFile(
             experiment: layout.directory, task: "", attempt: 1, backend: backend.name, workdir: submission.workdir,
             sampleInterval: submission.sampleInterval, containerRuntime: submission.containerRuntime, volumes: submission.volumes)
+        t.traceFiles = submission.traceFiles
+        return t
     }
 
     /// Submits attempts, each with its resources (attempts with the same resources go in the same arrays).

@@ -146,7 +146,8 @@ static int32_t shim_answer(int sock) {
     return answer;
 }
 
-pid_t clowdr_shim_run(int sock, char *const argv[], char *const envp[], const char *cwd, int stdout_fd, int stderr_fd, int report_fd) {
+pid_t clowdr_shim_run(
+    int sock, char *const argv[], char *const envp[], const char *cwd, int stdout_fd, int stderr_fd, int report_fd, int records_fd) {
     struct clowdr_shim_request request = {.magic = CLOWDR_SHIM_MAGIC};
     size_t length = strlen(cwd ? cwd : "") + 1;
     for (; argv[request.argc]; request.argc++) length += strlen(argv[request.argc]) + 1;
@@ -160,16 +161,17 @@ pid_t clowdr_shim_run(int sock, char *const argv[], char *const envp[], const ch
     for (uint32_t i = 0; i < request.envc; i++) p = stpcpy(p, envp[i]) + 1;
 
     // The header, its descriptors and the body in one message: the server wakes once and finds it whole.
-    int fds[3] = {stdout_fd, stderr_fd, report_fd};
+    int fds[4] = {stdout_fd, stderr_fd, report_fd, records_fd};
+    size_t fd_bytes = (records_fd >= 0 ? 4 : 3) * sizeof(int);
     char control[CMSG_SPACE(sizeof fds)];
     memset(control, 0, sizeof control);
     struct iovec io[2] = {{.iov_base = &request, .iov_len = sizeof request}, {.iov_base = body, .iov_len = length}};
-    struct msghdr msg = {.msg_iov = io, .msg_iovlen = 2, .msg_control = control, .msg_controllen = sizeof control};
+    struct msghdr msg = {.msg_iov = io, .msg_iovlen = 2, .msg_control = control, .msg_controllen = CMSG_SPACE(fd_bytes)};
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof fds);
-    memcpy(CMSG_DATA(c), fds, sizeof fds);
+    c->cmsg_len = CMSG_LEN(fd_bytes);
+    memcpy(CMSG_DATA(c), fds, fd_bytes);
     ssize_t sent;
     do { sent = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (sent < 0 && errno == EINTR);
     int rc = sent < 0 ? -errno : 0;
@@ -181,6 +183,11 @@ pid_t clowdr_shim_run(int sock, char *const argv[], char *const envp[], const ch
     if (rc == 0) rc = shim_send(sock, body + (sent - (ssize_t)sizeof request), length - (size_t)(sent - (ssize_t)sizeof request));
     free(body);
     return rc != 0 ? rc : shim_answer(sock);
+}
+
+int clowdr_memfd(const char *name) {
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    return fd < 0 ? -errno : fd;
 }
 
 int clowdr_cloexec_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC) == 0 ? 0 : -errno; }

@@ -16,6 +16,7 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case taskEnded = "task_ended"
     case rerunRequested = "rerun_requested"
     case segmentRefused = "segment_refused"
+    case taskFiles = "task_files"
 
     /// Every type's first version: versions count from it.
     public static let firstVersion = 1
@@ -55,6 +56,7 @@ public enum EventBody: Sendable, Equatable {
     case taskEnded(TaskEnded)
     case rerunRequested(RerunRequested)
     case segmentRefused(SegmentRefused)
+    case taskFiles(TaskFiles)
     /// A type or version this build does not know; `payload` is the JSON text as stored.
     case unknown(type: String, version: Int, payload: String)
 
@@ -73,6 +75,7 @@ public enum EventBody: Sendable, Equatable {
         case .taskEnded: EventType.taskEnded.rawValue
         case .rerunRequested: EventType.rerunRequested.rawValue
         case .segmentRefused: EventType.segmentRefused.rawValue
+        case .taskFiles: EventType.taskFiles.rawValue
         case .unknown(let type, _, _): type
         }
     }
@@ -128,6 +131,7 @@ extension EventBody {
         case .taskEnded(let p): try Self.encode(p)
         case .rerunRequested(let p): try Self.encode(p)
         case .segmentRefused(let p): try Self.encode(p)
+        case .taskFiles(let p): p.fastJSON()
         case .unknown(_, _, let payload): payload
         }
     }
@@ -160,6 +164,7 @@ extension EventBody {
         case .taskEnded: return .taskEnded(try d.decode(TaskEnded.self, from: data))
         case .rerunRequested: return .rerunRequested(try d.decode(RerunRequested.self, from: data))
         case .segmentRefused: return .segmentRefused(try d.decode(SegmentRefused.self, from: data))
+        case .taskFiles: return .taskFiles(try d.decode(TaskFiles.self, from: data))
         }
     }
 }

@@ -454,6 +454,178 @@ extension EventSchemas {
           "additionalProperties": false
         }
         """#,
+        "task_files": #"""
+        {
+          "$schema": "https://json-schema.org/draft/2020-12/schema",
+          "$id": "https://clowdr.example/schema/events/task_files.schema.json",
+          "title": "task_files v1",
+          "description": "The files an attempt's processes used, as its supervisor (clowdr-shim) observed them: one entry per file and kind of use. Written once per attempt, before its final event. Files that several attempts of one process used alike are recorded once as a set: the first attempt that uses a set gives its files, later ones name it by its id (sets[].id alone). The attempt's uses are `files` plus the files of every set it names. See docs/provenance.md for what is observed and its limits.",
+          "type": "object",
+          "properties": {
+            "traced": {
+              "type": "boolean",
+              "description": "whether the attempt was observed; when not, `reason` says why"
+            },
+            "reason": {
+              "type": [
+                "string",
+                "null"
+              ]
+            },
+            "calls": {
+              "type": [
+                "integer",
+                "null"
+              ],
+              "minimum": 0,
+              "description": "the file system calls observed"
+            },
+            "files": {
+              "type": "array",
+              "items": {
+                "type": "object",
+                "properties": {
+                  "path": {
+                    "type": "string",
+                    "description": "the absolute path the process named (a relative one joined to its working or given directory; `.` and `..` resolved by name; symbolic links kept)"
+                  },
+                  "kind": {
+                    "enum": [
+                      "read",
+                      "written",
+                      "created",
+                      "listed",
+                      "executed",
+                      "renamed",
+                      "deleted"
+                    ],
+                    "description": "read: opened for reading; written: opened for writing or truncated, and it existed; created: made by the attempt; listed: a directory opened for reading; executed; renamed: to `to`; deleted"
+                  },
+                  "size": {
+                    "type": [
+                      "integer",
+                      "null"
+                    ],
+                    "minimum": 0,
+                    "description": "bytes: an input's when first used, an output's (a rename's new path's) at the attempt's end; absent when gone"
+                  },
+                  "mtime_ns": {
+                    "type": [
+                      "integer",
+                      "null"
+                    ],
+                    "description": "modification time, nanoseconds since 1970, as `size`"
+                  },
+                  "sha256": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "description": "SHA-256 of the bytes, as `size`; absent for a directory, a file gone, or an input changed after its use"
+                  },
+                  "to": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "description": "renamed: the new path"
+                  }
+                },
+                "required": [
+                  "path",
+                  "kind"
+                ],
+                "additionalProperties": false
+              },
+              "description": "the attempt's own uses: those no earlier attempt of its process made alike"
+            },
+            "sets": {
+              "type": "array",
+              "items": {
+                "type": "object",
+                "properties": {
+                  "id": {
+                    "type": "string",
+                    "description": "SHA-256 (hex) of the set's files as compact JSON with sorted keys, sorted by path then kind"
+                  },
+                  "files": {
+                    "type": [
+                      "array",
+                      "null"
+                    ],
+                    "items": {
+                      "type": "object",
+                      "properties": {
+                        "path": {
+                          "type": "string",
+                          "description": "the absolute path the process named (a relative one joined to its working or given directory; `.` and `..` resolved by name; symbolic links kept)"
+                        },
+                        "kind": {
+                          "enum": [
+                            "read",
+                            "written",
+                            "created",
+                            "listed",
+                            "executed",
+                            "renamed",
+                            "deleted"
+                          ],
+                          "description": "read: opened for reading; written: opened for writing or truncated, and it existed; created: made by the attempt; listed: a directory opened for reading; executed; renamed: to `to`; deleted"
+                        },
+                        "size": {
+                          "type": [
+                            "integer",
+                            "null"
+                          ],
+                          "minimum": 0,
+                          "description": "bytes: an input's when first used, an output's (a rename's new path's) at the attempt's end; absent when gone"
+                        },
+                        "mtime_ns": {
+                          "type": [
+                            "integer",
+                            "null"
+                          ],
+                          "description": "modification time, nanoseconds since 1970, as `size`"
+                        },
+                        "sha256": {
+                          "type": [
+                            "string",
+                            "null"
+                          ],
+                          "description": "SHA-256 of the bytes, as `size`; absent for a directory, a file gone, or an input changed after its use"
+                        },
+                        "to": {
+                          "type": [
+                            "string",
+                            "null"
+                          ],
+                          "description": "renamed: the new path"
+                        }
+                      },
+                      "required": [
+                        "path",
+                        "kind"
+                      ],
+                      "additionalProperties": false
+                    },
+                    "description": "given where the set is first recorded"
+                  }
+                },
+                "required": [
+                  "id"
+                ],
+                "additionalProperties": false
+              }
+            }
+          },
+          "required": [
+            "traced",
+            "files",
+            "sets"
+          ],
+          "additionalProperties": false
+        }
+        """#,
         "task_launch_failed": #"""
         {
           "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -279,3 +279,61 @@ extension TaskPlanned {
         return true
     }
 }
+
+extension TaskFiles {
+    /// The payload's JSON, written straight (one per attempt, with hundreds to thousands of files: `JSONEncoder`
+    /// took tens of milliseconds for 10,000).
+    func fastJSON() -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + files.count * 160)
+        out.append(UInt8(ascii: "{"))
+        if let calls { out.append(contentsOf: #""calls":\#(calls),"#.utf8) }
+        out.append(contentsOf: #""files":"#.utf8)
+        FileUse.write(files, into: &out)
+        if let reason {
+            out.append(contentsOf: #","reason":"#.utf8)
+            JSONWriter.writeString(reason, into: &out)
+        }
+        out.append(contentsOf: #","sets":["#.utf8)
+        for (i, set) in sets.enumerated() {
+            out.append(contentsOf: (i == 0 ? "{" : ",{").utf8)
+            if let files = set.files {
+                out.append(contentsOf: #""files":"#.utf8)
+                FileUse.write(files, into: &out)
+                out.append(UInt8(ascii: ","))
+            }
+            out.append(contentsOf: #""id":"#.utf8)
+            JSONWriter.writeString(set.id, into: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(contentsOf: #"],"traced":\#(traced)}"#.utf8)
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension FileUse {
+    /// Uses as a JSON array, as their Codable form writes them (keys in byte order, nil fields left out): the form a
+    /// set's id is the SHA-256 of.
+    public static func write(_ uses: [FileUse], into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        for (i, u) in uses.enumerated() {
+            out.append(contentsOf: (i == 0 ? #"{"kind":""# : #",{"kind":""#).utf8)
+            out.append(contentsOf: u.kind.rawValue.utf8)
+            out.append(UInt8(ascii: "\""))
+            if let mtimeNs = u.mtimeNs { out.append(contentsOf: #","mtime_ns":\#(mtimeNs)"#.utf8) }
+            out.append(contentsOf: #","path":"#.utf8)
+            JSONWriter.writeString(u.path, into: &out)
+            if let sha256 = u.sha256 {
+                out.append(contentsOf: #","sha256":"#.utf8)
+                JSONWriter.writeString(sha256, into: &out)
+            }
+            if let size = u.size { out.append(contentsOf: #","size":\#(size)"#.utf8) }
+            if let to = u.to {
+                out.append(contentsOf: #","to":"#.utf8)
+                JSONWriter.writeString(to, into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+}

@@ -145,7 +145,7 @@ public enum Replay {
         case .taskEnded(let p): withAttempt(attempt, of: &task, creating: .failed, seq: seq) { applyEnded(p, time: time, to: &$0) }
         case .taskCancelled(let p):
             withAttempt(attempt, of: &task, creating: .cancelled, seq: seq) { applyCancelled(p, time: time, to: &$0) }
-        case .sample, .experimentCreated, .rerunRequested, .segmentRefused, .unknown:
+        case .sample, .experimentCreated, .rerunRequested, .segmentRefused, .taskFiles, .unknown:
             break
         }
     }

@@ -30,6 +30,8 @@ final class SegmentChecker {
     /// The largest line of each kind: a sample is a few hundred bytes, an exit lists the outputs.
     static let maxSampleBytes = 4096
     static let maxExitBytes = 16 << 20
+    /// The files of an attempt that read 300,000 (a crawl of a large dataset).
+    static let maxFilesBytes = 64 << 20
     static let maxLineBytes = 1 << 20
     /// How far from the experiment's creation (before) and from now (after) an event's time may be: clocks of other
     /// hosts drift, not by hours.
@@ -142,7 +144,13 @@ final class SegmentChecker {
 
     /// A payload valid against its type's schema, within the size its kind allows.
     func payload(_ e: RawEvent, type: EventType, bytes: Int) -> LineVerdict? {
-        let limit = type == .sample ? Self.maxSampleBytes : type == .taskExited ? Self.maxExitBytes : Self.maxLineBytes
+        let limit =
+            switch type {
+            case .sample: Self.maxSampleBytes
+            case .taskExited: Self.maxExitBytes
+            case .taskFiles: Self.maxFilesBytes
+            default: Self.maxLineBytes
+            }
         if bytes > limit {
             return .refuse(code: "segment.too_large", reason: "a \(e.type) line of \(bytes) bytes: at most \(limit) are taken")
         }
@@ -311,7 +319,7 @@ extension EventType {
     /// What only an attempt's worker writes: nothing of it comes after the worker's final word.
     var isWorkerOnly: Bool {
         switch self {
-        case .taskStarted, .sample, .taskExited, .taskLaunchFailed: true
+        case .taskStarted, .sample, .taskFiles, .taskExited, .taskLaunchFailed: true
         default: false
         }
     }

@@ -7,7 +7,7 @@ public enum SegmentRole: Sendable, Equatable {
     case controller
     /// A worker's: `slurm-<A>_<a>.ndjson` and `batch-<job>_<index>.ndjson` name the array element it ran (its
     /// native id, `:` written `_`); any other name (`<host>-<pid>.ndjson`) says none. A worker writes the events of
-    /// the attempts it was given: started, samples, cancelled, exited or launch failed (and, run by hand on the local
+    /// the attempts it was given: started, samples, files, cancelled, exited or launch failed (and, run by hand on the local
     /// backend, its own submission).
     case worker(nativeID: String?)
     /// A segment given to `clowdr ingest` by hand (an export of another log, a demo): any type this clowdr knows.
@@ -54,7 +54,7 @@ public enum SegmentRole: Sendable, Equatable {
         case .controller: type == .taskSubmitted
         case .worker:
             switch type {
-            case .taskSubmitted, .taskStarted, .sample, .taskCancelled, .taskExited, .taskLaunchFailed: true
+            case .taskSubmitted, .taskStarted, .sample, .taskFiles, .taskCancelled, .taskExited, .taskLaunchFailed: true
             default: false
             }
         case .imported: true

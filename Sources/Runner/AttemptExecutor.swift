@@ -30,6 +30,8 @@ public struct AttemptExecutor: Sendable {
     /// The clowdr-shim server that starts the attempts (nil without clowdr-shim: they start directly, and their
     /// peak comes from samples alone). Copies of the executor share it; a worker gives all its executors one.
     var supervisor: Supervisor? = Shim.path.map(Supervisor.init)
+    /// The hashes and shared sets of the files its attempts used (copies of the executor share it).
+    var files = FileBook()
 
     public init(layout: ExperimentLayout, descriptor: Descriptor, options: RunOptions, sink: any QueuedEventSink, factory: EventFactory) {
         self.layout = layout
@@ -62,6 +64,7 @@ public struct AttemptExecutor: Sendable {
         if a.shimLost { return .lost }
         let usage = a.usage()
         let outputs = a.outputs()
+        a.recordFiles()
         return a.record(usage, outputs: outputs)
     }
 

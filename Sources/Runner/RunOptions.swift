@@ -21,6 +21,9 @@ public struct RunOptions: Sendable {
     /// Local folders whose files are moved elsewhere once the attempt ends (folder to final place): outputs found
     /// under one are recorded at their final place (`TaskFile.outputPlaces`).
     public var outputPlaces: [String: String] = [:]
+    /// Observe the files each attempt's processes use (clowdr-shim's tracing: docs/provenance.md). On by default;
+    /// where it cannot work the attempt runs untraced and its `task_files` says why.
+    public var traceFiles = true
 
     /// Where a file at `path` ends up: under the longest folder of `outputPlaces` that holds it, else `path`.
     public func finalPlace(of path: String) -> String {

@@ -20,6 +20,8 @@ final class RunningAttempt {
     var out: StreamRelay?
     var err: StreamRelay?
     var reportPipe: Int32 = -1
+    /// The memory file the server writes the attempt's file records to (when files are traced).
+    var records: Int32 = -1
     // The process and what supervising it found.
     var pid: Int32 = 0
     var startClock: UInt64 = 0
@@ -126,7 +128,9 @@ final class RunningAttempt {
             let rc = clowdr_cloexec_pipe(&fds)
             guard rc == 0 else { throw LaunchFailure("cannot make a pipe: \(String(cString: strerror(-rc)))") }
             reportPipe = fds[0]
-            pid = supervisor.run(argv, envp, cwd: options.workingDirectory, stdout: out!.childEnd, stderr: err!.childEnd, report: fds[1])
+            if options.traceFiles { records = clowdr_memfd("clowdr-files") }
+            pid = supervisor.run(
+                argv, envp, cwd: options.workingDirectory, stdout: out!.childEnd, stderr: err!.childEnd, report: fds[1], records: records)
             close(fds[1])
         } else {
             pid = argv.withPointers { a in
@@ -299,6 +303,41 @@ final class RunningAttempt {
             }
         }
         return (files, failure)
+    }
+
+    /// Records the files the attempt's processes used (`task_files`), or why they were not observed.
+    func recordFiles() {
+        defer {
+            if records >= 0 { close(records) }
+            records = -1
+        }
+        guard options.traceFiles else { return }
+        let payload: TaskFiles
+        if executor.supervisor == nil {
+            payload = TaskFiles(traced: false, reason: "clowdr-shim was not found: attempts run without it, and unobserved")
+        } else if let errno = shim?.untraced {
+            payload = TaskFiles(traced: false, reason: FileTracing.reason(errno: errno))
+        } else if shim?.traced == true, records >= 0 {
+            payload = executor.files.taskFiles(TraceRecord.parse(Self.contents(of: records)), calls: shim?.calls.map { Int($0) })
+        } else {
+            payload = TaskFiles(traced: false, reason: "the server's records could not be written")
+        }
+        post(.taskFiles(payload))
+    }
+
+    /// Everything a memory file holds.
+    static func contents(of fd: Int32) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var offset: off_t = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            bytes += buffer[0..<n]
+            offset += off_t(n)
+        }
+        return bytes
     }
 
     /// Records how the attempt ended (cancelled first, when it was) and returns its state.

@@ -38,6 +38,11 @@ public enum Shim {
         var maxRSS: Int64
         var readBlocks: Int64
         var writeBlocks: Int64
+        /// Tracing asked for: whether its records were written (and from how many calls), or the errno that kept the
+        /// filter from being installed. Nil when not asked.
+        var traced: Bool?
+        var calls: Int64?
+        var untraced: Int32?
 
         /// The command's end as a wait status (what `waitpid` would have said of it).
         var waitStatus: Int32 { signal ?? ((exitCode ?? 127) & 0xff) << 8 }
@@ -57,6 +62,9 @@ public enum Shim {
             self.init(
                 exitCode: fields["exit"].map { Int32($0) }, signal: fields["signal"].map { Int32($0) }, cpuUser: Double(user) / 1e6,
                 cpuSystem: Double(system) / 1e6, maxRSS: maxrss * 1024, readBlocks: fields["inblock"] ?? 0, writeBlocks: fields["oublock"] ?? 0)
+            traced = fields["traced"].map { $0 == 1 } ?? (fields["untraced"] != nil ? false : nil)
+            calls = fields["calls"]
+            untraced = fields["untraced"].map { Int32($0) }
         }
 
         /// A decimal integer, optionally negative; nil for anything else (or more than 18 digits).

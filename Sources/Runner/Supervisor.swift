@@ -20,12 +20,12 @@ final class Supervisor: @unchecked Sendable {
     /// child subreaper, with stdin from /dev/null and the given streams; its report comes through `report`. Returns
     /// the command's pid, or -errno. A server found gone before it took the request is replaced, once; one that goes
     /// while starting the command is not asked again (it may have started it): -ECONNABORTED.
-    func run(_ argv: CStrings, _ envp: CStrings, cwd: String, stdout: Int32, stderr: Int32, report: Int32) -> Int32 {
+    func run(_ argv: CStrings, _ envp: CStrings, cwd: String, stdout: Int32, stderr: Int32, report: Int32, records: Int32 = -1) -> Int32 {
         lock.withLock {
             for _ in 0..<2 {
                 guard let socket = connect() else { return -errno }
                 let pid = argv.withPointers { a in
-                    envp.withPointers { e in clowdr_shim_run(socket, a, e, cwd, stdout, stderr, report) }
+                    envp.withPointers { e in clowdr_shim_run(socket, a, e, cwd, stdout, stderr, report, records) }
                 }
                 guard pid == -EPIPE || pid == -ECONNRESET else { return pid }
                 stop()

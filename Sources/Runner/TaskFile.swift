@@ -8,7 +8,8 @@ public import JSON
 ///
 /// Optional members: `workdir` (default: the current folder), `sample_interval` (seconds, default 1),
 /// `container_runtime` (docker, podman, singularity, apptainer), `volumes` (list of HOST:CONTAINER), `inside_image`
-/// (true: the worker runs inside the descriptor's image already, as on AWS Batch, and starts no container).
+/// (true: the worker runs inside the descriptor's image already, as on AWS Batch, and starts no container),
+/// `trace_files` (false: the files the attempt uses are not observed; default true).
 public struct TaskFile: Sendable {
     public var experiment: String
     public var task: String
@@ -19,6 +20,8 @@ public struct TaskFile: Sendable {
     public var containerRuntime: ContainerEngine?
     public var volumes: [String]
     public var insideImage = false
+    /// Observe the files the attempt's processes use (`RunOptions.traceFiles`).
+    public var traceFiles = true
     /// Where the files under a local folder end up once the attempt is over (local folder to its final place, such
     /// as `s3://...`): the attempt's outputs are recorded there, not at the path they were written to. Set by the
     /// worker that moves them (AWS Batch's); never in a task file.
@@ -78,6 +81,7 @@ public struct TaskFile: Sendable {
         }
         volumes = o["volumes"]?.arrayValue?.compactMap(\.stringValue) ?? []
         insideImage = o["inside_image"]?.boolValue ?? false
+        traceFiles = o["trace_files"]?.boolValue ?? true
     }
 
     /// The task file's contents (`withAttempt` false: what every attempt of a map shares, its first line).
@@ -91,6 +95,7 @@ public struct TaskFile: Sendable {
         if let containerRuntime { o["container_runtime"] = .string(containerRuntime.rawValue) }
         if !volumes.isEmpty { o["volumes"] = .array(volumes.map { .string($0) }) }
         if insideImage { o["inside_image"] = true }
+        if !traceFiles { o["trace_files"] = false }
         return JSONWriter(indent: indent).string(.object(o))
     }
 

@@ -86,6 +86,7 @@ public enum Worker {
         var results: [(TaskFile, TaskState)] = []
         // One clowdr-shim server starts every task of this worker.
         let supervisor = Shim.path.map(Supervisor.init)
+        let files = FileBook()
         var writers: [String: SegmentWriter] = [:]
         var descriptors: [String: Descriptor] = [:]
         for t in tasks {
@@ -97,6 +98,7 @@ public enum Worker {
             options.sampleInterval = t.sampleInterval
             options.releaseCodePages = true
             options.outputPlaces = t.outputPlaces
+            options.traceFiles = t.traceFiles
             options.container =
                 t.insideImage
                 ? nil : try ContainerChoice.options(for: d, runtime: t.containerRuntime, volumes: t.volumes, mapUser: false, imagePath: nil)
@@ -109,6 +111,7 @@ public enum Worker {
             writers[segmentPath] = writer
             var executor = AttemptExecutor(layout: layout, descriptor: d, options: options, sink: writer, factory: EventFactory())
             executor.supervisor = supervisor
+            executor.files = files
             executor.backend = t.backend
             executor.recordsSubmission = t.backend == "local"
             let state = executor.run(task: t.task, attempt: t.attempt, rendered: rendered, cancel: cancel)

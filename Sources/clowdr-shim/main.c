@@ -21,6 +21,8 @@
 // report: clowdr then ends those attempts by their samples and stops their groups, and starts a new server.
 #define _GNU_SOURCE
 #include "../CClowdrSystem/include/shim_protocol.h"
+#include "trace.h"
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -88,7 +90,31 @@ struct attempt {
     int ended;
     int status;
     struct rusage usage;
+    // Tracing, when clowdr asked for it (`records` >= 0): where the records go, and why there are none when the
+    // filter could not be installed (an errno; 0 when traced).
+    int records;
+    int untraced;
+    struct trace trace;
 };
+
+// Listeners of attempts already reported whose processes may still make calls (left behind, or a group's last
+// ones): answered without recording until no process uses the filter (POLLHUP).
+static int *retired;
+static size_t retired_count, retired_capacity;
+
+static void retire(int listener) {
+    if (retired_count == retired_capacity) {
+        size_t capacity = retired_capacity ? retired_capacity * 2 : 16;
+        int *grown = realloc(retired, capacity * sizeof *grown);
+        if (!grown) {
+            close(listener);  // its processes' traced calls then fail (ENOSYS): only under memory exhaustion
+            return;
+        }
+        retired = grown;
+        retired_capacity = capacity;
+    }
+    retired[retired_count++] = listener;
+}
 
 static struct attempt *attempts;
 static size_t attempt_count, attempt_capacity;
@@ -100,7 +126,7 @@ static struct attempt *find_attempt(pid_t pid) {
     return NULL;
 }
 
-static int add_attempt(pid_t pid, int report) {
+static int add_attempt(pid_t pid, int report, int records, int listener, int untraced) {
     if (attempt_count == attempt_capacity) {
         size_t capacity = attempt_capacity ? attempt_capacity * 2 : 16;
         struct attempt *grown = realloc(attempts, capacity * sizeof *grown);
@@ -108,7 +134,8 @@ static int add_attempt(pid_t pid, int report) {
         attempts = grown;
         attempt_capacity = capacity;
     }
-    attempts[attempt_count++] = (struct attempt){.pid = pid, .report = report};
+    attempts[attempt_count++] = (struct attempt){
+        .pid = pid, .report = report, .records = records, .untraced = untraced, .trace = {.listener = listener}};
     return 0;
 }
 
@@ -124,16 +151,34 @@ static void add_usage(struct rusage *into, const struct rusage *r) {
 
 static long long micros(struct timeval t) { return (long long)t.tv_sec * 1000000 + t.tv_usec; }
 
-// Writes an ended attempt's report (its command's usage, and its orphans') and closes the pipe.
-static void report(const struct attempt *a) {
+// Writes a traced attempt's records to its records file, and says in `fields` what the report adds of them.
+static void write_records(struct attempt *a, char *fields, size_t size) {
+    fields[0] = 0;
+    if (a->records < 0) return;
+    if (a->trace.listener >= 0) {
+        int ok = write_all(a->records, a->trace.records ? a->trace.records : "", a->trace.length) == 0;
+        snprintf(fields, size, " traced=%d records=%zu calls=%ld", ok, a->trace.length, a->trace.notifications);
+        retire(a->trace.listener);
+        a->trace.listener = -1;
+    } else {
+        snprintf(fields, size, " untraced=%d", a->untraced);
+    }
+    trace_free(&a->trace);
+    close(a->records);
+}
+
+// Writes an ended attempt's report (its command's usage, and its orphans'; what its tracing recorded) and closes
+// the pipe.
+static void report(struct attempt *a) {
     struct rusage total = a->usage;
     add_usage(&total, &a->orphans);
-    char outcome[32], line[256];
+    char outcome[32], traced[96], line[384];
     if (WIFSIGNALED(a->status)) snprintf(outcome, sizeof outcome, "signal=%d", WTERMSIG(a->status));
     else snprintf(outcome, sizeof outcome, "exit=%d", WEXITSTATUS(a->status));
+    write_records(a, traced, sizeof traced);
     int n = snprintf(
-        line, sizeof line, "clowdr-shim 1 %s utime_us=%lld stime_us=%lld maxrss_kb=%ld inblock=%ld oublock=%ld\n", outcome,
-        micros(total.ru_utime), micros(total.ru_stime), total.ru_maxrss, total.ru_inblock, total.ru_oublock);
+        line, sizeof line, "clowdr-shim 1 %s utime_us=%lld stime_us=%lld maxrss_kb=%ld inblock=%ld oublock=%ld%s\n", outcome,
+        micros(total.ru_utime), micros(total.ru_stime), total.ru_maxrss, total.ru_inblock, total.ru_oublock, traced);
     (void)write_all(a->report, line, (size_t)n);
     close(a->report);
 }
@@ -208,40 +253,92 @@ static int split_body(char *body, size_t length, uint32_t argc, uint32_t envc, c
 
 static int devnull = -1;
 
-// Starts the command: vfork, so nothing of this process is copied, and exec; the child sets up its group, subreaper,
-// directory and streams first. Returns its pid, or -errno.
-static pid_t start_command(const char *cwd, char *const argv[], char *const envp[], int out, int err) {
-    volatile int child_errno = 0;
-    pid_t pid = vfork();
-    if (pid == 0) {
-        struct sigaction dfl = {.sa_handler = SIG_DFL};
-        for (int sig = 1; sig < 65; sig++) {
-            if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL);
-        }
-        if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 || setpgid(0, 0) != 0 || (cwd[0] && chdir(cwd) != 0) ||
-            dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) {
-            child_errno = errno;
-        } else {
-            sigset_t none;
-            sigemptyset(&none);
-            sigprocmask(SIG_SETMASK, &none, NULL);
-            execve(argv[0], argv, envp);
-            child_errno = errno;
-        }
+// What the command's process needs before its exec, and what it leaves for the server (their memory is shared).
+struct launch {
+    const char *cwd;
+    char *const *argv;
+    char *const *envp;
+    int out, err;
+    int trace;
+    // The exec's path, in a page of its own (the filter lets the exec of this pointer through: a random address,
+    // which no later exec of the command's processes can be expected to use).
+    char *path;
+    volatile int child_errno;
+    volatile int listener;
+};
+
+// The command's process, until its exec: default signals, its own group, subreaper, directory; the filter when
+// traced (its listener created while the descriptor table is shared with the server, which keeps it; the table is
+// then the process's own); its streams.
+static int launch_command(void *arg) {
+    struct launch *l = arg;
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    for (int sig = 1; sig < 65; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL);
+    }
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 || setpgid(0, 0) != 0 || (l->cwd[0] && chdir(l->cwd) != 0)) {
+        l->child_errno = errno;
         _exit(127);
     }
+    if (l->trace) {
+        l->listener = trace_install(l->path);
+        if (unshare(CLONE_FILES) != 0) {
+            l->child_errno = errno;
+            _exit(127);
+        }
+    }
+    if (dup2(devnull, 0) < 0 || dup2(l->out, 1) < 0 || dup2(l->err, 2) < 0) {
+        l->child_errno = errno;
+        _exit(127);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(l->path, l->argv, l->envp);
+    l->child_errno = errno;
+    _exit(127);
+}
+
+static char *exec_path_page;
+static char launch_stack[64 * 1024] __attribute__((aligned(16)));
+
+// Starts the command without copying this process: vfork when untraced; traced, a clone that shares memory and,
+// until the filter is in place, descriptors. Sets `listener` (-errno when tracing could not be set up). Returns its
+// pid, or -errno.
+static pid_t start_command(const char *cwd, char *const argv[], char *const envp[], int out, int err, int trace, int *listener) {
+    size_t length = strlen(argv[0]) + 1;
+    if (!exec_path_page) {
+        exec_path_page = mmap(NULL, 4096 * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (exec_path_page == MAP_FAILED) {
+            exec_path_page = NULL;
+            return -ENOMEM;
+        }
+    }
+    if (length > 4096 * 2) return -ENAMETOOLONG;
+    memcpy(exec_path_page, argv[0], length);
+    struct launch l = {
+        .cwd = cwd, .argv = argv, .envp = envp, .out = out, .err = err, .trace = trace, .path = exec_path_page, .listener = -ENOSYS};
+    pid_t pid;
+    if (trace) {
+        pid = clone(launch_command, launch_stack + sizeof launch_stack, CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &l);
+    } else {
+        pid = vfork();
+        if (pid == 0) launch_command(&l);
+    }
     if (pid < 0) return -errno;
-    if (child_errno != 0) {
+    *listener = l.listener;
+    if (l.child_errno != 0) {
+        if (l.listener >= 0) close(l.listener);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
-        return -child_errno;
+        return -l.child_errno;
     }
     return pid;
 }
 
-// Receives a request's header and its three descriptors. Returns 0, 1 at the end of the socket, -1 on a malformed
-// request.
-static int receive(int sock, struct clowdr_shim_request *request, int fds[3]) {
-    char control[CMSG_SPACE(3 * sizeof(int))];
+// Receives a request's header and its three or four descriptors. Returns 0, 1 at the end of the socket, -1 on a
+// malformed request.
+static int receive(int sock, struct clowdr_shim_request *request, int fds[4]) {
+    char control[CMSG_SPACE(4 * sizeof(int))];
     struct iovec io = {.iov_base = request, .iov_len = sizeof *request};
     struct msghdr msg = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
     ssize_t n;
@@ -249,8 +346,9 @@ static int receive(int sock, struct clowdr_shim_request *request, int fds[3]) {
     if (n == 0 || (n < 0 && errno == ECONNRESET)) return 1;
     if (n < 0) return -1;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(3 * sizeof(int))) {
-            memcpy(fds, CMSG_DATA(c), 3 * sizeof(int));
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            if (c->cmsg_len == CMSG_LEN(3 * sizeof(int))) memcpy(fds, CMSG_DATA(c), 3 * sizeof(int));
+            if (c->cmsg_len == CMSG_LEN(4 * sizeof(int))) memcpy(fds, CMSG_DATA(c), 4 * sizeof(int));
         }
     }
     if ((size_t)n < sizeof *request && read_all(sock, (char *)request + n, sizeof *request - (size_t)n) != 0) return -1;
@@ -261,7 +359,7 @@ static int receive(int sock, struct clowdr_shim_request *request, int fds[3]) {
 // conversation cannot go on (a malformed request, the socket broken).
 static int serve(int sock) {
     struct clowdr_shim_request request;
-    int fds[3] = {-1, -1, -1};
+    int fds[4] = {-1, -1, -1, -1};
     int rc = receive(sock, &request, fds);
     int32_t answer = -EPROTO;
     char *body = NULL;
@@ -272,12 +370,18 @@ static int serve(int sock) {
         if (!body || !strings || read_all(sock, body, request.length) != 0) rc = -1;
     }
     if (rc == 0 && fds[2] >= 0 && request.argc > 0 && split_body(body, request.length, request.argc, request.envc, strings) == 0) {
-        answer = start_command(strings[0], strings + 1, strings + request.argc + 2, fds[0], fds[1]);
-        if (answer > 0 && add_attempt(answer, fds[2]) == 0) fds[2] = -1;
+        int listener = -1;
+        answer = start_command(strings[0], strings + 1, strings + request.argc + 2, fds[0], fds[1], fds[3] >= 0, &listener);
+        if (answer > 0 && add_attempt(answer, fds[2], fds[3], listener >= 0 ? listener : -1, listener >= 0 ? 0 : -listener) == 0) {
+            fds[2] = fds[3] = -1;
+            if (listener >= 0) trace_executed(&attempts[attempt_count - 1].trace, strings[1]);
+        } else if (listener >= 0) {
+            retire(listener);
+        }
     }
     free(strings);
     free(body);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         if (fds[i] >= 0) close(fds[i]);
     }
     if (rc != 0) return rc;
@@ -306,12 +410,37 @@ int main(int argc, char **argv) {
     int ended = signalfd(-1, &child, SFD_CLOEXEC | SFD_NONBLOCK);
     if (ended < 0 || prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) return 2;
     release_own_code();
+    struct pollfd *ready = NULL;
+    size_t ready_capacity = 0;
     for (;;) {
-        struct pollfd ready[2] = {{.fd = sock, .events = POLLIN}, {.fd = ended, .events = POLLIN}};
-        if (poll(ready, 2, -1) < 0) {
+        // The socket, the children's ends, then the listeners of the attempts traced, then the retired ones.
+        size_t count = 2 + attempt_count + retired_count;
+        if (count > ready_capacity) {
+            struct pollfd *grown = realloc(ready, count * 2 * sizeof *grown);
+            if (!grown) return 3;
+            ready = grown;
+            ready_capacity = count * 2;
+        }
+        ready[0] = (struct pollfd){.fd = sock, .events = POLLIN};
+        ready[1] = (struct pollfd){.fd = ended, .events = POLLIN};
+        for (size_t i = 0; i < attempt_count; i++) ready[2 + i] = (struct pollfd){.fd = attempts[i].trace.listener, .events = POLLIN};
+        for (size_t i = 0; i < retired_count; i++) ready[2 + attempt_count + i] = (struct pollfd){.fd = retired[i], .events = POLLIN};
+        if (poll(ready, (nfds_t)count, -1) < 0) {
             if (errno == EINTR) continue;
             return 3;
         }
+        // Calls first: a process waiting for its answer has not ended.
+        for (size_t i = 0; i < attempt_count; i++) {
+            if (ready[2 + i].revents & POLLIN) trace_serve(&attempts[i].trace);
+        }
+        size_t kept = 0;
+        for (size_t i = 0; i < retired_count; i++) {
+            short r = ready[2 + attempt_count + i].revents;
+            if (r & POLLIN) trace_pass(retired[i]);
+            if ((r & (POLLHUP | POLLERR | POLLNVAL)) && !(r & POLLIN)) close(retired[i]);
+            else retired[kept++] = retired[i];
+        }
+        retired_count = kept;
         if (ready[1].revents) {
             struct signalfd_siginfo drained[16];
             while (read(ended, drained, sizeof drained) > 0) {}

@@ -27,6 +27,12 @@ struct ExecutionOptions: ParsableArguments {
     @Option(help: "Seconds between samples of a task's process tree after its first 2 s (sampled every 0.1 s).")
     var sampleInterval: Double = 1
 
+    @Option(
+        help: ArgumentHelp(
+            "on (the default) or off: observe the files each attempt's processes read, write, execute, rename and delete.",
+            discussion: "Where it cannot work (no seccomp user notification) attempts run unobserved, and the record says why."))
+    var traceFiles: Toggle = .on
+
     @Flag(name: .shortAndLong, help: "No progress line and no summary.")
     var quiet = false
 
@@ -56,6 +62,7 @@ struct ExecutionOptions: ParsableArguments {
             jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
             workingDirectory: URL(fileURLWithPath: workdir ?? FileManager.default.currentDirectoryPath).standardizedFileURL.path)
         o.sampleInterval = sampleInterval
+        o.traceFiles = traceFiles == .on
         if kind == .awsbatch { return o }
         o.container = try ContainerChoice.options(for: d, runtime: containerRuntime, volumes: volumes, mapUser: user, imagePath: simg)
         return o
@@ -70,8 +77,14 @@ struct ExecutionOptions: ParsableArguments {
         if let simg { r["simg"] = simg }
         if user { r["user"] = "true" }
         if let containerRuntime { r["container_runtime"] = containerRuntime.rawValue }
+        if traceFiles == .off { r["trace_files"] = "off" }
         return r
     }
 }
 
 extension ContainerEngine: ExpressibleByArgument {}
+
+/// on or off, as a flag's value.
+enum Toggle: String, ExpressibleByArgument, CaseIterable {
+    case on, off
+}

@@ -39,6 +39,9 @@ struct QueryCommand: ParsableCommand {
     @Option(help: "One task: every attempt, command line, exit, outputs with checksums, the end of stderr.")
     var task: String?
 
+    @Option(help: "One task's files: what its latest attempt read, wrote, executed, renamed and deleted, grouped, with sizes and SHA-256.")
+    var files: String?
+
     @Flag(help: "With --task: the task's samples (its time series).")
     var samples = false
 
@@ -67,8 +70,8 @@ struct QueryCommand: ParsableCommand {
     var all = false
 
     func validate() throws {
-        let modes = [top != nil, status != nil, task != nil, outliers != nil, summary, efficiency, sql != nil].filter { $0 }.count
-        if modes > 1 { throw ValidationError("give one of --top, --status, --task, --outliers, --summary, --efficiency, --sql") }
+        let modes = [top != nil, status != nil, task != nil, files != nil, outliers != nil, summary, efficiency, sql != nil].filter { $0 }.count
+        if modes > 1 { throw ValidationError("give one of --top, --status, --task, --files, --outliers, --summary, --efficiency, --sql") }
         if samples && task == nil { throw ValidationError("--samples goes with --task ID") }
         if !["latest", "all"].contains(attempts) { throw ValidationError("--attempts is latest or all, got '\(attempts)'") }
         if let status, TaskState(rawValue: status) == nil && status != "incomplete" {
@@ -136,6 +139,7 @@ struct QueryCommand: ParsableCommand {
                     "--sql: \(error) (queries are read-only: SELECT over tasks, attempts, samples, planned, exits, experiment, events)")
             }
         }
+        if let files { return try q.filesTable(task: files) }
         if let task {
             if samples { return try q.samples(task: task, attempt: nil) }
             return try q.detail(task: task, layout: layout)

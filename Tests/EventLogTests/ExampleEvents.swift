@@ -40,5 +40,24 @@ enum ExampleEvents {
                 segment: "segments/slurm-12_3.ndjson", line: 7, offset: 1822, code: "segment.after_final",
                 reason: "task 3 attempt 1 has ended (its worker recorded its exit): nothing of it comes after", kept: "refused/slurm-12_3.ndjson",
                 writer: "worker", nativeID: "12_3", host: "node7", type: "sample", version: 1, task: "3", attempt: 1)),
+        .taskFiles(
+            TaskFiles(
+                traced: true, calls: 12,
+                files: [
+                    FileUse(
+                        path: "/data/sub-01/anat/T1w.nii.gz", kind: .read, size: 1024, mtimeNs: 1_764_000_000_123_456_789,
+                        sha256: String(repeating: "c", count: 64)),
+                    FileUse(
+                        path: "/out/tmp.nii", kind: .renamed, size: 10, mtimeNs: 1_764_000_001_000_000_000, sha256: String(repeating: "d", count: 64),
+                        to: "/out/brain.nii"),
+                    FileUse(path: "/out", kind: .listed),
+                ],
+                sets: [
+                    FileSet(
+                        id: String(repeating: "e", count: 64),
+                        files: [FileUse(path: "/usr/bin/bet", kind: .executed, size: 5, mtimeNs: 1, sha256: String(repeating: "f", count: 64))]),
+                    FileSet(id: String(repeating: "0", count: 64)),
+                ])),
+        .taskFiles(TaskFiles(traced: false, reason: "this kernel has no seccomp user notification")),
     ]
 }

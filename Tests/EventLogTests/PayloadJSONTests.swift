@@ -170,3 +170,27 @@ extension PayloadJSONTests {
         #expect(TaskPlanned(invocation: ["mém": 1], commandLine: "x", labels: [:], source: nil).fastJSON() == nil)
     }
 }
+
+extension PayloadJSONTests {
+    @Test("task_files: uses of every kind with fields present or absent, paths that need escaping, sets given and named")
+    func taskFiles() throws {
+        var g = SystemRandomNumberGenerator()
+        func use() -> FileUse {
+            FileUse(
+                path: "/d/" + Self.strings.randomElement(using: &g)!, kind: FileUseKind.allCases.randomElement(using: &g)!,
+                size: Bool.random(using: &g) ? Int64.random(in: 0..<Int64.max, using: &g) : nil,
+                mtimeNs: Bool.random(using: &g) ? Int64.random(in: Int64.min..<Int64.max, using: &g) : nil,
+                sha256: Bool.random(using: &g) ? String(repeating: "a", count: 64) : nil,
+                to: Bool.random(using: &g) ? Self.strings.randomElement(using: &g)! : nil)
+        }
+        for round in 0..<300 {
+            let sets = (0..<(round % 3)).map { k in
+                FileSet(id: String(repeating: "\(k)", count: 64), files: k == 0 ? (0..<(round % 4)).map { _ in use() } : nil)
+            }
+            let p = TaskFiles(
+                traced: round % 5 != 0, reason: round % 5 == 0 ? Self.strings.randomElement(using: &g)! : nil, calls: round % 2 == 0 ? round : nil,
+                files: (0..<(round % 6)).map { _ in use() }, sets: sets)
+            #expect(p.fastJSON() == (try EventBody.encode(p)))
+        }
+    }
+}

@@ -9,6 +9,9 @@
 #   SLURM_ENFORCE=limits    AccountingStorageEnforce (default: unset; limits needs SLURM_DBD=1)
 #   SLURM_STATE=DIR         state, logs and PID files (default /var/lib/clowdr-slurm)
 set -euo pipefail
+# The daemons' temporary files go to /tmp, never to a caller's TMPDIR (a test run's folder, which mariadbd, running
+# as mysql, cannot write: it then refuses to start).
+export TMPDIR=/tmp
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 S="${SLURM_STATE:-/var/lib/clowdr-slurm}"
 DBD="${SLURM_DBD:-1}"

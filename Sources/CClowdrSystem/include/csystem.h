@@ -22,8 +22,13 @@ pid_t clowdr_shim_start(const char *path, int *sock);
 /// /dev/null, the given stdout and stderr, as the leader of a new process group and a child subreaper; the server
 /// writes the command's report to `report_fd` when it ends, and closes it. Returns the command's pid (also its
 /// process group), or -errno (-EPIPE: the server was gone before it took the request; -ECONNABORTED: it went while
-/// answering).
-pid_t clowdr_shim_run(int sock, char *const argv[], char *const envp[], const char *cwd, int stdout_fd, int stderr_fd, int report_fd);
+/// answering). With `records_fd` (a memfd; -1 for none), the server traces the files the command's processes use and
+/// writes its records there before the report (Sources/clowdr-shim/trace.c).
+pid_t clowdr_shim_run(
+    int sock, char *const argv[], char *const envp[], const char *cwd, int stdout_fd, int stderr_fd, int report_fd, int records_fd);
+
+/// An anonymous in-memory file (memfd_create, close-on-exec), or -errno.
+int clowdr_memfd(const char *name);
 
 /// A pidfd for `pid` (readable when the process exits), or -errno.
 int clowdr_pidfd_open(pid_t pid);

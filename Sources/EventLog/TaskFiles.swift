@@ -1,0 +1,91 @@
+import Foundation
+
+/// `task_files` v1: the files an attempt's processes used, as its supervisor observed them (clowdr-shim's file
+/// tracing: Sources/clowdr-shim/trace.c, docs/provenance.md). Written once per attempt, before its final event.
+///
+/// Files that many attempts use alike (a tool's libraries, its interpreter's modules) are recorded once, as a set:
+/// the first attempt of a process that uses a set gives its files (`sets[i].files`); later ones name it by its id.
+public struct TaskFiles: Codable, Sendable, Equatable {
+    /// Whether the attempt was observed. When not, `reason` says why (tracing off, or not possible here).
+    public var traced: Bool
+    public var reason: String?
+    /// The file system calls observed (each a stop of the calling process).
+    public var calls: Int?
+    /// The attempt's own file uses: those no earlier attempt of its process made alike.
+    public var files: [FileUse]
+    /// The shared sets it used as well.
+    public var sets: [FileSet]
+
+    public init(traced: Bool, reason: String? = nil, calls: Int? = nil, files: [FileUse] = [], sets: [FileSet] = []) {
+        self.traced = traced
+        self.reason = reason
+        self.calls = calls
+        self.files = files
+        self.sets = sets
+    }
+}
+
+/// How a process used a file.
+public enum FileUseKind: String, Codable, Sendable, CaseIterable {
+    /// Opened for reading.
+    case read
+    /// Opened for writing (or truncated): it existed before.
+    case written
+    /// Made by the attempt (opened with O_CREAT when absent, or linked into place).
+    case created
+    /// A directory opened for reading (listed).
+    case listed
+    /// Executed.
+    case executed
+    /// Renamed to `to`.
+    case renamed
+    /// Deleted.
+    case deleted
+
+    /// Whether the use leaves the file as the attempt made it (an output, hashed at the attempt's end).
+    public var produces: Bool { self == .written || self == .created }
+    /// Whether the attempt took the file as it was (an input, hashed as it was first used).
+    public var consumes: Bool { self == .read || self == .executed }
+}
+
+/// One use of one file by an attempt's processes.
+public struct FileUse: Codable, Sendable, Equatable, Hashable {
+    /// The absolute path the process named (relative paths joined to its working directory; symbolic links kept).
+    public var path: String
+    public var kind: FileUseKind
+    /// For an input: size and modification time (nanoseconds since 1970) when first used. For an output: at the
+    /// attempt's end. Nil when the file was gone by then (a temporary file renamed or deleted).
+    public var size: Int64?
+    public var mtimeNs: Int64?
+    /// SHA-256 (hex) of the bytes: an input's as first used (through the per-experiment cache keyed by device,
+    /// inode, size and modification time), an output's at the attempt's end. Nil for a directory or a file gone.
+    public var sha256: String?
+    /// For `renamed`: the new path.
+    public var to: String?
+
+    public init(path: String, kind: FileUseKind, size: Int64? = nil, mtimeNs: Int64? = nil, sha256: String? = nil, to: String? = nil) {
+        self.path = path
+        self.kind = kind
+        self.size = size
+        self.mtimeNs = mtimeNs
+        self.sha256 = sha256
+        self.to = to
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case path, kind, size, sha256, to
+        case mtimeNs = "mtime_ns"
+    }
+}
+
+/// Files used alike by many attempts, recorded once: `id` is the SHA-256 of the files' canonical JSON (sorted by
+/// path, then kind). `files` is given where the set is first recorded, and absent where it is named again.
+public struct FileSet: Codable, Sendable, Equatable {
+    public var id: String
+    public var files: [FileUse]?
+
+    public init(id: String, files: [FileUse]? = nil) {
+        self.id = id
+        self.files = files
+    }
+}
