@@ -9,7 +9,8 @@ import Runner
 /// questions take.
 func traceBenchmark() throws {
     let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
-    let reprozip = argument("--reprozip", default: "")
+    let given = argument("--reprozip", default: "")
+    let reprozip = given.isEmpty ? "" : URL(fileURLWithPath: given).standardizedFileURL.path  // the tools run in another folder
     let rounds = Int(argument("--rounds", default: "5")) ?? 5
     let dir = NSTemporaryDirectory() + "clowdr-tracebench-\(getpid())"
     try FileManager.default.createDirectory(atPath: dir + "/files", withIntermediateDirectories: true)

@@ -82,6 +82,8 @@ public final class FileBook: @unchecked Sendable {
     static let remembered = 200_000
 
     private let lock = NSLock()
+    /// Where inputs are hashed while their attempts run, one at a time.
+    private let hashing = DispatchQueue(label: "clowdr.file-hashes", qos: .utility)
     private var hashes: [Identity: String] = [:]
     private var seen: Set<FileUse> = []
     private var recordedSets: Set<String> = []
@@ -142,6 +144,15 @@ public final class FileBook: @unchecked Sendable {
             mtimeNs: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
         (u.size, u.mtimeNs, u.sha256) = (id.size, id.mtimeNs, hash(path, as: id))
         return u
+    }
+
+    /// Hashes the inputs of `records` in the background (into the cache), so that the attempt's end finds them.
+    func hashSoon(_ records: [TraceRecord]) {
+        let inputs = records.filter { $0.kind.consumes && !$0.isVirtual }
+        guard !inputs.isEmpty else { return }
+        hashing.async {
+            for r in inputs { _ = self.hash(r.path, as: self.identity(r)) }
+        }
     }
 
     /// The SHA-256 of the file at `path`, which must still be the file `id` describes (else nil: it changed or went

@@ -20,8 +20,11 @@ final class RunningAttempt {
     var out: StreamRelay?
     var err: StreamRelay?
     var reportPipe: Int32 = -1
-    /// The memory file the server writes the attempt's file records to (when files are traced).
+    /// The memory file the server writes the attempt's file records to as it makes them (when files are traced),
+    /// how far it was read, and the records read so far.
     var records: Int32 = -1
+    var recordsRead: off_t = 0
+    var traced: [TraceRecord] = []
     // The process and what supervising it found.
     var pid: Int32 = 0
     var startClock: UInt64 = 0
@@ -205,6 +208,7 @@ final class RunningAttempt {
 
     /// One sample of the whole tree, recorded; its peak kept.
     func sample() {
+        pullRecords()
         if let (sample, hwm) = executor.reader.sample(roots: [pid])[pid] {
             peakRSS = max(peakRSS, sample.rss, hwm)
             last = sample
@@ -318,26 +322,31 @@ final class RunningAttempt {
         } else if let errno = shim?.untraced {
             payload = TaskFiles(traced: false, reason: FileTracing.reason(errno: errno))
         } else if shim?.traced == true, records >= 0 {
-            payload = executor.files.taskFiles(TraceRecord.parse(Self.contents(of: records)), calls: shim?.calls.map { Int($0) })
+            pullRecords()
+            payload = executor.files.taskFiles(traced, calls: shim?.calls.map { Int($0) })
         } else {
             payload = TaskFiles(traced: false, reason: "the server's records could not be written")
         }
         post(.taskFiles(payload))
     }
 
-    /// Everything a memory file holds.
-    static func contents(of fd: Int32) -> [UInt8] {
+    /// Reads the whole records the server added since the last look, and has their inputs hashed meanwhile (while
+    /// the attempt runs: a file is hashed as it was first used, and the attempt's end does not wait for it).
+    func pullRecords() {
+        guard records >= 0 else { return }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        var offset: off_t = 0
         while true {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            let n = buffer.withUnsafeMutableBytes { pread(records, $0.baseAddress, $0.count, recordsRead + off_t(bytes.count)) }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { break }
             bytes += buffer[0..<n]
-            offset += off_t(n)
         }
-        return bytes
+        guard let end = bytes.lastIndex(of: UInt8(ascii: "\n")) else { return }  // a record is one write: whole
+        recordsRead += off_t(end + 1)
+        let new = TraceRecord.parse(Array(bytes[...end]))
+        executor.files.hashSoon(new)
+        traced += new
     }
 
     /// Records how the attempt ended (cancelled first, when it was) and returns its state.

@@ -16,6 +16,10 @@
 // exact `rusage` to the attempt's report pipe as one line (the protocol says which), then closes it. Orphans that end
 // later, or that left the group (setsid), are reaped and not counted: the samples saw them.
 //
+// When clowdr sends a fourth descriptor (a memory file), the attempt is traced: the command's process installs a
+// seccomp filter before its exec, and the server answers the file calls of every process of the attempt, writing one
+// record per file and kind of use to that file (trace.c; docs/provenance.md).
+//
 // It ignores SIGINT, SIGTERM, SIGHUP and SIGQUIT (they are for the commands' groups or clowdr's terminal) and ends
 // when clowdr closes the socket; commands still running then run on. Killed, it closes every report pipe without a
 // report: clowdr then ends those attempts by their samples and stops their groups, and starts a new server.
@@ -135,7 +139,7 @@ static int add_attempt(pid_t pid, int report, int records, int listener, int unt
         attempt_capacity = capacity;
     }
     attempts[attempt_count++] = (struct attempt){
-        .pid = pid, .report = report, .records = records, .untraced = untraced, .trace = {.listener = listener}};
+        .pid = pid, .report = report, .records = records, .untraced = untraced, .trace = {.listener = listener, .out = records}};
     return 0;
 }
 
@@ -155,10 +159,9 @@ static long long micros(struct timeval t) { return (long long)t.tv_sec * 1000000
 static void write_records(struct attempt *a, char *fields, size_t size) {
     fields[0] = 0;
     if (a->records < 0) return;
-    if (a->trace.listener >= 0) {
-        int ok = write_all(a->records, a->trace.records ? a->trace.records : "", a->trace.length) == 0;
-        snprintf(fields, size, " traced=%d records=%zu calls=%ld", ok, a->trace.length, a->trace.notifications);
-        retire(a->trace.listener);
+    if (a->untraced == 0) {
+        snprintf(fields, size, " traced=%d records=%zu calls=%ld", !a->trace.failed, a->trace.written, a->trace.notifications);
+        if (a->trace.listener >= 0) retire(a->trace.listener);
         a->trace.listener = -1;
     } else {
         snprintf(fields, size, " untraced=%d", a->untraced);
@@ -429,15 +432,21 @@ int main(int argc, char **argv) {
             if (errno == EINTR) continue;
             return 3;
         }
-        // Calls first: a process waiting for its answer has not ended.
+        // Calls first: a process waiting for its answer has not ended. A listener hung up has no process left to
+        // call (the command ended: its report follows on SIGCHLD): closed, not polled again.
         for (size_t i = 0; i < attempt_count; i++) {
-            if (ready[2 + i].revents & POLLIN) trace_serve(&attempts[i].trace);
+            short r = ready[2 + i].revents;
+            if (r & POLLIN) trace_serve(&attempts[i].trace);
+            if (r & (POLLHUP | POLLERR | POLLNVAL)) {
+                close(attempts[i].trace.listener);
+                attempts[i].trace.listener = -1;
+            }
         }
         size_t kept = 0;
         for (size_t i = 0; i < retired_count; i++) {
             short r = ready[2 + attempt_count + i].revents;
             if (r & POLLIN) trace_pass(retired[i]);
-            if ((r & (POLLHUP | POLLERR | POLLNVAL)) && !(r & POLLIN)) close(retired[i]);
+            if (r & (POLLHUP | POLLERR | POLLNVAL)) close(retired[i]);
             else retired[kept++] = retired[i];
         }
         retired_count = kept;

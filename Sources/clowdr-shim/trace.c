@@ -256,6 +256,7 @@ static void append_path(struct trace *t, const char *path) {
 // Records a use of `path` (and `second`, a rename's new name), with what `info` says of the file (NULL: nothing).
 static void record(struct trace *t, char kind, const char *path, const char *second, const struct stat *info) {
     if (seen_before(t, key_of(kind, path, second))) return;
+    t->length = 0;
     char head[160];
     int n = snprintf(
         head, sizeof head, "%c\t%llu\t%llu\t%lld\t%lld\t", kind, info ? (unsigned long long)info->st_dev : 0ULL,
@@ -268,6 +269,15 @@ static void record(struct trace *t, char kind, const char *path, const char *sec
         append_path(t, second);
     }
     append(t, "\n", 1);
+    // Written at once: a record is one write (an append to a memory file, which never blocks).
+    size_t done = 0;
+    while (t->out >= 0 && !t->failed && done < t->length) {
+        ssize_t w = write(t->out, t->records + done, t->length - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) t->failed = 1;
+        else done += (size_t)w;
+    }
+    t->written += done;
 }
 
 // MARK: - The calls
@@ -422,5 +432,5 @@ void trace_free(struct trace *t) {
     if (t->listener >= 0) close(t->listener);
     free(t->records);
     free(t->seen);
-    *t = (struct trace){.listener = -1};
+    *t = (struct trace){.listener = -1, .out = -1};
 }

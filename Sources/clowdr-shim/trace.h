@@ -12,6 +12,11 @@
 // the files already recorded (a file read a thousand times is recorded once).
 struct trace {
     int listener;
+    // Where each record goes as it is made (clowdr reads it while the attempt runs, and hashes its inputs then),
+    // the bytes written there, and one record's text being made.
+    int out;
+    size_t written;
+    int failed;
     char *records;
     size_t length, capacity;
     uint64_t *seen;
