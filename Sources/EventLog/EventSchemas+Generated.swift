@@ -616,6 +616,23 @@ extension EventSchemas {
                 ],
                 "additionalProperties": false
               }
+            },
+            "cwd": {
+              "type": [
+                "string",
+                "null"
+              ],
+              "description": "the attempt's working directory"
+            },
+            "undeclared": {
+              "type": [
+                "array",
+                "null"
+              ],
+              "items": {
+                "type": "string"
+              },
+              "description": "the paths the attempt read or wrote outside its declared inputs (File inputs), outputs and working folder, and not system or temporary files (a configuration in $HOME, a template cache, another subject's files), sorted"
             }
           },
           "required": [

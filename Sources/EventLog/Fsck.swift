@@ -135,6 +135,7 @@ extension EventLog {
             ("failure_reason", d(s.failureReason), d(r.failureReason)), ("samples", d(s.samples), d(r.samples)),
             ("last_sample_seq", d(s.lastSampleSeq), d(r.lastSampleSeq)), ("last_seq", d(s.lastSeq), d(r.lastSeq)),
             ("figures", d(s.figures?.rawValue), d(r.figures?.rawValue)), ("last_sample_at", d(s.lastSampleAt), d(r.lastSampleAt)),
+            ("undeclared", d(s.undeclared), d(r.undeclared)),
         ]
     }
 }

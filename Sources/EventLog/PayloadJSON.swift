@@ -281,6 +281,9 @@ extension TaskPlanned {
 }
 
 extension TaskFiles {
+    /// The payload's JSON, as the log stores it.
+    public var payloadJSON: String { fastJSON() }
+
     /// The payload's JSON, written straight (one per attempt, with hundreds to thousands of files: `JSONEncoder`
     /// took tens of milliseconds for 10,000).
     func fastJSON() -> String {
@@ -288,6 +291,11 @@ extension TaskFiles {
         out.reserveCapacity(64 + files.count * 160)
         out.append(UInt8(ascii: "{"))
         if let calls { out.append(contentsOf: #""calls":\#(calls),"#.utf8) }
+        if let cwd {
+            out.append(contentsOf: #""cwd":"#.utf8)
+            JSONWriter.writeString(cwd, into: &out)
+            out.append(UInt8(ascii: ","))
+        }
         out.append(contentsOf: #""files":"#.utf8)
         FileUse.write(files, into: &out)
         if let reason {
@@ -306,7 +314,16 @@ extension TaskFiles {
             JSONWriter.writeString(set.id, into: &out)
             out.append(UInt8(ascii: "}"))
         }
-        out.append(contentsOf: #"],"traced":\#(traced)}"#.utf8)
+        out.append(contentsOf: #"],"traced":\#(traced)"#.utf8)
+        if let undeclared {
+            out.append(contentsOf: #","undeclared":["#.utf8)
+            for (i, path) in undeclared.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                JSONWriter.writeString(path, into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)
     }
 }

@@ -58,7 +58,7 @@ final class ProjectionTables {
                 .text(a.host), .integer(a.pid), .text(a.bootID), .integer(a.exitCode), .integer(a.signal), .real(a.wallTime),
                 .real(a.cpuUser), .real(a.cpuSystem), .integer(a.peakRSS), .integer(a.readBytes), .integer(a.writeBytes),
                 .text(a.failureReason), .integer(a.samples), .integer(a.lastSampleSeq), .integer(a.lastSeq), .text(a.figures?.rawValue),
-                .integer(a.lastSampleAt?.microseconds),
+                .integer(a.lastSampleAt?.microseconds), .integer(a.undeclared.map(Int64.init)),
             ])
         }
     }
@@ -95,7 +95,7 @@ final class ProjectionTables {
 extension AttemptRecord {
     /// The columns of the `attempts` table (and view) an attempt record is decoded from, in order.
     public static let columns =
-        "attempt, state, submitted_at, started_at, ended_at, backend, native_id, host, pid, boot_id, exit_code, signal, wall_time, cpu_user, cpu_system, peak_rss, read_bytes, write_bytes, failure_reason, samples, last_sample_seq, last_seq, figures, last_sample_at"
+        "attempt, state, submitted_at, started_at, ended_at, backend, native_id, host, pid, boot_id, exit_code, signal, wall_time, cpu_user, cpu_system, peak_rss, read_bytes, write_bytes, failure_reason, samples, last_sample_seq, last_seq, figures, last_sample_at, undeclared"
 
     /// Decodes the row `s` is on, whose columns `columns` start at index `o`. An unreadable state (a damaged
     /// table) reads as lost; fsck reports the mismatch with the events.
@@ -122,6 +122,7 @@ extension AttemptRecord {
         a.lastSampleSeq = s.optionalInt64(o + 20)
         a.figures = s.optionalString(o + 22).flatMap(Figures.init(rawValue:))
         a.lastSampleAt = s.optionalInt64(o + 23).map(Timestamp.init(microseconds:))
+        a.undeclared = s.optionalInt64(o + 24).map { Int($0) }
         self = a
     }
 }

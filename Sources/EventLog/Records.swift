@@ -31,6 +31,9 @@ public struct AttemptRecord: Sendable, Equatable {
     public var lastSampleAt: Timestamp?
     /// Where its peak, CPU, I/O and wall time come from: one source for all of them.
     public var figures: Figures?
+    /// How many paths it used outside its declared inputs, outputs and working folder (`task_files`); nil when its
+    /// files were not observed.
+    public var undeclared: Int?
     /// seq of the last lifecycle event of this attempt.
     public var lastSeq: Int64
 

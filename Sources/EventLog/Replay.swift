@@ -145,7 +145,9 @@ public enum Replay {
         case .taskEnded(let p): withAttempt(attempt, of: &task, creating: .failed, seq: seq) { applyEnded(p, time: time, to: &$0) }
         case .taskCancelled(let p):
             withAttempt(attempt, of: &task, creating: .cancelled, seq: seq) { applyCancelled(p, time: time, to: &$0) }
-        case .sample, .experimentCreated, .rerunRequested, .segmentRefused, .taskFiles, .unknown:
+        case .taskFiles(let p):
+            withAttempt(attempt, of: &task, creating: .running, seq: seq) { $0.undeclared = p.traced ? (p.undeclared?.count ?? 0) : nil }
+        case .sample, .experimentCreated, .rerunRequested, .segmentRefused, .unknown:
             break
         }
     }

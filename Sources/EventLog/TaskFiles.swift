@@ -15,13 +15,23 @@ public struct TaskFiles: Codable, Sendable, Equatable {
     public var files: [FileUse]
     /// The shared sets it used as well.
     public var sets: [FileSet]
+    /// The attempt's working directory.
+    public var cwd: String?
+    /// The paths it read or wrote outside its declared inputs, outputs and working folder, and not system or
+    /// temporary files (a configuration in $HOME, a template cache, another subject's files), sorted.
+    public var undeclared: [String]?
 
-    public init(traced: Bool, reason: String? = nil, calls: Int? = nil, files: [FileUse] = [], sets: [FileSet] = []) {
+    public init(
+        traced: Bool, reason: String? = nil, calls: Int? = nil, files: [FileUse] = [], sets: [FileSet] = [], cwd: String? = nil,
+        undeclared: [String]? = nil
+    ) {
         self.traced = traced
         self.reason = reason
         self.calls = calls
         self.files = files
         self.sets = sets
+        self.cwd = cwd
+        self.undeclared = undeclared
     }
 }
 
@@ -87,5 +97,43 @@ public struct FileSet: Codable, Sendable, Equatable {
     public init(id: String, files: [FileUse]? = nil) {
         self.id = id
         self.files = files
+    }
+}
+
+/// Where a file an attempt used belongs, as `query --files` groups them.
+public enum FileGroup: String, Sendable, CaseIterable {
+    /// Written, created, renamed or deleted by the attempt.
+    case outputs
+    /// Read from anywhere else: the data the attempt was given, or found.
+    case dataset
+    /// Under a home folder (configurations, caches, licences).
+    case home
+    /// Under a temporary folder.
+    case temporary
+    /// The system's or an image's own files (programs, libraries, their data).
+    case system
+
+    static let systemPrefixes = ["/usr/", "/lib/", "/lib32/", "/lib64/", "/bin/", "/sbin/", "/etc/", "/opt/", "/nix/", "/gnu/", "/var/lib/"]
+    static let temporaryPrefixes = ["/tmp/", "/var/tmp/", "/dev/shm/"]
+    static let homePrefixes = ["/home/", "/root/", "/Users/"]
+
+    /// The group of one use.
+    public static func of(_ use: FileUse) -> FileGroup {
+        if !use.kind.consumes && use.kind != .listed { return .outputs }
+        let p = use.path
+        if temporaryPrefixes.contains(where: p.hasPrefix) { return .temporary }
+        if homePrefixes.contains(where: p.hasPrefix) { return .home }
+        if systemPrefixes.contains(where: p.hasPrefix) { return .system }
+        return .dataset
+    }
+}
+
+extension TaskFiles {
+    /// A stored `task_files` payload (of a version this build reads), decoded; nil when it is not one.
+    public static func decode(_ payload: String, version: Int = EventType.firstVersion) throws -> TaskFiles? {
+        guard case .taskFiles(let record) = try EventBody.decode(type: EventType.taskFiles.rawValue, version: version, payload: payload) else {
+            return nil
+        }
+        return record
     }
 }

@@ -23,12 +23,21 @@ public enum JSONExport {
         try writeExperiment(records.experiment(), into: out)
         out.write(#","tasks":["#)
         var first = true
+        var fileSets: [String: [FileUse]] = [:]
         try records.forEachTask { task in
             out.write(first ? "\n" : ",\n")
             first = false
-            try writeTask(task, plan: plans[task.task], records: records, outputs: outputs, samples: sampleStream, into: out)
+            try writeTask(task, plan: plans[task.task], records: records, outputs: outputs, samples: sampleStream, fileSets: &fileSets, into: out)
         }
         out.write("\n]")
+        // The files many attempts used alike, once: each attempt's `files.sets` names them.
+        out.write(#","file_sets":{"#)
+        for (k, id) in fileSets.keys.sorted().enumerated() {
+            var text: [UInt8] = []
+            FileUse.write(fileSets[id]!, into: &text)
+            out.write((k == 0 ? "" : ",") + string(id) + ":" + String(decoding: text, as: UTF8.self))
+        }
+        out.write("}")
         if samples { out.write(#","sample_columns":["time","cpu_user","cpu_system","rss","vms","read_bytes","write_bytes","processes","threads"]"#) }
         out.write("}\n")
     }
@@ -61,7 +70,7 @@ public enum JSONExport {
 
     static func writeTask(
         _ task: TaskRow, plan: (invocation: String, commandLine: String)?, records: ExperimentRecords, outputs: [String: String],
-        samples: SampleStream?, into out: BufferedOutput
+        samples: SampleStream?, fileSets: inout [String: [FileUse]], into out: BufferedOutput
     ) throws {
         out.write(#"{"task":"#)
         out.write(string(task.task))
@@ -77,6 +86,16 @@ public enum JSONExport {
         for (k, a) in try records.attempts(of: task.task).enumerated() {
             out.write(k == 0 ? "{" : ",{")
             writeAttempt(a, outputs: outputs["\(task.task)/\(a.attempt)"] ?? "[]", into: out)
+            out.write(#","files":"#)
+            if var files = try records.taskFiles(task: task.task, attempt: a.attempt) {
+                for (i, set) in files.sets.enumerated() {
+                    if let defined = set.files { fileSets[set.id] = defined }
+                    files.sets[i].files = nil
+                }
+                out.write(files.payloadJSON)
+            } else {
+                out.write("null")
+            }
             if let samples {
                 out.write(#","samples":["#)
                 try samples.write(task: task.task, attempt: a.attempt, into: out)

@@ -13,6 +13,9 @@ import Query
 ///   with clowdr and the plan.
 /// - An attempt `used` its invocation and its input files; each output `wasGeneratedBy` its attempt (with its
 ///   sha256) and `wasDerivedFrom` the inputs; a rerun attempt `wasInformedBy` the attempt it replaces.
+/// - Where the attempt's files were observed (`task_files`), the files it read or executed are entities it `used`,
+///   and those it wrote, created or renamed into place entities it generated, derived from what it read, each
+///   with its sha256; system files (programs, libraries: `FileGroup.system`) are left out.
 ///
 /// Valid by construction: every relation names declared elements, every time is an xsd:dateTime, qualified
 /// names are typed as such. The output is deterministic for a given log.
@@ -79,6 +82,8 @@ public enum PROVExport {
         var elements: [Element] = []
         var relations: [Relation] = []
         private var declared = Set<String>()
+        /// The entities some activity generated (observed files: one generation each).
+        var generated = Set<String>()
 
         mutating func declare(_ e: Element) {
             if declared.insert(e.id).inserted { elements.append(e) }
@@ -101,11 +106,17 @@ public enum PROVExport {
         let inputs = try inputFiles(records, fileInputs: fileInputs)
         let outputs = try outputsByAttempt(records)
         let labels = try labelsByTask(records)
+        var observed: [String: [FileUse]] = [:]
+        try records.forEachTaskFiles { task, attempt, record, uses in if record.traced { observed["\(task)/\(attempt)"] = uses } }
         var previous: [String: String] = [:]  // task -> its previous attempt's activity
         try records.forEachAttempt(.task) { task, a in
             let act = declareAttempt(task, a, labels: labels[task], agents: agents, into: &doc)
             let used = declareInputs(of: task, activity: act, inputs: inputs[task] ?? [], labels: labels[task], into: &doc)
             declareOutputs(outputs["\(task)/\(a.attempt)"] ?? [], of: task, attempt: a.attempt, activity: act, derivedFrom: used, into: &doc)
+            if let uses = observed["\(task)/\(a.attempt)"] {
+                let declared = (outputs["\(task)/\(a.attempt)"] ?? []).map { ($0.path, outputID(task, a.attempt, $0.id)) }
+                declareObserved(uses, activity: act, declaredOutputs: Dictionary(declared, uniquingKeysWith: { a, _ in a }), into: &doc)
+            }
             if let before = previous[task] { doc.relate("wasInformedBy", [("prov:informed", act), ("prov:informant", before)]) }
             previous[task] = act
         }
@@ -206,7 +217,7 @@ public enum PROVExport {
         _ outputs: [Output], of task: String, attempt: Int, activity act: String, derivedFrom inputs: [String], into doc: inout Document
     ) {
         for o in outputs {
-            let id = "clowdr:output_\(local(task))_\(attempt)_\(local(o.id))"
+            let id = outputID(task, attempt, o.id)
             var attrs: [(String, Attr)] = [("prov:type", .qname("clowdr:File")), ("prov:location", .string(o.path))]
             if let sha = o.sha { attrs.append(("clowdr:sha256", .string(sha))) }
             doc.declare(Element(kind: "entity", id: id, attributes: attrs))
@@ -214,6 +225,40 @@ public enum PROVExport {
             for input in inputs where input != id { doc.relate("wasDerivedFrom", [("prov:generatedEntity", id), ("prov:usedEntity", input)]) }
         }
     }
+
+    /// What an attempt was observed to read and make: files used, files generated and derived from them (an output
+    /// the descriptor declares is that output's entity already, and is not declared twice).
+    static func declareObserved(_ uses: [FileUse], activity act: String, declaredOutputs: [String: String], into doc: inout Document) {
+        // A file's version: its path and hash (so an output read by a later attempt is the same entity).
+        func entity(_ path: String, _ sha: String?) -> String {
+            let id = "clowdr:file_" + local(path) + (sha.map { "_" + $0.prefix(16) } ?? "")
+            var attrs: [(String, Attr)] = [("prov:type", .qname("clowdr:File")), ("prov:location", .string(path))]
+            if let sha { attrs.append(("clowdr:sha256", .string(sha))) }
+            doc.declare(Element(kind: "entity", id: id, attributes: attrs))
+            return id
+        }
+        var read: [String] = []
+        for u in uses where u.kind.consumes && FileGroup.of(u) != .system {
+            let id = entity(u.path, u.sha256)
+            doc.relate("used", [("prov:activity", act), ("prov:entity", id)])
+            read.append(id)
+        }
+        for u in uses where u.kind.produces || u.kind == .renamed {
+            let path = u.kind == .renamed ? (u.to ?? u.path) : u.path
+            if let declared = declaredOutputs[path] {  // generated already: derived from what was read as well
+                for input in read { doc.relate("wasDerivedFrom", [("prov:generatedEntity", declared), ("prov:usedEntity", input)]) }
+                continue
+            }
+            guard u.sha256 != nil else { continue }  // gone: a temporary file
+            let id = entity(path, u.sha256)
+            // Generated once: an attempt that made the same bytes again (a rerun) generated no new entity.
+            guard doc.generated.insert(id).inserted else { continue }
+            doc.relate("wasGeneratedBy", [("prov:entity", id), ("prov:activity", act)])
+            for input in read where input != id { doc.relate("wasDerivedFrom", [("prov:generatedEntity", id), ("prov:usedEntity", input)]) }
+        }
+    }
+
+    static func outputID(_ task: String, _ attempt: Int, _ output: String) -> String { "clowdr:output_\(local(task))_\(attempt)_\(local(output))" }
 
     static func js(_ s: String) -> String { JSONWriter().string(.string(s)) }
 

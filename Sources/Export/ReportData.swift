@@ -201,6 +201,7 @@ public struct ReportData: Sendable {
         let outputStats = embedOutputs(outputs, priority: priority, budget: budget, into: &d)
         let sampleStats = try embedSamples(records, ids: tasks.ids, last: latest, priority: priority, budget: budget, into: &d)
         let logStats = embedLogs(directory: directory, ids: tasks.ids, last: latest, priority: priority, budget: budget, into: &d)
+        try embedUndeclared(records, ids: tasks.ids, last: latest, into: &d)
         d.raw(#","budget":{"sample_points":"#)
         d.int(Int64(sampleStats.points))
         d.raw(#","sample_tasks":"#)
@@ -296,6 +297,8 @@ public struct ReportData: Sendable {
         c.array(last) { $0.int($1?.record.readBytes) }
         c.raw(#","write":"#)
         c.array(last) { $0.int($1?.record.writeBytes) }
+        c.raw(#","undeclared":"#)
+        c.array(last) { $0.int($1?.record.undeclared.map(Int64.init)) }
         c.raw(#","reason":"#)
         c.array(failures) { $0.string($1) }
         c.raw(#","params":"#)
@@ -416,6 +419,22 @@ public struct ReportData: Sendable {
     }
 
     // MARK: - Outputs
+
+    /// Embeds `"undeclared":{"<task index>":[path, ...]}`: the files each task's latest attempt used outside its declared
+    /// inputs, outputs and working folder (the first 50 of each, for the first 10,000 such tasks).
+    static func embedUndeclared(_ records: ExperimentRecords, ids: [String], last: [ReportAttempt?], into d: inout JSONText) throws {
+        d.raw(#","undeclared":{"#)
+        var written = 0
+        for (t, a) in last.enumerated() where (a?.record.undeclared ?? 0) > 0 && written < 10_000 {
+            guard let paths = try records.taskFiles(task: ids[t], attempt: Int(a!.attempt))?.undeclared, !paths.isEmpty else { continue }
+            if written > 0 { d.raw(",") }
+            d.string(String(t))
+            d.raw(":")
+            d.array(Array(paths.prefix(50))) { $0.string($1) }
+            written += 1
+        }
+        d.raw("}")
+    }
 
     /// Embeds `"outputs":{"<task index>":[{id, path, size, sha256}, ...]}` (the latest attempt's) within the budget.
     static func embedOutputs(_ outputs: [String?], priority: [Int], budget: Budget, into d: inout JSONText) -> (tasks: Int, complete: Bool) {

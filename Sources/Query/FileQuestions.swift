@@ -3,34 +3,6 @@ public import EventLog
 import Foundation
 import SQLite
 
-/// Where a file an attempt used belongs, as `query --files` groups them.
-public enum FileGroup: String, Sendable, CaseIterable {
-    /// Written, created, renamed or deleted by the attempt.
-    case outputs
-    /// Read from anywhere else: the data the attempt was given, or found.
-    case dataset
-    /// Under a home folder (configurations, caches, licences).
-    case home
-    /// Under a temporary folder.
-    case temporary
-    /// The system's or an image's own files (programs, libraries, their data).
-    case system
-
-    static let systemPrefixes = ["/usr/", "/lib/", "/lib32/", "/lib64/", "/bin/", "/sbin/", "/etc/", "/opt/", "/nix/", "/gnu/", "/var/lib/"]
-    static let temporaryPrefixes = ["/tmp/", "/var/tmp/", "/dev/shm/"]
-    static let homePrefixes = ["/home/", "/root/", "/Users/"]
-
-    /// The group of one use.
-    public static func of(_ use: FileUse) -> FileGroup {
-        if !use.kind.consumes && use.kind != .listed { return .outputs }
-        let p = use.path
-        if temporaryPrefixes.contains(where: p.hasPrefix) { return .temporary }
-        if homePrefixes.contains(where: p.hasPrefix) { return .home }
-        if systemPrefixes.contains(where: p.hasPrefix) { return .system }
-        return .dataset
-    }
-}
-
 extension ExperimentQuery {
     /// The files an attempt of `task` used (its latest attempt that recorded them, or `attempt`), with the files of
     /// the shared sets it names. Nil when no attempt recorded any; `traced` false with the reason when not observed.
@@ -43,8 +15,7 @@ extension ExperimentQuery {
                 values.append(.integer(Int64(attempt)))
             }
             guard let row = try db.rows(sql + " ORDER BY attempt DESC, seq DESC LIMIT 1", values).first,
-                case .taskFiles(let record) = try EventBody.decode(
-                    type: EventType.taskFiles.rawValue, version: EventType.firstVersion, payload: row[1].string ?? "")
+                let record = try TaskFiles.decode(row[1].string ?? "")
             else { return nil }
             var uses = record.files
             for set in record.sets { uses += try set.files ?? Self.setFiles(set.id, db: db) }
@@ -59,7 +30,7 @@ extension ExperimentQuery {
             "SELECT payload FROM events WHERE \(EventType.taskFiles.readable) AND instr(payload, ?) > 0 ORDER BY seq LIMIT 1",
             [.text("],\"id\":\"\(id)\"")])
         guard let payload = rows.first?[0].string,
-            case .taskFiles(let record) = try EventBody.decode(type: EventType.taskFiles.rawValue, version: EventType.firstVersion, payload: payload)
+            let record = try TaskFiles.decode(payload)
         else { return [] }
         return record.sets.first { $0.id == id }?.files ?? []
     }
@@ -89,5 +60,67 @@ extension ExperimentQuery {
             }
         }
         return table
+    }
+}
+
+/// A task whose latest attempt used files outside its declared inputs, outputs and working folder.
+public struct UndeclaredUse: Sendable, Equatable {
+    public var task: String
+    public var labels: String?
+    public var attempt: Int
+    /// How many paths, and the first of them (all when asked).
+    public var count: Int
+    public var paths: [String]
+}
+
+extension ExperimentQuery {
+    /// The tasks whose latest attempt used undeclared files (the `undeclared` column of `attempts`), in task order,
+    /// with the paths of the first `detailed` of them (nil: of all).
+    public func undeclaredUses(detailed: Int? = nil, paths shown: Int = 20) throws -> [UndeclaredUse] {
+        var found: [UndeclaredUse] = try log.withConnection { db in
+            try db.rows(
+                """
+                SELECT a.task, t.labels, a.attempt, a.undeclared FROM main.tasks t JOIN main.attempts a ON a.task = t.task AND a.attempt = t.attempts
+                WHERE a.undeclared > 0 ORDER BY length(a.task), a.task
+                """
+            ).map { r in
+                UndeclaredUse(task: r[0].string ?? "", labels: r[1].string, attempt: Int(r[2].int64 ?? 0), count: Int(r[3].int64 ?? 0), paths: [])
+            }
+        }
+        for i in found.indices.prefix(detailed ?? found.count) {
+            found[i].paths = Array((try files(task: found[i].task, attempt: found[i].attempt)?.record.undeclared ?? []).prefix(shown))
+        }
+        return found
+    }
+}
+
+extension ExperimentRecords {
+    /// An attempt's `task_files` (its last, should there be two), as recorded: shared sets named, not expanded.
+    public func taskFiles(task: String, attempt: Int) throws -> TaskFiles? {
+        let rows = try db.rows(
+            "SELECT payload FROM events WHERE \(EventType.taskFiles.readable) AND task = ? AND attempt = ? ORDER BY seq DESC LIMIT 1",
+            [.text(task), .integer(Int64(attempt))])
+        guard let payload = rows.first?[0].string,
+            let record = try TaskFiles.decode(payload)
+        else { return nil }
+        return record
+    }
+
+    /// Every attempt's recorded files, in log order: its `task_files` and its uses with the shared sets' files
+    /// (each set decoded once).
+    public func forEachTaskFiles(_ body: (_ task: String, _ attempt: Int, _ record: TaskFiles, _ uses: [FileUse]) throws -> Void) throws {
+        var sets: [String: [FileUse]] = [:]
+        let s = try db.prepare("SELECT task, attempt, payload FROM events WHERE \(EventType.taskFiles.readable) ORDER BY seq")
+        while try s.step() {
+            guard
+                let record = try TaskFiles.decode(s.string(2))
+            else { continue }
+            var uses = record.files
+            for set in record.sets {
+                if let files = set.files { sets[set.id] = files }
+                uses += try sets[set.id] ?? ExperimentQuery.setFiles(set.id, db: db)
+            }
+            try body(s.string(0), Int(s.int64(1)), record, uses)
+        }
     }
 }

@@ -13,7 +13,8 @@ public import SQLite
 ///   `wall_time`, `cpu_user`, `cpu_system` (s), `peak_rss`, `read_bytes`, `write_bytes` (bytes), `failure_reason`,
 ///   `samples`, `figures` (where the figures come from: `exit`, the worker's exact totals at the tool's exit;
 ///   `samples`, the worker's samples of a tool stopped before its exit was recorded; `scheduler`, the scheduler's
-///   accounting, when the worker reported nothing).
+///   accounting, when the worker reported nothing), `undeclared` (paths used outside the declared inputs, outputs
+///   and working folder; NULL when the attempt's files were not observed).
 /// - `samples`: one row per monitor sample: `seq`, `time` (µs), `task`, `attempt`, `cpu_user`, `cpu_system` (s,
 ///   cumulative), `rss`, `vms`, `read_bytes`, `write_bytes` (bytes), `processes`, `threads`.
 /// - `planned`: one row per `task_planned` event: `task`, `command_line`, `invocation` (JSON), `labels` (JSON),

@@ -1,5 +1,6 @@
+import Boutiques
 import Digest
-public import EventLog
+import EventLog
 import Foundation
 import JSON
 
@@ -92,7 +93,7 @@ public final class FileBook: @unchecked Sendable {
 
     /// The payload of an attempt's `task_files`, from its trace records: each input with its hash as first used (nil
     /// when it changed since, or is gone), each output as it is now; uses that earlier attempts made alike in a set.
-    func taskFiles(_ records: [TraceRecord], calls: Int?) -> TaskFiles {
+    func taskFiles(_ records: [TraceRecord], calls: Int?, declared: DeclaredPlaces? = nil) -> TaskFiles {
         let uses = records.filter { !$0.isVirtual }.map(use)
         let (own, shared) = lock.withLock { () -> ([FileUse], [FileUse]) in
             let shared = uses.filter { ($0.kind.consumes || $0.kind == .listed) && seen.contains($0) }
@@ -102,7 +103,9 @@ public final class FileBook: @unchecked Sendable {
             let sharedSet = Set(shared)
             return (uses.filter { !sharedSet.contains($0) }, shared)
         }
-        return TaskFiles(traced: true, calls: calls, files: own.sorted(by: Self.order), sets: shared.isEmpty ? [] : [set(of: shared)])
+        return TaskFiles(
+            traced: true, calls: calls, files: own.sorted(by: Self.order), sets: shared.isEmpty ? [] : [set(of: shared)], cwd: declared?.cwd,
+            undeclared: declared.map { d in Array(Set(uses.flatMap(d.undeclaredPaths))).sorted() })
     }
 
     static func order(_ a: FileUse, _ b: FileUse) -> Bool { a.path != b.path ? a.path < b.path : a.kind.rawValue < b.kind.rawValue }
@@ -184,5 +187,43 @@ enum FileTracing {
         case EPERM, EACCES: return "this system refuses seccomp filters to this user (a sandbox or container policy): \(what)"
         default: return "the file tracing filter could not be installed: \(what)"
         }
+    }
+}
+
+/// Where an attempt was told to read and write: its working folder, its File inputs, its outputs and configuration
+/// files, and the temporary folders. A use elsewhere, of a file that is not the system's, is undeclared.
+struct DeclaredPlaces {
+    var cwd: String
+    /// Absolute paths: a use of one, or of anything under one, is declared.
+    var roots: [String]
+
+    init(cwd: String, paths: [String]) {
+        self.cwd = cwd
+        let temporary = ["/tmp", "/var/tmp", "/dev/shm", ProcessInfo.processInfo.environment["TMPDIR"]].compactMap { $0 }
+        roots = ([cwd] + paths.map { PythonFormat.abspath($0, cwd: cwd) } + temporary).map {
+            $0.count > 1 && $0.hasSuffix("/") ? String($0.dropLast()) : $0
+        }
+    }
+
+    /// The declared places of an attempt: File inputs' values (one or a list), outputs, configuration files.
+    init(cwd: String, descriptor: Descriptor, rendered: RenderedInvocation) {
+        var paths: [String] = []
+        for input in descriptor.inputs where input.type == .file {
+            switch rendered.invocation[input.id] {
+            case .string(let s)?: paths.append(s)
+            case .array(let items)?: paths += items.compactMap(\.stringValue)
+            default: break
+            }
+        }
+        paths += rendered.outputs.map(\.path) + rendered.configFiles.map(\.path)
+        self.init(cwd: cwd, paths: paths)
+    }
+
+    func isDeclared(_ path: String) -> Bool { roots.contains { path == $0 || path.hasPrefix($0 == "/" ? "/" : $0 + "/") } }
+
+    /// The paths of a use that are undeclared: none for a listing, a system file or a declared place.
+    func undeclaredPaths(_ use: FileUse) -> [String] {
+        guard use.kind != .listed, FileGroup.of(use) != .system else { return [] }
+        return ([use.path] + (use.to.map { [$0] } ?? [])).filter { !isDeclared($0) }
     }
 }

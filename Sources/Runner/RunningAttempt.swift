@@ -323,7 +323,9 @@ final class RunningAttempt {
             payload = TaskFiles(traced: false, reason: FileTracing.reason(errno: errno))
         } else if shim?.traced == true, records >= 0 {
             pullRecords()
-            payload = executor.files.taskFiles(traced, calls: shim?.calls.map { Int($0) })
+            payload = executor.files.taskFiles(
+                traced, calls: shim?.calls.map { Int($0) },
+                declared: DeclaredPlaces(cwd: options.workingDirectory, descriptor: executor.descriptor, rendered: rendered))
         } else {
             payload = TaskFiles(traced: false, reason: "the server's records could not be written")
         }

@@ -16,7 +16,8 @@ struct Clowdr: ParsableCommand {
             """,
         version: ClowdrVersion.current,
         subcommands: [
-            RunCommand.self, RerunCommand.self, WatchCommand.self, StatusCommand.self, QueryCommand.self, ExportCommand.self, ShareCommand.self,
+            RunCommand.self, RerunCommand.self, WatchCommand.self, StatusCommand.self, QueryCommand.self, LineageCommand.self, DiffCommand.self,
+            ExportCommand.self, ShareCommand.self,
             ArchiveCommand.self, LocalCommand.self,
             ClusterCommand.self, CloudCommand.self, SyncCommand.self,
             TaskCommand.self,

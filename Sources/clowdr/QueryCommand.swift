@@ -42,6 +42,12 @@ struct QueryCommand: ParsableCommand {
     @Option(help: "One task's files: what its latest attempt read, wrote, executed, renamed and deleted, grouped, with sizes and SHA-256.")
     var files: String?
 
+    @Option(help: ArgumentHelp("The attempts that read a file: a path or a glob (quote it: '/data/*/anat/*.nii.gz').", valueName: "path"))
+    var readers: String?
+
+    @Option(help: ArgumentHelp("The attempts that wrote a file (or renamed one into it): a path or a glob.", valueName: "path"))
+    var writer: String?
+
     @Flag(help: "With --task: the task's samples (its time series).")
     var samples = false
 
@@ -70,8 +76,12 @@ struct QueryCommand: ParsableCommand {
     var all = false
 
     func validate() throws {
-        let modes = [top != nil, status != nil, task != nil, files != nil, outliers != nil, summary, efficiency, sql != nil].filter { $0 }.count
-        if modes > 1 { throw ValidationError("give one of --top, --status, --task, --files, --outliers, --summary, --efficiency, --sql") }
+        let modes = [
+            top != nil, status != nil, task != nil, files != nil, readers != nil, writer != nil, outliers != nil, summary, efficiency, sql != nil,
+        ].filter { $0 }.count
+        if modes > 1 {
+            throw ValidationError("give one of --top, --status, --task, --files, --readers, --writer, --outliers, --summary, --efficiency, --sql")
+        }
         if samples && task == nil { throw ValidationError("--samples goes with --task ID") }
         if !["latest", "all"].contains(attempts) { throw ValidationError("--attempts is latest or all, got '\(attempts)'") }
         if let status, TaskState(rawValue: status) == nil && status != "incomplete" {
@@ -120,6 +130,11 @@ struct QueryCommand: ParsableCommand {
         }
     }
 
+    /// A path as the record holds it: absolute (relative to the current folder).
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+
     /// `--where KEY=VALUE` as pairs.
     var parameterFilters: [(String, String)] {
         filters.map { f -> (String, String) in
@@ -140,6 +155,8 @@ struct QueryCommand: ParsableCommand {
             }
         }
         if let files { return try q.filesTable(task: files) }
+        if let readers { return try q.readersTable(PathPattern(Self.absolute(readers))) }
+        if let writer { return try q.writersTable(PathPattern(Self.absolute(writer))) }
         if let task {
             if samples { return try q.samples(task: task, attempt: nil) }
             return try q.detail(task: task, layout: layout)

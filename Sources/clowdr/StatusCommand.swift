@@ -88,7 +88,27 @@ struct StatusCommand: ParsableCommand {
         }
         if !state.unknownEvents.isEmpty { print("\(state.unknownEvents.count) events of types this clowdr does not know (kept)") }
         for line in StatusCommand.refusalLines(state.refusedLines.map(\.refusal), layout: layout) { print(line) }
+        for line in StatusCommand.undeclaredLines(try ExperimentQuery(path: layout.log).undeclaredUses(detailed: 5, paths: 3)) { print(line) }
         return running + (counts[.submitted] ?? 0) > 0
+    }
+
+    /// The tasks whose files went beyond what they were given: how many, the first few with their first paths.
+    static func undeclaredLines(_ uses: [UndeclaredUse], shown: Int = 5) -> [String] {
+        guard !uses.isEmpty else { return [] }
+        var out = [
+            "undeclared files: \(uses.count) task\(uses.count == 1 ? "" : "s") read or wrote outside their declared inputs, outputs and working folder:"
+        ]
+        for u in uses.prefix(shown) {
+            let more = u.count > u.paths.count ? ", ... (\(u.count) paths)" : ""
+            out.append(
+                "  \(TaskLabels.taskName(u.task, labels: u.labels)) attempt \(u.attempt): \(u.paths.joined(separator: ", "))\(more); clowdr query --files \(u.task)"
+            )
+        }
+        if uses.count > shown {
+            out.append(
+                "  ... and \(uses.count - shown) more: clowdr query --sql \"SELECT task, attempt, undeclared FROM attempts WHERE undeclared > 0\"")
+        }
+        return out
     }
 
     /// Warnings for the segment lines ingest refused: how many, the first few with where the segment is kept.
@@ -137,6 +157,9 @@ struct StatusCommand: ParsableCommand {
                 ]
             },
             "incomplete": incomplete,
+            "undeclared": try ExperimentQuery(path: layout.log).undeclaredUses(paths: 1000).map { u -> [String: Any] in
+                ["task": u.task, "labels": TaskLabels.text(u.labels), "attempt": u.attempt, "count": u.count, "paths": u.paths]
+            },
         ]
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
         print(String(decoding: data, as: UTF8.self))

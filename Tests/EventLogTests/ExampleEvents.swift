@@ -57,7 +57,7 @@ enum ExampleEvents {
                         id: String(repeating: "e", count: 64),
                         files: [FileUse(path: "/usr/bin/bet", kind: .executed, size: 5, mtimeNs: 1, sha256: String(repeating: "f", count: 64))]),
                     FileSet(id: String(repeating: "0", count: 64)),
-                ])),
+                ], cwd: "/work", undeclared: ["/home/u/.cache/templateflow/tpl.nii.gz"])),
         .taskFiles(TaskFiles(traced: false, reason: "this kernel has no seccomp user notification")),
     ]
 }

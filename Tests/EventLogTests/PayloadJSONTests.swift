@@ -189,7 +189,8 @@ extension PayloadJSONTests {
             }
             let p = TaskFiles(
                 traced: round % 5 != 0, reason: round % 5 == 0 ? Self.strings.randomElement(using: &g)! : nil, calls: round % 2 == 0 ? round : nil,
-                files: (0..<(round % 6)).map { _ in use() }, sets: sets)
+                files: (0..<(round % 6)).map { _ in use() }, sets: sets, cwd: round % 3 == 0 ? nil : "/w/" + Self.strings.randomElement(using: &g)!,
+                undeclared: round % 4 == 0 ? nil : Array(Self.strings.shuffled(using: &g).prefix(round % 3)))
             #expect(p.fastJSON() == (try EventBody.encode(p)))
         }
     }

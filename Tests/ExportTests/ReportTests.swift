@@ -52,6 +52,9 @@ struct ReportTests {
         #expect(detail["command_line"] == ["bet sub-01/T1.nii.gz out_01", "bet sub-02/T1.nii.gz out_02"])
         #expect(detail["logs"]?["1"]?["stdout"]?["text"] == "line\n", "the latest attempt's stdout")
         #expect(detail["samples"]?["0"]?["rss"] == [1_000_000, 2_000_000])
+        // Each task's latest attempt read a file in $HOME: counted in the table, listed in the detail.
+        #expect(core["tasks"]?["undeclared"] == [1, 1])
+        #expect(detail["undeclared"]?["1"] == ["/home/alice/.betrc"])
     }
 
     @Test("the page is self-contained: every placeholder filled, nothing to fetch, and the data decodes to the documents")

@@ -253,6 +253,15 @@ extension AWSBatchTests {
         )
         #expect(outputs.map { $0[0].string ?? "" } == ["01", "02", "03"].map { "\(root)/derivatives/sub-\($0).txt" }, "\(outputs)")
         #expect(outputs.allSatisfy { ($0[1].string ?? "").count == 64 })
+        // Each child's worker recorded the files of its attempt (observed inside the job's container, or why not).
+        let files = try behaviour.rows(
+            dir,
+            "SELECT json_extract(payload, '$.traced'), json_extract(payload, '$.reason'), json_array_length(payload, '$.files') FROM events WHERE type = 'task_files'"
+        )
+        #expect(files.count == 3 && files.allSatisfy { $0[0].int64 == 1 || $0[1].string != nil }, "\(files)")
+        print(
+            "AWS Batch children's file records (traced, reason, own files): \(files.map { $0.map { $0.string ?? $0.int64.map(String.init) ?? "null" } })"
+        )
         let exp = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").first)
         let sync = try behaviour.clowdr(["sync", dir + "/prov/" + exp])
         #expect(sync.status == 0 && sync.stdout.contains(": 0 events added"), "\(sync.stdout) \(sync.stderr)")

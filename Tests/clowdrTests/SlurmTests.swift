@@ -341,6 +341,10 @@ struct SlurmTests {
         let rows = try attempts(dir)
         #expect(rows.values.allSatisfy { $0.state == "succeeded" })
         #expect(Set(rows.values.compactMap(\.nativeID)).count == 3, "\(rows.values.map(\.nativeID))")
+        // The workers observed each attempt's files (the shell's loader and libraries, nothing undeclared).
+        let traced = try self.rows(dir, "SELECT count(*) FROM events WHERE type = 'task_files' AND json_extract(payload, '$.traced') = 1")
+        #expect(traced.first?.first?.int64 == 7, "\(traced)")
+        #expect(try self.rows(dir, "SELECT count(*) FROM attempts WHERE undeclared = 0").first?.first?.int64 == 7)
     }
 
     @Test(

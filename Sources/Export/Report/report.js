@@ -127,6 +127,9 @@
       { key: 'duration', label: 'Duration', num: (i) => t.duration[i], show: fmt.secs },
       { key: 'rss', label: 'Peak RAM', num: (i) => t.rss[i], show: fmt.bytes },
       { key: 'cpu', label: 'CPU', num: (i) => t.cpu[i], show: fmt.pct },
+      ...(t.undeclared && t.undeclared.some((v) => v !== null)
+        ? [{ key: 'undeclared', label: 'Undeclared files', title: 'Files read or written outside the declared inputs, outputs and working folder',
+          num: (i) => t.undeclared[i], show: (v) => v === null || v === undefined ? '' : fmt.int(v) }] : []),
       { key: 'reason', label: 'Failure reason', text: (i) => t.reason[i] ?? '', sortText: true },
     ];
     if (R.showParams) {
@@ -696,6 +699,12 @@
     else box.append(el('table', { class: 'plain outputs' }, el('tr', {}, ...['id', 'path', 'size', 'sha256'].map((h) => el('th', { text: h }))),
       ...outs.map((o) => el('tr', {}, el('td', { text: o.id }), el('td', { text: o.path }), el('td', { text: o.size === null || o.size === undefined ? 'missing' : fmt.bytes(o.size) }),
         el('td', {}, el('code', { text: o.sha256 ?? '' }))))));
+    if (t.undeclared && t.undeclared[i] > 0) {
+      const paths = d && d.undeclared ? d.undeclared[i] : null;
+      box.append(el('h3', { text: 'Undeclared files' }));
+      box.append(el('p', { class: 'muted', text: `${fmt.int(t.undeclared[i])} read or written outside its declared inputs, outputs and working folder; clowdr query --files ${t.id[i]} lists every file it used` }));
+      if (paths) box.append(el('ul', { class: 'undeclared', 'aria-label': 'undeclared files' }, ...paths.map((p) => el('li', {}, el('code', { text: p })))));
+    }
     for (const stream of ['stdout', 'stderr']) {
       const path = `tasks/${t.id[i]}.${t.attempts[i]}.${stream}`;
       box.append(el('h3', { text: stream }));
@@ -876,7 +885,7 @@
     const t = T(), index = taskIndex(), rows = c.tasks;
     const at = rows.id.map((id) => index.get(id));
     if (at.some((i) => i === undefined)) return false;
-    for (const col of ['state', 'attempts', 'exit', 'signal', 'duration', 'rss', 'cpu', 'read', 'write', 'reason']) {
+    for (const col of ['state', 'attempts', 'exit', 'signal', 'duration', 'rss', 'cpu', 'read', 'write', 'undeclared', 'reason']) {
       if (!rows[col]) continue;
       at.forEach((i, k) => { t[col][i] = rows[col][k]; });
     }
