@@ -43,6 +43,9 @@ public struct ContainerLaunch: Sendable, Equatable {
     /// For Singularity/Apptainer: the local image file and where to pull it from when it is missing.
     public var localImage: String?
     public var pullSource: String?
+    /// The folders mounted into the container, `HOST:CONTAINER`, in order: a file the tool names under a container
+    /// folder is the host's file under the host folder.
+    public var mounts: [String] = []
 }
 
 extension Renderer {
@@ -75,7 +78,10 @@ extension Renderer {
             cmd += env.map { " -e \($0.name)=\(Renderer.singleQuote($0.value)) " }.joined()
             cmd += mounts.map { " -v " + $0 }.joined()
             cmd += " -w " + cwd + " " + optText + image + " " + scriptPath
-            return ContainerLaunch(engine: o.engine, scriptPath: scriptPath, scriptContent: script, command: cmd, localImage: nil, pullSource: nil)
+            var launch = ContainerLaunch(
+                engine: o.engine, scriptPath: scriptPath, scriptContent: script, command: cmd, localImage: nil, pullSource: nil)
+            launch.mounts = mounts
+            return launch
         }
         // Singularity / Apptainer: a local image file, pulled from the index when missing.
         let (local, source) = singularityImage(image, of: c, options: o, cwd: cwd)
@@ -83,7 +89,10 @@ extension Renderer {
         cmd += o.engine.rawValue + " exec --cleanenv"
         cmd += mounts.map { " -B " + $0 }.joined()
         cmd += " -W " + cwd + " " + optText + local + " " + scriptPath
-        return ContainerLaunch(engine: o.engine, scriptPath: scriptPath, scriptContent: script, command: cmd, localImage: local, pullSource: source)
+        var launch = ContainerLaunch(
+            engine: o.engine, scriptPath: scriptPath, scriptContent: script, command: cmd, localImage: local, pullSource: source)
+        launch.mounts = mounts
+        return launch
     }
 
     /// The mounts, `HOST:CONTAINER`: the user's volumes, the launch folder, then every File input not already

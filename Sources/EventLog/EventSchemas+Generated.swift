@@ -529,6 +529,13 @@ extension EventSchemas {
                       "null"
                     ],
                     "description": "renamed: the new path"
+                  },
+                  "image": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "description": "a container image's own file (path inside the image, in no folder mounted from the host): the image; a file in a mounted folder is recorded by its host path"
                   }
                 },
                 "required": [
@@ -600,6 +607,13 @@ extension EventSchemas {
                             "null"
                           ],
                           "description": "renamed: the new path"
+                        },
+                        "image": {
+                          "type": [
+                            "string",
+                            "null"
+                          ],
+                          "description": "a container image's own file (path inside the image, in no folder mounted from the host): the image; a file in a mounted folder is recorded by its host path"
                         }
                       },
                       "required": [

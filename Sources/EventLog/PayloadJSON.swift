@@ -334,7 +334,14 @@ extension FileUse {
     public static func write(_ uses: [FileUse], into out: inout [UInt8]) {
         out.append(UInt8(ascii: "["))
         for (i, u) in uses.enumerated() {
-            out.append(contentsOf: (i == 0 ? #"{"kind":""# : #",{"kind":""#).utf8)
+            out.append(UInt8(ascii: i == 0 ? "{" : ","))
+            if i > 0 { out.append(UInt8(ascii: "{")) }
+            if let image = u.image {
+                out.append(contentsOf: #""image":"#.utf8)
+                JSONWriter.writeString(image, into: &out)
+                out.append(UInt8(ascii: ","))
+            }
+            out.append(contentsOf: #""kind":""#.utf8)
             out.append(contentsOf: u.kind.rawValue.utf8)
             out.append(UInt8(ascii: "\""))
             if let mtimeNs = u.mtimeNs { out.append(contentsOf: #","mtime_ns":\#(mtimeNs)"#.utf8) }

@@ -72,18 +72,24 @@ public struct FileUse: Codable, Sendable, Equatable, Hashable {
     public var sha256: String?
     /// For `renamed`: the new path.
     public var to: String?
+    /// A container image's own file (`path` is inside the image, in no folder mounted from the host): the image. A
+    /// file in a mounted folder is recorded by its host path instead.
+    public var image: String?
 
-    public init(path: String, kind: FileUseKind, size: Int64? = nil, mtimeNs: Int64? = nil, sha256: String? = nil, to: String? = nil) {
+    public init(
+        path: String, kind: FileUseKind, size: Int64? = nil, mtimeNs: Int64? = nil, sha256: String? = nil, to: String? = nil, image: String? = nil
+    ) {
         self.path = path
         self.kind = kind
         self.size = size
         self.mtimeNs = mtimeNs
         self.sha256 = sha256
         self.to = to
+        self.image = image
     }
 
     enum CodingKeys: String, CodingKey {
-        case path, kind, size, sha256, to
+        case path, kind, size, sha256, to, image
         case mtimeNs = "mtime_ns"
     }
 }
@@ -113,17 +119,22 @@ public enum FileGroup: String, Sendable, CaseIterable {
     /// The system's or an image's own files (programs, libraries, their data).
     case system
 
-    static let systemPrefixes = ["/usr/", "/lib/", "/lib32/", "/lib64/", "/bin/", "/sbin/", "/etc/", "/opt/", "/nix/", "/gnu/", "/var/lib/"]
+    /// Programs, libraries, their data, and the state of system services (a container engine's under /run and
+    /// /var/lib), whatever the attempt did to them.
+    static let systemPrefixes = [
+        "/usr/", "/lib/", "/lib32/", "/lib64/", "/bin/", "/sbin/", "/etc/", "/opt/", "/nix/", "/gnu/", "/var/lib/", "/var/cache/", "/run/",
+        "/var/run/",
+    ]
     static let temporaryPrefixes = ["/tmp/", "/var/tmp/", "/dev/shm/"]
     static let homePrefixes = ["/home/", "/root/", "/Users/"]
 
     /// The group of one use.
     public static func of(_ use: FileUse) -> FileGroup {
+        let p = use.kind == .renamed ? (use.to ?? use.path) : use.path
+        if use.image != nil || systemPrefixes.contains(where: p.hasPrefix) { return .system }
         if !use.kind.consumes && use.kind != .listed { return .outputs }
-        let p = use.path
         if temporaryPrefixes.contains(where: p.hasPrefix) { return .temporary }
         if homePrefixes.contains(where: p.hasPrefix) { return .home }
-        if systemPrefixes.contains(where: p.hasPrefix) { return .system }
         return .dataset
     }
 }

@@ -39,7 +39,8 @@ extension ExperimentQuery {
     /// temporary, system), with its kind, size and SHA-256.
     public func filesTable(task: String) throws -> ResultTable {
         var table = ResultTable(
-            columns: ["attempt", "group", "kind", "path", "size", "sha256", "to"], units: [.none, .none, .none, .none, .bytes, .none, .none])
+            columns: ["attempt", "group", "kind", "path", "size", "sha256", "to", "image"],
+            units: [.none, .none, .none, .none, .bytes, .none, .none, .none])
         guard let (attempt, record, uses) = try files(task: task) else {
             throw CodedFailure(
                 "task \(task) has no recorded files: none of its attempts recorded task_files (they ran with --trace-files off, or before clowdr traced files)",
@@ -55,7 +56,7 @@ extension ExperimentQuery {
             for (g, u) in grouped where g == group {
                 table.rows.append([
                     .int(Int64(attempt)), .text(group.rawValue), .text(u.kind.rawValue), .text(u.path), u.size.map { .int($0) } ?? .null,
-                    u.sha256.map { .text($0) } ?? .null, u.to.map { .text($0) } ?? .null,
+                    u.sha256.map { .text($0) } ?? .null, u.to.map { .text($0) } ?? .null, u.image.map { .text($0) } ?? .null,
                 ])
             }
         }

@@ -14,6 +14,8 @@ struct TraceRecord: Equatable {
     var mtimeNs: Int64
     var path: String
     var to: String?
+    /// Made by a process that saw another root than the server's (a container's): `path` is the container's.
+    var inContainer = false
 
     static let kinds: [UInt8: FileUseKind] = [
         UInt8(ascii: "r"): .read, UInt8(ascii: "w"): .written, UInt8(ascii: "c"): .created, UInt8(ascii: "l"): .listed,
@@ -27,13 +29,14 @@ struct TraceRecord: Equatable {
 
     init?(line: ArraySlice<UInt8>) {
         let fields = line.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false)
-        guard fields.count == 6 || fields.count == 7, fields[0].count == 1, let kind = Self.kinds[fields[0].first!] else { return nil }
+        guard fields.count == 7 || fields.count == 8, fields[0].count == 1, let kind = Self.kinds[fields[0].first!] else { return nil }
         guard let device = UInt64(String(decoding: fields[1], as: UTF8.self)), let inode = UInt64(String(decoding: fields[2], as: UTF8.self)),
             let size = Int64(String(decoding: fields[3], as: UTF8.self)), let mtime = Int64(String(decoding: fields[4], as: UTF8.self))
         else { return nil }
         self.init(
-            kind: kind, device: device, inode: inode, size: size, mtimeNs: mtime, path: Self.unescape(fields[5]),
-            to: fields.count == 7 ? Self.unescape(fields[6]) : nil)
+            kind: kind, device: device, inode: inode, size: size, mtimeNs: mtime, path: Self.unescape(fields[6]),
+            to: fields.count == 8 ? Self.unescape(fields[7]) : nil)
+        inContainer = fields[5].elementsEqual("c".utf8)
     }
 
     init(kind: FileUseKind, device: UInt64, inode: UInt64, size: Int64, mtimeNs: Int64, path: String, to: String? = nil) {
@@ -93,8 +96,11 @@ public final class FileBook: @unchecked Sendable {
 
     /// The payload of an attempt's `task_files`, from its trace records: each input with its hash as first used (nil
     /// when it changed since, or is gone), each output as it is now; uses that earlier attempts made alike in a set.
-    func taskFiles(_ records: [TraceRecord], calls: Int?, declared: DeclaredPlaces? = nil) -> TaskFiles {
-        let uses = records.filter { !$0.isVirtual }.map(use)
+    func taskFiles(_ records: [TraceRecord], calls: Int?, declared: DeclaredPlaces? = nil, container: ContainerView? = nil) -> TaskFiles {
+        let uses = records.filter { !$0.isVirtual }.map { r in
+            guard r.inContainer else { return use(r) }
+            return (container ?? ContainerView(image: "(a container started by the command)", mounts: [])).use(r, hostUse: use)
+        }
         let (own, shared) = lock.withLock { () -> ([FileUse], [FileUse]) in
             let shared = uses.filter { ($0.kind.consumes || $0.kind == .listed) && seen.contains($0) }
             // Bounded: what recurs (libraries, modules) is learnt again from the next attempts.
@@ -225,5 +231,43 @@ struct DeclaredPlaces {
     func undeclaredPaths(_ use: FileUse) -> [String] {
         guard use.kind != .listed, FileGroup.of(use) != .system else { return [] }
         return ([use.path] + (use.to.map { [$0] } ?? [])).filter { !isDeclared($0) }
+    }
+}
+
+/// How an attempt's container saw the host: its image, and the host folders mounted in it. A file a process in the
+/// container named is the host's file when it lies in a mounted folder, else the image's own.
+struct ContainerView {
+    var image: String
+    /// (host folder, container folder), longest container folder first.
+    var mounts: [(host: String, container: String)]
+
+    init(image: String, mounts: [String]) {
+        self.image = image
+        self.mounts = mounts.compactMap { m -> (String, String)? in
+            let parts = m.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            return parts.count >= 2 ? (parts[0], parts[1]) : nil
+        }.sorted { $0.1.count > $1.1.count }
+    }
+
+    /// The host path of a container path, when a mounted folder holds it.
+    func hostPath(_ path: String) -> String? {
+        for m in mounts where path == m.container || path.hasPrefix(m.container == "/" ? "/" : m.container + "/") {
+            return m.host + path.dropFirst(m.container.count)
+        }
+        return nil
+    }
+
+    /// A record of a process in the container as a use: by its host path (and as a host file, hashed) when mounted,
+    /// else the image's own file, with its size and time in the image (not hashed: the container is gone).
+    func use(_ r: TraceRecord, hostUse: (TraceRecord) -> FileUse) -> FileUse {
+        if let host = hostPath(r.path) {
+            var mapped = r
+            mapped.path = host
+            mapped.to = r.to.map { hostPath($0) ?? $0 }
+            mapped.inContainer = false
+            return hostUse(mapped)
+        }
+        return FileUse(
+            path: r.path, kind: r.kind, size: r.kind == .listed ? nil : r.size, mtimeNs: r.kind == .listed ? nil : r.mtimeNs, to: r.to, image: image)
     }
 }

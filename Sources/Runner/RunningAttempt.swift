@@ -23,6 +23,8 @@ final class RunningAttempt {
     /// The memory file the server writes the attempt's file records to as it makes them (when files are traced),
     /// how far it was read, and the records read so far.
     var records: Int32 = -1
+    /// How the attempt's container (when it has one) sees the host's files.
+    var containerView: ContainerView?
     var recordsRead: off_t = 0
     var traced: [TraceRecord] = []
     // The process and what supervising it found.
@@ -105,6 +107,7 @@ final class RunningAttempt {
             do {
                 let launch = try executor.renderer.containerLaunch(
                     rendered, options: container, cwd: options.workingDirectory, scriptName: ".clowdr-\(layout.id)-\(task)-\(attempt).sh")
+                containerView = ContainerView(image: executor.descriptor.container?.image ?? "(unknown)", mounts: launch.mounts)
                 try Data(launch.scriptContent.utf8).write(to: URL(fileURLWithPath: launch.scriptPath))
                 chmod(launch.scriptPath, 0o755)
                 command = launch.command
@@ -325,7 +328,8 @@ final class RunningAttempt {
             pullRecords()
             payload = executor.files.taskFiles(
                 traced, calls: shim?.calls.map { Int($0) },
-                declared: DeclaredPlaces(cwd: options.workingDirectory, descriptor: executor.descriptor, rendered: rendered))
+                declared: DeclaredPlaces(cwd: options.workingDirectory, descriptor: executor.descriptor, rendered: rendered), container: containerView
+            )
         } else {
             payload = TaskFiles(traced: false, reason: "the server's records could not be written")
         }

@@ -7,8 +7,9 @@
 // to be created) fails and is not recorded, so failed probes (a shell's PATH search, Python's import path) leave
 // nothing; the file's device, inode, size and modification time are those of its first use.
 //
-// One record per line: KIND TAB DEV TAB INODE TAB SIZE TAB MTIME_NS TAB PATH [TAB PATH2], with tab, newline and
-// backslash in paths written \t, \n and \\. KIND: r read, w written, c created, l listed (a directory opened for
+// One record per line: KIND TAB DEV TAB INODE TAB SIZE TAB MTIME_NS TAB ROOT TAB PATH [TAB PATH2], with tab, newline
+// and backslash in paths written \t, \n and \\. ROOT is `/` when the process saw the server's root, `c` when it saw
+// another (a container's): its paths are the container's, and its files were looked at through its root. KIND: r read, w written, c created, l listed (a directory opened for
 // reading), x executed, m renamed (PATH to PATH2), d deleted. Paths are absolute as the process named them
 // (relative ones joined to its working or given directory; `.` and `..` resolved by name, symbolic links kept).
 #define _GNU_SOURCE
@@ -70,6 +71,8 @@ static const int traced[] = {
     __NR_link,
 #endif
     __NR_linkat,
+    // Not files: changes of root (a container runtime's), after which the process is looked at again.
+    __NR_pivot_root, __NR_chroot, __NR_setns,
 };
 
 #define TRACED_COUNT (sizeof traced / sizeof *traced)
@@ -186,6 +189,84 @@ static int call_path(pid_t pid, int dirfd, uint64_t address, int empty_is_dirfd,
     return 0;
 }
 
+// MARK: - Which root a process sees
+
+static struct stat server_root;
+
+// Whether `pid` sees another root than the server's: its /proc root link compared with the server's `/`.
+static int sees_other_root(pid_t pid) {
+    if (server_root.st_ino == 0 && stat("/", &server_root) != 0) return 0;
+    char link[64];
+    snprintf(link, sizeof link, "/proc/%d/root", (int)pid);
+    struct stat info;
+    if (stat(link, &info) != 0) return 0;
+    return info.st_dev != server_root.st_dev || info.st_ino != server_root.st_ino;
+}
+
+// The slot of `pid` in the table (grown at half full).
+static size_t root_slot(struct trace *t, pid_t pid) {
+    if (t->root_count * 2 >= t->root_capacity) {
+        size_t capacity = t->root_capacity ? t->root_capacity * 2 : 256;
+        int *keys = calloc(capacity, sizeof *keys);
+        signed char *values = calloc(capacity, 1);
+        if (!keys || !values) {
+            free(keys);
+            free(values);
+            return (size_t)-1;
+        }
+        for (size_t i = 0; i < t->root_capacity; i++) {
+            if (!t->root_keys[i]) continue;
+            size_t j = (size_t)t->root_keys[i] & (capacity - 1);
+            while (keys[j]) j = (j + 1) & (capacity - 1);
+            keys[j] = t->root_keys[i];
+            values[j] = t->root_values[i];
+        }
+        free(t->root_keys);
+        free(t->root_values);
+        t->root_keys = keys;
+        t->root_values = values;
+        t->root_capacity = capacity;
+    }
+    size_t j = (size_t)pid & (t->root_capacity - 1);
+    while (t->root_keys[j] && t->root_keys[j] != pid) j = (j + 1) & (t->root_capacity - 1);
+    if (!t->root_keys[j]) {
+        t->root_keys[j] = pid;
+        t->root_values[j] = -1;
+        t->root_count++;
+    }
+    return j;
+}
+
+// Whether `pid` sees another root, from the table or looked at once.
+static int other_root(struct trace *t, pid_t pid) {
+    size_t j = root_slot(t, pid);
+    if (j == (size_t)-1) return sees_other_root(pid);
+    if (t->root_values[j] < 0) t->root_values[j] = (signed char)sees_other_root(pid);
+    return t->root_values[j];
+}
+
+// An exec may follow a change of root (a container runtime's last step): the process is looked at again.
+static void forget_root(struct trace *t, pid_t pid) {
+    size_t j = root_slot(t, pid);
+    if (j != (size_t)-1) t->root_values[j] = -1;
+}
+
+// stat (`follow`) or lstat of `path` as the calling process sees it: through its root when that is another.
+static int look(struct trace *t, const char *path, struct stat *info, int follow) {
+    if (!t->other) return follow ? stat(path, info) : lstat(path, info);
+    char link[64];
+    snprintf(link, sizeof link, "/proc/%d/root", t->pid);
+    int root = open(link, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) return -1;
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW), .resolve = RESOLVE_IN_ROOT};
+    int fd = (int)syscall(SYS_openat2, root, path, &how, sizeof how);
+    close(root);
+    if (fd < 0) return -1;
+    int rc = fstat(fd, info);
+    close(fd);
+    return rc;
+}
+
 // MARK: - Records
 
 // FNV-1a over the kind and the paths: a record's key (two records alike are one).
@@ -255,13 +336,14 @@ static void append_path(struct trace *t, const char *path) {
 
 // Records a use of `path` (and `second`, a rename's new name), with what `info` says of the file (NULL: nothing).
 static void record(struct trace *t, char kind, const char *path, const char *second, const struct stat *info) {
-    if (seen_before(t, key_of(kind, path, second))) return;
+    // A container's /bin/sh is not the host's: the root is part of the key.
+    if (seen_before(t, key_of(t->other ? (char)(kind ^ 0x20) : kind, path, second))) return;
     t->length = 0;
     char head[160];
     int n = snprintf(
-        head, sizeof head, "%c\t%llu\t%llu\t%lld\t%lld\t", kind, info ? (unsigned long long)info->st_dev : 0ULL,
+        head, sizeof head, "%c\t%llu\t%llu\t%lld\t%lld\t%s\t", kind, info ? (unsigned long long)info->st_dev : 0ULL,
         info ? (unsigned long long)info->st_ino : 0ULL, info ? (long long)info->st_size : 0LL,
-        info ? (long long)info->st_mtim.tv_sec * 1000000000LL + info->st_mtim.tv_nsec : 0LL);
+        info ? (long long)info->st_mtim.tv_sec * 1000000000LL + info->st_mtim.tv_nsec : 0LL, t->other ? "c" : "/");
     append(t, head, (size_t)n);
     append_path(t, path);
     if (second) {
@@ -286,7 +368,7 @@ static void record(struct trace *t, char kind, const char *path, const char *sec
 static void opened(struct trace *t, const char *path, uint64_t flags) {
     if (flags & O_PATH) return;
     struct stat info;
-    int exists = stat(path, &info) == 0;
+    int exists = look(t, path, &info, 1) == 0;
     int writes = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
     if (!exists) {
         if (flags & O_CREAT) record(t, 'c', path, NULL, NULL);
@@ -303,24 +385,27 @@ static void opened(struct trace *t, const char *path, uint64_t flags) {
 
 static void executed(struct trace *t, const char *path) {
     struct stat info;
-    if (stat(path, &info) == 0 && S_ISREG(info.st_mode)) record(t, 'x', path, NULL, &info);
+    if (look(t, path, &info, 1) == 0 && S_ISREG(info.st_mode)) record(t, 'x', path, NULL, &info);
 }
 
-void trace_executed(struct trace *t, const char *path) { executed(t, path); }
+void trace_executed(struct trace *t, const char *path) {
+    t->other = 0;
+    executed(t, path);
+}
 
 static void renamed(struct trace *t, const char *from, const char *to) {
     struct stat info;
-    if (lstat(from, &info) == 0 && !S_ISDIR(info.st_mode)) record(t, 'm', from, to, &info);
+    if (look(t, from, &info, 0) == 0 && !S_ISDIR(info.st_mode)) record(t, 'm', from, to, &info);
 }
 
 static void deleted(struct trace *t, const char *path) {
     struct stat info;
-    if (lstat(path, &info) == 0 && !S_ISDIR(info.st_mode)) record(t, 'd', path, NULL, &info);
+    if (look(t, path, &info, 0) == 0 && !S_ISDIR(info.st_mode)) record(t, 'd', path, NULL, &info);
 }
 
 static void linked(struct trace *t, const char *path) {
     struct stat info;
-    if (lstat(path, &info) != 0) record(t, 'c', path, NULL, NULL);
+    if (look(t, path, &info, 0) != 0) record(t, 'c', path, NULL, NULL);
 }
 
 // What one notified call says, recorded (before the call goes on: the file as the call finds it).
@@ -329,6 +414,12 @@ static void observe(struct trace *t, const struct seccomp_notif *n) {
     const __u64 *a = n->data.args;
     char path[4096], second[4096];
     int nr = n->data.nr;
+    t->pid = pid;
+    if (nr == __NR_pivot_root || nr == __NR_chroot || nr == __NR_setns) {
+        forget_root(t, pid);  // its root changes once the call goes on: looked at again at its next call
+        return;
+    }
+    t->other = other_root(t, pid);
 #ifdef __NR_open
     if (nr == __NR_open) {
         if (call_path(pid, AT_FDCWD, a[0], 0, path, sizeof path) == 0) opened(t, path, a[1]);
@@ -381,7 +472,7 @@ static void observe(struct trace *t, const struct seccomp_notif *n) {
         if (!(a[2] & AT_REMOVEDIR) && call_path(pid, (int)a[0], a[1], 0, path, sizeof path) == 0) deleted(t, path);
     } else if (nr == __NR_truncate) {
         struct stat info;
-        if (call_path(pid, AT_FDCWD, a[0], 0, path, sizeof path) == 0 && stat(path, &info) == 0 && S_ISREG(info.st_mode)) {
+        if (call_path(pid, AT_FDCWD, a[0], 0, path, sizeof path) == 0 && look(t, path, &info, 1) == 0 && S_ISREG(info.st_mode)) {
             record(t, 'w', path, NULL, &info);
         }
     }
@@ -432,5 +523,7 @@ void trace_free(struct trace *t) {
     if (t->listener >= 0) close(t->listener);
     free(t->records);
     free(t->seen);
+    free(t->root_keys);
+    free(t->root_values);
     *t = (struct trace){.listener = -1, .out = -1};
 }

@@ -22,6 +22,14 @@ struct trace {
     uint64_t *seen;
     size_t seen_count, seen_capacity;
     long notifications;
+    // The call being answered: its process, and whether that process sees another root than the server's (a
+    // container's), whose files are looked at through it.
+    int pid;
+    int other;
+    // Which processes see another root, by thread id (-1: unknown; an exec clears it), open addressing.
+    int *root_keys;
+    signed char *root_values;
+    size_t root_count, root_capacity;
 };
 
 // In the command's process, before its exec (its memory shared with the server's: vfork): installs the filter.

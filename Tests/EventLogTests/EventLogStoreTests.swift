@@ -18,7 +18,7 @@ struct EventLogStoreTests {
         #expect(p["synchronous"] == "2")
         #expect(p["foreign_keys"] == "1")
         #expect(p["busy_timeout"] == "10000")
-        #expect(p["user_version"] == "7")
+        #expect(p["user_version"] == "8")
     }
 
     @Test("UPDATE and DELETE on events fail at the SQL level, whoever tries")
@@ -279,7 +279,7 @@ struct EventLogStoreTests {
     func migrationsEmbedded() throws {
         let dir = TestSupport.repositoryRoot + "/schema/sql"
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".sql") }.sorted()
-        #expect(files.count == 7)
+        #expect(files.count == 8)
         let log = try newLog()
         let master = try log.withConnection { db in
             try db.rows("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger') ORDER BY name").compactMap { $0[0].string }
@@ -336,7 +336,7 @@ struct UpgradeTests {
         }
         // Back to what schema 2 was: no labels column, no index, version 2.
         try Connection(path: dir + "/clowdr.db").execute(
-            "DROP INDEX events_lifecycle; DROP INDEX events_other_versions; DROP INDEX tasks_state; DROP TABLE ingested_segments; DROP TABLE segment_folders; DROP INDEX attempts_peak_rss; ALTER TABLE tasks DROP COLUMN labels; ALTER TABLE attempts DROP COLUMN figures; ALTER TABLE attempts DROP COLUMN last_sample_at; DROP INDEX events_attempt_final; PRAGMA user_version = 2"
+            "DROP INDEX events_lifecycle; DROP INDEX events_other_versions; DROP INDEX tasks_state; DROP TABLE ingested_segments; DROP TABLE segment_folders; DROP INDEX attempts_peak_rss; ALTER TABLE tasks DROP COLUMN labels; ALTER TABLE attempts DROP COLUMN figures; ALTER TABLE attempts DROP COLUMN last_sample_at; DROP INDEX events_attempt_final; ALTER TABLE attempts DROP COLUMN undeclared; DROP INDEX events_attempt_files; PRAGMA user_version = 2"
         )
         let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db"))
         #expect {
@@ -345,7 +345,7 @@ struct UpgradeTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db")) == before, "reading never writes")
         _ = try EventLog(path: dir, mode: .readWrite)
         let reader = try EventLog(path: dir, mode: .readOnly)
-        #expect(try reader.pragmas()["user_version"] == "7")
+        #expect(try reader.pragmas()["user_version"] == "8")
         #expect(try reader.projectedTasks()["t"]?.labels == #"{"participant":"01"}"#)
         #expect(try reader.fsck().ok)
     }
@@ -363,14 +363,14 @@ struct UpgradeTests {
             try log.checkpoint()
         }
         try Connection(path: dir + "/clowdr.db").execute(
-            "ALTER TABLE attempts DROP COLUMN figures; ALTER TABLE attempts DROP COLUMN last_sample_at; DROP INDEX events_attempt_final; PRAGMA user_version = 6"
+            "ALTER TABLE attempts DROP COLUMN figures; ALTER TABLE attempts DROP COLUMN last_sample_at; DROP INDEX events_attempt_final; ALTER TABLE attempts DROP COLUMN undeclared; DROP INDEX events_attempt_files; PRAGMA user_version = 6"
         )
         let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db"))
         #expect {
             try EventLog(path: dir, mode: .readOnly)
         } throws: { "\($0)".contains("schema version 6") && "\($0)".contains("clowdr upgrade") }
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/clowdr.db")) == before, "reading never writes")
-        #expect(try EventLog(path: dir, mode: .readWrite).pragmas()["user_version"] == "7")
+        #expect(try EventLog(path: dir, mode: .readWrite).pragmas()["user_version"] == "8")
         let reader = try EventLog(path: dir, mode: .readOnly)
         #expect(try reader.projectedTasks()["t"]?.latest?.figures == .exit)
         #expect(try reader.fsck().ok)

@@ -396,4 +396,39 @@ struct ContainerRunTests {
         #expect(peak >= 50 << 20, "dd's 50 MiB buffer inside the container is in the peak: \(peak >> 20) MiB")
         #expect(try TestSupport.run(clowdr, ["events", "--no-samples", exp]).stdout.contains(#""sha256":""#))
     }
+
+    @Test(
+        "files used inside the container: a mounted dataset's by their host paths, the output through the working-directory mount, the image's own marked with the image"
+    )
+    func observedFiles() throws {
+        let dir = (try TestSupport.temporaryDirectory("podman-files") as NSString).resolvingSymlinksInPath
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/dataset/sub-01", withIntermediateDirectories: true)
+        try "data\n".write(toFile: dir + "/dataset/sub-01/in.txt", atomically: true, encoding: .utf8)
+        let d =
+            #"{"name":"ct","tool-version":"1","description":"d","schema-version":"0.5","command-line":"cat /data/sub-[P]/in.txt > out_[P].txt && ls /data > /dev/null","container-image":{"type":"docker","image":"localhost/clowdr-busybox:test"},"inputs":[{"id":"p","name":"p","type":"String","value-key":"[P]"}],"output-files":[{"id":"out","name":"out","path-template":"out_[P].txt"}]}"#
+        try d.write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+        try #"{"p": "01"}"#.write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
+        let env = ["CONTAINERS_CONF": TestSupport.repositoryRoot + "/scripts/containers/containers.conf"]
+        let run = try TestSupport.run(
+            clowdr,
+            [
+                "run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "-w", dir, "--container-runtime", "podman", "-v",
+                dir + "/dataset:/data:ro",
+            ],
+            environment: env)
+        #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
+        let exp = dir + "/prov/" + (try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last!)
+        let table = try TestSupport.run(clowdr, ["query", exp, "--files", "0", "--format", "tsv"])
+        let rows = table.stdout.split(separator: "\n").dropFirst().map {
+            $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        }
+        let input = rows.first { $0[3] == dir + "/dataset/sub-01/in.txt" }
+        #expect(input?[2] == "read", "\(table.stdout)")
+        #expect((input?[5].count ?? 0) == 64 && input?[7] == "", "the host file, hashed: \(table.stdout)")
+        #expect(rows.contains { $0[3] == dir + "/out_01.txt" && ($0[2] == "created" || $0[2] == "written") && $0[5].count == 64 }, "\(table.stdout)")
+        #expect(rows.contains { $0[2] == "listed" && $0[3] == dir + "/dataset" }, "\(table.stdout)")
+        #expect(rows.contains { $0[7] == "localhost/clowdr-busybox:test" && $0[2] == "executed" }, "the image's own programs: \(table.stdout)")
+        #expect(!rows.contains { $0[3].hasPrefix("/data/") }, "no container path of a mounted folder: \(table.stdout)")
+    }
 }
