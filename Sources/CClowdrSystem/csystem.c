@@ -16,6 +16,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <openssl/evp.h>
@@ -318,12 +319,27 @@ static void crypto_load(void) {
 
 static void crypto_ready(void) { pthread_once(&crypto_once, crypto_load); }
 
-int clowdr_sha256_file(const char *path, uint8_t out[32]) {
+int clowdr_sha256_file(const char *path, uint8_t out[32]) { return clowdr_sha256_file_as(path, NULL, out); }
+
+int clowdr_sha256_file_as(const char *path, const struct clowdr_file_identity *expected, uint8_t out[32]) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -errno;
-    // On the heap, for this call: a thread-local megabyte would be zeroed for every thread the process starts.
-    enum { size = 1 << 20 };
-    unsigned char *buf = malloc(size);
+    struct stat info;
+    if (fstat(fd, &info) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    if (expected && ((uint64_t)info.st_dev != expected->device || (uint64_t)info.st_ino != expected->inode || (int64_t)info.st_size != expected->size ||
+                     (int64_t)info.st_mtim.tv_sec * 1000000000LL + info.st_mtim.tv_nsec != expected->mtime_ns || !S_ISREG(info.st_mode))) {
+        close(fd);
+        return -ESTALE;
+    }
+    // A small file is read into the stack; a larger one through a megabyte on the heap, for this call (a
+    // thread-local megabyte would be zeroed for every thread the process starts).
+    unsigned char small[16384];
+    size_t size = info.st_size < (off_t)sizeof small ? sizeof small : 1 << 20;
+    unsigned char *buf = size == sizeof small ? small : malloc(size);
     if (!buf) {
         close(fd);
         return -ENOMEM;
@@ -344,7 +360,7 @@ int clowdr_sha256_file(const char *path, uint8_t out[32]) {
     unsigned int len = 32;
     crypto.final(ctx, out, &len);
     crypto.ctx_free(ctx);
-    free(buf);
+    if (buf != small) free(buf);
     close(fd);
     return err;
 }

@@ -43,6 +43,15 @@ public struct SHA256: ~Copyable {
         return Hex.lowercase(digest)
     }
 
+    /// The digest of a file's bytes, in lower-case hex, only when the path still names the regular file of that
+    /// device, inode, size and modification time (nanoseconds); nil when it does not, or cannot be read.
+    public static func hex(ofFile path: String, device: UInt64, inode: UInt64, size: Int64, mtimeNs: Int64) -> String? {
+        var digest = [UInt8](repeating: 0, count: 32)
+        var expected = clowdr_file_identity(device: device, inode: inode, size: size, mtime_ns: mtimeNs)
+        guard clowdr_sha256_file_as(path, &expected, &digest) == 0 else { return nil }
+        return Hex.lowercase(digest)
+    }
+
     /// HMAC-SHA256 of `message` under `key`.
     public static func hmac(key: [UInt8], message: [UInt8]) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)

@@ -168,12 +168,7 @@ public final class FileBook: @unchecked Sendable {
     /// after its use); from the cache when it holds it.
     func hash(_ path: String, as id: Identity) -> String? {
         if let known = lock.withLock({ hashes[id] }) { return known }
-        var info = stat()
-        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, UInt64(info.st_dev) == id.device, UInt64(info.st_ino) == id.inode,
-            Int64(info.st_size) == id.size,
-            Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec) == id.mtimeNs,
-            let digest = try? SHA256.hex(ofFile: path)
-        else { return nil }
+        guard let digest = SHA256.hex(ofFile: path, device: id.device, inode: id.inode, size: id.size, mtimeNs: id.mtimeNs) else { return nil }
         lock.withLock {
             if hashes.count > Self.remembered { hashes.removeAll(keepingCapacity: true) }
             hashes[id] = digest

@@ -58,6 +58,16 @@ long long clowdr_stream_relay(int pipe_fd, int *file_fd, const char *path);
 /// Streams a file through SHA-256; writes 32 bytes to `out`. Returns 0, or -errno.
 int clowdr_sha256_file(const char *path, uint8_t out[32]);
 
+/// Which file a path names: what `stat` says of it.
+struct clowdr_file_identity {
+    uint64_t device, inode;
+    int64_t size, mtime_ns;
+};
+
+/// clowdr_sha256_file of the file at `path` only when it is still the regular file `expected` describes (NULL: any
+/// file); -ESTALE when it is not.
+int clowdr_sha256_file_as(const char *path, const struct clowdr_file_identity *expected, uint8_t out[32]);
+
 /// This process's clock ticks per second (sysconf(_SC_CLK_TCK)) and page size.
 long clowdr_clock_ticks(void);
 long clowdr_page_size(void);
