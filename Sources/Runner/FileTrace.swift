@@ -91,6 +91,7 @@ public final class FileBook: @unchecked Sendable {
     private var hashes: [Identity: String] = [:]
     private var seen: Set<FileUse> = []
     private var recordedSets: Set<String> = []
+    private var warned = false
 
     public init() {}
 
@@ -153,6 +154,14 @@ public final class FileBook: @unchecked Sendable {
             mtimeNs: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
         (u.size, u.mtimeNs, u.sha256) = (id.size, id.mtimeNs, hash(path, as: id))
         return u
+    }
+
+    /// True the first time it is asked: a run says once why its attempts go unobserved.
+    func firstUntraced() -> Bool {
+        lock.withLock {
+            defer { warned = true }
+            return !warned
+        }
     }
 
     /// Hashes the inputs of `records` in the background (into the cache), so that the attempt's end finds them.

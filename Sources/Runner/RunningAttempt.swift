@@ -333,6 +333,12 @@ final class RunningAttempt {
         } else {
             payload = TaskFiles(traced: false, reason: "the server's records could not be written")
         }
+        if let reason = payload.reason, !payload.traced, executor.files.firstUntraced() {
+            FileHandle.standardError.write(
+                Data(
+                    "clowdr: warning: the files attempts use are not observed here: \(reason); each attempt's record says so (--trace-files off turns tracing off)\n"
+                        .utf8))
+        }
         post(.taskFiles(payload))
     }
 

@@ -205,6 +205,36 @@ struct FileTraceTests {
         return (dir as NSString).resolvingSymlinksInPath
     }
 
+    @Test("clowdr run inside a traced attempt: its attempts run untraced (a process has one listener), it says why once, and each record says why")
+    func nested() throws {
+        let dir = try folder("trace-nested")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let inner: [String: Any] = [
+            "name": "inner", "description": "d", "tool-version": "1", "schema-version": "0.5", "command-line": "echo [K] > out-[K].txt",
+            "inputs": [["id": "k", "name": "k", "type": "Number", "integer": true, "value-key": "[K]"]],
+        ]
+        try JSONSerialization.data(withJSONObject: inner).write(to: URL(fileURLWithPath: dir + "/inner.json"))
+        try #"{"k": [1, 2]}"#.write(toFile: dir + "/ks.json", atomically: true, encoding: .utf8)
+        let command = "\(clowdr) run \(dir)/inner.json \(dir)/ks.json --sweep k --provdir \(dir)/inner-prov -w \(dir) -q 2> \(dir)/inner.err"
+        let outer = try clowdrUses(command, in: dir)
+        #expect(
+            outer.uses.contains("write \(dir)/out-1.txt"),
+            "the outer attempt saw what its inner clowdr's attempts wrote: \(outer.uses.sorted().prefix(10))")
+        let experiment = try FileManager.default.contentsOfDirectory(atPath: dir + "/inner-prov").sorted().last!
+        let records = try TestSupport.run(
+            clowdr,
+            [
+                "query", dir + "/inner-prov/" + experiment, "--format", "tsv", "--sql",
+                "SELECT json_extract(payload, '$.traced'), json_extract(payload, '$.reason') FROM events WHERE type = 'task_files'",
+            ])
+        let rows = records.stdout.split(separator: "\n").dropFirst()
+        #expect(
+            rows.count == 2 && rows.allSatisfy { $0.hasPrefix("0\t") && $0.contains("traced this way already") },
+            "\(records.stdout) \(records.stderr)")
+        let err = try String(contentsOfFile: dir + "/inner.err", encoding: .utf8)
+        #expect(err.components(separatedBy: "are not observed here").count == 2, "said once: \(err)")
+    }
+
     @Test("a Python tool importing many modules")
     func python() throws {
         let dir = try folder("trace-python")
