@@ -20,7 +20,7 @@ BOSH_VENV  ?= .build-bosh
 REPROZIP_VENV ?= .build-reprozip
 FUZZ_SECONDS ?= 600
 
-.PHONY: all deps test-deps swift-check build test lint format schema demo bench dist fuzz containers slurm moto registry clean
+.PHONY: all deps test-deps swift-check version build test lint format schema demo bench dist fuzz containers slurm moto registry clean
 
 all: build
 
@@ -64,7 +64,11 @@ test-deps: deps
 # The Swift tools leave empty TemporaryDirectory.* folders in TMPDIR: theirs go under .build/tmp, not /tmp.
 BUILD_TMP = $(CURDIR)/$(BUILD_DIR)/tmp
 
-build: deps
+# The version the binaries carry: the release tag, or the commit (scripts/version.sh), rewritten only when it changes.
+version:
+	@scripts/version.sh --write
+
+build: deps version
 	@mkdir -p $(BUILD_TMP)
 	TMPDIR=$(BUILD_TMP) $(SWIFT) build --build-tests
 
@@ -112,7 +116,7 @@ test: build test-deps lint containers slurm moto registry
 demo: build
 	@scripts/demo.sh $(CLOWDR) $(DEMO_DIR)
 
-bench: test-deps
+bench: test-deps version
 	@mkdir -p $(BUILD_TMP)
 	TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE)
 	$(BUILD_DIR)/release/clowdr-bench eventlog
@@ -133,7 +137,7 @@ bench: test-deps
 	@SLURM_MAX_ARRAY=1001 scripts/slurm/setup.sh >/dev/null && $(BUILD_DIR)/release/clowdr-bench slurm; status=$$?; scripts/slurm/teardown.sh >/dev/null; exit $$status
 
 # clowdr with its own loader and libraries, for clusters whose nodes run another Linux (scripts/dist/make-dist.sh).
-dist: deps
+dist: deps version
 	@mkdir -p $(BUILD_TMP)
 	TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE) --product clowdr
 	TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE) --product clowdr-shim

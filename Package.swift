@@ -40,11 +40,13 @@ let package = Package(
         // The append-only, per-experiment event log: events, storage, replay, projections, ingest, fsck.
         .target(
             name: "EventLog",
-            dependencies: ["SQLite", "JSON", "ClowdrErrors", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SQLite", "JSON", "ClowdrErrors", "CClowdrVersion", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         // Process spawning, pidfds and SHA-256 (system libcrypto, loaded on first use): the few calls Swift cannot make
         // directly.
         .target(name: "CClowdrSystem", linkerSettings: [.linkedLibrary("z")]),
+        // clowdr's version as the build stamped it (scripts/version.sh: the release tag, or the commit).
+        .target(name: "CClowdrVersion"),
         // The small process between clowdr and each attempt's command, so the command's peak memory is its own
         // (Sources/clowdr-shim/main.c says why). C, linked statically: under 100 KB of private memory.
         .executableTarget(name: "clowdr-shim", linkerSettings: [.unsafeFlags(["-static-executable"])]),

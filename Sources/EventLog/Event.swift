@@ -21,9 +21,10 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     /// Every type's first version: versions count from it.
     public static let firstVersion = 1
 
-    /// The newest version of this type that this build writes and reads. task_ended v2 added `ended_at`. The one
-    /// place versions are named: everything else says `firstVersion`, `currentVersion`, `reads` or `readable`.
-    public var currentVersion: Int { self == .taskEnded ? 2 : Self.firstVersion }
+    /// The newest version of this type that this build writes and reads. task_ended v2 added `ended_at`;
+    /// task_started v2 the clowdr version and the host's facts. The one place versions are named: everything else
+    /// says `firstVersion`, `currentVersion`, `reads` or `readable`.
+    public var currentVersion: Int { self == .taskEnded || self == .taskStarted ? 2 : Self.firstVersion }
 
     /// Whether this build reads `version` of the type: every version up to the current one (an older one decodes
     /// into the current payload type, without the fields it did not have).
@@ -148,7 +149,8 @@ extension EventBody {
         guard let known = EventType(rawValue: type), known.reads(version) else {
             return .unknown(type: type, version: version, payload: payload)
         }
-        if version == EventType.firstVersion, let fast = parseFast(known, payload: payload) { return fast }
+        // The fast readers know every field of every version they read.
+        if let fast = parseFast(known, payload: payload) { return fast }
         let data = Data(payload.utf8)
         let d = JSONDecoder()
         switch known {

@@ -745,8 +745,8 @@ extension EventSchemas {
         {
           "$schema": "https://json-schema.org/draft/2020-12/schema",
           "$id": "https://clowdr.example/schema/events/task_started.schema.json",
-          "title": "task_started v1",
-          "description": "An attempt's process started. The envelope's time is the start time.",
+          "title": "task_started v2",
+          "description": "Version 2 added clowdr_version and the host's facts (cpu_model, cpus, memory, kernel, os_release); a v1 event is read as v2 without them. An attempt's process started. The envelope's time is the start time.",
           "type": "object",
           "properties": {
             "host": {
@@ -763,6 +763,50 @@ extension EventSchemas {
                 "null"
               ],
               "description": "Linux boot id of that host, so that a dead worker can be recognised"
+            },
+            "clowdr_version": {
+              "type": [
+                "string",
+                "null"
+              ],
+              "description": "the version of the clowdr that started the attempt (a worker's on a cluster or in the cloud): the release, or the commit it was built from"
+            },
+            "cpu_model": {
+              "type": [
+                "string",
+                "null"
+              ],
+              "description": "the host's CPU model (/proc/cpuinfo's model name)"
+            },
+            "cpus": {
+              "type": [
+                "integer",
+                "null"
+              ],
+              "minimum": 1,
+              "description": "logical CPUs online on the host"
+            },
+            "memory": {
+              "type": [
+                "integer",
+                "null"
+              ],
+              "minimum": 0,
+              "description": "the host's memory, bytes (MemTotal)"
+            },
+            "kernel": {
+              "type": [
+                "string",
+                "null"
+              ],
+              "description": "the kernel release (uname -r)"
+            },
+            "os_release": {
+              "type": [
+                "string",
+                "null"
+              ],
+              "description": "the OS release (/etc/os-release PRETTY_NAME)"
             }
           },
           "required": [

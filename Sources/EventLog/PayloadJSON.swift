@@ -45,6 +45,12 @@ extension TaskStarted {
         json["boot_id"] = bootID.map(JSONValue.string)
         json["host"] = .string(host)
         json["pid"] = .number(JSONNumber(Int(pid)))
+        json["clowdr_version"] = clowdrVersion.map(JSONValue.string)
+        json["cpu_model"] = cpuModel.map(JSONValue.string)
+        json["cpus"] = cpus.map { .number(JSONNumber($0)) }
+        json["memory"] = memory.map { .number(JSONNumber($0)) }
+        json["kernel"] = kernel.map(JSONValue.string)
+        json["os_release"] = osRelease.map(JSONValue.string)
         return payloadWriter.string(.object(json))
     }
 }
@@ -172,9 +178,13 @@ extension TaskSubmitted {
 extension TaskStarted {
     static func parseFast(_ o: JSONObject) -> TaskStarted? {
         guard case .string(let host)? = o["host"], let pid = o["pid"]?.int64Value.flatMap({ Int32(exactly: $0) }),
-            let bootID = optionalString(o["boot_id"])
+            let bootID = optionalString(o["boot_id"]), let version = optionalString(o["clowdr_version"]), let model = optionalString(o["cpu_model"]),
+            let cpus = optionalInteger(o["cpus"]), let memory = optionalInteger(o["memory"]), let kernel = optionalString(o["kernel"]),
+            let osRelease = optionalString(o["os_release"])
         else { return nil }
-        return TaskStarted(host: host, pid: pid, bootID: bootID)
+        return TaskStarted(
+            host: host, pid: pid, bootID: bootID, clowdrVersion: version, cpuModel: model, cpus: cpus.flatMap { Int(exactly: $0) }, memory: memory,
+            kernel: kernel, osRelease: osRelease)
     }
 }
 

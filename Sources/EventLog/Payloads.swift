@@ -1,3 +1,4 @@
+import CClowdrVersion
 public import JSON
 
 // The payloads of the event types this build knows, version 1 of each. Their fields, units and meanings are
@@ -138,16 +139,36 @@ public struct TaskStarted: Codable, Sendable, Equatable {
     public var pid: Int32
     /// Linux boot id of the host, so a dead worker can be recognised.
     public var bootID: String?
+    /// v2: the version of the clowdr that started it (the worker's, on a cluster or in the cloud), and the host it
+    /// ran on: CPU model, logical CPUs, memory (bytes), kernel release, OS release.
+    public var clowdrVersion: String?
+    public var cpuModel: String?
+    public var cpus: Int?
+    public var memory: Int64?
+    public var kernel: String?
+    public var osRelease: String?
 
-    public init(host: String, pid: Int32, bootID: String? = nil) {
+    public init(
+        host: String, pid: Int32, bootID: String? = nil, clowdrVersion: String? = nil, cpuModel: String? = nil, cpus: Int? = nil,
+        memory: Int64? = nil, kernel: String? = nil, osRelease: String? = nil
+    ) {
         self.host = host
         self.pid = pid
         self.bootID = bootID
+        self.clowdrVersion = clowdrVersion
+        self.cpuModel = cpuModel
+        self.cpus = cpus
+        self.memory = memory
+        self.kernel = kernel
+        self.osRelease = osRelease
     }
 
     enum CodingKeys: String, CodingKey {
-        case host, pid
+        case host, pid, cpus, memory, kernel
         case bootID = "boot_id"
+        case clowdrVersion = "clowdr_version"
+        case cpuModel = "cpu_model"
+        case osRelease = "os_release"
     }
 }
 
@@ -441,9 +462,14 @@ public struct RerunRequested: Codable, Sendable, Equatable {
     }
 }
 
-/// The version of clowdr recorded in every experiment (and shown by `clowdr --version` and the report).
+/// The version of clowdr recorded in every experiment (and shown by `clowdr --version` and the report): what the
+/// build stamped (scripts/version.sh: the release tag, else the commit and whether the tree was modified), or
+/// `0.1.0-dev+unknown` for a build made without `make`.
 public enum ClowdrVersion {
-    public static let current = "0.1.0-dev"
+    public static let current: String = {
+        let stamped = String(cString: clowdr_build_version())
+        return stamped.isEmpty ? "0.1.0-dev+unknown" : stamped
+    }()
 }
 
 extension TaskPlanned {

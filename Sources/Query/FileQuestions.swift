@@ -125,3 +125,18 @@ extension ExperimentRecords {
         }
     }
 }
+
+extension ExperimentRecords {
+    /// Each attempt's `task_started` payload, by attempt (the host it ran on, the clowdr that started it).
+    public func starts(of task: String) throws -> [Int: TaskStarted] {
+        var out: [Int: TaskStarted] = [:]
+        let s = try db.prepare("SELECT attempt, version, payload FROM events WHERE \(EventType.taskStarted.readable) AND task = ? ORDER BY seq")
+        try s.bind([.text(task)])
+        while try s.step() {
+            if case .taskStarted(let p) = try EventBody.decode(type: EventType.taskStarted.rawValue, version: Int(s.int64(1)), payload: s.string(2)) {
+                out[Int(s.int64(0))] = p
+            }
+        }
+        return out
+    }
+}

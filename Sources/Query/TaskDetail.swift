@@ -19,8 +19,10 @@ extension ExperimentQuery {
             try records.forEachExit(task: task) { x in outputs[x.attempt] = try x.outputs.map { try JSONParser.parse($0).arrayValue ?? [] } ?? [] }
             let attempts = try records.attempts(of: task)
             table.add(nil, "state", (attempts.last.map { TaskState($0.state) } ?? .planned).rawValue)
+            let starts = try records.starts(of: task)
             for a in attempts {
                 Self.addAttempt(a, outputs: outputs[a.attempt] ?? [], stderr: layout.stderr(task, a.attempt), to: &table)
+                if let s = starts[a.attempt] { Self.addHost(s, attempt: a.attempt, to: &table) }
             }
             return ResultTable(columns: ["attempt", "field", "value"], rows: table.rows, rowUnits: table.units)
         }
@@ -50,6 +52,16 @@ extension ExperimentQuery {
         table.add(nil, "invocation", try plan.invocation.map { try JSONParser.parse($0).description })
         let labels = TaskLabels.text(plan.labels)
         if !labels.isEmpty { table.add(nil, "labels", labels) }
+    }
+
+    /// The host an attempt ran on and the clowdr that started it, as its `task_started` (v2) says.
+    static func addHost(_ s: TaskStarted, attempt: Int, to table: inout DetailTable) {
+        if let v = s.clowdrVersion { table.add(attempt, "clowdr_version", v) }
+        if let m = s.cpuModel { table.add(attempt, "cpu_model", m) }
+        if let c = s.cpus { table.add(attempt, "cpus", String(c)) }
+        if let m = s.memory { table.add(attempt, "memory_bytes", Double(m), .bytes) }
+        if let k = s.kernel { table.add(attempt, "kernel", k) }
+        if let o = s.osRelease { table.add(attempt, "os_release", o) }
     }
 
     /// Where an attempt's figures come from, for a person.

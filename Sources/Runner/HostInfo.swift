@@ -30,6 +30,27 @@ public enum HostInfo {
         return "\(s(u.sysname)) \(s(u.release)) \(s(u.machine))"
     }
 
+    /// What an attempt records of the host it ran on (`task_started` v2), read once: CPU model, logical CPUs,
+    /// memory, kernel release, OS release.
+    public static let facts: (cpuModel: String?, cpus: Int, memory: Int64?, kernel: String, osRelease: String?) = {
+        func field(_ file: String, _ name: String, separator: Character) -> String? {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+            for line in text.split(separator: "\n") {
+                guard let i = line.firstIndex(of: separator), line[..<i].trimmingCharacters(in: .whitespaces) == name else { continue }
+                return line[line.index(after: i)...].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            }
+            return nil
+        }
+        var u = utsname()
+        uname(&u)
+        let kernel = withUnsafeBytes(of: u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let memory = field("/proc/meminfo", "MemTotal", separator: ":").flatMap { Int64($0.split(separator: " ").first ?? "") }.map { $0 * 1024 }
+        return (
+            field("/proc/cpuinfo", "model name", separator: ":"), Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), memory, kernel,
+            field("/etc/os-release", "PRETTY_NAME", separator: "=")
+        )
+    }()
+
     /// Start time of a process in clock ticks since boot (`/proc/PID/stat` field 22), nil when it is gone.
     public static func startTicks(of pid: Int32) -> UInt64? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }

@@ -153,7 +153,12 @@ final class RunningAttempt {
             }
             throw LaunchFailure("cannot start /bin/sh: \(String(cString: strerror(-pid)))")
         }
-        post(.taskStarted(TaskStarted(host: HostInfo.hostname, pid: pid, bootID: HostInfo.bootID)))
+        let host = HostInfo.facts
+        post(
+            .taskStarted(
+                TaskStarted(
+                    host: HostInfo.hostname, pid: pid, bootID: HostInfo.bootID, clowdrVersion: ClowdrVersion.current, cpuModel: host.cpuModel,
+                    cpus: host.cpus, memory: host.memory, kernel: host.kernel, osRelease: host.osRelease)))
         // A worker alone in a job: what its start touched (the task's files, the descriptor, the command line: well
         // over 10 MB of code and heap) leaves its resident size now, not at the first sample, which a loaded node may
         // delay.

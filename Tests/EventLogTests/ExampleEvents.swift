@@ -17,6 +17,11 @@ enum ExampleEvents {
                 source: "inv/a.json")),
         .taskSubmitted(TaskSubmitted(backend: "slurm", nativeID: "12_3")),
         .taskStarted(TaskStarted(host: "vm", pid: 1234, bootID: "b00t")),
+        .taskStarted(
+            TaskStarted(
+                host: "node7", pid: 99, bootID: "b00t", clowdrVersion: "0.1.0-dev+g1a2b3c4d5e6f", cpuModel: "AMD EPYC 7B13", cpus: 64,
+                memory: 270_000_000_000,
+                kernel: "6.1.0-18-amd64", osRelease: "Debian GNU/Linux 12 (bookworm)")),
         .sample(Sample(cpuUser: 1, cpuSystem: 2, rss: 3, vms: 4, readBytes: 5, writeBytes: 6, processes: 7, threads: 8)),
         .taskExited(
             TaskExited(

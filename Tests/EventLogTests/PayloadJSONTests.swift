@@ -46,6 +46,12 @@ struct PayloadJSONTests {
                 for bootID in [nil, "829eeb74-23df-4f2b-b39d-0570a7ea9ef7", host] {
                     let p = TaskStarted(host: host, pid: pid, bootID: bootID)
                     #expect(p.fastJSON() == (try EventBody.encode(p)))
+                    // v2: the clowdr version and the host's facts, read back by the fast reader as written.
+                    let v2 = TaskStarted(
+                        host: host, pid: pid, bootID: bootID, clowdrVersion: Self.strings.randomElement()!, cpuModel: host, cpus: Int(pid & 0xff) + 1,
+                        memory: Int64(pid) << 20, kernel: "6.1.0", osRelease: bootID)
+                    #expect(v2.fastJSON() == (try EventBody.encode(v2)))
+                    #expect(try EventBody.decode(type: "task_started", version: 2, payload: v2.fastJSON()) == .taskStarted(v2))
                 }
             }
         }
