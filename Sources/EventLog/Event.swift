@@ -17,6 +17,7 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case rerunRequested = "rerun_requested"
     case segmentRefused = "segment_refused"
     case taskFiles = "task_files"
+    case imageResolved = "image_resolved"
 
     /// Every type's first version: versions count from it.
     public static let firstVersion = 1
@@ -58,6 +59,7 @@ public enum EventBody: Sendable, Equatable {
     case rerunRequested(RerunRequested)
     case segmentRefused(SegmentRefused)
     case taskFiles(TaskFiles)
+    case imageResolved(ImageResolved)
     /// A type or version this build does not know; `payload` is the JSON text as stored.
     case unknown(type: String, version: Int, payload: String)
 
@@ -77,6 +79,7 @@ public enum EventBody: Sendable, Equatable {
         case .rerunRequested: EventType.rerunRequested.rawValue
         case .segmentRefused: EventType.segmentRefused.rawValue
         case .taskFiles: EventType.taskFiles.rawValue
+        case .imageResolved: EventType.imageResolved.rawValue
         case .unknown(let type, _, _): type
         }
     }
@@ -133,6 +136,7 @@ extension EventBody {
         case .rerunRequested(let p): try Self.encode(p)
         case .segmentRefused(let p): try Self.encode(p)
         case .taskFiles(let p): p.fastJSON()
+        case .imageResolved(let p): try Self.encode(p)
         case .unknown(_, _, let payload): payload
         }
     }
@@ -167,6 +171,7 @@ extension EventBody {
         case .rerunRequested: return .rerunRequested(try d.decode(RerunRequested.self, from: data))
         case .segmentRefused: return .segmentRefused(try d.decode(SegmentRefused.self, from: data))
         case .taskFiles: return .taskFiles(try d.decode(TaskFiles.self, from: data))
+        case .imageResolved: return .imageResolved(try d.decode(ImageResolved.self, from: data))
         }
     }
 }

@@ -130,6 +130,24 @@ extension EventSchemas {
           "additionalProperties": false
         }
         """#,
+        "image_resolved": #"""
+        {
+          "$schema": "https://json-schema.org/draft/2020-12/schema",
+          "$id": "https://clowdr.example/schema/events/image_resolved.schema.json",
+          "title": "image_resolved v1",
+          "description": "The container image an attempt ran in, as its engine resolved it: written by whoever ran the attempt (its worker on a cluster), after its command ended, before its final event. The tag a descriptor names can move; the digest cannot.",
+          "type": "object",
+          "properties": {
+            "engine": {"type": "string", "description": "docker, podman, singularity or apptainer"},
+            "image": {"type": "string", "description": "the image as the descriptor names it (docker, podman), or the image file (Singularity, Apptainer)"},
+            "digest": {"type": ["string", "null"], "description": "the engine's repository digest (sha256:...) when it has one; for an image file, sha256: and the file's SHA-256"},
+            "id": {"type": ["string", "null"], "description": "the engine's image id (docker, podman)"},
+            "reason": {"type": ["string", "null"], "description": "why neither digest nor id could be had (the engine's message)"}
+          },
+          "required": ["engine", "image"],
+          "additionalProperties": false
+        }
+        """#,
         "rerun_requested": #"""
         {
           "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -147,7 +147,7 @@ public enum Replay {
             withAttempt(attempt, of: &task, creating: .cancelled, seq: seq) { applyCancelled(p, time: time, to: &$0) }
         case .taskFiles(let p):
             withAttempt(attempt, of: &task, creating: .running, seq: seq) { $0.undeclared = p.traced ? (p.undeclared?.count ?? 0) : nil }
-        case .sample, .experimentCreated, .rerunRequested, .segmentRefused, .unknown:
+        case .sample, .experimentCreated, .rerunRequested, .segmentRefused, .imageResolved, .unknown:
             break
         }
     }

@@ -319,7 +319,7 @@ extension EventType {
     /// What only an attempt's worker writes: nothing of it comes after the worker's final word.
     var isWorkerOnly: Bool {
         switch self {
-        case .taskStarted, .sample, .taskFiles, .taskExited, .taskLaunchFailed: true
+        case .taskStarted, .sample, .taskFiles, .imageResolved, .taskExited, .taskLaunchFailed: true
         default: false
         }
     }

@@ -54,7 +54,7 @@ public enum SegmentRole: Sendable, Equatable {
         case .controller: type == .taskSubmitted
         case .worker:
             switch type {
-            case .taskSubmitted, .taskStarted, .sample, .taskFiles, .taskCancelled, .taskExited, .taskLaunchFailed: true
+            case .taskSubmitted, .taskStarted, .sample, .taskFiles, .imageResolved, .taskCancelled, .taskExited, .taskLaunchFailed: true
             default: false
             }
         case .imported: true

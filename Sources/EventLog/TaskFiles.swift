@@ -148,3 +148,27 @@ extension TaskFiles {
         return record
     }
 }
+
+/// `image_resolved` v1: the container image an attempt ran in, as its engine resolved it (once per image and
+/// process; every container attempt records it, after its command ended).
+public struct ImageResolved: Codable, Sendable, Equatable {
+    /// docker, podman, singularity or apptainer.
+    public var engine: String
+    /// The image as the descriptor names it (docker, podman), or the image file (Singularity, Apptainer).
+    public var image: String
+    /// The digest: the engine's repository digest (`sha256:...`) when it has one; for an image file, `sha256:` and
+    /// the file's SHA-256.
+    public var digest: String?
+    /// The engine's image id (docker, podman).
+    public var id: String?
+    /// Why neither could be had (the engine's message).
+    public var reason: String?
+
+    public init(engine: String, image: String, digest: String? = nil, id: String? = nil, reason: String? = nil) {
+        self.engine = engine
+        self.image = image
+        self.digest = digest
+        self.id = id
+        self.reason = reason
+    }
+}

@@ -24,10 +24,15 @@ public enum JSONExport {
         out.write(#","tasks":["#)
         var first = true
         var fileSets: [String: [FileUse]] = [:]
+        let starts = try records.payloadsByAttempt(.taskStarted) { if case .taskStarted(let p) = $0 { p } else { nil } }
+        let images = try records.payloadsByAttempt(.imageResolved) { if case .imageResolved(let p) = $0 { p } else { nil } }
         try records.forEachTask { task in
             out.write(first ? "\n" : ",\n")
             first = false
-            try writeTask(task, plan: plans[task.task], records: records, outputs: outputs, samples: sampleStream, fileSets: &fileSets, into: out)
+            try writeTask(
+                task, plan: plans[task.task], records: records, outputs: outputs, samples: sampleStream, environment: (starts, images),
+                fileSets: &fileSets,
+                into: out)
         }
         out.write("\n]")
         // The files many attempts used alike, once: each attempt's `files.sets` names them.
@@ -70,7 +75,8 @@ public enum JSONExport {
 
     static func writeTask(
         _ task: TaskRow, plan: (invocation: String, commandLine: String)?, records: ExperimentRecords, outputs: [String: String],
-        samples: SampleStream?, fileSets: inout [String: [FileUse]], into out: BufferedOutput
+        samples: SampleStream?, environment: (starts: [String: TaskStarted], images: [String: ImageResolved]), fileSets: inout [String: [FileUse]],
+        into out: BufferedOutput
     ) throws {
         out.write(#"{"task":"#)
         out.write(string(task.task))
@@ -86,6 +92,30 @@ public enum JSONExport {
         for (k, a) in try records.attempts(of: task.task).enumerated() {
             out.write(k == 0 ? "{" : ",{")
             writeAttempt(a, outputs: outputs["\(task.task)/\(a.attempt)"] ?? "[]", into: out)
+            let key = "\(task.task)/\(a.attempt)"
+            out.write(#","host_facts":"#)
+            if let s = environment.starts[key], s.clowdrVersion != nil || s.cpuModel != nil || s.kernel != nil {
+                var o = JSONObject()
+                o["clowdr_version"] = s.clowdrVersion.map(JSONValue.string)
+                o["cpu_model"] = s.cpuModel.map(JSONValue.string)
+                o["cpus"] = s.cpus.map { .number(JSONNumber($0)) }
+                o["memory"] = s.memory.map { .number(JSONNumber($0)) }
+                o["kernel"] = s.kernel.map(JSONValue.string)
+                o["os_release"] = s.osRelease.map(JSONValue.string)
+                out.write(JSONWriter(sortKeys: true).string(.object(o)))
+            } else {
+                out.write("null")
+            }
+            out.write(#","image":"#)
+            if let i = environment.images[key] {
+                var o: JSONObject = ["engine": .string(i.engine), "image": .string(i.image)]
+                o["digest"] = i.digest.map(JSONValue.string)
+                o["id"] = i.id.map(JSONValue.string)
+                o["reason"] = i.reason.map(JSONValue.string)
+                out.write(JSONWriter(sortKeys: true).string(.object(o)))
+            } else {
+                out.write("null")
+            }
             out.write(#","files":"#)
             if var files = try records.taskFiles(task: task.task, attempt: a.attempt) {
                 for (i, set) in files.sets.enumerated() {

@@ -106,11 +106,15 @@ public enum PROVExport {
         let inputs = try inputFiles(records, fileInputs: fileInputs)
         let outputs = try outputsByAttempt(records)
         let labels = try labelsByTask(records)
+        let starts = try records.payloadsByAttempt(.taskStarted) { if case .taskStarted(let p) = $0 { p } else { nil } }
+        let images = try records.payloadsByAttempt(.imageResolved) { if case .imageResolved(let p) = $0 { p } else { nil } }
         var observed: [String: [FileUse]] = [:]
         try records.forEachTaskFiles { task, attempt, record, uses in if record.traced { observed["\(task)/\(attempt)"] = uses } }
         var previous: [String: String] = [:]  // task -> its previous attempt's activity
         try records.forEachAttempt(.task) { task, a in
-            let act = declareAttempt(task, a, labels: labels[task], agents: agents, into: &doc)
+            let act = declareAttempt(
+                task, a, labels: labels[task], environment: (starts["\(task)/\(a.attempt)"], images["\(task)/\(a.attempt)"]), agents: agents,
+                into: &doc)
             let used = declareInputs(of: task, activity: act, inputs: inputs[task] ?? [], labels: labels[task], into: &doc)
             declareOutputs(outputs["\(task)/\(a.attempt)"] ?? [], of: task, attempt: a.attempt, activity: act, derivedFrom: used, into: &doc)
             if let uses = observed["\(task)/\(a.attempt)"] {
@@ -180,7 +184,10 @@ public enum PROVExport {
     }
 
     /// The attempt's activity, associated with clowdr and the plan; returns its id.
-    static func declareAttempt(_ task: String, _ a: AttemptRecord, labels: String?, agents: Agents, into doc: inout Document) -> String {
+    static func declareAttempt(
+        _ task: String, _ a: AttemptRecord, labels: String?, environment: (start: TaskStarted?, image: ImageResolved?) = (nil, nil), agents: Agents,
+        into doc: inout Document
+    ) -> String {
         let act = "clowdr:attempt_\(local(task))_\(a.attempt)"
         var attrs: [(String, Attr)] = []
         if let t = a.startedAt { attrs.append(("prov:startTime", .time(t.iso8601))) }
@@ -192,6 +199,7 @@ public enum PROVExport {
         if let v = a.peakRSS { attrs.append(("clowdr:peakRSS", .int(v))) }
         if let u = a.cpuUser { attrs.append(("clowdr:cpuTime", .double(u + (a.cpuSystem ?? 0)))) }
         if let w = a.wallTime { attrs.append(("clowdr:wallTime", .double(w))) }
+        attrs += environmentAttributes(environment.start, environment.image)
         doc.declare(Element(kind: "activity", id: act, attributes: attrs))
         doc.relate("wasAssociatedWith", [("prov:activity", act), ("prov:agent", agents.clowdr), ("prov:plan", agents.plan)])
         return act
@@ -256,6 +264,21 @@ public enum PROVExport {
             doc.relate("wasGeneratedBy", [("prov:entity", id), ("prov:activity", act)])
             for input in read where input != id { doc.relate("wasDerivedFrom", [("prov:generatedEntity", id), ("prov:usedEntity", input)]) }
         }
+    }
+
+    /// What the attempt ran with: the clowdr that started it, its host's facts, its container image as resolved.
+    static func environmentAttributes(_ s: TaskStarted?, _ i: ImageResolved?) -> [(String, Attr)] {
+        var attrs: [(String, Attr)] = []
+        if let v = s?.clowdrVersion { attrs.append(("clowdr:clowdrVersion", .string(v))) }
+        if let v = s?.cpuModel { attrs.append(("clowdr:cpuModel", .string(v))) }
+        if let v = s?.cpus { attrs.append(("clowdr:cpus", .int(Int64(v)))) }
+        if let v = s?.memory { attrs.append(("clowdr:memory", .int(v))) }
+        if let v = s?.kernel { attrs.append(("clowdr:kernel", .string(v))) }
+        if let v = s?.osRelease { attrs.append(("clowdr:osRelease", .string(v))) }
+        if let i { attrs.append(("clowdr:image", .string(i.image))) }
+        if let v = i?.digest { attrs.append(("clowdr:imageDigest", .string(v))) }
+        if let v = i?.id { attrs.append(("clowdr:imageID", .string(v))) }
+        return attrs
     }
 
     static func outputID(_ task: String, _ attempt: Int, _ output: String) -> String { "clowdr:output_\(local(task))_\(attempt)_\(local(output))" }

@@ -129,12 +129,34 @@ extension ExperimentRecords {
 extension ExperimentRecords {
     /// Each attempt's `task_started` payload, by attempt (the host it ran on, the clowdr that started it).
     public func starts(of task: String) throws -> [Int: TaskStarted] {
-        var out: [Int: TaskStarted] = [:]
-        let s = try db.prepare("SELECT attempt, version, payload FROM events WHERE \(EventType.taskStarted.readable) AND task = ? ORDER BY seq")
+        try payloads(.taskStarted, of: task) { if case .taskStarted(let p) = $0 { p } else { nil } }
+    }
+
+    /// Each attempt's `image_resolved` payload, by attempt (the container image it ran in, as resolved).
+    public func images(of task: String) throws -> [Int: ImageResolved] {
+        try payloads(.imageResolved, of: task) { if case .imageResolved(let p) = $0 { p } else { nil } }
+    }
+
+    /// The last event of `type` of each attempt of `task`, decoded, by attempt.
+    func payloads<P>(_ type: EventType, of task: String, _ take: (EventBody) -> P?) throws -> [Int: P] {
+        var out: [Int: P] = [:]
+        let s = try db.prepare("SELECT attempt, version, payload FROM events WHERE \(type.readable) AND task = ? ORDER BY seq")
         try s.bind([.text(task)])
         while try s.step() {
-            if case .taskStarted(let p) = try EventBody.decode(type: EventType.taskStarted.rawValue, version: Int(s.int64(1)), payload: s.string(2)) {
-                out[Int(s.int64(0))] = p
+            if let p = take(try EventBody.decode(type: type.rawValue, version: Int(s.int64(1)), payload: s.string(2))) { out[Int(s.int64(0))] = p }
+        }
+        return out
+    }
+}
+
+extension ExperimentRecords {
+    /// Every attempt's last event of `type`, decoded, by "task/attempt" (one pass over the events of that type).
+    public func payloadsByAttempt<P>(_ type: EventType, _ take: (EventBody) -> P?) throws -> [String: P] {
+        var out: [String: P] = [:]
+        let s = try db.prepare("SELECT task, attempt, version, payload FROM events WHERE \(type.readable) AND task IS NOT NULL ORDER BY seq")
+        while try s.step() {
+            if let p = take(try EventBody.decode(type: type.rawValue, version: Int(s.int64(2)), payload: s.string(3))) {
+                out["\(s.string(0))/\(s.int64(1))"] = p
             }
         }
         return out

@@ -20,9 +20,16 @@ extension ExperimentQuery {
             let attempts = try records.attempts(of: task)
             table.add(nil, "state", (attempts.last.map { TaskState($0.state) } ?? .planned).rawValue)
             let starts = try records.starts(of: task)
+            let images = try records.images(of: task)
             for a in attempts {
                 Self.addAttempt(a, outputs: outputs[a.attempt] ?? [], stderr: layout.stderr(task, a.attempt), to: &table)
                 if let s = starts[a.attempt] { Self.addHost(s, attempt: a.attempt, to: &table) }
+                if let i = images[a.attempt] {
+                    table.add(a.attempt, "image", "\(i.image) (\(i.engine))")
+                    if let d = i.digest { table.add(a.attempt, "image_digest", d) }
+                    if let id = i.id { table.add(a.attempt, "image_id", id) }
+                    if let r = i.reason { table.add(a.attempt, "image_unresolved", r) }
+                }
             }
             return ResultTable(columns: ["attempt", "field", "value"], rows: table.rows, rowUnits: table.units)
         }

@@ -32,6 +32,8 @@ public struct AttemptExecutor: Sendable {
     var supervisor: Supervisor? = Shim.path.map(Supervisor.init)
     /// The hashes and shared sets of the files its attempts used (copies of the executor share it).
     var files = FileBook()
+    /// The container images its attempts ran in, resolved once each (copies share it).
+    var images = ImageDigests()
 
     public init(layout: ExperimentLayout, descriptor: Descriptor, options: RunOptions, sink: any QueuedEventSink, factory: EventFactory) {
         self.layout = layout
@@ -64,6 +66,7 @@ public struct AttemptExecutor: Sendable {
         if a.shimLost { return .lost }
         let usage = a.usage()
         let outputs = a.outputs()
+        a.recordImage()
         a.recordFiles()
         return a.record(usage, outputs: outputs)
     }

@@ -25,6 +25,8 @@ final class RunningAttempt {
     var records: Int32 = -1
     /// How the attempt's container (when it has one) sees the host's files.
     var containerView: ContainerView?
+    /// The engine, image and image file (Singularity, Apptainer) of the attempt's container, when it has one.
+    var containerImage: (engine: ContainerEngine, image: String, file: String?)?
     var recordsRead: off_t = 0
     var traced: [TraceRecord] = []
     // The process and what supervising it found.
@@ -107,6 +109,7 @@ final class RunningAttempt {
             do {
                 let launch = try executor.renderer.containerLaunch(
                     rendered, options: container, cwd: options.workingDirectory, scriptName: ".clowdr-\(layout.id)-\(task)-\(attempt).sh")
+                containerImage = (launch.engine, executor.descriptor.container?.image ?? "", launch.localImage)
                 containerView = ContainerView(image: executor.descriptor.container?.image ?? "(unknown)", mounts: launch.mounts)
                 try Data(launch.scriptContent.utf8).write(to: URL(fileURLWithPath: launch.scriptPath))
                 chmod(launch.scriptPath, 0o755)
@@ -315,6 +318,12 @@ final class RunningAttempt {
             }
         }
         return (files, failure)
+    }
+
+    /// Records the container image the attempt ran in, as its engine resolves it (`image_resolved`).
+    func recordImage() {
+        guard let c = containerImage else { return }
+        post(.imageResolved(executor.images.resolve(engine: c.engine, image: c.image, file: c.file, files: executor.files)))
     }
 
     /// Records the files the attempt's processes used (`task_files`), or why they were not observed.

@@ -87,6 +87,7 @@ public enum Worker {
         // One clowdr-shim server starts every task of this worker.
         let supervisor = Shim.path.map(Supervisor.init)
         let files = FileBook()
+        let images = ImageDigests()
         var writers: [String: SegmentWriter] = [:]
         var descriptors: [String: Descriptor] = [:]
         for t in tasks {
@@ -112,6 +113,7 @@ public enum Worker {
             var executor = AttemptExecutor(layout: layout, descriptor: d, options: options, sink: writer, factory: EventFactory())
             executor.supervisor = supervisor
             executor.files = files
+            executor.images = images
             executor.backend = t.backend
             executor.recordsSubmission = t.backend == "local"
             let state = executor.run(task: t.task, attempt: t.attempt, rendered: rendered, cancel: cancel)

@@ -64,5 +64,10 @@ enum ExampleEvents {
                     FileSet(id: String(repeating: "0", count: 64)),
                 ], cwd: "/work", undeclared: ["/home/u/.cache/templateflow/tpl.nii.gz"])),
         .taskFiles(TaskFiles(traced: false, reason: "this kernel has no seccomp user notification")),
+        .imageResolved(
+            ImageResolved(
+                engine: "podman", image: "docker.io/nipreps/fmriprep:24.1.1", digest: "sha256:" + String(repeating: "1", count: 64),
+                id: String(repeating: "2", count: 64))),
+        .imageResolved(ImageResolved(engine: "docker", image: "bet:6", reason: "Error: No such image: bet:6")),
     ]
 }

@@ -39,7 +39,14 @@ struct GoldenTests {
         }
         for (t, attempt, code) in [("0", 1, Int32(0)), ("1", 1, 1), ("1", 2, 0)] {
             e.append(f.make(task: t, attempt: attempt, .taskSubmitted(TaskSubmitted(backend: "local"))))
-            e.append(f.make(task: t, attempt: attempt, .taskStarted(TaskStarted(host: "node1", pid: 100 + Int32(attempt)))))
+            // Task 0's start says which clowdr started it and on what host (task_started v2); the others are v1's.
+            let facts =
+                t == "0"
+                ? TaskStarted(
+                    host: "node1", pid: 101, clowdrVersion: "0.1.0-dev+g0123456789ab", cpuModel: "AMD EPYC 7B13", cpus: 8, memory: 34_359_738_368,
+                    kernel: "6.1.0-18-amd64", osRelease: "Debian GNU/Linux 12 (bookworm)")
+                : TaskStarted(host: "node1", pid: 100 + Int32(attempt))
+            e.append(f.make(task: t, attempt: attempt, .taskStarted(facts)))
             for k in 1...2 {
                 e.append(
                     f.make(
@@ -51,6 +58,14 @@ struct GoldenTests {
             }
             let outputs =
                 code == 0 ? [OutputFile(id: "brain", path: "/data/out_\(t).nii.gz", size: 1234, sha256: String(repeating: "c\(t)", count: 32))] : []
+            if t == "0" {
+                e.append(
+                    f.make(
+                        task: t, attempt: attempt,
+                        .imageResolved(
+                            ImageResolved(engine: "podman", image: "docker.io/library/bet:6.0", digest: "sha256:" + String(repeating: "9", count: 64))
+                        )))
+            }
             if code == 0 {
                 // What it was observed to use: its input, a library (a set the second names), a file in $HOME, a
                 // temporary file renamed into its declared output.

@@ -430,5 +430,12 @@ struct ContainerRunTests {
         #expect(rows.contains { $0[2] == "listed" && $0[3] == dir + "/dataset" }, "\(table.stdout)")
         #expect(rows.contains { $0[7] == "localhost/clowdr-busybox:test" && $0[2] == "executed" }, "the image's own programs: \(table.stdout)")
         #expect(!rows.contains { $0[3].hasPrefix("/data/") }, "no container path of a mounted folder: \(table.stdout)")
+        // The image as podman resolved it: its id (and repository digest when it has one), shown by query --task.
+        let detail = try TestSupport.run(clowdr, ["query", exp, "--task", "0", "--format", "tsv"], environment: env).stdout
+        let inspected = try TestSupport.run(
+            "/bin/sh", ["-c", "CONTAINERS_CONF=\(env["CONTAINERS_CONF"]!) podman image inspect --format '{{.Id}}' localhost/clowdr-busybox:test"]
+        ).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!inspected.isEmpty && detail.contains("image_id\t\(inspected)"), "\(detail)")
+        #expect(detail.contains("image\tlocalhost/clowdr-busybox:test (podman)"), "\(detail)")
     }
 }
