@@ -202,6 +202,7 @@ public struct ReportData: Sendable {
         let sampleStats = try embedSamples(records, ids: tasks.ids, last: latest, priority: priority, budget: budget, into: &d)
         let logStats = embedLogs(directory: directory, ids: tasks.ids, last: latest, priority: priority, budget: budget, into: &d)
         try embedUndeclared(records, ids: tasks.ids, last: latest, into: &d)
+        try embedEnvironment(records, ids: tasks.ids, last: latest, into: &d)
         d.raw(#","budget":{"sample_points":"#)
         d.int(Int64(sampleStats.points))
         d.raw(#","sample_tasks":"#)
@@ -419,6 +420,40 @@ public struct ReportData: Sendable {
     }
 
     // MARK: - Outputs
+
+    /// Embeds `"environment":{"<task index>":{...}}`: what each task's latest attempt ran with, as its `task_started`
+    /// (v2) and `image_resolved` say: the clowdr that started it, the host's facts, the container image resolved.
+    static func embedEnvironment(_ records: ExperimentRecords, ids: [String], last: [ReportAttempt?], into d: inout JSONText) throws {
+        let starts = try records.payloadsByAttempt(.taskStarted) { if case .taskStarted(let p) = $0 { p } else { nil } }
+        let images = try records.payloadsByAttempt(.imageResolved) { if case .imageResolved(let p) = $0 { p } else { nil } }
+        d.raw(#","environment":{"#)
+        var written = 0
+        for (t, a) in last.enumerated() {
+            guard let a else { continue }
+            let key = "\(ids[t])/\(a.attempt)"
+            var o = JSONObject()
+            if let s = starts[key] {
+                o["clowdr_version"] = s.clowdrVersion.map(JSONValue.string)
+                o["cpu_model"] = s.cpuModel.map(JSONValue.string)
+                o["cpus"] = s.cpus.map { .number(JSONNumber($0)) }
+                o["memory"] = s.memory.map { .number(JSONNumber($0)) }
+                o["kernel"] = s.kernel.map(JSONValue.string)
+                o["os_release"] = s.osRelease.map(JSONValue.string)
+            }
+            if let i = images[key] {
+                o["image"] = .string(i.image)
+                o["image_digest"] = i.digest.map(JSONValue.string)
+                o["image_id"] = i.id.map(JSONValue.string)
+            }
+            guard !o.isEmpty else { continue }
+            if written > 0 { d.raw(",") }
+            d.string(String(t))
+            d.raw(":")
+            d.raw(JSONWriter(sortKeys: true).string(.object(o)))
+            written += 1
+        }
+        d.raw("}")
+    }
 
     /// Embeds `"undeclared":{"<task index>":[path, ...]}`: the files each task's latest attempt used outside its declared
     /// inputs, outputs and working folder (the first 50 of each, for the first 10,000 such tasks).

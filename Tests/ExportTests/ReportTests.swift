@@ -55,6 +55,11 @@ struct ReportTests {
         // Each task's latest attempt read a file in $HOME: counted in the table, listed in the detail.
         #expect(core["tasks"]?["undeclared"] == [1, 1])
         #expect(detail["undeclared"]?["1"] == ["/home/alice/.betrc"])
+        // What task 0's attempt ran with: the clowdr, the host, the image as resolved.
+        #expect(
+            detail["environment"]?["0"]?["cpu_model"] == "AMD EPYC 7B13"
+                && detail["environment"]?["0"]?["image_digest"]?.stringValue?.hasPrefix("sha256:") == true)
+        #expect(detail["environment"]?["1"] == nil, "task 1's start said nothing of its host")
     }
 
     @Test("the page is self-contained: every placeholder filled, nothing to fetch, and the data decodes to the documents")

@@ -699,6 +699,16 @@
     else box.append(el('table', { class: 'plain outputs' }, el('tr', {}, ...['id', 'path', 'size', 'sha256'].map((h) => el('th', { text: h }))),
       ...outs.map((o) => el('tr', {}, el('td', { text: o.id }), el('td', { text: o.path }), el('td', { text: o.size === null || o.size === undefined ? 'missing' : fmt.bytes(o.size) }),
         el('td', {}, el('code', { text: o.sha256 ?? '' }))))));
+    const env = d && d.environment ? d.environment[i] : null;
+    if (env) {
+      const facts = el('dl', { class: 'kv', 'aria-label': 'environment' });
+      const names = { clowdr_version: 'clowdr', cpu_model: 'CPU', cpus: 'CPUs', memory: 'memory', kernel: 'kernel', os_release: 'OS', image: 'image', image_digest: 'image digest', image_id: 'image id' };
+      for (const [k, label] of Object.entries(names)) {
+        if (env[k] === undefined || env[k] === null) continue;
+        facts.append(el('dt', { text: label }), el('dd', { text: k === 'memory' ? fmt.bytes(env[k]) : String(env[k]) }));
+      }
+      box.append(el('h3', { text: `Ran with (attempt ${t.attempts[i]})` }), facts);
+    }
     if (t.undeclared && t.undeclared[i] > 0) {
       const paths = d && d.undeclared ? d.undeclared[i] : null;
       box.append(el('h3', { text: 'Undeclared files' }));
