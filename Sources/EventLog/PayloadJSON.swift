@@ -1,4 +1,4 @@
-import JSON
+public import JSON
 
 // The payloads written once per attempt, in bulk (`task_submitted` for every task of an array, `task_started` and
 // `task_exited` for every attempt), without `JSONEncoder`: `task_started` through the JSON module's writer,
@@ -39,18 +39,25 @@ extension TaskSubmitted {
 }
 
 extension TaskStarted {
+    /// The clowdr that started the attempt and the host's facts (v2), as a JSON object of the fields it has: what
+    /// the exports and the report show.
+    public var hostFacts: JSONObject {
+        var o = JSONObject()
+        o["clowdr_version"] = clowdrVersion.map(JSONValue.string)
+        o["cpu_model"] = cpuModel.map(JSONValue.string)
+        o["cpus"] = cpus.map { .number(JSONNumber($0)) }
+        o["memory"] = memory.map { .number(JSONNumber($0)) }
+        o["kernel"] = kernel.map(JSONValue.string)
+        o["os_release"] = osRelease.map(JSONValue.string)
+        return o
+    }
+
     /// The payload's JSON.
     func fastJSON() -> String {
-        var json = JSONObject()
+        var json = hostFacts
         json["boot_id"] = bootID.map(JSONValue.string)
         json["host"] = .string(host)
         json["pid"] = .number(JSONNumber(Int(pid)))
-        json["clowdr_version"] = clowdrVersion.map(JSONValue.string)
-        json["cpu_model"] = cpuModel.map(JSONValue.string)
-        json["cpus"] = cpus.map { .number(JSONNumber($0)) }
-        json["memory"] = memory.map { .number(JSONNumber($0)) }
-        json["kernel"] = kernel.map(JSONValue.string)
-        json["os_release"] = osRelease.map(JSONValue.string)
         return payloadWriter.string(.object(json))
     }
 }

@@ -94,15 +94,8 @@ public enum JSONExport {
             writeAttempt(a, outputs: outputs["\(task.task)/\(a.attempt)"] ?? "[]", into: out)
             let key = "\(task.task)/\(a.attempt)"
             out.write(#","host_facts":"#)
-            if let s = environment.starts[key], s.clowdrVersion != nil || s.cpuModel != nil || s.kernel != nil {
-                var o = JSONObject()
-                o["clowdr_version"] = s.clowdrVersion.map(JSONValue.string)
-                o["cpu_model"] = s.cpuModel.map(JSONValue.string)
-                o["cpus"] = s.cpus.map { .number(JSONNumber($0)) }
-                o["memory"] = s.memory.map { .number(JSONNumber($0)) }
-                o["kernel"] = s.kernel.map(JSONValue.string)
-                o["os_release"] = s.osRelease.map(JSONValue.string)
-                out.write(JSONWriter(sortKeys: true).string(.object(o)))
+            if let facts = environment.starts[key]?.hostFacts, !facts.isEmpty {
+                out.write(JSONWriter(sortKeys: true).string(.object(facts)))
             } else {
                 out.write("null")
             }

@@ -431,15 +431,7 @@ public struct ReportData: Sendable {
         for (t, a) in last.enumerated() {
             guard let a else { continue }
             let key = "\(ids[t])/\(a.attempt)"
-            var o = JSONObject()
-            if let s = starts[key] {
-                o["clowdr_version"] = s.clowdrVersion.map(JSONValue.string)
-                o["cpu_model"] = s.cpuModel.map(JSONValue.string)
-                o["cpus"] = s.cpus.map { .number(JSONNumber($0)) }
-                o["memory"] = s.memory.map { .number(JSONNumber($0)) }
-                o["kernel"] = s.kernel.map(JSONValue.string)
-                o["os_release"] = s.osRelease.map(JSONValue.string)
-            }
+            var o = starts[key]?.hostFacts ?? JSONObject()
             if let i = images[key] {
                 o["image"] = .string(i.image)
                 o["image_digest"] = i.digest.map(JSONValue.string)
