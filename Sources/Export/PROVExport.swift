@@ -108,8 +108,7 @@ public enum PROVExport {
         let labels = try labelsByTask(records)
         let starts = try records.payloadsByAttempt(.taskStarted) { if case .taskStarted(let p) = $0 { p } else { nil } }
         let images = try records.payloadsByAttempt(.imageResolved) { if case .imageResolved(let p) = $0 { p } else { nil } }
-        var observed: [String: [FileUse]] = [:]
-        try records.forEachTaskFiles { task, attempt, record, uses in if record.traced { observed["\(task)/\(attempt)"] = uses } }
+        var sets: [String: [FileUse]] = [:]  // the shared sets decoded so far
         var previous: [String: String] = [:]  // task -> its previous attempt's activity
         try records.forEachAttempt(.task) { task, a in
             let act = declareAttempt(
@@ -117,7 +116,9 @@ public enum PROVExport {
                 into: &doc)
             let used = declareInputs(of: task, activity: act, inputs: inputs[task] ?? [], labels: labels[task], into: &doc)
             declareOutputs(outputs["\(task)/\(a.attempt)"] ?? [], of: task, attempt: a.attempt, activity: act, derivedFrom: used, into: &doc)
-            if let uses = observed["\(task)/\(a.attempt)"] {
+            // Each attempt's files read when its turn comes (100,000 attempts' would not fit in memory at once).
+            if let record = try records.taskFiles(task: task, attempt: a.attempt), record.traced {
+                let uses = try records.uses(of: record, sets: &sets)
                 let declared = (outputs["\(task)/\(a.attempt)"] ?? []).map { ($0.path, outputID(task, a.attempt, $0.id)) }
                 declareObserved(uses, activity: act, declaredOutputs: Dictionary(declared, uniquingKeysWith: { a, _ in a }), into: &doc)
             }

@@ -7,18 +7,18 @@ extension ExperimentQuery {
     /// The files an attempt of `task` used (its latest attempt that recorded them, or `attempt`), with the files of
     /// the shared sets it names. Nil when no attempt recorded any; `traced` false with the reason when not observed.
     public func files(task: String, attempt: Int? = nil) throws -> (attempt: Int, record: TaskFiles, uses: [FileUse])? {
-        try log.withConnection { db -> (Int, TaskFiles, [FileUse])? in
+        try withRecords { records -> (Int, TaskFiles, [FileUse])? in
             var sql = "SELECT attempt, payload FROM events WHERE \(EventType.taskFiles.readable) AND task = ?"
             var values: [SQLiteValue] = [.text(task)]
             if let attempt {
                 sql += " AND attempt = ?"
                 values.append(.integer(Int64(attempt)))
             }
-            guard let row = try db.rows(sql + " ORDER BY attempt DESC, seq DESC LIMIT 1", values).first,
+            guard let row = try records.db.rows(sql + " ORDER BY attempt DESC, seq DESC LIMIT 1", values).first,
                 let record = try TaskFiles.decode(row[1].string ?? "")
             else { return nil }
-            var uses = record.files
-            for set in record.sets { uses += try set.files ?? Self.setFiles(set.id, db: db) }
+            var sets: [String: [FileUse]] = [:]
+            let uses = try records.uses(of: record, sets: &sets)
             return (Int(row[0].int64 ?? 0), record, uses.sorted { $0.path != $1.path ? $0.path < $1.path : $0.kind.rawValue < $1.kind.rawValue })
         }
     }
@@ -101,28 +101,20 @@ extension ExperimentRecords {
         let rows = try db.rows(
             "SELECT payload FROM events WHERE \(EventType.taskFiles.readable) AND task = ? AND attempt = ? ORDER BY seq DESC LIMIT 1",
             [.text(task), .integer(Int64(attempt))])
-        guard let payload = rows.first?[0].string,
-            let record = try TaskFiles.decode(payload)
-        else { return nil }
-        return record
+        guard let payload = rows.first?[0].string else { return nil }
+        return try TaskFiles.decode(payload)
     }
 
-    /// Every attempt's recorded files, in log order: its `task_files` and its uses with the shared sets' files
-    /// (each set decoded once).
-    public func forEachTaskFiles(_ body: (_ task: String, _ attempt: Int, _ record: TaskFiles, _ uses: [FileUse]) throws -> Void) throws {
-        var sets: [String: [FileUse]] = [:]
-        let s = try db.prepare("SELECT task, attempt, payload FROM events WHERE \(EventType.taskFiles.readable) ORDER BY seq")
-        while try s.step() {
-            guard
-                let record = try TaskFiles.decode(s.string(2))
-            else { continue }
-            var uses = record.files
-            for set in record.sets {
-                if let files = set.files { sets[set.id] = files }
-                uses += try sets[set.id] ?? ExperimentQuery.setFiles(set.id, db: db)
-            }
-            try body(s.string(0), Int(s.int64(1)), record, uses)
+    /// A record's uses: its own files and those of the shared sets it names (`sets`: the sets known so far, by id;
+    /// a set given here is added, one named only is looked up once).
+    public func uses(of record: TaskFiles, sets: inout [String: [FileUse]]) throws -> [FileUse] {
+        var uses = record.files
+        for set in record.sets {
+            if let files = set.files { sets[set.id] = files }
+            if sets[set.id] == nil { sets[set.id] = try ExperimentQuery.setFiles(set.id, db: db) }
+            uses += sets[set.id]!
         }
+        return uses
     }
 }
 
