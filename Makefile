@@ -55,11 +55,20 @@ TEST_PACKAGES = sqlite3 python3 python3-venv parallel chromium time
 TEST_WHY = what the tests and benchmarks use besides clowdr: peers to compare with, a browser, Python's venv
 VENV ?= .build-venv
 PYTHON_TOOLS = 'jsonschema>=4.18' 'prov>=2.0' python-dateutil
+# The RO-Crate checkers (ROCrateTests, the demo's crate): roc-validator, runcrate and ro-crate-py, what WorkflowHub's
+# community validates and reads crates with; and the BIDS validator for derivatives. A venv of their own ($(ROCRATE_VENV),
+# about 270 MB): their pins differ from the checkers above.
+ROCRATE_VENV ?= .build-rocrate
+ROCRATE_TOOLS = roc-validator==0.13.0 runcrate==0.6.2 rocrate==0.16.0 bids-validator-deno==3.0.2
 test-deps: deps
 	$(call apt_install,$(TEST_PACKAGES),$(TEST_WHY))
 	@[ -x $(VENV)/bin/python ] && $(VENV)/bin/python -c 'import jsonschema, prov, dateutil' 2>/dev/null || { \
 	  echo "installing jsonschema and prov into $(VENV) (pip, in the project's own virtual environment: the tests' checkers)"; \
 	  python3 -m venv $(VENV) && $(VENV)/bin/pip install -q $(PYTHON_TOOLS); }
+	@[ -x $(ROCRATE_VENV)/bin/python ] && $(ROCRATE_VENV)/bin/python -c 'import rocrate_validator, runcrate, rocrate' 2>/dev/null \
+	  && [ -x $(ROCRATE_VENV)/bin/bids-validator-deno ] || { \
+	  echo "installing roc-validator, runcrate, rocrate and bids-validator-deno into $(ROCRATE_VENV) (pip: the crate and derivatives checkers)"; \
+	  python3 -m venv $(ROCRATE_VENV) && $(ROCRATE_VENV)/bin/pip install -q $(ROCRATE_TOOLS); }
 
 # The Swift tools leave empty TemporaryDirectory.* folders in TMPDIR: theirs go under .build/tmp, not /tmp.
 BUILD_TMP = $(CURDIR)/$(BUILD_DIR)/tmp
@@ -130,6 +139,7 @@ bench: test-deps version
 	$(BUILD_DIR)/release/clowdr-bench trace $$([ -x $(REPROZIP_VENV)/bin/reprozip ] && echo --reprozip $(REPROZIP_VENV)/bin/reprozip)
 	$(BUILD_DIR)/release/clowdr-bench query
 	$(BUILD_DIR)/release/clowdr-bench report
+	$(BUILD_DIR)/release/clowdr-bench rocrate
 	$(BUILD_DIR)/release/clowdr-bench share
 	$(BUILD_DIR)/release/clowdr-bench ingest
 	@scripts/moto/setup.sh >/dev/null && $(BUILD_DIR)/release/clowdr-bench aws; status=$$?; scripts/moto/teardown.sh >/dev/null; [ $$status = 0 ]

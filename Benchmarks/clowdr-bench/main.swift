@@ -8,6 +8,7 @@
 //   clowdr-bench boutiques [--invocations N] [--bosh PATH]      Boutiques beside bosh (BoutiquesBenchmark.swift).
 //   clowdr-bench run [--sizes 500,2000] [--slots 2,8] [--rounds 5] | query | report | share
 //                                                               Local runs, queries, the HTML report, clowdr share.
+//   clowdr-bench rocrate [--tasks N]                           clowdr export rocrate at 100,000 tasks (ROCrateBenchmark.swift).
 //   clowdr-bench worker                                         clowdr task's start and per-task cost (WorkerBenchmark.swift).
 //   clowdr-bench trace [--reprozip PATH] [--rounds R] [--attempts N]
 //       File tracing's overhead on three tools beside strace -f and reprozip, and the record's size (TraceBenchmark.swift).
@@ -26,13 +27,14 @@ case "worker": try workerBenchmark()
 case "trace": try traceBenchmark()
 case "query": try queryBenchmark()
 case "report": try reportBenchmark()
+case "rocrate": try rocrateBenchmark()
 case "share": try shareBenchmark()
 case "ingest": try ingestBenchmark()
 case "slurm": try slurmBenchmark()
 case "aws": try awsBenchmark()
 default:
     print(
-        "usage: clowdr-bench eventlog [--events N] [--batch B] [--rounds R] [--only PHASES] | boutiques [--invocations N] [--bosh PATH] | run | worker | query | report | share | ingest | slurm | aws"
+        "usage: clowdr-bench eventlog [--events N] [--batch B] [--rounds R] [--only PHASES] | boutiques [--invocations N] [--bosh PATH] | run | worker | query | report | rocrate | share | ingest | slurm | aws"
     )
     exit(2)
 }

@@ -383,8 +383,8 @@ void clowdr_sha256_final(void *ctx, uint8_t out[32]) {
     crypto.ctx_free((EVP_MD_CTX *)ctx);
 }
 
-uint32_t clowdr_crc32(const void *data, size_t n) {
-    uLong crc = crc32(0L, Z_NULL, 0);
+uint32_t clowdr_crc32_update(uint32_t start, const void *data, size_t n) {
+    uLong crc = start;
     const unsigned char *p = data;
     while (n > 0) {  // zlib takes an unsigned int length
         uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
@@ -394,6 +394,8 @@ uint32_t clowdr_crc32(const void *data, size_t n) {
     }
     return (uint32_t)crc;
 }
+
+uint32_t clowdr_crc32(const void *data, size_t n) { return clowdr_crc32_update((uint32_t)crc32(0L, Z_NULL, 0), data, n); }
 
 int clowdr_hmac_sha256(const void *key, size_t key_len, const void *data, size_t data_len, uint8_t out[32]) {
     crypto_ready();
@@ -408,10 +410,10 @@ int clowdr_gz_close(void *gz) { return gzclose((gzFile)gz) == Z_OK ? 0 : -1; }
 
 size_t clowdr_gzip_bound(size_t n) { return compressBound((uLong)n) + 32; }
 
-size_t clowdr_gzip(const void *in, size_t n, void *out, size_t cap, int level) {
+// windowBits 15 + 16: a gzip header and trailer, as browsers' DecompressionStream("gzip") reads; -15: raw deflate.
+static size_t deflate_buffer(const void *in, size_t n, void *out, size_t cap, int level, int window_bits) {
     z_stream s = {0};
-    // windowBits 15 + 16: a gzip header and trailer, as browsers' DecompressionStream("gzip") reads.
-    if (deflateInit2(&s, level, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK) return 0;
+    if (deflateInit2(&s, level, Z_DEFLATED, window_bits, 9, Z_DEFAULT_STRATEGY) != Z_OK) return 0;
     s.next_in = (Bytef *)in;
     s.avail_in = (uInt)n;
     s.next_out = (Bytef *)out;
@@ -421,6 +423,10 @@ size_t clowdr_gzip(const void *in, size_t n, void *out, size_t cap, int level) {
     deflateEnd(&s);
     return rc == Z_STREAM_END ? written : 0;
 }
+
+size_t clowdr_gzip(const void *in, size_t n, void *out, size_t cap, int level) { return deflate_buffer(in, n, out, cap, level, 15 + 16); }
+
+size_t clowdr_deflate_raw(const void *in, size_t n, void *out, size_t cap, int level) { return deflate_buffer(in, n, out, cap, level, -15); }
 
 int clowdr_syncfs(int fd) { return syncfs(fd); }
 

@@ -46,15 +46,14 @@ public enum PROVExport {
     /// Writes the PROV document of the log at `logPath`. The descriptor at `descriptorPath` (the experiment's copy)
     /// says which inputs are files: an invocation's values of File inputs become the entities each attempt used.
     /// Without it (a bare log), no input file is declared.
+    ///
+    /// Streams: elements and relations go to spool files (temporary, unlinked) as they are made, one per section of
+    /// the document, then are copied into the output in order; memory holds the ids declared, not the document.
     public static func write(logPath: String, descriptorPath: String?, to output: String, format: Format) throws {
         let fileInputs = try descriptorPath.flatMap(fileInputIDs) ?? []
-        let (elements, relations) = try ExperimentRecords.read(path: logPath) { try build($0, fileInputs: fileInputs) }
-        try AtomicFile.write(to: output) { out in
-            switch format {
-            case .json: writeJSON(elements, relations, out)
-            case .provn: writePROVN(elements, relations, out)
-            }
-        }
+        let writer: any PROVWriter = try format == .json ? PROVJSONWriter() : PROVNWriter()
+        try ExperimentRecords.read(path: logPath) { try build($0, fileInputs: fileInputs, into: writer) }
+        try AtomicFile.write(to: output) { try writer.finish(into: $0) }
     }
 
     /// The ids of the descriptor's File inputs; nil when there is no descriptor at `path`.
@@ -77,18 +76,19 @@ public enum PROVExport {
         return out
     }
 
-    /// The document under construction: elements declared once each, in order, and relations.
+    /// The document under construction: elements declared once each, in order, and relations, handed to the writer.
     struct Document {
-        var elements: [Element] = []
-        var relations: [Relation] = []
+        let writer: any PROVWriter
         private var declared = Set<String>()
         /// The entities some activity generated (observed files: one generation each).
         var generated = Set<String>()
 
+        init(writer: any PROVWriter) { self.writer = writer }
+
         mutating func declare(_ e: Element) {
-            if declared.insert(e.id).inserted { elements.append(e) }
+            if declared.insert(e.id).inserted { writer.element(e) }
         }
-        mutating func relate(_ kind: String, _ args: [(String, String?)]) { relations.append(Relation(kind: kind, args: args)) }
+        func relate(_ kind: String, _ args: [(String, String?)]) { writer.relation(Relation(kind: kind, args: args)) }
     }
 
     /// The ids every attempt refers to: clowdr, acting for the user, and the descriptor, its plan.
@@ -100,8 +100,8 @@ public enum PROVExport {
     /// An output of an attempt that exists.
     typealias Output = (id: String, path: String, sha: String?)
 
-    static func build(_ records: ExperimentRecords, fileInputs: Set<String>) throws -> ([Element], [Relation]) {
-        var doc = Document()
+    static func build(_ records: ExperimentRecords, fileInputs: Set<String>, into writer: any PROVWriter) throws {
+        var doc = Document(writer: writer)
         let agents = try declareAgents(records.experiment(), into: &doc)
         let inputs = try inputFiles(records, fileInputs: fileInputs)
         let outputs = try outputsByAttempt(records)
@@ -125,7 +125,6 @@ public enum PROVExport {
             if let before = previous[task] { doc.relate("wasInformedBy", [("prov:informed", act), ("prov:informant", before)]) }
             previous[task] = act
         }
-        return (doc.elements, doc.relations)
     }
 
     /// The user, clowdr and the descriptor, from `experiment_created`.
@@ -296,36 +295,6 @@ public enum PROVExport {
         }
     }
 
-    static func writeJSON(_ elements: [Element], _ relations: [Relation], _ out: BufferedOutput) {
-        out.write(#"{"prefix":{"clowdr":"\#(namespace)","xsd":"http://www.w3.org/2001/XMLSchema#"}"#)
-        for kind in ["entity", "activity", "agent"] {
-            let items = elements.filter { $0.kind == kind }
-            guard !items.isEmpty else { continue }
-            out.write(",\n\"\(kind)\":{")
-            for (k, e) in items.enumerated() {
-                out.write((k == 0 ? "\n" : ",\n") + PROVExport.js(e.id) + ":{")
-                out.write(e.attributes.map { PROVExport.js($0.0) + ":" + attrJSON($0.1) }.joined(separator: ","))
-                out.write("}")
-            }
-            out.write("}")
-        }
-        let kinds = ["used", "wasGeneratedBy", "wasDerivedFrom", "wasInformedBy", "wasAssociatedWith", "actedOnBehalfOf"]
-        var counter = 0
-        for kind in kinds {
-            let items = relations.filter { $0.kind == kind }
-            guard !items.isEmpty else { continue }
-            out.write(",\n\"\(kind)\":{")
-            for (k, r) in items.enumerated() {
-                counter += 1
-                out.write((k == 0 ? "\n" : ",\n") + "\"_:r\(counter)\":{")
-                out.write(r.args.compactMap { a in a.1.map { PROVExport.js(a.0) + ":" + PROVExport.js($0) } }.joined(separator: ","))
-                out.write("}")
-            }
-            out.write("}")
-        }
-        out.write("}\n")
-    }
-
     static func attrPROVN(_ a: Attr) -> String {
         switch a {
         case .qname(let q): return "'\(q)'"
@@ -334,35 +303,5 @@ public enum PROVExport {
         case .double(let d): return "\"\(JSONNumber(d).literal)\" %% xsd:double"
         case .time(let t): return "\"\(t)\" %% xsd:dateTime"
         }
-    }
-
-    static func writePROVN(_ elements: [Element], _ relations: [Relation], _ out: BufferedOutput) {
-        out.write("document\n  prefix clowdr <\(namespace)>\n")
-        for e in elements {
-            var attrs = e.attributes
-            var times = ""
-            if e.kind == "activity" {
-                func take(_ name: String) -> String {
-                    guard let i = attrs.firstIndex(where: { $0.0 == name }), case .time(let t) = attrs[i].1 else { return "-" }
-                    attrs.remove(at: i)
-                    return t
-                }
-                times = ", \(take("prov:startTime")), \(take("prov:endTime"))"
-            }
-            let list = attrs.isEmpty ? "" : ", [" + attrs.map { "\($0.0)=\(attrPROVN($0.1))" }.joined(separator: ", ") + "]"
-            out.write("  \(e.kind)(\(e.id)\(times)\(list))\n")
-        }
-        var counter = 0
-        for r in relations {
-            counter += 1
-            let args = r.args.map { $0.1 ?? "-" }
-            let trailing: String
-            switch r.kind {
-            case "used", "wasGeneratedBy": trailing = ", -"
-            default: trailing = ""
-            }
-            out.write("  \(r.kind)(_:r\(counter); \(args.joined(separator: ", "))\(trailing))\n")
-        }
-        out.write("endDocument\n")
     }
 }

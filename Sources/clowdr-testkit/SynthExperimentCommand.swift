@@ -36,6 +36,7 @@ struct SynthExperimentCommand: ParsableCommand {
         let layout = ExperimentLayout(directory: dir)
         try FileManager.default.createDirectory(atPath: layout.tasks, withIntermediateDirectories: true)
         let log = try EventLog(path: dir + "/clowdr.db", mode: .create)
+        try SyntheticExperiment.descriptor.write(toFile: layout.descriptor, atomically: true, encoding: .utf8)
         let writer = SyntheticExperiment(layout: layout, seed: seed, lanes: lanes, samples: samples)
         try log.append([writer.created()])
         for t in 0..<tasks {
@@ -88,6 +89,26 @@ final class SyntheticExperiment {
                     toolName: "fmriprep-like", toolVersion: "23.1.4", invocations: ["invocation.json"], options: ["jobs": String(laneFree.count)],
                     backend: "local", user: "bench", host: "node01", clowdrVersion: ClowdrVersion.current, os: "Linux")))
     }
+
+    /// The descriptor the tasks' invocations follow (the experiment folder's `descriptor.json`).
+    static let descriptor = #"""
+        {"name": "fmriprep-like", "tool-version": "23.1.4", "schema-version": "0.5",
+         "description": "A synthetic BIDS app with fMRIPrep's arguments.",
+         "command-line": "fmriprep [BIDS_DIR] [OUTPUT_DIR] [LEVEL] [PARTICIPANT] [FWHM] [NTHREADS]",
+         "inputs": [
+          {"id": "bids_dir", "name": "BIDS dataset", "type": "File", "value-key": "[BIDS_DIR]"},
+          {"id": "output_dir", "name": "Output folder", "type": "String", "value-key": "[OUTPUT_DIR]"},
+          {"id": "analysis_level", "name": "Analysis level", "type": "String", "value-key": "[LEVEL]"},
+          {"id": "participant_label", "name": "Participants", "type": "String", "list": true, "optional": true,
+           "command-line-flag": "--participant-label", "value-key": "[PARTICIPANT]"},
+          {"id": "smoothing_fwhm", "name": "Smoothing", "type": "Number", "optional": true, "command-line-flag": "--smoothing-fwhm",
+           "value-key": "[FWHM]"},
+          {"id": "nthreads", "name": "Threads", "type": "Number", "integer": true, "optional": true, "command-line-flag": "--nthreads",
+           "value-key": "[NTHREADS]"}],
+         "output-files": [
+          {"id": "report", "name": "Report", "path-template": "[OUTPUT_DIR]/report.html"},
+          {"id": "preproc_bold", "name": "Preprocessed BOLD", "path-template": "[OUTPUT_DIR]/bold.nii.gz"}]}
+        """#
 
     /// Task `t`: planned, then one attempt (two for the 3% retried), each failed, lost or succeeded.
     func task(_ t: Int) throws {

@@ -7,8 +7,8 @@ import Runner
 /// `clowdr export FORMAT EXPERIMENT`: the record in forms other programs read.
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "export", abstract: "Write an experiment's record: json, prov, or a self-contained html report.",
-        subcommands: [ExportJSONCommand.self, ExportPROVCommand.self, ExportHTMLCommand.self])
+        commandName: "export", abstract: "Write an experiment's record: json, prov, rocrate, or a self-contained html report.",
+        subcommands: [ExportJSONCommand.self, ExportPROVCommand.self, ExportROCrateCommand.self, ExportHTMLCommand.self])
 }
 
 /// `clowdr export json EXPERIMENT [-o FILE] [--samples]`.

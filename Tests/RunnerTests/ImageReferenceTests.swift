@@ -1,6 +1,5 @@
+import Boutiques
 import Testing
-
-@testable import Backends
 
 /// How `--image` is read before a run asks its registry whether it exists.
 struct ImageReferenceTests {
@@ -16,11 +15,11 @@ struct ImageReferenceTests {
             ("localhost:5000/x", "localhost:5000", "x", "latest"),
         ]
         for (image, registry, repository, reference) in cases {
-            let r = ImageCheck.Reference(image)
+            let r = ImageReference(image)
             #expect(r.registry == registry && r.repository == repository && r.reference == reference, "\(image): \(r)")
         }
-        #expect(ImageCheck.Reference("123456789012.dkr.ecr.eu-west-1.amazonaws.com/tool:clowdr").isECR)
-        #expect(ImageCheck.Reference("localhost/x").isLocalStore && !ImageCheck.Reference("localhost:5000/x").isLocalStore)
-        #expect(ImageCheck.Reference("127.0.0.1:5001/x").isLoopback && !ImageCheck.Reference("quay.io/x").isLoopback)
+        #expect(ImageReference("123456789012.dkr.ecr.eu-west-1.amazonaws.com/tool:clowdr").isECR)
+        #expect(ImageReference("localhost/x").isLocalStore && !ImageReference("localhost:5000/x").isLocalStore)
+        #expect(ImageReference("127.0.0.1:5001/x").isLoopback && !ImageReference("quay.io/x").isLoopback)
     }
 }

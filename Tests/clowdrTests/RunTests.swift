@@ -437,5 +437,22 @@ struct ContainerRunTests {
         ).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(!inspected.isEmpty && detail.contains("image_id\t\(inspected)"), "\(detail)")
         #expect(detail.contains("image\tlocalhost/clowdr-busybox:test (podman)"), "\(detail)")
+        // The crate names the image the attempt ran in: registry, name, tag and what podman resolved.
+        #expect(try TestSupport.run(clowdr, ["export", "rocrate", exp, "-o", dir + "/crate"], environment: env).status == 0)
+        let crate =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/crate/ro-crate-metadata.json"))) as! [String: Any]
+        let entities = crate["@graph"] as! [[String: Any]]
+        let image = try #require(entities.first { $0["@type"] as? String == "ContainerImage" })
+        #expect(image["registry"] as? String == "localhost" && image["name"] as? String == "clowdr-busybox" && image["tag"] as? String == "test")
+        // sha256: the repository digest (what `podman pull NAME@sha256:...` fetches) when the image has one; identifier: its id.
+        let digests = try TestSupport.run(
+            "/bin/sh",
+            ["-c", "CONTAINERS_CONF=\(env["CONTAINERS_CONF"]!) podman image inspect --format '{{json .RepoDigests}}' localhost/clowdr-busybox:test"]
+        ).stdout
+        let sha = try #require(image["sha256"] as? String)
+        #expect(digests.contains("@sha256:" + sha) || sha == inspected, "\(image) \(digests)")
+        #expect(image["identifier"] as? String == inspected, "\(image)")
+        let attempt = try #require(entities.first { $0["@id"] as? String == "#attempt/0/1" })
+        #expect((attempt["containerImage"] as? [String: Any])?["@id"] as? String == image["@id"] as? String)
     }
 }

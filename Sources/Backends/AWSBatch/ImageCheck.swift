@@ -1,4 +1,5 @@
 public import AWS
+import Boutiques
 import ClowdrErrors
 import Foundation
 import JSON
@@ -9,46 +10,9 @@ import JSON
 /// definite "no such image" refuses the run; a registry that cannot be asked (private, unreachable, an image in the
 /// local engine's store) is not held against it.
 public enum ImageCheck {
-    /// An image reference: `[registry/]repository[:tag][@digest]`.
-    struct Reference: Equatable {
-        var registry: String
-        var repository: String
-        /// The tag or digest asked for (`latest` when neither is given).
-        var reference: String
-
-        init(_ image: String) {
-            var rest = image
-            var digest: String?
-            if let at = rest.firstIndex(of: "@") {
-                digest = String(rest[rest.index(after: at)...])
-                rest = String(rest[..<at])
-            }
-            var tag: String?
-            if let colon = rest.lastIndex(of: ":"), !rest[colon...].contains("/") {
-                tag = String(rest[rest.index(after: colon)...])
-                rest = String(rest[..<colon])
-            }
-            let parts = rest.split(separator: "/", maxSplits: 1).map(String.init)
-            if parts.count == 2, parts[0].contains(".") || parts[0].contains(":") || parts[0] == "localhost" {
-                registry = parts[0]
-                repository = parts[1]
-            } else {
-                registry = "docker.io"
-                repository = parts.count == 1 ? "library/" + rest : rest
-            }
-            reference = digest ?? tag ?? "latest"
-        }
-
-        var isECR: Bool { registry.contains(".dkr.ecr.") && registry.hasSuffix(".amazonaws.com") }
-        /// podman's name for its own store (`localhost/name`): nothing to ask over the network.
-        var isLocalStore: Bool { registry == "localhost" }
-        var isLoopback: Bool { ["127.0.0.1", "localhost", "[::1]"].contains(registry.split(separator: ":").first.map(String.init) ?? "") }
-        var apiHost: String { registry == "docker.io" ? "registry-1.docker.io" : registry }
-    }
-
     /// Throws a usage error when the image definitely does not exist.
     public static func check(_ image: String, configuration: AWSConfiguration) throws {
-        let r = Reference(image)
+        let r = ImageReference(image)
         if r.isLocalStore { return }
         let found = r.isECR ? try? ecr(r, configuration: configuration) : registry(r)
         guard found == false else { return }
@@ -58,7 +22,7 @@ public enum ImageCheck {
     }
 
     /// ECR's answer: true (found), false (no such repository or image), nil (could not tell).
-    static func ecr(_ r: Reference, configuration: AWSConfiguration) throws -> Bool? {
+    static func ecr(_ r: ImageReference, configuration: AWSConfiguration) throws -> Bool? {
         var c = configuration
         if let region = r.registry.split(separator: ".").dropFirst(3).first { c.region = String(region) }
         let id: JSONValue = r.reference.hasPrefix("sha256:") ? ["imageDigest": .string(r.reference)] : ["imageTag": .string(r.reference)]
@@ -73,7 +37,7 @@ public enum ImageCheck {
     }
 
     /// The registry's v2 API: the manifest asked for, anonymously (a bearer token when the registry hands one out).
-    static func registry(_ r: Reference) -> Bool? {
+    static func registry(_ r: ImageReference) -> Bool? {
         guard let url = URL(string: "\(r.isLoopback ? "http" : "https")://\(r.apiHost)/v2/\(r.repository)/manifests/\(r.reference)") else {
             return nil
         }

@@ -85,6 +85,8 @@ int clowdr_load_library(const char *const names[], int name_count, const char *c
 
 /// zlib's CRC-32 of `n` bytes (the checksum S3 verifies for each part uploaded with `x-amz-checksum-crc32`).
 uint32_t clowdr_crc32(const void *data, size_t n);
+/// The CRC-32 of what came before (`start`, 0 at first) followed by these `n` bytes.
+uint32_t clowdr_crc32_update(uint32_t start, const void *data, size_t n);
 
 /// HMAC-SHA256 of `data` under `key`; writes 32 bytes to `out`. Returns 0, or -1 when libcrypto fails.
 int clowdr_hmac_sha256(const void *key, size_t key_len, const void *data, size_t data_len, uint8_t out[32]);
@@ -100,6 +102,8 @@ int clowdr_gz_close(void *gz);
 /// clowdr_gzip_bound(n)) is too small or zlib fails. Inputs must be under 4 GiB.
 size_t clowdr_gzip_bound(size_t n);
 size_t clowdr_gzip(const void *in, size_t n, void *out, size_t cap, int level);
+/// The same as raw deflate, without gzip's header and trailer (a zip member's data).
+size_t clowdr_deflate_raw(const void *in, size_t n, void *out, size_t cap, int level);
 
 /// Hands back the pages of the process's read-only file mappings (code, read-only data: they come back from the page
 /// cache when touched) and the free heap, so that a worker waiting on a tool costs its job little memory. Returns
