@@ -20,7 +20,7 @@ BOSH_VENV  ?= .build-bosh
 REPROZIP_VENV ?= .build-reprozip
 FUZZ_SECONDS ?= 600
 
-.PHONY: all deps test-deps swift-check version build test lint format schema demo bench dist fuzz containers slurm moto registry clean
+.PHONY: all deps test-deps rocrate-tools swift-check version build test lint format schema demo bench dist fuzz containers slurm moto registry clean
 
 all: build
 
@@ -65,9 +65,13 @@ test-deps: deps
 	@[ -x $(VENV)/bin/python ] && $(VENV)/bin/python -c 'import jsonschema, prov, dateutil' 2>/dev/null || { \
 	  echo "installing jsonschema and prov into $(VENV) (pip, in the project's own virtual environment: the tests' checkers)"; \
 	  python3 -m venv $(VENV) && $(VENV)/bin/pip install -q $(PYTHON_TOOLS); }
+	@$(MAKE) --no-print-directory rocrate-tools
+
+rocrate-tools:
+	$(call apt_install,python3 python3-venv,Python and its venv: the crate and derivatives checkers run in one)
 	@[ -x $(ROCRATE_VENV)/bin/python ] && $(ROCRATE_VENV)/bin/python -c 'import rocrate_validator, runcrate, rocrate' 2>/dev/null \
 	  && [ -x $(ROCRATE_VENV)/bin/bids-validator-deno ] || { \
-	  echo "installing roc-validator, runcrate, rocrate and bids-validator-deno into $(ROCRATE_VENV) (pip: the crate and derivatives checkers)"; \
+	  echo "installing roc-validator, runcrate, rocrate and bids-validator-deno from PyPI into $(ROCRATE_VENV) (the crate and derivatives checkers)"; \
 	  python3 -m venv $(ROCRATE_VENV) && $(ROCRATE_VENV)/bin/pip install -q $(ROCRATE_TOOLS); }
 
 # The Swift tools leave empty TemporaryDirectory.* folders in TMPDIR: theirs go under .build/tmp, not /tmp.
@@ -122,8 +126,8 @@ test: build test-deps lint containers slurm moto registry
 	  scripts/moto/teardown.sh >/dev/null; MOTO_STATE=/tmp/clowdr-moto-podman scripts/moto/teardown.sh >/dev/null; \
 	  scripts/registry/teardown.sh >/dev/null; exit $$status
 
-demo: build
-	@scripts/demo.sh $(CLOWDR) $(DEMO_DIR)
+demo: build rocrate-tools
+	@ROCRATE_VENV=$(ROCRATE_VENV) scripts/demo.sh $(CLOWDR) $(DEMO_DIR)
 
 bench: test-deps version
 	@mkdir -p $(BUILD_TMP)

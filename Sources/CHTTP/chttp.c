@@ -94,7 +94,8 @@ int clowdr_http_exchange(const char *method, const char *url, const char *const 
     curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall_seconds);
-    curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+    // A connection waits at most 30 s, or as long as a stall may last when that is shorter (a local service).
+    curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, stall_seconds < 30 ? (long)stall_seconds : 30L);
     if (strcmp(method, "HEAD") == 0) {
         curl.easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (strcmp(method, "GET") != 0 || body_length > 0) {

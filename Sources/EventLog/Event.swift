@@ -25,7 +25,13 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     /// The newest version of this type that this build writes and reads. task_ended v2 added `ended_at`;
     /// task_started v2 the clowdr version and the host's facts. The one place versions are named: everything else
     /// says `firstVersion`, `currentVersion`, `reads` or `readable`.
-    public var currentVersion: Int { self == .taskEnded || self == .taskStarted ? 2 : Self.firstVersion }
+    public var currentVersion: Int {
+        switch self {
+        case .taskStarted: 3
+        case .taskEnded: 2
+        default: Self.firstVersion
+        }
+    }
 
     /// Whether this build reads `version` of the type: every version up to the current one (an older one decodes
     /// into the current payload type, without the fields it did not have).

@@ -763,8 +763,8 @@ extension EventSchemas {
         {
           "$schema": "https://json-schema.org/draft/2020-12/schema",
           "$id": "https://clowdr.example/schema/events/task_started.schema.json",
-          "title": "task_started v2",
-          "description": "Version 2 added clowdr_version and the host's facts (cpu_model, cpus, memory, kernel, os_release); a v1 event is read as v2 without them. An attempt's process started. The envelope's time is the start time.",
+          "title": "task_started v3",
+          "description": "Version 2 added clowdr_version and the host's facts (cpu_model, cpus, memory, kernel, os_release); version 3 the EC2 instance's type and whether it is spot (instance_type, spot: AWS Batch); an older event is read as v3 without them. An attempt's process started. The envelope's time is the start time.",
           "type": "object",
           "properties": {
             "host": {
@@ -825,6 +825,20 @@ extension EventSchemas {
                 "null"
               ],
               "description": "the OS release (/etc/os-release PRETTY_NAME)"
+            },
+            "instance_type": {
+              "type": [
+                "string",
+                "null"
+              ],
+              "description": "on an EC2 instance (AWS Batch), its type, from the instance metadata service (c6i.2xlarge)"
+            },
+            "spot": {
+              "type": [
+                "boolean",
+                "null"
+              ],
+              "description": "on an EC2 instance, whether it is a spot instance (instance-life-cycle)"
             }
           },
           "required": [

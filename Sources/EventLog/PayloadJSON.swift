@@ -39,8 +39,8 @@ extension TaskSubmitted {
 }
 
 extension TaskStarted {
-    /// The clowdr that started the attempt and the host's facts (v2), as a JSON object of the fields it has: what
-    /// the exports and the report show.
+    /// The clowdr that started the attempt and the host's facts (v2; v3 the EC2 instance type and whether it is
+    /// spot), as a JSON object of the fields it has: what the exports and the report show.
     public var hostFacts: JSONObject {
         var o = JSONObject()
         o["clowdr_version"] = clowdrVersion.map(JSONValue.string)
@@ -49,6 +49,8 @@ extension TaskStarted {
         o["memory"] = memory.map { .number(JSONNumber($0)) }
         o["kernel"] = kernel.map(JSONValue.string)
         o["os_release"] = osRelease.map(JSONValue.string)
+        o["instance_type"] = instanceType.map(JSONValue.string)
+        o["spot"] = spot.map(JSONValue.bool)
         return o
     }
 
@@ -149,6 +151,15 @@ private func optionalString(_ value: JSONValue?) -> String?? {
     }
 }
 
+/// An optional boolean member, as `optionalString` does.
+private func optionalBool(_ value: JSONValue?) -> Bool?? {
+    switch value {
+    case nil, .null?: .some(nil)
+    case .bool(let b)?: .some(b)
+    default: nil
+    }
+}
+
 /// An optional integer member, as `optionalString` does.
 private func optionalInteger(_ value: JSONValue?) -> Int64?? {
     switch value {
@@ -187,11 +198,11 @@ extension TaskStarted {
         guard case .string(let host)? = o["host"], let pid = o["pid"]?.int64Value.flatMap({ Int32(exactly: $0) }),
             let bootID = optionalString(o["boot_id"]), let version = optionalString(o["clowdr_version"]), let model = optionalString(o["cpu_model"]),
             let cpus = optionalInteger(o["cpus"]), let memory = optionalInteger(o["memory"]), let kernel = optionalString(o["kernel"]),
-            let osRelease = optionalString(o["os_release"])
+            let osRelease = optionalString(o["os_release"]), let instanceType = optionalString(o["instance_type"]), let spot = optionalBool(o["spot"])
         else { return nil }
         return TaskStarted(
             host: host, pid: pid, bootID: bootID, clowdrVersion: version, cpuModel: model, cpus: cpus.flatMap { Int(exactly: $0) }, memory: memory,
-            kernel: kernel, osRelease: osRelease)
+            kernel: kernel, osRelease: osRelease, instanceType: instanceType, spot: spot)
     }
 }
 

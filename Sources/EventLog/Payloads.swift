@@ -147,10 +147,13 @@ public struct TaskStarted: Codable, Sendable, Equatable {
     public var memory: Int64?
     public var kernel: String?
     public var osRelease: String?
+    /// v3: on an EC2 instance (AWS Batch), its type and whether it is a spot instance.
+    public var instanceType: String?
+    public var spot: Bool?
 
     public init(
         host: String, pid: Int32, bootID: String? = nil, clowdrVersion: String? = nil, cpuModel: String? = nil, cpus: Int? = nil,
-        memory: Int64? = nil, kernel: String? = nil, osRelease: String? = nil
+        memory: Int64? = nil, kernel: String? = nil, osRelease: String? = nil, instanceType: String? = nil, spot: Bool? = nil
     ) {
         self.host = host
         self.pid = pid
@@ -161,10 +164,13 @@ public struct TaskStarted: Codable, Sendable, Equatable {
         self.memory = memory
         self.kernel = kernel
         self.osRelease = osRelease
+        self.instanceType = instanceType
+        self.spot = spot
     }
 
     enum CodingKeys: String, CodingKey {
-        case host, pid, cpus, memory, kernel
+        case host, pid, cpus, memory, kernel, spot
+        case instanceType = "instance_type"
         case bootID = "boot_id"
         case clowdrVersion = "clowdr_version"
         case cpuModel = "cpu_model"

@@ -4,57 +4,60 @@ import EventLog
 import Foundation
 import SQLite
 
-/// `clowdr archive`: the record of an experiment as one `.tar.gz` to keep beside the derivatives.
+/// `clowdr archive`: the record of an experiment as one `.tar.gz` to keep beside the derivatives. It is an RO-Crate
+/// (`clowdr export rocrate`'s, Provenance Run Crate 0.5) with the HTML report and a MANIFEST added.
 ///
-/// Members (under `clowdr-<experiment>/`): `clowdr.db` (a consistent snapshot taken with SQLite's online backup,
-/// also while the experiment runs), `descriptor.json`, `tasks/` (each task's invocation, `<task>.json`, written from
-/// the log: the original Clowdr's layout, which the experiment's folder has only with `--invocation-files`; and each
-/// attempt's `<task>.<attempt>.stdout` and `.stderr`), the JSON and PROV exports, the HTML report, and
-/// `MANIFEST`: `sha256  path` for every other member. Written under a temporary name and renamed, so a crash never
-/// leaves a partial archive.
+/// Members (under `clowdr-<experiment>/`): `ro-crate-metadata.json`, `clowdr.db` (a consistent snapshot taken with
+/// SQLite's online backup, also while the experiment runs), `descriptor.json`, `invocations.json`, `tasks/` (each
+/// attempt's `<task>.<attempt>.stdout` and `.stderr` that are not empty: the experiment folder's layout, so
+/// `clowdr query` and `clowdr status` work on the unpacked archive), the JSON and PROV exports, the HTML report,
+/// `README.md`, and `MANIFEST`: `sha256  path` for every other member. Written under a temporary name and renamed,
+/// so a crash never leaves a partial archive.
+///
+/// Into a BIDS dataset (a folder with `dataset_description.json`, such as the derivatives the experiment wrote), the
+/// archive goes to its `code/clowdr/`: BIDS keeps `code/` for what was used to make the dataset, and validators
+/// leave it alone; a folder of clowdr's own at the top (BEP028's proposed `prov/`) is an error to today's validator.
 public enum Archive {
-    /// Writes `into/clowdr-<id>.tar.gz` for the experiment folder `directory`; returns its path.
-    public static func create(experimentDirectory directory: String, into: String) throws -> String {
+    /// Where `create` puts the archive of an experiment for `into`: `into/code/clowdr/` in a BIDS dataset, else `into`.
+    public static func folder(into: String) -> String {
+        FileManager.default.fileExists(atPath: into + "/dataset_description.json") ? into + "/code/clowdr" : into
+    }
+
+    /// Writes the archive of the experiment folder `directory` into `folder(into:)`; returns its path.
+    public static func create(experimentDirectory directory: String, into: String, options: ROCrateExport.Options = .init()) throws -> String {
         let id = (directory as NSString).lastPathComponent
-        try FileManager.default.createDirectory(atPath: into, withIntermediateDirectories: true)
-        let path = (into as NSString).appendingPathComponent("clowdr-\(id).tar.gz")
+        let folder = folder(into: into)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = (folder as NSString).appendingPathComponent("clowdr-\(id).tar.gz")
         let staging = NSTemporaryDirectory() + "clowdr-archive-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: staging) }
-        // The log: a consistent copy even while a writer appends.
-        let log = try EventLog(path: directory, mode: .readOnly)
-        try log.withConnection { try $0.backup(to: staging + "/clowdr.db") }
-        try JSONExport.write(logPath: staging + "/clowdr.db", to: staging + "/clowdr-\(id).json", samples: false)
-        try PROVExport.write(
-            logPath: staging + "/clowdr.db", descriptorPath: ExperimentLayout(directory: directory).descriptor,
-            to: staging + "/clowdr-\(id).prov.json",
-            format: .json)
+        var parts = try ROCrateExport.stageFiles(experimentDirectory: directory, into: staging, options: options)
         // The report, from the snapshot (and the attempts' stdout/stderr in the experiment folder).
-        let report = try ReportData.build(db: staging + "/clowdr.db", experimentDirectory: directory)
+        let report = try ReportData.build(db: staging + "/" + EventLog.fileName, experimentDirectory: directory)
         try AtomicFile.write(to: staging + "/clowdr-\(id).html") { $0.write(try HTMLReport.page(report, title: "clowdr · \(id)")) }
+        parts.files.append(("clowdr-\(id).html", "clowdr-\(id).html", "The report: one self-contained HTML page (clowdr export html)."))
+        parts.files.append(("MANIFEST", "MANIFEST", "The sha256 of every other member (clowdr archive --verify checks them)."))
+        try ROCrateExport.writeMetadata(parts, into: staging)
 
-        var members: [(name: String, source: String)] = [
-            ("clowdr.db", staging + "/clowdr.db"), ("clowdr-\(id).json", staging + "/clowdr-\(id).json"),
-            ("clowdr-\(id).prov.json", staging + "/clowdr-\(id).prov.json"), ("clowdr-\(id).html", staging + "/clowdr-\(id).html"),
-        ]
-        let fm = FileManager.default
-        if fm.fileExists(atPath: directory + "/descriptor.json") { members.append(("descriptor.json", directory + "/descriptor.json")) }
-        let layout = ExperimentLayout(directory: directory)
-        var taskFiles = try invocationFiles(log: staging + "/clowdr.db", into: staging + "/" + ExperimentLayout.tasksFolder)
-        for name in (try? fm.contentsOfDirectory(atPath: layout.tasks)) ?? [] where ExperimentLayout.isTaskFileName(name) && taskFiles[name] == nil {
-            taskFiles[name] = layout.tasks + "/" + name
-        }
-        for name in taskFiles.keys.sorted() { members.append((ExperimentLayout.tasksFolder + "/" + name, taskFiles[name]!)) }
+        let members = try (FileManager.default.subpathsOfDirectory(atPath: staging)).filter { name in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: staging + "/" + name, isDirectory: &isDirectory) && !isDirectory.boolValue
+        }.sorted()
         var manifest = ""
-        for m in members { manifest += "\(try SHA256.hex(ofFile: m.source))  \(m.name)\n" }
+        for name in members { manifest += "\(try SHA256.hex(ofFile: staging + "/" + name))  \(name)\n" }
         try manifest.write(toFile: staging + "/MANIFEST", atomically: false, encoding: .utf8)
-        members.append(("MANIFEST", staging + "/MANIFEST"))
+        try writeTar(members + ["MANIFEST"], from: staging, under: "clowdr-\(id)/", to: path)
+        return path
+    }
 
+    /// Writes the gzip'd tar of `members` (paths under `staging`) at `path`, under a temporary name, synced, renamed.
+    static func writeTar(_ members: [String], from staging: String, under prefix: String, to path: String) throws {
         let tmp = path + ".tmp-\(getpid())"
         guard let gz = clowdr_gz_open(tmp, "wb6") else { throw ExportError("cannot create \(tmp)") }
         do {
             let tar = TarWriter(gz: gz)
-            for m in members { try tar.add(name: "clowdr-\(id)/" + m.name, file: m.source) }
+            for m in members { try tar.add(name: prefix + m, file: staging + "/" + m) }
             try tar.finish()
         } catch {
             _ = clowdr_gz_close(gz)
@@ -71,7 +74,6 @@ public enum Archive {
             close(fd)
         }
         guard rename(tmp, path) == 0 else { throw ExportError("cannot rename \(tmp) to \(path): \(String(cString: strerror(errno)))") }
-        return path
     }
 
     /// What `verify` found.
@@ -79,20 +81,6 @@ public enum Archive {
         public var members: Int
         public var problems: [String]
         public var ok: Bool { problems.isEmpty }
-    }
-
-    /// Writes each planned task's invocation file into `folder`, from the log's `task_planned` events; returns where
-    /// each one is, by file name.
-    static func invocationFiles(log: String, into folder: String) throws -> [String: String] {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        var files: [String: String] = [:]
-        try EventLog(path: log, mode: .readOnly).forEachEvent(lifecycleOnly: true) { e in
-            guard e.type == EventType.taskPlanned.rawValue, let task = e.task, case .taskPlanned(let p) = try e.decoded().body else { return }
-            let name = ExperimentLayout.invocationName(task)
-            try TaskPlanned.invocationFileText(p.invocation).write(toFile: folder + "/" + name, atomically: false, encoding: .utf8)
-            files[name] = folder + "/" + name
-        }
-        return files
     }
 
     /// Reads an archive and checks every member against its MANIFEST.

@@ -275,6 +275,8 @@ public enum PROVExport {
         if let v = s?.memory { attrs.append(("clowdr:memory", .int(v))) }
         if let v = s?.kernel { attrs.append(("clowdr:kernel", .string(v))) }
         if let v = s?.osRelease { attrs.append(("clowdr:osRelease", .string(v))) }
+        if let v = s?.instanceType { attrs.append(("clowdr:instanceType", .string(v))) }
+        if let v = s?.spot { attrs.append(("clowdr:spot", .string(v ? "true" : "false"))) }
         if let i { attrs.append(("clowdr:image", .string(i.image))) }
         if let v = i?.digest { attrs.append(("clowdr:imageDigest", .string(v))) }
         if let v = i?.id { attrs.append(("clowdr:imageID", .string(v))) }

@@ -1,3 +1,4 @@
+import CClowdrSystem
 import Foundation
 
 /// Where `PROVExport` puts the document as it is made: each element once, each relation, then the whole written out.
@@ -9,7 +10,8 @@ protocol PROVWriter: AnyObject {
 }
 
 /// A temporary file written in order and read back once: a section of a document too large to hold in memory.
-/// Unlinked as soon as it is made, so nothing is left behind whatever happens.
+/// Unlinked as soon as it is made, so nothing is left behind whatever happens; where the temporary folder cannot be
+/// written (a reader with no write access anywhere, as `reading never writes` tests), an anonymous in-memory file.
 final class Spool {
     private let handle: FileHandle
     private var buffer: [UInt8] = []
@@ -17,11 +19,14 @@ final class Spool {
 
     init() throws {
         let path = NSTemporaryDirectory() + "clowdr-spool-\(getpid())-\(UUID().uuidString.prefix(8))"
-        guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forUpdatingAtPath: path) else {
-            throw ExportError("cannot create a temporary file in \(NSTemporaryDirectory()) (set TMPDIR to a writable folder)")
+        if FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forUpdatingAtPath: path) {
+            unlink(path)
+            handle = h
+            return
         }
-        unlink(path)
-        handle = h
+        let fd = clowdr_memfd("clowdr-spool")
+        guard fd >= 0 else { throw ExportError("cannot create a temporary file in \(NSTemporaryDirectory()) (set TMPDIR to a writable folder)") }
+        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
     }
 
     func write(_ s: String) {

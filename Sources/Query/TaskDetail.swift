@@ -61,7 +61,7 @@ extension ExperimentQuery {
         if !labels.isEmpty { table.add(nil, "labels", labels) }
     }
 
-    /// The host an attempt ran on and the clowdr that started it, as its `task_started` (v2) says.
+    /// The host an attempt ran on and the clowdr that started it, as its `task_started` (v2, v3) says.
     static func addHost(_ s: TaskStarted, attempt: Int, to table: inout DetailTable) {
         if let v = s.clowdrVersion { table.add(attempt, "clowdr_version", v) }
         if let m = s.cpuModel { table.add(attempt, "cpu_model", m) }
@@ -69,6 +69,8 @@ extension ExperimentQuery {
         if let m = s.memory { table.add(attempt, "memory_bytes", Double(m), .bytes) }
         if let k = s.kernel { table.add(attempt, "kernel", k) }
         if let o = s.osRelease { table.add(attempt, "os_release", o) }
+        if let t = s.instanceType { table.add(attempt, "instance_type", t) }
+        if let spot = s.spot { table.add(attempt, "spot", spot ? "yes" : "no") }
     }
 
     /// Where an attempt's figures come from, for a person.

@@ -51,6 +51,15 @@ public enum HostInfo {
         )
     }()
 
+    /// The cloud instance this process runs on (its type, whether it is spot), when a worker found out (an AWS Batch
+    /// worker asks the instance metadata service once); nil elsewhere.
+    public static var instance: (type: String, spot: Bool?)? {
+        get { instanceLock.withLock { instanceFacts } }
+        set { instanceLock.withLock { instanceFacts = newValue } }
+    }
+    private static let instanceLock = NSLock()
+    nonisolated(unsafe) private static var instanceFacts: (type: String, spot: Bool?)?
+
     /// Start time of a process in clock ticks since boot (`/proc/PID/stat` field 22), nil when it is gone.
     public static func startTicks(of pid: Int32) -> UInt64? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }

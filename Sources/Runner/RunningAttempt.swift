@@ -157,11 +157,13 @@ final class RunningAttempt {
             throw LaunchFailure("cannot start /bin/sh: \(String(cString: strerror(-pid)))")
         }
         let host = HostInfo.facts
+        let instance = HostInfo.instance
         post(
             .taskStarted(
                 TaskStarted(
                     host: HostInfo.hostname, pid: pid, bootID: HostInfo.bootID, clowdrVersion: ClowdrVersion.current, cpuModel: host.cpuModel,
-                    cpus: host.cpus, memory: host.memory, kernel: host.kernel, osRelease: host.osRelease)))
+                    cpus: host.cpus, memory: host.memory, kernel: host.kernel, osRelease: host.osRelease, instanceType: instance?.type,
+                    spot: instance?.spot)))
         // A worker alone in a job: what its start touched (the task's files, the descriptor, the command line: well
         // over 10 MB of code and heap) leaves its resident size now, not at the first sample, which a loaded node may
         // delay.

@@ -11,19 +11,23 @@ struct ArchiveCommand: ParsableCommand {
         commandName: "archive",
         abstract: "Put an experiment's record in one .tar.gz beside the derivatives, or check such an archive.",
         discussion: """
-            The archive holds a consistent snapshot of the log (taken while it may be written), the descriptor, \
-            every invocation and every attempt's stdout and stderr, the JSON and PROV exports, and a MANIFEST with \
-            the sha256 of every member. It is written under a temporary name and renamed. Unpacked, `clowdr query` \
-            and `clowdr status` work on it.
+            The archive is an RO-Crate (clowdr export rocrate's): a consistent snapshot of the log (taken while it \
+            may be written), the descriptor, every invocation and every attempt's stdout and stderr, the JSON and \
+            PROV exports, the HTML report, and a MANIFEST with the sha256 of every member. It is written under a \
+            temporary name and renamed. Unpacked, `clowdr query` and `clowdr status` work on it. Into a BIDS \
+            dataset (the derivatives), it goes to the dataset's code/clowdr/, where BIDS keeps what made the data.
             """)
 
     @Argument(help: "The experiment folder (or PROVDIR: its newest experiment); with --verify, the archive.")
     var target: String
 
     @Option(
-        help: "Folder to write clowdr-<experiment>.tar.gz into (default: the current folder), or an S3 folder (s3://BUCKET/PREFIX) to upload it to."
+        help:
+            "Folder to write clowdr-<experiment>.tar.gz into (default: the current folder; a BIDS dataset's code/clowdr/), or an S3 folder (s3://BUCKET/PREFIX) to upload it to."
     )
     var into: String?
+
+    @OptionGroup(title: "The crate (the archive is one)") var crate: CrateArguments
 
     @OptionGroup(title: "AWS (with --into s3://...)") var aws: AWSArguments
 
@@ -47,14 +51,14 @@ struct ArchiveCommand: ParsableCommand {
         do { layout = try ExperimentLayout.locate(target) } catch { throw ValidationError("\(error)") }
         let into = self.into ?? "."
         guard let destination = S3Location(into) else {
-            print(try Archive.create(experimentDirectory: layout.directory, into: into))
+            print(try Archive.create(experimentDirectory: layout.directory, into: into, options: crate.options()))
             return
         }
         // Written whole on this machine first, then uploaded (in parts, in parallel): the object appears complete.
         let staging = NSTemporaryDirectory() + "clowdr-archive-\(getpid())"
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: staging) }
-        let file = try Archive.create(experimentDirectory: layout.directory, into: staging)
+        let file = try Archive.create(experimentDirectory: layout.directory, into: staging, options: crate.options())
         let target = destination.appending((file as NSString).lastPathComponent)
         try S3Client(configuration: try aws.configuration()).upload(file: file, to: target)
         print(target)

@@ -24,29 +24,15 @@ struct ExportROCrateCommand: ParsableCommand {
     @Flag(help: "Copy the outputs of each task's latest attempt into the crate, under data/.")
     var withData = false
 
-    @Option(help: "The license of the record: an SPDX identifier (CC-BY-4.0) or a URL.")
-    var license: String?
-
-    @Option(help: "The organization that publishes the record (the user's affiliation).")
-    var publisher: String?
-
-    @Option(help: "The publishing organization's web address.")
-    var publisherURL: String?
+    @OptionGroup var crate: CrateArguments
 
     func validate() throws {
         if output == "-" { throw ValidationError("-o -: a crate is a folder or a .zip, not a stream; give a path") }
-        if let l = license, l.isEmpty || l.contains(" ") {
-            throw ValidationError("--license \(l): expected an SPDX identifier such as CC-BY-4.0, or a URL")
-        }
-        if let u = publisherURL, !(u.hasPrefix("https://") || u.hasPrefix("http://")) {
-            throw ValidationError("--publisher-url \(u): expected an http(s) address")
-        }
-        if publisherURL != nil && publisher == nil { throw ValidationError("--publisher-url: give --publisher NAME as well") }
     }
 
     func run() throws {
         let layout = try target.layout()
-        let options = ROCrateExport.Options(license: license, publisher: publisher, publisherURL: publisherURL, withData: withData)
+        let options = crate.options(withData: withData)
         try ExportOutput.write(to: output, default: "clowdr-\(layout.id).crate") {
             try ROCrateExport.write(experimentDirectory: layout.directory, to: $0, options: options)
         }

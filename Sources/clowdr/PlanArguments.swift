@@ -22,6 +22,14 @@ struct PlanArguments: ParsableArguments {
     @Flag(name: [.short, .long], help: "One task per BIDS participant x session.")
     var bids = false
 
+    @Option(
+        help: ArgumentHelp(
+            "The BIDS derivatives folder the tasks write (default with --bids: found from the outputs' paths).",
+            discussion:
+                "When the tasks have ended, its dataset_description.json is made or updated to say what generated it: the tool with its container's digest, clowdr with the experiment and where its record is, and the raw dataset."
+        ))
+    var derivatives: String?
+
     @Option(name: [.short, .long], help: "Group tasks N at a time into one job (cluster backends; no effect locally).")
     var groupby: Int?
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EventLog
+import Export
 import Foundation
 import Runner
 
@@ -27,7 +28,22 @@ enum RunSession {
                         .utf8))
         }
         if let reason = cancel.cancelledBecause { FileHandle.standardError.write(Data("clowdr: stopped by \(reason)\n".utf8)) }
+        if summary.detached == 0 && summary.held == 0 && summary.launched > 0 { describeDerivatives(summary.layout, quiet: quiet) }
         if !summary.allSucceeded { throw ExitCode(1) }
+    }
+
+    /// A BIDS run (`--bids`, or `--derivatives DIR`): its derivatives' dataset_description.json says what made them.
+    /// A failure is a warning: the run's record stands.
+    static func describeDerivatives(_ layout: ExperimentLayout, quiet: Bool) {
+        guard let options = try? EventLog(path: layout.log, mode: .readOnly).projectedState().experiment?.options else { return }
+        let named = options["derivatives"].flatMap { $0.isEmpty ? nil : $0 }
+        guard options["bids"] == "true" || named != nil else { return }
+        do {
+            guard let described = try BIDSDerivatives.describe(experimentDirectory: layout.directory, derivatives: named) else { return }
+            if !quiet { print("derivatives: \(described.path) \(described.created ? "written" : "updated") (GeneratedBy, SourceDatasets)") }
+        } catch {
+            FileHandle.standardError.write(Data("clowdr: warning: the derivatives' dataset_description.json was not written: \(error)\n".utf8))
+        }
     }
 }
 

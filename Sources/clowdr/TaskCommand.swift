@@ -53,6 +53,7 @@ struct TaskCommand: ParsableCommand {
             let segments = try S3Location.parse(events, what: "--events")
             let env = ProcessInfo.processInfo.environment
             let element = AWSBatchWorker.element(env)
+            HostInfo.instance = InstanceMetadata.read(env).map { ($0.instanceType, $0.spot) }
             let worker = AWSBatchWorker(configuration: try AWSConfiguration.resolve())
             let results = try worker.run(map: map, segments: segments, index: element.index, segmentName: element.name, cancel: cancel)
             return try report(results, expected: results.count)

@@ -39,12 +39,13 @@ struct GoldenTests {
         }
         for (t, attempt, code) in [("0", 1, Int32(0)), ("1", 1, 1), ("1", 2, 0)] {
             e.append(f.make(task: t, attempt: attempt, .taskSubmitted(TaskSubmitted(backend: "local"))))
-            // Task 0's start says which clowdr started it and on what host (task_started v2); the others are v1's.
+            // Task 0's start says which clowdr started it and on what host, an EC2 spot instance (task_started v3); the
+            // others are v1's.
             let facts =
                 t == "0"
                 ? TaskStarted(
                     host: "node1", pid: 101, clowdrVersion: "0.1.0-dev+g0123456789ab", cpuModel: "AMD EPYC 7B13", cpus: 8, memory: 34_359_738_368,
-                    kernel: "6.1.0-18-amd64", osRelease: "Debian GNU/Linux 12 (bookworm)")
+                    kernel: "6.1.0-18-amd64", osRelease: "Debian GNU/Linux 12 (bookworm)", instanceType: "c6i.2xlarge", spot: true)
                 : TaskStarted(host: "node1", pid: 100 + Int32(attempt))
             e.append(f.make(task: t, attempt: attempt, .taskStarted(facts)))
             for k in 1...2 {

@@ -17,14 +17,19 @@ struct DemoTests {
         let copy = try TestSupport.temporaryDirectory("demo")
         defer { try? FileManager.default.removeItem(atPath: copy) }
         // Exactly the tracked files of the demo (what a clone has): no empty folder, nothing left by earlier runs.
-        let files = try TestSupport.run("/usr/bin/git", ["-C", root, "ls-files", "examples/bids-demo", "scripts/demo.sh"]).stdout
+        let files = try TestSupport.run(
+            "/usr/bin/git", ["-C", root, "ls-files", "examples/bids-demo", "scripts/demo.sh", "scripts/rocrate_check.py"]
+        ).stdout
             .split(separator: "\n").map(String.init)
         #expect(files.contains("scripts/demo.sh"))
         for f in files {
             try FileManager.default.createDirectory(atPath: copy + "/" + (f as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: root + "/" + f, toPath: copy + "/" + f)
         }
-        let out = try TestSupport.run("/bin/sh", ["-c", "cd '\(copy)' && scripts/demo.sh '\(TestSupport.binary("clowdr")!)' out/demo"])
+        // The crate and derivatives checkers of make test-deps (.build-rocrate), when present.
+        let tools = root + "/.build-rocrate"
+        let out = try TestSupport.run(
+            "/bin/sh", ["-c", "cd '\(copy)' && ROCRATE_VENV='\(tools)' scripts/demo.sh '\(TestSupport.binary("clowdr")!)' out/demo"])
         #expect(out.status == 0, "the demo failed:\n\(out.stdout)\n\(out.stderr)")
         #expect(out.stdout.contains("16 attempts: 15 succeeded, 1 failed"), "\(out.stdout)")
         #expect(out.stdout.contains("sub-05_ses-2_task-reaction_events.tsv is missing"), "the failure is the missing recording")
@@ -32,5 +37,12 @@ struct DemoTests {
         #expect(out.stdout.contains("16 tasks: 16 succeeded"))
         #expect(!out.stderr.contains("cp:") && !out.stderr.contains("No such file"), "\(out.stderr)")
         #expect(FileManager.default.fileExists(atPath: copy + "/out/demo/report.html"))
+        #expect(FileManager.default.fileExists(atPath: copy + "/out/demo/derivatives/dataset_description.json"))
+        #expect(out.stdout.contains("Archive:      out/demo/derivatives/code/clowdr/clowdr-"), "\(out.stdout)")
+        if FileManager.default.isExecutableFile(atPath: tools + "/bin/python") {
+            #expect(out.stdout.contains("roc-validator (provenance-run-crate-0.5, RECOMMENDED): 0 REQUIRED issues"), "\(out.stdout)")
+            #expect(out.stdout.contains("runcrate report: read it; ro-crate-py: loaded"), "\(out.stdout)")
+            #expect(out.stdout.contains("bids-validator: 0 errors"), "\(out.stdout)")
+        }
     }
 }

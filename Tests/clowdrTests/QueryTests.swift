@@ -193,9 +193,13 @@ struct QueryTests {
         #expect(try TestSupport.run("/bin/tar", ["-xzf", file, "-C", unpacked]).status == 0)
         let root = unpacked + "/" + (try FileManager.default.contentsOfDirectory(atPath: unpacked).first!)
         #expect(try TestSupport.run("/bin/sh", ["-c", "cd '\(root)' && sha256sum -c --quiet MANIFEST"]).status == 0)
-        // Invocations are archived; these tasks print nothing, so their streams left no files to archive.
-        #expect(FileManager.default.fileExists(atPath: root + "/tasks/5.json"))
+        // Invocations are archived; these tasks print nothing, so their streams left no files to archive. The archive
+        // is an RO-Crate: its metadata lists every member but itself.
+        let invocations = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/invocations.json"))) as? [String: Any]
+        #expect(invocations?["5"] != nil && invocations?.count == 6)
         #expect(!FileManager.default.fileExists(atPath: root + "/tasks/5.1.stderr"))
+        let metadata = try String(contentsOfFile: root + "/ro-crate-metadata.json", encoding: .utf8)
+        for member in ["clowdr.db", "descriptor.json", "invocations.json", "MANIFEST", ".html"] { #expect(metadata.contains(member), "\(member)") }
         let top = try TestSupport.run(clowdr, ["query", "--top", "ram", "-n", "1", root])
         #expect(rows(top.stdout).first?.first == "5")
         // A member changed after the fact is reported.

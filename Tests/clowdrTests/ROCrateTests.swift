@@ -54,7 +54,7 @@ struct ROCrateTests {
         let crate = dir + "/crate"
         let made = try TestSupport.run(clowdr, ["export", "rocrate", experiment, "-o", crate, "--license", "CC-BY-4.0"])
         #expect(made.status == 0, "\(made.stderr)")
-        for file in ["ro-crate-metadata.json", "descriptor.json", "README.md", "clowdr.db", "invocations.json", "logs/2.1.stderr"] {
+        for file in ["ro-crate-metadata.json", "descriptor.json", "README.md", "clowdr.db", "invocations.json", "tasks/2.1.stderr"] {
             #expect(FileManager.default.fileExists(atPath: crate + "/" + file), "\(file)")
         }
         let names = try FileManager.default.contentsOfDirectory(atPath: crate)
@@ -97,8 +97,8 @@ struct ROCrateTests {
         #expect((rerun["error"] as? String)?.isEmpty == false)
         #expect(ids(rerun["wasInformedBy"]) == ["#attempt/2/1"])
         #expect(g["#attempt/2/1"]!["wasInformedBy"] == nil)
-        #expect(ids(g["#attempt/2/1"]!["result"]).contains("logs/2.1.stderr"))  // what a failed attempt left: its stderr
-        #expect(try String(contentsOfFile: crate + "/logs/2.1.stderr", encoding: .utf8) == "count 3 refused\n")
+        #expect(ids(g["#attempt/2/1"]!["result"]).contains("tasks/2.1.stderr"))  // what a failed attempt left: its stderr
+        #expect(try String(contentsOfFile: crate + "/tasks/2.1.stderr", encoding: .utf8) == "count 3 refused\n")
 
         // Four attempts, each orchestrated by a ControlAction of the step; the experiment a failed run of the workflow.
         let actions = g.values.filter { $0["@type"] as? String == "CreateAction" }

@@ -414,7 +414,7 @@ struct ContainerRunTests {
             clowdr,
             [
                 "run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov", "-w", dir, "--container-runtime", "podman", "-v",
-                dir + "/dataset:/data:ro",
+                dir + "/dataset:/data:ro", "--derivatives", dir + "/derivatives",
             ],
             environment: env)
         #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
@@ -454,5 +454,12 @@ struct ContainerRunTests {
         #expect(image["identifier"] as? String == inspected, "\(image)")
         let attempt = try #require(entities.first { $0["@id"] as? String == "#attempt/0/1" })
         #expect((attempt["containerImage"] as? [String: Any])?["@id"] as? String == image["@id"] as? String)
+        // So does the derivatives' description: the tool's container, by its digest.
+        let description =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/derivatives/dataset_description.json")))
+            as! [String: Any]
+        let container = ((description["GeneratedBy"] as? [[String: Any]])?.first?["Container"] as? [String: Any]) ?? [:]
+        #expect(container["Type"] as? String == "docker" && container["Tag"] as? String == "localhost/clowdr-busybox:test", "\(description)")
+        #expect(container["URI"] as? String == "docker://localhost/clowdr-busybox@sha256:" + sha || !digests.contains("sha256"), "\(container)")
     }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A small BIDS app for clowdr's demo: for each participant and session, read the reaction-time recording,
-bootstrap the mean response time (real work: CPU time and some memory), write a derivative JSON."""
+bootstrap the mean response time (real work: CPU time and some memory), write a BIDS derivative (a TSV and its
+JSON sidecar)."""
 import argparse, json, os, random, statistics, sys, time
 
 p = argparse.ArgumentParser()
@@ -25,10 +26,18 @@ for sub in a.participant_label:
         # Keep every bootstrap sample: the memory a real pipeline would hold.
         samples = [[rng.choice(rts) for _ in rts] for _ in range(a.resamples // 20)]
         means = sorted(statistics.fmean(s) for s in samples for _ in range(20))
-        out = os.path.join(a.output_dir, f"sub-{sub}")
+        # A BIDS derivative: sub-<label>/[ses-<label>/]beh/<source entities>_desc-bootstrap_beh.tsv and its sidecar.
+        out = os.path.join(a.output_dir, f"sub-{sub}", *([f"ses-{ses}"] if ses else []), "beh")
         os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, f"{name}_desc-bootstrap_stats.json"), "w") as f:
-            json.dump({"participant": sub, "session": ses, "n_trials": len(rts), "mean_rt": statistics.fmean(rts),
-                       "ci95": [means[int(0.025 * len(means))], means[int(0.975 * len(means))]]}, f, indent=2)
+        stem = os.path.join(out, f"{name}_task-reaction_desc-bootstrap_beh")
+        with open(stem + ".tsv", "w") as f:
+            f.write("n_trials\tmean_rt\tci95_low\tci95_high\n")
+            f.write(f"{len(rts)}\t{statistics.fmean(rts):.6f}\t{means[int(0.025 * len(means))]:.6f}\t{means[int(0.975 * len(means))]:.6f}\n")
+        with open(stem + ".json", "w") as f:
+            json.dump({"Description": f"Mean response time with a bootstrap 95% interval ({a.resamples} resamples).",
+                       "n_trials": {"Description": "Trials in the recording"},
+                       "mean_rt": {"Description": "Mean response time", "Units": "s"},
+                       "ci95_low": {"Description": "Bootstrap 95% interval, lower bound", "Units": "s"},
+                       "ci95_high": {"Description": "Bootstrap 95% interval, upper bound", "Units": "s"}}, f, indent=2)
         print(f"{name}: mean response time {statistics.fmean(rts):.3f} s over {len(rts)} trials")
         time.sleep(0.2)

@@ -27,7 +27,7 @@ struct ExperimentCrate {
         var files: [(path: String, name: String, description: String)]
         /// Outputs copied into the crate (`--with-data`): path in the crate, by the output's own path.
         var copies: [String: String]
-        /// The attempts' stdout and stderr in the crate's `logs/`: `<task>.<attempt>.stdout` and `.stderr`.
+        /// The attempts' stdout and stderr in the crate's `tasks/`: `<task>.<attempt>.stdout` and `.stderr`.
         var logs: Set<String>
         var license: String?
         var publisher: String?
@@ -277,7 +277,7 @@ struct ExperimentCrate {
         ["stdout", "stderr"].compactMap { stream in
             let name = ExperimentLayout.streamName(task, attempt, stream)
             guard parts.logs.contains(name) else { return nil }
-            let id = "logs/" + CrateVocabulary.relativeURI(name)
+            let id = ExperimentLayout.tasksFolder + "/" + CrateVocabulary.relativeURI(name)
             graph.add(
                 CrateGraphWriter.entity(
                     id, ["File"],

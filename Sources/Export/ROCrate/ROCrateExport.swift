@@ -9,7 +9,8 @@ import SQLite
 /// profile 0.5 (`ExperimentCrate` says what each entity is), as a folder or a `.zip`.
 ///
 /// Files of the crate: `ro-crate-metadata.json`, `README.md`, `descriptor.json` (the main workflow),
-/// `invocations.json` (every task's invocation, by task), `logs/<task>.<attempt>.stdout` and `.stderr` (those not empty), `clowdr.db` (a consistent snapshot of the log), `clowdr-<id>.json` and
+/// `invocations.json` (every task's invocation, by task), `tasks/<task>.<attempt>.stdout` and `.stderr` (those not empty:
+/// the experiment folder's layout, so `clowdr query` and `clowdr status` work on a crate as on an experiment), `clowdr.db` (a consistent snapshot of the log), `clowdr-<id>.json` and
 /// `clowdr-<id>.prov.json` (the JSON and PROV exports), and with `withData` the outputs of the tasks' latest
 /// attempts under `data/` (their absolute paths below it). Without it, files outside the crate are referenced by
 /// `file://` URIs. The crate is written in a temporary folder beside the target and renamed into place (a zip is
@@ -56,8 +57,14 @@ public enum ROCrateExport {
         if zip { try? fm.removeItem(atPath: staging) }
     }
 
-    /// Writes every file of the crate into `staging`.
+    /// Writes every file of the crate into `staging`: its files, then its metadata.
     static func stage(experimentDirectory directory: String, into staging: String, options: Options) throws {
+        try writeMetadata(try stageFiles(experimentDirectory: directory, into: staging, options: options), into: staging)
+    }
+
+    /// Writes the crate's files but its metadata into `staging`; returns what the metadata lists (a caller adds its
+    /// own files, as the archive adds the report, before `writeMetadata`).
+    static func stageFiles(experimentDirectory directory: String, into staging: String, options: Options) throws -> ExperimentCrate.Parts {
         let layout = ExperimentLayout(directory: directory)
         let id = (directory as NSString).lastPathComponent
         guard FileManager.default.fileExists(atPath: layout.descriptor) else {
@@ -65,23 +72,31 @@ public enum ROCrateExport {
         }
         let descriptor = try DescriptorValidator.load(layout.descriptor)
         try FileManager.default.copyItem(atPath: layout.descriptor, toPath: staging + "/descriptor.json")
-        let db = staging + "/clowdr.db"
+        let db = staging + "/" + EventLog.fileName
         try EventLog(path: directory, mode: .readOnly).withConnection { try $0.backup(to: db) }
         try JSONExport.write(logPath: db, to: staging + "/clowdr-\(id).json", samples: false)
         try PROVExport.write(logPath: db, descriptorPath: layout.descriptor, to: staging + "/clowdr-\(id).prov.json", format: .json)
         let tasks = try writeInvocations(log: db, to: staging + "/invocations.json")
         let copies = options.withData ? try copyOutputs(log: db, into: staging) : [:]
-        let logs = try copyStreams(of: layout, into: staging + "/logs")
+        let logs = try copyStreams(of: layout, into: staging + "/" + ExperimentLayout.tasksFolder)
         try readme(id: id, descriptor: descriptor).write(toFile: staging + "/README.md", atomically: false, encoding: .utf8)
-        let parts = ExperimentCrate.Parts(
+        return ExperimentCrate.Parts(
             descriptor: descriptor, invocations: "invocations.json", tasks: tasks,
             files: [
                 ("README.md", "README.md", "What this crate is and how to read it."),
-                ("clowdr.db", "clowdr.db", "The experiment's event log (SQLite): every launch, sample, exit and rerun; clowdr query reads it."),
+                (
+                    EventLog.fileName, EventLog.fileName,
+                    "The experiment's event log (SQLite): every launch, sample, exit and rerun; clowdr query reads it."
+                ),
                 ("clowdr-\(id).json", "clowdr-\(id).json", "The complete record as JSON (clowdr export json; schema/experiment.schema.json)."),
                 ("clowdr-\(id).prov.json", "clowdr-\(id).prov.json", "The record as W3C PROV-JSON (clowdr export prov)."),
             ],
             copies: copies, logs: logs, license: options.license, publisher: options.publisher, publisherURL: options.publisherURL)
+    }
+
+    /// Writes `ro-crate-metadata.json` for the staged files, from the staged log.
+    static func writeMetadata(_ parts: ExperimentCrate.Parts, into staging: String) throws {
+        let db = staging + "/" + EventLog.fileName
         try ExperimentRecords.read(path: db) { records in
             try AtomicFile.write(to: staging + "/ro-crate-metadata.json") { out in
                 try ExperimentCrate(records: records, parts: parts, graph: try CrateGraphWriter(out)).write()

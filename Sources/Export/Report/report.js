@@ -702,7 +702,7 @@
     const env = d && d.environment ? d.environment[i] : null;
     if (env) {
       const facts = el('dl', { class: 'kv', 'aria-label': 'environment' });
-      const names = { clowdr_version: 'clowdr', cpu_model: 'CPU', cpus: 'CPUs', memory: 'memory', kernel: 'kernel', os_release: 'OS', image: 'image', image_digest: 'image digest', image_id: 'image id' };
+      const names = { clowdr_version: 'clowdr', cpu_model: 'CPU', cpus: 'CPUs', memory: 'memory', kernel: 'kernel', os_release: 'OS', instance_type: 'instance type', spot: 'spot', image: 'image', image_digest: 'image digest', image_id: 'image id' };
       for (const [k, label] of Object.entries(names)) {
         if (env[k] === undefined || env[k] === null) continue;
         facts.append(el('dt', { text: label }), el('dd', { text: k === 'memory' ? fmt.bytes(env[k]) : String(env[k]) }));
