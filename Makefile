@@ -3,7 +3,8 @@
 #   make demo    install what is missing, build, run an example experiment, check it, write its report, print where
 #   make test    install what is missing, build, lint, run the whole test suite
 #   make bench   release build and the benchmarks (figures printed beside the peer or limit of the same run)
-#   make dist    out/dist/clowdr-VERSION-linux-x86_64.tar.gz: runs on any x86-64 Linux (docs/slurm.md, installing)
+#   make dist    out/dist/clowdr-VERSION-linux-x86_64.tar.gz: runs on any x86-64 Linux (docs/slurm.md, installing), with
+#                shell completions and the manual page under share/
 #   make fuzz    libFuzzer over the Boutiques parsers (FUZZ_SECONDS, default 600)
 #   make lint    swift format lint --strict
 
@@ -156,7 +157,9 @@ dist: deps version
 	TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE) --product clowdr
 	TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE) --product clowdr-shim
 	TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE) --product clowdr-share
-	@scripts/dist/make-dist.sh $(BUILD_DIR)/release out/dist
+	@# The manual page, by argument-parser's generate-manual plugin (it builds clowdr's debug product to read its help).
+	TMPDIR=$(BUILD_TMP) $(SWIFT) package --allow-writing-to-package-directory generate-manual --configuration debug >/dev/null
+	@CLOWDR_MANUAL=$(BUILD_DIR)/plugins/GenerateManual/outputs/clowdr/clowdr.1 scripts/dist/make-dist.sh $(BUILD_DIR)/release out/dist
 
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)

@@ -15,8 +15,18 @@ struct DistTests {
     func busybox() throws {
         let dir = try TestSupport.temporaryDirectory("dist")
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        // The manual page as make dist makes it: argument-parser's generate-manual over this clowdr (its tool sits
+        // beside the debug build; make dist runs it through the package plugin).
+        var environment: [String: String] = [:]
+        let manualTool = TestSupport.buildDirectory + "/generate-manual-tool"
+        if FileManager.default.isExecutableFile(atPath: manualTool) {
+            try FileManager.default.createDirectory(atPath: dir + "/man", withIntermediateDirectories: true)
+            let manual = try TestSupport.run(manualTool, [TestSupport.binary("clowdr")!, "--date", "2026-01-01", "-o", dir + "/man"])
+            #expect(manual.status == 0, "\(manual.stderr)")
+            environment["CLOWDR_MANUAL"] = dir + "/man/clowdr.1"
+        }
         let made = try TestSupport.run(
-            TestSupport.repositoryRoot + "/scripts/dist/make-dist.sh", [TestSupport.buildDirectory, dir + "/out"])
+            TestSupport.repositoryRoot + "/scripts/dist/make-dist.sh", [TestSupport.buildDirectory, dir + "/out"], environment: environment)
         try #require(made.status == 0, "\(made.stdout) \(made.stderr)")
         let tarball = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(tarball.hasSuffix("-linux-x86_64.tar.gz") && FileManager.default.fileExists(atPath: tarball))
@@ -24,6 +34,16 @@ struct DistTests {
         try FileManager.default.createDirectory(atPath: dir + "/opt", withIntermediateDirectories: true)
         #expect(try TestSupport.run("/bin/tar", ["-xzf", tarball, "-C", dir + "/opt"]).status == 0)
         let install = try FileManager.default.contentsOfDirectory(atPath: dir + "/opt").first!
+        // Completions for bash, zsh and fish, and the manual; bash reads its script.
+        let share = dir + "/opt/" + install + "/share/"
+        for file in ["bash-completion/completions/clowdr", "zsh/site-functions/_clowdr", "fish/vendor_completions.d/clowdr.fish"] {
+            #expect(((try? String(contentsOfFile: share + file, encoding: .utf8)) ?? "").contains("clowdr"), "\(file)")
+        }
+        #expect(try TestSupport.run("/bin/bash", ["-n", share + "bash-completion/completions/clowdr"]).status == 0)
+        if environment["CLOWDR_MANUAL"] != nil {
+            let page = try String(contentsOfFile: share + "man/man1/clowdr.1", encoding: .utf8)
+            #expect(page.contains(".Nm clowdr") || page.contains("clowdr"), "\(page.prefix(200))")
+        }
         let work = dir + "/work"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let d =

@@ -48,6 +48,16 @@ for b in $binaries; do
   sed -e "s|@LOADER@|$(basename "$loader")|" -e "s|@BINARY@|$b|" "$here/clowdr.sh.in" > "$root/bin/$b"
   chmod 755 "$root/bin/$b"
 done
+# Shell completions, as argument-parser writes them from clowdr's own commands (share/ as the shells look for it).
+mkdir -p "$root/share/bash-completion/completions" "$root/share/zsh/site-functions" "$root/share/fish/vendor_completions.d"
+"$build/clowdr" --generate-completion-script bash > "$root/share/bash-completion/completions/clowdr"
+"$build/clowdr" --generate-completion-script zsh > "$root/share/zsh/site-functions/_clowdr"
+"$build/clowdr" --generate-completion-script fish > "$root/share/fish/vendor_completions.d/clowdr.fish"
+# The manual page, when `make dist` made it (argument-parser's generate-manual plugin: scripts/dist/manual.sh).
+if [ -n "${CLOWDR_MANUAL:-}" ] && [ -f "$CLOWDR_MANUAL" ]; then
+  mkdir -p "$root/share/man/man1"
+  cp "$CLOWDR_MANUAL" "$root/share/man/man1/clowdr.1"
+fi
 cp "$here/INSTALL.txt" "$root/INSTALL.txt"
 tarball="$out/$name.tar.gz"
 tar -C "$stage" -czf "$tarball.tmp" "$name"
