@@ -227,5 +227,5 @@ public struct FinalState: Sendable, Equatable {
     public static let shimKilled = "SHIM_KILLED"
 }
 
-/// A scheduler or cloud API that failed after its retries (exit 1), or a request it refused as asked (`usage`).
+/// A scheduler or cloud API that failed after its retries (exit 3), or a request it refused as asked (`usage`, exit 2).
 public typealias BackendError = CodedFailure

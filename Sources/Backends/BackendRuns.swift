@@ -83,7 +83,7 @@ public enum BackendRuns {
         try RunAccess.check(try awsSettings(o), descriptor: descriptor, invocations: invocations)
     }
 
-    /// A submission refused after the experiment was recorded: a failure at run time (exit 1) that says the command
+    /// A submission refused after the experiment was recorded: a failure at run time (exit 3) that says the command
     /// which submits the rest once the cause is fixed.
     static func refusedAfterRecording(_ error: any Error, layout: ExperimentLayout, on o: Options) -> any Error {
         guard let coded = error as? any CodedError else { return error }

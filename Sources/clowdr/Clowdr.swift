@@ -13,6 +13,11 @@ struct Clowdr: ParsableCommand {
         discussion: """
             Every launch, monitor sample, exit and rerun is an event in the experiment's append-only log \
             (PROVDIR/<experiment-id>/clowdr.db). Status, reruns, queries and reports are derived from it.
+
+            Exit status: 0 done; 1 the work failed (some task failed or was cancelled, a check found problems: \
+            fsck, archive --verify); 2 a usage error (nothing was done); 3 clowdr itself could not do what was \
+            asked (a file it cannot write, a scheduler or cloud API still failing after its retries, a damaged \
+            log): the message says what, where, and what to do.
             """,
         version: ClowdrVersion.current,
         subcommands: [
@@ -28,7 +33,8 @@ struct Clowdr: ParsableCommand {
         ]
     )
 
-    /// Runs the command line; usage errors exit with 2, failures with 1, each with a message on stderr.
+    /// Runs the command line: a usage error exits with 2, clowdr's own failure with 3, each with a message on stderr;
+    /// a command that ran and found its work failed (tasks, checks) throws `ExitCode(1)`.
     static func main() {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -43,7 +49,7 @@ struct Clowdr: ParsableCommand {
             fail(code: "usage.invalid", message: withoutPrefix(fullMessage(for: error)), exitCode: 2)
         }
         do { try command.run() } catch let error as any CodedError {
-            fail(code: error.errorCode, message: error.description, exitCode: error.isUsageError ? 2 : 1)
+            fail(code: error.errorCode, message: error.description, exitCode: error.isUsageError ? 2 : failed)
         } catch let error as CLIError {
             fail(code: error.code, message: error.message, exitCode: error.exitCode)
         } catch let error as ExitCode {
@@ -55,9 +61,12 @@ struct Clowdr: ParsableCommand {
             if code == .success || error is CleanExit { exit(withError: error) }
             fail(
                 code: code == .validationFailure ? "usage.invalid" : "cli.failed", message: withoutPrefix(message(for: error)),
-                exitCode: code == .validationFailure ? 2 : 1)
+                exitCode: code == .validationFailure ? 2 : failed)
         }
     }
+
+    /// The exit status of clowdr's own failure (1 is the work's: a task, a check).
+    static let failed: Int32 = 3
 
     /// ArgumentParser's message without its own "Error: " prefix (ours is `clowdr: error[CODE]: `).
     static func withoutPrefix(_ message: String) -> String {
@@ -85,5 +94,7 @@ struct CLIError: Error {
     var exitCode: Int32
 
     static func usage(_ message: String, code: String = "usage.invalid") -> CLIError { CLIError(code: code, message: message, exitCode: 2) }
-    static func failure(_ message: String, code: String = "cli.failed") -> CLIError { CLIError(code: code, message: message, exitCode: 1) }
+    static func failure(_ message: String, code: String = "cli.failed") -> CLIError {
+        CLIError(code: code, message: message, exitCode: Clowdr.failed)
+    }
 }

@@ -15,7 +15,7 @@ struct RunCommand: ParsableCommand {
         discussion: """
             INVOCATION is a JSON file or a folder of them (sorted by name, so task ids are stable). Every task is \
             validated and recorded before anything runs; nothing is created when a descriptor or invocation is \
-            invalid. Exits 0 when every task succeeded, 1 when some failed, 2 on a usage error.
+            invalid. Exits 0 when every task succeeded, 1 when some failed, 2 on a usage error, 3 when clowdr itself failed.
             """)
 
     @Argument(help: "The Boutiques descriptor (JSON file).")

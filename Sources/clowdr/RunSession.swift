@@ -7,7 +7,8 @@ import Runner
 /// What `run`, `rerun` and `local` share: signals, progress, the summary and the exit code.
 enum RunSession {
     /// Runs `body` with Ctrl-C and SIGTERM turned into a cancellation, then prints the summary and exits with
-    /// 0 (all succeeded), 1 (some failed or were cancelled) or 2 (usage error: invalid input, nothing created).
+    /// 0 (all succeeded), 1 (some failed or were cancelled), 2 (usage error: invalid input, nothing created) or 3
+    /// (clowdr itself failed: `Clowdr.main`).
     static func guarded(quiet: Bool, _ body: (CancellationFlag, Display) throws -> RunSummary) throws {
         let (cancel, sources) = cancellationOnSignals()
         defer { for s in sources { s.cancel() } }

@@ -14,7 +14,7 @@ struct TaskCommand: ParsableCommand {
             Each TASKFILE is a JSON object {"experiment": DIR, "task": ID, "attempt": N} (optionally "backend", \
             "workdir", "sample_interval", "container_runtime", "volumes"). The tasks run one after the other; their \
             events go to --events (default: DIR/segments/<host>-<pid>.ndjson), which `clowdr ingest DIR FILE` adds \
-            to the experiment's log. Exits 0 when every task succeeded, 1 otherwise, 2 on a usage error.
+            to the experiment's log. Exits 0 when every task succeeded, 1 otherwise, 2 on a usage error, 3 when clowdr itself failed.
             """)
 
     @Argument(help: "Task files.")

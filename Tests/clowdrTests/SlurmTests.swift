@@ -176,7 +176,7 @@ struct SlurmTests {
             ["run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--backend", "slurm", "--clusterargs", "time:5", "--provdir", dir + "/prov"],
             environment: Self.environment.merging(["PATH": dir + "/bin:" + path]) { $1 })
         let exp = try FileManager.default.contentsOfDirectory(atPath: dir + "/prov").sorted().last ?? "none"
-        #expect(refused.status == 1 && refused.stderr.contains("Invalid account"), "\(refused.stderr)")
+        #expect(refused.status == 3 && refused.stderr.contains("Invalid account"), "\(refused.stderr)")
         #expect(refused.stderr.contains("submit it with: clowdr rerun incomplete \(dir)/prov/\(exp) --backend slurm"), "\(refused.stderr)")
         let resumed = try clowdr(["rerun", "incomplete", dir + "/prov"])
         #expect(
