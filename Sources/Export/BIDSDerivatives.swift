@@ -28,6 +28,11 @@ public enum BIDSDerivatives {
     /// its outputs were written to (the part of their paths before `sub-<label>/`). Nil when no output is in a
     /// derivatives folder.
     public static func describe(experimentDirectory directory: String, derivatives: String? = nil) throws -> Described? {
+        if let derivatives, derivatives.contains("://") {
+            throw ExportError(
+                "--derivatives \(derivatives): a derivatives folder on object storage is not described yet; name a folder on this machine",
+                code: "export.derivatives_remote")
+        }
         let layout = ExperimentLayout(directory: directory)
         let descriptor = try DescriptorValidator.load(layout.descriptor)
         let facts = try ExperimentRecords.read(path: layout.log) { try RunFacts(records: $0, descriptor: descriptor) }
@@ -62,7 +67,8 @@ public enum BIDSDerivatives {
             var roots: [String: Int] = [:]
             try records.forEachExit { x in
                 for o in try x.outputs.map({ try JSONParser.parse($0).arrayValue ?? [] }) ?? [] where o["size"]?.isNull == false {
-                    if let path = o["path"]?.stringValue, let root = BIDSDerivatives.root(of: BIDSDerivatives.absolute(path)) {
+                    // Outputs on object storage (s3://...) are not in a folder here: left out.
+                    if let path = o["path"]?.stringValue, !path.contains("://"), let root = BIDSDerivatives.root(of: BIDSDerivatives.absolute(path)) {
                         roots[root, default: 0] += 1
                     }
                 }

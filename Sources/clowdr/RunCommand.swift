@@ -65,7 +65,7 @@ struct RunCommand: ParsableCommand {
             request.recordedOptions = execution.recorded.merging(
                 [
                     "dev": String(plan.dev), "setup": String(plan.setup), "bids": String(plan.bids), "sweep": plan.sweep.joined(separator: ","),
-                    "derivatives": plan.derivatives.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? "",
+                    "derivatives": plan.derivatives.map { $0.contains("://") ? $0 : URL(fileURLWithPath: $0).standardizedFileURL.path } ?? "",
                     "groupby": plan.groupby.map(String.init) ?? "", "backend": cluster.kind().rawValue, "jobname": cluster.jobname ?? "",
                     "clusterargs": cluster.clusterargs ?? "",
                 ],

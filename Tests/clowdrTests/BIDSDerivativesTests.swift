@@ -138,6 +138,10 @@ struct BIDSDerivativesTests {
         let d =
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/named/dataset_description.json"))) as! [String: Any]
         #expect((d["GeneratedBy"] as! [[String: Any]]).map { $0["Name"] as? String } == ["plain", "clowdr"])
+        // A folder on object storage is not described (yet): the run stands, a warning says so.
+        let remote = try TestSupport.run(
+            clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov3", "-w", dir, "--derivatives", "s3://bucket/derivatives"])
+        #expect(remote.status == 0 && remote.stderr.contains("on object storage is not described yet"), "\(remote.stderr)")
         // Without --bids or --derivatives, nothing is written.
         let plain = try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--provdir", dir + "/prov2", "-w", dir])
         #expect(plain.status == 0 && !plain.stdout.contains("derivatives:"))
