@@ -34,6 +34,9 @@ struct ArchiveCommand: ParsableCommand {
     @Flag(help: "Check an archive against its MANIFEST.")
     var verify = false
 
+    @Flag(help: "Say what was written (or found) as one JSON object on standard output.")
+    var json = false
+
     func validate() throws {
         if verify && into != nil { throw ValidationError("give either --into DIR (to write an archive) or --verify (to check one), not both") }
     }
@@ -42,8 +45,12 @@ struct ArchiveCommand: ParsableCommand {
         if verify {
             let v: Archive.Verification
             do { v = try Archive.verify(target) } catch { throw CLIError.usage("\(error)") }
-            for p in v.problems { print(p) }
-            print(v.ok ? "\(target): \(v.members) members, every sha256 matches MANIFEST" : "\(target): \(v.problems.count) problems")
+            if json {
+                print(JSONOutput.line(["archive": target, "members": v.members, "problems": v.problems, "ok": v.ok]))
+            } else {
+                for p in v.problems { print(p) }
+                print(v.ok ? "\(target): \(v.members) members, every sha256 matches MANIFEST" : "\(target): \(v.problems.count) problems")
+            }
             if !v.ok { throw ExitCode(1) }
             return
         }
@@ -51,7 +58,7 @@ struct ArchiveCommand: ParsableCommand {
         do { layout = try ExperimentLayout.locate(target) } catch { throw ValidationError("\(error)") }
         let into = self.into ?? "."
         guard let destination = S3Location(into) else {
-            print(try Archive.create(experimentDirectory: layout.directory, into: into, options: crate.options()))
+            report(try Archive.create(experimentDirectory: layout.directory, into: into, options: crate.options()), experiment: layout)
             return
         }
         // Written whole on this machine first, then uploaded (in parts, in parallel): the object appears complete.
@@ -61,6 +68,11 @@ struct ArchiveCommand: ParsableCommand {
         let file = try Archive.create(experimentDirectory: layout.directory, into: staging, options: crate.options())
         let target = destination.appending((file as NSString).lastPathComponent)
         try S3Client(configuration: try aws.configuration()).upload(file: file, to: target)
-        print(target)
+        report(target.description, experiment: layout)
+    }
+
+    /// Where the archive is: its path, or with --json `{"archive": ..., "experiment": ...}`.
+    func report(_ archive: String, experiment layout: ExperimentLayout) {
+        print(json ? JSONOutput.line(["archive": archive, "experiment": layout.id]) : archive)
     }
 }

@@ -79,9 +79,7 @@ struct Clowdr: ParsableCommand {
         FileHandle.standardError.write(Data("clowdr: error[\(code)]: \(message)\n".utf8))
         if CommandLine.arguments.contains("--json") {
             let object = ["error": ["code": code, "message": message, "exit_code": Int(exitCode)] as [String: Any]]
-            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
-                FileHandle.standardOutput.write(data + Data("\n".utf8))
-            }
+            FileHandle.standardOutput.write(Data((JSONOutput.line(object) + "\n").utf8))
         }
         Foundation.exit(exitCode)
     }

@@ -36,6 +36,9 @@ struct ExecutionOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "No progress line and no summary.")
     var quiet = false
 
+    @Flag(help: "The summary as one JSON object on standard output, and nothing else there (errors: {\"error\": ...}).")
+    var json = false
+
     @Flag(name: [.customShort("V"), .long], help: "Print each attempt as it ends.")
     var verbose = false
 

@@ -10,8 +10,13 @@ final class Display: @unchecked Sendable {
     private let lock = NSLock()
 
     private var announced = false
+    /// Standard output is the JSON summary's alone (`--json`): the id, the log and attempts' lines stay off it.
+    private let json: Bool
 
-    init(quiet: Bool) { enabled = !quiet && isatty(2) != 0 }
+    init(quiet: Bool, json: Bool = false) {
+        enabled = !quiet && isatty(2) != 0
+        self.json = json
+    }
 
     /// Prints the experiment's id and log, once: as soon as it exists, so it can be queried or shared while it runs.
     func announce(_ layout: ExperimentLayout) {
@@ -19,7 +24,7 @@ final class Display: @unchecked Sendable {
             defer { announced = true }
             return !announced
         }
-        guard first else { return }
+        guard first, !json else { return }
         FileHandle.standardOutput.write(Data("experiment \(layout.id)\nlog \(layout.log)\n".utf8))
     }
 
@@ -34,7 +39,7 @@ final class Display: @unchecked Sendable {
                 FileHandle.standardError.write(Data("clowdr: warning: \(message)\n".utf8))
             }
         }
-        if verbose {
+        if verbose && !json {
             // Each task's labels, read once from the log's projection.
             let labels = ((try? EventLog(path: layout.log, mode: .readOnly).projectedTasks()) ?? [:]).mapValues(\.labels)
             controller.onAttemptEnd = { [self] task, attempt in

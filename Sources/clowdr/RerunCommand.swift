@@ -32,7 +32,7 @@ struct RerunCommand: ParsableCommand {
 
     func run() throws {
         let layout = try target.layout()
-        try RunSession.guarded(quiet: execution.quiet) { cancel, display in
+        try RunSession.guarded(quiet: execution.quiet, json: execution.json) { cancel, display in
             let d = try DescriptorValidator.load(layout.descriptor)
             let experiment = try EventLog(path: layout.log, mode: .readOnly).projectedState().experiment
             let kind = cluster.kind(recorded: experiment?.backend)

@@ -46,7 +46,7 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let fetched = NSTemporaryDirectory() + "clowdr-invocations-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: fetched) }
-        try RunSession.guarded(quiet: execution.quiet) { cancel, display in
+        try RunSession.guarded(quiet: execution.quiet, json: execution.json) { cancel, display in
             let d = try DescriptorValidator.load(descriptor)
             var request = RunRequest(
                 descriptorPath: descriptor, invocationPath: try cluster.batch.aws.localInvocation(invocation, fetchingInto: fetched),

@@ -9,10 +9,11 @@ enum RunSession {
     /// Runs `body` with Ctrl-C and SIGTERM turned into a cancellation, then prints the summary and exits with
     /// 0 (all succeeded), 1 (some failed or were cancelled), 2 (usage error: invalid input, nothing created) or 3
     /// (clowdr itself failed: `Clowdr.main`).
-    static func guarded(quiet: Bool, _ body: (CancellationFlag, Display) throws -> RunSummary) throws {
+    /// With `json`, standard output holds one JSON object, the summary (`summaryJSON`), and nothing else.
+    static func guarded(quiet: Bool, json: Bool = false, _ body: (CancellationFlag, Display) throws -> RunSummary) throws {
         let (cancel, sources) = cancellationOnSignals()
         defer { for s in sources { s.cancel() } }
-        let display = Display(quiet: quiet)
+        let display = Display(quiet: quiet || json, json: json)
         let summary: RunSummary
         do { summary = try body(cancel, display) } catch {
             display.stop()
@@ -20,8 +21,8 @@ enum RunSession {
         }
         display.stop()
         display.announce(summary.layout)
-        if !quiet || summary.launched == 0 { print(summaryLine(summary, stoppedBy: cancel.cancelledBecause)) }
-        if !quiet { for line in askedLines(summary) { print(line) } }
+        if !json && (!quiet || summary.launched == 0) { print(summaryLine(summary, stoppedBy: cancel.cancelledBecause)) }
+        if !json && !quiet { for line in askedLines(summary) { print(line) } }
         if let state = try? EventLog(path: summary.layout.log, mode: .readOnly).statusSummary(shown: 0).state, !state.refusedLines.isEmpty {
             FileHandle.standardError.write(
                 Data(
@@ -29,21 +30,44 @@ enum RunSession {
                         .utf8))
         }
         if let reason = cancel.cancelledBecause { FileHandle.standardError.write(Data("clowdr: stopped by \(reason)\n".utf8)) }
-        if summary.detached == 0 && summary.held == 0 && summary.launched > 0 { describeDerivatives(summary.layout, quiet: quiet) }
+        var derivatives: String?
+        if summary.detached == 0 && summary.held == 0 && summary.launched > 0 {
+            derivatives = describeDerivatives(summary.layout, quiet: quiet || json)
+        }
+        if json { print(summaryJSON(summary, stoppedBy: cancel.cancelledBecause, derivatives: derivatives)) }
         if !summary.allSucceeded { throw ExitCode(1) }
+    }
+
+    /// The summary as one JSON object (keys sorted): the experiment, what was planned and launched, the attempts by
+    /// how they ended, what was not started, submitted and left, held by the scheduler, what each rerun task asks,
+    /// why it stopped, the derivatives' description written, and whether every attempt succeeded.
+    static func summaryJSON(_ summary: RunSummary, stoppedBy reason: String?, derivatives: String?) -> String {
+        let counts = summary.ended.values.reduce(into: [String: Int]()) { $0[$1.rawValue, default: 0] += 1 }
+        let object: [String: Any] = [
+            "experiment": summary.layout.id, "directory": summary.layout.directory, "log": summary.layout.log,
+            "tasks": summary.planned, "launched": summary.launched, "attempts": counts,
+            "not_started": max(0, summary.launched - summary.ended.count - summary.detached - summary.notSubmitted),
+            "detached": summary.detached, "not_submitted": summary.notSubmitted, "held": summary.held,
+            "rerun": summary.rerunMode?.rawValue ?? NSNull(), "asked": summary.asked, "stopped_by": reason ?? NSNull(),
+            "derivatives": derivatives ?? NSNull(), "all_succeeded": summary.allSucceeded,
+        ]
+        return JSONOutput.line(object)
     }
 
     /// A BIDS run (`--bids`, or `--derivatives DIR`): its derivatives' dataset_description.json says what made them.
     /// A failure is a warning: the run's record stands.
-    static func describeDerivatives(_ layout: ExperimentLayout, quiet: Bool) {
-        guard let options = try? EventLog(path: layout.log, mode: .readOnly).projectedState().experiment?.options else { return }
+    /// Returns the description's path when one was written.
+    static func describeDerivatives(_ layout: ExperimentLayout, quiet: Bool) -> String? {
+        guard let options = try? EventLog(path: layout.log, mode: .readOnly).projectedState().experiment?.options else { return nil }
         let named = options["derivatives"].flatMap { $0.isEmpty ? nil : $0 }
-        guard options["bids"] == "true" || named != nil else { return }
+        guard options["bids"] == "true" || named != nil else { return nil }
         do {
-            guard let described = try BIDSDerivatives.describe(experimentDirectory: layout.directory, derivatives: named) else { return }
+            guard let described = try BIDSDerivatives.describe(experimentDirectory: layout.directory, derivatives: named) else { return nil }
             if !quiet { print("derivatives: \(described.path) \(described.created ? "written" : "updated") (GeneratedBy, SourceDatasets)") }
+            return described.path
         } catch {
             FileHandle.standardError.write(Data("clowdr: warning: the derivatives' dataset_description.json was not written: \(error)\n".utf8))
+            return nil
         }
     }
 }

@@ -20,11 +20,14 @@ struct WatchCommand: ParsableCommand {
     @Flag(name: [.customShort("V"), .long], help: "Print each attempt as it ends.")
     var verbose = false
 
+    @Flag(help: "The summary as one JSON object on standard output, and nothing else there.")
+    var json = false
+
     @OptionGroup(title: "AWS Batch (what the experiment recorded, unless given)") var batch: AWSBatchArguments
 
     func run() throws {
         let layout = try target.layout(ingesting: false)
-        try RunSession.guarded(quiet: false) { cancel, display in
+        try RunSession.guarded(quiet: false, json: json) { cancel, display in
             return try BackendRuns.watch(layout, cancel: cancel, aws: { try batch.with(recorded: $0).batchSettings() }) {
                 display.started(layout, $0, verbose: verbose)
             }

@@ -348,3 +348,54 @@ struct WordingTests {
         #expect(verbose.contains("task 1 (k=3) attempt 2: failed: exit 3"), "\(verbose)")
     }
 }
+
+/// `--json` on the summaries: standard output is one JSON object and nothing else, whatever the outcome.
+@Suite("--json summaries", .enabled(if: TestSupport.binary("clowdr") != nil, "build clowdr first (swift build)"))
+struct JSONSummaryTests {
+    let clowdr = TestSupport.binary("clowdr") ?? "clowdr"
+
+    func object(_ out: TestSupport.Output) throws -> [String: Any] {
+        let lines = out.stdout.split(separator: "\n")
+        #expect(lines.count == 1, "one line on stdout: \(out.stdout)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any], "\(out.stdout) \(out.stderr)")
+    }
+
+    @Test("run, rerun, watch and archive (and --verify) with --json: the summary alone on stdout; the exit status unchanged")
+    func summaries() throws {
+        let dir = try TestSupport.temporaryDirectory("jsonsummary")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try
+            #"{"name":"j","tool-version":"1","description":"d","schema-version":"0.5","command-line":"echo [K]; exit [K]","inputs":[{"id":"k","name":"k","type":"Number","integer":true,"value-key":"[K]"}]}"#
+            .write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+        try #"{"k": [0, 3]}"#.write(toFile: dir + "/i.json", atomically: true, encoding: .utf8)
+        let run = try TestSupport.run(clowdr, ["run", dir + "/d.json", dir + "/i.json", "--sweep", "k", "--provdir", dir + "/prov", "--json", "-V"])
+        #expect(run.status == 1)
+        let summary = try object(run)
+        #expect(summary["tasks"] as? Int == 2 && summary["launched"] as? Int == 2 && summary["all_succeeded"] as? Bool == false)
+        #expect((summary["attempts"] as? [String: Int]) == ["succeeded": 1, "failed": 1], "\(summary)")
+        let experiment = try #require(summary["directory"] as? String)
+        #expect(FileManager.default.fileExists(atPath: try #require(summary["log"] as? String)))
+
+        let rerun = try TestSupport.run(clowdr, ["rerun", "failed", experiment, "--json"])
+        #expect(rerun.status == 1)
+        let again = try object(rerun)
+        #expect(again["rerun"] as? String == "failed" && again["launched"] as? Int == 1 && (again["attempts"] as? [String: Int]) == ["failed": 1])
+
+        // A local experiment has nothing to follow: watch says so, as the error object (watch --json on Slurm: SlurmTests).
+        let watch = try TestSupport.run(clowdr, ["watch", experiment, "--json"])
+        let refused = try object(watch)["error"] as? [String: Any]
+        #expect(watch.status == 2 && refused?["code"] as? String == "watch.local_experiment", "\(watch.stdout)")
+
+        let archive = try TestSupport.run(clowdr, ["archive", experiment, "--into", dir + "/archives", "--json"])
+        #expect(archive.status == 0, "\(archive.stderr)")
+        let path = try #require(try object(archive)["archive"] as? String)
+        let verified = try TestSupport.run(clowdr, ["archive", "--verify", path, "--json"])
+        let found = try object(verified)
+        #expect(verified.status == 0 && found["ok"] as? Bool == true && (found["members"] as? Int ?? 0) > 5, "\(found)")
+
+        // An error with --json: the error object alone.
+        let missing = try TestSupport.run(clowdr, ["rerun", "failed", dir + "/nowhere", "--json"])
+        let error = try object(missing)["error"]
+        #expect(missing.status == 2 && error != nil, "\(missing.stdout) \(missing.stderr)")
+    }
+}

@@ -457,8 +457,11 @@ struct SlurmTests {
         #expect(most == 2, "at most 2 at once, and 2 at some point: \(most)")
 
         // The TIMEOUT: followed to its end by watch, recorded with its class and a reason to act on.
-        let watch = try clowdr(["watch", slow + "/prov"])
+        let watch = try clowdr(["watch", slow + "/prov", "--json"])
         #expect(watch.status == 1, "\(watch.stdout) \(watch.stderr)")
+        // --json: the summary alone on stdout.
+        let followed = try JSONSerialization.jsonObject(with: Data(watch.stdout.utf8)) as? [String: Any]
+        #expect(followed?["all_succeeded"] as? Bool == false && (followed?["attempts"] as? [String: Int])?["failed"] == 1, "\(watch.stdout)")
         let ended = try clowdr(["events", "--no-samples", slow + "/prov"]).stdout
         #expect(ended.contains(#""failure_class":"timeout""#) && ended.contains(#""state":"TIMEOUT""#), "\(ended)")
         #expect(try attempts(slow)[0]?.reason?.contains("killed at its time limit of 60 s; rerun with --clusterargs time:auto") == true)
