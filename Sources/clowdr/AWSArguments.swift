@@ -38,10 +38,15 @@ struct AWSArguments: ParsableArguments {
 
     /// Where the set-up's record is for this region.
     /// A set-up (or teardown) with these settings, telling what it does on standard output, and its record's path.
-    func cloudSetup(_ options: CloudSetup.Options) throws -> (CloudSetup, record: String) {
+    /// The set-up, saying what it does on standard output (on standard error with `json`: stdout is the summary's).
+    func cloudSetup(_ options: CloudSetup.Options, json: Bool = false) throws -> (CloudSetup, record: String) {
         let configuration = try configuration()
         var setup = CloudSetup(configuration: configuration, options: options)
-        setup.say = { print($0) }
+        if json {
+            setup.say = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        } else {
+            setup.say = { line in print(line) }
+        }
         return (setup, recordPath(region: configuration.region))
     }
 

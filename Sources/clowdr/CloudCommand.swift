@@ -137,6 +137,9 @@ struct CloudSetupCommand: ParsableCommand {
     @Flag(help: "The locations given replace those declared before (instead of adding to them).")
     var replaceLocations = false
 
+    @Flag(help: "The set-up as one JSON object on standard output (what it does goes to standard error).")
+    var json = false
+
     func validate() throws {
         if maxVcpus < 1 { throw ValidationError("--max-vcpus must be at least 1, got \(maxVcpus)") }
         for (flag, values) in [("--s3", s3), ("--read", read)] {
@@ -156,10 +159,16 @@ struct CloudSetupCommand: ParsableCommand {
         }
         options.locations = S3Grants(readWrite: s3.map(normalized), readOnly: read.map(normalized))
         options.replaceLocations = replaceLocations
-        let (setup, path) = try aws.cloudSetup(options)
+        let (setup, path) = try aws.cloudSetup(options, json: json)
         let record = try setup.setup(previous: try CloudRecord.load(path))
         try record.save(path)
-        print("job queue \(record.jobQueue); record: \(path)")
+        guard json else { return print("job queue \(record.jobQueue); record: \(path)") }
+        print(
+            JSONOutput.line([
+                "setup": record.name, "region": record.region, "job_queue": record.jobQueue, "job_role": record.jobRole, "record": path,
+                "created": record.created.map { ["kind": $0.kind, "name": $0.name, "arn": $0.arn] },
+                "locations": ["read_write": record.locations?.readWrite ?? [], "read_only": record.locations?.readOnly ?? []],
+            ]))
     }
 }
 
@@ -172,21 +181,27 @@ struct CloudTeardownCommand: ParsableCommand {
 
     @OptionGroup var aws: AWSArguments
 
+    @Flag(help: "What was removed and kept as one JSON object on standard output (each step goes to standard error).")
+    var json = false
+
     func run() throws {
         let path = aws.recordPath(region: try aws.configuration().region)
         guard var record = try CloudRecord.load(path) else {
-            print("nothing to remove: no set-up record at \(path)")
+            print(json ? JSONOutput.line(["record": path, "found": false, "kept": [Any]()]) : "nothing to remove: no set-up record at \(path)")
             return
         }
         var options = CloudSetup.Options()
         options.name = record.name
-        let (setup, _) = try aws.cloudSetup(options)
+        let (setup, _) = try aws.cloudSetup(options, json: json)
+        let before = record.created.count
         record.created = try setup.teardown(record)
-        if record.created.isEmpty {
-            try? FileManager.default.removeItem(atPath: path)
+        if record.created.isEmpty { try? FileManager.default.removeItem(atPath: path) } else { try record.save(path) }
+        if json {
+            let kept = record.created.map { ["kind": $0.kind, "name": $0.name, "arn": $0.arn] }
+            print(JSONOutput.line(["setup": record.name, "record": path, "found": true, "removed": before - kept.count, "kept": kept]))
+        } else if record.created.isEmpty {
             print("removed everything set-up \(record.name) created; record \(path) removed")
         } else {
-            try record.save(path)
             print("kept \(record.created.count) resources (named above); record \(path) keeps them")
         }
     }

@@ -157,9 +157,13 @@ struct AWSBatchShapeTests {
         let clowdr = TestSupport.binary("clowdr")!
         let s3 = S3Client(configuration: Moto.configuration)
         try? s3.createBucket("clowdr-shapes")
+        // --json: the set-up alone on standard output (each step on standard error).
+        let setup = try TestSupport.run(
+            clowdr, ["cloud", "setup", "--endpoint", Moto.endpoint!, "--s3", "s3://clowdr-shapes/x", "--json"], environment: env)
+        let made = try JSONSerialization.jsonObject(with: Data(setup.stdout.utf8)) as? [String: Any]
         #expect(
-            try TestSupport.run(clowdr, ["cloud", "setup", "--endpoint", Moto.endpoint!, "--s3", "s3://clowdr-shapes/x"], environment: env).status
-                == 0)
+            setup.status == 0 && made?["job_queue"] is String && (made?["created"] as? [Any])?.isEmpty == false, "\(setup.stdout) \(setup.stderr)")
+        #expect(((made?["locations"] as? [String: Any])?["read_write"] as? [String]) == ["s3://clowdr-shapes/x"], "\(setup.stdout)")
         let behaviour = BackendBehaviour(
             backend: "awsbatch", arguments: ["--endpoint", Moto.endpoint!, "--s3", "s3://clowdr-shapes/x", "--image", "localhost/tool:1"],
             environment: env,
@@ -185,8 +189,10 @@ struct AWSBatchShapeTests {
         #expect(reasons.count == 3 && reasons.allSatisfy { $0.contains("AWS Batch says SUCCEEDED; its worker recorded no exit") }, "\(reasons)")
         let record = try String(contentsOfFile: home + "/aws/clowdr-us-east-1.json", encoding: .utf8)
         #expect(record.components(separatedBy: "\"job_definition\"").count == 2, "one job definition for three runs: \(record)")
-        let down = try TestSupport.run(clowdr, ["cloud", "teardown", "--endpoint", Moto.endpoint!], environment: env)
-        #expect(down.status == 0 && down.stdout.contains("removed job_definition"), "\(down.stdout) \(down.stderr)")
+        let down = try TestSupport.run(clowdr, ["cloud", "teardown", "--endpoint", Moto.endpoint!, "--json"], environment: env)
+        let removed = try JSONSerialization.jsonObject(with: Data(down.stdout.utf8)) as? [String: Any]
+        #expect(down.status == 0 && down.stderr.contains("removed job_definition"), "\(down.stdout) \(down.stderr)")
+        #expect((removed?["removed"] as? Int ?? 0) > 0 && (removed?["kept"] as? [Any])?.isEmpty == true, "\(down.stdout)")
     }
 }
 
