@@ -24,6 +24,16 @@ public enum BIDSDerivatives {
         public var created: Bool
     }
 
+    /// Describes the derivatives when the experiment asked for it (its recorded options: a BIDS run, `--bids`, or
+    /// `--derivatives DIR`); nil otherwise. Reads the experiment's first event alone to know.
+    public static func describeIfAsked(experimentDirectory directory: String) throws -> Described? {
+        let created = try ExperimentRecords.read(path: ExperimentLayout(directory: directory).log) { try $0.experiment() }
+        let options = try created.map { try JSONParser.parse($0.payload) }?["options"]
+        let named = options?["derivatives"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+        guard options?["bids"]?.stringValue == "true" || named != nil else { return nil }
+        return try describe(experimentDirectory: directory, derivatives: named)
+    }
+
     /// Describes the derivatives of the experiment in `directory`: in `derivatives` when given, else in the folder
     /// its outputs were written to (the part of their paths before `sub-<label>/`). Nil when no output is in a
     /// derivatives folder.
@@ -36,7 +46,7 @@ public enum BIDSDerivatives {
         let layout = ExperimentLayout(directory: directory)
         let descriptor = try DescriptorValidator.load(layout.descriptor)
         let facts = try ExperimentRecords.read(path: layout.log) { try RunFacts(records: $0, descriptor: descriptor) }
-        guard let folder = derivatives.map({ absolute($0) }) ?? facts.derivativesFolder else { return nil }
+        guard let folder = derivatives.map({ RecordedPath.absolute($0) }) ?? facts.derivativesFolder else { return nil }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let path = folder + "/dataset_description.json"
         var created = false
@@ -66,11 +76,9 @@ public enum BIDSDerivatives {
             clowdrVersion = payload?["clowdr_version"]?.stringValue ?? ClowdrVersion.current
             var roots: [String: Int] = [:]
             try records.forEachExit { x in
-                for o in try x.outputs.map({ try JSONParser.parse($0).arrayValue ?? [] }) ?? [] where o["size"]?.isNull == false {
-                    // Outputs on object storage (s3://...) are not in a folder here: left out.
-                    if let path = o["path"]?.stringValue, !path.contains("://"), let root = BIDSDerivatives.root(of: BIDSDerivatives.absolute(path)) {
-                        roots[root, default: 0] += 1
-                    }
+                // Outputs on object storage (s3://...) are not in a folder here: left out.
+                for o in try x.existingOutputs() where !o.path.contains("://") {
+                    if let root = BIDSDerivatives.root(of: RecordedPath.absolute(o.path)) { roots[root, default: 0] += 1 }
                 }
             }
             derivativesFolder = roots.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key
@@ -80,7 +88,7 @@ public enum BIDSDerivatives {
                 // Relative paths are the attempt's working directory's (known when its files were observed).
                 let base = try records.taskFiles(task: first, attempt: 1)?.cwd
                 rawDataset =
-                    fileInputs.compactMap { invocation[$0]?.stringValue.map { absolute($0, base: base) } }
+                    fileInputs.compactMap { invocation[$0]?.stringValue.map { RecordedPath.absolute($0, base: base) } }
                     .first { FileManager.default.fileExists(atPath: $0 + "/dataset_description.json") }
             }
             image = try records.payloadsByAttempt(.imageResolved) { if case .imageResolved(let p) = $0 { p } else { nil } }.values.first
@@ -100,11 +108,6 @@ public enum BIDSDerivatives {
             i > 1
         else { return nil }
         return parts[..<i].joined(separator: "/")
-    }
-
-    static func absolute(_ path: String, base: String? = nil) -> String {
-        let joined = path.hasPrefix("/") ? path : (base ?? FileManager.default.currentDirectoryPath) + "/" + path
-        return URL(fileURLWithPath: joined).standardizedFileURL.path
     }
 
     /// The description with clowdr's additions merged into what was there.
@@ -145,10 +148,8 @@ public enum BIDSDerivatives {
         if let url = d.json["url"]?.stringValue { entry["CodeURL"] = .string(url) }
         if let c = d.container, let name = c.image ?? c.url {
             var container: JSONObject = ["Type": .string(c.type), "Tag": .string(name)]
-            let digest = image?.digest.flatMap { $0.split(separator: "@").last.map(String.init) }
-            if let digest {
-                container["URI"] = .string("docker://" + ImageReference(name).registry + "/" + ImageReference(name).repository + "@" + digest)
-            }
+            let reference = ImageReference(name)
+            if let digest = image?.digest { container["URI"] = .string("docker://\(reference.registry)/\(reference.repository)@\(digest)") }
             entry["Container"] = .object(container)
         }
         return entry
@@ -158,7 +159,7 @@ public enum BIDSDerivatives {
         [
             "Name": "clowdr", "Version": .string(facts.clowdrVersion),
             "Description": .string(
-                "Run by clowdr as experiment \(facts.experiment); its record (event log, exports) is in \(absolute(record)) (clowdr status, clowdr export)."
+                "Run by clowdr as experiment \(facts.experiment); its record (event log, exports) is in \(RecordedPath.absolute(record)) (clowdr status, clowdr export)."
             ),
         ]
     }

@@ -166,13 +166,7 @@ public enum PROVExport {
     /// Each attempt's outputs that exist, by "task/attempt".
     static func outputsByAttempt(_ records: ExperimentRecords) throws -> [String: [Output]] {
         var outputs: [String: [Output]] = [:]
-        try records.forEachExit { x in
-            let list = try x.outputs.map { try JSONParser.parse($0).arrayValue ?? [] } ?? []
-            outputs["\(x.task)/\(x.attempt)"] = list.compactMap { o in
-                guard let id = o["id"]?.stringValue, let path = o["path"]?.stringValue, o["size"]?.isNull == false else { return nil }
-                return (id, path, o["sha256"]?.stringValue)
-            }
-        }
+        try records.forEachExit { outputs["\($0.task)/\($0.attempt)"] = try $0.existingOutputs() }
         return outputs
     }
 

@@ -58,11 +58,8 @@ enum RunSession {
     /// A failure is a warning: the run's record stands.
     /// Returns the description's path when one was written.
     static func describeDerivatives(_ layout: ExperimentLayout, quiet: Bool) -> String? {
-        guard let options = try? EventLog(path: layout.log, mode: .readOnly).projectedState().experiment?.options else { return nil }
-        let named = options["derivatives"].flatMap { $0.isEmpty ? nil : $0 }
-        guard options["bids"] == "true" || named != nil else { return nil }
         do {
-            guard let described = try BIDSDerivatives.describe(experimentDirectory: layout.directory, derivatives: named) else { return nil }
+            guard let described = try BIDSDerivatives.describeIfAsked(experimentDirectory: layout.directory) else { return nil }
             if !quiet { print("derivatives: \(described.path) \(described.created ? "written" : "updated") (GeneratedBy, SourceDatasets)") }
             return described.path
         } catch {

@@ -112,9 +112,11 @@ struct ROCrateTests {
         let files = g.values.filter { ($0["@type"] as? String) == "File" }.map { $0["@id"] as! String }
         #expect(Set(files).isSubset(of: Set(ids(root["hasPart"]))))
 
-        // The same log gives the same crate.
+        // The same log gives the same crate, byte for byte (the crate there is replaced).
+        let written = try Data(contentsOf: URL(fileURLWithPath: crate + "/ro-crate-metadata.json"))
         #expect(try TestSupport.run(clowdr, ["export", "rocrate", experiment, "-o", crate, "--license", "CC-BY-4.0"]).status == 0)
         #expect(try graph(crate).count == g.count)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: crate + "/ro-crate-metadata.json")) == written)
     }
 
     @Test("as a .zip (what git and Zenodo take), --with-data copies the outputs in; bad paths are refused")

@@ -71,7 +71,7 @@ struct ExperimentCrate {
         var gathered = try Gathered()
         try writeAttempts(common, into: &gathered)
         try writeRun(payload, common, gathered)
-        try writeRoot(payload, created: created, gathered)
+        try writeRoot(payload, created: created, common, gathered)
         graph.finish()
     }
 
@@ -252,7 +252,7 @@ struct ExperimentCrate {
             if fileInputs.contains(input) {
                 for item in value.arrayValue ?? [value] {
                     guard let path = item.stringValue else { continue }
-                    let absolute = path.hasPrefix("/") ? path : (base as NSString).appendingPathComponent(path)
+                    let absolute = RecordedPath.absolute(path, base: base)
                     ids.append(writeFile(absolute, sha256: hashes[absolute], size: nil, example: parameter))
                 }
                 continue
@@ -311,7 +311,7 @@ struct ExperimentCrate {
     /// first seen (a rerun that rewrote an output: its new SHA-256 is in the log and the JSON and PROV exports; a
     /// crate's entity is a path, which readers look up where it is now).
     private func writeFile(_ path: String, sha256: String?, size: Int64?, example: JSONValue?) -> String {
-        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let absolute = RecordedPath.absolute(path)
         let id = parts.copies[absolute] ?? CrateVocabulary.fileURI(absolute)
         guard !graph.has(id) else { return id }
         graph.add(
@@ -390,7 +390,7 @@ struct ExperimentCrate {
     private func writeImage(_ i: ImageResolved) -> String {
         let reference = ImageReference(i.image)
         let sif = i.engine == "singularity" || i.engine == "apptainer"
-        let digest = i.digest.flatMap { $0.split(separator: "@").last.map(String.init) } ?? i.id
+        let digest = i.digest ?? i.id  // `sha256:...`, as `image_resolved` holds it
         let id = "#image/" + PROVExport.local(i.image) + (digest.map { "/" + PROVExport.local($0) } ?? "")
         graph.add(
             CrateGraphWriter.entity(
@@ -463,7 +463,7 @@ struct ExperimentCrate {
     }
 
     /// The metadata descriptor, the license, the publisher, the crate's own files, and the root.
-    private func writeRoot(_ payload: JSONValue?, created: ExperimentRow?, _ gathered: Gathered) throws {
+    private func writeRoot(_ payload: JSONValue?, created: ExperimentRow?, _ common: Common, _ gathered: Gathered) throws {
         graph.add(
             CrateGraphWriter.entity(
                 "ro-crate-metadata.json", ["CreativeWork"],
@@ -497,7 +497,6 @@ struct ExperimentCrate {
         let experiment = payload?["experiment"]?.stringValue ?? "experiment"
         let name = payload?["name"]?.stringValue.map { "\($0) (clowdr experiment \(experiment))" } ?? "clowdr experiment \(experiment)"
         let (_, last) = try records.lastEvent()
-        let user = "#user-" + PROVExport.local(payload?["user"]?.stringValue ?? "unknown")
         gathered.actions.append("#run")
         try graph.add(
             CrateGraphWriter.entity(
@@ -511,10 +510,10 @@ struct ExperimentCrate {
                         )
                     ),
                     ("datePublished", .string((last ?? created?.time)?.iso8601 ?? Timestamp(seconds: 0).iso8601)),
-                    ("license", license["@id"].map { .object(["@id": $0]) }), ("author", CrateVocabulary.ref(user)),
+                    ("license", license["@id"].map { .object(["@id": $0]) }), ("author", CrateVocabulary.ref(common.user)),
                     ("publisher", CrateVocabulary.ref(publisher)),
                     ("conformsTo", CrateVocabulary.refs(CrateVocabulary.profiles.map(\.id))),
-                    ("mainEntity", CrateVocabulary.ref("descriptor.json")),
+                    ("mainEntity", CrateVocabulary.ref(common.workflow)),
                 ]),
             lists: [("hasPart", graph.files), ("mentions", gathered.actions)])
     }

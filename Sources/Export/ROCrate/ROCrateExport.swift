@@ -127,14 +127,13 @@ public enum ROCrateExport {
     /// Copies the outputs of each task's latest attempt that exist into `data/` (their absolute path below it);
     /// returns where each went in the crate, by its path.
     static func copyOutputs(log: String, into staging: String) throws -> [String: String] {
-        var latest: [String: String] = [:]  // task -> outputs JSON of its latest exit
-        try ExperimentRecords.read(path: log) { records in try records.forEachExit { latest[$0.task] = $0.outputs ?? "[]" } }
+        var latest: [String: [PROVExport.Output]] = [:]  // task -> the outputs of its latest exit
+        try ExperimentRecords.read(path: log) { records in try records.forEachExit { latest[$0.task] = try $0.existingOutputs() } }
         var copies: [String: String] = [:]
         let fm = FileManager.default
         for task in latest.keys.sorted() {
-            for o in try JSONParser.parse(latest[task]!).arrayValue ?? [] {
-                guard let path = o["path"]?.stringValue, o["size"]?.isNull == false else { continue }
-                let absolute = path.hasPrefix("/") ? path : fm.currentDirectoryPath + "/" + path
+            for o in latest[task]! {
+                let absolute = RecordedPath.absolute(o.path)
                 var isDirectory: ObjCBool = false
                 guard copies[absolute] == nil, fm.fileExists(atPath: absolute, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
                 let inCrate = "data" + absolute
