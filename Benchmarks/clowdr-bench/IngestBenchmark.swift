@@ -12,7 +12,11 @@ func ingestBenchmark() throws {
     let dir = argument("--dir", default: NSTemporaryDirectory() + "clowdr-bench-ingest-\(getpid())")
     try? FileManager.default.removeItem(atPath: dir)
     let experiment = dir + "/prov/2026-01-01_00-00-00-BENCHING"
-    try FileManager.default.createDirectory(atPath: experiment + "/segments", withIntermediateDirectories: true)
+    // The segments are written once to a folder of their own and hard-linked into the experiment's before each
+    // ingest round: an ingest removes every sealed segment it has read to its end.
+    let written = dir + "/segments-written"
+    try FileManager.default.createDirectory(atPath: written, withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: experiment, withIntermediateDirectories: true)
     let keep = CommandLine.arguments.contains("--keep")  // for profiling what follows
     defer { if !keep { try? FileManager.default.removeItem(atPath: dir) } }
     let total = segments * perSegment
@@ -53,7 +57,7 @@ func ingestBenchmark() throws {
             var text = ""
             for e in events { text += try e.raw().ndjsonLine + "\n" }
             bytes += text.utf8.count
-            let path = experiment + "/segments/slurm-1_\(s).ndjson"
+            let path = written + "/slurm-1_\(s).ndjson"
             try text.write(toFile: path, atomically: false, encoding: .utf8)
             chmod(path, 0o444)  // sealed, as `clowdr task` leaves its segment when it ends
             batch += events
@@ -83,7 +87,16 @@ func ingestBenchmark() throws {
     }
     var log: EventLog!  // the last ingest's
     var rssBefore: Int64 = 0
+    func linkSegments() throws {
+        try? FileManager.default.removeItem(atPath: experiment + "/segments")
+        try FileManager.default.createDirectory(atPath: experiment + "/segments", withIntermediateDirectories: false)
+        for s in 0..<segments {
+            let name = "/slurm-1_\(s).ndjson"
+            guard link(written + name, experiment + "/segments" + name) == 0 else { fatalError("cannot link \(written + name): \(errno)") }
+        }
+    }
     func ingestRound() throws -> Double {
+        try linkSegments()
         log = try fresh(experiment + "/clowdr.db")
         if CommandLine.arguments.contains("--pause") {  // time to attach a profiler to the ingest alone
             print("  pid \(getpid()): ingest starts in 3 s")
@@ -122,8 +135,11 @@ func ingestBenchmark() throws {
     )
     print("  memory: \(rssBefore >> 20) MB before ingest, peak \(peak >> 20) MB (the benchmark held the \(total) events for append before)")
 
-    // Nothing new: what every reading command does first, in-process and through the built clowdr. The folder is
-    // left as a finished run leaves it (its last file written a while ago); the first reading command remembers it.
+    // Nothing new: what every reading command does first, in-process and through the built clowdr. The ingest
+    // removed the segments it read to their sealed end; they are put back (as a user who keeps them would) so that
+    // the look has every file to see. The folder is left as a finished run leaves it (its last file written a while
+    // ago); the first reading command remembers it.
+    try linkSegments()
     var past = [timeval(tv_sec: time(nil) - 60, tv_usec: 0), timeval(tv_sec: time(nil) - 60, tv_usec: 0)]
     utimes(experiment + "/segments", &past)
     /// The best of `rounds` looks, each finding nothing pending.

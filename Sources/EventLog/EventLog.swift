@@ -99,6 +99,7 @@ public final class EventLog: EventSink, @unchecked Sendable {
             guard journal == "wal" else { throw EventLogError.pragmaRefused(path: path, pragma: "journal_mode", expected: "wal", found: journal) }
         }
         try db.execute("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON")
+        if mode != .readOnly { try db.execute("PRAGMA cache_size=-32768") }
         // An immutable file is read as it is, without its journal (there is none: it was closed cleanly).
         if !immutable { try check("journal_mode", "wal") }
         try check("synchronous", "2")

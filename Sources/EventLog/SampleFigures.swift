@@ -136,29 +136,45 @@ extension Sample {
 
     /// The same, of the payload's bytes. Such a payload is canonical compact JSON too.
     static func isCanonical(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        canonicalFigures(b) != nil
+    }
+
+    /// The figures of a canonical sample payload (those `fastFigures` reads of it), read in the pass that checks it;
+    /// nil when the payload is not canonical.
+    static func canonicalFigures(_ b: UnsafeBufferPointer<UInt8>) -> SampleFigures? {
+        var f = SampleFigures(rss: nil)
         let n = b.count
-        guard n >= 2, b[0] == UInt8(ascii: "{"), b[n - 1] == UInt8(ascii: "}") else { return false }
+        guard n >= 2, b[0] == UInt8(ascii: "{"), b[n - 1] == UInt8(ascii: "}") else { return nil }
         var i = 1
         for k in 0..<8 {
             if k > 0 {
-                guard i < n, b[i] == UInt8(ascii: ",") else { return false }
+                guard i < n, b[i] == UInt8(ascii: ",") else { return nil }
                 i += 1
             }
             let key = canonicalKeys[k]
             let length = key.utf8CodeUnitCount
-            guard i + length <= n, memcmp(b.baseAddress! + i, key.utf8Start, length) == 0 else { return false }
+            guard i + length <= n, memcmp(b.baseAddress! + i, key.utf8Start, length) == 0 else { return nil }
             i += length
             let start = i
             while i < n, b[i] &- 0x30 < 10 { i += 1 }
             // JSON's numbers: no leading zero (then this check implies CompactJSON's).
-            guard i > start, i - start < 19, b[start] != UInt8(ascii: "0") || i - start == 1 else { return false }
+            guard i > start, i - start < 19, b[start] != UInt8(ascii: "0") || i - start == 1 else { return nil }
             if integerMembers & (1 << k) == 0, i < n, b[i] == UInt8(ascii: ".") {
                 i += 1
                 let fraction = i
                 while i < n, b[i] &- 0x30 < 10 { i += 1 }
-                guard i > fraction else { return false }
+                guard i > fraction else { return nil }
+            }
+            // The figures replay reads (cpu_system, cpu_user, read_bytes, rss, write_bytes), as `number` reads them.
+            switch k {
+            case 0: f.cpuSystem = number(b, from: start).0
+            case 1: f.cpuUser = number(b, from: start).0
+            case 3: f.readBytes = number(b, from: start).0.map { Int64($0) }
+            case 4: f.rss = number(b, from: start).0.map { Int64($0) }
+            case 7: f.writeBytes = number(b, from: start).0.map { Int64($0) }
+            default: break
             }
         }
-        return i == n - 1
+        return i == n - 1 ? f : nil
     }
 }

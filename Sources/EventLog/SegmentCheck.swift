@@ -77,14 +77,15 @@ final class SegmentChecker {
     }
 
     /// The verdict on event `e`, read from a line of `bytes` bytes of a segment written by `role`; a line taken
-    /// updates what later lines are checked against.
-    func verdict(_ e: RawEvent, bytes: Int, role: SegmentRole, segmentKey: String) throws -> LineVerdict {
+    /// updates what later lines are checked against. `canonicalSample`: the line is a sample already read as clowdr
+    /// writes it (its payload then needs no other check).
+    func verdict(_ e: RawEvent, bytes: Int, role: SegmentRole, segmentKey: String, canonicalSample: Bool = false) throws -> LineVerdict {
         let type: EventType
         switch typeAndVersion(e, role: role) {
         case .success(let t): type = t
         case .failure(let refusal): return refusal.verdict
         }
-        if let problem = payload(e, type: type, bytes: bytes) { return problem }
+        if let problem = payload(e, type: type, bytes: bytes, canonicalSample: canonicalSample) { return problem }
         if type == .experimentCreated, createdAt == nil { createdAt = e.time }
         if let problem = time(e) { return problem }
         guard let task = e.task else {
@@ -143,7 +144,7 @@ final class SegmentChecker {
     }
 
     /// A payload valid against its type's schema, within the size its kind allows.
-    func payload(_ e: RawEvent, type: EventType, bytes: Int) -> LineVerdict? {
+    func payload(_ e: RawEvent, type: EventType, bytes: Int, canonicalSample: Bool = false) -> LineVerdict? {
         let limit =
             switch type {
             case .sample: Self.maxSampleBytes
@@ -155,7 +156,7 @@ final class SegmentChecker {
             return .refuse(code: "segment.too_large", reason: "a \(e.type) line of \(bytes) bytes: at most \(limit) are taken")
         }
         // A sample as clowdr writes it (its eight fields, in order, numbers) needs no schema.
-        if type == .sample, Sample.isCanonical(e.payload) { return nil }
+        if type == .sample, canonicalSample || Sample.isCanonical(e.payload) { return nil }
         return EventSchemas.problem(type: e.type, payload: e.payload).map { .refuse(code: "segment.payload", reason: $0) }
     }
 

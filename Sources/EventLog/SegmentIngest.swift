@@ -131,11 +131,27 @@ extension EventLog {
         }
     }
 
-    /// Adds the batch's events to the log in one transaction, with how far each of its segments is now read.
+    /// Adds the batch's events to the log in one transaction, with how far each of its segments is now read. A
+    /// batch with a committer hands them to it and returns while they are committed (the previous commit settled
+    /// first): the next events are read meanwhile.
     func commit(_ batch: IngestBatch) throws {
         guard !batch.marks.isEmpty else { return }
+        let chunk = batch.takeChunk()
+        guard let committer = batch.committer else { return batch.count(try insert(chunk)) }
+        batch.count(try committer.settle())
+        committer.start { try self.insert(chunk) }
+    }
+
+    /// Waits for the batch's commit still under way, if any, and counts it.
+    func settle(_ batch: IngestBatch) throws {
+        if let committer = batch.committer { batch.count(try committer.settle()) }
+    }
+
+    /// Inserts a chunk's events in one transaction with how far each of its segments is now read, then removes the
+    /// segments it read to their sealed end.
+    func insert(_ chunk: IngestChunk) throws -> IngestChunk.Count {
         // Events are read in place (a copy of an event retains each of its strings).
-        let inserted: Int = try batch.events.withUnsafeBufferPointer { events in
+        let inserted: Int = try chunk.events.withUnsafeBufferPointer { events in
             try write { s in
                 var new = NewRows()
                 // Most ingests hold only new events: all of them in multi-row INSERTs, as append does. An event the
@@ -144,15 +160,15 @@ extension EventLog {
                 do {
                     let seqs = try s.insertAll(events.count) { i, arena in PendingRow(events[i], into: &arena) }
                     try s.db.execute("RELEASE ingest_batch")
-                    for (i, seq) in seqs.enumerated() { new.add(i, seq, events[i]) }
+                    for (i, seq) in seqs.enumerated() { new.add(i, seq, events[i], input: chunk.inputs[i]) }
                 } catch let e as SQLiteError where e.code == 19 {  // SQLITE_CONSTRAINT: an id already in the log
                     try s.db.execute("ROLLBACK TO ingest_batch")
                     try s.db.execute("RELEASE ingest_batch")
                     for i in events.indices {
                         if try s.insert(events[i], ignoringDuplicate: true) {
-                            new.add(i, s.db.lastInsertRowID, events[i])
+                            new.add(i, s.db.lastInsertRowID, events[i], input: chunk.inputs[i])
                         } else if try !s.sameAsStored(events[i]) {
-                            throw EventLogError.conflictingDuplicate(path: batch.paths[batch.pathOf[i]], id: events[i].id)
+                            throw EventLogError.conflictingDuplicate(path: chunk.paths[chunk.pathOf[i]], id: events[i].id)
                         }
                     }
                 }
@@ -160,27 +176,34 @@ extension EventLog {
                     let e = new.event[k]
                     Replay.apply(new.inputs[k], seq: new.seq[k], time: events[e].time, attempt: events[e].attempt, to: &state)
                 }
-                for mark in batch.marks.values { try s.recordIngested(mark) }
+                for mark in chunk.marks.values { try s.recordIngested(mark) }
                 return new.count
             }
         }
-        batch.report.inserted += inserted - batch.refusalEvents
-        batch.report.duplicates += batch.events.count - inserted
-        removeSealed(batch.removable)
-        batch.clear()
+        removeSealed(chunk.removable)
+        return IngestChunk.Count(inserted: inserted - chunk.refusalEvents, duplicates: chunk.events.count - inserted)
     }
 
     /// Removes segments whose every event the log now holds, committed (`synchronous=FULL`), and whose writer
     /// sealed them: a cluster's shared filesystem keeps no file per array element once its events are in the log.
     /// Each is checked once more just before: still the same file, still sealed, no larger (a requeued element's
     /// worker unseals its segment before writing again, and writes to a new file when this one is gone).
+    /// Each folder is opened once and its segments named relative to it (one lookup each, not the whole path's).
     func removeSealed(_ segments: [(path: String, inode: Int64, bytes: UInt64)]) {
+        var folder: (path: String, fd: Int32)?
+        defer { if let folder { close(folder.fd) } }
         for s in segments {
-            var info = stat()
-            guard stat(s.path, &info) == 0, Int64(info.st_ino) == s.inode, SegmentWriter.isSealed(info), UInt64(info.st_size) == s.bytes else {
-                continue
+            let parent = (s.path as NSString).deletingLastPathComponent
+            if folder?.path != parent {
+                if let folder { close(folder.fd) }
+                folder = (parent, open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC))
             }
-            unlink(s.path)
+            guard let dir = folder, dir.fd >= 0 else { continue }
+            let name = (s.path as NSString).lastPathComponent
+            var info = stat()
+            guard fstatat(dir.fd, name, &info, 0) == 0, Int64(info.st_ino) == s.inode, SegmentWriter.isSealed(info), UInt64(info.st_size) == s.bytes
+            else { continue }
+            unlinkat(dir.fd, name, 0)
         }
     }
 
@@ -292,10 +315,14 @@ extension EventLog {
         // Many new segments: what the log says of every attempt, read at once rather than attempt by attempt.
         if look.pending.count > 256 { try checker.prefetch() }
         batch.checker = checker
+        // Many new segments: each chunk is committed on a thread of its own while the next one is read and checked.
+        if look.pending.count > 1 { batch.committer = ChunkCommitter() }
+        defer { _ = try? settle(batch) }  // nothing of the log used by a commit still running once this returns
         for (path, key) in look.pending {
             try read(segment: path, key: key, role: SegmentRole.of(path: path), from: .lastIngested, finished: false, held: held, into: batch)
         }
         try commit(batch)
+        try settle(batch)
         return batch.report
     }
 
@@ -362,6 +389,8 @@ final class IngestBatch {
     /// What each line is checked against (nil only for a batch that reads nothing).
     var checker: SegmentChecker?
     var events: [RawEvent] = []
+    /// Each event's replay input when the reading of its line gave it (a canonical sample's figures), else nil.
+    var inputs: [Replay.Input?] = []
     /// The segment each event was read from: an index in `paths`.
     var pathOf: [Int] = []
     var paths: [String] = []
@@ -370,6 +399,8 @@ final class IngestBatch {
     var removable: [(path: String, inode: Int64, bytes: UInt64)] = []
     var textBytes = 0
     var report = EventLog.IngestReport(inserted: 0, duplicates: 0, tornLine: nil)
+    /// Commits chunks while the next is read (an ingest of many segments); nil: each commit is done in place.
+    var committer: ChunkCommitter?
     /// The segments already kept aside by this ingest (one copy each), and the lines refused (`key@offset`).
     var kept: Set<String> = []
     var refusedOffsets: Set<String> = []
@@ -380,9 +411,10 @@ final class IngestBatch {
 
     init(checker: SegmentChecker?) { self.checker = checker }
 
-    func add(_ event: consuming RawEvent, path: String) {
+    func add(_ event: consuming RawEvent, path: String, figures: SampleFigures? = nil) {
         if paths.last != path { paths.append(path) }
         events.append(consume event)
+        inputs.append(figures.map { .sample($0) })
         pathOf.append(paths.count - 1)
     }
 
@@ -391,14 +423,84 @@ final class IngestBatch {
         textBytes += n
     }
 
-    func clear() {
-        events.removeAll(keepingCapacity: true)
-        pathOf.removeAll(keepingCapacity: true)
-        paths.removeAll(keepingCapacity: true)
-        marks.removeAll(keepingCapacity: true)
-        removable.removeAll(keepingCapacity: true)
+    /// The events read since the last commit, with their segments' marks, handed over; the batch starts afresh.
+    func takeChunk() -> IngestChunk {
+        let chunk = IngestChunk(
+            events: events, inputs: inputs, pathOf: pathOf, paths: paths, marks: marks, removable: removable, refusalEvents: refusalEvents)
+        events = []
+        inputs = []
+        pathOf = []
+        paths = []
+        marks = [:]
+        removable = []
         textBytes = 0
         refusalEvents = 0
+        return chunk
+    }
+
+    /// Counts a committed chunk in the report.
+    func count(_ c: IngestChunk.Count) {
+        report.inserted += c.inserted
+        report.duplicates += c.duplicates
+    }
+}
+
+/// What one transaction of an ingest inserts: the events read since the last one, and how far each segment is then
+/// read. Handed from the thread that reads segments to the one that commits, never used by both at once.
+final class IngestChunk: @unchecked Sendable {
+    let events: [RawEvent]
+    let inputs: [Replay.Input?]
+    let pathOf: [Int]
+    let paths: [String]
+    let marks: [String: SegmentMark]
+    let removable: [(path: String, inode: Int64, bytes: UInt64)]
+    let refusalEvents: Int
+
+    /// Events added to the log (not counting `segment_refused`) and events it held already.
+    struct Count {
+        var inserted = 0
+        var duplicates = 0
+    }
+
+    init(
+        events: [RawEvent], inputs: [Replay.Input?], pathOf: [Int], paths: [String], marks: [String: SegmentMark],
+        removable: [(path: String, inode: Int64, bytes: UInt64)], refusalEvents: Int
+    ) {
+        self.events = events
+        self.inputs = inputs
+        self.pathOf = pathOf
+        self.paths = paths
+        self.marks = marks
+        self.removable = removable
+        self.refusalEvents = refusalEvents
+    }
+}
+
+/// Commits an ingest's chunks one at a time on a thread of its own, so that reading and checking the next chunk
+/// (a core's work) overlaps writing this one (SQLite's and the disk's).
+final class ChunkCommitter: @unchecked Sendable {
+    private let finished = DispatchSemaphore(value: 0)
+    private var running = false
+    private var outcome: Result<IngestChunk.Count, any Error> = .success(IngestChunk.Count())
+
+    /// Waits for the commit under way, if any: what it inserted, or its error.
+    func settle() throws -> IngestChunk.Count {
+        guard running else { return IngestChunk.Count() }
+        finished.wait()
+        running = false
+        return try outcome.get()
+    }
+
+    /// Starts a commit; the previous one must be settled.
+    func start(_ work: @escaping @Sendable () throws -> IngestChunk.Count) {
+        precondition(!running, "a commit is under way")
+        running = true
+        let thread = Thread { [self] in
+            outcome = Result { try work() }
+            finished.signal()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
     }
 }
 
@@ -410,10 +512,10 @@ struct NewRows {
     var inputs: [Replay.Input] = []
     var count: Int { event.count }
 
-    mutating func add(_ index: Int, _ position: Int64, _ e: borrowing RawEvent) {
+    mutating func add(_ index: Int, _ position: Int64, _ e: borrowing RawEvent, input: Replay.Input? = nil) {
         event.append(index)
         seq.append(position)
-        inputs.append(Replay.input(of: e))
+        inputs.append(input ?? Replay.input(of: e))
     }
 }
 

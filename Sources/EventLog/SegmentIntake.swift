@@ -67,8 +67,9 @@ extension EventLog {
                 from = next
                 if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
                 let event: RawEvent
-                if let fast = RawEvent(canonicalLine: line) {
-                    event = fast
+                var figures: SampleFigures?
+                if let fast = RawEvent.canonical(line) {
+                    (event, figures) = fast
                 } else {
                     do { event = try RawEvent(ndjsonLine: String(decoding: line, as: UTF8.self)) } catch {
                         if !complete && last {
@@ -80,8 +81,8 @@ extension EventLog {
                         continue
                     }
                 }
-                switch try checker.verdict(event, bytes: line.count, role: source.role, segmentKey: source.key) {
-                case .take: batch.add(consume event, path: source.path)
+                switch try checker.verdict(event, bytes: line.count, role: source.role, segmentKey: source.key, canonicalSample: figures != nil) {
+                case .take: batch.add(consume event, path: source.path, figures: figures)
                 case .wait: waiting = true
                 case .refuse(let code, let reason):
                     try refuse(event, code: code, reason: reason, at: lineStart, of: source, lines: &lines, into: batch)

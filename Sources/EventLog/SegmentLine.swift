@@ -5,6 +5,13 @@ extension RawEvent {
     /// in its stored form) without building its JSON value: how a controller keeps up with thousands of workers.
     /// Nil for any other text, which `init(ndjsonLine:)` then reads (and explains, if it is wrong).
     init?(canonicalLine line: UnsafeBufferPointer<UInt8>) {
+        guard let (event, _) = Self.canonical(line) else { return nil }
+        self = event
+    }
+
+    /// The same, with a canonical sample's figures (read in the pass that checks its payload, so that the ingest
+    /// does not read it again for replay); nil figures for any other event.
+    static func canonical(_ line: UnsafeBufferPointer<UInt8>) -> (event: RawEvent, figures: SampleFigures?)? {
         var r = LineReader(bytes: line)
         guard r.expect(#"{"id":"#), let id = r.plainString(where: EventID.isValid),
             r.expect(#","time":"#), let time = r.plainBytes().flatMap({ Timestamp(iso8601: $0) }),
@@ -16,10 +23,12 @@ extension RawEvent {
         else { return nil }
         let payload = UnsafeBufferPointer(rebasing: line[r.i..<(line.count - 1)])
         // A sample as clowdr writes it is canonical by its own, cheaper check (samples are most of every segment).
-        guard (type == EventType.sample.rawValue && Sample.isCanonical(payload)) || CompactJSON.isCanonical(payload) else { return nil }
-        self.init(
+        let figures = type == EventType.sample.rawValue ? Sample.canonicalFigures(payload) : nil
+        guard figures != nil || CompactJSON.isCanonical(payload) else { return nil }
+        let event = RawEvent(
             seq: nil, id: id, time: time, task: task, attempt: attempt.map { Int($0) }, type: type, version: Int(version),
             payload: String(decoding: payload, as: UTF8.self))
+        return (event, figures)
     }
 }
 

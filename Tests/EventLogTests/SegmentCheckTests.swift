@@ -14,7 +14,7 @@ struct SlurmLikeExperiment {
     /// Each worker's lines, by task.
     var workerLines: [Int: [String]] = [:]
 
-    init(tasks: Int = 12, failing: Int = 6) throws {
+    init(tasks: Int = 12, failing: Int = 6, samples: Int = 3) throws {
         dir = try TestSupport.temporaryDirectory("checked")
         layout = ExperimentLayout(directory: dir)
         try FileManager.default.createDirectory(atPath: layout.segments, withIntermediateDirectories: true)
@@ -34,7 +34,7 @@ struct SlurmLikeExperiment {
         for k in 0..<tasks {
             var w = Script()
             w.start(String(k), 1)
-            for i in 1...3 { w.sample(String(k), 1, rss: Int64(i) << 20) }
+            for i in 1...samples { w.sample(String(k), 1, rss: Int64(i) << 20) }
             w.exit(String(k), 1, code: k == failing ? 3 : 0)
             workerLines[k] = try w.events.map { try $0.raw().ndjsonLine }
             try Self.write(w.events, to: layout.segments + "/slurm-12_\(k).ndjson", sealed: true)
@@ -403,5 +403,63 @@ struct SegmentMutationTests {
         _ = try e.log.statusSummary(shown: 5)
         _ = try e.log.replay()
         return Set(report.refused.map(\.code))
+    }
+}
+
+extension SegmentCheckTests {
+    @Test(
+        "an ingest of several chunks commits each while the next is read: every event in, in its segment's order, the projection equal to a replay; a refused line in a later chunk; a conflict in a middle chunk stops the ingest with the chunks before it committed"
+    )
+    func chunksCommittedWhileReading() throws {
+        // 300 workers of 120 samples: over 10 MB of segments, three chunks at least.
+        let e = try SlurmLikeExperiment(tasks: 300, failing: 17, samples: 120)
+        defer { try? FileManager.default.removeItem(atPath: e.dir) }
+        let bytes = try FileManager.default.contentsOfDirectory(atPath: e.layout.segments).reduce(0) {
+            $0 + ((try FileManager.default.attributesOfItem(atPath: e.layout.segments + "/" + $1)[.size] as? Int) ?? 0)
+        }
+        #expect(bytes > 2 * EventLog.ingestChunkBytes, "\(bytes) bytes")
+        var lines = e.workerLines[299]!
+        lines.insert("not an event", at: 60)
+        try? FileManager.default.removeItem(atPath: e.layout.segments + "/slurm-12_299.ndjson")
+        try e.segment("slurm-12_299.ndjson", lines)
+        let before = try e.log.events().count
+        let report = try e.log.ingestNewSegments(in: e.layout.segments)
+        let workers = 300 * 122
+        #expect(report.inserted == 300 + workers && report.duplicates == 0, "\(report)")
+        #expect(report.refused.map(\.code) == ["segment.not_json"] && report.refused[0].line == 61, "\(report.refused)")
+        let events = try e.log.events()
+        #expect(events.count == before + 300 + workers + 1, "the submissions, the workers' events and one refusal")
+        for k in [0, 150, 299] {
+            let ids = events.filter { $0.task == String(k) && $0.type != "task_planned" && $0.type != "task_submitted" }.map(\.id)
+            #expect(ids == e.workerLines[k]!.map { String($0.dropFirst(7).prefix(26)) }, "task \(k)'s events in its segment's order")
+        }
+        let projected = try e.log.projectedTasks()
+        let replayed = try e.log.replay().tasks
+        #expect(projected.count == 300 && projected.keys.allSatisfy { projected[$0]?.state == replayed[$0]?.state })
+        #expect(projected.values.allSatisfy { $0.latest?.samples == 120 && $0.latest?.peakRSS == replayed[$0.task]?.latest?.peakRSS })
+        #expect(projected["17"]?.state == .failed && projected.values.filter { $0.state == .succeeded }.count == 299)
+        #expect(try e.log.fsck().ok)
+        let left = try FileManager.default.contentsOfDirectory(atPath: e.layout.segments).filter { $0.hasPrefix("slurm-") }
+        #expect(left == ["slurm-12_299.ndjson"], "the sealed segments read to their end are removed; the written-over one (not sealed) is kept")
+
+        // Again, a worker's event rewritten with the same id in a segment read in the middle: an error once its chunk
+        // is committed; the chunks before it stay in, nothing after it goes in, nothing runs on.
+        let f = try SlurmLikeExperiment(tasks: 300, failing: 17, samples: 120)
+        defer { try? FileManager.default.removeItem(atPath: f.dir) }
+        // Task 250's segment is read about the 170th of 301 (by name), in the second chunk; task 99's is read last.
+        let original = try RawEvent(ndjsonLine: f.workerLines[250]![5])
+        try f.log.append([try original.decoded()])
+        let held = try f.log.events().count
+        var conflicting = f.workerLines[250]!
+        conflicting[5] = conflicting[5].replacingOccurrences(of: #""rss":"#, with: #""rss":1"#)
+        try? FileManager.default.removeItem(atPath: f.layout.segments + "/slurm-12_250.ndjson")
+        try f.segment("slurm-12_250.ndjson", conflicting)
+        #expect {
+            try f.log.ingestNewSegments(in: f.layout.segments)
+        } throws: { ($0 as? EventLogError)?.code == "eventlog.conflicting_duplicate" && "\($0)".contains("slurm-12_250.ndjson") }
+        let after = try f.log.events()
+        #expect(after.count > held && after.count < held + 300 + workers, "\(after.count - held) events of the ingest in")
+        #expect(!after.contains { $0.task == "99" && $0.type == "task_started" }, "nothing read after the conflict is in")
+        #expect(try f.log.fsck().ok)
     }
 }

@@ -81,6 +81,12 @@ until_ok 30 scontrol ping || { echo "slurmctld did not answer: $S/log/slurmctld.
 idle() { sinfo -h -N -n localhost -o '%T' | grep -qx idle; }
 if ! until_ok 60 idle; then
   scontrol update NodeName=localhost State=RESUME >/dev/null 2>&1 || true
+  # A node MIXED or ALLOCATED with an empty queue holds CPUs for jobs that ended while no slurmctld ran: DOWN then
+  # RESUME frees them (nothing runs on it to be killed).
+  if [ -z "$(squeue -h -o %A 2>/dev/null)" ] && ! idle; then
+    scontrol update NodeName=localhost State=DOWN Reason="clowdr setup: stale allocation" >/dev/null 2>&1 || true
+    scontrol update NodeName=localhost State=RESUME >/dev/null 2>&1 || true
+  fi
   until_ok 30 idle || {
     echo "the node is not idle ($(sinfo -h -N -n localhost -o '%T: %E' 2>&1); jobs: $(squeue -h -o '%i %T %r' 2>&1 | head -5 | tr '\n' ';')): $S/log/slurmd.log" >&2
     tail -5 "$S/log/slurmd.log" >&2 2>/dev/null

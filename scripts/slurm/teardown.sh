@@ -24,7 +24,12 @@ wait_stopped() {  # up to 30 s, then SIGKILL the same pids
 }
 if [ -s "$S/slurmctld.pid" ] && scontrol ping >/dev/null 2>&1; then
   ids=$(squeue -h -o %A 2>/dev/null | tr '\n' ' ')
-  [ -n "${ids// }" ] && scancel $ids 2>/dev/null
+  if [ -n "${ids// }" ]; then
+    scancel $ids 2>/dev/null
+    # Until the cancelled jobs have left the queue (up to 30 s): a slurmctld stopped while they complete saves them as
+    # still holding the node's CPUs, and the next start finds the node MIXED with an empty queue.
+    for _ in $(seq 1 150); do [ -z "$(squeue -h -o %A 2>/dev/null)" ] && break; sleep 0.2; done
+  fi
 fi
 stop slurmd "$S/slurmd.pid" slurmd
 stop slurmctld "$S/slurmctld.pid" slurmctld
