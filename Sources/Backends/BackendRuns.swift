@@ -50,17 +50,12 @@ public enum BackendRuns {
 
     /// The backend the options name, for this experiment.
     static func backend(
-        _ o: Options, layout: ExperimentLayout, log: EventLog, descriptor: @autoclosure () throws -> Descriptor, options: RunOptions,
+        _ o: Options, layout: ExperimentLayout, log: EventLog, descriptor: @autoclosure @escaping () throws -> Descriptor, options: RunOptions,
         factory: EventFactory, cancel: CancellationFlag, maxArraySize: Prefetched<Int>? = nil
     ) throws -> any Backend {
-        switch o.backend {
-        case .local:
-            LocalBackend(layout: layout, descriptor: try descriptor(), options: options, log: log, factory: factory, cancel: cancel)
-        case .slurm:
-            SlurmBackend(layout: layout, clowdr: o.clowdr, jobNamePrefix: o.jobName ?? "clowdr").withMaxArraySize(maxArraySize)
-        case .awsbatch:
-            AWSBatchBackend(layout: layout, settings: try awsSettings(o))
-        }
+        try o.backend.traits.make(
+            BackendContext(
+                layout: layout, log: log, descriptor: descriptor, options: options, factory: factory, cancel: cancel, given: o, limits: maxArraySize))
     }
 
     /// Asks the scheduler, before anything is written, whether it would take a submission with the resources given
@@ -69,36 +64,23 @@ public enum BackendRuns {
     /// refused.
     static func checkSubmission(_ o: Options) throws {
         let given = o.resources.filter { !$0.value.isEmpty && $0.value != "auto" }
-        switch o.backend {
-        case .local: return
-        case .slurm: try SlurmBackend.checkOptions(given)
-        case .awsbatch: _ = try JobDefinitions.requirements(given)
-        }
+        try o.backend.traits.checkResources(given)
     }
 
     /// On AWS Batch, before anything is written: the S3 locations the tasks name, against what the job role may
     /// use, and the inputs they read, which must exist (`RunAccess`).
     static func checkAccess(_ o: Options, descriptor: Descriptor, invocations: [(task: String, invocation: JSONObject)]) throws {
-        guard o.backend == .awsbatch else { return }
-        try RunAccess.check(try awsSettings(o), descriptor: descriptor, invocations: invocations)
+        try o.backend.traits.checkAccess(o.aws, descriptor, invocations)
     }
 
     /// A submission refused after the experiment was recorded: a failure at run time (exit 3) that says the command
     /// which submits the rest once the cause is fixed.
     static func refusedAfterRecording(_ error: any Error, layout: ExperimentLayout, on o: Options) -> any Error {
         guard let coded = error as? any CodedError else { return error }
-        let backend = o.backend == .local ? "" : " --backend \(o.backend.rawValue)"
+        let backend = o.backend == BackendKind.standard ? "" : " --backend \(o.backend.rawValue)"
         return CodedFailure(
             "\(coded.description)\nThe experiment \(layout.id) is recorded; what was not submitted is incomplete. Once the cause is fixed, submit it with: clowdr rerun incomplete \(layout.directory)\(backend) --clusterargs KEY:VALUE,... (KEY: with no value removes an option)",
             code: coded.errorCode, usage: false)
-    }
-
-    static func awsSettings(_ o: Options) throws -> AWSBatchSettings {
-        guard let s = o.aws else {
-            throw BackendError(
-                "--backend awsbatch needs --s3 s3://BUCKET/PREFIX and a set-up (clowdr cloud setup)", code: "usage.awsbatch", usage: true)
-        }
-        return s
     }
 
     /// The experiment by its absolute path: nodes and Slurm's own files resolve nothing against our folder.
@@ -115,8 +97,8 @@ public enum BackendRuns {
         r.provdir = URL(fileURLWithPath: r.provdir).standardizedFileURL.path
         // Whether the experiment has the original layout: a rerun writes the files of the tasks it runs again then.
         r.recordedOptions["invocation_files"] = String(r.invocationFiles)
-        // Slurm's array limit is read while the experiment is planned.
-        let maxArraySize = o.backend == .slurm && !r.setupOnly ? SlurmBackend.prefetchMaxArraySize() : nil
+        // The scheduler's limits (Slurm's MaxArraySize) are read while the experiment is planned.
+        let maxArraySize = r.setupOnly ? nil : o.backend.traits.prefetchLimits?()
         let (d, tasks) = try Runs.plan(r)
         if !r.setupOnly {
             try checkSubmission(o)
@@ -124,7 +106,7 @@ public enum BackendRuns {
         }
         // Invocation files only when asked for (workers get theirs in their array's map): with --setup, written (and
         // durable) before the experiment appears; for a local run, by a thread of their own while its tasks start.
-        let local = o.backend == .local
+        let local = !o.backend.traits.workersReadInvocationFiles
         let (layout, log) = try ExperimentSetup.create(
             provdir: r.provdir, descriptorPath: r.descriptorPath, descriptor: d, tasks: tasks,
             invocationSources: try Planner.invocationSources(r.invocationPath), name: r.name, options: r.recordedOptions, factory: factory,
@@ -158,7 +140,9 @@ public enum BackendRuns {
     ) throws -> RunSummary {
         let layout = absolute(layout)
         try checkSubmission(o)
-        let held = mode == .incomplete && o.backend != .local ? try heldByScheduler(layout, on: o, options: options, cancel: cancel) : []
+        let held =
+            mode == .incomplete && o.backend.traits.attemptsOutliveController
+            ? try heldByScheduler(layout, on: o, options: options, cancel: cancel) : []
         let plan = try Runs.prepareRerun(layout, mode: mode, dev: dev, options: options, overrides: overrides, factory: factory, held: held) {
             try checkAccess(o, descriptor: $0, invocations: $1)
         }
@@ -214,15 +198,15 @@ public enum BackendRuns {
         _ = try log.ingestNewSegments(in: layout.segments)
         let experiment = try log.projectedState().experiment
         let recorded = experiment?.options ?? [:]
-        let name = experiment?.backend ?? "local"
-        guard let kind = BackendKind(rawValue: name), kind != .local else {
+        let name = experiment?.backend ?? BackendKind.standard.rawValue
+        guard let kind = BackendKind(rawValue: name), kind.traits.attemptsOutliveController else {
             throw BackendError(
                 "experiment \(layout.id) ran on the \(name) backend: its attempts ran inside their controller, so there is nothing to follow; resume it with: clowdr rerun incomplete \(layout.directory)",
                 code: "watch.local_experiment", usage: true)
         }
         var o = Options(backend: kind, clowdr: clowdr)
         if let name = recorded["jobname"], !name.isEmpty { o.jobName = name }
-        if kind == .awsbatch { o.aws = try aws(recorded) }
+        if kind.traits.usesAWS { o.aws = try aws(recorded) }
         let backend = try backend(
             o, layout: layout, log: log, descriptor: try DescriptorValidator.load(layout.descriptor),
             options: RunOptions(jobs: 1, workingDirectory: "."),
@@ -294,7 +278,7 @@ public enum BackendRuns {
     /// What each task's attempt asks of its scheduler: `--clusterargs`, over the task's last attempt's resources for
     /// a rerun, `auto` worked out from the record. The record is read only for a rerun or an `auto` value.
     static func resources(for plans: [AttemptPlan], on o: Options, log: EventLog, rerun: Bool) throws -> [String: [String: String]] {
-        guard o.backend != .local else { return [:] }
+        guard o.backend.traits.takesClusterFlags else { return [:] }
         let record = rerun || o.resources.values.contains("auto") ? try ResourceRecord(log: log) : nil
         var asked: [String: [String: String]] = [:]
         for p in plans {
@@ -313,12 +297,20 @@ public enum BackendRuns {
         let layout = absolute(layout)
         let log = try EventLog(path: layout.log, mode: .readWrite)
         let experiment = try log.projectedState().experiment
-        guard experiment?.backend == BackendKind.awsbatch.rawValue, let settings = try aws(experiment?.options ?? [:]) else {
+        let kind = experiment.flatMap { BackendKind(rawValue: $0.backend) } ?? BackendKind.standard
+        guard kind.traits.usesAWS, let settings = try aws(experiment?.options ?? [:]) else {
             throw BackendError(
-                "experiment \(layout.id) ran on the \(experiment?.backend ?? "local") backend: its workers wrote into its folder, there is nothing to pull",
+                "experiment \(layout.id) ran on the \(kind.rawValue) backend: its workers wrote into its folder, there is nothing to pull",
                 code: "sync.not_remote", usage: true)
         }
-        try AWSBatchBackend(layout: layout, settings: settings).gather(force: true)
+        var o = Options(backend: kind)
+        o.aws = settings
+        let cancel = CancellationFlag()
+        try backend(
+            o, layout: layout, log: log, descriptor: try DescriptorValidator.load(layout.descriptor),
+            options: RunOptions(jobs: 1, workingDirectory: "."),
+            factory: EventFactory(), cancel: cancel
+        ).gather(force: true)
         let report = try log.ingestNewSegments(in: layout.segments)
         try log.checkpoint()
         return report

@@ -97,6 +97,7 @@ public final class Controller: @unchecked Sendable {
             experiment: layout.directory, task: "", attempt: 1, backend: backend.name, workdir: submission.workdir,
             sampleInterval: submission.sampleInterval, containerRuntime: submission.containerRuntime, volumes: submission.volumes)
         t.traceFiles = submission.traceFiles
+        t.submitted = true  // recorded by this controller once the backend accepts it
         return t
     }
 

@@ -9,7 +9,9 @@ public import JSON
 /// Optional members: `workdir` (default: the current folder), `sample_interval` (seconds, default 1),
 /// `container_runtime` (docker, podman, singularity, apptainer), `volumes` (list of HOST:CONTAINER), `inside_image`
 /// (true: the worker runs inside the descriptor's image already, as on AWS Batch, and starts no container),
-/// `trace_files` (false: the files the attempt uses are not observed; default true).
+/// `trace_files` (false: the files the attempt uses are not observed; default true), `submitted` (true: a controller
+/// submitted the attempt and recorded its submission; false, the default: the worker records it, as for a task file
+/// written by hand or by `run --setup`).
 public struct TaskFile: Sendable {
     public var experiment: String
     public var task: String
@@ -20,6 +22,8 @@ public struct TaskFile: Sendable {
     public var containerRuntime: ContainerEngine?
     public var volumes: [String]
     public var insideImage = false
+    /// A controller submitted the attempt and recorded `task_submitted`; otherwise its worker records it.
+    public var submitted = false
     /// Observe the files the attempt's processes use (`RunOptions.traceFiles`).
     public var traceFiles = true
     /// Where the files under a local folder end up once the attempt is over (local folder to its final place, such
@@ -82,6 +86,8 @@ public struct TaskFile: Sendable {
         volumes = o["volumes"]?.arrayValue?.compactMap(\.stringValue) ?? []
         insideImage = o["inside_image"]?.boolValue ?? false
         traceFiles = o["trace_files"]?.boolValue ?? true
+        // Task files written before `submitted` existed: a controller's named its backend, which was not the local pool.
+        submitted = o["submitted"]?.boolValue ?? (o["backend"] != nil && backend != "local")
     }
 
     /// The task file's contents (`withAttempt` false: what every attempt of a map shares, its first line).
@@ -96,6 +102,7 @@ public struct TaskFile: Sendable {
         if !volumes.isEmpty { o["volumes"] = .array(volumes.map { .string($0) }) }
         if insideImage { o["inside_image"] = true }
         if !traceFiles { o["trace_files"] = false }
+        if submitted { o["submitted"] = true }
         return JSONWriter(indent: indent).string(.object(o))
     }
 

@@ -115,7 +115,7 @@ public enum Worker {
             executor.files = files
             executor.images = images
             executor.backend = t.backend
-            executor.recordsSubmission = t.backend == "local"
+            executor.recordsSubmission = !t.submitted
             let state = executor.run(task: t.task, attempt: t.attempt, rendered: rendered, cancel: cancel)
             try writer.flush()
             results.append((t, state))

@@ -34,7 +34,7 @@ struct ClusterArguments: ParsableArguments {
 
     func validate() throws {
         if throttle < 0 { throw ValidationError("--throttle must be 0 (no limit) or more, got \(throttle)") }
-        if backend == .local { try checkClusterFlags(for: .local) }
+        if let backend { try checkClusterFlags(for: backend) }
         if let jobname, jobname.isEmpty || jobname.contains(where: { !($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
             throw ValidationError("--jobname '\(jobname)': use letters, digits, - and _ only")
         }
@@ -43,17 +43,18 @@ struct ClusterArguments: ParsableArguments {
 
     /// Refuses the cluster-only flags on this machine's pool.
     func checkClusterFlags(for kind: BackendKind) throws {
-        if kind == .local && (clusterargs != nil || detach || throttle > 0 || jobname != nil) {
-            throw CLIError.usage("--clusterargs, --throttle, --detach and --jobname go with --backend slurm or awsbatch")
+        if !kind.traits.takesClusterFlags && (clusterargs != nil || detach || throttle > 0 || jobname != nil) {
+            throw CLIError.usage(
+                "--clusterargs, --throttle, --detach and --jobname go with --backend \(BackendKind.listed { $0.takesClusterFlags })")
         }
-        if kind != .awsbatch && (batch.s3 != nil || batch.image != nil) {
-            throw CLIError.usage("--s3 and --image go with --backend awsbatch")
+        if !kind.traits.usesAWS && (batch.s3 != nil || batch.image != nil) {
+            throw CLIError.usage("--s3 and --image go with --backend \(BackendKind.listed { $0.usesAWS })")
         }
     }
 
     /// The backend given, else `recorded` (where the experiment ran, for a rerun), else this machine.
     func kind(recorded: String? = nil) -> BackendKind {
-        backend ?? recorded.flatMap(BackendKind.init(rawValue:)) ?? .local
+        backend ?? recorded.flatMap(BackendKind.init(rawValue:)) ?? BackendKind.standard
     }
 
     /// The options for the runs on `kind`, with this clowdr binary as the nodes' worker; `recorded`: the
@@ -66,7 +67,7 @@ struct ClusterArguments: ParsableArguments {
         o.throttle = throttle
         o.detach = detach
         o.jobName = jobname
-        if kind == .awsbatch { o.aws = try batch.with(recorded: recorded).batchSettings() }
+        if kind.traits.usesAWS { o.aws = try batch.with(recorded: recorded).batchSettings() }
         return o
     }
 }

@@ -51,8 +51,8 @@ struct ExecutionOptions: ParsableArguments {
 
     /// How attempts run; on AWS Batch the task is inside its image already (`--volume` mounts host folders into
     /// the job's container instead), so no container engine is looked for here.
-    func runOptions(for d: Descriptor, on kind: BackendKind = .local) throws -> RunOptions {
-        if d.container?.image == nil && kind != .awsbatch {
+    func runOptions(for d: Descriptor, on kind: BackendKind = BackendKind.standard) throws -> RunOptions {
+        if d.container?.image == nil && !kind.traits.runsInsideImage {
             let given = [!volumes.isEmpty ? "--volume" : nil, simg != nil ? "--simg" : nil, user ? "--user" : nil].compactMap { $0 }
             if !given.isEmpty {
                 throw CLIError.usage(
@@ -66,7 +66,7 @@ struct ExecutionOptions: ParsableArguments {
             workingDirectory: URL(fileURLWithPath: workdir ?? FileManager.default.currentDirectoryPath).standardizedFileURL.path)
         o.sampleInterval = sampleInterval
         o.traceFiles = traceFiles == .on
-        if kind == .awsbatch { return o }
+        if kind.traits.runsInsideImage { return o }
         o.container = try ContainerChoice.options(for: d, runtime: containerRuntime, volumes: volumes, mapUser: user, imagePath: simg)
         return o
     }

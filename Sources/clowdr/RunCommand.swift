@@ -70,7 +70,7 @@ struct RunCommand: ParsableCommand {
                     "clusterargs": cluster.clusterargs ?? "",
                 ],
                 uniquingKeysWith: { a, _ in a }
-            ).merging(cluster.kind() == .awsbatch ? cluster.batch.recorded : [:], uniquingKeysWith: { a, _ in a })
+            ).merging(cluster.kind().traits.usesAWS ? cluster.batch.recorded : [:], uniquingKeysWith: { a, _ in a })
             var on = try cluster.options(groupBy: plan.groupby, on: cluster.kind())
             on.aws?.volumes = execution.volumes
             return try BackendRuns.start(request, on: on, cancel: cancel) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backends
 import EventLog
 import Foundation
 import Query
@@ -80,7 +81,7 @@ struct StatusCommand: ParsableCommand {
         let incomplete = summary.incomplete(controllerAlive: Runs.controllerAlive(state))
         if incomplete > 0 {
             // On a scheduler, a controller gone leaves attempts the scheduler may still hold: watch follows those.
-            let scheduled = state.experiment.map { $0.backend != "local" } ?? false
+            let scheduled = state.experiment.flatMap { BackendKind(rawValue: $0.backend) }?.traits.attemptsOutliveController ?? false
             print(
                 scheduled
                     ? "  incomplete: \(incomplete) tasks (no controller follows them: clowdr watch \(layout.directory) follows those the scheduler still holds; clowdr rerun incomplete \(layout.directory) runs the others again)"
