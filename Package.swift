@@ -113,11 +113,17 @@ let package = Package(
             swiftSettings: strict),
         // Helpers shared by the tests: temporary folders, built binaries, child processes.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        // The promises of `Backend`, checked in-process against any backend, and a scheduler in memory.
+        .target(
+            name: "BackendTesting", dependencies: ["Backends", "Runner", "EventLog", "Boutiques", "TestSupport"], path: "Tests/BackendTesting",
+            swiftSettings: strict),
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
         .testTarget(name: "BoutiquesTests", dependencies: ["Boutiques", "JSON", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "RunnerTests",
-            dependencies: ["Runner", "Backends", "AWS", "EventLog", "Boutiques", "JSON", "CClowdrSystem", "Subprocess", "TestSupport"],
+            dependencies: [
+                "Runner", "Backends", "AWS", "EventLog", "Boutiques", "JSON", "CClowdrSystem", "Subprocess", "TestSupport", "BackendTesting",
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "ExportTests", dependencies: ["Export", "Query", "EventLog", "JSON", "CClowdrSystem", "TestSupport"], exclude: ["golden"],
@@ -132,6 +138,8 @@ let package = Package(
         .testTarget(name: "QueryTests", dependencies: ["Query", "EventLog", "JSON", "SQLite", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "SQLite", "JSON", "TestSupport"], swiftSettings: strict),
         // End-to-end tests of the built `clowdr` binary: output and exit codes.
-        .testTarget(name: "clowdrTests", dependencies: ["EventLog", "SQLite", "JSON", "AWS", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "clowdrTests", dependencies: ["EventLog", "SQLite", "JSON", "AWS", "TestSupport", "Backends", "BackendTesting"],
+            swiftSettings: strict),
     ]
 )

@@ -121,10 +121,8 @@ func awsBenchmark() throws {
             descriptorPath: dir + "/d.json", invocationPath: dir + "/i.json", provdir: dir + "/prov",
             options: RunOptions(jobs: 1, workingDirectory: dir))
         request.sweeps = ["n"]
-        let (d, tasks) = try Runs.plan(request)
-        let (layout, log) = try ExperimentSetup.create(
-            provdir: dir + "/prov", descriptorPath: dir + "/d.json", descriptor: d, tasks: tasks, invocationSources: [dir + "/i.json"], name: nil,
-            options: [:], factory: EventFactory(), backend: "awsbatch")
+        let recorded = try Runs.record(request, backend: "awsbatch")
+        let (layout, log, tasks) = (recorded.layout, recorded.log, recorded.tasks)
         let settings = AWSBatchSettings(
             configuration: configuration, s3: S3Location(bucket: bucket, key: "runs"), record: record, image: "tool:1", recordPath: recordPath)
         return (Controller(layout: layout, log: log, backend: AWSBatchBackend(layout: layout, settings: settings)), tasks)

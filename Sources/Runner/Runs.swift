@@ -84,6 +84,26 @@ public enum Runs {
         return (d, tasks)
     }
 
+    /// An experiment planned and recorded (its tasks planned, nothing submitted): what a program that drives a
+    /// backend itself starts from.
+    public struct Recorded {
+        public var descriptor: Descriptor
+        public var tasks: [PlannedTask]
+        public var layout: ExperimentLayout
+        public var log: EventLog
+    }
+
+    /// Plans a run request and records its experiment under `r.provdir`, as run on `backend` (its name), with
+    /// `r.recordedOptions`; nothing is submitted and no invocation file is written.
+    public static func record(_ r: RunRequest, backend: String, factory: EventFactory = EventFactory()) throws -> Recorded {
+        let (d, tasks) = try plan(r)
+        let (layout, log) = try ExperimentSetup.create(
+            provdir: r.provdir, descriptorPath: r.descriptorPath, descriptor: d, tasks: tasks,
+            invocationSources: try Planner.invocationSources(r.invocationPath), name: r.name, options: r.recordedOptions, factory: factory,
+            writeInvocationFiles: false, backend: backend)
+        return Recorded(descriptor: d, tasks: tasks, layout: layout, log: log)
+    }
+
     /// What a rerun runs: the tasks a mode selects, each as its next attempt, with its invocation from its
     /// `task_planned` event (the record; its file may never have been written, if the run was stopped early),
     /// rendered again for this working directory. Refused while another live controller drives the experiment.

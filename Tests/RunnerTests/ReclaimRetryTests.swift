@@ -49,10 +49,8 @@ struct ReclaimRetryTests {
             descriptorPath: dir + "/d.json", invocationPath: dir + "/i.json", provdir: dir + "/prov",
             options: RunOptions(jobs: 1, workingDirectory: dir))
         request.sweeps = ["k"]
-        let (d, tasks) = try Runs.plan(request)
-        let (layout, log) = try ExperimentSetup.create(
-            provdir: dir + "/prov", descriptorPath: dir + "/d.json", descriptor: d, tasks: tasks, invocationSources: [dir + "/i.json"], name: nil,
-            options: [:], factory: EventFactory(), backend: "awsbatch")
+        let recorded = try Runs.record(request, backend: "awsbatch")
+        let (layout, log, tasks) = (recorded.layout, recorded.log, recorded.tasks)
         let scheduler = ReclaimingScheduler(retries: 2)
         let controller = Controller(layout: layout, log: log, backend: scheduler)
         try controller.submit(

@@ -1,3 +1,5 @@
+import BackendTesting
+import Backends
 import EventLog
 import Foundation
 import SQLite
@@ -480,6 +482,14 @@ struct SlurmTests {
             }
         }
         return count
+    }
+
+    @Test("the Backend contract, in-process, on the real Slurm: arrays handed over in order, ended jobs gone from squeue, sacct's answers, scancel")
+    func contract() throws {
+        let folder = try TestSupport.temporaryDirectory("slurm-contract")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let clowdr = clowdr
+        try BackendContract(name: "slurm", folder: folder, patience: 90) { layout, _, _ in SlurmBackend(layout: layout, clowdr: clowdr) }.check()
     }
 
     /// The PID file of the test cluster's slurmctld (scripts/slurm/setup.sh).
