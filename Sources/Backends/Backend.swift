@@ -28,7 +28,8 @@ public protocol Backend: Sendable {
     func queue() throws -> [String: QueueState]
 
     /// The scheduler's final word on attempts it no longer holds, by native id; an id it cannot say anything
-    /// about yet (accounting lags) is absent. Nil when the scheduler keeps no accounting at all.
+    /// about yet (accounting lags) is absent, or answered with `settled` false (AWS Batch: a job it does not list,
+    /// asked about again, then recorded as unknown). Nil when the scheduler keeps no accounting at all.
     func accounting(_ ids: [String]) throws -> [String: FinalState]?
 
     /// Cancels attempts by native id.

@@ -8,8 +8,8 @@ import TestSupport
 /// The promises `Backend` makes (written in `Backend.swift`), checked in-process against any backend, as
 /// litestream's `RunWithReplicaClient` checks every replica client: parts handed over in order and none twice, each
 /// with as many native ids as attempts and no id twice; a submission whose `accepted` throws stops at that part; an
-/// attempt that ended leaves the queue and does not come back; accounting answers only for ids it was asked about,
-/// and nil when the scheduler keeps none; a cancelled attempt leaves the queue. `BackendBehaviour` is the end-to-end
+/// attempt that ended leaves the queue and does not come back; accounting answers only for ids it was asked about
+/// (one it knows nothing of is absent, or not settled), and nil when the scheduler keeps none; a cancelled attempt leaves the queue. `BackendBehaviour` is the end-to-end
 /// layer above it (the built clowdr on each backend).
 public struct BackendContract {
     /// The backend's name (what its experiments record).
@@ -124,8 +124,9 @@ public struct BackendContract {
         guard answered.count == ids.count else {
             throw Violation(promise: "accounting answers for attempts that ended", seen: "\(answered.count) of \(ids.count) in \(patience) s")
         }
-        guard try backend.accounting([Self.unknownID(like: ids[0])])?.isEmpty != false else {
-            throw Violation(promise: "an id the scheduler cannot say anything about is absent", seen: "an answer for an unknown id")
+        let unknown = Self.unknownID(like: ids[0])
+        if let answer = try backend.accounting([unknown])?[unknown], answer.settled {
+            throw Violation(promise: "an id the scheduler cannot say anything about is absent, or not settled", seen: "\(answer) for \(unknown)")
         }
     }
 

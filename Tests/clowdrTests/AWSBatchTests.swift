@@ -1,4 +1,6 @@
 import AWS
+import BackendTesting
+import Backends
 import EventLog
 import Foundation
 import JSON
@@ -88,6 +90,23 @@ struct AWSBatchTests {
 
     func ready() throws {
         if let failed = BatchMoto.prepared { Issue.record("the AWS Batch test set-up failed: \(failed)") }
+    }
+
+    @Test(
+        "the Backend contract, in-process, on moto's Batch with real containers: array children handed over in order, ended and terminated jobs gone from the queue, DescribeJobs' answers"
+    )
+    func contract() throws {
+        try ready()
+        let folder = try TestSupport.temporaryDirectory("batch-contract")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = CloudRecord.defaultPath(name: "clowdr", region: BatchMoto.configuration.region, environment: BatchMoto.environment)
+        let record = try #require(try CloudRecord.load(path), "the set-up's record at \(path)")
+        var settings = AWSBatchSettings(
+            configuration: BatchMoto.configuration, s3: S3Location(bucket: BatchMoto.bucket, key: "runs/contract"), record: record,
+            image: BatchMoto.image, recordPath: path)
+        settings.volumes = [folder + ":" + folder]
+        try BackendContract(name: "awsbatch", folder: folder, patience: 180) { layout, _, _ in AWSBatchBackend(layout: layout, settings: settings) }
+            .check()
     }
 
     @Test("shared: mixed exits as an array job, native ids JOB:INDEX, then rerun failed") func mixed() throws {
