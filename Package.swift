@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "SQLite", "JSON", "TestSupport"], swiftSettings: strict),
         // End-to-end tests of the built `clowdr` binary: output and exit codes.
         .testTarget(
-            name: "clowdrTests", dependencies: ["EventLog", "SQLite", "JSON", "AWS", "TestSupport", "Backends", "BackendTesting"],
+            name: "clowdrTests", dependencies: ["EventLog", "SQLite", "JSON", "AWS", "Export", "TestSupport", "Backends", "BackendTesting"],
             swiftSettings: strict),
     ]
 )

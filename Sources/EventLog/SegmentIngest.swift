@@ -301,12 +301,19 @@ extension EventLog {
 
     /// Ingests what the segments of `folder` gained since the last ingest (segments still being written: their
     /// last line waits for its newline). Small segments share transactions.
-    public func ingestNewSegments(in folder: String) throws -> IngestReport {
-        try ingest(try look(at: folder))
+    /// `progress` is told after each segment is read (most calls come before its events are committed).
+    public func ingestNewSegments(in folder: String, progress: ((IngestProgress) -> Void)? = nil) throws -> IngestReport {
+        try ingest(try look(at: folder), progress: progress)
+    }
+
+    /// How far an ingest of many segments is: segments read of those found with new bytes.
+    public struct IngestProgress: Sendable, Equatable {
+        public var segmentsRead: Int
+        public var segments: Int
     }
 
     /// Ingests what a look found (and remembers the folder's time when the look says to).
-    func ingest(_ look: SegmentLook) throws -> IngestReport {
+    func ingest(_ look: SegmentLook, progress: ((IngestProgress) -> Void)? = nil) throws -> IngestReport {
         if let mark = look.folderMark { try rememberFolder(mark) }
         let batch = IngestBatch(checker: nil)
         guard !look.pending.isEmpty else { return batch.report }
@@ -318,8 +325,9 @@ extension EventLog {
         // Many new segments: each chunk is committed on a thread of its own while the next one is read and checked.
         if look.pending.count > 1 { batch.committer = ChunkCommitter() }
         defer { _ = try? settle(batch) }  // nothing of the log used by a commit still running once this returns
-        for (path, key) in look.pending {
+        for (n, (path, key)) in look.pending.enumerated() {
             try read(segment: path, key: key, role: SegmentRole.of(path: path), from: .lastIngested, finished: false, held: held, into: batch)
+            progress?(IngestProgress(segmentsRead: n + 1, segments: look.pending.count))
         }
         try commit(batch)
         try settle(batch)
@@ -539,7 +547,7 @@ extension ExperimentLayout {
 
     /// Brings the log up to date with its workers' segments before it is read: a look at the segments' sizes, and
     /// an ingest only when one grew (the log is not written otherwise).
-    public func ingestNewSegments() throws -> NewSegments {
+    public func ingestNewSegments(progress: ((EventLog.IngestProgress) -> Void)? = nil) throws -> NewSegments {
         guard FileManager.default.fileExists(atPath: segments) else { return .nothingNew }
         let look = try EventLog(path: log, mode: .readOnly).look(at: segments)
         let writable = access(directory, W_OK) == 0 && access(log, W_OK) == 0
@@ -550,7 +558,7 @@ extension ExperimentLayout {
         }
         guard writable else { return .unwritable(segments: look.pending.count) }
         let writer = try EventLog(path: log, mode: .readWrite)
-        let report = try writer.ingest(look)  // what the look found: the folder is not looked at twice
+        let report = try writer.ingest(look, progress: progress)  // what the look found: the folder is not looked at twice
         try writer.checkpoint()
         return .ingested(report)
     }

@@ -24,7 +24,11 @@ public enum Archive {
     }
 
     /// Writes the archive of the experiment folder `directory` into `folder(into:)`; returns its path.
-    public static func create(experimentDirectory directory: String, into: String, options: ROCrateExport.Options = .init()) throws -> String {
+    /// `progress` is told each step as it starts (what it writes), for a progress line.
+    public static func create(
+        experimentDirectory directory: String, into: String, options: ROCrateExport.Options = .init(),
+        progress: ((ROCrateExport.Step) -> Void)? = nil
+    ) throws -> String {
         let id = (directory as NSString).lastPathComponent
         let folder = folder(into: into)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -32,14 +36,18 @@ public enum Archive {
         let staging = NSTemporaryDirectory() + "clowdr-archive-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: staging) }
-        var parts = try ROCrateExport.stageFiles(experimentDirectory: directory, into: staging, options: options)
+        var steps = ROCrateExport.Steps(count: ROCrateExport.stagingSteps + 4, tell: progress)
+        var parts = try ROCrateExport.stageFiles(experimentDirectory: directory, into: staging, options: options, steps: &steps)
         // The report, from the snapshot (and the attempts' stdout/stderr in the experiment folder).
+        steps.start("the report")
         let report = try ReportData.build(db: staging + "/" + EventLog.fileName, experimentDirectory: directory)
         try AtomicFile.write(to: staging + "/clowdr-\(id).html") { $0.write(try HTMLReport.page(report, title: "clowdr · \(id)")) }
         parts.files.append(("clowdr-\(id).html", "clowdr-\(id).html", "The report: one self-contained HTML page (clowdr export html)."))
         parts.files.append(("MANIFEST", "MANIFEST", "The sha256 of every other member (clowdr archive --verify checks them)."))
+        steps.start("ro-crate-metadata.json")
         try ROCrateExport.writeMetadata(parts, into: staging)
 
+        steps.start("MANIFEST")
         let members = try (FileManager.default.subpathsOfDirectory(atPath: staging)).filter { name in
             var isDirectory: ObjCBool = false
             return FileManager.default.fileExists(atPath: staging + "/" + name, isDirectory: &isDirectory) && !isDirectory.boolValue
@@ -47,6 +55,7 @@ public enum Archive {
         var manifest = ""
         for name in members { manifest += "\(try SHA256.hex(ofFile: staging + "/" + name))  \(name)\n" }
         try manifest.write(toFile: staging + "/MANIFEST", atomically: false, encoding: .utf8)
+        steps.start("the tar.gz")
         try writeTar(members + ["MANIFEST"], from: staging, under: "clowdr-\(id)/", to: path)
         return path
     }

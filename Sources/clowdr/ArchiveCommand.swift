@@ -57,15 +57,21 @@ struct ArchiveCommand: ParsableCommand {
         let layout: ExperimentLayout
         do { layout = try ExperimentLayout.locate(target) } catch { throw ValidationError("\(error)") }
         let into = self.into ?? "."
+        let line = ProgressLine()
+        defer { line.end() }
+        let progress = { (step: ROCrateExport.Step) in line.show("clowdr: archive: \(step.what) (step \(step.number) of \(step.count))", now: true) }
         guard let destination = S3Location(into) else {
-            report(try Archive.create(experimentDirectory: layout.directory, into: into, options: crate.options()), experiment: layout)
+            report(
+                try Archive.create(experimentDirectory: layout.directory, into: into, options: crate.options(), progress: progress),
+                experiment: layout)
             return
         }
         // Written whole on this machine first, then uploaded (in parts, in parallel): the object appears complete.
         let staging = NSTemporaryDirectory() + "clowdr-archive-\(getpid())"
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: staging) }
-        let file = try Archive.create(experimentDirectory: layout.directory, into: staging, options: crate.options())
+        let file = try Archive.create(experimentDirectory: layout.directory, into: staging, options: crate.options(), progress: progress)
+        line.show("clowdr: archive: uploading to \(destination)", now: true)
         let target = destination.appending((file as NSString).lastPathComponent)
         try S3Client(configuration: try aws.configuration()).upload(file: file, to: target)
         report(target.description, experiment: layout)

@@ -30,7 +30,12 @@ struct ExperimentArgument: ParsableArguments {
     }
 
     static func ingestNewSegments(_ layout: ExperimentLayout) throws {
-        if case .unwritable(let n) = try layout.ingestNewSegments() {
+        let line = ProgressLine()
+        defer { line.end() }
+        let outcome = try layout.ingestNewSegments { p in
+            line.show("clowdr: ingesting the workers' segments: \(p.segmentsRead) of \(p.segments) read")
+        }
+        if case .unwritable(let n) = outcome {
             FileHandle.standardError.write(
                 Data(
                     "clowdr: warning: \(n) segment\(n == 1 ? "" : "s") in \(layout.segments) hold events this log lacks, and this user cannot write it; showing what it holds\n"

@@ -34,7 +34,11 @@ struct ExportROCrateCommand: ParsableCommand {
         let layout = try target.layout()
         let options = crate.options(withData: withData)
         try ExportOutput.write(to: output, default: "clowdr-\(layout.id).crate") {
-            try ROCrateExport.write(experimentDirectory: layout.directory, to: $0, options: options)
+            let line = ProgressLine()
+            defer { line.end() }
+            try ROCrateExport.write(experimentDirectory: layout.directory, to: $0, options: options) { step in
+                line.show("clowdr: export rocrate: \(step.what) (step \(step.number) of \(step.count))", now: true)
+            }
         }
     }
 }

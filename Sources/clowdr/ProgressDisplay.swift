@@ -71,3 +71,28 @@ final class Display: @unchecked Sendable {
         if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     }
 }
+
+/// A line of progress for a long command or step (the ingest of many segments, an export's steps): on a terminal
+/// only, rewritten in place on stderr (counts at most 4 times a second, once the step has lasted half a second; a
+/// step's start at once), and cleared when it ends.
+final class ProgressLine {
+    private let enabled = isatty(2) != 0
+    private let started = Date()
+    private var lastDrawn: Date?
+
+    /// Shows `text` if it is time to (`now`: a step that starts, a few per command, shown at once).
+    func show(_ text: @autoclosure () -> String, now immediate: Bool = false) {
+        guard enabled else { return }
+        let now = Date()
+        if !immediate {
+            guard now.timeIntervalSince(started) >= 0.5, lastDrawn.map({ now.timeIntervalSince($0) >= 0.25 }) ?? true else { return }
+        }
+        lastDrawn = now
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(text())".utf8))
+    }
+
+    /// Clears the line, if one was shown.
+    func end() {
+        if lastDrawn != nil { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}

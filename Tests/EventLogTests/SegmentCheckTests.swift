@@ -463,3 +463,20 @@ extension SegmentCheckTests {
         #expect(try f.log.fsck().ok)
     }
 }
+
+extension SegmentCheckTests {
+    @Test("an ingest of many segments tells its progress after each segment read, up to every segment found new")
+    func ingestProgress() throws {
+        let e = try SlurmLikeExperiment(tasks: 5)
+        defer { try? FileManager.default.removeItem(atPath: e.dir) }
+        var seen: [EventLog.IngestProgress] = []
+        guard case .ingested(let report) = try e.layout.ingestNewSegments(progress: { seen.append($0) }) else {
+            Issue.record("nothing ingested")
+            return
+        }
+        #expect(report.refused.isEmpty && report.inserted == 5 + 5 * 5)
+        #expect(seen.map(\.segmentsRead) == Array(1...6) && seen.allSatisfy { $0.segments == 6 }, "the controller's segment and 5 workers'")
+        seen = []
+        #expect(try e.layout.ingestNewSegments(progress: { seen.append($0) }) == .nothingNew && seen.isEmpty)
+    }
+}

@@ -1,3 +1,4 @@
+import Export
 import Foundation
 import TestSupport
 import Testing
@@ -127,6 +128,16 @@ struct ROCrateTests {
         #expect(try TestSupport.run(clowdr, ["export", "rocrate", experiment, "-o", folder, "--with-data"]).status == 0)
         let made = try TestSupport.run(clowdr, ["export", "rocrate", experiment, "-o", zip, "--with-data"])
         #expect(made.status == 0 && made.stdout == zip + "\n", "\(made.stdout) \(made.stderr)")
+        #expect(!made.stderr.contains("\u{1B}"), "no progress line when standard error is not a terminal")
+        // In-process, the steps as they start: seven into a folder, the zip's the eighth.
+        for (output, steps) in [(dir + "/steps", Array(1...7)), (dir + "/steps.zip", Array(1...8))] {
+            var told: [ROCrateExport.Step] = []
+            try ROCrateExport.write(experimentDirectory: experiment, to: output, options: ROCrateExport.Options()) { told.append($0) }
+            #expect(told.map(\.number) == steps && told.allSatisfy { !$0.what.isEmpty && $0.count == steps.count }, "\(told)")
+        }
+        var archived: [ROCrateExport.Step] = []
+        _ = try Archive.create(experimentDirectory: experiment, into: dir + "/archived") { archived.append($0) }
+        #expect(archived.map(\.number) == Array(1...10) && archived.last?.what == "the tar.gz", "\(archived)")
         // Python's zipfile reads every member (CRC checked) and the metadata is the folder's, byte for byte.
         let script = """
             import sys, zipfile

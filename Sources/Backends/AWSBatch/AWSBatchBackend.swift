@@ -172,7 +172,12 @@ public final class AWSBatchBackend: Backend, @unchecked Sendable {
             // SUBMITTED); a summary not filled in yet is asked about child by child.
             let done = (job.statusSummary["SUCCEEDED"] ?? 0) + (job.statusSummary["FAILED"] ?? 0)
             if job.isFinal || done >= (job.arraySize ?? mine.count) { continue }
-            for status in ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"] where (job.statusSummary[status] ?? 1) > 0 {
+            // Children only move forward, and the summary may lag the listings: from the earliest status it counts
+            // any child in, every later status is listed too (a child that moved on between the two calls would
+            // otherwise be in none of them).
+            let active = ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"]
+            let earliest = active.firstIndex { (job.statusSummary[$0] ?? 1) > 0 } ?? 0
+            for status in active[earliest...] {
                 for child in try batch.listChildren(of: job.id, status: status) {
                     states[child.id] = Self.queueState(child)
                 }

@@ -35,8 +35,11 @@ public enum ROCrateExport {
     }
 
     /// Writes the crate of the experiment folder `directory` to `output`: a folder, or a zip when it ends in `.zip`.
-    /// An existing folder is replaced only when it is a crate (it holds `ro-crate-metadata.json`).
-    public static func write(experimentDirectory directory: String, to output: String, options: Options) throws {
+    /// An existing folder is replaced only when it is a crate (it holds `ro-crate-metadata.json`). `progress` is told
+    /// each step as it starts (what it writes), for a progress line.
+    public static func write(
+        experimentDirectory directory: String, to output: String, options: Options, progress: ((Step) -> Void)? = nil
+    ) throws {
         let fm = FileManager.default
         let zip = output.lowercased().hasSuffix(".zip")
         if !zip, fm.fileExists(atPath: output), !fm.fileExists(atPath: output + "/ro-crate-metadata.json") {
@@ -48,7 +51,9 @@ public enum ROCrateExport {
         try? fm.removeItem(atPath: staging)
         try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
         do {
-            try stage(experimentDirectory: directory, into: staging, options: options)
+            var steps = Steps(count: zip ? 8 : 7, tell: progress)
+            try stage(experimentDirectory: directory, into: staging, options: options, steps: &steps)
+            if zip { steps.start("the zip") }
             if zip { try pack(staging, into: output) } else { try replace(output, with: staging) }
         } catch {
             try? fm.removeItem(atPath: staging)
@@ -57,14 +62,46 @@ public enum ROCrateExport {
         if zip { try? fm.removeItem(atPath: staging) }
     }
 
+    /// One step of writing a crate (or an archive): its number, of how many, and what it writes.
+    public struct Step: Sendable, Equatable {
+        public var number: Int
+        public var count: Int
+        public var what: String
+    }
+
+    /// Numbers the steps of one crate or archive as they start, and tells a caller of each.
+    struct Steps {
+        let count: Int
+        let tell: ((Step) -> Void)?
+        var started = 0
+
+        init(count: Int, tell: ((Step) -> Void)?) {
+            self.count = count
+            self.tell = tell
+        }
+
+        mutating func start(_ what: String) {
+            started += 1
+            tell?(Step(number: started, count: count, what: what))
+        }
+    }
+
+    /// The steps `stageFiles` takes: the log, the JSON and PROV exports, the invocations, the data (or none), the
+    /// streams.
+    static let stagingSteps = 6
+
     /// Writes every file of the crate into `staging`: its files, then its metadata.
-    static func stage(experimentDirectory directory: String, into staging: String, options: Options) throws {
-        try writeMetadata(try stageFiles(experimentDirectory: directory, into: staging, options: options), into: staging)
+    static func stage(experimentDirectory directory: String, into staging: String, options: Options, steps: inout Steps) throws {
+        let parts = try stageFiles(experimentDirectory: directory, into: staging, options: options, steps: &steps)
+        steps.start("ro-crate-metadata.json")
+        try writeMetadata(parts, into: staging)
     }
 
     /// Writes the crate's files but its metadata into `staging`; returns what the metadata lists (a caller adds its
     /// own files, as the archive adds the report, before `writeMetadata`).
-    static func stageFiles(experimentDirectory directory: String, into staging: String, options: Options) throws -> ExperimentCrate.Parts {
+    static func stageFiles(
+        experimentDirectory directory: String, into staging: String, options: Options, steps: inout Steps
+    ) throws -> ExperimentCrate.Parts {
         let layout = ExperimentLayout(directory: directory)
         let id = (directory as NSString).lastPathComponent
         guard FileManager.default.fileExists(atPath: layout.descriptor) else {
@@ -73,11 +110,17 @@ public enum ROCrateExport {
         let descriptor = try DescriptorValidator.load(layout.descriptor)
         try FileManager.default.copyItem(atPath: layout.descriptor, toPath: staging + "/descriptor.json")
         let db = staging + "/" + EventLog.fileName
+        steps.start("a copy of the log")
         try EventLog(path: directory, mode: .readOnly).withConnection { try $0.backup(to: db) }
+        steps.start("the JSON export")
         try JSONExport.write(logPath: db, to: staging + "/clowdr-\(id).json", samples: false)
+        steps.start("the PROV export")
         try PROVExport.write(logPath: db, descriptorPath: layout.descriptor, to: staging + "/clowdr-\(id).prov.json", format: .json)
+        steps.start("invocations.json")
         let tasks = try writeInvocations(log: db, to: staging + "/invocations.json")
+        steps.start(options.withData ? "the outputs' copies" : "skipping the data (--with-data copies it)")
         let copies = options.withData ? try copyOutputs(log: db, into: staging) : [:]
+        steps.start("the tasks' output streams")
         let logs = try copyStreams(of: layout, into: staging + "/" + ExperimentLayout.tasksFolder)
         try readme(id: id, descriptor: descriptor).write(toFile: staging + "/README.md", atomically: false, encoding: .utf8)
         return ExperimentCrate.Parts(
