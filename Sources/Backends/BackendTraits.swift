@@ -24,9 +24,6 @@ public struct BackendTraits: Sendable {
     /// Its workers read each task's invocation file from the experiment's folder (when asked for, those are written
     /// and made durable before the experiment appears); otherwise they are written while the first tasks start.
     var workersReadInvocationFiles: Bool
-    /// Its workers record their own submission (no controller submits them: the attempts of a task file made by
-    /// `run --setup` and run by hand).
-    var workersRecordSubmission: Bool
     /// Starts reading what the scheduler's limits are while the experiment is planned (nil: nothing to read).
     var prefetchLimits: (@Sendable () -> Prefetched<Int>)?
     /// Whether the scheduler would take a submission with these resources (before anything is recorded); a refusal
@@ -41,7 +38,7 @@ public struct BackendTraits: Sendable {
 
     init(
         attemptsOutliveController: Bool, takesClusterFlags: Bool, usesAWS: Bool = false, runsInsideImage: Bool = false,
-        workersReadInvocationFiles: Bool, workersRecordSubmission: Bool = false, prefetchLimits: (@Sendable () -> Prefetched<Int>)? = nil,
+        workersReadInvocationFiles: Bool, prefetchLimits: (@Sendable () -> Prefetched<Int>)? = nil,
         checkResources: @escaping @Sendable ([String: String]) throws -> Void = { _ in },
         checkAccess: @escaping @Sendable (AWSBatchSettings?, Descriptor, [(task: String, invocation: JSONObject)]) throws -> Void = { _, _, _ in },
         make: @escaping @Sendable (BackendContext) throws -> any Backend
@@ -51,7 +48,6 @@ public struct BackendTraits: Sendable {
         self.usesAWS = usesAWS
         self.runsInsideImage = runsInsideImage
         self.workersReadInvocationFiles = workersReadInvocationFiles
-        self.workersRecordSubmission = workersRecordSubmission
         self.prefetchLimits = prefetchLimits
         self.checkResources = checkResources
         self.checkAccess = checkAccess

@@ -92,8 +92,8 @@ extension EventLog {
         func add(_ text: Data, last: Bool) throws -> Bool {
             let (consumed, waiting) = try take(text, at: offset, from: source, lines: &lines, last: last, into: batch)
             offset += UInt64(consumed)
-            batch.mark(SegmentMark(key: key, bytes: offset, identity: identity, sealed: false), textBytes: consumed)
-            if batch.textBytes >= EventLog.ingestChunkBytes { try commit(batch) }
+            batch.chunk.mark(SegmentMark(key: key, bytes: offset, identity: identity, sealed: false), textBytes: consumed)
+            if batch.chunk.textBytes >= EventLog.ingestChunkBytes { try commit(batch) }
             return !waiting
         }
         var position = offset + UInt64(first.count)
@@ -126,8 +126,8 @@ extension EventLog {
         if finished && !pending.isEmpty { guard try add(pending, last: true) else { return } }
         // Sealed by its writer and read to its end: never looked at again while its folder is unchanged.
         if SegmentWriter.isSealed(info) && offset == UInt64(info.st_size) {
-            batch.marks[key] = SegmentMark(key: key, bytes: offset, identity: identity, sealed: true)
-            if known != nil && role.isOnlyCopy(path) { batch.removable.append((path, Int64(info.st_ino), offset)) }
+            batch.chunk.marks[key] = SegmentMark(key: key, bytes: offset, identity: identity, sealed: true)
+            if known != nil && role.isOnlyCopy(path) { batch.chunk.removable.append((path, Int64(info.st_ino), offset)) }
         }
     }
 
@@ -135,7 +135,7 @@ extension EventLog {
     /// batch with a committer hands them to it and returns while they are committed (the previous commit settled
     /// first): the next events are read meanwhile.
     func commit(_ batch: IngestBatch) throws {
-        guard !batch.marks.isEmpty else { return }
+        guard !batch.chunk.marks.isEmpty else { return }
         let chunk = batch.takeChunk()
         guard let committer = batch.committer else { return batch.count(try insert(chunk)) }
         batch.count(try committer.settle())
@@ -392,57 +392,27 @@ struct IngestedSize {
     var sealed: Bool
 }
 
-/// Events read from segments and not yet committed, with how far each segment will then be read.
+/// An ingest under way: what its lines are checked against, what it reported, and the chunk being filled (the
+/// events read since the last commit).
 final class IngestBatch {
     /// What each line is checked against (nil only for a batch that reads nothing).
     var checker: SegmentChecker?
-    var events: [RawEvent] = []
-    /// Each event's replay input when the reading of its line gave it (a canonical sample's figures), else nil.
-    var inputs: [Replay.Input?] = []
-    /// The segment each event was read from: an index in `paths`.
-    var pathOf: [Int] = []
-    var paths: [String] = []
-    var marks: [String: SegmentMark] = [:]
-    /// Segments read to their sealed end that are the only copy of their events (removed once committed).
-    var removable: [(path: String, inode: Int64, bytes: UInt64)] = []
-    var textBytes = 0
+    /// The events read since the last commit, with how far each segment will then be read.
+    private(set) var chunk = IngestChunk()
     var report = EventLog.IngestReport(inserted: 0, duplicates: 0, tornLine: nil)
     /// Commits chunks while the next is read (an ingest of many segments); nil: each commit is done in place.
     var committer: ChunkCommitter?
     /// The segments already kept aside by this ingest (one copy each), and the lines refused (`key@offset`).
     var kept: Set<String> = []
     var refusedOffsets: Set<String> = []
-    /// `segment_refused` events in `events` (added to the log, not counted as the segments' events).
-    var refusalEvents = 0
     /// Makes the `segment_refused` events.
     var factory = EventFactory()
 
     init(checker: SegmentChecker?) { self.checker = checker }
 
-    func add(_ event: consuming RawEvent, path: String, figures: SampleFigures? = nil) {
-        if paths.last != path { paths.append(path) }
-        events.append(consume event)
-        inputs.append(figures.map { .sample($0) })
-        pathOf.append(paths.count - 1)
-    }
-
-    func mark(_ mark: SegmentMark, textBytes n: Int) {
-        marks[mark.key] = mark
-        textBytes += n
-    }
-
-    /// The events read since the last commit, with their segments' marks, handed over; the batch starts afresh.
+    /// The chunk filled so far, handed over; the batch starts a new one.
     func takeChunk() -> IngestChunk {
-        let chunk = IngestChunk(
-            events: events, inputs: inputs, pathOf: pathOf, paths: paths, marks: marks, removable: removable, refusalEvents: refusalEvents)
-        events = []
-        inputs = []
-        pathOf = []
-        paths = []
-        marks = [:]
-        removable = []
-        textBytes = 0
-        refusalEvents = 0
+        defer { chunk = IngestChunk() }
         return chunk
     }
 
@@ -454,15 +424,22 @@ final class IngestBatch {
 }
 
 /// What one transaction of an ingest inserts: the events read since the last one, and how far each segment is then
-/// read. Handed from the thread that reads segments to the one that commits, never used by both at once.
+/// read. Filled by the thread that reads segments, then handed whole to the one that commits, never used by both at
+/// once.
 final class IngestChunk: @unchecked Sendable {
-    let events: [RawEvent]
-    let inputs: [Replay.Input?]
-    let pathOf: [Int]
-    let paths: [String]
-    let marks: [String: SegmentMark]
-    let removable: [(path: String, inode: Int64, bytes: UInt64)]
-    let refusalEvents: Int
+    var events: [RawEvent] = []
+    /// Each event's replay input when the reading of its line gave it (a canonical sample's figures), else nil.
+    var inputs: [Replay.Input?] = []
+    /// The segment each event was read from: an index in `paths`.
+    var pathOf: [Int] = []
+    var paths: [String] = []
+    var marks: [String: SegmentMark] = [:]
+    /// Segments read to their sealed end that are the only copy of their events (removed once committed).
+    var removable: [(path: String, inode: Int64, bytes: UInt64)] = []
+    /// Bytes of segment text read into it.
+    var textBytes = 0
+    /// `segment_refused` events in `events` (added to the log, not counted as the segments' events).
+    var refusalEvents = 0
 
     /// Events added to the log (not counting `segment_refused`) and events it held already.
     struct Count {
@@ -470,17 +447,16 @@ final class IngestChunk: @unchecked Sendable {
         var duplicates = 0
     }
 
-    init(
-        events: [RawEvent], inputs: [Replay.Input?], pathOf: [Int], paths: [String], marks: [String: SegmentMark],
-        removable: [(path: String, inode: Int64, bytes: UInt64)], refusalEvents: Int
-    ) {
-        self.events = events
-        self.inputs = inputs
-        self.pathOf = pathOf
-        self.paths = paths
-        self.marks = marks
-        self.removable = removable
-        self.refusalEvents = refusalEvents
+    func add(_ event: consuming RawEvent, path: String, figures: SampleFigures? = nil) {
+        if paths.last != path { paths.append(path) }
+        events.append(consume event)
+        inputs.append(figures.map { .sample($0) })
+        pathOf.append(paths.count - 1)
+    }
+
+    func mark(_ mark: SegmentMark, textBytes n: Int) {
+        marks[mark.key] = mark
+        textBytes += n
     }
 }
 

@@ -82,7 +82,7 @@ extension EventLog {
                     }
                 }
                 switch try checker.verdict(event, bytes: line.count, role: source.role, segmentKey: source.key, canonicalSample: figures != nil) {
-                case .take: batch.add(consume event, path: source.path, figures: figures)
+                case .take: batch.chunk.add(consume event, path: source.path, figures: figures)
                 case .wait: waiting = true
                 case .refuse(let code, let reason):
                     try refuse(event, code: code, reason: reason, at: lineStart, of: source, lines: &lines, into: batch)
@@ -112,8 +112,8 @@ extension EventLog {
             segment: segment, line: lines.number(at: offset), offset: Int64(offset), code: code, reason: reason, kept: kept,
             writer: source.role.name, nativeID: source.role.nativeID, host: try host(of: source, batch: batch), type: event?.type,
             version: event?.version, task: event?.task, attempt: event?.attempt)
-        batch.add(try batch.factory.make(.segmentRefused(refusal)).raw(), path: source.path)
-        batch.refusalEvents += 1
+        batch.chunk.add(try batch.factory.make(.segmentRefused(refusal)).raw(), path: source.path)
+        batch.chunk.refusalEvents += 1
         batch.report.refused.append(refusal)
     }
 

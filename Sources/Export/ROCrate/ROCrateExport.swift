@@ -51,7 +51,7 @@ public enum ROCrateExport {
         try? fm.removeItem(atPath: staging)
         try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
         do {
-            var steps = Steps(count: zip ? 8 : 7, tell: progress)
+            var steps = Steps(count: stagingSteps + (zip ? 2 : 1), tell: progress)  // then the metadata, and the zip
             try stage(experimentDirectory: directory, into: staging, options: options, steps: &steps)
             if zip { steps.start("the zip") }
             if zip { try pack(staging, into: output) } else { try replace(output, with: staging) }
