@@ -91,15 +91,18 @@ let package = Package(
             name: "clowdr-share",
             dependencies: ["ShareHTTP", "Share", "ClowdrErrors", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
-        // The command-line tool: parse arguments, call the libraries, format output.
-        .executableTarget(
-            name: "clowdr",
+        // The command line: each command a small type that parses its arguments, calls the libraries and formats
+        // their answers. A library, so that tests parse command lines and read help in-process.
+        .target(
+            name: "ClowdrCLI",
             dependencies: [
                 "EventLog", "Boutiques", "Runner", "Backends", "AWS", "Query", "Export", "Share", "JSON", "ClowdrErrors", "SQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // The `clowdr` executable: one line, `Clowdr.main()`.
+        .executableTarget(name: "clowdr", dependencies: ["ClowdrCLI"], swiftSettings: strict),
         // The helper processes the tests drive: concurrent and killed writers, synthetic experiments.
         .executableTarget(
             name: "clowdr-testkit",
@@ -139,7 +142,12 @@ let package = Package(
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "SQLite", "JSON", "TestSupport"], swiftSettings: strict),
         // End-to-end tests of the built `clowdr` binary: output and exit codes.
         .testTarget(
-            name: "clowdrTests", dependencies: ["EventLog", "SQLite", "JSON", "AWS", "Export", "TestSupport", "Backends", "BackendTesting"],
+            name: "clowdrTests",
+            dependencies: [
+                "EventLog", "SQLite", "JSON", "AWS", "Export", "TestSupport", "Backends", "BackendTesting", "ClowdrCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            exclude: ["help"],
             swiftSettings: strict),
     ]
 )

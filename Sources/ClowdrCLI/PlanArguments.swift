@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// How the tasks are planned and grouped: shared by `run`, `local` and `cluster`.
 struct PlanArguments: ParsableArguments {
@@ -32,6 +33,15 @@ struct PlanArguments: ParsableArguments {
 
     @Option(name: [.short, .long], help: "Group tasks N at a time into one job (cluster backends; no effect locally).")
     var groupby: Int?
+
+    /// What a run records of these options (`experiment_created`'s options).
+    var recorded: [String: String] {
+        [
+            "dev": String(dev), "setup": String(setup), "bids": String(bids), "sweep": sweep.joined(separator: ","),
+            "derivatives": derivatives.map { $0.contains("://") ? $0 : URL(fileURLWithPath: $0).standardizedFileURL.path } ?? "",
+            "groupby": groupby.map(String.init) ?? "",
+        ]
+    }
 
     func validate() throws {
         if let groupby, groupby < 1 { throw ValidationError("--groupby must be at least 1, got \(groupby)") }

@@ -32,6 +32,13 @@ struct ClusterArguments: ParsableArguments {
 
     @OptionGroup(title: "AWS Batch (--backend awsbatch)") var batch: AWSBatchArguments
 
+    /// What a run records of these options, so that watch, rerun and sync find the backend again.
+    var recorded: [String: String] {
+        let kind = kind()
+        let here = ["backend": kind.rawValue, "jobname": jobname ?? "", "clusterargs": clusterargs ?? ""]
+        return kind.traits.usesAWS ? here.merging(batch.recorded, uniquingKeysWith: { a, _ in a }) : here
+    }
+
     func validate() throws {
         if throttle < 0 { throw ValidationError("--throttle must be 0 (no limit) or more, got \(throttle)") }
         if let backend { try checkClusterFlags(for: backend) }

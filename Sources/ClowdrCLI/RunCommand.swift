@@ -62,15 +62,10 @@ struct RunCommand: ParsableCommand {
             request.invocationFiles = plan.invocationFiles
             request.name = name
             request.warn = { FileHandle.standardError.write(Data("clowdr: warning: \($0)\n".utf8)) }
-            request.recordedOptions = execution.recorded.merging(
-                [
-                    "dev": String(plan.dev), "setup": String(plan.setup), "bids": String(plan.bids), "sweep": plan.sweep.joined(separator: ","),
-                    "derivatives": plan.derivatives.map { $0.contains("://") ? $0 : URL(fileURLWithPath: $0).standardizedFileURL.path } ?? "",
-                    "groupby": plan.groupby.map(String.init) ?? "", "backend": cluster.kind().rawValue, "jobname": cluster.jobname ?? "",
-                    "clusterargs": cluster.clusterargs ?? "",
-                ],
-                uniquingKeysWith: { a, _ in a }
-            ).merging(cluster.kind().traits.usesAWS ? cluster.batch.recorded : [:], uniquingKeysWith: { a, _ in a })
+            // What the record keeps of the command line: each group of options says what it records.
+            request.recordedOptions = [execution.recorded, plan.recorded, cluster.recorded].reduce(into: [:]) {
+                $0.merge($1, uniquingKeysWith: { a, _ in a })
+            }
             var on = try cluster.options(groupBy: plan.groupby, on: cluster.kind())
             on.aws?.volumes = execution.volumes
             return try BackendRuns.start(request, on: on, cancel: cancel) {

@@ -130,40 +130,10 @@ struct StatusCommand: ParsableCommand {
         return out
     }
 
-    /// The status as JSON: every failed task and every incomplete one, listed.
+    /// The status as JSON (`StatusReport`); returns whether some task is still submitted or running.
     func showJSON(_ state: ExperimentState, layout: ExperimentLayout) throws -> Bool {
-        let incomplete = state.select(.incomplete, isAlive: Runs.isAlive(state))
-        let counts = state.counts
-        let failed = state.orderedTasks.filter { $0.state == .failed }
-        let object: [String: Any] = [
-            "experiment": state.experiment?.experiment ?? NSNull(),
-            "tasks": state.tasks.count,
-            "counts": Dictionary(uniqueKeysWithValues: TaskState.allCases.map { ($0.rawValue, counts[$0] ?? 0) }),
-            "failed": failed.map { t -> [String: Any] in
-                let stderr = t.latest.map { LogTail.lastLine(of: layout.stderr(t.task, $0.attempt)) } ?? ""
-                return [
-                    "task": t.task, "labels": TaskLabels.text(t.labels), "attempt": t.latest?.attempt ?? 0,
-                    "exit_code": t.latest?.exitCode ?? NSNull(),
-                    "signal": t.latest?.signal ?? NSNull(),
-                    "reason": t.latest?.failureReason ?? NSNull(), "stderr_last_line": stderr,
-                    "failure": t.latest.flatMap { $0.failureText(lastStderrLine: stderr) } ?? NSNull(),
-                ]
-            },
-            "unknown_events": state.unknownEvents.count,
-            "refused": state.refusedLines.map { r -> [String: Any] in
-                [
-                    "segment": r.refusal.segment, "line": r.refusal.line, "code": r.refusal.code, "reason": r.refusal.reason,
-                    "kept": (layout.directory as NSString).appendingPathComponent(r.refusal.kept), "native_id": r.refusal.nativeID ?? NSNull(),
-                    "host": r.refusal.host ?? NSNull(),
-                ]
-            },
-            "incomplete": incomplete,
-            "undeclared": try ExperimentQuery(path: layout.log).undeclaredUses(paths: 1000).map { u -> [String: Any] in
-                ["task": u.task, "labels": TaskLabels.text(u.labels), "attempt": u.attempt, "count": u.count, "paths": u.paths]
-            },
-        ]
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
-        print(String(decoding: data, as: UTF8.self))
-        return (counts[.running] ?? 0) + (counts[.submitted] ?? 0) > 0
+        let report = try StatusReport(state: state, layout: layout, isAlive: Runs.isAlive(state))
+        print(try report.json())
+        return report.active
     }
 }

@@ -2,6 +2,7 @@ import AWS
 import ArgumentParser
 import Backends
 import Boutiques
+import ClowdrErrors
 import EventLog
 import Foundation
 
@@ -58,11 +59,8 @@ struct CloudRunCommand: ParsableCommand {
 
     func run() throws {
         guard let image else { throw CLIError.usage(Self.imageNeeded(descriptor: original.descriptor)) }
-        let remote = S3Location(original.provdir)
-        let local = remote.map { CloudRecord.cacheFolder(for: $0) } ?? original.provdir
-        try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true)
-        let before = Set((try? FileManager.default.contentsOfDirectory(atPath: local)) ?? [])
-        var command = try original.runCommand(provdir: local)
+        let remote = try S3Location(original.provdir).map { try S3Provdir($0) }
+        var command = try original.runCommand(provdir: remote?.cache ?? original.provdir)
         command.cluster.backend = .awsbatch
         command.cluster.detach = detach
         command.cluster.batch.s3 = s3
@@ -74,14 +72,10 @@ struct CloudRunCommand: ParsableCommand {
         try command.cluster.validate()
         defer {
             // The record goes where the user asked, whatever the run's outcome.
-            if let remote {
-                for id in Set((try? FileManager.default.contentsOfDirectory(atPath: local)) ?? []).subtracting(before).sorted()
-                where ExperimentLayout.isExperimentID(id) {
-                    do {
-                        let s3 = S3Client(configuration: try command.cluster.batch.aws.configuration())
-                        let n = try s3.upload(folder: local + "/" + id, to: remote.appending(id))
-                        print("record of \(id): \(n) files uploaded to \(remote.appending(id))")
-                    } catch { FileHandle.standardError.write(Data("clowdr: cannot upload the record of \(id) to \(remote): \(error)\n".utf8)) }
+            for upload in remote?.uploadNew(with: S3Client(configuration: try command.cluster.batch.aws.configuration())) ?? [] {
+                switch upload.result {
+                case .success(let n): print("record of \(upload.experiment): \(n) files uploaded to \(upload.destination)")
+                case .failure(let error): FileHandle.standardError.write(Data("clowdr: error[\(error.errorCode)]: \(error.message)\n".utf8))
                 }
             }
         }

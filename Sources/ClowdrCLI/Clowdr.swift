@@ -1,13 +1,17 @@
-import ArgumentParser
+public import ArgumentParser
 import ClowdrErrors
 import EventLog
 import Foundation
 import Logging
 
 /// The `clowdr` command: runs a pipeline over many subjects and keeps a complete record of every execution.
-@main
-struct Clowdr: ParsableCommand {
-    static let configuration = CommandConfiguration(
+///
+/// The executable's `main.swift` calls ``main()``; tests parse and ask for help in-process
+/// (`Clowdr.parseAsRoot(_:)`, `Clowdr.helpMessage(for:)`).
+public struct Clowdr: ParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "clowdr",
         abstract: "Run a Boutiques tool over many subjects and keep a complete, queryable record of every execution.",
         discussion: """
@@ -35,7 +39,7 @@ struct Clowdr: ParsableCommand {
 
     /// Runs the command line: a usage error exits with 2, clowdr's own failure with 3, each with a message on stderr;
     /// a command that ran and found its work failed (tasks, checks) throws `ExitCode(1)`.
-    static func main() {
+    public static func main() {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = ProcessInfo.processInfo.environment["CLOWDR_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
