@@ -16,7 +16,12 @@ let package = Package(
         .executable(name: "clowdr", targets: ["clowdr"]),
         .executable(name: "clowdr-shim", targets: ["clowdr-shim"]),
         .executable(name: "clowdr-share", targets: ["clowdr-share"]),
+        // The libraries a Swift program uses to plan, run, follow and query experiments (docs/library.md, `make docs`).
         .library(name: "EventLog", targets: ["EventLog"]),
+        .library(name: "Runner", targets: ["Runner"]),
+        .library(name: "Backends", targets: ["Backends"]),
+        .library(name: "Query", targets: ["Query"]),
+        .library(name: "Export", targets: ["Export"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -108,6 +113,10 @@ let package = Package(
             name: "clowdr-testkit",
             dependencies: ["EventLog", "JSON", "Digest", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
+        // clowdr's libraries from a Swift program: plan, run, follow and query an experiment (docs/library.md).
+        .executableTarget(
+            name: "clowdr-library-example", dependencies: ["Backends", "Runner", "EventLog", "Query"], path: "examples/swift-library",
+            exclude: ["tool"], swiftSettings: strict),
         // `make bench`: one file per benchmark.
         .executableTarget(
             name: "clowdr-bench",
