@@ -96,7 +96,7 @@ public enum BackendRuns {
         var r = r
         r.provdir = URL(fileURLWithPath: r.provdir).standardizedFileURL.path
         // Whether the experiment has the original layout: a rerun writes the files of the tasks it runs again then.
-        r.recordedOptions["invocation_files"] = String(r.invocationFiles)
+        r.recordedOptions[.invocationFiles] = String(r.invocationFiles)
         // The scheduler's limits (Slurm's MaxArraySize) are read while the experiment is planned.
         let maxArraySize = r.setupOnly ? nil : o.backend.traits.prefetchLimits?()
         let (d, tasks) = try Runs.plan(r)
@@ -205,7 +205,7 @@ public enum BackendRuns {
                 code: "watch.local_experiment", usage: true)
         }
         var o = Options(backend: kind, clowdr: clowdr)
-        if let name = recorded["jobname"], !name.isEmpty { o.jobName = name }
+        if let name = recorded[.jobname], !name.isEmpty { o.jobName = name }
         if kind.traits.usesAWS { o.aws = try aws(recorded) }
         let backend = try backend(
             o, layout: layout, log: log, descriptor: try DescriptorValidator.load(layout.descriptor),

@@ -35,7 +35,7 @@ public struct ResourceRecord: Sendable {
         var requested: [String: [String: String]] = [:]  // "task/attempt" -> resources
         try log.forEachEvent(lifecycleOnly: true) { e in
             if e.task == nil, case .experimentCreated(let p)? = try? e.decoded().body {
-                runAsked = (try? BackendRuns.parseResources(p.options["clusterargs"] ?? "")) ?? [:]
+                runAsked = (try? BackendRuns.parseResources(p.options[.clusterargs] ?? "")) ?? [:]
                 runBackend = p.backend
             }
             guard let task = e.task, let body = try? e.decoded().body else { return }

@@ -1,6 +1,7 @@
 import AWS
 import ArgumentParser
 import Backends
+import EventLog
 import Foundation
 
 /// Where AWS is and who calls it: options shared by `clowdr cloud ...` and runs with `--backend awsbatch`.
@@ -69,26 +70,27 @@ struct AWSBatchArguments: ParsableArguments {
 
     /// What a run records of these options, so that watch, rerun and sync find AWS again (never keys).
     var recorded: [String: String] {
-        var r: [String: String] = ["aws_setup": aws.setupName]
-        for (k, v) in [
-            ("s3", s3), ("image", image), ("aws_region", aws.region), ("aws_profile", aws.profile), ("aws_endpoint", aws.endpoint),
-            ("aws_setup_record", aws.setupRecord),
-        ] {
-            if let v { r[k] = v }
-        }
+        var r: [String: String] = [:]
+        r[.awsSetup] = aws.setupName
+        r[.s3] = s3
+        r[.image] = image
+        r[.awsRegion] = aws.region
+        r[.awsProfile] = aws.profile
+        r[.awsEndpoint] = aws.endpoint
+        r[.awsSetupRecord] = aws.setupRecord
         return r
     }
 
     /// These options, with what an experiment recorded filling those not given.
     func with(recorded r: [String: String]) -> AWSBatchArguments {
         var a = self
-        a.s3 = s3 ?? r["s3"]
-        a.image = image ?? r["image"]
-        a.aws.region = aws.region ?? r["aws_region"]
-        a.aws.profile = aws.profile ?? r["aws_profile"]
-        a.aws.endpoint = aws.endpoint ?? r["aws_endpoint"]
-        a.aws.setupRecord = aws.setupRecord ?? r["aws_setup_record"]
-        if let name = r["aws_setup"], aws.setupName == "clowdr" { a.aws.setupName = name }
+        a.s3 = s3 ?? r[.s3]
+        a.image = image ?? r[.image]
+        a.aws.region = aws.region ?? r[.awsRegion]
+        a.aws.profile = aws.profile ?? r[.awsProfile]
+        a.aws.endpoint = aws.endpoint ?? r[.awsEndpoint]
+        a.aws.setupRecord = aws.setupRecord ?? r[.awsSetupRecord]
+        if let name = r[.awsSetup], aws.setupName == "clowdr" { a.aws.setupName = name }
         return a
     }
 

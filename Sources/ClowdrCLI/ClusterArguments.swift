@@ -1,5 +1,6 @@
 public import ArgumentParser
 public import Backends
+import EventLog
 import Foundation
 import Runner
 
@@ -35,8 +36,11 @@ struct ClusterArguments: ParsableArguments {
     /// What a run records of these options, so that watch, rerun and sync find the backend again.
     var recorded: [String: String] {
         let kind = kind()
-        let here = ["backend": kind.rawValue, "jobname": jobname ?? "", "clusterargs": clusterargs ?? ""]
-        return kind.traits.usesAWS ? here.merging(batch.recorded, uniquingKeysWith: { a, _ in a }) : here
+        var r: [String: String] = kind.traits.usesAWS ? batch.recorded : [:]
+        r[.backend] = kind.rawValue
+        r[.jobname] = jobname ?? ""
+        r[.clusterargs] = clusterargs ?? ""
+        return r
     }
 
     func validate() throws {

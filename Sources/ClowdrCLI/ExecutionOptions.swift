@@ -1,6 +1,7 @@
 public import ArgumentParser
 import Backends
 public import Boutiques
+import EventLog
 import Foundation
 import Runner
 
@@ -73,14 +74,15 @@ struct ExecutionOptions: ParsableArguments {
 
     /// The options as given, for the record.
     var recorded: [String: String] {
-        var r: [String: String] = ["sample_interval": String(sampleInterval)]
-        if let jobs { r["jobs"] = String(jobs) }
-        if let workdir { r["workdir"] = workdir }
-        if !volumes.isEmpty { r["volumes"] = volumes.joined(separator: ",") }
-        if let simg { r["simg"] = simg }
-        if user { r["user"] = "true" }
-        if let containerRuntime { r["container_runtime"] = containerRuntime.rawValue }
-        if traceFiles == .off { r["trace_files"] = "off" }
+        var r: [String: String] = [:]
+        r[.sampleInterval] = String(sampleInterval)
+        r[.jobs] = jobs.map(String.init)
+        r[.workdir] = workdir
+        r[.volumes] = volumes.isEmpty ? nil : volumes.joined(separator: ",")
+        r[.simg] = simg
+        r[.user] = user ? "true" : nil
+        r[.containerRuntime] = containerRuntime?.rawValue
+        r[.traceFiles] = traceFiles == .off ? "off" : nil
         return r
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EventLog
 import Foundation
 
 /// How the tasks are planned and grouped: shared by `run`, `local` and `cluster`.
@@ -36,11 +37,14 @@ struct PlanArguments: ParsableArguments {
 
     /// What a run records of these options (`experiment_created`'s options).
     var recorded: [String: String] {
-        [
-            "dev": String(dev), "setup": String(setup), "bids": String(bids), "sweep": sweep.joined(separator: ","),
-            "derivatives": derivatives.map { $0.contains("://") ? $0 : URL(fileURLWithPath: $0).standardizedFileURL.path } ?? "",
-            "groupby": groupby.map(String.init) ?? "",
-        ]
+        var r: [String: String] = [:]
+        r[.dev] = String(dev)
+        r[.setup] = String(setup)
+        r[.bids] = String(bids)
+        r[.sweep] = sweep.joined(separator: ",")
+        r[.derivatives] = derivatives.map { $0.contains("://") ? $0 : URL(fileURLWithPath: $0).standardizedFileURL.path } ?? ""
+        r[.groupby] = groupby.map(String.init) ?? ""
+        return r
     }
 
     func validate() throws {

@@ -39,7 +39,7 @@ struct RerunCommand: ParsableCommand {
             var on = try cluster.options(groupBy: nil, on: kind, recorded: experiment?.options ?? [:])
             on.aws?.volumes =
                 execution.volumes.isEmpty
-                ? (experiment?.options["volumes"]).map { $0.split(separator: ",").map(String.init) } ?? [] : execution.volumes
+                ? (experiment?.options[.volumes]).map { $0.split(separator: ",").map(String.init) } ?? [] : execution.volumes
             return try BackendRuns.rerun(
                 layout, mode: mode, dev: dev, on: on,
                 options: try execution.runOptions(for: d, on: kind),

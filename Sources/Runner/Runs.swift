@@ -159,7 +159,7 @@ public enum Runs {
         }
         try check(d, invocations)
         // The original Clowdr's layout, when the experiment has it (asked for, or made before clowdr wrote none).
-        if state.experiment?.options["invocation_files"] != "false" { try InvocationFiles.write(invocations, in: layout) }
+        if state.experiment?.options[.invocationFiles] != "false" { try InvocationFiles.write(invocations, in: layout) }
         try log.append([
             factory.make(.rerunRequested(RerunRequested(mode: mode, tasks: selected, overrides: overrides, controller: HostInfo.controller())))
         ])
