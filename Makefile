@@ -16,6 +16,7 @@ DEMO_DIR   ?= out/demo
 
 # Release builds link Swift's runtime and Foundation into the binary: clowdr then starts in about 15 ms instead of
 # 23 (no thirty libraries to load and relocate), which every worker on a cluster node pays (docs/slurm.md).
+# CLOWDR_STATIC=1 says so to Package.swift, which then links `clowdr` position-dependent (it says why).
 RELEASE    = -c release --static-swift-stdlib
 
 BOSH_VENV  ?= .build-bosh
@@ -133,7 +134,7 @@ demo: build rocrate-tools
 
 bench: test-deps version
 	@mkdir -p $(BUILD_TMP)
-	TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE)
+	CLOWDR_STATIC=1 TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE)
 	$(BUILD_DIR)/release/clowdr-bench eventlog
 	@[ -x $(BOSH_VENV)/bin/bosh ] || { python3 -m venv $(BOSH_VENV) && $(BOSH_VENV)/bin/pip install -q boutiques==0.5.33; } \
 	  || echo "bosh could not be installed: the Boutiques benchmark runs without its peer figure"
@@ -155,9 +156,9 @@ bench: test-deps version
 # clowdr with its own loader and libraries, for clusters whose nodes run another Linux (scripts/dist/make-dist.sh).
 dist: deps version
 	@mkdir -p $(BUILD_TMP)
-	TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE) --product clowdr
-	TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE) --product clowdr-shim
-	TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE) --product clowdr-share
+	CLOWDR_STATIC=1 TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE) --product clowdr
+	CLOWDR_STATIC=1 TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE) --product clowdr-shim
+	CLOWDR_STATIC=1 TMPDIR=$(BUILD_TMP) $(SWIFT) build $(RELEASE) --product clowdr-share
 	@# The manual page, by argument-parser's generate-manual plugin (it builds clowdr's debug product to read its help).
 	TMPDIR=$(BUILD_TMP) $(SWIFT) package --allow-writing-to-package-directory generate-manual --configuration debug >/dev/null
 	@CLOWDR_MANUAL=$(BUILD_DIR)/plugins/GenerateManual/outputs/clowdr/clowdr.1 scripts/dist/make-dist.sh $(BUILD_DIR)/release out/dist

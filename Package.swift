@@ -9,6 +9,13 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// `make`'s release builds (bench, dist) link Swift's runtime into the binary and set CLOWDR_STATIC=1: `clowdr` is then
+/// linked as a position-dependent executable. As a PIE it carries 80,000 relative relocations that the loader applies
+/// at every start (every command, every worker on a node); without them a start is 0.7-1 ms shorter (docs/running.md).
+/// Not with Swift's shared runtime (a debug build, a plain `swift build -c release`): the loader would warn about
+/// direct references to the runtime's functions.
+let positionDependent: [LinkerSetting] = Context.environment["CLOWDR_STATIC"] == "1" ? [.unsafeFlags(["-Xclang-linker", "-no-pie"])] : []
+
 let package = Package(
     name: "clowdr",
     platforms: [.macOS(.v15)],
@@ -107,7 +114,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         // The `clowdr` executable: one line, `Clowdr.main()`.
-        .executableTarget(name: "clowdr", dependencies: ["ClowdrCLI"], swiftSettings: strict),
+        .executableTarget(name: "clowdr", dependencies: ["ClowdrCLI"], swiftSettings: strict, linkerSettings: positionDependent),
         // The helper processes the tests drive: concurrent and killed writers, synthetic experiments.
         .executableTarget(
             name: "clowdr-testkit",
