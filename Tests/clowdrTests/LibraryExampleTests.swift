@@ -19,7 +19,7 @@ struct LibraryExampleTests {
     func runsEndToEnd() throws {
         let dir = try TestSupport.temporaryDirectory("library-example")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        // The tasks write their outputs into the current folder: the example is run from `dir`.
+        // Run from `dir`, as a user would from theirs; the tasks write in PROVDIR/outputs.
         let r = try TestSupport.run(
             "/bin/sh", ["-c", "cd \"$1\" && exec \"$2\" \"$3\" \"$4\" provdir", "sh", dir, example, tool + "/descriptor.json", tool + "/invocations"])
         #expect(r.status == 1, "one task fails on purpose: \(r.stderr)")
@@ -33,7 +33,9 @@ struct LibraryExampleTests {
         #expect(lines.contains("3 attempts launched: 2 succeeded"))
         #expect(lines.contains { $0.hasPrefix("failed: task 2 ") && $0.hasSuffix("exit 3: nothing to count") }, "\(r.stdout)")
         #expect(r.stdout.hasSuffix("state,tasks\nfailed,1\nsucceeded,2\n"), "\(r.stdout)")
-        #expect(try String(contentsOfFile: dir + "/count-b.txt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "6")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/count-b.txt"), "nothing is written in the current folder")
+        #expect(
+            try String(contentsOfFile: dir + "/provdir/outputs/count-b.txt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "6")
 
         // The record is clowdr's: its status says the same.
         let status = try TestSupport.run(clowdr, ["status", "--json", dir + "/provdir"])

@@ -22,10 +22,11 @@ let (descriptor, invocations, provdir) = (arguments[1], arguments[2], arguments[
 
 do {
     // 1. What to run: the descriptor, its invocations (a file, or a folder of them), where the experiment is kept,
-    //    and how: two tasks at a time, in the current folder.
+    //    and how: two tasks at a time, in PROVDIR/outputs (the folder the tasks write their relative paths in).
+    let outputs = URL(fileURLWithPath: provdir).appendingPathComponent("outputs").path
+    try FileManager.default.createDirectory(atPath: outputs, withIntermediateDirectories: true)
     var request = RunRequest(
-        descriptorPath: descriptor, invocationPath: invocations, provdir: provdir,
-        options: RunOptions(jobs: 2, workingDirectory: FileManager.default.currentDirectoryPath))
+        descriptorPath: descriptor, invocationPath: invocations, provdir: provdir, options: RunOptions(jobs: 2, workingDirectory: outputs))
     request.name = "library example"
     request.warn = { print("planning: \($0)") }
 
