@@ -53,8 +53,12 @@ public enum ROCrateExport {
         do {
             var steps = Steps(count: stagingSteps + (zip ? 2 : 1), tell: progress)  // then the metadata, and the zip
             try stage(experimentDirectory: directory, into: staging, options: options, steps: &steps)
-            if zip { steps.start("the zip") }
-            if zip { try pack(staging, into: output) } else { try replace(output, with: staging) }
+            if zip {
+                steps.start("the zip")
+                try pack(staging, into: output)
+            } else {
+                try replace(output, with: staging)
+            }
         } catch {
             try? fm.removeItem(atPath: staging)
             throw error
